@@ -1,0 +1,240 @@
+//! The two CipherStates returned by `Split()`, with p2p-chat's transport rules (PROTOCOL.md §4):
+//! every frame carries its 12-byte nonce, and a receiver accepts exactly the next counter, so a
+//! replayed, dropped or reordered frame is an error that ends the session.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::cipherstate::{CipherError, CipherState};
+use super::MAX_PLAINTEXT_LEN;
+use crate::encoding;
+use crate::keys::PublicKey;
+use crate::primitives::NONCE_LEN;
+use crate::wire::{DataFrameRef, Frame};
+
+/// Why sealing or opening a transport message failed. Every variant on the receiving side ends
+/// the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// Authentication failed: tampered ciphertext or a different key.
+    #[error("transport decryption failed")]
+    DecryptionFailed,
+    /// The frame's nonce is not the next counter (replayed, dropped or reordered frame).
+    #[error("wrong nonce: expected counter {expected}, got {got:?}")]
+    WrongNonce {
+        /// The counter this side expects next.
+        expected: u64,
+        /// The counter the frame carried, if it was a well-formed nonce at all.
+        got: Option<u64>,
+    },
+    /// The counter reached 2^64 − 1, which Noise reserves.
+    #[error("nonce counter exhausted")]
+    NonceExhausted,
+    /// The plaintext exceeds 65,519 bytes (or the ciphertext 65,535).
+    #[error("message too large: {len} bytes (max {max})")]
+    MessageTooLarge {
+        /// Offending length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The nonce or ciphertext field is not valid base64.
+    #[error("bad base64 in data frame")]
+    BadBase64,
+}
+
+impl From<super::cipherstate::NonceExhausted> for TransportError {
+    fn from(_: super::cipherstate::NonceExhausted) -> Self {
+        Self::NonceExhausted
+    }
+}
+
+impl From<CipherError> for TransportError {
+    fn from(error: CipherError) -> Self {
+        match error {
+            CipherError::DecryptionFailed => Self::DecryptionFailed,
+            CipherError::NonceExhausted => Self::NonceExhausted,
+        }
+    }
+}
+
+/// A sealed transport message: the nonce that was used and `ciphertext || tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedMessage {
+    /// 4 zero bytes, then the 64-bit big-endian counter.
+    pub nonce: [u8; NONCE_LEN],
+    /// AES-256-GCM ciphertext followed by the 16-byte tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// The sending half of a session, owned by the connection's writer.
+pub struct TransportSender {
+    cipher: CipherState,
+}
+
+/// The receiving half of a session, owned by the connection's reader.
+pub struct TransportReceiver {
+    cipher: CipherState,
+}
+
+/// An established session: both directions, the remote's authenticated static key and the
+/// handshake hash.
+pub struct Transport {
+    sender: TransportSender,
+    receiver: TransportReceiver,
+    remote_static: PublicKey,
+    handshake_hash: [u8; 32],
+}
+
+impl Transport {
+    pub(crate) fn new(
+        send: CipherState,
+        receive: CipherState,
+        remote_static: PublicKey,
+        handshake_hash: [u8; 32],
+    ) -> Self {
+        Self {
+            sender: TransportSender { cipher: send },
+            receiver: TransportReceiver { cipher: receive },
+            remote_static,
+            handshake_hash,
+        }
+    }
+
+    /// The remote's static key, authenticated by the handshake.
+    pub fn remote_static(&self) -> &PublicKey {
+        &self.remote_static
+    }
+
+    /// The final handshake hash `h`; equal on both sides of an honest session.
+    pub fn handshake_hash(&self) -> &[u8; 32] {
+        &self.handshake_hash
+    }
+
+    /// Seals one message (see [`TransportSender::seal`]).
+    pub fn seal(&mut self, plaintext: &[u8]) -> Result<SealedMessage, TransportError> {
+        self.sender.seal(plaintext)
+    }
+
+    /// Seals one message as a complete line (see [`TransportSender::seal_to_line`]).
+    pub fn seal_to_line(&mut self, plaintext: &[u8], line: &mut String) -> Result<(), TransportError> {
+        self.sender.seal_to_line(plaintext, line)
+    }
+
+    /// Opens a parsed `data` frame (see [`TransportReceiver::open_frame`]).
+    pub fn open_frame(&mut self, frame: &DataFrameRef<'_>) -> Result<Vec<u8>, TransportError> {
+        self.receiver.open_frame(frame)
+    }
+
+    /// Opens one message (see [`TransportReceiver::open`]).
+    pub fn open(&mut self, nonce: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.receiver.open(nonce, ciphertext)
+    }
+
+    /// Separates the directions so a reader task and a writer task can each own one.
+    pub fn into_halves(self) -> (TransportSender, TransportReceiver) {
+        (self.sender, self.receiver)
+    }
+}
+
+impl TransportSender {
+    /// Encrypts with the next counter.
+    pub fn seal(&mut self, plaintext: &[u8]) -> Result<SealedMessage, TransportError> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(TransportError::MessageTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
+        let mut ciphertext = Vec::with_capacity(plaintext.len() + crate::primitives::TAG_LEN);
+        ciphertext.extend_from_slice(plaintext);
+        let nonce = self.cipher.encrypt_in_place(&[], &mut ciphertext)?;
+        Ok(SealedMessage { nonce, ciphertext })
+    }
+
+    /// Seals and appends one complete `data` frame line (JSON + `\n`) to `line`: the hot path of
+    /// the peer's writer, with no intermediate allocations beyond `line` itself.
+    pub fn seal_to_line(&mut self, plaintext: &[u8], line: &mut String) -> Result<(), TransportError> {
+        let sealed = self.seal(plaintext)?;
+        line.push_str("{\"type\":\"data\",\"nonce\":\"");
+        encoding::to_base64_into(&sealed.nonce, line);
+        line.push_str("\",\"ciphertext\":\"");
+        encoding::to_base64_into(&sealed.ciphertext, line);
+        line.push_str("\"}\n");
+        Ok(())
+    }
+
+    /// Seals into a [`Frame::Data`] value.
+    pub fn seal_frame(&mut self, plaintext: &[u8]) -> Result<Frame<'static>, TransportError> {
+        let sealed = self.seal(plaintext)?;
+        Ok(Frame::Data {
+            nonce: encoding::to_base64(&sealed.nonce).into(),
+            ciphertext: encoding::to_base64(&sealed.ciphertext).into(),
+        })
+    }
+
+    /// The counter the next message will use.
+    pub fn counter(&self) -> u64 {
+        self.cipher.counter()
+    }
+}
+
+impl TransportReceiver {
+    /// Decrypts a message whose nonce must be exactly the next counter. Nothing advances on
+    /// failure.
+    pub fn open(&mut self, nonce: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.check_nonce(nonce)?;
+        self.open_checked(ciphertext.to_vec())
+    }
+
+    /// Decodes and opens a parsed `data` frame. The nonce is checked before the ciphertext is
+    /// even decoded, so replays are rejected cheaply.
+    pub fn open_frame(&mut self, frame: &DataFrameRef<'_>) -> Result<Vec<u8>, TransportError> {
+        let nonce = encoding::from_base64(frame.nonce).map_err(|_| TransportError::BadBase64)?;
+        self.check_nonce(&nonce)?;
+        let mut buffer = Vec::with_capacity(frame.ciphertext.len() / 4 * 3);
+        encoding::from_base64_into(frame.ciphertext.as_bytes(), &mut buffer)
+            .map_err(|_| TransportError::BadBase64)?;
+        self.open_checked(buffer)
+    }
+
+    fn open_checked(&mut self, mut buffer: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        if buffer.len() > super::MAX_MESSAGE_LEN {
+            return Err(TransportError::MessageTooLarge {
+                len: buffer.len(),
+                max: super::MAX_MESSAGE_LEN,
+            });
+        }
+        self.cipher.decrypt_in_place(&[], &mut buffer)?;
+        Ok(buffer)
+    }
+
+    /// The counter the next accepted message must carry.
+    pub fn counter(&self) -> u64 {
+        self.cipher.counter()
+    }
+
+    fn check_nonce(&self, nonce: &[u8]) -> Result<(), TransportError> {
+        let expected = self.cipher.counter();
+        let got = <[u8; NONCE_LEN]>::try_from(nonce)
+            .ok()
+            .filter(|n| n[..4] == [0, 0, 0, 0])
+            .map(|n| {
+                let mut counter = [0u8; 8];
+                counter.copy_from_slice(&n[4..]);
+                u64::from_be_bytes(counter)
+            });
+        if got != Some(expected) {
+            return Err(TransportError::WrongNonce { expected, got });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl TransportSender {
+    pub(crate) fn set_counter_for_tests(&mut self, counter: u64) {
+        self.cipher.set_counter_for_tests(counter);
+    }
+}

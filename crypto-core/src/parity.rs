@@ -1,0 +1,163 @@
+//! Deterministic outputs that the native build and the wasm build must reproduce byte for byte:
+//! fingerprints, safety numbers and a full Noise transcript for fixed keys. `p2p-chat vectors`
+//! writes [`parity_report`] to a file; the node tests compare the wasm build's output with it.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::Serialize;
+
+use crate::encoding::to_base64;
+use crate::keys::{Identity, PublicKey};
+use crate::noise::{InitiatorStart, ResponderStart, PROLOGUE};
+use crate::primitives::sha256;
+use crate::wire::{Frame, Hello, Payload};
+
+/// The fingerprint and safety-number vector of PROTOCOL.md §6. The keys are Alice's and Bob's
+/// public keys from RFC 7748 §6.1.
+pub struct SafetyNumberVector {
+    /// First key, base64.
+    pub key_a: &'static str,
+    /// Second key, base64.
+    pub key_b: &'static str,
+    /// `fingerprint(key_a)`.
+    pub fingerprint_a: &'static str,
+    /// `fingerprint(key_b)`.
+    pub fingerprint_b: &'static str,
+    /// `safety_number(key_a, key_b)` = `safety_number(key_b, key_a)`.
+    pub safety_number: &'static str,
+}
+
+/// See [`SafetyNumberVector`].
+pub const SAFETY_NUMBER_VECTOR: SafetyNumberVector = SafetyNumberVector {
+    key_a: "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",
+    key_b: "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08=",
+    fingerprint_a: "49981 80161 59512 42587 45774 20904",
+    fingerprint_b: "62737 58485 83238 39271 32535 85718",
+    safety_number: "49981 80161 59512 42587 45774 20904 62737 58485 83238 39271 32535 85718",
+};
+
+#[derive(Serialize)]
+struct KeyEntry {
+    public_key: String,
+    fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct PairEntry {
+    a: String,
+    b: String,
+    safety_number: String,
+}
+
+#[derive(Serialize)]
+struct Transcript {
+    handshake: Vec<String>,
+    handshake_hash: String,
+    transport: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    keys: Vec<KeyEntry>,
+    pairs: Vec<PairEntry>,
+    transcript: Transcript,
+}
+
+/// A fixed identity, derived from a label so anyone can regenerate it.
+fn fixed_secret(label: &str) -> [u8; 32] {
+    sha256(label.as_bytes())
+}
+
+/// The parity report as compact JSON (keys in a fixed order).
+pub fn parity_report() -> String {
+    let identities: Vec<Identity> = (0..4)
+        .map(|i| Identity::from_secret_bytes(fixed_secret(&alloc::format!("p2p-chat parity key {i}"))))
+        .collect();
+    let keys = identities
+        .iter()
+        .map(|id| KeyEntry {
+            public_key: id.public_key().to_base64(),
+            fingerprint: crate::fingerprint(id.public_key()),
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for a in &identities {
+        for b in &identities {
+            pairs.push(PairEntry {
+                a: a.public_key().to_base64(),
+                b: b.public_key().to_base64(),
+                safety_number: crate::safety_number(a.public_key(), b.public_key()),
+            });
+        }
+    }
+    let report = Report {
+        keys,
+        pairs,
+        transcript: transcript(&identities[0], &identities[1]),
+    };
+    serde_json::to_string(&report).unwrap_or_default()
+}
+
+fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
+    let mut handshake = Vec::new();
+    let mut transport = Vec::new();
+    let hello = |name: &str| Hello {
+        name: name.into(),
+        listen_port: 6000,
+        agent: "p2p-chat/parity".into(),
+    };
+    let mut run = || -> Option<[u8; 32]> {
+        let i = InitiatorStart::new_with_fixed_ephemeral_for_test_vectors_only(
+            initiator,
+            PROLOGUE,
+            fixed_secret("parity initiator ephemeral"),
+        );
+        let r = ResponderStart::new_with_fixed_ephemeral_for_test_vectors_only(
+            responder,
+            PROLOGUE,
+            fixed_secret("parity responder ephemeral"),
+        );
+        let (i, m1) = i.write_message_1(b"").ok()?;
+        let (r, _) = r.read_message_1(&m1).ok()?;
+        let (r, m2) = r.write_message_2(&hello("responder").to_bytes()).ok()?;
+        let (i, _) = i.read_message_2(&m2).ok()?;
+        let (mut it, m3) = i.write_message_3(&hello("initiator").to_bytes()).ok()?;
+        let (mut rt, _) = r.read_message_3(&m3).ok()?;
+        handshake.extend([to_base64(&m1), to_base64(&m2), to_base64(&m3)]);
+        for n in 0..4u64 {
+            let chat = Payload::Chat {
+                id: alloc::format!("m{n}"),
+                text: "héllo ✓".into(),
+                sent_at: 1_700_000_000_000 + n,
+                room: None,
+            };
+            let (sender, receiver) = if n % 2 == 0 {
+                (&mut it, &mut rt)
+            } else {
+                (&mut rt, &mut it)
+            };
+            let mut line = String::new();
+            sender.seal_to_line(&chat.to_bytes(), &mut line).ok()?;
+            let line = line.trim_end_matches('\n');
+            // Only frames the other side accepts go into the transcript.
+            let frame = Frame::parse(line.as_bytes()).ok()?;
+            receiver.open_frame(&frame.as_data()?).ok()?;
+            transport.push(line.into());
+        }
+        Some(*it.handshake_hash())
+    };
+    let hash = run().map(|h| hex::encode(h)).unwrap_or_default();
+    Transcript {
+        handshake,
+        handshake_hash: hash,
+        transport,
+    }
+}
+
+impl PublicKey {
+    /// Convenience for vectors: the key's fingerprint.
+    pub fn fingerprint(&self) -> String {
+        crate::fingerprint(self)
+    }
+}

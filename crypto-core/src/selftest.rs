@@ -1,0 +1,153 @@
+//! A fast built-in self-test: a few known answers from the specifications, the cacophony XX
+//! vector, the safety-number vector of PROTOCOL.md, and a live Noise handshake and transport
+//! round-trip with fresh keys. The page runs it on load; `p2p-chat vectors` runs it natively.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::Serialize;
+
+use crate::keys::{Identity, PublicKey};
+use crate::noise::{InitiatorStart, ResponderStart};
+use crate::primitives::{aes256gcm_open, aes256gcm_seal, hkdf_sha256, sha256, x25519};
+use crate::vectors::{run, VectorKind};
+
+/// The cacophony `Noise_XX_25519_AESGCM_SHA256` entry, embedded so the self-test needs no files.
+const XX_VECTOR: &str = include_str!("selftest_xx.json");
+
+/// The outcome of [`self_test`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SelfTestReport {
+    /// Checks that passed.
+    pub passed: u32,
+    /// Checks that failed.
+    pub failed: u32,
+    /// The names of failed checks with the reason.
+    pub failures: Vec<String>,
+}
+
+/// Runs every built-in check.
+pub fn self_test() -> SelfTestReport {
+    let checks: [(&str, fn() -> Result<(), String>); 7] = [
+        ("x25519 rfc7748 6.1", x25519_known_answer),
+        ("hkdf-sha256 rfc5869 A.1", hkdf_known_answer),
+        ("aes-256-gcm spec tc14", aes_gcm_known_answer),
+        ("sha-256 fips180 abc", sha256_known_answer),
+        ("noise xx cacophony", cacophony_xx),
+        ("safety number vector", safety_number_vector),
+        ("noise xx round trip", noise_round_trip),
+    ];
+    let mut report = SelfTestReport::default();
+    for (name, check) in checks {
+        match check() {
+            Ok(()) => report.passed += 1,
+            Err(why) => {
+                report.failed += 1;
+                report.failures.push(format!("{name}: {why}"));
+            }
+        }
+    }
+    report
+}
+
+fn unhex<const N: usize>(text: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    // Constants below are well-formed; a typo shows up as a failing check, not a panic.
+    let _ = hex::decode_to_slice(text, &mut out);
+    out
+}
+
+fn check(what: &str, ok: bool) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what} mismatch"))
+    }
+}
+
+fn x25519_known_answer() -> Result<(), String> {
+    let alice: [u8; 32] = unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+    let bob_public: [u8; 32] =
+        unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+    let want: [u8; 32] = unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    let got = x25519(&alice, &bob_public).map_err(|e| format!("{e}"))?;
+    check("shared secret", *got == want)
+}
+
+fn hkdf_known_answer() -> Result<(), String> {
+    let ikm = [0x0b; 22];
+    let salt: [u8; 13] = unhex("000102030405060708090a0b0c");
+    let info: [u8; 10] = unhex("f0f1f2f3f4f5f6f7f8f9");
+    let want: [u8; 42] = unhex(
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+    );
+    let okm = hkdf_sha256(&salt, &ikm, &info, 42).map_err(|e| format!("{e}"))?;
+    check("okm", okm.as_slice() == want)
+}
+
+fn aes_gcm_known_answer() -> Result<(), String> {
+    let key = [0u8; 32];
+    let iv = [0u8; 12];
+    let want: [u8; 32] =
+        unhex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
+    let sealed = aes256gcm_seal(&key, &iv, &[], &[0u8; 16]);
+    check("ct||tag", sealed == want)?;
+    let opened = aes256gcm_open(&key, &iv, &[], &sealed).map_err(|e| format!("{e}"))?;
+    check("plaintext", opened == [0u8; 16])
+}
+
+fn sha256_known_answer() -> Result<(), String> {
+    let want: [u8; 32] = unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    check("digest", sha256(b"abc") == want)
+}
+
+fn cacophony_xx() -> Result<(), String> {
+    let report = run(VectorKind::Cacophony, XX_VECTOR).map_err(|e| format!("{e}"))?;
+    if report.passed == 1 && report.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{:?}", report.failures))
+    }
+}
+
+fn safety_number_vector() -> Result<(), String> {
+    let vector = crate::parity::SAFETY_NUMBER_VECTOR;
+    let a = PublicKey::from_base64(vector.key_a).map_err(|e| format!("{e}"))?;
+    let b = PublicKey::from_base64(vector.key_b).map_err(|e| format!("{e}"))?;
+    check("fingerprint a", crate::fingerprint(&a) == vector.fingerprint_a)?;
+    check("fingerprint b", crate::fingerprint(&b) == vector.fingerprint_b)?;
+    check("safety number", crate::safety_number(&a, &b) == vector.safety_number)?;
+    check("order independence", crate::safety_number(&b, &a) == vector.safety_number)
+}
+
+fn noise_round_trip() -> Result<(), String> {
+    let alice = Identity::generate();
+    let bob = Identity::generate();
+    let e = |e: crate::HandshakeError| format!("{e}");
+    let (alice_hs, m1) = InitiatorStart::new(&alice).write_message_1(b"").map_err(e)?;
+    let (bob_hs, _) = ResponderStart::new(&bob).read_message_1(&m1).map_err(e)?;
+    let (bob_hs, m2) = bob_hs.write_message_2(b"bob").map_err(e)?;
+    let (alice_hs, p2) = alice_hs.read_message_2(&m2).map_err(e)?;
+    let (mut alice_t, m3) = alice_hs.write_message_3(b"alice").map_err(e)?;
+    let (mut bob_t, p3) = bob_hs.read_message_3(&m3).map_err(e)?;
+    check("payloads", p2 == b"bob" && p3 == b"alice")?;
+    check(
+        "authenticated keys",
+        alice_t.remote_static() == bob.public_key() && bob_t.remote_static() == alice.public_key(),
+    )?;
+    check("handshake hash", alice_t.handshake_hash() == bob_t.handshake_hash())?;
+    let t = |e: crate::TransportError| format!("{e}");
+    for text in [&b"hello"[..], b"", &[0xAB; 1000]] {
+        let sealed = alice_t.seal(text).map_err(t)?;
+        check("a->b", bob_t.open(&sealed.nonce, &sealed.ciphertext).map_err(t)? == text)?;
+        let sealed = bob_t.seal(text).map_err(t)?;
+        check("b->a", alice_t.open(&sealed.nonce, &sealed.ciphertext).map_err(t)? == text)?;
+    }
+    let replay = alice_t.seal(b"once").map_err(t)?;
+    bob_t.open(&replay.nonce, &replay.ciphertext).map_err(t)?;
+    check(
+        "replay rejected",
+        bob_t.open(&replay.nonce, &replay.ciphertext).is_err(),
+    )
+}
