@@ -131,6 +131,7 @@ fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
                 text: "héllo ✓".into(),
                 sent_at: 1_700_000_000_000 + n,
                 room: None,
+                broadcast: n == 3,
             };
             let (sender, receiver) = if n % 2 == 0 {
                 (&mut it, &mut rt)

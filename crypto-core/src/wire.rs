@@ -159,9 +159,13 @@ pub enum Payload {
         text: String,
         /// Sender's clock, Unix milliseconds.
         sent_at: u64,
-        /// Room id for group messages; absent for direct messages.
+        /// Room id for group messages; absent otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
+        /// True when the sender addressed everyone it was connected to (the original
+        /// broadcast), so the receiver files it under "everyone" rather than the direct chat.
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        broadcast: bool,
     },
     /// Receipt of the chat message `id`, sent once it is stored.
     Ack {
@@ -239,6 +243,7 @@ mod tests {
             text: "hi".into(),
             sent_at: 5,
             room: None,
+            broadcast: false,
         };
         let bytes = chat.to_bytes();
         assert_eq!(bytes, br#"{"kind":"chat","id":"m1","text":"hi","sent_at":5}"#);
