@@ -54,6 +54,8 @@ function daemon({ info, peers = [] }) {
   };
   handler.actions = actions;
   handler.send = (event) => { for (const ws of sockets) ws.send(JSON.stringify(event)); };
+  handler.dropAll = async () => { for (const ws of sockets.splice(0)) await ws.close({ code: 1011, reason: 'test' }); };
+  handler.connections = () => sockets.length;
   return handler;
 }
 
@@ -162,6 +164,27 @@ test('errors from the daemon appear next to the form that caused them', async ()
   await context.unrouteAll();
 });
 
+test('the page reconnects after the socket drops and takes the new snapshot', async () => {
+  const { context } = browser;
+  const d = daemon({
+    info: { public_key: A, fingerprint: FP_A, name: 'Alice', p2p_port: 6000 },
+    peers: [peer(B, 'Bob', FP_B)],
+  });
+  let opened = 0;
+  const counting = (ws) => { opened += 1; d(ws); };
+  const { page, problems } = await open(context, counting);
+  await page.locator(`#peer-list [data-peer="${B}"]`).waitFor();
+  await d.dropAll();
+  await page.locator('#conn[data-state="waiting"]').waitFor();
+  assert.equal(await page.locator('#send-btn').isDisabled(), true);
+  await page.locator('#conn[data-state="open"]').waitFor();
+  await page.locator(`#peer-list [data-peer="${B}"]`).waitFor();
+  assert.equal(opened, 2);
+  assert.deepEqual(problems, []);
+  await page.close();
+  await context.unrouteAll();
+});
+
 // ---- screenshots at several sizes and colour schemes -------------------------------------------
 
 async function populated(context) {
@@ -196,6 +219,8 @@ test('screenshots of the main states', async () => {
       await page.locator('#conn[data-state="open"]').waitFor();
       await page.locator('#selftest-badge:not(.badge-pending)').waitFor();
       await screenshot(page, `standin-empty-${scheme}`);
+      await page.setViewportSize({ width: 390, height: 780 });
+      await screenshot(page, `standin-empty-narrow-${scheme}`);
       await page.close();
       await shot.context.unrouteAll();
       const { page: chat } = await populated(shot.context);
