@@ -1,1 +1,5 @@
-fn main() {}
+//! `p2p-chat`: see `p2p-chat --help`.
+
+fn main() -> std::process::ExitCode {
+    peer::app::main()
+}

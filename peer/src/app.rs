@@ -1,0 +1,171 @@
+//! Entry points behind `main`: parse the command line, set up logging, dispatch.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use clap::Parser;
+use crypto_core::fingerprint;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::{Cli, Command, RunArgs};
+use crate::node::{Node, NodeConfig};
+use crate::ui::{AppState, UiConfig};
+use crate::{chat_cli, config, vectors_cmd};
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            None => run_peer(cli.run).await.map(|()| ExitCode::SUCCESS),
+            Some(Command::Id { port, storage }) => {
+                let (identity, dir) = config::load_identity(&storage, port)?;
+                let key = identity.public_key();
+                println!("public key:  {}", key.to_base64());
+                println!("fingerprint: {}", fingerprint(key));
+                if let Some(dir) = dir {
+                    println!("data dir:    {}", dir.display());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(Command::Chat {
+                address,
+                name,
+                linger_ms,
+                handshake_timeout_ms,
+            }) => Ok(chat_cli::run(chat_cli::ChatOptions {
+                address,
+                name,
+                linger: Duration::from_millis(linger_ms),
+                handshake_timeout: Duration::from_millis(handshake_timeout_ms),
+            })
+            .await),
+            Some(Command::Vectors { dir, parity_out }) => Ok(vectors_cmd::run(
+                &config::vectors_dir(dir),
+                parity_out.as_deref(),
+            )),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("p2p-chat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("cannot resolve {host}"))?
+        .next()
+        .with_context(|| format!("no address for {host}"))
+}
+
+/// A fresh UI token: 32 random bytes, base64url without padding.
+pub fn new_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Runs a peer until Ctrl-C/SIGTERM.
+async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
+    let (identity, data_dir) = config::load_identity(&args.storage, args.port)?;
+    let public = *identity.public_key();
+    let node = Node::new(NodeConfig {
+        identity,
+        name: args.name.clone(),
+        handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
+    });
+    let p2p_addr = resolve(&args.host, args.port).await?;
+    let p2p = node
+        .listen(p2p_addr)
+        .await
+        .with_context(|| format!("cannot listen on {p2p_addr}"))?;
+    let web_addr = resolve(&args.web_host, args.web_port).await?;
+    let web_listener = TcpListener::bind(web_addr)
+        .await
+        .with_context(|| format!("cannot listen on {web_addr}"))?;
+    let web = web_listener.local_addr()?;
+    let token = new_token();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        node: node.clone(),
+        config: Arc::new(UiConfig {
+            web_dir: config::web_dir(args.web_dir),
+            vectors_dir: config::vectors_dir(args.vectors_dir),
+            token: token.clone(),
+            web_host: args.web_host.clone(),
+            web_port: web.port(),
+        }),
+        shutdown: shutdown_rx,
+    };
+    println!("p2p-chat P2P: listening on {p2p}");
+    println!(
+        "p2p-chat UI: http://127.0.0.1:{}/?token={token}",
+        web.port()
+    );
+    println!(
+        "p2p-chat identity: {} fingerprint {}",
+        public.to_base64(),
+        fingerprint(&public)
+    );
+    match data_dir {
+        Some(dir) => tracing::info!("data directory {}", dir.display()),
+        None => tracing::info!("ephemeral: nothing is written to disk"),
+    }
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+    let server =
+        axum::serve(web_listener, crate::ui::router(state)).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let _ = shutdown_tx.send(true);
+        });
+    server.await.context("web server failed")?;
+    node.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! `p2p-chat chat HOST:PORT`: a terminal chat with one peer, no web server, no listener.
+//!
+//! Incoming messages go to stdout as `<name>: <text>` (control characters escaped, so a peer
+//! cannot drive the terminal); status goes to stderr. When stdin ends the chat waits (up to
+//! five seconds) for the peer to acknowledge everything it sent, lingers if asked, and exits 0.
+//! If the peer disconnects first it exits 1.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crypto_core::{fingerprint, Identity};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::event::Event;
+use crate::node::{Node, NodeConfig};
+
+/// How long to wait for acknowledgements after stdin ends.
+const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// Makes peer-supplied text safe to print on a terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Options of the `chat` subcommand.
+pub struct ChatOptions {
+    /// `HOST:PORT` of the peer.
+    pub address: String,
+    /// Our display name.
+    pub name: String,
+    /// Extra time to keep printing after stdin ends.
+    pub linger: Duration,
+    /// Handshake deadline.
+    pub handshake_timeout: Duration,
+}
+
+/// Runs the chat.
+pub async fn run(options: ChatOptions) -> ExitCode {
+    let node = Node::new(NodeConfig {
+        identity: Identity::generate(),
+        name: options.name,
+        handshake_timeout: options.handshake_timeout,
+    });
+    let mut events = node.subscribe();
+    let addr = match tokio::net::lookup_host(options.address.as_str()).await {
+        Ok(mut addrs) => addrs.next(),
+        Err(_) => None,
+    };
+    let Some(addr) = addr else {
+        eprintln!("cannot resolve {:?} (expected HOST:PORT)", options.address);
+        return ExitCode::FAILURE;
+    };
+    let peer = match node.connect(addr).await {
+        Ok(peer) => peer,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shown_name = if peer.name.is_empty() {
+        peer.peer_id.chars().take(8).collect()
+    } else {
+        printable(&peer.name)
+    };
+    eprintln!(
+        "connected to {shown_name} at {addr}; their fingerprint: {}",
+        peer.fingerprint
+    );
+    eprintln!("your fingerprint: {}", fingerprint(&node.public_key()));
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut unacked: HashSet<String> = HashSet::new();
+    let mut stdin_open = true;
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let code = loop {
+        if !stdin_open && deadline.is_none() && unacked.is_empty() {
+            deadline = Some(tokio::time::Instant::now() + options.linger);
+        }
+        let sleep_until =
+            deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
+        tokio::select! {
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match node.send_message(&line, None).await {
+                        Ok(Event::MessageSent { id, recipients, .. }) if !recipients.is_empty() => {
+                            unacked.insert(id);
+                        }
+                        Ok(_) => eprintln!("not sent: no session"),
+                        Err(e) => eprintln!("not sent: {e}"),
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    stdin_open = false;
+                    if !unacked.is_empty() {
+                        deadline = Some(tokio::time::Instant::now() + ACK_WAIT);
+                    }
+                }
+            },
+            event = events.recv() => match event {
+                Ok(Event::PeerMessage { name, peer_id, text, .. }) => {
+                    let name = if name.is_empty() { peer_id.chars().take(8).collect() } else { printable(&name) };
+                    print_line(&format!("{name}: {}", printable(&text)));
+                }
+                Ok(Event::Delivered { id, .. }) => {
+                    if unacked.remove(&id) && !stdin_open && unacked.is_empty() {
+                        deadline = Some(tokio::time::Instant::now() + options.linger);
+                    }
+                }
+                Ok(Event::PeerDisconnected { reason, .. }) => {
+                    eprintln!("disconnected: {reason}");
+                    break ExitCode::FAILURE;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break ExitCode::FAILURE,
+            },
+            _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+                if !unacked.is_empty() {
+                    eprintln!("{} message(s) not acknowledged", unacked.len());
+                    break ExitCode::FAILURE;
+                }
+                break ExitCode::SUCCESS;
+            }
+        }
+    };
+    node.shutdown().await;
+    code
+}

@@ -1,0 +1,110 @@
+//! Command-line interface (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A peer-to-peer chat: Noise-encrypted TCP sessions between peers, a local web UI.
+///
+/// Without a subcommand, runs a peer: P2P on --host:--port, the UI on --web-host:--web-port.
+#[derive(Debug, Parser)]
+#[command(name = "p2p-chat", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: run a peer).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for running a peer.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Where the identity lives.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Data directory (default: $XDG_DATA_HOME/p2p-chat/peer-<port>, else
+    /// ~/.local/share/p2p-chat/peer-<port>).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory: a new identity every launch, nothing written to disk.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub ephemeral: bool,
+}
+
+/// Running a peer.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Address the P2P listener binds.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: String,
+    /// P2P port (0 = any free port; the bound address is printed).
+    #[arg(long, default_value_t = 6000)]
+    pub port: u16,
+    /// Address the web UI binds (keep it loopback).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub web_host: String,
+    /// Web UI port (0 = any free port).
+    #[arg(long, default_value_t = 8000)]
+    pub web_port: u16,
+    /// Display name sent to peers.
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// Identity storage.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// The page's directory (default: the repository's web/).
+    #[arg(long, env = "P2P_CHAT_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// The vector files served at /vectors/ (default: the repository's tests/vectors/).
+    #[arg(long, env = "P2P_CHAT_VECTORS_DIR", value_name = "DIR")]
+    pub vectors_dir: Option<PathBuf>,
+    /// Handshake deadline in milliseconds (tests only; the protocol says 10 s).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_HANDSHAKE_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub handshake_timeout_ms: u64,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print this peer's public key and fingerprint (creating the identity if needed).
+    Id {
+        /// The P2P port whose default data directory to use.
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// Identity storage.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Terminal chat with one peer: stdin lines go out, incoming messages print as
+    /// `<name>: <text>` on stdout; status goes to stderr. Exits when stdin ends (after the
+    /// peer acknowledged what was sent) or when the peer disconnects (exit status 1).
+    Chat {
+        /// The peer's P2P address.
+        #[arg(value_name = "HOST:PORT")]
+        address: String,
+        /// Display name sent to the peer.
+        #[arg(long, default_value = "terminal")]
+        name: String,
+        /// After stdin ends and everything is acknowledged, keep printing incoming messages
+        /// for this many milliseconds before exiting.
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        linger_ms: u64,
+        /// Handshake deadline in milliseconds.
+        #[arg(long, hide = true, default_value_t = 10_000)]
+        handshake_timeout_ms: u64,
+    },
+    /// Run every test-vector suite natively and print the counts; optionally write the
+    /// parity JSON that the node tests compare with the wasm build.
+    Vectors {
+        /// The vector directory (default: the repository's tests/vectors/).
+        #[arg(long, env = "P2P_CHAT_VECTORS_DIR", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Write crypto-core's parity report (compact JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        parity_out: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,155 @@
+//! Events the node emits to the UI layer. Their serde form is exactly the UI protocol's event
+//! JSON (PROTOCOL.md §8), so the WebSocket layer only serialises them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which side opened the TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The remote dialled us (we are the Noise responder).
+    Inbound,
+    /// We dialled the remote (we are the Noise initiator).
+    Outbound,
+}
+
+/// A live session as the UI sees it (`peer_connected`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    /// The remote's static public key, base64.
+    pub peer_id: String,
+    /// Same as `peer_id`.
+    pub public_key: String,
+    /// Display name from the remote's hello.
+    pub name: String,
+    /// `ip:port` of the TCP connection.
+    pub address: String,
+    /// The port the remote says it accepts connections on.
+    pub listen_port: u16,
+    /// Who dialled.
+    pub direction: Direction,
+    /// The daemon-computed fingerprint of the remote key.
+    pub fingerprint: String,
+    /// Whether the user marked this key verified.
+    pub verified: bool,
+}
+
+/// One UI event.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Our own identity and settings.
+    Info {
+        /// Our public key, base64.
+        public_key: String,
+        /// Its fingerprint.
+        fingerprint: String,
+        /// Our display name.
+        name: String,
+        /// The P2P port we listen on.
+        p2p_port: u16,
+        /// Software and version.
+        agent: String,
+    },
+    /// A human-readable progress line.
+    Status {
+        /// The text.
+        message: String,
+    },
+    /// A session was established (or replaced a duplicate).
+    PeerConnected(PeerInfo),
+    /// A session ended.
+    PeerDisconnected {
+        /// Remote key.
+        peer_id: String,
+        /// Same as `peer_id`.
+        public_key: String,
+        /// Remote display name.
+        name: String,
+        /// `ip:port` of the connection.
+        address: String,
+        /// Why it ended.
+        reason: String,
+    },
+    /// A chat message arrived.
+    PeerMessage {
+        /// Sender's key.
+        peer_id: String,
+        /// Sender's display name.
+        name: String,
+        /// Sender-chosen message id.
+        id: String,
+        /// The text (untrusted: render as text).
+        text: String,
+        /// Sender's clock.
+        sent_at: u64,
+        /// Our clock.
+        received_at: u64,
+        /// `"everyone"` for a broadcast, else the sender's `peer_id`.
+        conversation: String,
+    },
+    /// We sent a message.
+    MessageSent {
+        /// Our message id.
+        id: String,
+        /// The text.
+        text: String,
+        /// Our clock.
+        sent_at: u64,
+        /// `"everyone"` or the recipient's `peer_id`.
+        conversation: String,
+        /// The sessions it was queued on.
+        recipients: Vec<String>,
+    },
+    /// A peer's verified flag changed.
+    PeerVerified {
+        /// The peer.
+        peer_id: String,
+        /// New value.
+        verified: bool,
+    },
+    /// An action failed.
+    Error {
+        /// What went wrong.
+        message: String,
+        /// The action that caused it, if known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        action: Option<String>,
+        /// The action's `req`, copied.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<Value>,
+    },
+    /// Internal (not sent to the UI): the remote acknowledged message `id`.
+    #[serde(rename = "internal_delivered")]
+    Delivered {
+        /// Who acknowledged.
+        peer_id: String,
+        /// The acknowledged id.
+        id: String,
+    },
+}
+
+impl Event {
+    /// Whether this event belongs to the UI protocol (internal events are filtered out).
+    pub fn is_for_ui(&self) -> bool {
+        !matches!(self, Event::Delivered { .. })
+    }
+
+    /// An `error` event.
+    pub fn error(message: impl Into<String>, action: Option<&str>, req: Option<Value>) -> Self {
+        Event::Error {
+            message: message.into(),
+            action: action.map(str::to_owned),
+            req,
+        }
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

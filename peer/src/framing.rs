@@ -1,0 +1,189 @@
+//! Newline-delimited frames with the 131,072-byte line limit enforced while reading
+//! (PROTOCOL.md §2): the reader never holds more than `MAX_LINE_BYTES + 1` bytes of one line,
+//! and fails as soon as it has that many without a newline.
+//!
+//! The buffer starts empty and grows on demand, so an idle connection costs almost nothing; it
+//! is shrunk back after a long line has been consumed.
+
+use crypto_core::wire::MAX_LINE_BYTES;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// First allocation, and the size the buffer shrinks back to.
+const INITIAL_CAPACITY: usize = 4 * 1024;
+
+/// The most bytes of one line the reader will ever hold.
+const LIMIT: usize = MAX_LINE_BYTES + 1;
+
+/// Why no line could be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// More than 131,072 bytes arrived without a newline.
+    #[error("line exceeds {MAX_LINE_BYTES} bytes")]
+    TooLong,
+    /// The connection ended in the middle of a line.
+    #[error("connection closed in the middle of a line")]
+    TruncatedLine,
+    /// A socket error.
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads `\n`-terminated lines from `R` with a hard cap on line length.
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Start of unconsumed data.
+    start: usize,
+    /// End of valid data.
+    end: usize,
+    /// Bytes in `start..scanned` are known not to contain a newline.
+    scanned: usize,
+    /// Offset of a line handed out by `next_line`, consumed on the next call.
+    pending_consume: usize,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    /// Wraps a reader; allocates nothing until data arrives.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            scanned: 0,
+            pending_consume: 0,
+        }
+    }
+
+    /// Bytes received but not yet returned as a line (for tests and diagnostics).
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// The next line without its `\n`, or `None` on a clean end of stream (between lines).
+    pub async fn next_line(&mut self) -> Result<Option<&[u8]>, LineError> {
+        self.start = self.pending_consume.max(self.start);
+        self.pending_consume = 0;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            self.scanned = 0;
+            if self.buf.len() > 2 * INITIAL_CAPACITY {
+                // A long line was consumed; do not keep its buffer for an idle session.
+                self.buf = Vec::new();
+            }
+        }
+        let newline = loop {
+            if let Some(pos) = memchr::memchr(b'\n', &self.buf[self.scanned..self.end]) {
+                break self.scanned + pos;
+            }
+            self.scanned = self.end;
+            let held = self.end - self.start;
+            if held >= LIMIT {
+                return Err(LineError::TooLong);
+            }
+            self.make_room();
+            // Never read past the limit of the current line.
+            let want = (self.buf.len() - self.end).min(LIMIT - held);
+            let n = self
+                .inner
+                .read(&mut self.buf[self.end..self.end + want])
+                .await?;
+            if n == 0 {
+                return if held == 0 {
+                    Ok(None)
+                } else {
+                    Err(LineError::TruncatedLine)
+                };
+            }
+            self.end += n;
+        };
+        let line_start = self.start;
+        self.pending_consume = newline + 1;
+        self.scanned = newline + 1;
+        Ok(Some(&self.buf[line_start..newline]))
+    }
+
+    /// Ensures there is free space after `end`: compacts, then grows (up to the limit).
+    fn make_room(&mut self) {
+        if self.end < self.buf.len() {
+            return;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.scanned -= self.start;
+            self.start = 0;
+            if self.end < self.buf.len() {
+                return;
+            }
+        }
+        let new_len = (self.buf.len() * 2).clamp(INITIAL_CAPACITY, LIMIT);
+        self.buf.resize(new_len.max(self.end + 1), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    async fn lines_of(input: Vec<u8>) -> (Vec<Vec<u8>>, Option<String>) {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            let _ = a.write_all(&input).await;
+        });
+        let mut reader = LineReader::new(b);
+        let mut out = Vec::new();
+        loop {
+            match reader.next_line().await {
+                Ok(Some(line)) => out.push(line.to_vec()),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn splits_lines_across_reads() {
+        let mut input = Vec::new();
+        for i in 0..2000 {
+            input.extend_from_slice(format!("line number {i}\n").as_bytes());
+        }
+        let (lines, err) = lines_of(input).await;
+        assert!(err.is_none());
+        assert_eq!(lines.len(), 2000);
+        assert_eq!(lines[1999], b"line number 1999");
+    }
+
+    #[tokio::test]
+    async fn accepts_a_line_of_exactly_the_limit() {
+        let mut input = vec![b'a'; MAX_LINE_BYTES];
+        input.push(b'\n');
+        input.extend_from_slice(b"next\n");
+        let (lines, err) = lines_of(input).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_LINE_BYTES);
+        assert_eq!(lines[1], b"next");
+    }
+
+    #[tokio::test]
+    async fn rejects_one_byte_more_without_reading_further() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        let mut input = b"ok\n".to_vec();
+        input.extend(vec![b'a'; MAX_LINE_BYTES + 50_000]);
+        a.write_all(&input).await.unwrap();
+        let mut reader = LineReader::new(b);
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"ok");
+        assert!(matches!(reader.next_line().await, Err(LineError::TooLong)));
+        assert_eq!(reader.buffered(), MAX_LINE_BYTES + 1);
+    }
+
+    #[tokio::test]
+    async fn truncated_last_line_is_an_error() {
+        let (lines, err) = lines_of(b"a\nb".to_vec()).await;
+        assert_eq!(lines, vec![b"a".to_vec()]);
+        assert!(err.unwrap().contains("middle of a line"));
+    }
+}

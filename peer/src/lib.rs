@@ -1,0 +1,15 @@
+//! The p2p-chat peer: a TCP node speaking the Noise-encrypted wire protocol of PROTOCOL.md, the
+//! local HTTP/WebSocket UI server and the native CLI. All cryptography is in `crypto-core`;
+//! this crate owns sockets, tasks, clocks and files.
+
+pub mod app;
+pub mod chat_cli;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod framing;
+pub mod handshake;
+pub mod node;
+pub mod session;
+pub mod ui;
+pub mod vectors_cmd;

@@ -1,0 +1,599 @@
+//! The node: listener and dialler, the registry of live sessions keyed by the remote static key
+//! (with PROTOCOL.md §7's duplicate rule), sending, and the event channel to the UI layer.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use crypto_core::noise::MAX_PLAINTEXT_LEN;
+use crypto_core::wire::{clean_name, Hello, Payload, AGENT};
+use crypto_core::{fingerprint, Identity, PublicKey};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+
+use crate::event::{now_ms, Direction, Event, PeerInfo};
+use crate::framing::LineReader;
+use crate::handshake::{self, HandshakeFailure};
+use crate::session::{self, Outgoing, ReaderContext, SessionIo, QUEUE_DEPTH};
+
+/// Longest chat text the UI may send, in characters (PROTOCOL.md §9).
+pub const MAX_TEXT_CHARS: usize = 16_000;
+
+/// Capacity of the event channel; a UI that lags further loses events (and is told so).
+const EVENT_CAPACITY: usize = 4096;
+
+/// Node settings.
+pub struct NodeConfig {
+    /// Our static identity.
+    pub identity: Identity,
+    /// Display name sent in hellos.
+    pub name: String,
+    /// Deadline for a whole handshake (10 s by the protocol; shorter in tests).
+    pub handshake_timeout: Duration,
+}
+
+/// Why an action on the node failed; the message goes to the UI as an `error` event.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// TCP connect failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Target.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Handshake failed.
+    #[error("handshake with {addr} failed: {reason}")]
+    Handshake {
+        /// Target.
+        addr: SocketAddr,
+        /// Cause.
+        reason: String,
+    },
+    /// The session was refused by the duplicate rule or because it is our own key.
+    #[error("connection to {addr} closed: {reason}")]
+    Refused {
+        /// Target.
+        addr: SocketAddr,
+        /// Cause.
+        reason: String,
+    },
+    /// `to` names a peer without a live session.
+    #[error("not connected to that peer")]
+    NotConnected,
+    /// Bad message text.
+    #[error("{0}")]
+    BadText(String),
+}
+
+/// One live session in the registry.
+struct SessionHandle {
+    conn_id: u64,
+    direction: Direction,
+    info: PeerInfo,
+    queue: mpsc::Sender<Outgoing>,
+    close: Option<oneshot::Sender<String>>,
+}
+
+struct Inner {
+    identity: Identity,
+    public: PublicKey,
+    public_b64: String,
+    fingerprint: String,
+    name: RwLock<String>,
+    listen_port: AtomicU16,
+    handshake_timeout: Duration,
+    sessions: Mutex<HashMap<PublicKey, SessionHandle>>,
+    verified: Mutex<HashSet<PublicKey>>,
+    events: broadcast::Sender<Event>,
+    next_conn: AtomicU64,
+    next_msg: AtomicU64,
+    live_tasks: AtomicUsize,
+    tasks_done: Notify,
+}
+
+/// A handle to the node; cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave these maps inconsistent; keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counts a connection task so shutdown can wait for it.
+struct TaskGuard(Arc<Inner>);
+
+impl TaskGuard {
+    fn new(inner: &Arc<Inner>) -> Self {
+        inner.live_tasks.fetch_add(1, Ordering::SeqCst);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.0.live_tasks.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.tasks_done.notify_waiters();
+        }
+    }
+}
+
+/// PROTOCOL.md §7: given a live session and a newly completed one with the same remote, keep
+/// the one initiated by the smaller static key; if one side initiated both, keep the older.
+pub fn keep_new_session(
+    me: &PublicKey,
+    remote: &PublicKey,
+    old: Direction,
+    new: Direction,
+) -> bool {
+    if old == new {
+        return false;
+    }
+    let initiator_of_new = match new {
+        Direction::Outbound => me,
+        Direction::Inbound => remote,
+    };
+    let smaller = if me.as_bytes() <= remote.as_bytes() {
+        me
+    } else {
+        remote
+    };
+    initiator_of_new.as_bytes() == smaller.as_bytes()
+}
+
+impl Node {
+    /// A node with no listener yet.
+    pub fn new(config: NodeConfig) -> Self {
+        let public = *config.identity.public_key();
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        Self {
+            inner: Arc::new(Inner {
+                public_b64: public.to_base64(),
+                fingerprint: fingerprint(&public),
+                public,
+                identity: config.identity,
+                name: RwLock::new(clean_name(&config.name)),
+                listen_port: AtomicU16::new(0),
+                handshake_timeout: config.handshake_timeout,
+                sessions: Mutex::new(HashMap::new()),
+                verified: Mutex::new(HashSet::new()),
+                events,
+                next_conn: AtomicU64::new(1),
+                next_msg: AtomicU64::new(0),
+                live_tasks: AtomicUsize::new(0),
+                tasks_done: Notify::new(),
+            }),
+        }
+    }
+
+    /// Our public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.inner.public
+    }
+
+    /// Our display name.
+    pub fn name(&self) -> String {
+        self.inner
+            .name
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default()
+    }
+
+    /// Receives every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Emits an event to every subscriber.
+    pub fn emit(&self, event: Event) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// The `info` event describing us.
+    pub fn info(&self) -> Event {
+        Event::Info {
+            public_key: self.inner.public_b64.clone(),
+            fingerprint: self.inner.fingerprint.clone(),
+            name: self.name(),
+            p2p_port: self.inner.listen_port.load(Ordering::Relaxed),
+            agent: AGENT.to_owned(),
+        }
+    }
+
+    /// Every live session, as `peer_connected` payloads.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let verified = lock(&self.inner.verified).clone();
+        lock(&self.inner.sessions)
+            .iter()
+            .map(|(key, handle)| PeerInfo {
+                verified: verified.contains(key),
+                ..handle.info.clone()
+            })
+            .collect()
+    }
+
+    /// Changes the name sent in future handshakes and tells every UI.
+    pub fn set_name(&self, name: &str) {
+        if let Ok(mut current) = self.inner.name.write() {
+            *current = clean_name(name);
+        }
+        self.emit(self.info());
+    }
+
+    /// Marks a key verified (or not) and tells every UI.
+    pub fn set_verified(&self, peer: PublicKey, verified: bool) {
+        {
+            let mut set = lock(&self.inner.verified);
+            if verified {
+                set.insert(peer);
+            } else {
+                set.remove(&peer);
+            }
+        }
+        self.emit(Event::PeerVerified {
+            peer_id: peer.to_base64(),
+            verified,
+        });
+    }
+
+    /// Closes the session with `peer`; false if there was none.
+    pub fn disconnect(&self, peer: &PublicKey, reason: &str) -> bool {
+        let handle = lock(&self.inner.sessions).remove(peer);
+        match handle {
+            Some(mut handle) => {
+                self.emit_disconnected(&handle.info, reason);
+                if let Some(close) = handle.close.take() {
+                    let _ = close.send(reason.to_owned());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Binds the P2P listener and starts accepting; returns the bound address.
+    pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        self.inner
+            .listen_port
+            .store(local.port(), Ordering::Relaxed);
+        let node = self.clone();
+        tokio::spawn(async move { node.accept_loop(listener).await });
+        self.emit(Event::Status {
+            message: format!("listening on {local}"),
+        });
+        Ok(local)
+    }
+
+    async fn accept_loop(self, listener: TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, addr)) => {
+                    let node = self.clone();
+                    tokio::spawn(async move {
+                        node.run_connection(stream, addr, Direction::Inbound, None)
+                            .await;
+                    });
+                }
+                Err(e) => {
+                    // Usually out of file descriptors; back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Dials `addr`, handshakes and registers the session. Returns once the session is live
+    /// (its I/O continues in a background task).
+    pub async fn connect(&self, addr: SocketAddr) -> Result<PeerInfo, NodeError> {
+        self.emit(Event::Status {
+            message: format!("connecting to {addr}"),
+        });
+        let timeout = self.inner.handshake_timeout;
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| NodeError::Connect {
+                addr,
+                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+            })?
+            .map_err(|source| NodeError::Connect { addr, source })?;
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let node = self.clone();
+        tokio::spawn(async move {
+            node.run_connection(stream, addr, Direction::Outbound, Some(ready_tx))
+                .await;
+        });
+        match ready_rx.await {
+            Ok(result) => result,
+            Err(_) => Err(NodeError::Handshake {
+                addr,
+                reason: "connection task ended".into(),
+            }),
+        }
+    }
+
+    /// Runs one connection to its end and logs why it closed (never key material or text).
+    async fn run_connection(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        direction: Direction,
+        ready: Option<oneshot::Sender<Result<PeerInfo, NodeError>>>,
+    ) {
+        let _guard = TaskGuard::new(&self.inner);
+        let reason = self.connection_body(stream, addr, direction, ready).await;
+        tracing::info!(%addr, ?direction, "connection closed: {reason}");
+    }
+
+    /// Handshake, register, run, unregister; returns the close reason. `ready` learns the
+    /// outcome of the handshake and registration.
+    async fn connection_body(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        direction: Direction,
+        ready: Option<oneshot::Sender<Result<PeerInfo, NodeError>>>,
+    ) -> String {
+        let _ = stream.set_nodelay(true);
+        let (read_half, mut write_half) = stream.into_split();
+        let mut reader = LineReader::new(read_half);
+        let hello = Hello {
+            name: self.name(),
+            listen_port: self.inner.listen_port.load(Ordering::Relaxed),
+            agent: AGENT.to_owned(),
+        };
+        let timeout = self.inner.handshake_timeout;
+        let identity = &self.inner.identity;
+        let result = tokio::time::timeout(timeout, async {
+            match direction {
+                Direction::Outbound => {
+                    handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
+                }
+                Direction::Inbound => {
+                    handshake::respond(&mut reader, &mut write_half, identity, &hello).await
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis())));
+        let established = match result {
+            Ok(established) => established,
+            Err(e) => {
+                let reason = format!("handshake failed: {e}");
+                if let Some(ready) = ready {
+                    let _ = ready.send(Err(NodeError::Handshake {
+                        addr,
+                        reason: e.to_string(),
+                    }));
+                }
+                return reason;
+            }
+        };
+        let remote = established.remote();
+        let peer_id = remote.to_base64();
+        let conn_id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        let info = PeerInfo {
+            peer_id: peer_id.clone(),
+            public_key: peer_id.clone(),
+            name: established.hello.name.clone(),
+            address: addr.to_string(),
+            listen_port: established.hello.listen_port,
+            direction,
+            fingerprint: fingerprint(&remote),
+            verified: lock(&self.inner.verified).contains(&remote),
+        };
+        let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
+        let (close_tx, close_rx) = oneshot::channel();
+        if let Err(reason) = self.register(remote, conn_id, direction, &info, &queue_tx, close_tx) {
+            if let Some(ready) = ready {
+                let _ = ready.send(Err(NodeError::Refused {
+                    addr,
+                    reason: reason.clone(),
+                }));
+            }
+            return reason;
+        }
+        tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
+        self.emit(Event::PeerConnected(info.clone()));
+        if let Some(ready) = ready {
+            let _ = ready.send(Ok(info.clone()));
+        }
+        let (sender, receiver) = established.transport.into_halves();
+        let io = SessionIo {
+            receiver,
+            sender,
+            reader,
+            writer: write_half,
+        };
+        let ctx = ReaderContext {
+            peer_id: peer_id.clone(),
+            name: info.name.clone(),
+            events: self.inner.events.clone(),
+        };
+        let reason = session::run(io, queue_tx, queue_rx, close_rx, ctx, |reason| {
+            self.unregister(&remote, conn_id, reason)
+        })
+        .await;
+        format!("session with {peer_id} ended: {reason}")
+    }
+
+    /// Adds a completed session, applying the duplicate rule. Err(reason) means "close it".
+    fn register(
+        &self,
+        remote: PublicKey,
+        conn_id: u64,
+        direction: Direction,
+        info: &PeerInfo,
+        queue: &mpsc::Sender<Outgoing>,
+        close: oneshot::Sender<String>,
+    ) -> Result<(), String> {
+        if remote.as_bytes() == self.inner.public.as_bytes() {
+            return Err("connection to our own key".into());
+        }
+        let mut sessions = lock(&self.inner.sessions);
+        if let Some(existing) = sessions.get_mut(&remote) {
+            if !keep_new_session(&self.inner.public, &remote, existing.direction, direction) {
+                return Err("duplicate session (keeping the existing one)".into());
+            }
+            // Replaced: the UI sees a fresh peer_connected, not a disconnect.
+            if let Some(old_close) = existing.close.take() {
+                let _ = old_close.send("duplicate session (replaced by a newer one)".into());
+            }
+        }
+        sessions.insert(
+            remote,
+            SessionHandle {
+                conn_id,
+                direction,
+                info: info.clone(),
+                queue: queue.clone(),
+                close: Some(close),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a session if it is still the registered one for its key.
+    fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
+        let removed = {
+            let mut sessions = lock(&self.inner.sessions);
+            match sessions.get(remote) {
+                Some(handle) if handle.conn_id == conn_id => sessions.remove(remote),
+                _ => None,
+            }
+        };
+        if let Some(handle) = removed {
+            self.emit_disconnected(&handle.info, reason);
+        }
+    }
+
+    fn emit_disconnected(&self, info: &PeerInfo, reason: &str) {
+        self.emit(Event::PeerDisconnected {
+            peer_id: info.peer_id.clone(),
+            public_key: info.public_key.clone(),
+            name: info.name.clone(),
+            address: info.address.clone(),
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// A new unique message id.
+    fn message_id(&self) -> String {
+        let n = self.inner.next_msg.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}-{n}", rand::random::<u64>())
+    }
+
+    /// Sends a chat message to one peer or (`to == None`) every connected peer. Returns the
+    /// `message_sent` event (already emitted to subscribers).
+    pub async fn send_message(
+        &self,
+        text: &str,
+        to: Option<PublicKey>,
+    ) -> Result<Event, NodeError> {
+        let chars = text.chars().count();
+        if chars == 0 || chars > MAX_TEXT_CHARS {
+            return Err(NodeError::BadText(format!(
+                "text must be 1-{MAX_TEXT_CHARS} characters (got {chars})"
+            )));
+        }
+        let id = self.message_id();
+        let sent_at = now_ms();
+        let payload = Payload::Chat {
+            id: id.clone(),
+            text: text.to_owned(),
+            sent_at,
+            room: None,
+            broadcast: to.is_none(),
+        }
+        .to_bytes();
+        if payload.len() > MAX_PLAINTEXT_LEN {
+            return Err(NodeError::BadText(
+                "message too large once encoded".to_owned(),
+            ));
+        }
+        let payload: Outgoing = payload.into();
+        let targets: Vec<(String, mpsc::Sender<Outgoing>)> = {
+            let sessions = lock(&self.inner.sessions);
+            match &to {
+                Some(key) => match sessions.get(key) {
+                    Some(h) => vec![(h.info.peer_id.clone(), h.queue.clone())],
+                    None => return Err(NodeError::NotConnected),
+                },
+                None => sessions
+                    .values()
+                    .map(|h| (h.info.peer_id.clone(), h.queue.clone()))
+                    .collect(),
+            }
+        };
+        let mut recipients = Vec::with_capacity(targets.len());
+        for (peer_id, queue) in targets {
+            if queue.send(payload.clone()).await.is_ok() {
+                recipients.push(peer_id);
+            }
+        }
+        let event = Event::MessageSent {
+            id,
+            text: text.to_owned(),
+            sent_at,
+            conversation: to.map_or_else(|| "everyone".to_owned(), |k| k.to_base64()),
+            recipients,
+        };
+        self.emit(event.clone());
+        Ok(event)
+    }
+
+    /// Closes every session and waits (briefly) for their tasks to flush and finish.
+    pub async fn shutdown(&self) {
+        let keys: Vec<PublicKey> = lock(&self.inner.sessions).keys().copied().collect();
+        for key in keys {
+            self.disconnect(&key, "shutting down");
+        }
+        let wait = async {
+            loop {
+                let notified = self.inner.tasks_done.notified();
+                if self.inner.live_tasks.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(3), wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_rule_is_symmetric() {
+        let a = *Identity::generate().public_key();
+        let b = *Identity::generate().public_key();
+        use Direction::*;
+        // A's outbound conn is B's inbound conn; both sides must agree for every pair.
+        for (old, new) in [(Outbound, Inbound), (Inbound, Outbound)] {
+            let on_a = keep_new_session(&a, &b, old, new);
+            let flip = |d| if d == Outbound { Inbound } else { Outbound };
+            let on_b = keep_new_session(&b, &a, flip(old), flip(new));
+            assert_eq!(on_a, on_b);
+        }
+        assert!(!keep_new_session(&a, &b, Outbound, Outbound));
+        assert!(!keep_new_session(&a, &b, Inbound, Inbound));
+    }
+}

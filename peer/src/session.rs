@@ -1,0 +1,223 @@
+//! One established session: a reader (this task) and a writer task joined by a small bounded
+//! queue of plaintext payloads (PROTOCOL.md §4–§5).
+//!
+//! The writer seals with [`TransportSender::seal_to_line`] and batches whatever is queued into
+//! one socket write. The reader opens each `data` frame, enforcing the strict next-nonce rule
+//! inside crypto-core, acknowledges every chat and turns it into a UI event. Whatever ends the
+//! session — EOF, a bad frame, a failed decryption, a local close — is returned as the reason.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crypto_core::wire::{Frame, Payload};
+use crypto_core::{TransportReceiver, TransportSender};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::event::{now_ms, Event};
+use crate::framing::LineReader;
+
+/// Queued plaintexts per session. Small: idle sessions must stay cheap, and a full queue
+/// pushes back on the sender instead of buffering without bound.
+pub const QUEUE_DEPTH: usize = 64;
+
+/// Stop batching once a write reaches this size.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+/// How long a closing session may take to flush what is already queued.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many recent message ids a session remembers to drop duplicates.
+const RECENT_IDS: usize = 256;
+
+/// A plaintext payload shared between the sessions it is sent on.
+pub type Outgoing = Arc<[u8]>;
+
+/// Who the reader reports to.
+pub struct ReaderContext {
+    /// The remote's key, base64 (`peer_id`).
+    pub peer_id: String,
+    /// The remote's display name.
+    pub name: String,
+    /// The node's event channel.
+    pub events: tokio::sync::broadcast::Sender<Event>,
+}
+
+/// Seals and writes queued payloads until the queue closes or the socket fails.
+pub async fn writer_loop<W: AsyncWrite + Unpin>(
+    mut sender: TransportSender,
+    mut socket: W,
+    mut queue: mpsc::Receiver<Outgoing>,
+) -> Result<(), String> {
+    let mut line = String::new();
+    while let Some(first) = queue.recv().await {
+        sender
+            .seal_to_line(&first, &mut line)
+            .map_err(|e| format!("cannot seal: {e}"))?;
+        while line.len() < MAX_BATCH_BYTES {
+            match queue.try_recv() {
+                Ok(next) => sender
+                    .seal_to_line(&next, &mut line)
+                    .map_err(|e| format!("cannot seal: {e}"))?,
+                Err(_) => break,
+            }
+        }
+        socket
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| format!("write error: {e}"))?;
+        line.clear();
+        if line.capacity() > 4 * MAX_BATCH_BYTES {
+            line = String::new();
+        }
+    }
+    let _ = socket.shutdown().await;
+    Ok(())
+}
+
+/// Remembers the last few chat ids so a retransmission is acknowledged but not shown twice.
+#[derive(Default)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl RecentIds {
+    /// True if `id` was new.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == RECENT_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(id.to_owned());
+        self.set.insert(id.to_owned());
+        true
+    }
+}
+
+/// Reads frames until something ends the session; returns why.
+pub async fn reader_loop<R: AsyncRead + Unpin>(
+    mut receiver: TransportReceiver,
+    mut reader: LineReader<R>,
+    acks: mpsc::Sender<Outgoing>,
+    ctx: &ReaderContext,
+) -> String {
+    let mut recent = RecentIds::default();
+    loop {
+        let line = match reader.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => return "closed by peer".into(),
+            Err(e) => return e.to_string(),
+        };
+        let frame = match Frame::parse(line) {
+            Ok(frame) => frame,
+            Err(e) => return e.to_string(),
+        };
+        let Some(data) = frame.as_data() else {
+            return "handshake frame after the handshake".into();
+        };
+        let plaintext = match receiver.open_frame(&data) {
+            Ok(plaintext) => plaintext,
+            Err(e) => return e.to_string(),
+        };
+        match Payload::parse(&plaintext) {
+            Ok(Payload::Chat {
+                id,
+                text,
+                sent_at,
+                broadcast,
+                ..
+            }) => {
+                let ack: Outgoing = Payload::Ack { id: id.clone() }.to_bytes().into();
+                if acks.send(ack).await.is_err() {
+                    return "writer stopped".into();
+                }
+                if recent.insert(&id) && ctx.events.receiver_count() > 0 {
+                    let conversation = if broadcast {
+                        "everyone".to_owned()
+                    } else {
+                        ctx.peer_id.clone()
+                    };
+                    let _ = ctx.events.send(Event::PeerMessage {
+                        peer_id: ctx.peer_id.clone(),
+                        name: ctx.name.clone(),
+                        id,
+                        text,
+                        sent_at,
+                        received_at: now_ms(),
+                        conversation,
+                    });
+                }
+            }
+            Ok(Payload::Ack { id }) => {
+                if ctx.events.receiver_count() > 0 {
+                    let _ = ctx.events.send(Event::Delivered {
+                        peer_id: ctx.peer_id.clone(),
+                        id,
+                    });
+                }
+            }
+            Ok(_) => {
+                tracing::debug!(peer = %ctx.peer_id, "ignoring payload kind this version does not use")
+            }
+            Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
+        }
+    }
+}
+
+/// The two halves of an established connection.
+pub struct SessionIo<R, W> {
+    /// Opens incoming frames.
+    pub receiver: TransportReceiver,
+    /// Seals outgoing payloads.
+    pub sender: TransportSender,
+    /// The framed read half.
+    pub reader: LineReader<R>,
+    /// The write half.
+    pub writer: W,
+}
+
+/// Runs reader and writer until one ends or `close` fires. `on_end` runs as soon as the reason
+/// is known (the node unregisters the session there, which drops the last queue sender); then
+/// what is already queued gets up to two seconds to flush. Returns the reason.
+pub async fn run<R, W>(
+    io: SessionIo<R, W>,
+    queue_tx: mpsc::Sender<Outgoing>,
+    queue_rx: mpsc::Receiver<Outgoing>,
+    close: oneshot::Receiver<String>,
+    ctx: ReaderContext,
+    on_end: impl FnOnce(&str),
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let mut writer_task = tokio::spawn(writer_loop(io.sender, io.writer, queue_rx));
+    let mut writer_done = false;
+    let reason = tokio::select! {
+        reason = reader_loop(io.receiver, io.reader, queue_tx, &ctx) => reason,
+        result = &mut writer_task => {
+            writer_done = true;
+            match result {
+                Ok(Ok(())) => "writer finished".into(),
+                Ok(Err(e)) => e,
+                Err(e) => format!("writer task failed: {e}"),
+            }
+        }
+        reason = close => reason.unwrap_or_else(|_| "closed".into()),
+    };
+    on_end(&reason);
+    if !writer_done
+        && tokio::time::timeout(FLUSH_TIMEOUT, &mut writer_task)
+            .await
+            .is_err()
+    {
+        writer_task.abort();
+    }
+    reason
+}

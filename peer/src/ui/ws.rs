@@ -1,0 +1,153 @@
+//! One WebSocket client: checks the upgrade, then translates actions into node calls and node
+//! events into JSON text messages.
+
+use std::collections::HashMap;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
+
+use super::actions::{self, Action};
+use super::security;
+use super::AppState;
+use crate::event::Event;
+
+/// Largest WebSocket message accepted from the page (a 16,000-character text is < 64 KiB).
+const MAX_WS_MESSAGE: usize = 256 * 1024;
+
+/// `GET /ws?token=…`: 403 unless token and Origin are right (Host was checked by the guard).
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let token = query.get("token").map(String::as_str);
+    if let Err(why) = security::check_websocket(&state.config, &headers, token) {
+        tracing::info!("refused WebSocket: {why}");
+        return (StatusCode::FORBIDDEN, "forbidden\n").into_response();
+    }
+    match upgrade {
+        Ok(upgrade) => upgrade
+            .max_message_size(MAX_WS_MESSAGE)
+            .on_upgrade(move |socket| client(socket, state)),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+fn to_message(event: &Event) -> Option<Message> {
+    serde_json::to_string(event)
+        .ok()
+        .map(|text| Message::Text(text.into()))
+}
+
+async fn client(socket: WebSocket, state: AppState) {
+    let node = state.node.clone();
+    let mut shutdown = state.shutdown.clone();
+    let (mut sink, mut stream) = socket.split();
+    // Subscribe before taking the snapshot so nothing falls between the two.
+    let mut events = node.subscribe();
+    let (direct_tx, mut direct_rx) = mpsc::channel::<Event>(64);
+    let mut greeting = vec![node.info()];
+    greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
+    for event in &greeting {
+        if let Some(msg) = to_message(event) {
+            if sink.send(msg).await.is_err() {
+                return;
+            }
+        }
+    }
+    tracing::debug!("UI client connected");
+    loop {
+        let outgoing = tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    handle(&state, text.as_str(), &direct_tx).await;
+                    continue;
+                }
+                Some(Ok(Message::Binary(_))) => Event::error("binary messages are not supported", None, None),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            },
+            event = events.recv() => match event {
+                Ok(event) if event.is_for_ui() => event,
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => Event::Status {
+                    message: format!("this window fell behind: {n} events were dropped"),
+                },
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            Some(event) = direct_rx.recv() => event,
+            _ = shutdown.changed() => break,
+        };
+        if let Some(msg) = to_message(&outgoing) {
+            if sink.send(msg).await.is_err() {
+                break;
+            }
+        }
+    }
+    let _ = sink.send(Message::Close(None)).await;
+    tracing::debug!("UI client disconnected");
+}
+
+/// Runs one action; errors go to this client only.
+async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
+    let (action, req) = match actions::parse(text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let _ = reply
+                .send(Event::Error {
+                    message: e.message,
+                    action: e.action,
+                    req: e.req,
+                })
+                .await;
+            return;
+        }
+    };
+    let node = &state.node;
+    let error = |message: String, action: &str| Event::error(message, Some(action), req.clone());
+    match action {
+        Action::ConnectPeer { ip, port } => {
+            // Dialling can take seconds; never block this client's loop on it.
+            let node = node.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let target = format!("{ip}:{port}");
+                let addr = match tokio::net::lookup_host((ip.as_str(), port)).await {
+                    Ok(mut addrs) => addrs.next(),
+                    Err(_) => None,
+                };
+                let result = match addr {
+                    Some(addr) => node.connect(addr).await.map_err(|e| e.to_string()),
+                    None => Err(format!("cannot resolve {target}")),
+                };
+                if let Err(message) = result {
+                    let _ = reply
+                        .send(Event::error(message, Some("connect_peer"), req))
+                        .await;
+                }
+            });
+        }
+        Action::SendMessage { text, to } => {
+            if let Err(e) = node.send_message(&text, to).await {
+                let _ = reply.send(error(e.to_string(), "send_message")).await;
+            }
+        }
+        Action::SetName { name } => node.set_name(&name),
+        Action::SetVerified { peer_id, verified } => node.set_verified(peer_id, verified),
+        Action::DisconnectPeer { peer_id } => {
+            if !node.disconnect(&peer_id, "disconnected by the user") {
+                let _ = reply
+                    .send(error(
+                        "not connected to that peer".into(),
+                        "disconnect_peer",
+                    ))
+                    .await;
+            }
+        }
+    }
+}
