@@ -1,0 +1,287 @@
+//! Contacts: every peer that completed a handshake, keyed by its static public key.
+//!
+//! The key is the identity; name and address are only what the peer last told us and where it
+//! last answered. Trust on first use pins a contact's address and name to its key: the node asks
+//! [`Store::key_conflict`] before accepting a session, and a different key at a pinned address
+//! or name goes through the key-change bookkeeping in `trust.rs`.
+
+use crypto_core::PublicKey;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::error::Result;
+use super::{from_sql_time, key_at, opt_key_at, to_sql_time, Store};
+
+/// One contact as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The contact's static key (its `peer_id`).
+    pub public_key: PublicKey,
+    /// Display name from its last `hello`.
+    pub name: String,
+    /// Where it can be dialled (`ip:listen_port`), as last seen.
+    pub last_address: Option<String>,
+    /// The P2P port it announced in its last `hello`.
+    pub listen_port: Option<u16>,
+    /// First completed handshake, Unix ms.
+    pub first_seen: u64,
+    /// Latest completed handshake, Unix ms.
+    pub last_seen: u64,
+    /// The user compared safety numbers and marked this key verified.
+    pub verified: bool,
+    /// Address and name are pinned to this key (trust on first use).
+    pub pinned: bool,
+    /// Set when the user accepted a new key for this person; this row is then history.
+    pub replaced_by: Option<PublicKey>,
+}
+
+pub(super) const CONTACT_COLUMNS: &str = "public_key, name, last_address, listen_port, \
+     first_seen, last_seen, verified, pinned, replaced_by";
+
+pub(super) fn contact_from_row(row: &Row<'_>) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        public_key: key_at(row, 0)?,
+        name: row.get(1)?,
+        last_address: row.get(2)?,
+        listen_port: row
+            .get::<_, Option<i64>>(3)?
+            .and_then(|p| u16::try_from(p).ok()),
+        first_seen: from_sql_time(row.get(4)?),
+        last_seen: from_sql_time(row.get(5)?),
+        verified: row.get(6)?,
+        pinned: row.get(7)?,
+        replaced_by: opt_key_at(row, 8)?,
+    })
+}
+
+impl Store {
+    /// Records a completed handshake: creates the contact or refreshes its name, address, port
+    /// and `last_seen`. `address` should be the dialable `ip:listen_port` (not the ephemeral
+    /// source port of an inbound connection) because it is what TOFU pins. Returns the contact
+    /// and whether it is new. Verified and pinned flags are left as they were.
+    pub fn mark_seen(
+        &mut self,
+        key: &PublicKey,
+        name: &str,
+        address: &str,
+        listen_port: u16,
+        now: u64,
+    ) -> Result<(Contact, bool)> {
+        let tx = self.conn.transaction()?;
+        let b64 = key.to_base64();
+        let is_new: bool = tx
+            .query_row(
+                "SELECT 1 FROM contacts WHERE public_key = ?1",
+                [&b64],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_none();
+        let contact = tx.query_row(
+            &format!(
+                "INSERT INTO contacts (public_key, name, last_address, listen_port, first_seen, \
+                 last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (public_key) DO UPDATE SET name = excluded.name,
+                     last_address = excluded.last_address, listen_port = excluded.listen_port,
+                     last_seen = max(last_seen, excluded.last_seen)
+                 RETURNING {CONTACT_COLUMNS}"
+            ),
+            params![b64, name, address, listen_port, to_sql_time(now)],
+            contact_from_row,
+        )?;
+        tx.commit()?;
+        Ok((contact, is_new))
+    }
+
+    /// The contact with this key, if any.
+    pub fn contact(&self, key: &PublicKey) -> Result<Option<Contact>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE public_key = ?1"),
+                [key.to_base64()],
+                contact_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The current (not replaced) contact last seen at `address`, most recent first if several
+    /// keys have used it.
+    pub fn contact_by_address(&self, address: &str) -> Result<Option<Contact>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts
+                     WHERE last_address = ?1 AND replaced_by IS NULL
+                     ORDER BY last_seen DESC LIMIT 1"
+                ),
+                [address],
+                contact_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The TOFU question asked after a handshake with `key` from `address` claiming `name`:
+    /// is there a pinned, current contact with a *different* key at that address (checked
+    /// first) or, if `name` is given, with that name? `Some` means: hold the session and ask
+    /// the user (see [`Store::record_key_change`]). Pass `name: None` to match on address only.
+    pub fn key_conflict(
+        &self,
+        key: &PublicKey,
+        address: &str,
+        name: Option<&str>,
+    ) -> Result<Option<Contact>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {CONTACT_COLUMNS} FROM contacts
+                     WHERE public_key <> ?1 AND pinned = 1 AND replaced_by IS NULL
+                       AND (last_address = ?2 OR (?3 IS NOT NULL AND name = ?3))
+                     ORDER BY last_address = ?2 DESC, last_seen DESC LIMIT 1"
+                ),
+                params![key.to_base64(), address, name],
+                contact_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Sets the verified flag (from the page's safety-number comparison). Returns false if
+    /// there is no such contact.
+    pub fn set_verified(&mut self, key: &PublicKey, verified: bool) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE contacts SET verified = ?2 WHERE public_key = ?1",
+            params![key.to_base64(), verified],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Pins or unpins a contact's address and name (an unpinned contact never raises a key
+    /// conflict). Returns false if there is no such contact.
+    pub fn set_pinned(&mut self, key: &PublicKey, pinned: bool) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE contacts SET pinned = ?2 WHERE public_key = ?1",
+            params![key.to_base64(), pinned],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Every contact, current ones first, then by name.
+    pub fn list_contacts(&self) -> Result<Vec<Contact>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts
+             ORDER BY replaced_by IS NOT NULL, name COLLATE NOCASE, public_key"
+        ))?;
+        let rows = stmt.query_map([], contact_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// A distinct, valid key per byte value; the store never needs the secret half.
+    pub fn key(n: u8) -> PublicKey {
+        PublicKey::from_bytes([n; 32])
+    }
+
+    #[test]
+    fn first_sighting_creates_then_updates_without_touching_first_seen_or_flags() {
+        let mut s = Store::open_in_memory().unwrap();
+        let (c, new) = s
+            .mark_seen(&key(1), "alice", "10.0.0.1:6000", 6000, 100)
+            .unwrap();
+        assert!(new);
+        assert_eq!((c.first_seen, c.last_seen), (100, 100));
+        assert!(!c.verified && c.pinned && c.replaced_by.is_none());
+        assert!(s.set_verified(&key(1), true).unwrap());
+
+        let (c, new) = s
+            .mark_seen(&key(1), "alice2", "10.0.0.9:6001", 6001, 250)
+            .unwrap();
+        assert!(!new);
+        assert_eq!(c.name, "alice2");
+        assert_eq!(c.last_address.as_deref(), Some("10.0.0.9:6001"));
+        assert_eq!(c.listen_port, Some(6001));
+        assert_eq!((c.first_seen, c.last_seen), (100, 250));
+        assert!(c.verified, "a new sighting must not clear verification");
+
+        // A late, out-of-order sighting never moves last_seen backwards.
+        let (c, _) = s
+            .mark_seen(&key(1), "alice2", "10.0.0.9:6001", 6001, 200)
+            .unwrap();
+        assert_eq!(c.last_seen, 250);
+        assert_eq!(s.contact(&key(1)).unwrap(), Some(c));
+    }
+
+    #[test]
+    fn unknown_contacts_are_none_and_flag_updates_report_false() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert_eq!(s.contact(&key(9)).unwrap(), None);
+        assert!(!s.set_verified(&key(9), true).unwrap());
+        assert!(!s.set_pinned(&key(9), false).unwrap());
+        assert!(s.list_contacts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn address_lookup_finds_the_latest_current_contact() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.mark_seen(&key(1), "a", "127.0.0.1:6001", 6001, 10)
+            .unwrap();
+        s.mark_seen(&key(2), "b", "127.0.0.1:6001", 6001, 20)
+            .unwrap();
+        let found = s.contact_by_address("127.0.0.1:6001").unwrap().unwrap();
+        assert_eq!(found.public_key, key(2));
+        assert_eq!(s.contact_by_address("127.0.0.1:7000").unwrap(), None);
+    }
+
+    #[test]
+    fn key_conflict_detects_a_different_key_at_a_pinned_address_or_name() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.mark_seen(&key(1), "alice", "127.0.0.1:6001", 6001, 10)
+            .unwrap();
+        // The same key is never a conflict.
+        assert_eq!(
+            s.key_conflict(&key(1), "127.0.0.1:6001", Some("alice"))
+                .unwrap(),
+            None
+        );
+        // Same address, other key.
+        let hit = s
+            .key_conflict(&key(2), "127.0.0.1:6001", None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(hit.public_key, key(1));
+        // Same name from elsewhere, only when names are asked about.
+        assert!(s
+            .key_conflict(&key(2), "10.1.1.1:6000", Some("alice"))
+            .unwrap()
+            .is_some());
+        assert!(s
+            .key_conflict(&key(2), "10.1.1.1:6000", None)
+            .unwrap()
+            .is_none());
+        // Unpinned contacts do not raise conflicts.
+        assert!(s.set_pinned(&key(1), false).unwrap());
+        assert!(s
+            .key_conflict(&key(2), "127.0.0.1:6001", Some("alice"))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn list_is_sorted_by_name_case_insensitively() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.mark_seen(&key(1), "carol", "h:1", 1, 1).unwrap();
+        s.mark_seen(&key(2), "Bob", "h:2", 2, 1).unwrap();
+        s.mark_seen(&key(3), "alice", "h:3", 3, 1).unwrap();
+        let names: Vec<_> = s
+            .list_contacts()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["alice", "Bob", "carol"]);
+    }
+}

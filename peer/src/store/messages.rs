@@ -1,0 +1,305 @@
+//! Every chat message in both directions, and conversation history.
+//!
+//! A message is identified by (sender key, sender-chosen id), PROTOCOL §5, so a retransmission
+//! after a lost `ack` is recognised here and never shown twice. History pages by `seq`, the
+//! local arrival order, because `sent_at` comes from other people's clocks.
+
+use crypto_core::PublicKey;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::error::{Result, StoreError};
+use super::outbox::Delivery;
+use super::{from_sql_time, key_at, to_sql_time, Store};
+
+/// Which conversation a message belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Conversation {
+    /// The broadcast conversation (UI `"everyone"`).
+    Everyone,
+    /// The direct conversation with one peer (UI: its `peer_id`).
+    Peer(PublicKey),
+    /// A room, by room id.
+    Room(String),
+}
+
+impl Conversation {
+    /// (kind, id) columns; `Everyone` has the empty id.
+    fn to_sql(&self) -> (&'static str, String) {
+        match self {
+            Self::Everyone => ("everyone", String::new()),
+            Self::Peer(key) => ("peer", key.to_base64()),
+            Self::Room(id) => ("room", id.clone()),
+        }
+    }
+
+    fn from_row(row: &Row<'_>, kind: usize, id: usize) -> rusqlite::Result<Self> {
+        match row.get_ref(kind)?.as_str()? {
+            "peer" => Ok(Self::Peer(key_at(row, id)?)),
+            "room" => Ok(Self::Room(row.get(id)?)),
+            _ => Ok(Self::Everyone),
+        }
+    }
+}
+
+/// Whether we received or sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From a peer.
+    Incoming,
+    /// From our own UI.
+    Outgoing,
+}
+
+/// A message to store: received from a peer ([`Store::insert_incoming`]) or accepted from the
+/// UI ([`Store::enqueue`], with `sender` our own key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Where it is filed.
+    pub conversation: Conversation,
+    /// Who wrote it.
+    pub sender: PublicKey,
+    /// Sender-chosen id, 1-64 characters.
+    pub id: String,
+    /// The text.
+    pub text: String,
+    /// Sender's clock, Unix ms.
+    pub sent_at: u64,
+    /// Our clock when we stored it, Unix ms.
+    pub received_at: u64,
+}
+
+/// A stored message with its local position and, for our own messages, delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Local order; pass as `before` to page further back.
+    pub seq: i64,
+    /// Who wrote it and what it says.
+    pub message: ChatMessage,
+    /// Received or sent.
+    pub direction: Direction,
+    /// For outgoing messages the least advanced state over all recipients
+    /// (see [`Store::delivery`]); `None` for incoming ones.
+    pub delivery: Option<Delivery>,
+}
+
+const COLUMNS: &str = "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
+     m.received_at, m.direction, (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq)";
+
+fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        seq: row.get(0)?,
+        message: ChatMessage {
+            conversation: Conversation::from_row(row, 1, 2)?,
+            sender: key_at(row, 3)?,
+            id: row.get(4)?,
+            text: row.get(5)?,
+            sent_at: from_sql_time(row.get(6)?),
+            received_at: from_sql_time(row.get(7)?),
+        },
+        direction: match row.get_ref(8)?.as_str()? {
+            "out" => Direction::Outgoing,
+            _ => Direction::Incoming,
+        },
+        delivery: row.get::<_, Option<i64>>(9)?.map(Delivery::from_sql),
+    })
+}
+
+/// Inserts one message row; `Ok(None)` if (sender, id) already exists.
+pub(super) fn insert(
+    conn: &rusqlite::Connection,
+    msg: &ChatMessage,
+    direction: Direction,
+) -> Result<Option<i64>> {
+    if msg.id.is_empty() || msg.id.chars().count() > crypto_core::wire::MAX_ID_CHARS {
+        return Err(StoreError::Invalid(
+            "message id must be 1-64 characters".into(),
+        ));
+    }
+    let (kind, conv_id) = msg.conversation.to_sql();
+    // ON CONFLICT names the unique key: unlike INSERT OR IGNORE it does not also swallow
+    // CHECK or NOT NULL violations, which would hide our own bugs.
+    let seq = conn
+        .query_row(
+            "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                 received_at, direction)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (sender, msg_id) DO NOTHING RETURNING seq",
+            params![
+                kind,
+                conv_id,
+                msg.sender.to_base64(),
+                msg.id,
+                msg.text,
+                to_sql_time(msg.sent_at),
+                to_sql_time(msg.received_at),
+                match direction {
+                    Direction::Incoming => "in",
+                    Direction::Outgoing => "out",
+                },
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(seq)
+}
+
+impl Store {
+    /// Stores a message received from a peer. Returns `true` if it is new, `false` if
+    /// (sender, id) was already stored (a retransmission: acknowledge it, do not show it).
+    /// Once this returns the message is on disk, so it is safe to send the `ack`.
+    pub fn insert_incoming(&mut self, msg: &ChatMessage) -> Result<bool> {
+        Ok(insert(&self.conn, msg, Direction::Incoming)?.is_some())
+    }
+
+    /// Up to `limit` messages of `conversation` older than `before` (a `seq`; `None` for the
+    /// newest), returned oldest first so the page can append them in order.
+    pub fn history(
+        &self,
+        conversation: &Conversation,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>> {
+        let (kind, conv_id) = conversation.to_sql();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages m
+             WHERE m.conv_kind = ?1 AND m.conv_id = ?2 AND m.seq < ?3
+             ORDER BY m.seq DESC LIMIT ?4"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![kind, conv_id, before.unwrap_or(i64::MAX), limit],
+            stored_from_row,
+        )?;
+        let mut page: Vec<StoredMessage> = rows.collect::<rusqlite::Result<_>>()?;
+        page.reverse();
+        Ok(page)
+    }
+
+    /// One message by (sender, id).
+    pub fn message(&self, sender: &PublicKey, id: &str) -> Result<Option<StoredMessage>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM messages m WHERE m.sender = ?1 AND m.msg_id = ?2"),
+                params![sender.to_base64(), id],
+                stored_from_row,
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::contacts::tests::key;
+    use super::*;
+
+    pub fn incoming(conv: Conversation, from: u8, id: &str, at: u64) -> ChatMessage {
+        ChatMessage {
+            conversation: conv,
+            sender: key(from),
+            id: id.into(),
+            text: format!("text of {id}"),
+            sent_at: at,
+            received_at: at + 1,
+        }
+    }
+
+    #[test]
+    fn retransmissions_are_recognised_by_sender_and_id() {
+        let mut s = Store::open_in_memory().unwrap();
+        let m = incoming(Conversation::Peer(key(1)), 1, "x", 10);
+        assert!(s.insert_incoming(&m).unwrap());
+        assert!(!s.insert_incoming(&m).unwrap());
+        // Even if the copy differs, the first stored version wins.
+        let altered = ChatMessage {
+            text: "changed".into(),
+            ..m.clone()
+        };
+        assert!(!s.insert_incoming(&altered).unwrap());
+        let stored = s.message(&key(1), "x").unwrap().unwrap();
+        assert_eq!(stored.message, m);
+        assert_eq!(
+            (stored.direction, stored.delivery),
+            (Direction::Incoming, None)
+        );
+        // The same id from another sender is a different message.
+        assert!(s
+            .insert_incoming(&incoming(Conversation::Peer(key(2)), 2, "x", 10))
+            .unwrap());
+        assert_eq!(
+            s.history(&Conversation::Peer(key(1)), None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn invalid_ids_are_refused() {
+        let mut s = Store::open_in_memory().unwrap();
+        let empty = incoming(Conversation::Everyone, 1, "", 1);
+        assert!(matches!(
+            s.insert_incoming(&empty),
+            Err(StoreError::Invalid(_))
+        ));
+        let long = incoming(Conversation::Everyone, 1, &"i".repeat(65), 1);
+        assert!(matches!(
+            s.insert_incoming(&long),
+            Err(StoreError::Invalid(_))
+        ));
+        let max = incoming(Conversation::Everyone, 1, &"é".repeat(64), 1);
+        assert!(s.insert_incoming(&max).unwrap(), "64 characters is allowed");
+    }
+
+    #[test]
+    fn history_is_per_conversation_and_pages_backwards_in_arrival_order() {
+        let mut s = Store::open_in_memory().unwrap();
+        for i in 0..25u64 {
+            // sent_at deliberately out of order: paging must follow arrival, not peers' clocks.
+            let m = incoming(
+                Conversation::Room("r1".into()),
+                1,
+                &format!("m{i}"),
+                1000 - i,
+            );
+            s.insert_incoming(&m).unwrap();
+            s.insert_incoming(&incoming(Conversation::Everyone, 2, &format!("e{i}"), i))
+                .unwrap();
+        }
+        let room = Conversation::Room("r1".into());
+        let newest = s.history(&room, None, 10).unwrap();
+        let ids: Vec<_> = newest.iter().map(|m| m.message.id.clone()).collect();
+        assert_eq!(ids, (15..25).map(|i| format!("m{i}")).collect::<Vec<_>>());
+        let older = s.history(&room, Some(newest[0].seq), 10).unwrap();
+        assert_eq!(older.first().unwrap().message.id, "m5");
+        let oldest = s.history(&room, Some(older[0].seq), 10).unwrap();
+        assert_eq!(oldest.len(), 5);
+        assert!(s
+            .history(&room, Some(oldest[0].seq), 10)
+            .unwrap()
+            .is_empty());
+        assert!(s
+            .history(&Conversation::Room("other".into()), None, 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.history(&Conversation::Everyone, None, 100).unwrap().len(),
+            25
+        );
+        assert!(s.history(&room, None, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn extreme_times_and_unusual_text_round_trip() {
+        let mut s = Store::open_in_memory().unwrap();
+        let m = ChatMessage {
+            text: "nul \0 emoji 🦀 <b>html</b> '; DROP TABLE messages; --".into(),
+            sent_at: u64::MAX,
+            ..incoming(Conversation::Everyone, 3, "t", 0)
+        };
+        s.insert_incoming(&m).unwrap();
+        let back = s.message(&key(3), "t").unwrap().unwrap().message;
+        assert_eq!(back.text, m.text);
+        assert_eq!(back.sent_at, i64::MAX as u64, "clamped, not wrapped");
+    }
+}

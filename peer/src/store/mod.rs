@@ -1,0 +1,214 @@
+//! Persistent state of a peer: contacts with pinned keys, every message, the outbox and rooms,
+//! in one SQLite database (DESIGN §6, issue 5).
+//!
+//! The store is synchronous: a [`Store`] owns one `rusqlite::Connection` and every method runs
+//! to completion on the calling thread. From async code put it on a dedicated thread fed by a
+//! channel, or behind `Arc<Mutex<Store>>` used from `tokio::task::spawn_blocking`. `Store` is
+//! `Send` but not `Sync`, which is exactly what both patterns need.
+//!
+//! Settings, chosen for a messenger that must not lose a message it has acknowledged:
+//! * **WAL** journal: readers never block the writer and a commit is one append.
+//! * **`synchronous = FULL`**: every commit is fsynced before it returns. In WAL mode `NORMAL`
+//!   already survives the process being killed (the OS holds the written pages); `FULL` also
+//!   survives power loss and OS crashes. That matters in both directions of our protocol: the
+//!   UI is told "queued" only after [`Store::enqueue`] returns, and we `ack` a received message
+//!   only after [`Store::insert_incoming`] returns, after which the sender forgets it. Chat
+//!   writes are few and small, so the extra fsync is cheap.
+//! * **`locking_mode = EXCLUSIVE`**: the database is locked when opened and stays locked until
+//!   the `Store` is dropped, so a second p2p-chat on the same data directory fails at start
+//!   with [`StoreError::Locked`] rather than both daemons delivering the same outbox. The OS
+//!   drops the lock when a process dies, so a restart after `kill -9` opens normally.
+//! * **foreign keys on**, and a **busy timeout** so a short-lived lock (someone inspecting the
+//!   file) is waited for before giving up with `Locked`.
+//! * At open, `PRAGMA quick_check`: a damaged file is reported at start as
+//!   [`StoreError::Corrupt`], not halfway through a conversation.
+
+mod contacts;
+mod error;
+mod messages;
+mod outbox;
+mod rooms;
+mod schema;
+mod trust;
+
+#[cfg(test)]
+mod durability_tests;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crypto_core::PublicKey;
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row};
+
+pub use contacts::Contact;
+pub use error::{Result, StoreError};
+pub use messages::{ChatMessage, Conversation, Direction, StoredMessage};
+pub use outbox::{Delivery, DeliveryUpdate, PendingMessage};
+pub use rooms::{Room, RoomUpdate};
+pub use schema::SCHEMA_VERSION;
+pub use trust::{KeyChange, KeyChangeState};
+
+/// The database of one peer. See the module documentation for the guarantees.
+pub struct Store {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.conn.path())
+            .finish()
+    }
+}
+
+impl Store {
+    /// How long [`Store::open`] waits for another holder of the lock before `Locked`.
+    pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
+    /// Opens (creating if needed) the database at `path` and migrates it to
+    /// [`SCHEMA_VERSION`]. Fails with `Corrupt`, `Locked` or `NewerSchema` as documented on
+    /// [`StoreError`]; never panics on a bad file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Self::open_with_timeout(path, Self::DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// [`Store::open`] with a chosen busy timeout (tests use a short one).
+    pub fn open_with_timeout(path: impl AsRef<Path>, busy_timeout: Duration) -> Result<Store> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)?;
+        Self::init(conn, busy_timeout, true).map_err(|err| match err {
+            StoreError::Corrupt { reason } => StoreError::Corrupt {
+                reason: format!("{}: {reason}", path.display()),
+            },
+            other => other,
+        })
+    }
+
+    /// A private database that vanishes when dropped: the `--ephemeral` mode and unit tests.
+    pub fn open_in_memory() -> Result<Store> {
+        Self::init(
+            Connection::open_in_memory()?,
+            Self::DEFAULT_BUSY_TIMEOUT,
+            false,
+        )
+    }
+
+    fn init(mut conn: Connection, busy_timeout: Duration, on_disk: bool) -> Result<Store> {
+        conn.busy_timeout(busy_timeout)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        if on_disk {
+            // Before the first read, so the lock is taken by this connection's first access.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+            let mode: String =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Invalid(format!(
+                    "the database could not be switched to WAL mode (got {mode})"
+                )));
+            }
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            quick_check(&conn)?;
+        }
+        schema::migrate(&mut conn)?;
+        if on_disk {
+            // In WAL mode the first read under EXCLUSIVE locking already takes the lock for
+            // good (the wal-index then lives in this process's memory); an empty write
+            // transaction makes sure of it in any case, so a second daemon fails at open.
+            conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+        }
+        Ok(Store { conn })
+    }
+
+    /// The schema version recorded in the file (equals [`SCHEMA_VERSION`] after open).
+    pub fn schema_version(&self) -> Result<i64> {
+        schema::version(&self.conn)
+    }
+
+    /// Closes the database, reporting any error that dropping would swallow (e.g. a failed
+    /// final checkpoint). Dropping is also safe: every method has committed before returning.
+    pub fn close(self) -> Result<()> {
+        self.conn.close().map_err(|(_, err)| err.into())
+    }
+}
+
+/// `PRAGMA quick_check` returns the single row "ok" or a list of problems.
+fn quick_check(conn: &Connection) -> Result<()> {
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+    let problems: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            reason: problems.join("; "),
+        })
+    }
+}
+
+/// Unix milliseconds as SQLite's signed integer; times past year 292 million are clamped
+/// rather than wrapped (a peer may send any `sent_at`).
+fn to_sql_time(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_sql_time`]; a negative value can only come from outside edits.
+fn from_sql_time(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// Reads a base64 key column; a malformed value is a conversion error (reported as a
+/// database error), never a panic.
+fn key_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<PublicKey> {
+    let text: String = row.get(idx)?;
+    PublicKey::from_base64(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+/// [`key_at`] for a nullable column.
+fn opt_key_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<PublicKey>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(text) => PublicKey::from_base64(&text)
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_can_move_to_a_blocking_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Store>();
+        assert_send::<StoreError>();
+    }
+
+    #[test]
+    fn file_store_uses_wal_full_sync_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("p.db")).unwrap();
+        let get = |p: &str| -> String {
+            store
+                .conn
+                .pragma_query_value(None, p, |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+        };
+        assert!(get("journal_mode").contains("wal"));
+        assert_eq!(get("synchronous"), "Integer(2)", "2 = FULL");
+        assert_eq!(get("foreign_keys"), "Integer(1)");
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        store.close().unwrap();
+    }
+
+    #[test]
+    fn times_clamp_instead_of_wrapping() {
+        assert_eq!(to_sql_time(u64::MAX), i64::MAX);
+        assert_eq!(to_sql_time(1_700_000_000_000), 1_700_000_000_000);
+        assert_eq!(from_sql_time(-5), 0);
+    }
+}
