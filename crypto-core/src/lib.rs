@@ -12,7 +12,11 @@
 //! * [`vectors`] / [`selftest`] — known-answer runners shared by tests, the CLI and the page.
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs, clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
+#![warn(
+    missing_docs,
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core
+)]
 
 extern crate alloc;
 

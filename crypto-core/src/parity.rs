@@ -72,7 +72,9 @@ fn fixed_secret(label: &str) -> [u8; 32] {
 /// The parity report as compact JSON (keys in a fixed order).
 pub fn parity_report() -> String {
     let identities: Vec<Identity> = (0..4)
-        .map(|i| Identity::from_secret_bytes(fixed_secret(&alloc::format!("p2p-chat parity key {i}"))))
+        .map(|i| {
+            Identity::from_secret_bytes(fixed_secret(&alloc::format!("p2p-chat parity key {i}")))
+        })
         .collect();
     let keys = identities
         .iter()
@@ -148,7 +150,7 @@ fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
         }
         Some(*it.handshake_hash())
     };
-    let hash = run().map(|h| hex::encode(h)).unwrap_or_default();
+    let hash = run().map(hex::encode).unwrap_or_default();
     Transcript {
         handshake,
         handshake_hash: hash,

@@ -157,7 +157,12 @@ impl AeadKey {
 }
 
 /// One-shot AES-256-GCM encryption: returns `ct || tag`.
-pub fn aes256gcm_seal(key: &[u8; 32], nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub fn aes256gcm_seal(
+    key: &[u8; 32],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
     let mut buffer = Vec::with_capacity(plaintext.len() + TAG_LEN);
     buffer.extend_from_slice(plaintext);
     AeadKey::new(key).seal_in_place(nonce, aad, &mut buffer);
@@ -190,16 +195,28 @@ mod tests {
         let key = [3u8; 32];
         let nonce = [0u8; 12];
         let sealed = aes256gcm_seal(&key, &nonce, b"ad", b"hello");
-        assert_eq!(aes256gcm_open(&key, &nonce, b"ad", &sealed).unwrap(), b"hello");
+        assert_eq!(
+            aes256gcm_open(&key, &nonce, b"ad", &sealed).unwrap(),
+            b"hello"
+        );
         let mut bad = sealed.clone();
         bad[0] ^= 1;
-        assert_eq!(aes256gcm_open(&key, &nonce, b"ad", &bad), Err(DecryptionFailed));
-        assert_eq!(aes256gcm_open(&key, &nonce, b"ad", &sealed[..3]), Err(DecryptionFailed));
+        assert_eq!(
+            aes256gcm_open(&key, &nonce, b"ad", &bad),
+            Err(DecryptionFailed)
+        );
+        assert_eq!(
+            aes256gcm_open(&key, &nonce, b"ad", &sealed[..3]),
+            Err(DecryptionFailed)
+        );
     }
 
     #[test]
     fn hkdf_limit() {
         assert!(hkdf_sha256(b"s", b"k", b"i", 8160).is_ok());
-        assert_eq!(hkdf_sha256(b"s", b"k", b"i", 8161).unwrap_err(), HkdfOutputTooLong);
+        assert_eq!(
+            hkdf_sha256(b"s", b"k", b"i", 8161).unwrap_err(),
+            HkdfOutputTooLong
+        );
     }
 }

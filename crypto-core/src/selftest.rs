@@ -16,6 +16,9 @@ use crate::vectors::{run, VectorKind};
 /// The cacophony `Noise_XX_25519_AESGCM_SHA256` entry, embedded so the self-test needs no files.
 const XX_VECTOR: &str = include_str!("selftest_xx.json");
 
+/// One named known-answer check.
+type Check = fn() -> Result<(), String>;
+
 /// The outcome of [`self_test`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SelfTestReport {
@@ -29,7 +32,7 @@ pub struct SelfTestReport {
 
 /// Runs every built-in check.
 pub fn self_test() -> SelfTestReport {
-    let checks: [(&str, fn() -> Result<(), String>); 7] = [
+    let checks: [(&str, Check); 7] = [
         ("x25519 rfc7748 6.1", x25519_known_answer),
         ("hkdf-sha256 rfc5869 A.1", hkdf_known_answer),
         ("aes-256-gcm spec tc14", aes_gcm_known_answer),
@@ -89,8 +92,7 @@ fn hkdf_known_answer() -> Result<(), String> {
 fn aes_gcm_known_answer() -> Result<(), String> {
     let key = [0u8; 32];
     let iv = [0u8; 12];
-    let want: [u8; 32] =
-        unhex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
+    let want: [u8; 32] = unhex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
     let sealed = aes256gcm_seal(&key, &iv, &[], &[0u8; 16]);
     check("ct||tag", sealed == want)?;
     let opened = aes256gcm_open(&key, &iv, &[], &sealed).map_err(|e| format!("{e}"))?;
@@ -115,17 +117,31 @@ fn safety_number_vector() -> Result<(), String> {
     let vector = crate::parity::SAFETY_NUMBER_VECTOR;
     let a = PublicKey::from_base64(vector.key_a).map_err(|e| format!("{e}"))?;
     let b = PublicKey::from_base64(vector.key_b).map_err(|e| format!("{e}"))?;
-    check("fingerprint a", crate::fingerprint(&a) == vector.fingerprint_a)?;
-    check("fingerprint b", crate::fingerprint(&b) == vector.fingerprint_b)?;
-    check("safety number", crate::safety_number(&a, &b) == vector.safety_number)?;
-    check("order independence", crate::safety_number(&b, &a) == vector.safety_number)
+    check(
+        "fingerprint a",
+        crate::fingerprint(&a) == vector.fingerprint_a,
+    )?;
+    check(
+        "fingerprint b",
+        crate::fingerprint(&b) == vector.fingerprint_b,
+    )?;
+    check(
+        "safety number",
+        crate::safety_number(&a, &b) == vector.safety_number,
+    )?;
+    check(
+        "order independence",
+        crate::safety_number(&b, &a) == vector.safety_number,
+    )
 }
 
 fn noise_round_trip() -> Result<(), String> {
     let alice = Identity::generate();
     let bob = Identity::generate();
     let e = |e: crate::HandshakeError| format!("{e}");
-    let (alice_hs, m1) = InitiatorStart::new(&alice).write_message_1(b"").map_err(e)?;
+    let (alice_hs, m1) = InitiatorStart::new(&alice)
+        .write_message_1(b"")
+        .map_err(e)?;
     let (bob_hs, _) = ResponderStart::new(&bob).read_message_1(&m1).map_err(e)?;
     let (bob_hs, m2) = bob_hs.write_message_2(b"bob").map_err(e)?;
     let (alice_hs, p2) = alice_hs.read_message_2(&m2).map_err(e)?;
@@ -136,13 +152,22 @@ fn noise_round_trip() -> Result<(), String> {
         "authenticated keys",
         alice_t.remote_static() == bob.public_key() && bob_t.remote_static() == alice.public_key(),
     )?;
-    check("handshake hash", alice_t.handshake_hash() == bob_t.handshake_hash())?;
+    check(
+        "handshake hash",
+        alice_t.handshake_hash() == bob_t.handshake_hash(),
+    )?;
     let t = |e: crate::TransportError| format!("{e}");
     for text in [&b"hello"[..], b"", &[0xAB; 1000]] {
         let sealed = alice_t.seal(text).map_err(t)?;
-        check("a->b", bob_t.open(&sealed.nonce, &sealed.ciphertext).map_err(t)? == text)?;
+        check(
+            "a->b",
+            bob_t.open(&sealed.nonce, &sealed.ciphertext).map_err(t)? == text,
+        )?;
         let sealed = bob_t.seal(text).map_err(t)?;
-        check("b->a", alice_t.open(&sealed.nonce, &sealed.ciphertext).map_err(t)? == text)?;
+        check(
+            "b->a",
+            alice_t.open(&sealed.nonce, &sealed.ciphertext).map_err(t)? == text,
+        )?;
     }
     let replay = alice_t.seal(b"once").map_err(t)?;
     bob_t.open(&replay.nonce, &replay.ciphertext).map_err(t)?;

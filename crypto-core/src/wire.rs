@@ -193,7 +193,9 @@ impl Payload {
             Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
-            return Err(FrameError::Malformed("message id must be 1-64 characters".into()));
+            return Err(FrameError::Malformed(
+                "message id must be 1-64 characters".into(),
+            ));
         }
         Ok(payload)
     }
@@ -212,19 +214,28 @@ mod tests {
     fn frames_round_trip_and_reject_unknown_types() {
         let frame = Frame::handshake(1, b"abc");
         let line = frame.to_line();
-        assert_eq!(line, b"{\"type\":\"handshake\",\"step\":1,\"message\":\"YWJj\"}\n");
+        assert_eq!(
+            line,
+            b"{\"type\":\"handshake\",\"step\":1,\"message\":\"YWJj\"}\n"
+        );
         assert_eq!(Frame::parse(&line[..line.len() - 1]).unwrap(), frame);
         assert!(matches!(
             Frame::parse(br#"{"type":"gossip"}"#),
             Err(FrameError::Malformed(_))
         ));
-        assert!(matches!(Frame::parse(b"not json"), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            Frame::parse(b"not json"),
+            Err(FrameError::Malformed(_))
+        ));
         assert!(matches!(
             Frame::parse(br#"{"type":"data","nonce":"AA=="}"#),
             Err(FrameError::Malformed(_))
         ));
         let long = alloc::vec![b' '; MAX_LINE_BYTES + 1];
-        assert!(matches!(Frame::parse(&long), Err(FrameError::TooLong { .. })));
+        assert!(matches!(
+            Frame::parse(&long),
+            Err(FrameError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -233,7 +244,13 @@ mod tests {
         let frame = Frame::parse(line).unwrap();
         let data = frame.as_data().unwrap();
         assert_eq!(data.ciphertext, "YWJj");
-        assert!(matches!(frame, Frame::Data { ciphertext: Cow::Borrowed(_), .. }));
+        assert!(matches!(
+            frame,
+            Frame::Data {
+                ciphertext: Cow::Borrowed(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -246,7 +263,10 @@ mod tests {
             broadcast: false,
         };
         let bytes = chat.to_bytes();
-        assert_eq!(bytes, br#"{"kind":"chat","id":"m1","text":"hi","sent_at":5}"#);
+        assert_eq!(
+            bytes,
+            br#"{"kind":"chat","id":"m1","text":"hi","sent_at":5}"#
+        );
         assert_eq!(Payload::parse(&bytes).unwrap(), chat);
         assert!(Payload::parse(br#"{"kind":"ack","id":""}"#).is_err());
         assert!(Payload::parse(br#"{"kind":"nope","id":"x"}"#).is_err());

@@ -120,8 +120,10 @@ impl Core {
 
     /// Token `s` when reading: 32 bytes of key plus the 16-byte tag.
     fn read_s(&mut self, bytes: &[u8]) -> Result<PublicKey, HandshakeError> {
-        let key = self.symmetric.decrypt_and_hash(&bytes[..KEY_LEN + TAG_LEN])?;
-        Ok(PublicKey::from_slice(&key).map_err(|_| HandshakeError::DecryptionFailed)?)
+        let key = self
+            .symmetric
+            .decrypt_and_hash(&bytes[..KEY_LEN + TAG_LEN])?;
+        PublicKey::from_slice(&key).map_err(|_| HandshakeError::DecryptionFailed)
     }
 
     fn mix_dh_ephemeral(&mut self, remote: &PublicKey) -> Result<(), HandshakeError> {
@@ -136,7 +138,11 @@ impl Core {
         Ok(())
     }
 
-    fn write_payload(&mut self, payload: &[u8], mut out: Vec<u8>) -> Result<Vec<u8>, HandshakeError> {
+    fn write_payload(
+        &mut self,
+        payload: &[u8],
+        mut out: Vec<u8>,
+    ) -> Result<Vec<u8>, HandshakeError> {
         let tag = if self.symmetric.has_key() { TAG_LEN } else { 0 };
         if out.len() + payload.len() + tag > MAX_MESSAGE_LEN {
             return Err(HandshakeError::MessageTooLarge);
@@ -246,7 +252,10 @@ impl InitiatorSendMessage3 {
     }
 
     /// Writes message 3 (`-> s, se`) and finishes: the handshake becomes a [`Transport`].
-    pub fn write_message_3(mut self, payload: &[u8]) -> Result<(Transport, Vec<u8>), HandshakeError> {
+    pub fn write_message_3(
+        mut self,
+        payload: &[u8],
+    ) -> Result<(Transport, Vec<u8>), HandshakeError> {
         let mut out = Vec::with_capacity(KEY_LEN + 2 * TAG_LEN + payload.len());
         self.core.write_s(&mut out);
         let shared = self
@@ -317,7 +326,10 @@ impl ResponderSendMessage2 {
 impl ResponderAwaitMessage3 {
     /// Reads message 3 (`-> s, se`) and finishes: returns the [`Transport`] (which knows the
     /// initiator's authenticated static key) and the initiator's payload.
-    pub fn read_message_3(mut self, message: &[u8]) -> Result<(Transport, Vec<u8>), HandshakeError> {
+    pub fn read_message_3(
+        mut self,
+        message: &[u8],
+    ) -> Result<(Transport, Vec<u8>), HandshakeError> {
         check_len(3, message, KEY_LEN + TAG_LEN + TAG_LEN)?;
         let remote_static = self.0.read_s(message)?;
         self.0.mix_dh_ephemeral(&remote_static)?;

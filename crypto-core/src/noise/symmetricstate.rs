@@ -78,6 +78,9 @@ impl SymmetricState {
     /// `Split()`: the initiator→responder and responder→initiator CipherStates.
     pub fn split(self) -> (CipherState, CipherState) {
         let (first, second) = noise_hkdf2(&self.chaining_key, &[]);
-        (CipherState::with_key(&first), CipherState::with_key(&second))
+        (
+            CipherState::with_key(&first),
+            CipherState::with_key(&second),
+        )
     }
 }

@@ -118,7 +118,11 @@ impl Transport {
     }
 
     /// Seals one message as a complete line (see [`TransportSender::seal_to_line`]).
-    pub fn seal_to_line(&mut self, plaintext: &[u8], line: &mut String) -> Result<(), TransportError> {
+    pub fn seal_to_line(
+        &mut self,
+        plaintext: &[u8],
+        line: &mut String,
+    ) -> Result<(), TransportError> {
         self.sender.seal_to_line(plaintext, line)
     }
 
@@ -155,7 +159,11 @@ impl TransportSender {
 
     /// Seals and appends one complete `data` frame line (JSON + `\n`) to `line`: the hot path of
     /// the peer's writer, with no intermediate allocations beyond `line` itself.
-    pub fn seal_to_line(&mut self, plaintext: &[u8], line: &mut String) -> Result<(), TransportError> {
+    pub fn seal_to_line(
+        &mut self,
+        plaintext: &[u8],
+        line: &mut String,
+    ) -> Result<(), TransportError> {
         let sealed = self.seal(plaintext)?;
         line.push_str("{\"type\":\"data\",\"nonce\":\"");
         encoding::to_base64_into(&sealed.nonce, line);
@@ -236,5 +244,76 @@ impl TransportReceiver {
 impl TransportSender {
     pub(crate) fn set_counter_for_tests(&mut self, counter: u64) {
         self.cipher.set_counter_for_tests(counter);
+    }
+}
+
+#[cfg(test)]
+impl TransportReceiver {
+    pub(crate) fn set_counter_for_tests(&mut self, counter: u64) {
+        self.cipher.set_counter_for_tests(counter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::noise::{InitiatorStart, ResponderStart};
+    use crate::Identity;
+
+    fn session() -> (Transport, Transport) {
+        let (await2, m1) = InitiatorStart::new(&Identity::generate())
+            .write_message_1(b"")
+            .unwrap();
+        let (send2, _) = ResponderStart::new(&Identity::generate())
+            .read_message_1(&m1)
+            .unwrap();
+        let (await3, m2) = send2.write_message_2(b"").unwrap();
+        let (send3, _) = await2.read_message_2(&m2).unwrap();
+        let (initiator, m3) = send3.write_message_3(b"").unwrap();
+        let (responder, _) = await3.read_message_3(&m3).unwrap();
+        (initiator, responder)
+    }
+
+    /// Counter 2^64 − 1 is reserved: the last usable counter is 2^64 − 2, after which both the
+    /// sender and the receiver refuse, and nothing advances.
+    #[test]
+    fn the_max_nonce_is_reserved_on_both_sides() {
+        let (initiator, responder) = session();
+        let (mut sender, _) = initiator.into_halves();
+        let (_, mut receiver) = responder.into_halves();
+        sender.set_counter_for_tests(u64::MAX - 1);
+        receiver.set_counter_for_tests(u64::MAX - 1);
+
+        let last = sender.seal(b"last").unwrap();
+        assert_eq!(
+            last.nonce,
+            [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]
+        );
+        assert_eq!(
+            receiver.open(&last.nonce, &last.ciphertext).unwrap(),
+            b"last"
+        );
+        assert_eq!(sender.counter(), u64::MAX);
+        assert_eq!(receiver.counter(), u64::MAX);
+
+        assert_eq!(
+            sender.seal(b"one more"),
+            Err(TransportError::NonceExhausted)
+        );
+        let mut line = String::new();
+        assert_eq!(
+            sender.seal_to_line(b"x", &mut line),
+            Err(TransportError::NonceExhausted)
+        );
+        assert!(line.is_empty());
+        assert_eq!(sender.counter(), u64::MAX);
+
+        // A frame claiming the reserved counter is refused before any decryption.
+        let max_nonce = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(
+            receiver.open(&max_nonce, &last.ciphertext),
+            Err(TransportError::NonceExhausted)
+        );
+        assert_eq!(receiver.counter(), u64::MAX);
     }
 }

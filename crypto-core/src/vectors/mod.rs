@@ -132,7 +132,9 @@ pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorErro
     let mut report = VectorReport::default();
     match kind {
         VectorKind::Cacophony => {
-            let entries = root["vectors"].as_array().ok_or_else(|| layout("no vectors[]"))?;
+            let entries = root["vectors"]
+                .as_array()
+                .ok_or_else(|| layout("no vectors[]"))?;
             for (i, entry) in entries.iter().enumerate() {
                 let name = || format!("vector #{i} {}", noise::protocol_name(entry));
                 report.record(name, noise::run_entry(entry));
@@ -146,7 +148,9 @@ pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorErro
                 .as_array()
                 .ok_or_else(|| layout("no testGroups[]"))?;
             for group in groups {
-                let tests = group["tests"].as_array().ok_or_else(|| layout("no tests[]"))?;
+                let tests = group["tests"]
+                    .as_array()
+                    .ok_or_else(|| layout("no tests[]"))?;
                 for test in tests {
                     let name = || format!("tcId {}", test["tcId"]);
                     let outcome = match kind {
@@ -159,9 +163,11 @@ pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorErro
                 }
             }
         }
-        VectorKind::Rfc7748 => rfc::rfc7748(&root, &mut report).map_err(|r| layout(r))?,
+        VectorKind::Rfc7748 => rfc::rfc7748(&root, &mut report).map_err(layout)?,
         VectorKind::Rfc5869 | VectorKind::GcmSpec | VectorKind::Fips180 => {
-            let tests = root["tests"].as_array().ok_or_else(|| layout("no tests[]"))?;
+            let tests = root["tests"]
+                .as_array()
+                .ok_or_else(|| layout("no tests[]"))?;
             for test in tests {
                 let name = || format!("{}", test["id"]);
                 let outcome = match kind {

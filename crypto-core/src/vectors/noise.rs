@@ -87,8 +87,14 @@ fn replay_xx(entry: &Value) -> Result<(), String> {
             (&mut resp_transport, &mut init_transport)
         };
         let sealed = sender.seal(payload).map_err(at(index))?;
-        expect_eq(&format!("message {index} ciphertext"), &sealed.ciphertext, ciphertext)?;
-        let opened = receiver.open(&sealed.nonce, ciphertext).map_err(at(index))?;
+        expect_eq(
+            &format!("message {index} ciphertext"),
+            &sealed.ciphertext,
+            ciphertext,
+        )?;
+        let opened = receiver
+            .open(&sealed.nonce, ciphertext)
+            .map_err(at(index))?;
         expect_eq(&format!("message {index} payload"), &opened, payload)?;
     }
     Ok(())

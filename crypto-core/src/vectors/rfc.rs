@@ -24,7 +24,10 @@ pub(crate) fn rfc7748(root: &Value, report: &mut VectorReport) -> Result<(), &'s
         report.record(|| format!("{}", test["id"]), outcome);
     }
     let iterated = &root["iterated"];
-    for result in iterated["results"].as_array().ok_or("no iterated.results[]")? {
+    for result in iterated["results"]
+        .as_array()
+        .ok_or("no iterated.results[]")?
+    {
         let outcome = if result["slow"].as_bool() == Some(true) {
             Outcome::Skip
         } else {
@@ -45,8 +48,16 @@ pub(crate) fn rfc7748(root: &Value, report: &mut VectorReport) -> Result<(), &'s
     let outcome = outcome((|| {
         let alice = key_field(dh, "alice_private")?;
         let bob = key_field(dh, "bob_private")?;
-        expect_eq("alice_public", &x25519_base(&alice), &key_field(dh, "alice_public")?)?;
-        expect_eq("bob_public", &x25519_base(&bob), &key_field(dh, "bob_public")?)?;
+        expect_eq(
+            "alice_public",
+            &x25519_base(&alice),
+            &key_field(dh, "alice_public")?,
+        )?;
+        expect_eq(
+            "bob_public",
+            &x25519_base(&bob),
+            &key_field(dh, "bob_public")?,
+        )?;
         let shared = key_field(dh, "shared")?;
         let ab = x25519(&alice, &key_field(dh, "bob_public")?).map_err(|e| format!("{e}"))?;
         let ba = x25519(&bob, &key_field(dh, "alice_public")?).map_err(|e| format!("{e}"))?;
@@ -63,7 +74,11 @@ pub(crate) fn rfc5869(test: &Value) -> Outcome {
         let salt = hex_field(test, "salt")?;
         let ikm = hex_field(test, "ikm")?;
         let length = test["length"].as_u64().ok_or("no length")? as usize;
-        expect_eq("prk", hkdf_sha256_extract(&salt, &ikm).as_ref(), &hex_field(test, "prk")?)?;
+        expect_eq(
+            "prk",
+            hkdf_sha256_extract(&salt, &ikm).as_ref(),
+            &hex_field(test, "prk")?,
+        )?;
         let okm = hkdf_sha256(&salt, &ikm, &hex_field(test, "info")?, length)
             .map_err(|e| format!("{e}"))?;
         expect_eq("okm", &okm, &hex_field(test, "okm")?)
