@@ -110,7 +110,8 @@ function onEvent(event) {
     case 'peer_connected': {
       if (typeof event.peer_id !== 'string' || !event.peer_id) return;
       const wasFresh = S.isFresh(state);
-      S.upsertPeer(state, event);
+      const peer = S.upsertPeer(state, event);
+      $('daemon-status').textContent = `${S.peerLabel(peer)} connected (${peer.address})`;
       setConnecting(false);
       showError($('connect-error'), '');
       if (wasFresh) {
@@ -121,7 +122,11 @@ function onEvent(event) {
     }
     case 'peer_disconnected': {
       const peer = state.peers.get(event.peer_id);
-      if (peer) peer.online = false;
+      if (peer) {
+        peer.online = false;
+        const why = typeof event.reason === 'string' && event.reason ? `: ${event.reason}` : '';
+        $('daemon-status').textContent = `${S.peerLabel(peer)} disconnected${why}`;
+      }
       if (D.verifyingPeer() === event.peer_id) D.renderVerify(state);
       break;
     }

@@ -31,7 +31,7 @@ async function ownPort(side) {
 }
 
 async function peerIdOf(side) {
-  return side.page.evaluate(() => document.querySelector('#own-key').title.replace(/^Your public key: /, ''));
+  return side.page.locator('#own-key').getAttribute('data-key');
 }
 
 /** Connects `from` to `to` through the form and waits until each page lists the other. */
@@ -109,7 +109,7 @@ test('messages both ways land in the right conversation', { skip: missing }, asy
   await openConv(alice, bobId);
   await say(alice, 'Hi Bob, did the safety numbers match?');
   await alice.page.locator('#messages .msg-mine .msg-text', { hasText: 'did the safety numbers match' }).waitFor();
-  // Bob is looking at something else: an unread badge appears on Alice's conversation.
+  // Bob is looking at Everyone: an unread badge appears on Alice's conversation.
   await bob.page.locator(`#conv-list [data-conv="${aliceId}"] .unread`).waitFor();
   assert.equal(await bob.page.locator(`#conv-list [data-conv="${aliceId}"] .unread`).innerText(), '1');
   await openConv(bob, aliceId);
@@ -137,9 +137,19 @@ test('messages both ways land in the right conversation', { skip: missing }, asy
   assert.deepEqual(await messageTexts(bob), ['Hello everyone']);
   assert.equal(await bob.page.locator('#messages .msg-name').first().innerText(), 'Alice');
 
+  // A little more conversation, for the screenshots.
   await openConv(alice, bobId);
+  await openConv(bob, aliceId);
+  await say(bob, 'I am sending the notes from Friday now.');
+  await alice.page.locator('#messages .msg-text', { hasText: 'notes from Friday' }).waitFor();
+  await say(alice, 'Thanks! 🙏');
+  await bob.page.locator('#messages .msg-text', { hasText: 'Thanks!' }).waitFor();
   const shot = await screenshot(alice.page, 'conversation');
   publish(shot, 'conversation');
+  await alice.page.setViewportSize({ width: 390, height: 800 });
+  const narrow = await screenshot(alice.page, 'narrow');
+  publish(narrow, 'narrow');
+  await alice.page.setViewportSize({ width: 1280, height: 800 });
 });
 
 test('both pages show the same 60-digit safety number', { skip: missing }, async () => {
@@ -205,7 +215,7 @@ test('an XSS payload as display name and as message is shown as text and runs no
     assert.equal(await s.page.evaluate(() => window.__xss), undefined);
     assert.equal(await s.page.locator('#app img, #app script').count(), 0);
   }
-  assert.equal(await bob.page.locator('#chat-title').innerText(), XSS_IMG);
+  assert.equal(await bob.page.locator('#chat-title > span').first().textContent(), XSS_IMG);
   await screenshot(bob.page, 'xss');
 });
 
@@ -244,12 +254,10 @@ test('narrow screen (390 px): the sidebar collapses into a drawer', { skip: miss
   await page.setViewportSize({ width: 390, height: 800 });
   assert.equal(await page.locator('#sidebar').isVisible(), false);
   assert.equal(await page.locator('#composer-input').isVisible(), true);
-  const shot = await screenshot(page, 'narrow');
-  publish(shot, 'narrow');
   await page.click('#menu-btn');
   await page.locator('#sidebar').evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
   assert.equal(await page.locator('#sidebar').isVisible(), true);
-  await screenshot(page, 'narrow-drawer');
+  publish(await screenshot(page, 'narrow-drawer'), 'narrow-drawer');
   await page.keyboard.press('Escape');
   await page.setViewportSize({ width: 1280, height: 800 });
 });

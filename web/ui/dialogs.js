@@ -49,7 +49,6 @@ export function renderVerify(state) {
   const toggle = $('verify-toggle');
   toggle.checked = peer.verified;
   toggle.disabled = !peer.online;
-  toggle.setAttribute('aria-checked', String(peer.verified));
 }
 
 export function closeVerify() {

@@ -78,7 +78,8 @@ export function fullTime(ms) {
 
 /** One or two letters for an avatar. */
 export function initials(name) {
-  const words = String(name ?? '').trim().split(/\s+/).filter(Boolean);
+  // Letters and digits only, so a name like "<img src=x>" gives "IS", not "<S".
+  const words = String(name ?? '').split(/[^\p{L}\p{N}]+/u).filter(Boolean);
   if (words.length === 0) return '?';
   const letters = words.length === 1 ? [[...words[0]][0]] : [[...words[0]][0], [...words[1]][0]];
   return letters.join('').toUpperCase();

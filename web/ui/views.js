@@ -82,7 +82,7 @@ export function renderPeerList(state, { onVerify, onDisconnect, onOpen }) {
           el('span', { class: 'visually-hidden', text: 'Fingerprint ' }),
           el('code', { text: fp })),
         el('div', { class: 'peer-actions' },
-          el('button', { class: 'btn btn-small btn-ghost', text: peer.verified ? 'Safety number' : 'Verify', attrs: { type: 'button', 'data-action': 'verify', 'aria-label': `Verify ${peerLabel(peer)}` }, on: { click: () => onVerify(peer.id) } }),
+          el('button', { class: 'btn btn-small btn-ghost', text: peer.verified ? 'Safety number' : 'Verify', attrs: { type: 'button', 'data-action': 'verify', 'aria-label': `${peer.verified ? 'Safety number' : 'Verify'}: ${peerLabel(peer)}` }, on: { click: () => onVerify(peer.id) } }),
           el('button', { class: 'btn btn-small btn-ghost btn-quiet', text: 'Disconnect', attrs: { type: 'button', 'aria-label': `Disconnect ${peerLabel(peer)}` }, on: { click: () => onDisconnect(peer.id) } })));
     }),
   );
@@ -194,6 +194,7 @@ export function renderIdentity(state) {
   const key = $('own-key');
   key.textContent = info ? truncateMiddle(info.public_key, 10, 6) : '—';
   key.title = info ? `Your public key: ${info.public_key}` : '';
+  key.dataset.key = info?.public_key ?? '';
   $('copy-key').disabled = !info;
   $('own-port').textContent = info?.p2p_port ? String(info.p2p_port) : '—';
   const input = $('name-input');
