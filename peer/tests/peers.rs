@@ -37,7 +37,10 @@ async fn peer_connected_has_the_protocol_fields_and_a_late_ui_gets_a_snapshot() 
     assert_eq!(snapshot["listen_port"], p.a.p2p_port);
     assert_eq!(snapshot["fingerprint"], p.a.fingerprint.as_str());
     assert_eq!(snapshot["verified"], false);
-    assert!(snapshot["address"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(snapshot["address"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
 }
 
 #[tokio::test]
@@ -52,7 +55,8 @@ async fn set_name_propagates_to_new_handshakes() {
     let first = ub.wait_type("peer_connected").await;
     assert_eq!(first["name"], "alice");
 
-    ua.send(json!({"action": "set_name", "name": "  Alice Liddell  "})).await;
+    ua.send(json!({"action": "set_name", "name": "  Alice Liddell  "}))
+        .await;
     let info = ua.wait_type("info").await;
     assert_eq!(info["name"], "Alice Liddell");
     ua.connect_peer(c.p2p_port, &c.public_key).await;
@@ -79,18 +83,27 @@ async fn set_verified_and_disconnect_peer() {
 #[tokio::test]
 async fn dialling_twice_gives_one_session() {
     let mut p = Pair::new().await;
-    p.ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": p.b.p2p_port, "req": "again"}))
-        .await;
+    p.ua.send(
+        json!({"action": "connect_peer", "ip": "127.0.0.1", "port": p.b.p2p_port, "req": "again"}),
+    )
+    .await;
     let err = p.ua.wait_type("error").await;
     assert_eq!(err["req"], "again");
-    assert!(err["message"].as_str().unwrap().contains("duplicate"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("duplicate"),
+        "{err}"
+    );
     // Both sides still have exactly one session, and it works.
     let mut late_a = p.a.ui().await;
     let mut late_b = p.b.ui().await;
-    late_a.send(json!({"action": "send_message", "text": "count"})).await;
+    late_a
+        .send(json!({"action": "send_message", "text": "count"}))
+        .await;
     let sent = late_a.wait_type("message_sent").await;
     assert_eq!(sent["recipients"].as_array().unwrap().len(), 1);
-    late_b.send(json!({"action": "send_message", "text": "count"})).await;
+    late_b
+        .send(json!({"action": "send_message", "text": "count"}))
+        .await;
     let sent = late_b.wait_type("message_sent").await;
     assert_eq!(sent["recipients"].as_array().unwrap().len(), 1);
     p.check_alive("second dial").await;
@@ -131,7 +144,11 @@ async fn simultaneous_dial_ends_with_exactly_one_session() {
                 .send(json!({"action": "send_message", "text": text}))
                 .await;
             let sent = check.wait_type("message_sent").await;
-            assert_eq!(sent["recipients"].as_array().unwrap().len(), 1, "round {round}");
+            assert_eq!(
+                sent["recipients"].as_array().unwrap().len(),
+                1,
+                "round {round}"
+            );
         }
         ub.hear(&format!("round {round} from {}", a.p2p_port)).await;
         ua.hear(&format!("round {round} from {}", b.p2p_port)).await;
@@ -144,10 +161,21 @@ async fn disconnect_and_reconnect() {
     let dir = std::env::temp_dir().join(format!("p2p-chat-reconnect-{}", rand::random::<u64>()));
     let dir_arg = dir.to_string_lossy().to_string();
     let b_args = |port: &str| -> Vec<String> {
-        ["--host", "127.0.0.1", "--port", port, "--web-port", "0", "--name", "bob", "--data-dir", &dir_arg]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--web-port",
+            "0",
+            "--name",
+            "bob",
+            "--data-dir",
+            &dir_arg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let a = Peer::start("alice");
     let mut b = Peer::start_args(&b_args("0"));
@@ -206,7 +234,9 @@ async fn three_peers_broadcast_and_send_to_one() {
     // Bob must not get it: the next thing he hears from alice is the marker sent after it.
     ua.say("marker for bob", Some(&b.public_key)).await;
     let next = ub
-        .wait_for("a message from alice", |e| e["type"] == "peer_message" && e["peer_id"] == a.public_key.as_str())
+        .wait_for("a message from alice", |e| {
+            e["type"] == "peer_message" && e["peer_id"] == a.public_key.as_str()
+        })
         .await;
     assert_eq!(next["text"], "marker for bob");
 

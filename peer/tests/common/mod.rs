@@ -51,7 +51,14 @@ impl Peer {
     /// Same, with extra arguments.
     pub fn start_with(name: &str, extra: &[&str]) -> Peer {
         let mut args: Vec<String> = [
-            "--host", "127.0.0.1", "--port", "0", "--web-port", "0", "--ephemeral", "--name",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--web-port",
+            "0",
+            "--ephemeral",
+            "--name",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -78,7 +85,11 @@ impl Peer {
         for _ in 0..3 {
             let mut line = String::new();
             stdout.read_line(&mut line).expect("read stdout");
-            assert!(!line.is_empty(), "p2p-chat exited early: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                !line.is_empty(),
+                "p2p-chat exited early: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             lines.push(line.trim_end().to_string());
         }
         let p2p = lines[0]
@@ -141,7 +152,11 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.kill();
         if std::thread::panicking() {
-            eprintln!("---- p2p-chat log (port {}) ----\n{}", self.p2p_port, self.log());
+            eprintln!(
+                "---- p2p-chat log (port {}) ----\n{}",
+                self.p2p_port,
+                self.log()
+            );
         }
         let _ = std::fs::remove_file(&self.log);
     }
@@ -204,7 +219,9 @@ impl Ui {
                 .expect("websocket closed")
                 .expect("websocket error");
             match msg {
-                Message::Text(text) => return serde_json::from_str(text.as_str()).expect("event JSON"),
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("event JSON")
+                }
                 Message::Close(_) => panic!("websocket closed by the peer"),
                 _ => continue,
             }
@@ -306,8 +323,23 @@ impl Pair {
 
 /// A plain HTTP/1.1 GET over raw TCP; returns (status, raw head).
 pub async fn http_get(port: u16, path: &str, host: &str, extra: &[(&str, &str)]) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    http_request(port, "GET", path, host, extra).await
+}
+
+/// Any method, no body.
+pub async fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    host: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
     for (k, v) in extra {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -319,7 +351,11 @@ pub async fn http_get(port: u16, path: &str, host: &str, extra: &[(&str, &str)])
         .expect("http timeout")
         .expect("read");
     let text = String::from_utf8_lossy(&response).to_string();
-    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_string();
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let status = head
         .split_whitespace()
         .nth(1)
@@ -330,7 +366,10 @@ pub async fn http_get(port: u16, path: &str, host: &str, extra: &[(&str, &str)])
 
 /// Reads until the connection ends (EOF or reset); panics if it stays open past `limit`.
 /// Returns how many bytes the peer sent before closing.
-pub async fn expect_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin), limit: Duration) -> usize {
+pub async fn expect_closed(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: Duration,
+) -> usize {
     let mut total = 0;
     let mut buf = [0u8; 4096];
     let result = tokio::time::timeout(limit, async {
@@ -398,7 +437,13 @@ pub async fn read_json_line(reader: &mut TokioBufReader<OwnedReadHalf>) -> Value
 /// The first two handshake messages as initiator; returns the state awaiting message 3.
 pub async fn snow_first_half(
     port: u16,
-) -> (snow::HandshakeState, TokioBufReader<OwnedReadHalf>, OwnedWriteHalf, Value, String) {
+) -> (
+    snow::HandshakeState,
+    TokioBufReader<OwnedReadHalf>,
+    OwnedWriteHalf,
+    Value,
+    String,
+) {
     let builder = snow::Builder::new(NOISE_PARAMS.parse().expect("params"));
     let keypair = builder.generate_keypair().expect("keypair");
     let mut hs = snow::Builder::new(NOISE_PARAMS.parse().expect("params"))
@@ -406,7 +451,9 @@ pub async fn snow_first_half(
         .local_private_key(&keypair.private)
         .build_initiator()
         .expect("initiator");
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
     let (read, mut writer) = stream.into_split();
     let mut reader = TokioBufReader::new(read);
     let mut buf = vec![0u8; 65_535];
@@ -420,7 +467,9 @@ pub async fn snow_first_half(
     assert_eq!(frame["step"], 2);
     let message2 = unb64(frame["message"].as_str().expect("message"));
     let mut payload = vec![0u8; 65_535];
-    let n = hs.read_message(&message2, &mut payload).expect("message 2 decrypts");
+    let n = hs
+        .read_message(&message2, &mut payload)
+        .expect("message 2 decrypts");
     let hello: Value = serde_json::from_slice(&payload[..n]).expect("hello JSON");
     (hs, reader, writer, hello, b64(&keypair.public))
 }
@@ -466,7 +515,10 @@ impl SnowClient {
     pub async fn send_payload(&mut self, payload: &Value) -> String {
         let line = self.seal_line(self.send_counter, payload.to_string().as_bytes());
         self.send_counter += 1;
-        self.writer.write_all(line.as_bytes()).await.expect("send data");
+        self.writer
+            .write_all(line.as_bytes())
+            .await
+            .expect("send data");
         line
     }
 
@@ -487,7 +539,11 @@ impl SnowClient {
         let frame = read_json_line(&mut self.reader).await;
         assert_eq!(frame["type"], "data", "{frame}");
         let nonce = unb64(frame["nonce"].as_str().expect("nonce"));
-        assert_eq!(nonce, nonce_bytes(self.recv_counter), "nonce layout / counter");
+        assert_eq!(
+            nonce,
+            nonce_bytes(self.recv_counter),
+            "nonce layout / counter"
+        );
         let ciphertext = unb64(frame["ciphertext"].as_str().expect("ciphertext"));
         let mut out = vec![0u8; ciphertext.len()];
         let n = self

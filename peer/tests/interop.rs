@@ -1,0 +1,87 @@
+//! An independent Noise client (the `snow` crate, not crypto-core) speaking PROTOCOL.md to a
+//! running peer and chatting with its UI.
+
+mod common;
+
+use common::{Peer, SnowClient};
+use serde_json::json;
+
+#[tokio::test]
+async fn snow_client_chats_with_a_peer_ui_and_gets_acks() {
+    let peer = Peer::start("daemon dan");
+    let mut ui = peer.ui().await;
+    let mut client = SnowClient::connect(
+        peer.p2p_port,
+        json!({"name": "  snowy\u{7} ", "listen_port": 4242, "agent": "snow-test/1", "extra": true}),
+    )
+    .await;
+    // Message 2's hello.
+    assert_eq!(client.remote_hello["name"], "daemon dan");
+    assert_eq!(client.remote_hello["listen_port"], peer.p2p_port);
+    assert!(client.remote_hello["agent"]
+        .as_str()
+        .unwrap()
+        .starts_with("p2p-chat/"));
+
+    // Message 3's hello as the UI sees it: name trimmed and cleaned.
+    let connected = ui.wait_type("peer_connected").await;
+    assert_eq!(connected["peer_id"], client.public_key.as_str());
+    assert_eq!(connected["name"], "snowy");
+    assert_eq!(connected["listen_port"], 4242);
+    assert_eq!(connected["direction"], "inbound");
+
+    // Client → UI, with the ack back (nonce counter 0 from the peer).
+    let id = client.chat("hello from snow").await;
+    let ack = client.recv_payload().await;
+    assert_eq!(ack, json!({"kind": "ack", "id": id}));
+    let got = ui.hear("hello from snow").await;
+    assert_eq!(got["name"], "snowy");
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["conversation"], client.public_key.as_str());
+
+    // A broadcast-flagged chat files under "everyone".
+    client
+        .send_payload(&json!({"kind": "chat", "id": "b-1", "text": "to all", "sent_at": 1, "broadcast": true}))
+        .await;
+    assert_eq!(client.recv_payload().await["kind"], "ack");
+    assert_eq!(ui.hear("to all").await["conversation"], "everyone");
+
+    // UI → client (counter 2 after two acks), and the client acks it.
+    let sent = ui.say("hello snow", Some(&client.public_key)).await;
+    let chat = client.recv_payload().await;
+    assert_eq!(chat["kind"], "chat");
+    assert_eq!(chat["text"], "hello snow");
+    assert_eq!(chat["id"], sent["id"]);
+    assert!(chat.get("broadcast").is_none() || chat["broadcast"] == false);
+    client
+        .send_payload(&json!({"kind": "ack", "id": chat["id"]}))
+        .await;
+
+    // A broadcast from the UI carries broadcast: true.
+    ui.say("everyone hears this", None).await;
+    let chat = client.recv_payload().await;
+    assert_eq!(chat["broadcast"], true);
+
+    // Duplicates (same id again, next nonce) are acked but not shown twice; unknown kinds
+    // and invalid payloads are ignored without closing the session.
+    client
+        .send_payload(&json!({"kind": "chat", "id": id, "text": "hello from snow", "sent_at": 2}))
+        .await;
+    assert_eq!(
+        client.recv_payload().await,
+        json!({"kind": "ack", "id": id})
+    );
+    client
+        .send_payload(&json!({"kind": "future-thing", "id": "x"}))
+        .await;
+    client
+        .send_payload(&json!({"kind": "chat", "id": "", "text": "no id", "sent_at": 3}))
+        .await;
+    client.chat("still here").await;
+    assert_eq!(client.recv_payload().await["kind"], "ack");
+    let next = ui.wait_type("peer_message").await;
+    assert_eq!(
+        next["text"], "still here",
+        "duplicate or invalid payload was shown"
+    );
+}
