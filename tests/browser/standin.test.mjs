@@ -224,7 +224,8 @@ test('screenshots of the main states', async () => {
       await page.close();
       await shot.context.unrouteAll();
       const { page: chat } = await populated(shot.context);
-      await screenshot(chat, `standin-conversation-${scheme}`);
+      const conversation = await screenshot(chat, `standin-conversation-${scheme}`);
+      if (scheme === 'dark') publish(conversation, 'dark');
       await chat.locator(`[data-peer="${B}"] [data-action="verify"]`).click();
       await screenshot(chat, `standin-verify-${scheme}`);
       await chat.keyboard.press('Escape');
