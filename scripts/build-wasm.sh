@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds crypto-wasm into web/pkg/ (wasm-pack --target web), optimises it with wasm-opt, prints
+# the raw .wasm size and fails if it is over the 100 KiB budget of DESIGN §8.
+#
+# Two routes (scripts/setup.sh installs what each needs):
+#   plain  — rustup has wasm32-unknown-unknown: stable cargo + wasm-pack.
+#   debian — DESIGN §7: Debian's rustc-web (RUSTC=/usr/bin/rustc, RUSTC_BOOTSTRAP=1) builds std
+#            for wasm from rust-web-src with -Zbuild-std, linked by rustup's rust-lld. This route
+#            also uses panic=immediate-abort, which drops the panic-message machinery.
+# Set P2P_WASM_ROUTE=plain|debian to force one. The wasm build has its own target dir
+# (target/wasm) so it never invalidates the native builds.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+BUDGET="${WASM_SIZE_BUDGET:-102400}"
+OUT="$ROOT/web/pkg"
+WASM="$OUT/crypto_wasm_bg.wasm"
+# The post-MVP features rustc enables for wasm32-unknown-unknown; binaryen 108 (Debian 12)
+# rejects them unless named.
+WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+    --enable-mutable-globals --enable-reference-types --enable-multivalue)
+
+for tool in wasm-pack wasm-bindgen wasm-opt; do
+    command -v "$tool" >/dev/null || die "$tool not found: run scripts/setup.sh"
+done
+want_bindgen="$(wasm_bindgen_lock_version)"
+have_bindgen="$(wasm-bindgen --version | awk '{print $2}')"
+[ "$have_bindgen" = "$want_bindgen" ] \
+    || die "wasm-bindgen CLI is $have_bindgen but Cargo.lock has $want_bindgen: run scripts/setup.sh"
+
+route="$(wasm_route)"
+start=$SECONDS
+export CARGO_TARGET_DIR="$ROOT/target/wasm"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+# aes_compact: the smaller of the aes crate's two software AES implementations.
+# No reference-types: binaryen 108 rewrites the externref table wasm-bindgen emits into a funcref
+# table that no longer loads, and wasm-bindgen needs none of it.
+rustflags="--cfg aes_compact -Ctarget-feature=-reference-types"
+extra_cargo_args=()
+if [ "$route" = debian ]; then
+    [ -x "$DEBIAN_RUSTC" ] || die "$DEBIAN_RUSTC (rustc-web) missing: run scripts/setup.sh"
+    host="$(rustc -vV | sed -n 's/^host: //p')"
+    lld_dir="$(rustc --print sysroot)/lib/rustlib/$host/bin"
+    if [ -x "$lld_dir/rust-lld" ]; then
+        export PATH="$lld_dir:$PATH"
+    elif ! command -v rust-lld >/dev/null; then
+        die "rust-lld not found (looked in $lld_dir)"
+    fi
+    export RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
+    rustflags="$rustflags -Zunstable-options -Cpanic=immediate-abort"
+    extra_cargo_args=(-- -Zbuild-std=std,panic_abort)
+fi
+export RUSTFLAGS="$rustflags"
+log "building crypto-wasm ($route route, $(${RUSTC:-rustc} --version))"
+wasm-pack --log-level warn build "$ROOT/crypto-wasm" --mode force --release --target web \
+    --out-dir "$OUT" "${extra_cargo_args[@]}"
+
+raw_size=$(stat -c %s "$WASM")
+log "wasm-opt -Oz (before: $raw_size bytes)"
+wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge --strip-debug --strip-producers \
+    "$WASM" -o "$WASM.opt"
+mv "$WASM.opt" "$WASM"
+
+size=$(stat -c %s "$WASM")
+kib=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1024 }')
+echo "wasm size: $size bytes ($kib KiB) web/pkg/crypto_wasm_bg.wasm, budget $BUDGET bytes; built in $((SECONDS - start)) s"
+if [ "$size" -gt "$BUDGET" ]; then
+    die "crypto_wasm_bg.wasm is $size bytes, over the budget of $BUDGET bytes (DESIGN §8)"
+fi
