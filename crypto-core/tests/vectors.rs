@@ -19,7 +19,10 @@ fn suite(kind: VectorKind, file: &str) -> VectorReport {
 
 #[test]
 fn noise_cacophony_xx() {
-    let r = suite(VectorKind::Cacophony, "noise/cacophony_25519_AESGCM_SHA256.json");
+    let r = suite(
+        VectorKind::Cacophony,
+        "noise/cacophony_25519_AESGCM_SHA256.json",
+    );
     assert_eq!((r.passed, r.skipped), (1, 58));
 }
 
@@ -31,7 +34,10 @@ fn noise_snow_xx() {
 
 #[test]
 fn noise_noise_c_xx() {
-    let r = suite(VectorKind::Cacophony, "noise/noise-c-basic_25519_AESGCM_SHA256.json");
+    let r = suite(
+        VectorKind::Cacophony,
+        "noise/noise-c-basic_25519_AESGCM_SHA256.json",
+    );
     assert_eq!((r.passed, r.skipped), (1, 14));
 }
 
@@ -49,13 +55,19 @@ fn wycheproof_aes_gcm() {
 
 #[test]
 fn wycheproof_hkdf_sha256() {
-    let r = suite(VectorKind::WycheproofHkdfSha256, "wycheproof/hkdf_sha256_test.json");
+    let r = suite(
+        VectorKind::WycheproofHkdfSha256,
+        "wycheproof/hkdf_sha256_test.json",
+    );
     assert_eq!((r.passed, r.failed), (86, 0));
 }
 
 #[test]
 fn wycheproof_hmac_sha256() {
-    let r = suite(VectorKind::WycheproofHmacSha256, "wycheproof/hmac_sha256_test.json");
+    let r = suite(
+        VectorKind::WycheproofHmacSha256,
+        "wycheproof/hmac_sha256_test.json",
+    );
     assert_eq!((r.passed, r.failed), (174, 0));
 }
 
@@ -68,17 +80,26 @@ fn rfc7748() {
 
 #[test]
 fn rfc5869() {
-    assert_eq!(suite(VectorKind::Rfc5869, "rfc/rfc5869_hkdf_sha256.json").passed, 3);
+    assert_eq!(
+        suite(VectorKind::Rfc5869, "rfc/rfc5869_hkdf_sha256.json").passed,
+        3
+    );
 }
 
 #[test]
 fn gcm_spec() {
-    assert_eq!(suite(VectorKind::GcmSpec, "rfc/gcm_spec_aes256_gcm.json").passed, 4);
+    assert_eq!(
+        suite(VectorKind::GcmSpec, "rfc/gcm_spec_aes256_gcm.json").passed,
+        4
+    );
 }
 
 #[test]
 fn fips180() {
-    assert_eq!(suite(VectorKind::Fips180, "rfc/fips180_sha2_examples.json").passed, 8);
+    assert_eq!(
+        suite(VectorKind::Fips180, "rfc/fips180_sha2_examples.json").passed,
+        8
+    );
 }
 
 #[test]
@@ -107,5 +128,10 @@ fn garbage_is_an_error_not_a_panic() {
 #[test]
 fn self_test_passes() {
     let report = crypto_core::selftest::self_test();
-    assert_eq!((report.passed, report.failed), (7, 0), "{:?}", report.failures);
+    assert_eq!(
+        (report.passed, report.failed),
+        (7, 0),
+        "{:?}",
+        report.failures
+    );
 }
