@@ -135,6 +135,10 @@ test('safety number computed in wasm matches the PROTOCOL.md vector; a wrong dae
   assert.equal(await page.locator('#verify-our-fp').innerText(), FP_A);
   assert.equal(await page.locator('#verify-alert').isVisible(), false);
   await page.keyboard.press('Escape');
+  // Our own fingerprint, as the daemon reports it, is checked too.
+  assert.doesNotMatch(await page.locator('#fp-alert').innerText(), /Your own fingerprint/);
+  d.send({ type: 'info', public_key: A, fingerprint: FP_B, name: 'Alice', p2p_port: 6000, agent: 'x' });
+  await page.locator('#fp-alert', { hasText: 'Your own fingerprint' }).waitFor();
   assert.deepEqual(problems, []);
   await page.close();
   await context.unrouteAll();
