@@ -195,12 +195,15 @@ function onSocketState(kind, detail) {
 
 // ---- forms --------------------------------------------------------------------------------------
 
+// The daemon answers a dial with peer_connected or error within its 10 s handshake deadline; the
+// button comes back by itself a little later in case neither arrives.
+let connectTimer = null;
 function setConnecting(on) {
   const button = $('connect-btn');
   button.disabled = on;
   button.textContent = on ? 'Connecting…' : 'Connect';
-  clearTimeout(setConnecting.timer);
-  if (on) setConnecting.timer = setTimeout(() => setConnecting(false), 15000);
+  clearTimeout(connectTimer);
+  if (on) connectTimer = setTimeout(() => setConnecting(false), 15000);
 }
 
 function onConnect(event) {

@@ -51,11 +51,6 @@ export function renderVerify(state) {
   toggle.disabled = !peer.online;
 }
 
-export function closeVerify() {
-  const dialog = $('verify-dialog');
-  if (dialog.open) dialog.close();
-}
-
 /** Shows the self-test result in the top-bar badge and the checks dialog. */
 export function renderSelfTest(result) {
   const badge = $('selftest-badge');

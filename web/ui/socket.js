@@ -66,11 +66,6 @@ export class PeerSocket {
     this.timer = setTimeout(() => this.connect(), delayMs);
   }
 
-  /** Retry now (e.g. the user clicked "reconnect"). */
-  retryNow() {
-    if (!this.ws) this.connect();
-  }
-
   get isOpen() {
     return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
   }
