@@ -261,6 +261,19 @@ test('narrow screen (390 px): the sidebar collapses into a drawer', { skip: miss
   await page.setViewportSize({ width: 1280, height: 800 });
 });
 
+test('Disconnect closes the session on both sides; the conversation stays, marked offline', { skip: missing }, async () => {
+  const aliceId = await peerIdOf(alice);
+  const bobId = await peerIdOf(bob);
+  await openConv(alice, bobId);
+  await alice.page.locator(`#peer-list [data-peer="${bobId}"] button`, { hasText: 'Disconnect' }).click();
+  await alice.page.locator(`#peer-list [data-peer="${bobId}"]`).waitFor({ state: 'detached' });
+  await bob.page.locator(`#peer-list [data-peer="${aliceId}"]`).waitFor({ state: 'detached' });
+  assert.equal(await alice.page.locator(`#conv-list [data-conv="${bobId}"]`).count(), 1);
+  assert.equal(await alice.page.locator('#send-btn').isDisabled(), true);
+  assert.equal(await alice.page.locator('#composer-input').getAttribute('placeholder'), 'Bob is offline');
+  assert.match(await alice.page.locator('#chat-sub').innerText(), /offline$/);
+});
+
 test('no script errors or CSP violations on any page', { skip: missing }, async () => {
   for (const side of [alice, bob]) assert.deepEqual(side.problems, []);
 });
