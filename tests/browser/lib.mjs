@@ -2,7 +2,7 @@
 // `p2p-chat` peers, and a stand-in daemon for the cases a real peer cannot produce.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,13 +19,14 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
 ];
 
-/** The peer binary: release if built, else debug; null if neither exists. */
+/** The newest of target/{release,debug}/p2p-chat (P2P_CHAT_BIN overrides); null if none exists. */
 export function peerBinary() {
-  for (const profile of ['release', 'debug']) {
-    const bin = path.join(ROOT, 'target', profile, 'p2p-chat');
-    if (existsSync(bin)) return bin;
-  }
-  return null;
+  if (process.env.P2P_CHAT_BIN) return process.env.P2P_CHAT_BIN;
+  const built = ['release', 'debug']
+    .map((profile) => path.join(ROOT, 'target', profile, 'p2p-chat'))
+    .filter((bin) => existsSync(bin))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return built[0] ?? null;
 }
 
 export function wasmBuilt() {
