@@ -11,7 +11,7 @@ use crypto_core::noise::MAX_PLAINTEXT_LEN;
 use crypto_core::wire::{clean_name, Hello, Payload, AGENT};
 use crypto_core::{fingerprint, Identity, PublicKey};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::event::{now_ms, Direction, Event, PeerInfo};
 use crate::framing::LineReader;
@@ -20,6 +20,10 @@ use crate::session::{self, Outgoing, ReaderContext, SessionIo, QUEUE_DEPTH};
 
 /// Longest chat text the UI may send, in characters (PROTOCOL.md §9).
 pub const MAX_TEXT_CHARS: usize = 16_000;
+
+/// Inbound handshakes allowed at once; beyond this new connections are closed at once, so a
+/// flood of silent connections cannot exhaust memory or descriptors for 10 s each.
+pub const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 /// Capacity of the event channel; a UI that lags further loses events (and is told so).
 const EVENT_CAPACITY: usize = 4096;
@@ -93,6 +97,7 @@ struct Inner {
     next_msg: AtomicU64,
     live_tasks: AtomicUsize,
     tasks_done: Notify,
+    handshake_slots: Arc<Semaphore>,
 }
 
 /// A handle to the node; cheap to clone.
@@ -170,6 +175,7 @@ impl Node {
                 next_msg: AtomicU64::new(0),
                 live_tasks: AtomicUsize::new(0),
                 tasks_done: Notify::new(),
+                handshake_slots: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
             }),
         }
     }
@@ -279,9 +285,13 @@ impl Node {
         loop {
             match listener.accept().await {
                 Ok((stream, addr)) => {
+                    let Ok(permit) = self.inner.handshake_slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%addr, "connection closed: too many handshakes in progress");
+                        continue;
+                    };
                     let node = self.clone();
                     tokio::spawn(async move {
-                        node.run_connection(stream, addr, Direction::Inbound, None)
+                        node.run_connection(stream, addr, Direction::Inbound, Some(permit), None)
                             .await;
                     });
                 }
@@ -311,7 +321,7 @@ impl Node {
         let (ready_tx, ready_rx) = oneshot::channel();
         let node = self.clone();
         tokio::spawn(async move {
-            node.run_connection(stream, addr, Direction::Outbound, Some(ready_tx))
+            node.run_connection(stream, addr, Direction::Outbound, None, Some(ready_tx))
                 .await;
         });
         match ready_rx.await {
@@ -329,10 +339,13 @@ impl Node {
         stream: TcpStream,
         addr: SocketAddr,
         direction: Direction,
+        handshake_permit: Option<OwnedSemaphorePermit>,
         ready: Option<oneshot::Sender<Result<PeerInfo, NodeError>>>,
     ) {
         let _guard = TaskGuard::new(&self.inner);
-        let reason = self.connection_body(stream, addr, direction, ready).await;
+        let reason = self
+            .connection_body(stream, addr, direction, handshake_permit, ready)
+            .await;
         tracing::info!(%addr, ?direction, "connection closed: {reason}");
     }
 
@@ -343,6 +356,7 @@ impl Node {
         stream: TcpStream,
         addr: SocketAddr,
         direction: Direction,
+        handshake_permit: Option<OwnedSemaphorePermit>,
         ready: Option<oneshot::Sender<Result<PeerInfo, NodeError>>>,
     ) -> String {
         let _ = stream.set_nodelay(true);
@@ -380,6 +394,7 @@ impl Node {
                 return reason;
             }
         };
+        drop(handshake_permit);
         let remote = established.remote();
         let peer_id = remote.to_base64();
         let conn_id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);

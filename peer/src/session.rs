@@ -25,6 +25,9 @@ pub const QUEUE_DEPTH: usize = 64;
 /// Stop batching once a write reaches this size.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 
+/// The most write-buffer capacity an idle session keeps.
+const IDLE_LINE_CAPACITY: usize = 8 * 1024;
+
 /// How long a closing session may take to flush what is already queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -68,7 +71,8 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
             .await
             .map_err(|e| format!("write error: {e}"))?;
         line.clear();
-        if line.capacity() > 4 * MAX_BATCH_BYTES {
+        if queue.is_empty() && line.capacity() > IDLE_LINE_CAPACITY {
+            // Going idle: do not keep a burst-sized buffer per session.
             line = String::new();
         }
     }

@@ -244,3 +244,15 @@ async fn three_peers_broadcast_and_send_to_one() {
     ua.hear("bob to all").await;
     uc.hear("bob to all").await;
 }
+
+#[tokio::test]
+async fn sigterm_closes_sessions_and_exits_zero() {
+    let mut p = common::Pair::new().await;
+    p.ua.say("last words", None).await;
+    p.ub.hear("last words").await;
+    let status = p.b.terminate();
+    assert!(status.success(), "{status:?}");
+    let gone = p.ua.wait_type("peer_disconnected").await;
+    assert_eq!(gone["peer_id"], p.b.public_key.as_str());
+    assert!(p.b.log().contains("shutting down"));
+}

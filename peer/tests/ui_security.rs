@@ -217,3 +217,43 @@ async fn malformed_and_unknown_actions_get_error_events_and_the_socket_stays_ope
     // Still the same socket, still chatting.
     p.check_alive("bad actions").await;
 }
+
+#[tokio::test]
+async fn serves_the_page_static_files_wasm_and_vectors() {
+    let dir = std::env::temp_dir().join(format!("p2p-chat-web-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(dir.join("pkg")).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><p>test page</p>").unwrap();
+    std::fs::write(dir.join("app.js"), "export const x = 1;").unwrap();
+    std::fs::write(dir.join("pkg/core_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let web = dir.to_string_lossy().to_string();
+    let peer = Peer::start_with("alice", &["--web-dir", &web]);
+    let host = format!("127.0.0.1:{}", peer.web_port);
+    let (status, head) = http_get(peer.web_port, "/", &host, &[]).await;
+    assert_eq!(status, 200);
+    assert!(header(&head, "content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    let (status, head) = http_get(peer.web_port, "/static/app.js", &host, &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        header(&head, "content-type")
+            .unwrap()
+            .contains("javascript"),
+        "{head}"
+    );
+    let (status, head) = http_get(peer.web_port, "/pkg/core_bg.wasm", &host, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-type"), Some("application/wasm"));
+    let (status, _) = http_get(
+        peer.web_port,
+        "/vectors/rfc/rfc7748_x25519.json",
+        &host,
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = http_get(peer.web_port, "/static/../../etc/passwd", &host, &[]).await;
+    assert_ne!(status, 200);
+    drop(peer);
+    let _ = std::fs::remove_dir_all(&dir);
+}

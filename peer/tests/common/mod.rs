@@ -129,6 +129,12 @@ impl Peer {
         let info = ui.next().await;
         assert_eq!(info["type"], "info", "{info}");
         assert_eq!(info["public_key"], self.public_key.as_str());
+        assert_eq!(info["fingerprint"], self.fingerprint.as_str());
+        assert_eq!(info["p2p_port"], self.p2p_port);
+        assert!(info["agent"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("p2p-chat/"));
         ui
     }
 
@@ -140,6 +146,26 @@ impl Peer {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM (to this child only, by pid) and waits up to `EVENT_TIMEOUT` for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// True while the process runs.
