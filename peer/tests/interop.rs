@@ -85,3 +85,77 @@ async fn snow_client_chats_with_a_peer_ui_and_gets_acks() {
         "duplicate or invalid payload was shown"
     );
 }
+
+#[tokio::test]
+async fn peer_dials_a_snow_responder() {
+    use tokio::io::AsyncWriteExt;
+
+    let peer = Peer::start("dialler");
+    let mut ui = peer.ui().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    ui.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": port}))
+        .await;
+    let (stream, _) = listener.accept().await.unwrap();
+    let (read, mut writer) = stream.into_split();
+    let mut reader = tokio::io::BufReader::new(read);
+
+    let params: snow::params::NoiseParams = common::NOISE_PARAMS.parse().unwrap();
+    let keypair = snow::Builder::new(params.clone())
+        .generate_keypair()
+        .unwrap();
+    let mut hs = snow::Builder::new(params)
+        .prologue(common::PROLOGUE)
+        .local_private_key(&keypair.private)
+        .build_responder()
+        .unwrap();
+    let mut buf = vec![0u8; 65_535];
+
+    let m1 = common::read_json_line(&mut reader).await;
+    assert_eq!(m1["type"], "handshake");
+    assert_eq!(m1["step"], 1);
+    let n = hs
+        .read_message(&common::unb64(m1["message"].as_str().unwrap()), &mut buf)
+        .unwrap();
+    assert_eq!(n, 0, "message 1 payload is empty");
+    let hello = json!({"name": "snow responder", "listen_port": port});
+    let n = hs
+        .write_message(hello.to_string().as_bytes(), &mut buf)
+        .unwrap();
+    writer
+        .write_all(common::handshake_line(2, &buf[..n]).as_bytes())
+        .await
+        .unwrap();
+    let m3 = common::read_json_line(&mut reader).await;
+    assert_eq!(m3["step"], 3);
+    let n = hs
+        .read_message(&common::unb64(m3["message"].as_str().unwrap()), &mut buf)
+        .unwrap();
+    let their_hello: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(their_hello["name"], "dialler");
+    assert_eq!(their_hello["listen_port"], peer.p2p_port);
+
+    let connected = ui.wait_type("peer_connected").await;
+    assert_eq!(connected["name"], "snow responder");
+    assert_eq!(connected["direction"], "outbound");
+    assert_eq!(connected["public_key"], common::b64(&keypair.public));
+
+    let mut client = SnowClient {
+        reader,
+        writer,
+        transport: hs.into_stateless_transport_mode().unwrap(),
+        send_counter: 0,
+        recv_counter: 0,
+        remote_hello: their_hello,
+        public_key: common::b64(&keypair.public),
+    };
+    ui.say("hi responder", None).await;
+    let chat = client.recv_payload().await;
+    assert_eq!(chat["text"], "hi responder");
+    let id = client.chat("hi dialler").await;
+    assert_eq!(ui.hear("hi dialler").await["id"], id.as_str());
+    assert_eq!(
+        client.recv_payload().await,
+        json!({"kind": "ack", "id": id})
+    );
+}
