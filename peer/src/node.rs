@@ -25,6 +25,9 @@ pub const MAX_TEXT_CHARS: usize = 16_000;
 /// flood of silent connections cannot exhaust memory or descriptors for 10 s each.
 pub const MAX_PENDING_HANDSHAKES: usize = 1024;
 
+/// How long a send waits for room in a full session queue before the session is closed.
+const SEND_WAIT: Duration = Duration::from_secs(5);
+
 /// Capacity of the event channel; a UI that lags further loses events (and is told so).
 const EVENT_CAPACITY: usize = 4096;
 
@@ -551,10 +554,36 @@ impl Node {
                     .collect(),
             }
         };
-        let mut recipients = Vec::with_capacity(targets.len());
-        for (peer_id, queue) in targets {
-            if queue.send(payload.clone()).await.is_ok() {
-                recipients.push(peer_id);
+        // Queue on every session at once; a session whose queue stays full for SEND_WAIT is
+        // not reading and is closed, so one stuck peer cannot stall the UI or a broadcast.
+        let sends = targets.into_iter().map(|(peer_id, queue)| {
+            let payload = payload.clone();
+            async move {
+                let queued = match queue.try_send(payload) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => Err(false),
+                    Err(mpsc::error::TrySendError::Full(payload)) => {
+                        match tokio::time::timeout(SEND_WAIT, queue.send(payload)).await {
+                            Ok(Ok(())) => Ok(()),
+                            Ok(Err(_)) => Err(false),
+                            Err(_) => Err(true),
+                        }
+                    }
+                };
+                (peer_id, queued)
+            }
+        });
+        let mut recipients = Vec::new();
+        for (peer_id, queued) in futures_util::future::join_all(sends).await {
+            match queued {
+                Ok(()) => recipients.push(peer_id),
+                Err(stuck) => {
+                    if stuck {
+                        if let Ok(key) = PublicKey::from_base64(&peer_id) {
+                            self.disconnect(&key, "peer is not reading (send queue full)");
+                        }
+                    }
+                }
             }
         }
         let event = Event::MessageSent {

@@ -238,3 +238,38 @@ async fn a_connection_to_our_own_key_is_closed() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_peer_that_never_reads_is_dropped_and_does_not_stall_the_ui() {
+    let mut p = Pair::new().await;
+    // Handshakes, then never reads a byte.
+    let lazy = SnowClient::connect(p.b.p2p_port, json!({"name": "lazy"})).await;
+    let lazy_id = lazy.public_key.clone();
+    p.ub.wait_for("lazy connected", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == lazy_id.as_str()
+    })
+    .await;
+    let text = "z".repeat(16_000);
+    let mut dropped = false;
+    for _ in 0..4000 {
+        p.ub.send(json!({"action": "send_message", "text": text, "to": lazy_id}))
+            .await;
+        let event =
+            p.ub.wait_for("message_sent or disconnect", |e| {
+                e["type"] == "message_sent"
+                    || (e["type"] == "peer_disconnected" && e["peer_id"] == lazy_id.as_str())
+            })
+            .await;
+        if event["type"] == "peer_disconnected" {
+            assert!(
+                event["reason"].as_str().unwrap().contains("not reading"),
+                "{event}"
+            );
+            dropped = true;
+            break;
+        }
+    }
+    assert!(dropped, "the stuck session was never closed");
+    drop(lazy);
+    p.check_alive("stuck peer").await;
+}
