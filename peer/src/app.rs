@@ -148,8 +148,14 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         shutdown: shutdown_rx,
     };
     println!("p2p-chat P2P: listening on {p2p}");
+    // On every interface, loopback reaches it; otherwise only the bound address does.
+    let ui_host = match web.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
     println!(
-        "p2p-chat UI: http://127.0.0.1:{}/?token={token}",
+        "p2p-chat UI: http://{ui_host}:{}/?token={token}",
         web.port()
     );
     println!(

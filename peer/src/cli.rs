@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Without a subcommand, runs a peer: P2P on --host:--port, the UI on --web-host:--web-port.
 #[derive(Debug, Parser)]
-#[command(name = "p2p-chat", version, about, long_about = None)]
+#[command(name = "p2p-chat", version)]
 pub struct Cli {
     /// What to do (default: run a peer).
     #[command(subcommand)]
@@ -22,7 +22,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
     /// Data directory (default: $XDG_DATA_HOME/p2p-chat/peer-<port>, else
-    /// ~/.local/share/p2p-chat/peer-<port>).
+    /// ~/.local/share/p2p-chat/peer-<port>). The identity is kept there in identity.key
+    /// (base64 of the 32-byte secret key, mode 0600).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Keep everything in memory: a new identity every launch, nothing written to disk.
