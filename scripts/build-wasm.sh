@@ -34,8 +34,8 @@ export CARGO_TARGET_DIR="$ROOT/target/wasm"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
 # aes_compact: the smaller of the aes crate's two software AES implementations.
 # No reference-types: binaryen 108 rewrites the externref table wasm-bindgen emits into a funcref
-# table that no longer loads, and wasm-bindgen needs none of it.
-rustflags="--cfg aes_compact -Ctarget-feature=-reference-types"
+# table that no longer loads. No multivalue: wasm-bindgen then needs no multivalue shims.
+rustflags="--cfg aes_compact -Ctarget-feature=-reference-types,-multivalue"
 extra_cargo_args=()
 if [ "$route" = debian ]; then
     [ -x "$DEBIAN_RUSTC" ] || die "$DEBIAN_RUSTC (rustc-web) missing: run scripts/setup.sh"
@@ -47,8 +47,10 @@ if [ "$route" = debian ]; then
         die "rust-lld not found (looked in $lld_dir)"
     fi
     export RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
+    # immediate-abort drops the panic-message machinery; optimize_for_size picks std's smaller
+    # implementations.
     rustflags="$rustflags -Zunstable-options -Cpanic=immediate-abort"
-    extra_cargo_args=(-- -Zbuild-std=std,panic_abort)
+    extra_cargo_args=(-- -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
 fi
 export RUSTFLAGS="$rustflags"
 log "building crypto-wasm ($route route, $(${RUSTC:-rustc} --version))"
@@ -60,6 +62,19 @@ log "wasm-opt -Oz (before: $raw_size bytes)"
 wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge --strip-debug --strip-producers \
     "$WASM" -o "$WASM.opt"
 mv "$WASM.opt" "$WASM"
+
+# wasm-opt must not have broken the module (binaryen 108 mangles externref tables, for one):
+# load it the way the node tests do and run the self-test once.
+if command -v node >/dev/null; then
+    node --input-type=module -e "
+        import { readFileSync } from 'node:fs';
+        const m = await import('$OUT/crypto_wasm.js');
+        m.initSync({ module: readFileSync('$WASM') });
+        const r = m.selfTest();
+        if (r.failed !== 0 || r.passed === 0) throw new Error(JSON.stringify(r));
+        console.log('loads in node; selfTest ' + r.passed + ' passed in ' + r.ms.toFixed(1) + ' ms');
+    " || die "the optimised web/pkg does not load or fails its self-test"
+fi
 
 size=$(stat -c %s "$WASM")
 kib=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1024 }')

@@ -47,13 +47,14 @@ want_bindgen="$(wasm_bindgen_lock_version)"
 have_bindgen="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
 if [ "$have_bindgen" != "$want_bindgen" ]; then
     log "cargo install wasm-bindgen-cli $want_bindgen (have: ${have_bindgen:-none}; takes a few minutes)"
-    cargo install --locked --force wasm-bindgen-cli --version "$want_bindgen"
+    # Only the `wasm-bindgen` binary: the test runner's extra dependencies cost build time.
+    cargo install --force wasm-bindgen-cli --version "$want_bindgen" --bin wasm-bindgen
 else
     log "wasm-bindgen $have_bindgen present"
 fi
 if ! command -v wasm-pack >/dev/null 2>&1; then
     log "cargo install wasm-pack $WASM_PACK_VERSION (takes a few minutes)"
-    cargo install --locked wasm-pack --version "$WASM_PACK_VERSION"
+    cargo install wasm-pack --version "$WASM_PACK_VERSION"
 else
     log "$(wasm-pack --version) present"
 fi
