@@ -1,0 +1,71 @@
+//! The peer's UI WebSocket (PROTOCOL.md §8), as the page uses it.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::proc::PeerProc;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type UiTx = SplitSink<Ws, Message>;
+pub type UiRx = SplitStream<Ws>;
+
+/// Opens `/ws?token=` with the right Origin; returns the halves.
+pub async fn open(peer: &PeerProc) -> Result<(UiTx, UiRx)> {
+    let url = format!("ws://127.0.0.1:{}/ws?token={}", peer.web_port, peer.token);
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "origin",
+        format!("http://127.0.0.1:{}", peer.web_port).parse()?,
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .context("websocket")?;
+    Ok(ws.split())
+}
+
+pub async fn send(tx: &mut UiTx, action: &Value) -> Result<()> {
+    tx.send(Message::Text(action.to_string().into())).await?;
+    Ok(())
+}
+
+/// The next JSON event, or an error after `limit`.
+pub async fn next(rx: &mut UiRx, limit: Duration) -> Result<Value> {
+    loop {
+        let msg = tokio::time::timeout(limit, rx.next())
+            .await
+            .map_err(|_| anyhow!("no UI event within {limit:?}"))?
+            .context("websocket closed")??;
+        match msg {
+            Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
+            Message::Close(_) => bail!("websocket closed by the peer"),
+            _ => continue,
+        }
+    }
+}
+
+/// Skips events until `pred` holds.
+pub async fn wait_for(
+    rx: &mut UiRx,
+    limit: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = next(rx, left).await?;
+        if event["type"] == "error" && event["req"].is_null() {
+            bail!("UI error: {event}");
+        }
+        if pred(&event) {
+            return Ok(event);
+        }
+    }
+}
