@@ -42,6 +42,12 @@ fi
 
 # --- cargo tools ---------------------------------------------------------------------------
 command -v cargo >/dev/null || die "cargo not found (install Rust with rustup first)"
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        log "rustup component add $component"
+        rustup component add "$component" || die "cargo ${component/rustfmt/fmt} is missing"
+    fi
+done
 want_bindgen="$(wasm_bindgen_lock_version)"
 [ -n "$want_bindgen" ] || die "no wasm-bindgen in Cargo.lock"
 have_bindgen="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
