@@ -49,6 +49,11 @@ for component in rustfmt clippy; do
     fi
 done
 want_bindgen="$(wasm_bindgen_lock_version)"
+if [ -z "$want_bindgen" ]; then
+    # Cargo.lock predates crypto-wasm's dependencies: let cargo resolve them first.
+    (cd "$ROOT" && cargo metadata --format-version 1 >/dev/null)
+    want_bindgen="$(wasm_bindgen_lock_version)"
+fi
 [ -n "$want_bindgen" ] || die "no wasm-bindgen in Cargo.lock"
 have_bindgen="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
 if [ "$have_bindgen" != "$want_bindgen" ]; then
