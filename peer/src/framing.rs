@@ -2,8 +2,8 @@
 //! (PROTOCOL.md §2): the reader never holds more than `MAX_LINE_BYTES + 1` bytes of one line,
 //! and fails as soon as it has that many without a newline.
 //!
-//! The buffer starts empty and grows on demand, so an idle connection costs almost nothing; it
-//! is shrunk back after a long line has been consumed.
+//! The buffer starts empty, grows on demand and is released whenever every received byte has
+//! been handed out, so an idle connection holds no read buffer.
 
 use crypto_core::wire::MAX_LINE_BYTES;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -68,10 +68,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             self.start = 0;
             self.end = 0;
             self.scanned = 0;
-            if self.buf.len() > 2 * INITIAL_CAPACITY {
-                // A long line was consumed; do not keep its buffer for an idle session.
-                self.buf = Vec::new();
-            }
+            // Everything was consumed: an idle connection keeps no buffer. (The next read
+            // allocates again; one allocation per read is cheap next to the system call.)
+            self.buf = Vec::new();
         }
         let newline = loop {
             if let Some(pos) = memchr::memchr(b'\n', &self.buf[self.scanned..self.end]) {

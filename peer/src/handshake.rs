@@ -161,8 +161,22 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Both halves of one side of a fresh in-memory session.
+    pub(crate) fn transport_pair() -> (crypto_core::TransportSender, crypto_core::TransportReceiver)
+    {
+        let a = Identity::generate();
+        let b = Identity::generate();
+        let (i1, m1) = InitiatorStart::new(&a).write_message_1(&[]).unwrap();
+        let (r1, _) = ResponderStart::new(&b).read_message_1(&m1).unwrap();
+        let (r2, m2) = r1.write_message_2(&[]).unwrap();
+        let (i2, _) = i1.read_message_2(&m2).unwrap();
+        let (t, m3) = i2.write_message_3(&[]).unwrap();
+        let _ = r2.read_message_3(&m3).unwrap();
+        t.into_halves()
+    }
 
     fn hello(name: &str) -> Hello {
         Hello {

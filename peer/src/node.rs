@@ -10,6 +10,7 @@ use std::time::Duration;
 use crypto_core::noise::MAX_PLAINTEXT_LEN;
 use crypto_core::wire::{clean_name, Hello, Payload, AGENT};
 use crypto_core::{fingerprint, Identity, PublicKey};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -372,16 +373,22 @@ impl Node {
         };
         let timeout = self.inner.handshake_timeout;
         let identity = &self.inner.identity;
-        let result = tokio::time::timeout(timeout, async {
-            match direction {
-                Direction::Outbound => {
-                    handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
+        // Boxed (state and result) so the handshake does not size the long-lived connection
+        // future: an idle session should cost as little memory as possible.
+        let result = tokio::time::timeout(
+            timeout,
+            Box::pin(async {
+                match direction {
+                    Direction::Outbound => {
+                        handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
+                    }
+                    Direction::Inbound => {
+                        handshake::respond(&mut reader, &mut write_half, identity, &hello).await
+                    }
                 }
-                Direction::Inbound => {
-                    handshake::respond(&mut reader, &mut write_half, identity, &hello).await
-                }
-            }
-        })
+                .map(Box::new)
+            }),
+        )
         .await
         .unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis())));
         let established = match result {
@@ -398,6 +405,30 @@ impl Node {
             }
         };
         drop(handshake_permit);
+        // Everything between the handshake and the session runs in a plain function, so the
+        // transport keys and buffers moved into the session are not also kept in this
+        // long-lived future's state.
+        let (session, remote, conn_id, peer_id) =
+            match self.establish(established, reader, write_half, addr, direction, ready) {
+                Ok(parts) => parts,
+                Err(reason) => return reason,
+            };
+        let reason = session
+            .wait(|reason| self.unregister(&remote, conn_id, reason))
+            .await;
+        format!("session with {peer_id} ended: {reason}")
+    }
+
+    /// Registers a finished handshake (or refuses it) and starts its session.
+    fn establish(
+        &self,
+        established: Box<handshake::Established>,
+        reader: LineReader<OwnedReadHalf>,
+        write_half: OwnedWriteHalf,
+        addr: SocketAddr,
+        direction: Direction,
+        ready: Option<oneshot::Sender<Result<PeerInfo, NodeError>>>,
+    ) -> Result<(session::Session, PublicKey, u64, String), String> {
         let remote = established.remote();
         let peer_id = remote.to_base64();
         let conn_id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -420,30 +451,28 @@ impl Node {
                     reason: reason.clone(),
                 }));
             }
-            return reason;
+            return Err(reason);
         }
         tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
+        let ctx = ReaderContext {
+            peer_id: peer_id.clone(),
+            name: info.name.clone(),
+            events: self.inner.events.clone(),
+        };
         self.emit(Event::PeerConnected(info.clone()));
         if let Some(ready) = ready {
-            let _ = ready.send(Ok(info.clone()));
+            let _ = ready.send(Ok(info));
         }
-        let (sender, receiver) = established.transport.into_halves();
+        let handshake::Established { transport, .. } = *established;
+        let (sender, receiver) = transport.into_halves();
         let io = SessionIo {
             receiver,
             sender,
             reader,
             writer: write_half,
         };
-        let ctx = ReaderContext {
-            peer_id: peer_id.clone(),
-            name: info.name.clone(),
-            events: self.inner.events.clone(),
-        };
-        let reason = session::run(io, queue_tx, queue_rx, close_rx, ctx, |reason| {
-            self.unregister(&remote, conn_id, reason)
-        })
-        .await;
-        format!("session with {peer_id} ended: {reason}")
+        let session = session::start(io, queue_tx, queue_rx, close_rx, ctx);
+        Ok((session, remote, conn_id, peer_id))
     }
 
     /// Adds a completed session, applying the duplicate rule. Err(reason) means "close it".
@@ -639,5 +668,51 @@ mod tests {
         }
         assert!(!keep_new_session(&a, &b, Outbound, Outbound));
         assert!(!keep_new_session(&a, &b, Inbound, Inbound));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// Idle sessions must stay small (issue #7: ≤ 16 KiB each). Future sizes are where that
+    /// budget silently goes (moved values stay in an async fn's state), so pin them.
+    #[tokio::test]
+    async fn long_lived_futures_stay_small() {
+        let node = Node::new(NodeConfig {
+            identity: Identity::generate(),
+            name: String::new(),
+            handshake_timeout: Duration::from_secs(1),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let connection = node.run_connection(stream, addr, Direction::Inbound, None, None);
+        assert!(
+            std::mem::size_of_val(&connection) <= 1536,
+            "{}",
+            std::mem::size_of_val(&connection)
+        );
+
+        let (sender, receiver) = crate::handshake::tests::transport_pair();
+        let (tx, rx) = mpsc::channel::<Outgoing>(4);
+        let writer = session::writer_loop(sender, tokio::io::sink(), rx);
+        assert!(
+            std::mem::size_of_val(&writer) <= 3072,
+            "{}",
+            std::mem::size_of_val(&writer)
+        );
+        let (events, _) = broadcast::channel(4);
+        let ctx = ReaderContext {
+            peer_id: String::new(),
+            name: String::new(),
+            events,
+        };
+        let reader = session::reader_loop(receiver, LineReader::new(tokio::io::empty()), tx, &ctx);
+        assert!(
+            std::mem::size_of_val(&reader) <= 3584,
+            "{}",
+            std::mem::size_of_val(&reader)
+        );
     }
 }

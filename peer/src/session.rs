@@ -7,6 +7,8 @@
 //! session — EOF, a bad frame, a failed decryption, a local close — is returned as the reason.
 
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use crypto_core::wire::{Frame, Payload};
 use crypto_core::{TransportReceiver, TransportSender};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::event::{now_ms, Event};
 use crate::framing::LineReader;
@@ -186,42 +189,72 @@ pub struct SessionIo<R, W> {
     pub writer: W,
 }
 
-/// Runs reader and writer until one ends or `close` fires. `on_end` runs as soon as the reason
-/// is known (the node unregisters the session there, which drops the last queue sender); then
-/// what is already queued gets up to two seconds to flush. Returns the reason.
-pub async fn run<R, W>(
+/// A running session: the reader's future (boxed, so the connection task stays small while
+/// it waits) and the writer task.
+pub struct Session {
+    reader: Pin<Box<dyn Future<Output = String> + Send>>,
+    writer: JoinHandle<Result<(), String>>,
+    close: oneshot::Receiver<String>,
+}
+
+/// Spawns the writer and prepares the reader.
+pub fn start<R, W>(
     io: SessionIo<R, W>,
     queue_tx: mpsc::Sender<Outgoing>,
     queue_rx: mpsc::Receiver<Outgoing>,
     close: oneshot::Receiver<String>,
     ctx: ReaderContext,
-    on_end: impl FnOnce(&str),
-) -> String
+) -> Session
 where
-    R: AsyncRead + Unpin,
+    R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let mut writer_task = tokio::spawn(writer_loop(io.sender, io.writer, queue_rx));
-    let mut writer_done = false;
-    let reason = tokio::select! {
-        reason = reader_loop(io.receiver, io.reader, queue_tx, &ctx) => reason,
-        result = &mut writer_task => {
-            writer_done = true;
-            match result {
-                Ok(Ok(())) => "writer finished".into(),
-                Ok(Err(e)) => e,
-                Err(e) => format!("writer task failed: {e}"),
-            }
-        }
-        reason = close => reason.unwrap_or_else(|_| "closed".into()),
-    };
-    on_end(&reason);
-    if !writer_done
-        && tokio::time::timeout(FLUSH_TIMEOUT, &mut writer_task)
-            .await
-            .is_err()
-    {
-        writer_task.abort();
+    let SessionIo {
+        receiver,
+        sender,
+        reader,
+        writer,
+    } = io;
+    let writer = tokio::spawn(writer_loop(sender, writer, queue_rx));
+    let reader = Box::pin(async move { reader_loop(receiver, reader, queue_tx, &ctx).await });
+    Session {
+        reader,
+        writer,
+        close,
     }
-    reason
+}
+
+impl Session {
+    /// Runs until the reader or writer ends or `close` fires. `on_end` runs as soon as the
+    /// reason is known (the node unregisters the session there, which drops the last queue
+    /// sender); then what is already queued gets up to two seconds to flush. Returns the reason.
+    pub async fn wait(self, on_end: impl FnOnce(&str)) -> String {
+        let Session {
+            reader,
+            mut writer,
+            close,
+        } = self;
+        let mut writer_done = false;
+        let reason = tokio::select! {
+            reason = reader => reason,
+            result = &mut writer => {
+                writer_done = true;
+                match result {
+                    Ok(Ok(())) => "writer finished".into(),
+                    Ok(Err(e)) => e,
+                    Err(e) => format!("writer task failed: {e}"),
+                }
+            }
+            reason = close => reason.unwrap_or_else(|_| "closed".into()),
+        };
+        on_end(&reason);
+        if !writer_done
+            && tokio::time::timeout(FLUSH_TIMEOUT, &mut writer)
+                .await
+                .is_err()
+        {
+            writer.abort();
+        }
+        reason
+    }
 }

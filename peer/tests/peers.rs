@@ -254,5 +254,5 @@ async fn sigterm_closes_sessions_and_exits_zero() {
     assert!(status.success(), "{status:?}");
     let gone = p.ua.wait_type("peer_disconnected").await;
     assert_eq!(gone["peer_id"], p.b.public_key.as_str());
-    assert!(p.b.log().contains("shutting down"));
+    assert!(p.b.log().contains("shutting down"), "{}", p.b.log());
 }

@@ -138,7 +138,7 @@ async fn websocket_needs_the_token_the_own_origin_and_a_local_host() {
     )
     .await;
     assert!(ok.is_ok());
-    assert!(peer.log().contains("refused WebSocket"));
+    peer.wait_for_log("refused WebSocket").await;
 }
 
 #[tokio::test]

@@ -121,6 +121,19 @@ impl Peer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (polling the log file, bounded) until the peer has logged `needle`.
+    pub async fn wait_for_log(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+        while !self.log().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle:?} never logged:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Opens the UI WebSocket with the right token and Origin and reads the greeting `info`.
     pub async fn ui(&self) -> Ui {
         let mut ui = Ui::connect(self.web_port, &self.token, Some(&self.origin()), None)
