@@ -11,5 +11,6 @@ pub mod framing;
 pub mod handshake;
 pub mod node;
 pub mod session;
+pub mod store;
 pub mod ui;
 pub mod vectors_cmd;
