@@ -791,7 +791,15 @@ async fn fanout_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()
             Some(per <= 16.0 * 1024.0),
         );
         if tx_rx.is_none() {
-            tx_rx = Some(ui::open(&peer).await?);
+            let (tx, mut rx) = ui::open(&peer).await?;
+            // The greeting: `info`, then one `peer_connected` per live session.
+            let mut seen = 0;
+            while seen < have {
+                if ui::next(&mut rx, EVENT_LIMIT).await?["type"] == "peer_connected" {
+                    seen += 1;
+                }
+            }
+            tx_rx = Some((tx, rx));
         }
         let (tx, rx) = tx_rx.as_mut().context("ui")?;
         // Drain the greeting (info + one peer_connected per session) and anything since.

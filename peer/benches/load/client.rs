@@ -31,13 +31,13 @@ pub async fn read_line(reader: &mut BufReader<OwnedReadHalf>, buf: &mut Vec<u8>)
 /// identical line shapes and sizes (12-byte nonce with the counter, plaintext plus a 16-byte
 /// all-zero stand-in for the tag, both base64) and no cryptography.
 pub enum Sealer {
-    Noise(TransportSender),
+    Noise(Box<TransportSender>),
     Plain { counter: u64, scratch: Vec<u8> },
 }
 
 /// Opens received `data` frames (the counterpart of [`Sealer`]).
 pub enum Opener {
-    Noise(TransportReceiver),
+    Noise(Box<TransportReceiver>),
     Plain { counter: u64 },
 }
 
@@ -145,8 +145,8 @@ pub async fn connect_noise(
     Ok(Conn {
         reader,
         writer: w,
-        sealer: Sealer::Noise(tx),
-        opener: Opener::Noise(rx),
+        sealer: Sealer::Noise(Box::new(tx)),
+        opener: Opener::Noise(Box::new(rx)),
     })
 }
 
