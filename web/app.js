@@ -30,6 +30,12 @@ function takeToken() {
 
 const socketOpen = () => socket?.isOpen ?? false;
 
+const chromeHandlers = {
+  onAcceptKey: (change) => resolveKeyChange(change, true),
+  onRejectKey: (change) => resolveKeyChange(change, false),
+  onSelect: (id) => selectConv(id),
+};
+
 function renderSidebar() {
   V.renderConvList(state, selectConv);
   V.renderPeerList(state, { onVerify: (id) => D.openVerify(state, id), onDisconnect: disconnectPeer, onOpen: selectConv });
@@ -38,18 +44,61 @@ function renderSidebar() {
 function renderAll() {
   V.renderIdentity(state);
   renderSidebar();
-  V.renderChrome(state, socketOpen());
+  V.renderChrome(state, socketOpen(), chromeHandlers);
   V.renderFingerprintAlert(state);
   if (D.verifyingPeer()) D.renderVerify(state);
 }
 
+const messageOptions = { onLoadOlder: (id) => loadOlder(id) };
+
 function selectConv(id) {
   state.active = id;
-  S.conv(state, id).unread = 0;
-  V.renderMessages(state);
+  const c = S.conv(state, id);
+  c.unread = 0;
+  V.renderMessages(state, messageOptions);
   renderAll();
   setSidebarOpen(false);
   $('composer-input').focus();
+  if (state.extended && c.loadedGen !== state.generation) loadHistory(id);
+}
+
+// ---- history (PROTOCOL.md §8.1): loaded when a conversation opens and after each (re)connect ----
+
+function loadHistory(convId, { before = null, limit = null } = {}) {
+  const c = S.conv(state, convId);
+  const action = { action: 'load_history', conversation: convId };
+  if (before !== null) action.before = before;
+  if (limit !== null) action.limit = limit;
+  if (socket?.send(action) == null) return;
+  // A full load (what opening a conversation asks for) happens once per connection; a short one
+  // (previews of the other conversations) does not count as one.
+  if (limit === null) c.loadedGen = state.generation;
+  c.previewGen = state.generation;
+  c.loading = true;
+  c.loadingOlder = before !== null;
+}
+
+function loadOlder(convId) {
+  const c = S.conv(state, convId);
+  if (c.loading || c.oldestSeq === null) return;
+  loadHistory(convId, { before: c.oldestSeq });
+  if (convId === state.active) V.renderMessages(state, { ...messageOptions, keepOffset: true });
+}
+
+/** After `contacts` on a new connection: every conversation's recent history (the open one first). */
+function loadAllHistory() {
+  loadHistory(state.active);
+  for (const c of state.convs.values()) {
+    if (c.id !== state.active) loadHistory(c.id, { limit: 20 });
+  }
+}
+
+function resolveKeyChange(change, accept) {
+  const action = { action: accept ? 'accept_key_change' : 'reject_key_change', change_id: change.changeId };
+  if (send(action, null) === null) return;
+  state.keyChanges.delete(String(change.changeId));
+  $('daemon-status').textContent = accept ? 'New key accepted; it is not verified yet.' : 'New key rejected.';
+  renderAll();
 }
 
 // ---- errors from the peer go next to the form that caused them ----------------------------------
@@ -61,7 +110,12 @@ const ERROR_TARGET = {
   send_message: 'composer-error',
   set_name: 'name-error',
   set_verified: 'verify-error',
+  connect_invite: 'invite-error',
+  create_room: 'room-error',
 };
+
+// Requests the page makes on its own: a failure there is not the user's to fix.
+const QUIET_ERRORS = new Set(['load_history', 'list_contacts']);
 
 function send(action, errorTarget) {
   if (errorTarget) showError($(errorTarget), '');
@@ -88,7 +142,13 @@ function onError(event) {
   const message = typeof event.message === 'string' && event.message ? event.message : 'Something went wrong.';
   const target = pending.get(event.req) ?? ERROR_TARGET[event.action];
   pending.delete(event.req);
-  if (target === 'connect-error') setConnecting(false);
+  if (QUIET_ERRORS.has(event.action)) {
+    for (const c of state.convs.values()) c.loading = false;
+    $('daemon-status').textContent = message;
+    return;
+  }
+  if (event.action === 'get_invite') inviteWanted = false;
+  if (target === 'connect-error' || target === 'invite-error') setConnecting(false);
   if (target === 'verify-error' && D.verifyingPeer()) D.renderVerify(state); // undo the optimistic toggle
   if (target && (target !== 'verify-error' || D.verifyingPeer())) showError($(target), message);
   else toast(message);
@@ -114,6 +174,7 @@ function onEvent(event) {
       $('daemon-status').textContent = `${S.peerLabel(peer)} connected (${peer.address})`;
       setConnecting(false);
       showError($('connect-error'), '');
+      showError($('invite-error'), '');
       if (wasFresh) {
         selectConv(event.peer_id);
         return;
@@ -124,6 +185,7 @@ function onEvent(event) {
       const peer = state.peers.get(event.peer_id);
       if (peer) {
         peer.online = false;
+        peer.lastSeen = Date.now();
         const why = typeof event.reason === 'string' && event.reason ? `: ${event.reason}` : '';
         $('daemon-status').textContent = `${S.peerLabel(peer)} disconnected${why}`;
       }
@@ -140,6 +202,51 @@ function onEvent(event) {
       if (c) delivered(c);
       break;
     }
+    case 'delivery': {
+      const message = typeof event.id === 'string' ? S.ownMessage(state, event.id) : null;
+      if (message && S.advanceDelivery(message, event.state)) V.updateDelivery(state, message, message.conv);
+      return;
+    }
+    case 'contacts': {
+      const first = !state.extended;
+      state.extended = true;
+      S.applyContacts(state, event);
+      if (first) loadAllHistory();
+      break;
+    }
+    case 'history': {
+      const convId = S.applyHistory(state, event);
+      if (convId === null) return;
+      const c = S.conv(state, convId);
+      const keepOffset = c.loadingOlder === true;
+      c.loadingOlder = false;
+      if (convId === state.active) V.renderMessages(state, { ...messageOptions, keepOffset });
+      break;
+    }
+    case 'room': {
+      const room = S.applyRoom(state, event);
+      if (!room) return;
+      const c = S.conv(state, room.id);
+      if (state.extended && c.previewGen !== state.generation) loadHistory(room.id, { limit: room.id === state.active ? null : 20 });
+      if (pendingRoom !== null && room.name === pendingRoom) {
+        pendingRoom = null;
+        $('room-dialog').close();
+        selectConv(room.id);
+        return;
+      }
+      if (room.id === state.active) V.renderMessages(state, messageOptions);
+      break;
+    }
+    case 'key_changed': {
+      const change = S.applyKeyChange(state, event);
+      if (!change) return;
+      if (D.verifyingPeer() === change.peerId) D.renderVerify(state);
+      break;
+    }
+    case 'invite':
+      if (inviteWanted || $('invite-dialog').open) D.showInvite(event);
+      inviteWanted = false;
+      return;
     case 'peer_verified': {
       const peer = state.peers.get(event.peer_id);
       if (peer) peer.verified = event.verified === true;
@@ -158,7 +265,7 @@ function delivered(c) {
   const last = c.messages[c.messages.length - 1];
   const visible = c.id === state.active && !document.hidden;
   if (!last.mine && !visible) c.unread += 1;
-  if (c.id === state.active) V.appendMessage(state);
+  if (c.id === state.active) V.appendMessage(state, messageOptions);
 }
 
 document.addEventListener('visibilitychange', () => {
@@ -174,6 +281,10 @@ function onSocketState(kind, detail) {
   const alert = $('conn-alert');
   conn.dataset.state = kind;
   if (kind === 'open') {
+    // A new connection: the daemon's snapshot (contacts, rooms, key changes) replaces ours.
+    state.generation += 1;
+    state.extended = false;
+    state.keyChanges.clear();
     text.textContent = 'Connected';
     conn.title = 'Connected to your p2p-chat peer';
     alert.hidden = true;
@@ -202,6 +313,7 @@ function setConnecting(on) {
   const button = $('connect-btn');
   button.disabled = on;
   button.textContent = on ? 'Connecting…' : 'Connect';
+  $('invite-connect').disabled = on;
   clearTimeout(connectTimer);
   if (on) connectTimer = setTimeout(() => setConnecting(false), 15000);
 }
@@ -222,6 +334,10 @@ function onConnect(event) {
   }
   const port = Number(portText);
   const error = $('connect-error');
+  if (ip.startsWith('p2p-chat://')) {
+    connectInvite(ip, 'connect-error');
+    return;
+  }
   if (!ip) {
     showError(error, 'Enter the other person’s IP address (for example 127.0.0.1).');
     ipInput.focus();
@@ -233,6 +349,39 @@ function onConnect(event) {
     return;
   }
   if (send({ action: 'connect_peer', ip, port }, 'connect-error') !== null) setConnecting(true);
+}
+
+// p2p-chat://<host>:<port>/<key>: host an IPv4 address, a [IPv6] literal or a DNS name; key 43
+// characters of base64url (PROTOCOL.md §8.1).
+const INVITE_RE = /^p2p-chat:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\/([A-Za-z0-9_-]{43})\/?$/;
+
+function connectInvite(raw, errorTarget) {
+  const invite = raw.trim();
+  const match = INVITE_RE.exec(invite);
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+    showError($(errorTarget), 'That is not a p2p-chat invite. It looks like p2p-chat://HOST:PORT/KEY.');
+    return;
+  }
+  if (send({ action: 'connect_invite', invite }, errorTarget) !== null) setConnecting(true);
+}
+
+let inviteWanted = false;
+let pendingRoom = null;
+
+function shareInvite() {
+  inviteWanted = send({ action: 'get_invite' }, null) !== null;
+}
+
+function createRoom(event) {
+  event.preventDefault();
+  const values = D.roomFormValues();
+  if (values.error) {
+    showError($('room-error'), values.error);
+    return;
+  }
+  if (send({ action: 'create_room', name: values.name, members: values.members }, 'room-error') !== null) {
+    pendingRoom = values.name;
+  }
 }
 
 function sendComposer() {
@@ -265,6 +414,15 @@ function setSidebarOpen(open) {
 
 function wire() {
   $('connect-form').addEventListener('submit', onConnect);
+  $('invite-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    connectInvite($('invite-input').value, 'invite-error');
+  });
+  $('share-invite').addEventListener('click', shareInvite);
+  $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, $('invite-text').textContent));
+  $('new-room').addEventListener('click', () => D.openRoomDialog(state));
+  $('room-form').addEventListener('submit', createRoom);
+  $('room-cancel').addEventListener('click', () => $('room-dialog').close());
   $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendComposer(); });
   $('composer-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {

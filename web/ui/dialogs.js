@@ -1,8 +1,9 @@
 // The verification dialog (safety number of one peer) and the cryptography-checks dialog.
 
-import { $, el, showError } from './dom.js';
+import { $, el, showError, initials, hueClass } from './dom.js';
 import * as crypto from './crypto.js';
 import { peerLabel } from './state.js';
+import { offlineText } from './views.js';
 
 let verifyPeerId = null;
 
@@ -124,4 +125,73 @@ export async function runAllVectors() {
     + `${totals.skipped} skipped${totals.errors ? `, ${totals.errors} could not run` : ''} · ${Math.round(totals.ms)} ms`;
   button.disabled = false;
   button.textContent = 'Run all vectors again';
+}
+
+// ---- invite ---------------------------------------------------------------------------------------
+
+/** base64 of a string's UTF-8 bytes. */
+function base64Utf8(text) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/**
+ * Fills the invite dialog from an `invite` event and opens it. The QR code is an SVG document from
+ * the daemon: it is shown through an <img> (a data: URL, which runs no script), never as markup.
+ */
+export function showInvite(event) {
+  const invite = typeof event.invite === 'string' ? event.invite : '';
+  $('invite-text').textContent = invite;
+  $('copy-invite').disabled = !invite;
+  const img = $('invite-qr');
+  const svg = typeof event.qr_svg === 'string' ? event.qr_svg.trim() : '';
+  if (svg) {
+    img.src = `data:image/svg+xml;base64,${base64Utf8(svg)}`;
+    img.hidden = false;
+  } else {
+    img.removeAttribute('src');
+    img.hidden = true;
+  }
+  img.parentElement.hidden = !svg;
+  showError($('invite-dialog-error'), invite ? '' : 'Your peer sent an empty invite.');
+  const dialog = $('invite-dialog');
+  if (!dialog.open) dialog.showModal();
+}
+
+// ---- new room -------------------------------------------------------------------------------------
+
+/** Opens the "New room" dialog with a checkbox per contact. */
+export function openRoomDialog(state) {
+  const own = state.info?.public_key;
+  const contacts = [...state.peers.values()]
+    .filter((p) => p.id !== own && (p.contact || p.online))
+    .sort((a, b) => (Number(b.online) - Number(a.online)) || peerLabel(a).localeCompare(peerLabel(b)));
+  $('room-members').replaceChildren(...contacts.map((peer) => {
+    const id = `room-member-${[...peer.id].map((c) => c.charCodeAt(0).toString(16)).join('')}`;
+    return el('li', {},
+      el('input', { attrs: { type: 'checkbox', id, value: peer.id, name: 'member' } }),
+      el('label', { class: 'member', attrs: { for: id } },
+        el('span', { class: `avatar avatar-small ${hueClass(peer.id)} ${peer.online ? 'online' : 'offline'}`, text: initials(peerLabel(peer)), attrs: { 'aria-hidden': 'true' } }),
+        el('span', { class: 'member-name', text: peerLabel(peer) }),
+        el('span', { class: 'member-state', text: peer.online ? 'online' : offlineText(peer) })));
+  }));
+  $('room-no-contacts').hidden = contacts.length > 0;
+  $('room-name').value = '';
+  $('room-create').disabled = contacts.length === 0;
+  showError($('room-error'), '');
+  const dialog = $('room-dialog');
+  if (!dialog.open) dialog.showModal();
+  $('room-name').focus();
+}
+
+/** The room dialog's values, or an error message. */
+export function roomFormValues() {
+  const name = $('room-name').value.trim();
+  const members = [...$('room-members').querySelectorAll('input[type="checkbox"]:checked')].map((c) => c.value);
+  if (!name) return { error: 'Give the room a name.' };
+  if ([...name].length > 64) return { error: 'Room names are limited to 64 characters.' };
+  if (members.length === 0) return { error: 'Choose at least one member.' };
+  return { name, members };
 }

@@ -97,3 +97,34 @@ export function truncateMiddle(text, head = 8, tail = 6) {
   const s = String(text ?? '');
   return s.length <= head + tail + 1 ? s : `${s.slice(0, head)}…${s.slice(-tail)}`;
 }
+
+/** "just now", "5 min ago", "at 14:05" (today), "yesterday", "3 Nov". */
+export function lastSeenText(ms, now = Date.now()) {
+  const date = new Date(ms);
+  if (!ms || Number.isNaN(date.getTime())) return '';
+  const minutes = Math.floor((now - ms) / 60000);
+  if (minutes < 1) return 'just now';
+  if (minutes < 60) return `${minutes} min ago`;
+  const today = new Date(now);
+  if (date.toDateString() === today.toDateString()) return `at ${timeFormat.format(date)}`;
+  const yesterday = new Date(now - 86400000);
+  if (date.toDateString() === yesterday.toDateString()) return 'yesterday';
+  return dayFormat.format(date);
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** A small inline SVG icon drawn with currentColor; `shapes` are [tag, attributes] pairs. */
+export function icon(className, viewBox, shapes) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('class', className);
+  svg.setAttribute('viewBox', viewBox);
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const [tag, attrs] of shapes) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    svg.append(node);
+  }
+  return svg;
+}

@@ -4,6 +4,7 @@
 import * as crypto from './crypto.js';
 
 export const EVERYONE = 'everyone';
+export const ROOM_PREFIX = 'room:';
 
 export function createState() {
   return {
@@ -11,14 +12,29 @@ export function createState() {
     ownCheck: null, // { localFp, mismatch } once wasm has checked info.fingerprint
     listenHost: null, // from a "listening on HOST:PORT" status, when the daemon sends one
     peers: new Map(), // peer_id -> peer (see upsertPeer); kept after disconnect, with online = false
+    rooms: new Map(), // "room:<id>" -> { id, name, members }
+    keyChanges: new Map(), // change_id -> unresolved `key_changed`
     convs: new Map([[EVERYONE, newConv(EVERYONE)]]),
     active: EVERYONE,
-    seen: new Set(), // "sender/id" of every shown message, so a message never shows twice
+    byKey: new Map(), // "sender/id" -> message, so a message never shows twice
+    // PROTOCOL.md §8.1 (contacts, history, delivery, rooms…): known once the daemon sends `contacts`
+    // on this connection. Until then the page behaves as with a §8-only daemon.
+    extended: false,
+    generation: 0, // counts WebSocket connections, so history is reloaded once per connection
   };
 }
 
 function newConv(id) {
-  return { id, messages: [], unread: 0, lastAt: 0 };
+  return { id, messages: [], unread: 0, lastAt: 0, hasMore: false, oldestSeq: null, loadedGen: -1, loading: false };
+}
+
+export function isRoom(id) {
+  return typeof id === 'string' && id.startsWith(ROOM_PREFIX);
+}
+
+/** Everyone and rooms show sender names; a one-to-one conversation does not. */
+export function isGroup(id) {
+  return id === EVERYONE || isRoom(id);
 }
 
 export function conv(state, id) {
@@ -44,6 +60,8 @@ export function upsertPeer(state, event) {
     daemonFp: str(event.fingerprint),
     verified: event.verified === true,
     online: true,
+    contact: old?.contact ?? false,
+    lastSeen: Date.now(),
     check: old?.check ?? null,
   };
   state.peers.set(id, peer);
@@ -67,7 +85,8 @@ export function checkPeer(state, peer) {
     const localFp = crypto.fingerprint(peer.publicKey);
     const safety = crypto.safetyNumber(state.info.public_key, peer.publicKey);
     const problems = [];
-    if (crypto.digits(localFp) !== crypto.digits(peer.daemonFp)) {
+    // A contact known only from `contacts` comes with no daemon fingerprint: nothing to compare.
+    if (peer.daemonFp && crypto.digits(localFp) !== crypto.digits(peer.daemonFp)) {
       problems.push('the fingerprint your peer reported differs from the one this page computed');
     }
     if (peer.publicKey !== peer.id) problems.push('the peer id is not its public key');
@@ -107,24 +126,64 @@ export function checkAll(state) {
   for (const peer of state.peers.values()) checkPeer(state, peer);
 }
 
+/** The dedupe key of a message: (sender, id), with "me" as our own sender. */
+function messageKey(message) {
+  return `${message.mine ? 'me' : message.from}/${message.id}`;
+}
+
+const STATE_RANK = { queued: 0, sent: 1, delivered: 2 };
+
+/** A delivery state from the daemon, or null. */
+export function deliveryState(value) {
+  return Object.hasOwn(STATE_RANK, value) ? value : null;
+}
+
+/** Moves a message's delivery state forward (never back). Returns true when it changed. */
+export function advanceDelivery(message, value) {
+  const next = deliveryState(value);
+  if (!next) return false;
+  if (message.state && STATE_RANK[message.state] >= STATE_RANK[next]) return false;
+  message.state = next;
+  return true;
+}
+
+/** Time order, then the daemon's sequence number (history) for equal times. */
+function byTime(a, b) {
+  return (a.at - b.at) || ((a.seq ?? Infinity) - (b.seq ?? Infinity));
+}
+
 /**
  * Adds a message to a conversation unless already shown. Returns the conversation, or null for a
  * duplicate.
  */
 export function addMessage(state, convId, message) {
-  const key = `${message.mine ? 'me' : message.from}/${message.id}`;
-  if (state.seen.has(key)) return null;
-  state.seen.add(key);
+  const key = messageKey(message);
+  if (state.byKey.has(key)) return null;
+  state.byKey.set(key, message);
+  message.conv = convId;
   const c = conv(state, convId);
   c.messages.push(message);
+  if (c.messages.length > 1 && byTime(c.messages[c.messages.length - 2], message) > 0) c.messages.sort(byTime);
   c.lastAt = Math.max(c.lastAt, message.at);
   return c;
+}
+
+/** Our own message `id`, if shown. */
+export function ownMessage(state, id) {
+  return state.byKey.get(`me/${id}`) ?? null;
+}
+
+/** Conversation id an incoming message belongs to. */
+function incomingConv(event, from) {
+  const c = str(event.conversation);
+  if (c === EVERYONE || isRoom(c)) return c;
+  return from;
 }
 
 /** Applies `peer_message`. */
 export function incoming(state, event) {
   const from = str(event.peer_id);
-  const convId = event.conversation === EVERYONE ? EVERYONE : from;
+  const convId = incomingConv(event, from);
   const at = Number(event.received_at) || Date.now();
   const peer = state.peers.get(from);
   if (peer && str(event.name).trim()) peer.name = str(event.name).trim();
@@ -152,7 +211,141 @@ export function outgoing(state, event) {
     sentAt: at,
     at,
     recipients: Array.isArray(event.recipients) ? event.recipients.filter((r) => typeof r === 'string') : [],
+    state: deliveryState(event.state),
   });
+}
+
+/**
+ * Applies `history`: merges the messages (oldest first) into their conversation, skipping those
+ * already shown (but taking their sequence number and a newer delivery state). Returns the
+ * conversation id, or null when the event is unusable.
+ */
+export function applyHistory(state, event) {
+  const convId = str(event.conversation);
+  if (!convId || !Array.isArray(event.messages)) return null;
+  const c = conv(state, convId);
+  const before = c.oldestSeq;
+  let oldest = null;
+  for (const m of event.messages) {
+    if (!m || typeof m !== 'object' || typeof m.id !== 'string' || !m.id) continue;
+    const mine = m.direction === 'out' || m.from === 'me';
+    const seq = Number.isSafeInteger(m.seq) ? m.seq : null;
+    if (seq !== null) oldest = oldest === null ? seq : Math.min(oldest, seq);
+    const sentAt = Number(m.sent_at) || 0;
+    const at = (mine ? sentAt : Number(m.received_at) || sentAt) || Date.now();
+    const from = mine ? 'me' : str(m.from);
+    const existing = state.byKey.get(`${mine ? 'me' : from}/${m.id}`);
+    if (existing) {
+      if (seq !== null) existing.seq = seq;
+      if (mine) advanceDelivery(existing, m.state);
+      continue;
+    }
+    const peer = state.peers.get(from);
+    const message = {
+      id: m.id,
+      mine,
+      from,
+      name: mine ? (state.info?.name || 'You') : (str(m.name).trim() || peerLabel(peer)),
+      text: str(m.text),
+      sentAt: sentAt || at,
+      at,
+      seq,
+      recipients: [],
+      state: mine ? deliveryState(m.state) : null,
+      conv: convId,
+    };
+    state.byKey.set(`${mine ? 'me' : from}/${m.id}`, message);
+    c.messages.push(message);
+    c.lastAt = Math.max(c.lastAt, at);
+  }
+  c.messages.sort(byTime);
+  // has_more describes the oldest page we have seen; a newer page says nothing about older ones.
+  if (before === null || oldest === null || oldest <= before) c.hasMore = event.has_more === true;
+  if (oldest !== null) c.oldestSeq = before === null ? oldest : Math.min(before, oldest);
+  c.loading = false;
+  return convId;
+}
+
+/** Applies `contacts`: every contact gets a peer entry (offline ones too) and a conversation. */
+export function applyContacts(state, event) {
+  if (!Array.isArray(event.contacts)) return;
+  for (const contact of event.contacts) {
+    if (!contact || typeof contact.peer_id !== 'string' || !contact.peer_id) continue;
+    const id = contact.peer_id;
+    let peer = state.peers.get(id);
+    if (!peer) {
+      peer = {
+        id, publicKey: id, name: '', address: '', listenPort: null, direction: '', daemonFp: '',
+        verified: false, online: false, contact: true, lastSeen: 0, check: null,
+      };
+      state.peers.set(id, peer);
+    }
+    peer.contact = true;
+    if (str(contact.name).trim()) peer.name = str(contact.name).trim();
+    if (!peer.online && str(contact.last_address)) peer.address = str(contact.last_address);
+    if (typeof contact.verified === 'boolean') peer.verified = contact.verified;
+    if (typeof contact.online === 'boolean') peer.online = contact.online;
+    let lastSeen = Number(contact.last_seen);
+    if (lastSeen > 0 && lastSeen < 1e11) lastSeen *= 1000; // seconds, not milliseconds
+    if (Number.isFinite(lastSeen) && lastSeen > 0) peer.lastSeen = Math.max(peer.online ? Date.now() : 0, lastSeen);
+    if (!peer.check) checkPeer(state, peer);
+    conv(state, id);
+  }
+}
+
+/** Applies `room`. Returns the room. */
+export function applyRoom(state, event) {
+  let id = str(event.id);
+  if (!id) return null;
+  if (!isRoom(id)) id = ROOM_PREFIX + id;
+  const room = {
+    id,
+    name: str(event.name).trim() || 'Unnamed room',
+    members: Array.isArray(event.members) ? event.members.filter((m) => typeof m === 'string') : [],
+  };
+  state.rooms.set(id, room);
+  conv(state, id);
+  return room;
+}
+
+/** Applies `key_changed`: the contact is no longer verified until its new key is checked again. */
+export function applyKeyChange(state, event) {
+  const changeId = event.change_id;
+  if ((typeof changeId !== 'string' && typeof changeId !== 'number') || typeof event.peer_id !== 'string') return null;
+  const change = {
+    changeId,
+    peerId: event.peer_id,
+    newKey: str(event.new_key),
+    name: str(event.name).trim(),
+    address: str(event.address),
+    wasVerified: event.was_verified === true,
+  };
+  state.keyChanges.set(String(changeId), change);
+  let peer = state.peers.get(change.peerId);
+  if (!peer) {
+    peer = {
+      id: change.peerId, publicKey: change.peerId, name: change.name, address: change.address, listenPort: null,
+      direction: '', daemonFp: '', verified: false, online: false, contact: true, lastSeen: 0, check: null,
+    };
+    state.peers.set(peer.id, peer);
+    checkPeer(state, peer);
+  }
+  peer.verified = false;
+  conv(state, change.peerId);
+  return change;
+}
+
+/** The unresolved key change of a contact, if any. */
+export function keyChangeFor(state, peerId) {
+  for (const change of state.keyChanges.values()) if (change.peerId === peerId) return change;
+  return null;
+}
+
+/** Title of a conversation. */
+export function convTitle(state, id) {
+  if (id === EVERYONE) return 'Everyone';
+  if (isRoom(id)) return state.rooms.get(id)?.name ?? 'Room';
+  return peerLabel(state.peers.get(id));
 }
 
 export function onlinePeers(state) {
@@ -162,14 +355,14 @@ export function onlinePeers(state) {
 /** Conversations for the sidebar: Everyone first, then peers by latest activity. */
 export function sidebarConvs(state) {
   const rest = [...state.convs.values()]
-    .filter((c) => c.id !== EVERYONE && state.peers.has(c.id))
-    .sort((a, b) => (b.lastAt - a.lastAt) || (peerLabel(state.peers.get(a.id)).localeCompare(peerLabel(state.peers.get(b.id)))));
+    .filter((c) => c.id !== EVERYONE && (state.peers.has(c.id) || state.rooms.has(c.id)))
+    .sort((a, b) => (b.lastAt - a.lastAt) || convTitle(state, a.id).localeCompare(convTitle(state, b.id)));
   return [state.convs.get(EVERYONE), ...rest];
 }
 
-/** True when nothing has happened yet: no peer ever connected and no message. */
+/** True when nothing has happened yet: no peer ever connected, no room and no message. */
 export function isFresh(state) {
-  return state.peers.size === 0 && [...state.convs.values()].every((c) => c.messages.length === 0);
+  return state.peers.size === 0 && state.rooms.size === 0 && [...state.convs.values()].every((c) => c.messages.length === 0);
 }
 
 /** "host:port" for others to dial, and whether the host is only a stand-in. */
