@@ -68,11 +68,15 @@ export function watchProblems(page) {
 /**
  * Starts a real peer: `p2p-chat --port 0 --web-port 0 --ephemeral --name NAME`, waits for the
  * "p2p-chat UI: http://…/?token=…" line. Returns { url, origin, token, proc, output, stop }.
+ * `options.dataDir` replaces --ephemeral with --data-dir DIR (state that survives a restart);
+ * `options.port` fixes the P2P port (so contacts can redial it after a restart).
  */
-export async function startPeer(name, extraArgs = []) {
+export async function startPeer(name, extraArgs = [], options = {}) {
   const bin = peerBinary();
   if (!bin) throw new Error('no target/{release,debug}/p2p-chat: run `cargo build -p peer` first');
-  const proc = spawn(bin, ['--port', '0', '--web-port', '0', '--ephemeral', '--name', name, ...extraArgs], {
+  const storage = options.dataDir ? ['--data-dir', options.dataDir] : ['--ephemeral'];
+  const args = ['--port', String(options.port ?? 0), '--web-port', '0', ...storage, '--name', name, ...extraArgs];
+  const proc = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -553,6 +553,64 @@ async function populated(context) {
   return { page, d };
 }
 
+/** A room conversation with history, names and every delivery state, for the screenshots. */
+async function roomScene(context) {
+  const D = Buffer.alloc(32, 7).toString('base64');
+  const now = Date.now();
+  const room = 'room:weekend';
+  const at = (minutes) => now - minutes * 60000;
+  const rows = [
+    row(1, { from: B, name: 'Bob', text: 'Cabin or tents this time?', conversation: room, at: at(42) }),
+    row(2, { from: C, name: 'Carol Nguyen', text: 'Cabin. It rained for three days last year', conversation: room, at: at(40) }),
+    row(3, { from: C, name: 'Carol Nguyen', text: 'I can drive, the car fits four.', conversation: room, at: at(39) }),
+    row(4, { mine: true, text: 'Cabin it is. I found one by the lake with a wood stove — booking it tonight.', conversation: room, at: at(31), state: 'delivered' }),
+    row(5, { from: B, name: 'Bob', text: 'Perfect. I’ll bring the board games.', conversation: room, at: at(12) }),
+    row(6, { mine: true, text: 'Dave, are you in? Saturday 9:00 at my place.', conversation: room, at: at(6), state: 'sent' }),
+  ];
+  const d = daemon({
+    info: { ...ALICE },
+    peers: [peer(B, 'Bob', FP_B, { verified: true }), peer(C, 'Carol Nguyen', FP_C, { address: '192.168.1.23:6000', direction: 'inbound' })],
+    contacts: [
+      contact(B, 'Bob', { online: true, verified: true }),
+      contact(C, 'Carol Nguyen', { online: true, last_address: '192.168.1.23:6000' }),
+      contact(D, 'Dave', { online: false, last_seen: now - 3 * 3600000, last_address: '192.168.1.40:6000' }),
+    ],
+    rooms: [{ id: room, name: 'Weekend trip', members: [A, B, C, D] }],
+    history: {
+      [room]: rows,
+      [B]: [row(7, { from: B, name: 'Bob', text: 'Did the safety numbers match?', conversation: B, at: at(90) })],
+    },
+  });
+  const { page, problems } = await open(context, d);
+  await page.locator(`[data-conv="${room}"]`).click();
+  await page.locator('#messages .msg-text', { hasText: 'Saturday 9:00' }).waitFor();
+  await page.fill('#composer-input', 'Packing list is in the notes. Ping me if I forgot anything!');
+  await page.press('#composer-input', 'Enter');
+  await page.locator('#messages .tick[data-state="queued"]').waitFor();
+  return { page, problems, d };
+}
+
+test('a room conversation with names and delivery ticks (screenshots)', async () => {
+  for (const scheme of ['light', 'dark']) {
+    const shot = await launch({ colorScheme: scheme });
+    try {
+      const { page, problems } = await roomScene(shot.context);
+      assert.equal(await page.locator('#messages .tick[data-state="delivered"]').count(), 1);
+      assert.equal(await page.locator('#messages .tick[data-state="sent"]').count(), 1);
+      assert.equal(await page.locator('#messages .tick[data-state="queued"]').count(), 1);
+      assert.deepEqual(await page.locator('#messages .msg-name').allInnerTexts(), ['Bob', 'Carol Nguyen', 'Bob']);
+      await page.locator('#selftest-badge:not(.badge-pending)').waitFor();
+      const file = await screenshot(page, `standin-room-${scheme}`);
+      if (scheme === 'light' && process.env.UPDATE_DOCS_STANDIN_ROOM === '1') publish(file, 'room');
+      await page.setViewportSize({ width: 390, height: 780 });
+      await screenshot(page, `standin-room-narrow-${scheme}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await shot.close();
+    }
+  }
+});
+
 test('screenshots of the main states', async () => {
   for (const scheme of ['light', 'dark']) {
     const shot = await launch({ colorScheme: scheme });

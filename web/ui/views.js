@@ -260,7 +260,8 @@ export function renderChrome(state, socketOpen, handlers = {}) {
   } else if (room) {
     titleNode.replaceChildren(el('span', { text: room.name }), ' ', el('span', { class: 'tag tag-muted', text: 'Room' }));
     const own = state.info?.public_key;
-    const names = room.members.map((m) => (m === own ? 'you' : peerLabel(state.peers.get(m))));
+    const others = room.members.filter((m) => m !== own).map((m) => peerLabel(state.peers.get(m))).sort((a, b) => a.localeCompare(b));
+    const names = room.members.includes(own) ? ['you', ...others] : others;
     sub.textContent = `${room.members.length} members: ${names.join(', ')}`;
     avatarBox.className = `avatar avatar-room ${hueClass(room.id)}`;
     avatarBox.textContent = initials(room.name);
