@@ -119,11 +119,16 @@ async fn shutdown_signal() {
 async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     let (identity, data_dir) = config::load_identity(&args.storage, args.port)?;
     let public = *identity.public_key();
-    let node = Node::new(NodeConfig {
-        identity,
-        name: args.name.clone(),
-        handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
-    });
+    crate::limits::raise_nofile_limit();
+    let ui_limits = args.limits.ui_limits();
+    let node = Node::with_limits(
+        NodeConfig {
+            identity,
+            name: args.name.clone(),
+            handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
+        },
+        args.limits.node_limits(),
+    );
     let p2p_addr = resolve(&args.host, args.port).await?;
     let p2p = node
         .listen(p2p_addr)
@@ -144,6 +149,8 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
             token: token.clone(),
             web_host: args.web_host.clone(),
             web_port: web.port(),
+            limits: ui_limits,
+            client_slots: Arc::new(tokio::sync::Semaphore::new(ui_limits.max_clients)),
         }),
         shutdown: shutdown_rx,
     };

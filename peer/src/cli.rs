@@ -66,6 +66,63 @@ pub struct RunArgs {
         default_value_t = 10_000
     )]
     pub handshake_timeout_ms: u64,
+    /// Resource limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Resource limits of a running peer (see SECURITY.md).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Live P2P sessions at most; connections beyond it are closed before the handshake.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_SESSIONS, value_name = "N")]
+    pub max_sessions: usize,
+    /// Inbound handshakes in progress at most; connections beyond it are closed at once.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_PENDING_HANDSHAKES, value_name = "N")]
+    pub max_pending_handshakes: usize,
+    /// Inbound connections per second allowed from one IP address (token bucket; 0 = no
+    /// limit). Loopback addresses are exempt unless --rate-limit-loopback.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_HANDSHAKE_RATE, value_name = "PER_SEC")]
+    pub handshake_rate: f64,
+    /// Burst size of the per-IP bucket: connections accepted back to back from one address.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_HANDSHAKE_BURST, value_name = "N")]
+    pub handshake_burst: u32,
+    /// Apply the per-IP rate to loopback addresses too (off by default so local peers,
+    /// tests and benchmarks can open thousands of connections from 127.0.0.1).
+    #[arg(long)]
+    pub rate_limit_loopback: bool,
+    /// Largest WebSocket message accepted from the page, in bytes; a larger one closes that
+    /// UI connection (close code 1009).
+    #[arg(long, default_value_t = crate::ui::DEFAULT_MAX_WS_MESSAGE, value_name = "BYTES")]
+    pub max_ws_message: usize,
+    /// UI WebSocket clients at once; one more is refused with 503.
+    #[arg(long, default_value_t = crate::ui::DEFAULT_MAX_UI_CLIENTS, value_name = "N")]
+    pub max_ui_clients: usize,
+}
+
+impl LimitArgs {
+    /// The node's share of these limits.
+    pub fn node_limits(&self) -> crate::limits::NodeLimits {
+        crate::limits::NodeLimits {
+            max_sessions: self.max_sessions,
+            max_pending_handshakes: self.max_pending_handshakes,
+            handshake_rate: (self.handshake_rate > 0.0 && self.handshake_rate.is_finite())
+                .then_some(crate::limits::RateSpec {
+                    per_second: self.handshake_rate,
+                    burst: self.handshake_burst,
+                }),
+            rate_limit_loopback: self.rate_limit_loopback,
+        }
+    }
+
+    /// The UI server's share of these limits.
+    pub fn ui_limits(&self) -> crate::ui::UiLimits {
+        crate::ui::UiLimits {
+            max_message: self.max_ws_message,
+            max_clients: self.max_ui_clients,
+        }
+    }
 }
 
 /// Subcommands.

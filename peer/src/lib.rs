@@ -9,6 +9,7 @@ pub mod config;
 pub mod event;
 pub mod framing;
 pub mod handshake;
+pub mod limits;
 pub mod node;
 pub mod session;
 pub mod store;

@@ -17,14 +17,16 @@ use tokio::sync::{broadcast, mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaph
 use crate::event::{now_ms, Direction, Event, PeerInfo};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
+use crate::limits::{NodeLimits, RateLimiter};
 use crate::session::{self, Outgoing, ReaderContext, SessionIo, QUEUE_DEPTH};
 
 /// Longest chat text the UI may send, in characters (PROTOCOL.md §9).
 pub const MAX_TEXT_CHARS: usize = 16_000;
 
-/// Inbound handshakes allowed at once; beyond this new connections are closed at once, so a
-/// flood of silent connections cannot exhaust memory or descriptors for 10 s each.
-pub const MAX_PENDING_HANDSHAKES: usize = 1024;
+/// Inbound handshakes allowed at once by default (`--max-pending-handshakes`); beyond this new
+/// connections are closed at once, so a flood of silent connections cannot exhaust memory or
+/// descriptors for 10 s each.
+pub const MAX_PENDING_HANDSHAKES: usize = crate::limits::DEFAULT_MAX_PENDING_HANDSHAKES;
 
 /// How long a send waits for room in a full session queue before the session is closed.
 const SEND_WAIT: Duration = Duration::from_secs(5);
@@ -102,6 +104,8 @@ struct Inner {
     live_tasks: AtomicUsize,
     tasks_done: Notify,
     handshake_slots: Arc<Semaphore>,
+    limits: NodeLimits,
+    rate: RateLimiter,
 }
 
 /// A handle to the node; cheap to clone.
@@ -159,8 +163,13 @@ pub fn keep_new_session(
 }
 
 impl Node {
-    /// A node with no listener yet.
+    /// A node with no listener yet and the default [`NodeLimits`].
     pub fn new(config: NodeConfig) -> Self {
+        Self::with_limits(config, NodeLimits::default())
+    }
+
+    /// A node with no listener yet and these limits.
+    pub fn with_limits(config: NodeConfig, limits: NodeLimits) -> Self {
         let public = *config.identity.public_key();
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         Self {
@@ -179,7 +188,9 @@ impl Node {
                 next_msg: AtomicU64::new(0),
                 live_tasks: AtomicUsize::new(0),
                 tasks_done: Notify::new(),
-                handshake_slots: Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES)),
+                handshake_slots: Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1))),
+                rate: RateLimiter::new(&limits),
+                limits,
             }),
         }
     }
@@ -289,6 +300,14 @@ impl Node {
         loop {
             match listener.accept().await {
                 Ok((stream, addr)) => {
+                    if !self.inner.rate.allow(addr.ip()) {
+                        tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
+                        continue;
+                    }
+                    if lock(&self.inner.sessions).len() >= self.inner.limits.max_sessions {
+                        tracing::warn!(%addr, "connection closed: session limit reached");
+                        continue;
+                    }
                     let Ok(permit) = self.inner.handshake_slots.clone().try_acquire_owned() else {
                         tracing::warn!(%addr, "connection closed: too many handshakes in progress");
                         continue;
@@ -489,6 +508,12 @@ impl Node {
             return Err("connection to our own key".into());
         }
         let mut sessions = lock(&self.inner.sessions);
+        if sessions.len() >= self.inner.limits.max_sessions && !sessions.contains_key(&remote) {
+            return Err(format!(
+                "session limit reached ({} sessions)",
+                self.inner.limits.max_sessions
+            ));
+        }
         if let Some(existing) = sessions.get_mut(&remote) {
             if !keep_new_session(&self.inner.public, &remote, existing.direction, direction) {
                 return Err("duplicate session (keeping the existing one)".into());

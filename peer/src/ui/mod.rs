@@ -13,7 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tower_http::services::ServeDir;
 
 use crate::node::Node;
@@ -30,6 +30,36 @@ pub struct UiConfig {
     pub web_host: String,
     /// The port the server is bound to.
     pub web_port: u16,
+    /// Message size and client limits.
+    pub limits: UiLimits,
+    /// One permit per open WebSocket client (`limits.max_clients` in all).
+    pub client_slots: Arc<Semaphore>,
+}
+
+/// Default largest WebSocket message from the page (64 KiB): room for a 16,000-character text
+/// (at most 64,000 bytes of UTF-8) and its JSON wrapper; a larger chat would not fit one Noise
+/// message (65,535 bytes) anyway.
+pub const DEFAULT_MAX_WS_MESSAGE: usize = 64 * 1024;
+
+/// Default UI WebSocket clients at once (tabs of the page).
+pub const DEFAULT_MAX_UI_CLIENTS: usize = 16;
+
+/// The UI server's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct UiLimits {
+    /// Largest WebSocket message accepted, in bytes.
+    pub max_message: usize,
+    /// WebSocket clients at once.
+    pub max_clients: usize,
+}
+
+impl Default for UiLimits {
+    fn default() -> Self {
+        Self {
+            max_message: DEFAULT_MAX_WS_MESSAGE,
+            max_clients: DEFAULT_MAX_UI_CLIENTS,
+        }
+    }
 }
 
 /// Shared by every handler.

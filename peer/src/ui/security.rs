@@ -107,6 +107,8 @@ mod tests {
             token: "secret".into(),
             web_host: "127.0.0.1".into(),
             web_port: 8000,
+            limits: super::super::UiLimits::default(),
+            client_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,10 +15,13 @@ use super::security;
 use super::AppState;
 use crate::event::Event;
 
-/// Largest WebSocket message accepted from the page (a 16,000-character text is < 64 KiB).
-const MAX_WS_MESSAGE: usize = 256 * 1024;
+/// WebSocket close code for a message over the size limit (RFC 6455 §7.4.1).
+const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code for any other protocol error.
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 
-/// `GET /ws?token=…`: 403 unless token and Origin are right (Host was checked by the guard).
+/// `GET /ws?token=…`: 403 unless token and Origin are right (Host was checked by the guard),
+/// 503 when `max_clients` UI clients are already connected.
 pub async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -30,12 +33,29 @@ pub async fn upgrade(
         tracing::info!("refused WebSocket: {why}");
         return (StatusCode::FORBIDDEN, "forbidden\n").into_response();
     }
-    match upgrade {
-        Ok(upgrade) => upgrade
-            .max_message_size(MAX_WS_MESSAGE)
-            .on_upgrade(move |socket| client(socket, state)),
-        Err(rejection) => rejection.into_response(),
-    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(slot) = state.config.client_slots.clone().try_acquire_owned() else {
+        tracing::warn!(
+            "refused WebSocket: {} UI clients already connected",
+            state.config.limits.max_clients
+        );
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many UI clients; close another window of this page\n",
+        )
+            .into_response();
+    };
+    let max = state.config.limits.max_message;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            client(socket, state).await;
+            drop(slot);
+        })
 }
 
 fn to_message(event: &Event) -> Option<Message> {
@@ -69,7 +89,28 @@ async fn client(socket: WebSocket, state: AppState) {
                     continue;
                 }
                 Some(Ok(Message::Binary(_))) => Event::error("binary messages are not supported", None, None),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    // Oversized message (tungstenite: "Space limit exceeded: Message too
+                    // long") or a protocol error; say which in the close frame (the socket
+                    // may be gone already).
+                    tracing::info!("UI client error: {e}");
+                    let text = e.to_string();
+                    let close = if text.contains("too long") || text.contains("too big") {
+                        CloseFrame {
+                            code: CLOSE_TOO_BIG,
+                            reason: "message too big".into(),
+                        }
+                    } else {
+                        CloseFrame {
+                            code: CLOSE_PROTOCOL_ERROR,
+                            reason: "protocol error".into(),
+                        }
+                    };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    tracing::debug!("UI client disconnected");
+                    return;
+                }
                 Some(Ok(_)) => continue,
             },
             event = events.recv() => match event {

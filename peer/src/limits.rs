@@ -1,0 +1,176 @@
+//! Resource limits of a running peer (SECURITY.md "Limits"): how many sessions and pending
+//! handshakes it holds, how fast one IP address may start handshakes, and the process's
+//! open-file limit. The UI's own limits (WebSocket message size, UI clients) live in
+//! [`crate::ui::UiLimits`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Default cap on live sessions (DESIGN §8 asks for 10,000 on one peer).
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// Default cap on inbound handshakes in progress at once.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 1024;
+/// Default sustained inbound handshakes per second from one IP address.
+pub const DEFAULT_HANDSHAKE_RATE: f64 = 20.0;
+/// Default burst of inbound handshakes from one IP address.
+pub const DEFAULT_HANDSHAKE_BURST: u32 = 50;
+
+/// The node's limits.
+#[derive(Debug, Clone)]
+pub struct NodeLimits {
+    /// Live sessions at most; a handshake completing beyond this is refused (closed).
+    pub max_sessions: usize,
+    /// Inbound handshakes in progress at most; beyond this new connections close at once.
+    pub max_pending_handshakes: usize,
+    /// Per-IP token bucket for inbound connections; `None` disables it.
+    pub handshake_rate: Option<RateSpec>,
+    /// Whether the per-IP rate also applies to loopback addresses (off by default: local
+    /// tests and benchmarks open thousands of connections from 127.0.0.1).
+    pub rate_limit_loopback: bool,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        Self {
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
+            handshake_rate: Some(RateSpec {
+                per_second: DEFAULT_HANDSHAKE_RATE,
+                burst: DEFAULT_HANDSHAKE_BURST,
+            }),
+            rate_limit_loopback: false,
+        }
+    }
+}
+
+/// A token bucket's parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct RateSpec {
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// Bucket size (the most connections accepted back to back).
+    pub burst: u32,
+}
+
+/// Buckets kept before idle (full) ones are pruned.
+const MAX_TRACKED_IPS: usize = 4096;
+
+/// Per-IP token buckets for inbound connections.
+pub struct RateLimiter {
+    spec: Option<RateSpec>,
+    loopback: bool,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// A limiter for these limits.
+    pub fn new(limits: &NodeLimits) -> Self {
+        Self {
+            spec: limits.handshake_rate,
+            loopback: limits.rate_limit_loopback,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`; false means "over the rate, refuse this connection".
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        self.allow_at(ip, Instant::now())
+    }
+
+    fn allow_at(&self, ip: IpAddr, now: Instant) -> bool {
+        let Some(spec) = self.spec else {
+            return true;
+        };
+        if ip.is_loopback() && !self.loopback {
+            return true;
+        }
+        let burst = f64::from(spec.burst.max(1));
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buckets.len() >= MAX_TRACKED_IPS && !buckets.contains_key(&ip) {
+            // Forget buckets that have refilled; they carry no information.
+            buckets.retain(|_, (tokens, last)| {
+                *tokens + now.saturating_duration_since(*last).as_secs_f64() * spec.per_second
+                    < burst
+            });
+            if buckets.len() >= MAX_TRACKED_IPS {
+                // Still full of throttled addresses: refuse newcomers rather than grow.
+                return false;
+            }
+        }
+        let (tokens, last) = buckets.entry(ip).or_insert((burst, now));
+        let refill = now.saturating_duration_since(*last).as_secs_f64() * spec.per_second;
+        *tokens = (*tokens + refill).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit (10,000 sessions need 10,000+
+/// descriptors; the usual soft default is 1,024) and logs the result.
+pub fn raise_nofile_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!("open-file limit: {limit}"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn limiter(loopback: bool) -> RateLimiter {
+        RateLimiter::new(&NodeLimits {
+            handshake_rate: Some(RateSpec {
+                per_second: 2.0,
+                burst: 3,
+            }),
+            rate_limit_loopback: loopback,
+            ..NodeLimits::default()
+        })
+    }
+
+    #[test]
+    fn bucket_allows_the_burst_then_the_rate() {
+        let l = limiter(false);
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| l.allow_at(ip, t0)));
+        assert!(!l.allow_at(ip, t0));
+        assert!(l.allow_at(other, t0), "buckets are per address");
+        assert!(l.allow_at(ip, t0 + Duration::from_millis(500)));
+        assert!(!l.allow_at(ip, t0 + Duration::from_millis(600)));
+    }
+
+    #[test]
+    fn loopback_is_exempt_unless_asked() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        let exempt = limiter(false);
+        assert!((0..100).all(|_| exempt.allow_at(ip, t0)));
+        let limited = limiter(true);
+        assert_eq!((0..100).filter(|_| limited.allow_at(ip, t0)).count(), 3);
+    }
+
+    #[test]
+    fn the_table_stays_bounded() {
+        let l = limiter(false);
+        let t0 = Instant::now();
+        for i in 0..(MAX_TRACKED_IPS as u32 + 100) {
+            let ip = IpAddr::from((0x0a00_0000u32 + i).to_be_bytes());
+            let _ = l.allow_at(ip, t0);
+        }
+        assert!(l.buckets.lock().unwrap().len() <= MAX_TRACKED_IPS);
+    }
+}
