@@ -83,6 +83,7 @@ impl RateLimiter {
         let Some(spec) = self.spec else {
             return true;
         };
+        let ip = bucket_of(ip);
         if ip.is_loopback() && !self.loopback {
             return true;
         }
@@ -112,6 +113,19 @@ impl RateLimiter {
         } else {
             false
         }
+    }
+}
+
+/// The bucket an address counts against: IPv4 (also IPv4-mapped IPv6, as seen by a listener on
+/// `::`) by address, IPv6 by its /64 prefix, since one host usually holds a whole /64.
+fn bucket_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) if !v6.is_loopback() => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::from(segments)
+        }
+        other => other,
     }
 }
 
@@ -161,6 +175,22 @@ mod tests {
         assert!((0..100).all(|_| exempt.allow_at(ip, t0)));
         let limited = limiter(true);
         assert_eq!((0..100).filter(|_| limited.allow_at(ip, t0)).count(), 3);
+    }
+
+    #[test]
+    fn mapped_ipv4_and_ipv6_prefixes_share_buckets() {
+        let t0 = Instant::now();
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!((0..100).all(|_| limiter(false).allow_at(mapped, t0)));
+        let l = limiter(false);
+        let hosts = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aa::3"];
+        let allowed = hosts
+            .iter()
+            .chain(&hosts)
+            .filter(|h| l.allow_at(h.parse().unwrap(), t0))
+            .count();
+        assert_eq!(allowed, 3, "one /64 is one bucket");
+        assert!(l.allow_at("2001:db8:1:3::1".parse().unwrap(), t0));
     }
 
     #[test]
