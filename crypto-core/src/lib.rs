@@ -22,6 +22,7 @@ extern crate alloc;
 
 pub mod encoding;
 pub mod fingerprint;
+pub mod json;
 pub mod keys;
 pub mod noise;
 pub mod parity;

@@ -5,9 +5,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::Serialize;
-
 use crate::encoding::to_base64;
+use crate::json::ObjectWriter;
 use crate::keys::{Identity, PublicKey};
 use crate::noise::{InitiatorStart, ResponderStart, PROLOGUE};
 use crate::primitives::sha256;
@@ -37,31 +36,10 @@ pub const SAFETY_NUMBER_VECTOR: SafetyNumberVector = SafetyNumberVector {
     safety_number: "49981 80161 59512 42587 45774 20904 62737 58485 83238 39271 32535 85718",
 };
 
-#[derive(Serialize)]
-struct KeyEntry {
-    public_key: String,
-    fingerprint: String,
-}
-
-#[derive(Serialize)]
-struct PairEntry {
-    a: String,
-    b: String,
-    safety_number: String,
-}
-
-#[derive(Serialize)]
 struct Transcript {
     handshake: Vec<String>,
     handshake_hash: String,
     transport: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Report {
-    keys: Vec<KeyEntry>,
-    pairs: Vec<PairEntry>,
-    transcript: Transcript,
 }
 
 /// A fixed identity, derived from a label so anyone can regenerate it.
@@ -76,29 +54,50 @@ pub fn parity_report() -> String {
             Identity::from_secret_bytes(fixed_secret(&alloc::format!("p2p-chat parity key {i}")))
         })
         .collect();
-    let keys = identities
-        .iter()
-        .map(|id| KeyEntry {
-            public_key: id.public_key().to_base64(),
-            fingerprint: crate::fingerprint(id.public_key()),
-        })
-        .collect();
-    let mut pairs = Vec::new();
-    for a in &identities {
-        for b in &identities {
-            pairs.push(PairEntry {
-                a: a.public_key().to_base64(),
-                b: b.public_key().to_base64(),
-                safety_number: crate::safety_number(a.public_key(), b.public_key()),
-            });
+    let mut out = String::new();
+    let mut report = ObjectWriter::new(&mut out);
+    report.raw("keys", |out| {
+        out.push('[');
+        for (i, id) in identities.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            ObjectWriter::new(out)
+                .string("public_key", &id.public_key().to_base64())
+                .string("fingerprint", &crate::fingerprint(id.public_key()))
+                .finish();
         }
-    }
-    let report = Report {
-        keys,
-        pairs,
-        transcript: transcript(&identities[0], &identities[1]),
-    };
-    serde_json::to_string(&report).unwrap_or_default()
+        out.push(']');
+    });
+    report.raw("pairs", |out| {
+        out.push('[');
+        for (i, a) in identities.iter().enumerate() {
+            for (j, b) in identities.iter().enumerate() {
+                if i + j > 0 {
+                    out.push(',');
+                }
+                ObjectWriter::new(out)
+                    .string("a", &a.public_key().to_base64())
+                    .string("b", &b.public_key().to_base64())
+                    .string(
+                        "safety_number",
+                        &crate::safety_number(a.public_key(), b.public_key()),
+                    )
+                    .finish();
+            }
+        }
+        out.push(']');
+    });
+    let transcript = transcript(&identities[0], &identities[1]);
+    report.raw("transcript", |out| {
+        ObjectWriter::new(out)
+            .strings("handshake", &transcript.handshake)
+            .string("handshake_hash", &transcript.handshake_hash)
+            .strings("transport", &transcript.transport)
+            .finish();
+    });
+    report.finish();
+    out
 }
 
 fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {

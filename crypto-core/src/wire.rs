@@ -6,7 +6,7 @@ use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use crate::json::{Json, ObjectWriter};
 
 /// A line longer than this ends the connection before it is buffered whole.
 pub const MAX_LINE_BYTES: usize = 131_072;
@@ -38,24 +38,20 @@ pub enum FrameError {
 }
 
 /// One wire frame. Strings borrow from the line where possible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame<'a> {
     /// Noise handshake message `step` (1, 2 or 3), base64.
     Handshake {
         /// 1: initiator → responder, 2: back, 3: initiator again.
         step: u8,
         /// Base64 of the Noise message.
-        #[serde(borrow)]
         message: Cow<'a, str>,
     },
     /// A transport message after the handshake.
     Data {
         /// Base64 of the 12-byte nonce: 4 zero bytes and the 64-bit big-endian counter.
-        #[serde(borrow)]
         nonce: Cow<'a, str>,
         /// Base64 of AES-256-GCM `ciphertext || tag`.
-        #[serde(borrow)]
         ciphertext: Cow<'a, str>,
     },
 }
@@ -78,7 +74,25 @@ impl<'a> Frame<'a> {
                 max: MAX_LINE_BYTES,
             });
         }
-        serde_json::from_slice(line).map_err(|e| FrameError::Malformed(e.to_string()))
+        let mut json = parse_object(line)?;
+        let kind = take_string(&mut json, "type")?;
+        match &*kind {
+            "handshake" => {
+                let step = json["step"]
+                    .as_u64()
+                    .and_then(|s| u8::try_from(s).ok())
+                    .ok_or_else(|| malformed("step must be an integer 0-255"))?;
+                Ok(Frame::Handshake {
+                    step,
+                    message: take_string(&mut json, "message")?,
+                })
+            }
+            "data" => Ok(Frame::Data {
+                nonce: take_string(&mut json, "nonce")?,
+                ciphertext: take_string(&mut json, "ciphertext")?,
+            }),
+            _ => Err(malformed("unknown frame type")),
+        }
     }
 
     /// A handshake frame carrying `message` (base64-encoded here).
@@ -91,10 +105,21 @@ impl<'a> Frame<'a> {
 
     /// The line to send: compact JSON and a trailing `\n`.
     pub fn to_line(&self) -> Vec<u8> {
-        // Serialising these plain structs cannot fail.
-        let mut line = serde_json::to_vec(self).unwrap_or_default();
-        line.push(b'\n');
-        line
+        let mut line = String::new();
+        let mut object = ObjectWriter::new(&mut line);
+        match self {
+            Frame::Handshake { step, message } => object
+                .string("type", "handshake")
+                .number("step", u64::from(*step))
+                .string("message", message),
+            Frame::Data { nonce, ciphertext } => object
+                .string("type", "data")
+                .string("nonce", nonce)
+                .string("ciphertext", ciphertext),
+        }
+        .finish();
+        line.push('\n');
+        line.into_bytes()
     }
 
     /// The borrowed fields if this is a `data` frame.
@@ -107,32 +132,76 @@ impl<'a> Frame<'a> {
 }
 
 /// The JSON hello carried encrypted in handshake messages 2 and 3.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
     /// Display name; may be empty. Truncated to [`MAX_NAME_CHARS`] on parse.
-    #[serde(default)]
     pub name: String,
     /// The TCP port this peer accepts connections on (so the other side can redial it).
-    #[serde(default)]
     pub listen_port: u16,
     /// Software and version, e.g. `p2p-chat/0.1.0`.
-    #[serde(default)]
     pub agent: String,
 }
 
 impl Hello {
     /// Parses a hello; unknown fields are ignored for forward compatibility.
     pub fn parse(payload: &[u8]) -> Result<Self, FrameError> {
-        let mut hello: Hello =
-            serde_json::from_slice(payload).map_err(|e| FrameError::Malformed(e.to_string()))?;
-        hello.name = clean_name(&hello.name);
-        hello.agent = hello.agent.chars().take(MAX_NAME_CHARS).collect();
-        Ok(hello)
+        let mut json = parse_object(payload)?;
+        let listen_port = match json.get("listen_port") {
+            None => 0,
+            Some(port) => port
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| malformed("listen_port must be an integer 0-65535"))?,
+        };
+        let name = optional_string(&mut json, "name")?;
+        let agent = optional_string(&mut json, "agent")?;
+        Ok(Hello {
+            name: clean_name(&name),
+            listen_port,
+            agent: agent.chars().take(MAX_NAME_CHARS).collect(),
+        })
     }
 
     /// The bytes to put in a handshake payload.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = String::new();
+        ObjectWriter::new(&mut out)
+            .string("name", &self.name)
+            .number("listen_port", u64::from(self.listen_port))
+            .string("agent", &self.agent)
+            .finish();
+        out.into_bytes()
+    }
+}
+
+fn malformed(reason: &str) -> FrameError {
+    FrameError::Malformed(reason.to_string())
+}
+
+/// Parses bytes that must be one JSON object.
+fn parse_object(bytes: &[u8]) -> Result<Json<'_>, FrameError> {
+    let json = Json::parse_bytes(bytes).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    match json {
+        Json::Object(_) => Ok(json),
+        _ => Err(malformed("not a JSON object")),
+    }
+}
+
+/// A required string member.
+fn take_string<'a>(json: &mut Json<'a>, key: &'static str) -> Result<Cow<'a, str>, FrameError> {
+    json.take(key)
+        .and_then(Json::into_string)
+        .ok_or_else(|| FrameError::Malformed(alloc::format!("missing string field \"{key}\"")))
+}
+
+/// An optional string member (absent or null → empty).
+fn optional_string(json: &mut Json<'_>, key: &'static str) -> Result<String, FrameError> {
+    match json.take(key) {
+        None | Some(Json::Null) => Ok(String::new()),
+        Some(Json::String(s)) => Ok(s.into_owned()),
+        Some(_) => Err(FrameError::Malformed(alloc::format!(
+            "\"{key}\" must be a string"
+        ))),
     }
 }
 
@@ -146,8 +215,7 @@ pub fn clean_name(name: &str) -> String {
 }
 
 /// The plaintext of a `data` frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Payload {
     /// A chat message. `id` is chosen by the sender and unique per sender; retransmissions
@@ -160,11 +228,9 @@ pub enum Payload {
         /// Sender's clock, Unix milliseconds.
         sent_at: u64,
         /// Room id for group messages; absent otherwise.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
         /// True when the sender addressed everyone it was connected to (the original
         /// broadcast), so the receiver files it under "everyone" rather than the direct chat.
-        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
         broadcast: bool,
     },
     /// Receipt of the chat message `id`, sent once it is stored.
@@ -187,8 +253,41 @@ pub enum Payload {
 impl Payload {
     /// Parses and bounds-checks a decrypted payload.
     pub fn parse(plaintext: &[u8]) -> Result<Self, FrameError> {
-        let payload: Payload =
-            serde_json::from_slice(plaintext).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let mut json = parse_object(plaintext)?;
+        let kind = take_string(&mut json, "kind")?;
+        let id = take_string(&mut json, "id")?.into_owned();
+        let payload = match &*kind {
+            "chat" => Payload::Chat {
+                id,
+                text: take_string(&mut json, "text")?.into_owned(),
+                sent_at: json["sent_at"]
+                    .as_u64()
+                    .ok_or_else(|| malformed("sent_at must be a non-negative integer"))?,
+                room: match json.take("room") {
+                    None | Some(Json::Null) => None,
+                    Some(Json::String(room)) => Some(room.into_owned()),
+                    Some(_) => return Err(malformed("room must be a string")),
+                },
+                broadcast: match json.take("broadcast") {
+                    None | Some(Json::Null) => false,
+                    Some(Json::Bool(b)) => b,
+                    Some(_) => return Err(malformed("broadcast must be a boolean")),
+                },
+            },
+            "ack" => Payload::Ack { id },
+            "room" => Payload::Room {
+                id,
+                name: take_string(&mut json, "name")?.into_owned(),
+                members: json["members"]
+                    .as_array()
+                    .ok_or_else(|| malformed("members must be an array"))?
+                    .iter()
+                    .map(|m| m.as_str().map(String::from))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| malformed("members must be strings"))?,
+            },
+            _ => return Err(malformed("unknown payload kind")),
+        };
         let id = match &payload {
             Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
         };
@@ -202,7 +301,41 @@ impl Payload {
 
     /// The JSON bytes to seal.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = String::new();
+        let mut object = ObjectWriter::new(&mut out);
+        match self {
+            Payload::Chat {
+                id,
+                text,
+                sent_at,
+                room,
+                broadcast,
+            } => {
+                object
+                    .string("kind", "chat")
+                    .string("id", id)
+                    .string("text", text)
+                    .number("sent_at", *sent_at);
+                if let Some(room) = room {
+                    object.string("room", room);
+                }
+                if *broadcast {
+                    object.boolean("broadcast", true);
+                }
+            }
+            Payload::Ack { id } => {
+                object.string("kind", "ack").string("id", id);
+            }
+            Payload::Room { id, name, members } => {
+                object
+                    .string("kind", "room")
+                    .string("id", id)
+                    .string("name", name)
+                    .strings("members", members);
+            }
+        }
+        object.finish();
+        out.into_bytes()
     }
 }
 

@@ -1,15 +1,13 @@
 //! The page's view of crypto-core, compiled to WebAssembly with wasm-bindgen.
 //!
 //! Marshalling only: every export converts its JS arguments, calls one crypto-core function and
-//! converts the answer back. Reports are serialised with serde_json (already in the bundle for the
-//! vector runners) and handed to `JSON.parse`, which keeps the `.wasm` far smaller than a generic
-//! serde-to-JS bridge. Bad input becomes a thrown JS `Error` with a message, never a trap.
+//! converts the answer back. Reports come from crypto-core as JSON text and are handed to
+//! `JSON.parse`, which keeps the `.wasm` far smaller than a generic serde-to-JS bridge. Bad input becomes a thrown JS `Error` with a message, never a trap.
 #![forbid(unsafe_code)]
 
 use crypto_core::fingerprint::numbers_match as core_numbers_match;
 use crypto_core::vectors::{run_named, VectorKind};
 use crypto_core::{Identity, PublicKey};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -19,21 +17,20 @@ extern "C" {
     fn performance_now() -> f64;
 }
 
-/// Serialises a report and parses it into a plain JS object.
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    let text = serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()))?;
-    js_sys::JSON::parse(&text).map_err(|_| JsError::new("could not build the result object"))
+/// Parses crypto-core's JSON text into a plain JS object.
+fn parse_json(text: &str) -> Result<JsValue, JsError> {
+    js_sys::JSON::parse(text).map_err(|_| JsError::new("could not build the result object"))
+}
+
+/// Sets one property on a JS object.
+fn set(object: &JsValue, key: &str, value: &JsValue) -> Result<(), JsError> {
+    js_sys::Reflect::set(object, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|_| JsError::new("could not build the result object"))
 }
 
 fn public_key(text: &str) -> Result<PublicKey, JsError> {
     PublicKey::from_base64(text).map_err(|e| JsError::new(&e.to_string()))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct GeneratedIdentity {
-    public_key: String,
-    fingerprint: String,
 }
 
 /// A fresh identity: `{ publicKey, fingerprint }`. The secret never leaves wasm memory and is
@@ -41,10 +38,18 @@ struct GeneratedIdentity {
 #[wasm_bindgen(js_name = generateIdentity)]
 pub fn generate_identity() -> Result<JsValue, JsError> {
     let identity = Identity::generate();
-    to_js(&GeneratedIdentity {
-        public_key: identity.public_key().to_base64(),
-        fingerprint: crypto_core::fingerprint(identity.public_key()),
-    })
+    let object: JsValue = js_sys::Object::new().into();
+    set(
+        &object,
+        "publicKey",
+        &identity.public_key().to_base64().into(),
+    )?;
+    set(
+        &object,
+        "fingerprint",
+        &crypto_core::fingerprint(identity.public_key()).into(),
+    )?;
+    Ok(object)
 }
 
 /// The fingerprint of a base64 public key: 30 digits in 6 groups of 5.
@@ -81,15 +86,7 @@ pub fn vector_kinds() -> Vec<String> {
 #[wasm_bindgen(js_name = runVectors)]
 pub fn run_vectors(kind: &str, json_text: &str) -> Result<JsValue, JsError> {
     let report = run_named(kind, json_text).map_err(|e| JsError::new(&e.to_string()))?;
-    to_js(&report)
-}
-
-#[derive(Serialize)]
-struct TimedSelfTest {
-    passed: u32,
-    failed: u32,
-    ms: f64,
-    failures: Vec<String>,
+    parse_json(&report.to_json())
 }
 
 /// The built-in self-test: `{ passed, failed, ms, failures }`.
@@ -98,12 +95,9 @@ pub fn self_test() -> Result<JsValue, JsError> {
     let start = performance_now();
     let report = crypto_core::selftest::self_test();
     let ms = performance_now() - start;
-    to_js(&TimedSelfTest {
-        passed: report.passed,
-        failed: report.failed,
-        ms,
-        failures: report.failures,
-    })
+    let object = parse_json(&report.to_json())?;
+    set(&object, "ms", &ms.into())?;
+    Ok(object)
 }
 
 /// The parity report, byte for byte what the native `p2p-chat vectors --parity-out` writes.

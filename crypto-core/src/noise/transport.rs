@@ -21,7 +21,7 @@ pub enum TransportError {
     #[error("transport decryption failed")]
     DecryptionFailed,
     /// The frame's nonce is not the next counter (replayed, dropped or reordered frame).
-    #[error("wrong nonce: expected counter {expected}, got {got:?}")]
+    #[error("wrong nonce: expected counter {expected}")]
     WrongNonce {
         /// The counter this side expects next.
         expected: u64,

@@ -13,8 +13,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::Serialize;
-use serde_json::Value;
+use crate::json::Json;
 
 /// The vector suites the runners understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +68,7 @@ impl VectorKind {
 }
 
 /// The outcome of one suite.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VectorReport {
     /// Entries whose every check matched.
     pub passed: u32,
@@ -82,6 +81,18 @@ pub struct VectorReport {
 }
 
 impl VectorReport {
+    /// `{"passed":…,"failed":…,"skipped":…,"failures":[…]}`, for the wasm façade and the CLI.
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        crate::json::ObjectWriter::new(&mut out)
+            .number("passed", self.passed.into())
+            .number("failed", self.failed.into())
+            .number("skipped", self.skipped.into())
+            .strings("failures", &self.failures)
+            .finish();
+        out
+    }
+
     fn record(&mut self, name: impl FnOnce() -> String, outcome: Outcome) {
         match outcome {
             Outcome::Pass => self.passed += 1,
@@ -117,14 +128,13 @@ pub enum VectorError {
         reason: String,
     },
     /// `runVectors` was given a kind name it does not know.
-    #[error("unknown vector kind {0:?}")]
+    #[error("unknown vector kind \"{0}\"")]
     UnknownKind(String),
 }
 
 /// Runs one suite over a vector file's text.
 pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorError> {
-    let root: Value =
-        serde_json::from_str(json_text).map_err(|e| VectorError::NotJson(e.to_string()))?;
+    let root = Json::parse(json_text).map_err(|e| VectorError::NotJson(e.to_string()))?;
     let layout = |reason: &str| VectorError::WrongLayout {
         kind: kind.name(),
         reason: reason.to_string(),
@@ -189,7 +199,7 @@ pub fn run_named(kind: &str, json_text: &str) -> Result<VectorReport, VectorErro
 }
 
 /// A hex field, or a failure naming it.
-pub(crate) fn hex_field(value: &Value, field: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn hex_field(value: &Json<'_>, field: &str) -> Result<Vec<u8>, String> {
     let text = value[field]
         .as_str()
         .ok_or_else(|| format!("missing hex field {field}"))?;
@@ -197,7 +207,7 @@ pub(crate) fn hex_field(value: &Value, field: &str) -> Result<Vec<u8>, String> {
 }
 
 /// A 32-byte hex field.
-pub(crate) fn key_field(value: &Value, field: &str) -> Result<[u8; 32], String> {
+pub(crate) fn key_field(value: &Json<'_>, field: &str) -> Result<[u8; 32], String> {
     let bytes = hex_field(value, field)?;
     bytes
         .try_into()

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde_json::Value;
+use crate::json::Json;
 
 use core::fmt::Display;
 
@@ -14,21 +14,21 @@ use crate::keys::Identity;
 use crate::noise::{InitiatorStart, ResponderStart, Transport, PROTOCOL_NAME};
 
 /// The protocol name (cacophony and snow say `protocol_name`, noise-c says `name`).
-pub(crate) fn protocol_name(entry: &Value) -> &str {
+pub(crate) fn protocol_name<'j>(entry: &'j Json<'_>) -> &'j str {
     entry["protocol_name"]
         .as_str()
         .or_else(|| entry["name"].as_str())
         .unwrap_or("?")
 }
 
-pub(crate) fn run_entry(entry: &Value) -> Outcome {
+pub(crate) fn run_entry(entry: &Json<'_>) -> Outcome {
     if protocol_name(entry) != PROTOCOL_NAME {
         return Outcome::Skip;
     }
     outcome(replay_xx(entry))
 }
 
-fn replay_xx(entry: &Value) -> Result<(), String> {
+fn replay_xx(entry: &Json<'_>) -> Result<(), String> {
     let init_prologue = hex_field(entry, "init_prologue")?;
     let resp_prologue = hex_field(entry, "resp_prologue")?;
     let init_static = Identity::from_secret_bytes(key_field(entry, "init_static")?);

@@ -4,18 +4,18 @@
 use alloc::format;
 use alloc::string::String;
 
-use serde_json::Value;
+use crate::json::Json;
 
 use super::{expect_eq, hex_field, key_field, outcome, Outcome};
 use crate::primitives::{aes256gcm_open, aes256gcm_seal, hkdf_sha256, hmac_sha256, x25519};
 
-fn result(test: &Value) -> &str {
+fn result<'j>(test: &'j Json<'_>) -> &'j str {
     test["result"].as_str().unwrap_or("")
 }
 
 /// XDH: our wrapper rejects the all-zero shared secret (Noise requires it), which Wycheproof
 /// marks `acceptable` with the `ZeroSharedSecret` flag.
-pub(crate) fn x25519_test(group: &Value, test: &Value) -> Outcome {
+pub(crate) fn x25519_test(group: &Json<'_>, test: &Json<'_>) -> Outcome {
     if group["curve"].as_str() != Some("curve25519") {
         return Outcome::Skip;
     }
@@ -37,12 +37,12 @@ pub(crate) fn x25519_test(group: &Value, test: &Value) -> Outcome {
                 Err("invalid input gave the stated output".into())
             }
             ("invalid", _) => Ok(()),
-            (other, _) => Err(format!("unknown result {other:?}")),
+            (other, _) => Err(format!("unknown result \"{other}\"")),
         }
     })())
 }
 
-pub(crate) fn aes_gcm(group: &Value, test: &Value) -> Outcome {
+pub(crate) fn aes_gcm(group: &Json<'_>, test: &Json<'_>) -> Outcome {
     let sizes = (
         group["keySize"].as_u64(),
         group["ivSize"].as_u64(),
@@ -69,12 +69,12 @@ pub(crate) fn aes_gcm(group: &Value, test: &Value) -> Outcome {
             }
             "invalid" if opened.is_ok() => Err("invalid ciphertext accepted".into()),
             "invalid" => Ok(()),
-            other => Err(format!("unknown result {other:?}")),
+            other => Err(format!("unknown result \"{other}\"")),
         }
     })())
 }
 
-pub(crate) fn hkdf(test: &Value) -> Outcome {
+pub(crate) fn hkdf(test: &Json<'_>) -> Outcome {
     outcome((|| {
         let size = test["size"].as_u64().ok_or("missing size")? as usize;
         let okm = hkdf_sha256(
@@ -88,12 +88,12 @@ pub(crate) fn hkdf(test: &Value) -> Outcome {
             ("valid" | "acceptable", Err(e)) => Err(format!("valid input rejected: {e}")),
             ("invalid", Err(_)) => Ok(()),
             ("invalid", Ok(_)) => Err("invalid length accepted".into()),
-            (other, _) => Err(format!("unknown result {other:?}")),
+            (other, _) => Err(format!("unknown result \"{other}\"")),
         }
     })())
 }
 
-pub(crate) fn hmac(group: &Value, test: &Value) -> Outcome {
+pub(crate) fn hmac(group: &Json<'_>, test: &Json<'_>) -> Outcome {
     let Some(tag_bits) = group["tagSize"].as_u64() else {
         return Outcome::Skip;
     };
@@ -108,7 +108,7 @@ pub(crate) fn hmac(group: &Value, test: &Value) -> Outcome {
             ("valid" | "acceptable", true) | ("invalid", false) => Ok(()),
             ("valid" | "acceptable", false) => Err("tag mismatch on valid input".into()),
             ("invalid", true) => Err("invalid tag verified".into()),
-            (other, _) => Err(format!("unknown result {other:?}")),
+            (other, _) => Err(format!("unknown result \"{other}\"")),
         }
     })())
 }
