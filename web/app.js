@@ -240,6 +240,7 @@ function onEvent(event) {
     case 'key_changed': {
       const change = S.applyKeyChange(state, event);
       if (!change) return;
+      setConnecting(false); // a dial that met a changed key is held, not answered
       if (D.verifyingPeer() === change.peerId) D.renderVerify(state);
       break;
     }

@@ -100,7 +100,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await Promise.all(Object.values(sides).map((s) => s.peer.stop()));
+  await Promise.all([...Object.values(sides), ...extras.map((peer) => ({ peer }))].map((s) => s.peer.stop()));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -203,6 +203,88 @@ test('a room works across three peers and survives a restart', async (t) => {
   assert.deepEqual(await texts(alice), ['Cabin or tents?', 'Cabin, please. I can drive.', 'Cabin. I will bring board games.', 'Booked! Saturday 9:00 at my place.']);
   assert.equal(await alice.page.locator('#chat-sub').innerText(), '3 members: you, Bob, Carol');
   assert.equal(await tick(alice, 'Booked!').getAttribute('data-state'), 'delivered');
+});
+
+const extras = []; // ephemeral peers started by single tests
+
+async function startEphemeral(name, port = 0) {
+  const peer = await startPeer(name, [], { port });
+  extras.push(peer);
+  const { page, problems } = await openPage(peer);
+  const side = { name, peer, page, problems, port: Number(await page.locator('#own-port').innerText()) };
+  return side;
+}
+
+test('invite: the QR code loads as an image; the invite connects to its peer and a wrong key is refused', async (t) => {
+  if (unsupported) return t.skip(unsupported);
+  const { Carol: carol, Bob: bob } = sides;
+  await carol.page.click('#share-invite');
+  await carol.page.locator('#invite-dialog[open]').waitFor();
+  const invite = await carol.page.locator('#invite-text').innerText();
+  assert.match(invite, /^p2p-chat:\/\/[^/\s]+:(\d+)\/[A-Za-z0-9_-]{43}$/);
+  assert.equal(Number(/:(\d+)\//.exec(invite)[1]), carol.port);
+  const img = carol.page.locator('#invite-qr');
+  assert.match(await img.getAttribute('src'), /^data:image\/svg\+xml;base64,/);
+  await carol.page.waitForFunction(() => document.getElementById('invite-qr').complete);
+  assert.ok(await img.evaluate((node) => node.naturalWidth > 0), 'the QR image did not load');
+  const shot = await screenshot(carol.page, 'invite');
+  publish(shot, 'invite');
+  await carol.page.keyboard.press('Escape');
+
+  const dave = await startEphemeral('Dave');
+  const carolId = await idOf(carol);
+  // Carol's address with Bob's key: whoever answers there is not Bob, so it is refused.
+  const bobKey = Buffer.from(await idOf(bob), 'base64').toString('base64url');
+  const wrong = invite.replace(/[A-Za-z0-9_-]{43}$/, bobKey);
+  await dave.page.fill('#invite-input', wrong);
+  await dave.page.click('#invite-connect');
+  await dave.page.locator('#invite-error').waitFor({ timeout: 20000 });
+  assert.equal(await dave.page.locator(`#peer-list [data-peer="${carolId}"]`).count(), 0);
+  await dave.page.locator('#invite-connect:not([disabled])').waitFor({ timeout: 20000 });
+  // The real invite, pasted where the IP goes.
+  await dave.page.fill('#connect-ip', invite);
+  await dave.page.click('#connect-btn');
+  await dave.page.locator(`#peer-list [data-peer="${carolId}"]`).waitFor();
+  assert.equal(await dave.page.locator(`#peer-list [data-peer="${carolId}"] .peer-name`).innerText(), 'Carol');
+  assert.deepEqual(dave.problems, []);
+  await dave.page.close();
+});
+
+test('key change: a contact answering with a new key is held behind a warning until accepted', async (t) => {
+  if (unsupported) return t.skip(unsupported);
+  const alice = sides.Alice;
+  const eve = await startEphemeral('Eve');
+  const oldId = await idOf(eve);
+  await connect(alice, eve);
+  const oldFp = await alice.page.locator(`#peer-list [data-peer="${oldId}"] .peer-fp code`).innerText();
+  await eve.page.close();
+  await eve.peer.stop();
+  await alice.page.locator(`#conv-list [data-conv="${oldId}"][data-online="false"]`).waitFor();
+
+  // Same name, same address, new key.
+  const impostor = await startEphemeral('Eve', eve.port);
+  const newId = await idOf(impostor);
+  assert.notEqual(newId, oldId);
+  await alice.page.fill('#connect-ip', '127.0.0.1');
+  await alice.page.fill('#connect-port', String(eve.port));
+  await alice.page.click('#connect-btn');
+  await alice.page.locator('#key-global', { hasText: 'Eve’s key changed' }).waitFor({ timeout: 20000 });
+  assert.equal(await alice.page.locator(`#peer-list [data-peer="${newId}"]`).count(), 0, 'a held session is not shown as connected');
+  await alice.page.locator('#key-global button', { hasText: 'Review' }).click();
+  const banner = alice.page.locator('#key-alert');
+  await banner.waitFor();
+  assert.equal(await banner.locator('h2').innerText(), 'Eve’s key changed — messages are held until you accept');
+  assert.equal(await banner.locator('.key-old-fp').innerText(), oldFp);
+  const newFp = await banner.locator('.key-new-fp').innerText();
+  assert.match(newFp, /^(\d{5} ){5}\d{5}$/);
+  assert.notEqual(newFp, oldFp);
+  await screenshot(alice.page, 'key-changed');
+  await alice.page.click('#key-accept');
+  await banner.waitFor({ state: 'hidden' });
+  await alice.page.locator(`#peer-list [data-peer="${newId}"]`).waitFor({ timeout: 20000 });
+  assert.equal(await alice.page.locator(`#peer-list [data-peer="${newId}"] .peer-fp code`).innerText(), newFp);
+  assert.equal(await alice.page.locator(`#peer-list [data-peer="${newId}"] .tag-ok`).count(), 0);
+  await impostor.page.close();
 });
 
 test('no script errors or CSP violations on any page', async (t) => {

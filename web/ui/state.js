@@ -269,6 +269,9 @@ export function applyHistory(state, event) {
 /** Applies `contacts`: every contact gets a peer entry (offline ones too) and a conversation. */
 export function applyContacts(state, event) {
   if (!Array.isArray(event.contacts)) return;
+  // A snapshot: whoever is not in it is no longer a contact (e.g. replaced after a key change).
+  const listed = new Set(event.contacts.map((c) => c?.peer_id));
+  for (const peer of state.peers.values()) if (!listed.has(peer.id)) peer.contact = false;
   for (const contact of event.contacts) {
     if (!contact || typeof contact.peer_id !== 'string' || !contact.peer_id) continue;
     const id = contact.peer_id;
@@ -352,10 +355,17 @@ export function onlinePeers(state) {
   return [...state.peers.values()].filter((p) => p.online);
 }
 
+/** A peer's conversation stays listed while it is online, a contact, or has messages. */
+function keepPeerConv(state, c) {
+  const peer = state.peers.get(c.id);
+  if (!peer) return false;
+  return !state.extended || peer.online || peer.contact || c.messages.length > 0 || keyChangeFor(state, c.id) !== null;
+}
+
 /** Conversations for the sidebar: Everyone first, then peers by latest activity. */
 export function sidebarConvs(state) {
   const rest = [...state.convs.values()]
-    .filter((c) => c.id !== EVERYONE && (state.peers.has(c.id) || state.rooms.has(c.id)))
+    .filter((c) => c.id !== EVERYONE && (state.rooms.has(c.id) || keepPeerConv(state, c)))
     .sort((a, b) => (b.lastAt - a.lastAt) || convTitle(state, a.id).localeCompare(convTitle(state, b.id)));
   return [state.convs.get(EVERYONE), ...rest];
 }

@@ -75,7 +75,7 @@ export function renderConvList(state, onSelect) {
           changed ? el('span', { class: 'tag tag-danger', text: 'Key changed', attrs: { 'aria-hidden': 'true' } }) : null,
           el('span', { class: 'conv-time', text: last ? shortTime(last.at) : '' })),
         el('span', { class: 'conv-bottom' },
-          el('span', { class: 'conv-preview', text: preview(state, c) }),
+          el('span', { class: `conv-preview${last ? '' : ' conv-status'}`, text: preview(state, c) }),
           c.unread ? el('span', { class: 'unread', text: c.unread > 99 ? '99+' : c.unread, attrs: { 'aria-hidden': 'true' } }) : null)));
       return el('li', {}, button);
     }),
