@@ -420,6 +420,7 @@ function wire() {
     connectInvite($('invite-input').value, 'invite-error');
   });
   $('share-invite').addEventListener('click', shareInvite);
+  $('empty-share-invite').addEventListener('click', shareInvite);
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, $('invite-text').textContent));
   $('new-room').addEventListener('click', () => D.openRoomDialog(state));
   $('room-form').addEventListener('submit', createRoom);

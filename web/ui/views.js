@@ -242,7 +242,7 @@ export function renderChrome(state, socketOpen, handlers = {}) {
   const fresh = isFresh(state);
   $('empty-state').hidden = !fresh;
   $('chat').hidden = fresh;
-  for (const id of ['share-invite', 'new-room', 'invite-form']) $(id).hidden = !state.extended;
+  for (const id of ['share-invite', 'empty-share-invite', 'new-room', 'invite-form']) $(id).hidden = !state.extended;
 
   const id = state.active;
   const peer = state.peers.get(id);
