@@ -53,6 +53,23 @@ pub fn main() -> ExitCode {
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            Some(Command::Invite {
+                host,
+                port,
+                storage,
+            }) => {
+                let (identity, _) = config::load_identity(&storage, port)?;
+                let invite = crate::invite::Invite {
+                    host: host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned(),
+                    port,
+                    key: *identity.public_key(),
+                };
+                println!("{}", invite.to_uri());
+                Ok(ExitCode::SUCCESS)
+            }
             Some(Command::Chat {
                 address,
                 name,
@@ -129,11 +146,23 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         },
         args.limits.node_limits(),
     );
+    let store = match &data_dir {
+        Some(dir) => crate::store::Store::open(dir.join(config::DATABASE_FILE)),
+        None => crate::store::Store::open_in_memory(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    node.attach_store(
+        crate::persist::StoreHandle::spawn(store).context("cannot start the store thread")?,
+    );
     let p2p_addr = resolve(&args.host, args.port).await?;
     let p2p = node
         .listen(p2p_addr)
         .await
         .with_context(|| format!("cannot listen on {p2p_addr}"))?;
+    if !p2p.ip().is_unspecified() {
+        node.set_invite_host(&p2p.ip().to_string());
+    }
+    node.start_redial(Duration::from_millis(args.redial_base_ms));
     let web_addr = resolve(&args.web_host, args.web_port).await?;
     let web_listener = TcpListener::bind(web_addr)
         .await

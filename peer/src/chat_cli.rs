@@ -59,7 +59,25 @@ pub async fn run(options: ChatOptions) -> ExitCode {
         handshake_timeout: options.handshake_timeout,
     });
     let mut events = node.subscribe();
-    let addr = match tokio::net::lookup_host(options.address.as_str()).await {
+    let (target, expected) = if options.address.starts_with(crate::invite::SCHEME) {
+        match crate::invite::Invite::parse(&options.address) {
+            Ok(invite) => (
+                if invite.host.contains(':') {
+                    format!("[{}]:{}", invite.host, invite.port)
+                } else {
+                    format!("{}:{}", invite.host, invite.port)
+                },
+                Some(invite.key),
+            ),
+            Err(e) => {
+                eprintln!("bad invite: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        (options.address.clone(), None)
+    };
+    let addr = match tokio::net::lookup_host(target.as_str()).await {
         Ok(mut addrs) => addrs.next(),
         Err(_) => None,
     };
@@ -67,7 +85,7 @@ pub async fn run(options: ChatOptions) -> ExitCode {
         eprintln!("cannot resolve {:?} (expected HOST:PORT)", options.address);
         return ExitCode::FAILURE;
     };
-    let peer = match node.connect(addr).await {
+    let peer = match node.connect_expecting(addr, expected).await {
         Ok(peer) => peer,
         Err(e) => {
             eprintln!("{e}");

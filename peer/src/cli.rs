@@ -66,6 +66,15 @@ pub struct RunArgs {
         default_value_t = 10_000
     )]
     pub handshake_timeout_ms: u64,
+    /// First redial delay in milliseconds for contacts owed messages (doubles to 5 min;
+    /// tests only).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_REDIAL_BASE_MS",
+        default_value_t = 1_000
+    )]
+    pub redial_base_ms: u64,
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -137,12 +146,26 @@ pub enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Print this peer's invite, `p2p-chat://HOST:PORT/KEY` (the key base64url): whoever
+    /// connects with it refuses any peer that does not hold this identity.
+    Invite {
+        /// The address others reach this peer at.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The P2P port this peer listens on (and whose default data directory to use).
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// Identity storage.
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
     /// Terminal chat with one peer: stdin lines go out, incoming messages print as
     /// `<name>: <text>` on stdout; status goes to stderr. Exits when stdin ends (after the
     /// peer acknowledged what was sent) or when the peer disconnects (exit status 1).
     Chat {
-        /// The peer's P2P address.
-        #[arg(value_name = "HOST:PORT")]
+        /// The peer's P2P address, or an invite (`p2p-chat://…`, then the peer must hold the
+        /// invite's key).
+        #[arg(value_name = "HOST:PORT|INVITE")]
         address: String,
         /// Display name sent to the peer.
         #[arg(long, default_value = "terminal")]

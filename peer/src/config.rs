@@ -14,6 +14,9 @@ use zeroize::Zeroizing;
 
 use crate::cli::StorageArgs;
 
+/// The SQLite database's name inside the data directory.
+pub const DATABASE_FILE: &str = "p2p-chat.db";
+
 /// The identity file's name inside the data directory.
 pub const IDENTITY_FILE: &str = "identity.key";
 

@@ -35,6 +35,51 @@ pub struct PeerInfo {
     pub verified: bool,
 }
 
+/// One contact in a `contacts` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactInfo {
+    /// Its key.
+    pub peer_id: String,
+    /// Last announced name.
+    pub name: String,
+    /// Last dialable address.
+    pub last_address: Option<String>,
+    /// First handshake, Unix ms.
+    pub first_seen: u64,
+    /// Latest handshake, Unix ms.
+    pub last_seen: u64,
+    /// Verified by the user.
+    pub verified: bool,
+    /// Has a live session now.
+    pub online: bool,
+}
+
+/// One message in a `history` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryMessage {
+    /// Local order (page with `before`).
+    pub seq: i64,
+    /// Sender-chosen id.
+    pub id: String,
+    /// The conversation id.
+    pub conversation: String,
+    /// The sender's peer_id, or `"me"`.
+    pub from: String,
+    /// The sender's name.
+    pub name: String,
+    /// The text (untrusted).
+    pub text: String,
+    /// Sender's clock.
+    pub sent_at: u64,
+    /// Our clock.
+    pub received_at: u64,
+    /// `"in"` or `"out"`.
+    pub direction: &'static str,
+    /// Outgoing only: `queued`, `sent` or `delivered`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+}
+
 /// One UI event.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -101,6 +146,8 @@ pub enum Event {
         conversation: String,
         /// The sessions it was queued on.
         recipients: Vec<String>,
+        /// Always `"queued"`: the message is in the outbox (PROTOCOL.md §8.1).
+        state: String,
     },
     /// A peer's verified flag changed.
     PeerVerified {
@@ -119,6 +166,58 @@ pub enum Event {
         /// The action's `req`, copied.
         #[serde(skip_serializing_if = "Option::is_none")]
         req: Option<Value>,
+    },
+    /// One of our messages advanced (`queued` → `sent` → `delivered`).
+    Delivery {
+        /// Our message id.
+        id: String,
+        /// The new aggregate state.
+        state: String,
+    },
+    /// A known contact answered with a different key; its session is held.
+    KeyChanged {
+        /// Resolve with `accept_key_change` / `reject_key_change`.
+        change_id: i64,
+        /// The contact's old key.
+        peer_id: String,
+        /// The key that answered.
+        new_key: String,
+        /// The name it announced.
+        name: String,
+        /// Where it answered (dialable address), if known.
+        address: Option<String>,
+        /// Whether the old key was verified.
+        was_verified: bool,
+    },
+    /// Our invite.
+    Invite {
+        /// `p2p-chat://host:port/key`.
+        invite: String,
+        /// The invite as an SVG QR code.
+        qr_svg: String,
+    },
+    /// Every current contact.
+    Contacts {
+        /// The contacts.
+        contacts: Vec<ContactInfo>,
+    },
+    /// A room we are in.
+    Room {
+        /// `room:<id>`.
+        id: String,
+        /// Display name.
+        name: String,
+        /// Members' peer_ids, ourselves included.
+        members: Vec<String>,
+    },
+    /// A page of a conversation's history.
+    History {
+        /// The conversation id.
+        conversation: String,
+        /// Oldest first.
+        messages: Vec<HistoryMessage>,
+        /// Whether older messages exist.
+        has_more: bool,
     },
     /// Internal (not sent to the UI): the remote acknowledged message `id`.
     #[serde(rename = "internal_delivered")]

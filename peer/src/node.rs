@@ -7,18 +7,21 @@ use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-use crypto_core::noise::MAX_PLAINTEXT_LEN;
-use crypto_core::wire::{clean_name, Hello, Payload, AGENT};
+use crypto_core::wire::{clean_name, Hello, AGENT};
 use crypto_core::{fingerprint, Identity, PublicKey};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::event::{now_ms, Direction, Event, PeerInfo};
+use crate::event::{Direction, Event, PeerInfo};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
 use crate::limits::{NodeLimits, RateLimiter};
 use crate::session::{self, Outgoing, ReaderContext, SessionIo, QUEUE_DEPTH};
+
+#[path = "node_chat.rs"]
+mod chat;
+pub use chat::{parse_conversation, Target, MAX_HISTORY_PAGE, REDIAL_BASE, REDIAL_CAP};
 
 /// Longest chat text the UI may send, in characters (PROTOCOL.md §9).
 pub const MAX_TEXT_CHARS: usize = 16_000;
@@ -104,6 +107,7 @@ struct Inner {
     live_tasks: AtomicUsize,
     tasks_done: Notify,
     handshake_slots: Arc<Semaphore>,
+    persist: chat::Persist,
     limits: NodeLimits,
     rate: RateLimiter,
 }
@@ -188,6 +192,7 @@ impl Node {
                 next_msg: AtomicU64::new(0),
                 live_tasks: AtomicUsize::new(0),
                 tasks_done: Notify::new(),
+                persist: chat::Persist::new(),
                 handshake_slots: Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1))),
                 rate: RateLimiter::new(&limits),
                 limits,
@@ -233,8 +238,13 @@ impl Node {
     /// Every live session, as `peer_connected` payloads.
     pub fn peers(&self) -> Vec<PeerInfo> {
         let verified = lock(&self.inner.verified).clone();
+        let held: HashSet<PublicKey> = lock(self.inner.persist.held_keys())
+            .keys()
+            .copied()
+            .collect();
         lock(&self.inner.sessions)
             .iter()
+            .filter(|(key, _)| !held.contains(key))
             .map(|(key, handle)| PeerInfo {
                 verified: verified.contains(key),
                 ..handle.info.clone()
@@ -250,28 +260,15 @@ impl Node {
         self.emit(self.info());
     }
 
-    /// Marks a key verified (or not) and tells every UI.
-    pub fn set_verified(&self, peer: PublicKey, verified: bool) {
-        {
-            let mut set = lock(&self.inner.verified);
-            if verified {
-                set.insert(peer);
-            } else {
-                set.remove(&peer);
-            }
-        }
-        self.emit(Event::PeerVerified {
-            peer_id: peer.to_base64(),
-            verified,
-        });
-    }
-
     /// Closes the session with `peer`; false if there was none.
     pub fn disconnect(&self, peer: &PublicKey, reason: &str) -> bool {
         let handle = lock(&self.inner.sessions).remove(peer);
         match handle {
             Some(mut handle) => {
+                self.inner.persist.session_gone(peer);
+                lock(self.inner.persist.held_keys()).remove(peer);
                 self.emit_disconnected(&handle.info, reason);
+                self.emit_contacts();
                 if let Some(close) = handle.close.take() {
                     let _ = close.send(reason.to_owned());
                 }
@@ -330,6 +327,15 @@ impl Node {
     /// Dials `addr`, handshakes and registers the session. Returns once the session is live
     /// (its I/O continues in a background task).
     pub async fn connect(&self, addr: SocketAddr) -> Result<PeerInfo, NodeError> {
+        self.connect_expecting(addr, None).await
+    }
+
+    /// [`Node::connect`], refusing the session unless the remote's static key is `expected`.
+    pub async fn connect_expecting(
+        &self,
+        addr: SocketAddr,
+        expected: Option<PublicKey>,
+    ) -> Result<PeerInfo, NodeError> {
         self.emit(Event::Status {
             message: format!("connecting to {addr}"),
         });
@@ -341,6 +347,12 @@ impl Node {
                 source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
             })?
             .map_err(|source| NodeError::Connect { addr, source })?;
+        if let Some(expected) = expected {
+            match stream.local_addr() {
+                Ok(local) => self.expect_key(local, expected),
+                Err(source) => return Err(NodeError::Connect { addr, source }),
+            }
+        }
         let (ready_tx, ready_rx) = oneshot::channel();
         let node = self.clone();
         tokio::spawn(async move {
@@ -383,6 +395,10 @@ impl Node {
         ready: Option<oneshot::Sender<Result<PeerInfo, NodeError>>>,
     ) -> String {
         let _ = stream.set_nodelay(true);
+        let local = match direction {
+            Direction::Outbound => stream.local_addr().ok(),
+            Direction::Inbound => None,
+        };
         let (read_half, mut write_half) = stream.into_split();
         let mut reader = LineReader::new(read_half);
         let hello = Hello {
@@ -424,6 +440,21 @@ impl Node {
             }
         };
         drop(handshake_permit);
+        let remote = established.remote();
+        let admitted = Box::pin(self.admit(remote, &established.hello, addr, local)).await;
+        match admitted {
+            Ok(chat::Admission::Normal { .. }) => {}
+            Ok(chat::Admission::Held(event)) => self.emit(event),
+            Err(reason) => {
+                if let Some(ready) = ready {
+                    let _ = ready.send(Err(NodeError::Refused {
+                        addr,
+                        reason: reason.clone(),
+                    }));
+                }
+                return reason;
+            }
+        }
         // Everything between the handshake and the session runs in a plain function, so the
         // transport keys and buffers moved into the session are not also kept in this
         // long-lived future's state.
@@ -477,10 +508,17 @@ impl Node {
             peer_id: peer_id.clone(),
             name: info.name.clone(),
             events: self.inner.events.clone(),
+            inbox: Some(self.inbox(remote, &info.name)),
         };
-        self.emit(Event::PeerConnected(info.clone()));
+        let held = self.is_held(&remote);
+        if !held {
+            self.emit(Event::PeerConnected(info.clone()));
+        }
         if let Some(ready) = ready {
             let _ = ready.send(Ok(info));
+        }
+        if !held {
+            self.session_online(remote);
         }
         let handshake::Established { transport, .. } = *established;
         let (sender, receiver) = transport.into_halves();
@@ -546,7 +584,14 @@ impl Node {
             }
         };
         if let Some(handle) = removed {
-            self.emit_disconnected(&handle.info, reason);
+            self.inner.persist.session_gone(remote);
+            if lock(self.inner.persist.held_keys())
+                .remove(remote)
+                .is_none()
+            {
+                self.emit_disconnected(&handle.info, reason);
+            }
+            self.emit_contacts();
         }
     }
 
@@ -566,89 +611,16 @@ impl Node {
         format!("{:016x}-{n}", rand::random::<u64>())
     }
 
-    /// Sends a chat message to one peer or (`to == None`) every connected peer. Returns the
-    /// `message_sent` event (already emitted to subscribers).
+    /// Sends a chat message to one contact or (`to == None`) every connected peer: committed
+    /// to the outbox, then written to the connected recipients. Returns the `message_sent`
+    /// event (already emitted to subscribers).
     pub async fn send_message(
         &self,
         text: &str,
         to: Option<PublicKey>,
     ) -> Result<Event, NodeError> {
-        let chars = text.chars().count();
-        if chars == 0 || chars > MAX_TEXT_CHARS {
-            return Err(NodeError::BadText(format!(
-                "text must be 1-{MAX_TEXT_CHARS} characters (got {chars})"
-            )));
-        }
-        let id = self.message_id();
-        let sent_at = now_ms();
-        let payload = Payload::Chat {
-            id: id.clone(),
-            text: text.to_owned(),
-            sent_at,
-            room: None,
-            broadcast: to.is_none(),
-        }
-        .to_bytes();
-        if payload.len() > MAX_PLAINTEXT_LEN {
-            return Err(NodeError::BadText(
-                "message too large once encoded".to_owned(),
-            ));
-        }
-        let payload: Outgoing = payload.into();
-        let targets: Vec<(String, mpsc::Sender<Outgoing>)> = {
-            let sessions = lock(&self.inner.sessions);
-            match &to {
-                Some(key) => match sessions.get(key) {
-                    Some(h) => vec![(h.info.peer_id.clone(), h.queue.clone())],
-                    None => return Err(NodeError::NotConnected),
-                },
-                None => sessions
-                    .values()
-                    .map(|h| (h.info.peer_id.clone(), h.queue.clone()))
-                    .collect(),
-            }
-        };
-        // Queue on every session at once; a session whose queue stays full for SEND_WAIT is
-        // not reading and is closed, so one stuck peer cannot stall the UI or a broadcast.
-        let sends = targets.into_iter().map(|(peer_id, queue)| {
-            let payload = payload.clone();
-            async move {
-                let queued = match queue.try_send(payload) {
-                    Ok(()) => Ok(()),
-                    Err(mpsc::error::TrySendError::Closed(_)) => Err(false),
-                    Err(mpsc::error::TrySendError::Full(payload)) => {
-                        match tokio::time::timeout(SEND_WAIT, queue.send(payload)).await {
-                            Ok(Ok(())) => Ok(()),
-                            Ok(Err(_)) => Err(false),
-                            Err(_) => Err(true),
-                        }
-                    }
-                };
-                (peer_id, queued)
-            }
-        });
-        let mut recipients = Vec::new();
-        for (peer_id, queued) in futures_util::future::join_all(sends).await {
-            match queued {
-                Ok(()) => recipients.push(peer_id),
-                Err(stuck) => {
-                    if stuck {
-                        if let Ok(key) = PublicKey::from_base64(&peer_id) {
-                            self.disconnect(&key, "peer is not reading (send queue full)");
-                        }
-                    }
-                }
-            }
-        }
-        let event = Event::MessageSent {
-            id,
-            text: text.to_owned(),
-            sent_at,
-            conversation: to.map_or_else(|| "everyone".to_owned(), |k| k.to_base64()),
-            recipients,
-        };
-        self.emit(event.clone());
-        Ok(event)
+        self.send_chat(text, to.map_or(Target::Everyone, Target::Peer))
+            .await
     }
 
     /// Closes every session and waits (briefly) for their tasks to flush and finish.
@@ -672,6 +644,7 @@ impl Node {
         {
             tracing::warn!("some connections did not close in time");
         }
+        self.flush_store().await;
     }
 }
 
@@ -732,6 +705,7 @@ mod size_tests {
             peer_id: String::new(),
             name: String::new(),
             events,
+            inbox: None,
         };
         let reader = session::reader_loop(receiver, LineReader::new(tokio::io::empty()), tx, &ctx);
         assert!(

@@ -48,6 +48,18 @@ pub struct ReaderContext {
     pub name: String,
     /// The node's event channel.
     pub events: tokio::sync::broadcast::Sender<Event>,
+    /// Where payloads go when the node keeps a store; `None` keeps the built-in handling
+    /// (acknowledge at once, report to `events`).
+    pub inbox: Option<Arc<dyn Inbox>>,
+}
+
+/// Handles the payloads of one session (the node: store, then acknowledge).
+pub trait Inbox: Send + Sync {
+    /// Takes one authenticated payload; a returned payload is sent back on this session.
+    fn receive(
+        &self,
+        payload: Payload,
+    ) -> Pin<Box<dyn Future<Output = Option<Outgoing>> + Send + '_>>;
 }
 
 /// Seals and writes queued payloads until the queue closes or the socket fails.
@@ -132,6 +144,19 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             Ok(plaintext) => plaintext,
             Err(e) => return e.to_string(),
         };
+        if let Some(inbox) = &ctx.inbox {
+            match Payload::parse(&plaintext) {
+                Ok(payload) => {
+                    if let Some(reply) = inbox.receive(payload).await {
+                        if acks.send(reply).await.is_err() {
+                            return "writer stopped".into();
+                        }
+                    }
+                }
+                Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
+            }
+            continue;
+        }
         match Payload::parse(&plaintext) {
             Ok(Payload::Chat {
                 id,

@@ -3,16 +3,30 @@
 
 use crypto_core::wire::MAX_NAME_CHARS;
 use crypto_core::PublicKey;
+
+use crate::invite::Invite;
+use crate::node::{parse_conversation, MAX_HISTORY_PAGE};
+use crate::store::Conversation;
+
+/// `load_history`'s default page size.
+pub const DEFAULT_HISTORY_PAGE: usize = 100;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// Every action name this version understands.
-pub const ACTIONS: [&str; 5] = [
+pub const ACTIONS: [&str; 12] = [
     "connect_peer",
     "send_message",
     "set_name",
     "set_verified",
     "disconnect_peer",
+    "load_history",
+    "accept_key_change",
+    "reject_key_change",
+    "get_invite",
+    "connect_invite",
+    "create_room",
+    "list_contacts",
 ];
 
 /// A validated action.
@@ -49,17 +63,89 @@ pub enum Action {
         /// The peer.
         peer_id: PublicKey,
     },
+    /// Send a chat message to a room (`send_message` with `to: "room:<id>"`).
+    SendToRoom {
+        /// The text.
+        text: String,
+        /// Room id without the prefix.
+        room: String,
+    },
+    /// One page of a conversation's history.
+    LoadHistory {
+        /// Which conversation.
+        conversation: Conversation,
+        /// Older than this `seq`.
+        before: Option<i64>,
+        /// Page size, 1-500.
+        limit: usize,
+    },
+    /// Resolve a held key change.
+    ResolveKeyChange {
+        /// Which change.
+        change_id: i64,
+        /// Accept (true) or reject.
+        accept: bool,
+    },
+    /// Ask for our invite.
+    GetInvite,
+    /// Dial an invite.
+    ConnectInvite {
+        /// The parsed invite.
+        invite: Invite,
+    },
+    /// Create a room.
+    CreateRoom {
+        /// Its name.
+        name: String,
+        /// Contacts to add.
+        members: Vec<PublicKey>,
+    },
+    /// Ask for the contact list.
+    ListContacts,
 }
 
 /// The raw shapes, before semantic checks.
 #[derive(Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 enum RawAction {
-    ConnectPeer { ip: String, port: u32 },
-    SendMessage { text: String, to: Option<String> },
-    SetName { name: String },
-    SetVerified { peer_id: String, verified: bool },
-    DisconnectPeer { peer_id: String },
+    ConnectPeer {
+        ip: String,
+        port: u32,
+    },
+    SendMessage {
+        text: String,
+        to: Option<String>,
+    },
+    SetName {
+        name: String,
+    },
+    SetVerified {
+        peer_id: String,
+        verified: bool,
+    },
+    DisconnectPeer {
+        peer_id: String,
+    },
+    LoadHistory {
+        conversation: String,
+        before: Option<i64>,
+        limit: Option<u64>,
+    },
+    AcceptKeyChange {
+        change_id: i64,
+    },
+    RejectKeyChange {
+        change_id: i64,
+    },
+    GetInvite {},
+    ConnectInvite {
+        invite: String,
+    },
+    CreateRoom {
+        name: String,
+        members: Vec<String>,
+    },
+    ListContacts {},
 }
 
 /// An action that could not be used.
@@ -128,6 +214,13 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             }
             Action::ConnectPeer { ip, port }
         }
+        RawAction::SendMessage { text, to: Some(to) } if to.starts_with("room:") => {
+            let room = to.trim_start_matches("room:").to_owned();
+            if room.is_empty() || room.chars().count() > crypto_core::wire::MAX_ID_CHARS {
+                return Err(fail("bad room id".into(), Some(name)));
+            }
+            Action::SendToRoom { text, room }
+        }
         RawAction::SendMessage { text, to } => {
             let to = match to {
                 Some(to) => Some(peer_key(&to).map_err(|m| fail(m, Some(name.clone())))?),
@@ -151,6 +244,63 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
         RawAction::DisconnectPeer { peer_id } => Action::DisconnectPeer {
             peer_id: peer_key(&peer_id).map_err(|m| fail(m, Some(name.clone())))?,
         },
+        RawAction::LoadHistory {
+            conversation,
+            before,
+            limit,
+        } => {
+            let conversation =
+                parse_conversation(&conversation).map_err(|m| fail(m, Some(name.clone())))?;
+            let limit = match limit {
+                None => DEFAULT_HISTORY_PAGE,
+                Some(n) if (1..=MAX_HISTORY_PAGE as u64).contains(&n) => n as usize,
+                Some(_) => {
+                    return Err(fail(
+                        format!("limit must be 1-{MAX_HISTORY_PAGE}"),
+                        Some(name),
+                    ))
+                }
+            };
+            Action::LoadHistory {
+                conversation,
+                before,
+                limit,
+            }
+        }
+        RawAction::AcceptKeyChange { change_id } => Action::ResolveKeyChange {
+            change_id,
+            accept: true,
+        },
+        RawAction::RejectKeyChange { change_id } => Action::ResolveKeyChange {
+            change_id,
+            accept: false,
+        },
+        RawAction::GetInvite {} => Action::GetInvite,
+        RawAction::ConnectInvite { invite } => Action::ConnectInvite {
+            invite: Invite::parse(&invite).map_err(|m| fail(m, Some(name.clone())))?,
+        },
+        RawAction::CreateRoom {
+            name: room_name,
+            members,
+        } => {
+            let chars = room_name.trim().chars().count();
+            if chars == 0 || chars > MAX_NAME_CHARS {
+                return Err(fail(
+                    format!("room name must be 1-{MAX_NAME_CHARS} characters"),
+                    Some(name),
+                ));
+            }
+            let members = members
+                .iter()
+                .map(|m| peer_key(m))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| fail(m, Some(name.clone())))?;
+            Action::CreateRoom {
+                name: room_name,
+                members,
+            }
+        }
+        RawAction::ListContacts {} => Action::ListContacts,
     };
     Ok((action, req))
 }

@@ -14,6 +14,7 @@ use super::actions::{self, Action};
 use super::security;
 use super::AppState;
 use crate::event::Event;
+use crate::node::Target;
 
 /// WebSocket close code for a message over the size limit (RFC 6455 §7.4.1).
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -73,6 +74,7 @@ async fn client(socket: WebSocket, state: AppState) {
     let (direct_tx, mut direct_rx) = mpsc::channel::<Event>(64);
     let mut greeting = vec![node.info()];
     greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
+    greeting.extend(node.greeting_events().await);
     for event in &greeting {
         if let Some(msg) = to_message(event) {
             if sink.send(msg).await.is_err() {
@@ -189,6 +191,57 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                     ))
                     .await;
             }
+        }
+        Action::SendToRoom { text, room } => {
+            if let Err(e) = node.send_chat(&text, Target::Room(room)).await {
+                let _ = reply.send(error(e.to_string(), "send_message")).await;
+            }
+        }
+        Action::LoadHistory {
+            conversation,
+            before,
+            limit,
+        } => {
+            let event = node
+                .history(conversation, before, limit)
+                .await
+                .unwrap_or_else(|e| error(e, "load_history"));
+            let _ = reply.send(event).await;
+        }
+        Action::ResolveKeyChange { change_id, accept } => {
+            if let Err(e) = node.resolve_key_change(change_id, accept).await {
+                let name = if accept {
+                    "accept_key_change"
+                } else {
+                    "reject_key_change"
+                };
+                let _ = reply.send(error(e, name)).await;
+            }
+        }
+        Action::GetInvite => {
+            let event = node
+                .invite_event()
+                .unwrap_or_else(|e| error(e, "get_invite"));
+            let _ = reply.send(event).await;
+        }
+        Action::ConnectInvite { invite } => {
+            let node = node.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                if let Err(message) = node.connect_invite(&invite).await {
+                    let _ = reply
+                        .send(Event::error(message, Some("connect_invite"), req))
+                        .await;
+                }
+            });
+        }
+        Action::CreateRoom { name, members } => {
+            if let Err(e) = node.create_room(&name, members).await {
+                let _ = reply.send(error(e, "create_room")).await;
+            }
+        }
+        Action::ListContacts => {
+            let _ = reply.send(node.contacts_event().await).await;
         }
     }
 }

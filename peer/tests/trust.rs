@@ -1,0 +1,180 @@
+//! Issue 5: trust on first use, key changes and invites (real processes).
+
+mod common;
+mod store_common;
+
+use serde_json::json;
+use store_common::{full_history, start_in, tempdir};
+
+#[tokio::test]
+async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
+    let (da, db, db2) = (tempdir(), tempdir(), tempdir());
+    let a = start_in("alice", da.path(), 0, &[]);
+    let mut b = start_in("bob", db.path(), 0, &[]);
+    let (old_key, b_port) = (b.public_key.clone(), b.p2p_port);
+    let mut ua = a.ui().await;
+    ua.connect_peer(b_port, &old_key).await;
+    ua.send(json!({"action": "set_verified", "peer_id": old_key, "verified": true}))
+        .await;
+    ua.wait_type("peer_verified").await;
+    b.kill();
+    ua.wait_type("peer_disconnected").await;
+    let sent = ua.say("for bob only", Some(&old_key)).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+
+    // Someone else takes bob's address and name with another key; A redials it.
+    let impostor = start_in("bob", db2.path(), b_port, &[]);
+    let new_key = impostor.public_key.clone();
+    assert_ne!(new_key, old_key);
+    let mut ui = impostor.ui().await;
+    let change = ua.wait_type("key_changed").await;
+    assert_eq!(change["peer_id"], old_key.as_str());
+    assert_eq!(change["new_key"], new_key.as_str());
+    assert_eq!(change["name"], "bob");
+    assert_eq!(change["was_verified"], true);
+    assert_eq!(change["address"], format!("127.0.0.1:{b_port}"));
+    // Held: the message stays queued and nothing reaches the new key.
+    let history = full_history(&mut ua, &old_key).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["state"], "queued");
+    // A page opened now is told about the pending change too.
+    let mut late = a.ui().await;
+    let again = late.wait_type("key_changed").await;
+    assert_eq!(again["change_id"], change["change_id"]);
+    // The new key's own message is not shown while held.
+    ui.wait_for("peer_connected", |e| e["type"] == "peer_connected")
+        .await;
+    ui.say("hello, it is the new bob", Some(&a.public_key))
+        .await;
+
+    ua.send(json!({"action": "accept_key_change", "change_id": change["change_id"]}))
+        .await;
+    let got = ui.hear("for bob only").await;
+    assert_eq!(got["id"], id.as_str());
+    ua.wait_for("delivered", |e| {
+        e["type"] == "delivery" && e["id"] == id.as_str() && e["state"] == "delivered"
+    })
+    .await;
+    ua.send(json!({"action": "list_contacts"})).await;
+    let contacts = ua.wait_type("contacts").await;
+    let list = contacts["contacts"].as_array().unwrap();
+    let current = list
+        .iter()
+        .find(|c| c["peer_id"] == new_key.as_str())
+        .unwrap();
+    assert_eq!(current["verified"], false, "a new key is not verified");
+    assert!(list.iter().all(|c| c["peer_id"] != old_key.as_str()));
+    // Nothing said while held was shown to A.
+    let history = full_history(&mut ua, &new_key).await;
+    assert!(history
+        .iter()
+        .all(|m| m["text"] != "hello, it is the new bob"));
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_closed_and_refused_later() {
+    let (da, db, db2) = (tempdir(), tempdir(), tempdir());
+    let a = start_in("alice", da.path(), 0, &[]);
+    let mut b = start_in("bob", db.path(), 0, &[]);
+    let (old_key, b_port) = (b.public_key.clone(), b.p2p_port);
+    let mut ua = a.ui().await;
+    ua.connect_peer(b_port, &old_key).await;
+    b.kill();
+    ua.wait_type("peer_disconnected").await;
+    let impostor = start_in("bob", db2.path(), b_port, &[]);
+    let mut ui = impostor.ui().await;
+    // The impostor dials A this time.
+    ui.connect_peer(a.p2p_port, &a.public_key).await;
+    let change = ua.wait_type("key_changed").await;
+    ua.send(json!({"action": "reject_key_change", "change_id": change["change_id"]}))
+        .await;
+    ui.wait_type("peer_disconnected").await;
+    ui.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": a.p2p_port}))
+        .await;
+    ui.wait_for("refused", |e| {
+        e["type"] == "error" || e["type"] == "peer_disconnected"
+    })
+    .await;
+    a.wait_for_log("this key was rejected for a known contact")
+        .await;
+}
+
+#[tokio::test]
+async fn invites_connect_to_the_right_key_and_refuse_any_other() {
+    let (db, dc) = (tempdir(), tempdir());
+    let a = common::Peer::start("alice");
+    let b = start_in("bob", db.path(), 0, &[]);
+    let c = start_in("carol", dc.path(), 0, &[]);
+    // The CLI prints the data directory's identity.
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "invite",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &b.p2p_port.to_string(),
+            "--data-dir",
+        ])
+        .arg(db.path())
+        .output()
+        .expect("p2p-chat invite");
+    assert!(out.status.success());
+    let invite_b = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key_b64url = invite_b.rsplit('/').next().unwrap();
+    assert_eq!(key_b64url.len(), 43);
+    assert_eq!(
+        invite_b,
+        format!("p2p-chat://127.0.0.1:{}/{key_b64url}", b.p2p_port)
+    );
+    // The page's invite is the same string, with a QR code.
+    let mut ub = b.ui().await;
+    ub.send(json!({"action": "get_invite"})).await;
+    let shown = ub.wait_type("invite").await;
+    assert_eq!(shown["invite"], invite_b.as_str());
+    assert!(shown["qr_svg"].as_str().unwrap().contains("<svg"));
+
+    let mut ua = a.ui().await;
+    ua.send(json!({"action": "connect_invite", "invite": invite_b}))
+        .await;
+    let connected = ua
+        .wait_for("peer_connected", |e| {
+            assert_ne!(e["type"], "error", "{e}");
+            e["type"] == "peer_connected"
+        })
+        .await;
+    assert_eq!(connected["peer_id"], b.public_key.as_str());
+
+    // C's address with B's key: refused, and C never becomes a contact.
+    let wrong = format!("p2p-chat://127.0.0.1:{}/{key_b64url}", c.p2p_port);
+    ua.send(json!({"action": "connect_invite", "invite": wrong, "req": 9}))
+        .await;
+    let error = ua
+        .wait_for("error", |e| {
+            assert_ne!(e["type"], "peer_connected", "{e}");
+            e["type"] == "error"
+        })
+        .await;
+    assert_eq!(error["action"], "connect_invite");
+    assert_eq!(error["req"], 9);
+    assert!(
+        error["message"].as_str().unwrap().contains("invite"),
+        "{error}"
+    );
+    ua.send(json!({"action": "list_contacts"})).await;
+    let contacts = ua.wait_type("contacts").await;
+    let list = contacts["contacts"].as_array().unwrap();
+    assert!(
+        list.iter().all(|x| x["peer_id"] != c.public_key.as_str()),
+        "{contacts}"
+    );
+
+    // The terminal chat refuses it too.
+    let out = std::process::Command::new(common::BIN)
+        .args(["chat", &wrong])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("p2p-chat chat");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invite"), "{stderr}");
+}
