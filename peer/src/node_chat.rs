@@ -147,6 +147,37 @@ fn store_error(e: impl std::fmt::Display) -> NodeError {
     NodeError::BadText(format!("message store: {e}"))
 }
 
+/// Whether exactly one recipient of our message `id` has left `queued`.
+fn first_sent(s: &Store, id: &str) -> bool {
+    s.recipient_states(id).is_ok_and(|states| {
+        states
+            .iter()
+            .filter(|(_, state)| *state != store::Delivery::Queued)
+            .count()
+            == 1
+    })
+}
+
+/// The UI state of our message: `delivered` when every recipient acknowledged, `sent` once
+/// any recipient got it, else `queued`.
+fn shown_state(s: &Store, id: &str, aggregate: Option<store::Delivery>) -> store::Delivery {
+    match aggregate {
+        Some(store::Delivery::Queued) | None => {
+            let any_sent = s.recipient_states(id).is_ok_and(|states| {
+                states
+                    .iter()
+                    .any(|(_, state)| *state != store::Delivery::Queued)
+            });
+            if any_sent {
+                store::Delivery::Sent
+            } else {
+                store::Delivery::Queued
+            }
+        }
+        Some(state) => state,
+    }
+}
+
 /// The per-session inbox: store first, then acknowledge.
 pub(super) struct NodeInbox {
     node: Node,
@@ -502,10 +533,12 @@ impl Node {
     fn mark_sent(&self, peer: PublicKey, id: String) {
         let events = self.inner.events.clone();
         self.store().exec(move |s| match s.mark_sent(&peer, &id) {
-            Ok(Some(update)) if update.aggregate_changed => {
+            // "sent" means written to at least one recipient (PROTOCOL.md §8.1), while the
+            // store's aggregate is the least advanced recipient: report the first one.
+            Ok(Some(update)) if update.aggregate_changed || first_sent(s, &id) => {
                 let _ = events.send(Event::Delivery {
                     id,
-                    state: update.aggregate.as_str().into(),
+                    state: update.aggregate.max(store::Delivery::Sent).as_str().into(),
                 });
             }
             Ok(_) => {}
@@ -773,6 +806,8 @@ impl Node {
                         };
                         (key.to_base64(), name)
                     };
+                    let state =
+                        outgoing.then(|| shown_state(s, &m.message.id, m.delivery).as_str());
                     out.push(HistoryMessage {
                         seq: m.seq,
                         id: m.message.id,
@@ -783,11 +818,7 @@ impl Node {
                         sent_at: m.message.sent_at,
                         received_at: m.message.received_at,
                         direction: if outgoing { "out" } else { "in" },
-                        state: if outgoing {
-                            Some(m.delivery.unwrap_or(store::Delivery::Queued).as_str())
-                        } else {
-                            None
-                        },
+                        state,
                     });
                 }
                 Ok((out, has_more))

@@ -84,6 +84,31 @@ async fn a_room_of_three_learns_its_members_and_shares_one_history() {
     assert_eq!(ha.len(), 3);
     assert_eq!(ha, hb);
     assert_eq!(hb, hc);
+
+    // With one member offline a room message is "sent" (it reached the other), not
+    // "delivered" (carol still owes an ack).
+    let mut c = c;
+    c.kill();
+    ua.wait_for("carol gone", |e| {
+        e["type"] == "peer_disconnected" && e["peer_id"] == c.public_key.as_str()
+    })
+    .await;
+    let sent = ua.say("while carol is away", Some(&id)).await;
+    let away_id = sent["id"].as_str().unwrap().to_owned();
+    ub.hear("while carol is away").await;
+    ua.wait_for("sent", |e| {
+        assert!(
+            !(e["type"] == "delivery" && e["id"] == away_id.as_str() && e["state"] == "delivered"),
+            "delivered with a member offline: {e}"
+        );
+        e["type"] == "delivery" && e["id"] == away_id.as_str() && e["state"] == "sent"
+    })
+    .await;
+    let history = full_history(&mut ua, &id).await;
+    assert_eq!(history.len(), 4);
+    let last = history.last().unwrap();
+    assert_eq!(last["id"], away_id.as_str());
+    assert_eq!(last["state"], "sent");
 }
 
 #[tokio::test]
