@@ -43,6 +43,9 @@ use proc::PeerProc;
 
 const EVENT_LIMIT: Duration = Duration::from_secs(20);
 
+/// Longest a single connect + handshake + acked chat may take before it counts as a failure.
+const OP_LIMIT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 struct Opts {
     quick: bool,
@@ -214,12 +217,13 @@ async fn loopback_rate(
             tokio::spawn(async move {
                 while start.elapsed() < slice {
                     let identity = Identity::generate();
-                    let result = async {
+                    let result = tokio::time::timeout(OP_LIMIT, async {
                         let mut conn = connect_noise(addr, &identity, 1024).await?;
                         conn.chat_acked("h1", "hi").await?;
                         Ok::<_, anyhow::Error>(())
-                    }
-                    .await;
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("no ack within {OP_LIMIT:?}")));
                     match result {
                         Ok(()) => done.fetch_add(1, Ordering::Relaxed),
                         Err(_) => errors.fetch_add(1, Ordering::Relaxed),
@@ -276,6 +280,9 @@ async fn handshake_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result
         report
             .failures
             .push(format!("handshake: {errors} failed connections"));
+    }
+    if l == 0.0 {
+        bail!("no handshake completed (the peer never acknowledged the first chat)");
     }
     report.row(
         "handshakes/s (connect→XX→first chat acked)",
@@ -410,6 +417,9 @@ async fn throughput(conns: Vec<Conn>, text_len: usize, slice: Duration) -> Resul
     if let Some(e) = errors.first() {
         bail!("pipeline failed: {e}");
     }
+    if a1 == a0 {
+        bail!("no acks during the measured slice");
+    }
     Ok((a1 - a0) as f64 / elapsed)
 }
 
@@ -417,7 +427,9 @@ async fn peer_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {
     let mut conns = Vec::new();
     for i in 0..sessions {
         let mut conn = connect_noise(addr, &Identity::generate(), 64 * 1024).await?;
-        conn.chat_acked(&format!("warm{i}"), "warm").await?;
+        tokio::time::timeout(OP_LIMIT, conn.chat_acked(&format!("warm{i}"), "warm"))
+            .await
+            .context("no ack for the warm-up chat")??;
         conns.push(conn);
     }
     Ok(conns)
@@ -427,7 +439,9 @@ async fn floor_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {
     let mut conns = Vec::new();
     for i in 0..sessions {
         let mut conn = connect_plain(addr, 64 * 1024).await?;
-        conn.chat_acked(&format!("warm{i}"), "warm").await?;
+        tokio::time::timeout(OP_LIMIT, conn.chat_acked(&format!("warm{i}"), "warm"))
+            .await
+            .context("no ack for the warm-up chat")??;
         conns.push(conn);
     }
     Ok(conns)
@@ -678,12 +692,13 @@ async fn add_sessions(
         let state = state.clone();
         let failures = failures.clone();
         joins.push(tokio::spawn(async move {
-            let conn = async {
+            let conn = tokio::time::timeout(OP_LIMIT, async {
                 let mut conn = connect_noise(addr, &Identity::generate(), 512).await?;
                 conn.chat_acked("hello", "hi").await?;
                 Ok::<_, anyhow::Error>(conn)
-            }
-            .await;
+            })
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("timed out")));
             drop(permit);
             let mut conn = match conn {
                 Ok(conn) => conn,
