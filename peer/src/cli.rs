@@ -23,10 +23,12 @@ pub struct Cli {
 pub struct StorageArgs {
     /// Data directory (default: $XDG_DATA_HOME/p2p-chat/peer-<port>, else
     /// ~/.local/share/p2p-chat/peer-<port>). The identity is kept there in identity.key
-    /// (base64 of the 32-byte secret key, mode 0600).
+    /// (base64 of the 32-byte secret key, mode 0600); contacts, messages, the outbox and rooms
+    /// in p2p-chat.db (SQLite).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Keep everything in memory: a new identity every launch, nothing written to disk.
+    /// Keep everything in memory: a new identity and an empty database every launch, nothing
+    /// written to disk.
     #[arg(long, conflicts_with = "data_dir")]
     pub ephemeral: bool,
 }
