@@ -674,3 +674,66 @@ async fn ui_clients_beyond_the_limit_get_503_until_one_leaves() {
         Some(403)
     );
 }
+
+/// Mallory on a fresh port: answers the first dial with her own key and the name B announces,
+/// dials B as `a_name` with another key of hers, and relays. Returns her port and her two keys.
+async fn spawn_mitm(b_port: u16, a_name: &'static str) -> (u16, PublicKey, PublicKey) {
+    let m_to_a = Identity::generate();
+    let m_to_b = Identity::generate();
+    let keys = (*m_to_a.public_key(), *m_to_b.public_key());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let (from_a, _) = listener.accept().await.expect("accept");
+        let to_b = TcpStream::connect(("127.0.0.1", b_port))
+            .await
+            .expect("dial B");
+        let side_b = core_initiate(to_b, &m_to_b, a_name).await;
+        let side_a = core_respond(from_a, &m_to_a, &side_b.hello.name).await;
+        let (seen, _) = mpsc::unbounded_channel();
+        tokio::spawn(relay(
+            side_a.reader,
+            side_a.receiver,
+            side_b.writer,
+            side_b.sender,
+            seen.clone(),
+        ));
+        relay(
+            side_b.reader,
+            side_b.receiver,
+            side_a.writer,
+            side_a.sender,
+            seen,
+        )
+        .await;
+    });
+    (port, keys.0, keys.1)
+}
+
+#[tokio::test]
+async fn a_man_in_the_middle_between_known_contacts_raises_key_changed_on_both_sides() {
+    let a = Peer::start("alice");
+    let b = Peer::start("bob");
+    let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
+    // First contact, direct: each pins the other's key.
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    ub.wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
+        .await;
+    ua.send(json!({"action": "disconnect_peer", "peer_id": b.public_key}))
+        .await;
+    ub.wait_type("peer_disconnected").await;
+    // Later A dials "bob" again and reaches Mallory, who dials B as "alice".
+    let (m_port, m_to_a, m_to_b) = spawn_mitm(b.p2p_port, "alice").await;
+    ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": m_port}))
+        .await;
+    let on_a = ua.wait_type("key_changed").await;
+    assert_eq!(on_a["peer_id"], b.public_key.as_str(), "{on_a}");
+    assert_eq!(on_a["new_key"], m_to_a.to_base64().as_str());
+    let on_b = ub.wait_type("key_changed").await;
+    assert_eq!(on_b["peer_id"], a.public_key.as_str(), "{on_b}");
+    assert_eq!(on_b["new_key"], m_to_b.to_base64().as_str());
+    // Held: nothing A sends to "everyone" goes to Mallory while the change is unresolved.
+    let sent = ua.say("for bob only", None).await;
+    assert_eq!(sent["recipients"], json!([]), "{sent}");
+}
