@@ -168,7 +168,27 @@ async fn invites_connect_to_the_right_key_and_refuse_any_other() {
         "{contacts}"
     );
 
-    // The terminal chat refuses it too.
+    // The terminal chat accepts the right invite...
+    let mut chat = std::process::Command::new(common::BIN)
+        .args(["chat", &invite_b])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("p2p-chat chat");
+    {
+        use std::io::Write;
+        let mut stdin = chat.stdin.take().unwrap();
+        stdin.write_all(b"hello via invite\n").unwrap();
+    }
+    let out = chat.wait_with_output().expect("chat exits");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ub.hear("hello via invite").await;
+    // ...and refuses the wrong one.
     let out = std::process::Command::new(common::BIN)
         .args(["chat", &wrong])
         .stdin(std::process::Stdio::null())
