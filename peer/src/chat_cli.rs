@@ -99,7 +99,9 @@ pub async fn run(options: ChatOptions) -> ExitCode {
     };
     eprintln!(
         "connected to {shown_name} at {addr}; their fingerprint: {}",
-        peer.fingerprint
+        crypto_core::PublicKey::from_base64(&peer.public_key)
+            .map(|key| node.fingerprint_of(&key))
+            .unwrap_or_default()
     );
     eprintln!("your fingerprint: {}", fingerprint(&node.public_key()));
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();

@@ -7,6 +7,7 @@ pub mod chat_cli;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod fingerprints;
 pub mod framing;
 pub mod handshake;
 pub mod invite;

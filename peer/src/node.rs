@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::event::{Direction, Event, PeerInfo};
+use crate::fingerprints::FingerprintCache;
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
 use crate::limits::{NodeLimits, RateLimiter};
@@ -101,6 +102,7 @@ struct Inner {
     handshake_timeout: Duration,
     sessions: Mutex<HashMap<PublicKey, SessionHandle>>,
     verified: Mutex<HashSet<PublicKey>>,
+    fingerprints: FingerprintCache,
     events: broadcast::Sender<Event>,
     next_conn: AtomicU64,
     next_msg: AtomicU64,
@@ -187,6 +189,7 @@ impl Node {
                 handshake_timeout: config.handshake_timeout,
                 sessions: Mutex::new(HashMap::new()),
                 verified: Mutex::new(HashSet::new()),
+                fingerprints: FingerprintCache::default(),
                 events,
                 next_conn: AtomicU64::new(1),
                 next_msg: AtomicU64::new(0),
@@ -222,6 +225,24 @@ impl Node {
     /// Emits an event to every subscriber.
     pub fn emit(&self, event: Event) {
         let _ = self.inner.events.send(event);
+    }
+
+    /// The fingerprint of a remote key (cached; ~2 ms the first time).
+    pub fn fingerprint_of(&self, key: &PublicKey) -> String {
+        self.inner.fingerprints.get(key).to_string()
+    }
+
+    /// Fills in the fingerprint of a `peer_connected` event on its way to a UI.
+    pub fn with_fingerprint(&self, event: &Event) -> Option<Event> {
+        match event {
+            Event::PeerConnected(info) if info.fingerprint.is_empty() => {
+                let key = PublicKey::from_base64(&info.public_key).ok()?;
+                let mut info = info.clone();
+                info.fingerprint = self.fingerprint_of(&key);
+                Some(Event::PeerConnected(info))
+            }
+            _ => None,
+        }
     }
 
     /// The `info` event describing us.
@@ -489,7 +510,8 @@ impl Node {
             address: addr.to_string(),
             listen_port: established.hello.listen_port,
             direction,
-            fingerprint: fingerprint(&remote),
+            // Filled in by whoever shows it (`fingerprint_of`): see `fingerprints`.
+            fingerprint: String::new(),
             verified: lock(&self.inner.verified).contains(&remote),
         };
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);

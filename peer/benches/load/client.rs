@@ -134,8 +134,10 @@ pub async fn connect_noise(
         other => bail!("expected handshake step 2, got {other:?}"),
     };
     let (send3, _hello) = await2.read_message_2(&m2)?;
+    // No name: every load client is a new person with a new key, and a shared name would (rightly)
+    // look like one contact's key changing — held by trust on first use (PROTOCOL.md §8.1).
     let hello = Hello {
-        name: "load".into(),
+        name: String::new(),
         listen_port: 0,
         agent: AGENT.into(),
     };
@@ -280,8 +282,8 @@ impl SnowPair {
             initiator_key: i.private,
             responder_key: r.private,
             hello: Hello {
-                name: "load".into(),
-                listen_port: 6000,
+                name: String::new(),
+                listen_port: 0,
                 agent: AGENT.into(),
             }
             .to_bytes(),

@@ -59,8 +59,10 @@ pub async fn upgrade(
         })
 }
 
-fn to_message(event: &Event) -> Option<Message> {
-    serde_json::to_string(event)
+/// Serialises an event, filling in a peer's fingerprint on the way (see `fingerprints`).
+fn to_message(node: &crate::node::Node, event: &Event) -> Option<Message> {
+    let filled = node.with_fingerprint(event);
+    serde_json::to_string(filled.as_ref().unwrap_or(event))
         .ok()
         .map(|text| Message::Text(text.into()))
 }
@@ -76,7 +78,7 @@ async fn client(socket: WebSocket, state: AppState) {
     greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
     greeting.extend(node.greeting_events().await);
     for event in &greeting {
-        if let Some(msg) = to_message(event) {
+        if let Some(msg) = to_message(&node, event) {
             if sink.send(msg).await.is_err() {
                 return;
             }
@@ -126,7 +128,7 @@ async fn client(socket: WebSocket, state: AppState) {
             Some(event) = direct_rx.recv() => event,
             _ = shutdown.changed() => break,
         };
-        if let Some(msg) = to_message(&outgoing) {
+        if let Some(msg) = to_message(&node, &outgoing) {
             if sink.send(msg).await.is_err() {
                 break;
             }
