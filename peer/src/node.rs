@@ -245,6 +245,11 @@ impl Node {
         }
     }
 
+    /// Whether any UI (or terminal chat) is subscribed to events.
+    pub fn has_subscribers(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
     /// The `info` event describing us.
     pub fn info(&self) -> Event {
         Event::Info {

@@ -715,8 +715,12 @@ impl Node {
         }
     }
 
+    /// Lists every contact, so it is only done when a UI is listening: without that check each
+    /// handshake cost O(contacts) and a busy peer's accept path grew quadratically.
     fn emit_contacts_from(&self, s: &Store) {
-        self.emit(self.contacts_from(s));
+        if self.has_subscribers() {
+            self.emit(self.contacts_from(s));
+        }
     }
 
     /// Tells every UI the contact list (after a change).
