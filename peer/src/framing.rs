@@ -60,6 +60,12 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         self.end - self.start
     }
 
+    /// Whether a whole line is already buffered, i.e. `next_line` would not read the socket.
+    pub fn has_buffered_line(&self) -> bool {
+        let from = self.pending_consume.max(self.start);
+        memchr::memchr(b'\n', &self.buf[from..self.end]).is_some()
+    }
+
     /// The next line without its `\n`, or `None` on a clean end of stream (between lines).
     pub async fn next_line(&mut self) -> Result<Option<&[u8]>, LineError> {
         self.start = self.pending_consume.max(self.start);
@@ -177,6 +183,21 @@ mod tests {
         assert_eq!(reader.next_line().await.unwrap().unwrap(), b"ok");
         assert!(matches!(reader.next_line().await, Err(LineError::TooLong)));
         assert_eq!(reader.buffered(), MAX_LINE_BYTES + 1);
+    }
+
+    #[tokio::test]
+    async fn knows_whether_a_whole_line_is_buffered() {
+        let (mut a, b) = tokio::io::duplex(1 << 16);
+        a.write_all(b"one\ntwo\nthr").await.unwrap();
+        let mut reader = LineReader::new(b);
+        assert!(!reader.has_buffered_line());
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"one");
+        assert!(reader.has_buffered_line());
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"two");
+        assert!(!reader.has_buffered_line(), "only part of the third line is here");
+        a.write_all(b"ee\n").await.unwrap();
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"three");
+        assert!(!reader.has_buffered_line());
     }
 
     #[tokio::test]

@@ -186,22 +186,21 @@ pub(super) struct NodeInbox {
     name: String,
 }
 
-impl Inbox for NodeInbox {
-    fn receive(
-        &self,
-        payload: Payload,
-    ) -> Pin<Box<dyn std::future::Future<Output = Option<Outgoing>> + Send + '_>> {
-        Box::pin(self.handle(payload))
-    }
+/// What `receive` hands back: the reply (an ack) once the store has committed.
+type Reply = Pin<Box<dyn std::future::Future<Output = Option<Outgoing>> + Send>>;
+
+fn no_reply() -> Reply {
+    Box::pin(std::future::ready(None))
 }
 
-impl NodeInbox {
-    async fn handle(&self, payload: Payload) -> Option<Outgoing> {
+impl Inbox for NodeInbox {
+    /// Queues the payload's store job now, in arrival order; the returned future waits for
+    /// its commit, so the session can keep reading while a group of messages is committed.
+    fn receive(self: Arc<Self>, payload: Payload) -> Reply {
         if self.node.is_held(&self.peer) {
             // Nothing from a held key reaches the user or gets acknowledged.
-            return None;
+            return no_reply();
         }
-        let store = self.node.store();
         match payload {
             Payload::Chat {
                 id,
@@ -209,112 +208,138 @@ impl NodeInbox {
                 sent_at,
                 room,
                 broadcast,
-            } => {
-                let conversation = match room {
-                    Some(room) => Conversation::Room(room),
-                    None if broadcast => Conversation::Everyone,
-                    None => Conversation::Peer(self.peer),
-                };
-                let message = ChatMessage {
-                    conversation: conversation.clone(),
-                    sender: self.peer,
-                    id: id.clone(),
-                    text: text.clone(),
-                    sent_at,
-                    received_at: now_ms(),
-                };
-                let received_at = message.received_at;
-                let result = store
-                    .call(move |s| {
-                        if let Conversation::Room(room) = &message.conversation {
-                            if !s.is_room_member(room, &message.sender)? {
-                                return Ok(None);
-                            }
-                        }
-                        s.insert_incoming(&message).map(Some)
-                    })
-                    .await;
-                let is_new = match result {
-                    Ok(Ok(Some(is_new))) => is_new,
-                    Ok(Ok(None)) => {
-                        tracing::info!(peer = %self.peer_id, "ignoring a room message from a non-member");
-                        return None;
-                    }
-                    Ok(Err(e)) => {
-                        // Not stored, so not acknowledged: the sender will try again.
-                        tracing::warn!(peer = %self.peer_id, "cannot store a message: {e}");
-                        return None;
-                    }
-                    Err(e) => {
-                        tracing::warn!("{e}");
-                        return None;
-                    }
-                };
-                if is_new {
-                    self.node.emit(Event::PeerMessage {
-                        peer_id: self.peer_id.clone(),
-                        name: self.name.clone(),
-                        id: id.clone(),
-                        text,
-                        sent_at,
-                        received_at,
-                        conversation: conversation_id(&conversation),
-                    });
-                }
-                Some(Payload::Ack { id }.to_bytes().into())
-            }
+            } => self.receive_chat(id, text, sent_at, room, broadcast),
             Payload::Ack { id } => {
-                let peer = self.peer;
-                let events = self.node.inner.events.clone();
-                let peer_id = self.peer_id.clone();
-                store.exec(move |s| match s.mark_delivered(&peer, &id) {
-                    Ok(update) => {
-                        if let Some(update) = update.filter(|u| u.aggregate_changed) {
-                            let _ = events.send(Event::Delivery {
-                                id: id.clone(),
-                                state: update.aggregate.as_str().into(),
-                            });
-                        }
-                        let _ = events.send(Event::Delivered { peer_id, id });
-                    }
-                    Err(e) => tracing::warn!("cannot record an ack: {e}"),
-                });
-                None
+                self.record_ack(id);
+                no_reply()
             }
-            Payload::Room { id, name, members } => {
-                let keys: Result<Vec<PublicKey>, _> =
-                    members.iter().map(|m| PublicKey::from_base64(m)).collect();
-                let Ok(keys) = keys else {
-                    tracing::info!(peer = %self.peer_id, "ignoring a room with a bad member key");
-                    return None;
-                };
-                let name = clean_name(&name);
-                let peer = self.peer;
-                let result = store
-                    .call(move |s| {
-                        let update = s.upsert_room_from(&peer, &id, &name, &keys, now_ms())?;
-                        Ok::<_, store::StoreError>((update, s.room(&id)?))
-                    })
-                    .await;
-                match result {
-                    Ok(Ok((RoomUpdate::Created | RoomUpdate::Updated, Some(room)))) => {
-                        self.node.emit(room_event(&room));
-                    }
-                    Ok(Ok((RoomUpdate::Refused, _))) => {
-                        tracing::info!(peer = %self.peer_id, "ignoring a room announcement from a non-member");
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::info!(peer = %self.peer_id, "ignoring a room: {e}"),
-                    Err(e) => tracing::warn!("{e}"),
-                }
-                None
-            }
+            Payload::Room { id, name, members } => self.receive_room(id, name, members),
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
-                None
+                no_reply()
             }
         }
     }
+}
+
+impl NodeInbox {
+    fn receive_chat(
+        self: Arc<Self>,
+        id: String,
+        text: String,
+        sent_at: u64,
+        room: Option<String>,
+        broadcast: bool,
+    ) -> Reply {
+        let conversation = match room {
+            Some(room) => Conversation::Room(room),
+            None if broadcast => Conversation::Everyone,
+            None => Conversation::Peer(self.peer),
+        };
+        let received_at = now_ms();
+        let message = ChatMessage {
+            conversation,
+            sender: self.peer,
+            id,
+            text,
+            sent_at,
+            received_at,
+        };
+        let stored = self.node.store().call(move |s| {
+            if let Conversation::Room(room) = &message.conversation {
+                if !s.is_room_member(room, &message.sender)? {
+                    return Ok((None, message));
+                }
+            }
+            s.insert_incoming(&message)
+                .map(|is_new| (Some(is_new), message))
+        });
+        Box::pin(async move {
+            let message = match stored.await {
+                Ok(Ok((Some(true), message))) => message,
+                // A retransmission: already stored (and shown), acknowledged again.
+                Ok(Ok((Some(false), message))) => return Some(ack(message.id)),
+                Ok(Ok((None, _))) => {
+                    tracing::info!(peer = %self.peer_id, "ignoring a room message from a non-member");
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    // Not stored, so not acknowledged: the sender will try again.
+                    tracing::warn!(peer = %self.peer_id, "cannot store a message: {e}");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %self.peer_id, "a message was not stored: {e}");
+                    return None;
+                }
+            };
+            let reply = ack(message.id.clone());
+            self.node.emit(Event::PeerMessage {
+                peer_id: self.peer_id.clone(),
+                name: self.name.clone(),
+                conversation: conversation_id(&message.conversation),
+                id: message.id,
+                text: message.text,
+                sent_at: message.sent_at,
+                received_at: message.received_at,
+            });
+            Some(reply)
+        })
+    }
+
+    fn record_ack(&self, id: String) {
+        let peer = self.peer;
+        let events = self.node.inner.events.clone();
+        let peer_id = self.peer_id.clone();
+        self.node
+            .store()
+            .exec(move |s| match s.mark_delivered(&peer, &id) {
+                Ok(update) => {
+                    if let Some(update) = update.filter(|u| u.aggregate_changed) {
+                        let _ = events.send(Event::Delivery {
+                            id: id.clone(),
+                            state: update.aggregate.as_str().into(),
+                        });
+                    }
+                    let _ = events.send(Event::Delivered { peer_id, id });
+                }
+                Err(e) => tracing::warn!("cannot record an ack: {e}"),
+            });
+    }
+
+    fn receive_room(self: Arc<Self>, id: String, name: String, members: Vec<String>) -> Reply {
+        let keys: Result<Vec<PublicKey>, _> =
+            members.iter().map(|m| PublicKey::from_base64(m)).collect();
+        let Ok(keys) = keys else {
+            tracing::info!(peer = %self.peer_id, "ignoring a room with a bad member key");
+            return no_reply();
+        };
+        let name = clean_name(&name);
+        let peer = self.peer;
+        let stored = self.node.store().call(move |s| {
+            let update = s.upsert_room_from(&peer, &id, &name, &keys, now_ms())?;
+            Ok::<_, store::StoreError>((update, s.room(&id)?))
+        });
+        Box::pin(async move {
+            match stored.await {
+                Ok(Ok((RoomUpdate::Created | RoomUpdate::Updated, Some(room)))) => {
+                    self.node.emit(room_event(&room));
+                }
+                Ok(Ok((RoomUpdate::Refused, _))) => {
+                    tracing::info!(peer = %self.peer_id, "ignoring a room announcement from a non-member");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::info!(peer = %self.peer_id, "ignoring a room: {e}"),
+                Err(e) => tracing::warn!("{e}"),
+            }
+            None
+        })
+    }
+}
+
+/// The acknowledgement of chat `id` (PROTOCOL §5), sent once the chat is stored.
+fn ack(id: String) -> Outgoing {
+    Payload::Ack { id }.to_bytes().into()
 }
 
 impl Node {

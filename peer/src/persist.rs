@@ -1,7 +1,12 @@
-//! The store's own thread: [`Store`] is `Send` but not `Sync` and every call may fsync, so it
+//! The store's own thread: [`Store`] is `Send` but not `Sync` and every commit fsyncs, so it
 //! lives on one dedicated OS thread fed by a channel of jobs. Async code never blocks on it:
 //! [`StoreHandle::call`] queues the job at once (jobs run in the order they were queued) and
 //! returns a future of the answer.
+//!
+//! Group commit: the thread takes every job already queued (up to [`MAX_GROUP`]) and runs them
+//! in one transaction, then answers them all once that transaction is committed. A burst of
+//! incoming chats from many sessions costs one fsync, and an answer — which is what lets a
+//! session acknowledge a message — never precedes the commit that made it durable.
 
 use std::future::Future;
 use std::sync::mpsc;
@@ -10,12 +15,24 @@ use tokio::sync::oneshot;
 
 use crate::store::Store;
 
-type Job = Box<dyn FnOnce(&mut Store) + Send>;
+/// The most jobs committed together; bounds the latency a long burst adds to its first job.
+pub const MAX_GROUP: usize = 1024;
 
-/// The store thread stopped (it only does when every handle is gone, or a job panicked).
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the message store is not running")]
-pub struct StoreGone;
+/// Runs after the group's commit; `true` if it committed.
+type Answer = Box<dyn FnOnce(bool) + Send>;
+type Job = Box<dyn FnOnce(&mut Store) -> Option<Answer> + Send>;
+
+/// Why a queued job has no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreUnavailable {
+    /// The thread stopped (every handle is gone, or a job panicked).
+    #[error("the message store is not running")]
+    Gone,
+    /// The job ran but the transaction holding it could not be committed (disk full, I/O
+    /// error), so nothing it wrote persists.
+    #[error("the message store could not commit")]
+    NotCommitted,
+}
 
 /// A handle to the store thread; cheap to clone.
 #[derive(Clone)]
@@ -38,8 +55,16 @@ impl StoreHandle {
             .name("p2p-chat-store".into())
             .spawn(move || {
                 let mut store = store;
-                while let Ok(job) = queue.recv() {
-                    job(&mut store);
+                let mut group = Vec::new();
+                while let Ok(first) = queue.recv() {
+                    group.push(first);
+                    while group.len() < MAX_GROUP {
+                        match queue.try_recv() {
+                            Ok(job) => group.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    run_group(&mut store, &mut group);
                 }
                 if let Err(e) = store.close() {
                     tracing::warn!("closing the database: {e}");
@@ -48,34 +73,157 @@ impl StoreHandle {
         Ok(StoreHandle { jobs })
     }
 
-    /// Queues `job` without waiting for it.
+    /// Queues `job` without waiting for it. Its effects are durable once the group it runs in
+    /// commits; nothing tells the caller when (use [`StoreHandle::call`] for that).
     pub fn exec(&self, job: impl FnOnce(&mut Store) + Send + 'static) {
-        if self.jobs.send(Box::new(job)).is_err() {
-            tracing::error!("the message store is not running; a write was dropped");
-        }
+        self.queue(Box::new(move |store| {
+            job(store);
+            None
+        }));
     }
 
-    /// Queues `job` now and returns a future of its result.
+    /// Queues `job` now and returns a future of its result, resolved after the transaction
+    /// that ran it has committed.
     pub fn call<R: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Store) -> R + Send + 'static,
-    ) -> impl Future<Output = Result<R, StoreGone>> + Send + 'static {
+    ) -> impl Future<Output = Result<R, StoreUnavailable>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.exec(move |store| {
-            let _ = tx.send(job(store));
-        });
-        async move { rx.await.map_err(|_| StoreGone) }
+        self.queue(Box::new(move |store| {
+            let result = job(store);
+            Some(Box::new(move |committed: bool| {
+                let _ = tx.send(if committed {
+                    Ok(result)
+                } else {
+                    Err(StoreUnavailable::NotCommitted)
+                });
+            }) as Answer)
+        }));
+        async move { rx.await.unwrap_or(Err(StoreUnavailable::Gone)) }
     }
 
     /// Resolves once every job queued before it has finished (used at shutdown).
     pub async fn flush(&self) {
         let _ = self.call(|_| ()).await;
     }
+
+    fn queue(&self, job: Job) {
+        if self.jobs.send(job).is_err() {
+            tracing::error!("the message store is not running; a write was dropped");
+        }
+    }
+}
+
+/// Runs `jobs` (draining it) in one transaction and answers them after its commit. A lone job
+/// runs without the extra `BEGIN`/`COMMIT`: its own statements commit as they go.
+fn run_group(store: &mut Store, jobs: &mut Vec<Job>) {
+    let mut grouped = jobs.len() > 1 && begin(store);
+    let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+    for job in jobs.drain(..) {
+        answers.extend(job(store));
+        if grouped && !store.in_group() {
+            // SQLite rolled the whole transaction back: nothing answered so far persists.
+            tracing::warn!("the store rolled back a group of {} jobs", answers.len());
+            answers.drain(..).for_each(|answer| answer(false));
+            grouped = begin(store);
+        }
+    }
+    let committed = !grouped
+        || match store.commit_group() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("cannot commit {} stored jobs: {e}", answers.len());
+                false
+            }
+        };
+    answers.into_iter().for_each(|answer| answer(committed));
+}
+
+fn begin(store: &mut Store) -> bool {
+    match store.begin_group() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("cannot start a group transaction: {e}");
+            false
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::store::{ChatMessage, Conversation};
+    use crypto_core::Identity;
+
+    /// Holds the store thread until released, so the jobs queued meanwhile form one group.
+    fn hold(handle: &StoreHandle) -> std::sync::mpsc::Sender<()> {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        handle.exec(move |_| {
+            let _ = wait.recv();
+        });
+        release
+    }
+
+    fn chat(sender: crypto_core::PublicKey, id: &str) -> ChatMessage {
+        ChatMessage {
+            conversation: Conversation::Peer(sender),
+            sender,
+            id: id.into(),
+            text: "hello".into(),
+            sent_at: 1,
+            received_at: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_jobs_commit_as_one_group_and_answer_after_it() {
+        let handle = StoreHandle::spawn(Store::open_in_memory().unwrap()).unwrap();
+        let sender = *Identity::generate().public_key();
+        let release = hold(&handle);
+        let answers: Vec<_> = (0..5)
+            .map(|i| {
+                let message = chat(sender, &format!("m{i}"));
+                handle.call(move |s| (s.in_group(), s.insert_incoming(&message).unwrap()))
+            })
+            .collect();
+        release.send(()).unwrap();
+        for answer in answers {
+            assert_eq!(answer.await.unwrap(), (true, true));
+        }
+        // A lone job runs outside any group, and the group above was committed.
+        let (in_group, stored) = handle
+            .call(move |s| (s.in_group(), s.message(&sender, "m4").unwrap().is_some()))
+            .await
+            .unwrap();
+        assert!(!in_group);
+        assert!(stored);
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_group_answers_not_committed_and_the_rest_still_commits() {
+        let handle = StoreHandle::spawn(Store::open_in_memory().unwrap()).unwrap();
+        let sender = *Identity::generate().public_key();
+        let release = hold(&handle);
+        let first = chat(sender, "lost");
+        let lost = handle.call(move |s| s.insert_incoming(&first).unwrap());
+        handle.exec(|s| s.abort_group_for_test());
+        let second = chat(sender, "kept");
+        let kept = handle.call(move |s| s.insert_incoming(&second).unwrap());
+        release.send(()).unwrap();
+        assert_eq!(lost.await, Err(StoreUnavailable::NotCommitted));
+        assert_eq!(kept.await, Ok(true));
+        let present = handle
+            .call(move |s| {
+                (
+                    s.message(&sender, "lost").unwrap().is_some(),
+                    s.message(&sender, "kept").unwrap().is_some(),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(present, (false, true));
+    }
 
     #[tokio::test]
     async fn jobs_run_in_order_off_the_runtime() {

@@ -55,12 +55,19 @@ pub struct ReaderContext {
 
 /// Handles the payloads of one session (the node: store, then acknowledge).
 pub trait Inbox: Send + Sync {
-    /// Takes one authenticated payload; a returned payload is sent back on this session.
-    fn receive(
-        &self,
-        payload: Payload,
-    ) -> Pin<Box<dyn Future<Output = Option<Outgoing>> + Send + '_>>;
+    /// Takes one authenticated payload. Work that must follow arrival order (queueing the
+    /// store job) is done before this returns; the future resolves to what is sent back on
+    /// this session (an ack), so the reader can keep several payloads in flight.
+    fn receive(self: Arc<Self>, payload: Payload) -> InboxReply;
 }
+
+/// The reply an [`Inbox`] owes for one payload.
+pub type InboxReply = Pin<Box<dyn Future<Output = Option<Outgoing>> + Send>>;
+
+/// Payloads a session may have handed to its inbox without having their replies yet. The
+/// reader settles them whenever it would otherwise wait for the socket, so this only bounds
+/// how far a burst that is already buffered runs ahead of its acks.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// Seals and writes queued payloads until the queue closes or the socket fails.
 pub async fn writer_loop<W: AsyncWrite + Unpin>(
@@ -127,7 +134,22 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     ctx: &ReaderContext,
 ) -> String {
     let mut recent = RecentIds::default();
+    let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
     loop {
+        if !in_flight.is_empty()
+            && (in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line())
+        {
+            // About to wait for the socket (or far enough ahead): send the replies first, in
+            // arrival order. The store commits the whole burst at once, so they are ready
+            // together.
+            for reply in in_flight.drain(..) {
+                if let Some(reply) = reply.await {
+                    if acks.send(reply).await.is_err() {
+                        return "writer stopped".into();
+                    }
+                }
+            }
+        }
         let line = match reader.next_line().await {
             Ok(Some(line)) => line,
             Ok(None) => return "closed by peer".into(),
@@ -146,13 +168,7 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
         };
         if let Some(inbox) = &ctx.inbox {
             match Payload::parse(&plaintext) {
-                Ok(payload) => {
-                    if let Some(reply) = inbox.receive(payload).await {
-                        if acks.send(reply).await.is_err() {
-                            return "writer stopped".into();
-                        }
-                    }
-                }
+                Ok(payload) => in_flight.push_back(Arc::clone(inbox).receive(payload)),
                 Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
             }
             continue;

@@ -66,7 +66,7 @@ impl Store {
         listen_port: u16,
         now: u64,
     ) -> Result<(Contact, bool)> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let b64 = key.to_base64();
         let is_new: bool = tx
             .query_row(

@@ -14,6 +14,10 @@
 //!   UI is told "queued" only after [`Store::enqueue`] returns, and we `ack` a received message
 //!   only after [`Store::insert_incoming`] returns, after which the sender forgets it. Chat
 //!   writes are few and small, so the extra fsync is cheap.
+//! * **Group commit**: the store thread (`crate::persist`) wraps every burst of queued jobs in
+//!   one transaction ([`Store::begin_group`] … [`Store::commit_group`]) and answers the jobs
+//!   only after that commit, so one fsync covers a burst and nothing is acknowledged early.
+//!   Methods that need atomicity of their own use savepoints, which nest inside the group.
 //! * **`locking_mode = EXCLUSIVE`**: the database is locked when opened and stays locked until
 //!   the `Store` is dropped, so a second p2p-chat on the same data directory fails at start
 //!   with [`StoreError::Locked`] rather than both daemons delivering the same outbox. The OS
@@ -123,6 +127,41 @@ impl Store {
     /// The schema version recorded in the file (equals [`SCHEMA_VERSION`] after open).
     pub fn schema_version(&self) -> Result<i64> {
         schema::version(&self.conn)
+    }
+
+    /// Starts a group transaction: the methods called until [`Store::commit_group`] are
+    /// committed (and fsynced) together. Their own savepoints nest inside it.
+    pub fn begin_group(&mut self) -> Result<()> {
+        Ok(self.conn.execute_batch("BEGIN")?)
+    }
+
+    /// Whether a group transaction is open. SQLite itself rolls a transaction back on some
+    /// errors (disk full, I/O error); then this turns false before `commit_group`.
+    pub fn in_group(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Commits the group transaction. On failure it is rolled back, so nothing of the group
+    /// persists and the caller must report every job in it as failed.
+    pub fn commit_group(&mut self) -> Result<()> {
+        if !self.in_group() {
+            return Err(StoreError::Invalid(
+                "the group transaction was rolled back".into(),
+            ));
+        }
+        if let Err(err) = self.conn.execute_batch("COMMIT") {
+            if self.in_group() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Rolls the open group back, as SQLite does itself on a disk-full or I/O error.
+    #[cfg(test)]
+    pub(crate) fn abort_group_for_test(&mut self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
     }
 
     /// Closes the database, reporting any error that dropping would swallow (e.g. a failed

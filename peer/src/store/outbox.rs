@@ -104,7 +104,7 @@ impl Store {
                 "a message needs at least one recipient".into(),
             ));
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let seq = insert(&tx, msg, Direction::Outgoing)?
             .ok_or_else(|| StoreError::Duplicate(format!("message id {:?}", msg.id)))?;
         {
@@ -188,7 +188,7 @@ impl Store {
         id: &str,
         to: Delivery,
     ) -> Result<Option<DeliveryUpdate>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let before = aggregate(&tx, id)?;
         let changed = tx.execute(
             "UPDATE outbox SET state = ?3 WHERE recipient = ?1 AND state < ?3 AND message IN

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crypto_core::PublicKey;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::error::{Result, StoreError};
 use super::{from_sql_time, key_at, to_sql_time, Store};
@@ -73,7 +73,7 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<Option<Room>> {
 }
 
 /// Replaces the membership of `id` with `members`.
-fn write_members(tx: &Transaction<'_>, id: &str, members: &BTreeSet<PublicKey>) -> Result<()> {
+fn write_members(tx: &Connection, id: &str, members: &BTreeSet<PublicKey>) -> Result<()> {
     tx.execute("DELETE FROM room_members WHERE room = ?1", [id])?;
     let mut stmt = tx.prepare_cached("INSERT INTO room_members (room, member) VALUES (?1, ?2)")?;
     for key in members {
@@ -108,7 +108,7 @@ impl Store {
         now: u64,
     ) -> Result<Room> {
         let set = validate(id, members)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let inserted = tx.execute(
             "INSERT INTO rooms (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (id) DO NOTHING",
@@ -137,7 +137,7 @@ impl Store {
         if !set.contains(sender) {
             return Ok(RoomUpdate::Refused);
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let update = match load(&tx, id)? {
             Some(old) if !old.members.contains(sender) => RoomUpdate::Refused,
             Some(old) if old.name == name && old.members.iter().eq(set.iter()) => {

@@ -8,7 +8,7 @@
 //! impostor reconnecting does not prompt again.
 
 use crypto_core::PublicKey;
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::contacts::{contact_from_row, CONTACT_COLUMNS};
 use super::error::{Result, StoreError};
@@ -80,7 +80,7 @@ fn change_from_row(row: &Row<'_>) -> rusqlite::Result<KeyChange> {
     })
 }
 
-fn change_by_id(tx: &Transaction<'_>, id: i64) -> Result<KeyChange> {
+fn change_by_id(tx: &Connection, id: i64) -> Result<KeyChange> {
     tx.query_row(
         &format!("SELECT {COLUMNS} FROM key_changes WHERE id = ?1"),
         [id],
@@ -102,7 +102,7 @@ impl Store {
         address: Option<&str>,
         now: u64,
     ) -> Result<KeyChange> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT INTO key_changes (old_key, new_key, name, address, detected_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (old_key, new_key) DO NOTHING",
@@ -138,7 +138,7 @@ impl Store {
     /// messages move to the new key (room queues are left alone: membership is the room's
     /// business). Accepting twice returns the same contact.
     pub fn accept_key_change(&mut self, id: i64, now: u64) -> Result<Contact> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let change = change_by_id(&tx, id)?;
         let (old, new) = (change.old_key.to_base64(), change.new_key.to_base64());
         match change.state {
@@ -189,7 +189,7 @@ impl Store {
     /// The user rejected the new key: nothing else changes. Rejecting twice is fine;
     /// rejecting an accepted change is refused.
     pub fn reject_key_change(&mut self, id: i64, now: u64) -> Result<KeyChange> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let change = change_by_id(&tx, id)?;
         if change.state == KeyChangeState::Accepted {
             return Err(StoreError::Invalid(format!("key change {id} was accepted")));
