@@ -163,9 +163,42 @@ fn sextets(a: u8, b: u8, c: u8, d: u8) -> Result<u32, Base64Error> {
     Ok(u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d))
 }
 
+/// Lower-case hex, for the vector runners' messages and the parity report's handshake hash.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Hex (either case) to bytes; `None` for an odd length or a non-hex character.
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| char::from(c).to_digit(16);
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| Some((digit(pair[0])? << 4 | digit(pair[1])?) as u8))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_both_ways() {
+        assert_eq!(to_hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+        assert_eq!(from_hex("00aB7f"), Some(alloc::vec![0x00, 0xab, 0x7f]));
+        assert_eq!(from_hex(""), Some(alloc::vec![]));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("0g"), None);
+        assert_eq!(from_hex("+1"), None);
+    }
 
     #[test]
     fn round_trip_and_strictness() {

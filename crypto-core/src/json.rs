@@ -404,18 +404,8 @@ pub fn write_string(out: &mut String, s: &str) {
 }
 
 /// Appends an unsigned integer.
-pub fn write_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&b| char::from(b)));
+pub fn write_u64(out: &mut String, n: u64) {
+    out.push_str(crate::text::Decimal::new(n).as_str());
 }
 
 /// Builds a JSON object member by member: `{"a":1,"b":"x"}` in the order written.
@@ -492,7 +482,8 @@ pub fn write_string_array<S: AsRef<str>>(out: &mut String, values: &[S]) {
     out.push(']');
 }
 
-fn write_value(out: &mut String, value: &Json<'_>) {
+/// Appends `value` as compact JSON.
+pub(crate) fn write_value(out: &mut String, value: &Json<'_>) {
     match value {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

@@ -28,6 +28,7 @@ pub mod noise;
 pub mod parity;
 pub mod primitives;
 pub mod selftest;
+mod text;
 pub mod vectors;
 pub mod wire;
 

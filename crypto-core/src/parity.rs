@@ -5,11 +5,12 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::encoding::to_base64;
+use crate::encoding::{to_base64, to_hex};
 use crate::json::ObjectWriter;
 use crate::keys::{Identity, PublicKey};
 use crate::noise::{InitiatorStart, ResponderStart, PROLOGUE};
 use crate::primitives::sha256;
+use crate::text::Decimal;
 use crate::wire::{Frame, Hello, Payload};
 
 /// The fingerprint and safety-number vector of PROTOCOL.md §6. The keys are Alice's and Bob's
@@ -49,9 +50,10 @@ fn fixed_secret(label: &str) -> [u8; 32] {
 
 /// The parity report as compact JSON (keys in a fixed order).
 pub fn parity_report() -> String {
-    let identities: Vec<Identity> = (0..4)
+    let identities: Vec<Identity> = (0..4u8)
         .map(|i| {
-            Identity::from_secret_bytes(fixed_secret(&alloc::format!("p2p-chat parity key {i}")))
+            let label = crate::text::concat(&["p2p-chat parity key ", Decimal::new(i).as_str()]);
+            Identity::from_secret_bytes(fixed_secret(&label))
         })
         .collect();
     let mut out = String::new();
@@ -128,7 +130,7 @@ fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
         handshake.extend([to_base64(&m1), to_base64(&m2), to_base64(&m3)]);
         for n in 0..4u64 {
             let chat = Payload::Chat {
-                id: alloc::format!("m{n}"),
+                id: crate::text::concat(&["m", Decimal::new(n).as_str()]),
                 text: "héllo ✓".into(),
                 sent_at: 1_700_000_000_000 + n,
                 room: None,
@@ -149,7 +151,7 @@ fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
         }
         Some(*it.handshake_hash())
     };
-    let hash = run().map(hex::encode).unwrap_or_default();
+    let hash = run().map(|h| to_hex(&h)).unwrap_or_default();
     Transcript {
         handshake,
         handshake_hash: hash,

@@ -2,13 +2,14 @@
 //! vector, the safety-number vector of PROTOCOL.md, and a live Noise handshake and transport
 //! round-trip with fresh keys. The page runs it on load; `p2p-chat vectors` runs it natively.
 
-use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::encoding::from_hex;
 use crate::keys::{Identity, PublicKey};
 use crate::noise::{InitiatorStart, ResponderStart};
 use crate::primitives::{aes256gcm_open, aes256gcm_seal, hkdf_sha256, sha256, x25519};
+use crate::text::concat;
 use crate::vectors::{run, VectorKind};
 
 /// The cacophony `Noise_XX_25519_AESGCM_SHA256` entry, embedded so the self-test needs no files.
@@ -58,69 +59,82 @@ pub fn self_test() -> SelfTestReport {
             Ok(()) => report.passed += 1,
             Err(why) => {
                 report.failed += 1;
-                report.failures.push(format!("{name}: {why}"));
+                report.failures.push(concat(&[name, ": ", &why]));
             }
         }
     }
     report
 }
 
-fn unhex<const N: usize>(text: &str) -> [u8; N] {
-    let mut out = [0u8; N];
-    // Constants below are well-formed; a typo shows up as a failing check, not a panic.
-    let _ = hex::decode_to_slice(text, &mut out);
-    out
+/// The bytes of a hex constant. The constants below are well-formed; a typo shows up as a
+/// failing check, not a panic.
+fn unhex(text: &str) -> Vec<u8> {
+    from_hex(text).unwrap_or_default()
+}
+
+/// A 32-byte hex constant.
+fn unhex32(text: &str) -> [u8; 32] {
+    unhex(text).try_into().unwrap_or([0; 32])
+}
+
+/// An error's message, for a failed check.
+fn why<E: core::fmt::Display>(error: E) -> String {
+    error.to_string()
 }
 
 fn check(what: &str, ok: bool) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{what} mismatch"))
+        Err(concat(&[what, " mismatch"]))
     }
 }
 
 fn x25519_known_answer() -> Result<(), String> {
-    let alice: [u8; 32] = unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
-    let bob_public: [u8; 32] =
-        unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-    let want: [u8; 32] = unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
-    let got = x25519(&alice, &bob_public).map_err(|e| format!("{e}"))?;
-    check("shared secret", *got == want)
+    let alice = unhex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+    let bob_public = unhex32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+    let want = unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    let got = x25519(&alice, &bob_public).map_err(why)?;
+    check("shared secret", got[..] == want)
 }
 
 fn hkdf_known_answer() -> Result<(), String> {
     let ikm = [0x0b; 22];
-    let salt: [u8; 13] = unhex("000102030405060708090a0b0c");
-    let info: [u8; 10] = unhex("f0f1f2f3f4f5f6f7f8f9");
-    let want: [u8; 42] = unhex(
+    let salt = unhex("000102030405060708090a0b0c");
+    let info = unhex("f0f1f2f3f4f5f6f7f8f9");
+    let want = unhex(
         "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
     );
-    let okm = hkdf_sha256(&salt, &ikm, &info, 42).map_err(|e| format!("{e}"))?;
-    check("okm", okm.as_slice() == want)
+    let okm = hkdf_sha256(&salt, &ikm, &info, 42).map_err(why)?;
+    check("okm", *okm == want)
 }
 
 fn aes_gcm_known_answer() -> Result<(), String> {
     let key = [0u8; 32];
     let iv = [0u8; 12];
-    let want: [u8; 32] = unhex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
+    let want = unhex("cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
     let sealed = aes256gcm_seal(&key, &iv, &[], &[0u8; 16]);
     check("ct||tag", sealed == want)?;
-    let opened = aes256gcm_open(&key, &iv, &[], &sealed).map_err(|e| format!("{e}"))?;
+    let opened = aes256gcm_open(&key, &iv, &[], &sealed).map_err(why)?;
     check("plaintext", opened == [0u8; 16])
 }
 
 fn sha256_known_answer() -> Result<(), String> {
-    let want: [u8; 32] = unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    check("digest", sha256(b"abc") == want)
+    let want = unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    check("digest", sha256(b"abc")[..] == want)
 }
 
 fn cacophony_xx() -> Result<(), String> {
-    let report = run(VectorKind::Cacophony, XX_VECTOR).map_err(|e| format!("{e}"))?;
+    let report = run(VectorKind::Cacophony, XX_VECTOR).map_err(why)?;
     if report.passed == 1 && report.failed == 0 {
         Ok(())
     } else {
-        Err(report.failures.join("; "))
+        let mut failures = String::from("cacophony vector failed");
+        for failure in &report.failures {
+            failures.push_str("; ");
+            failures.push_str(failure);
+        }
+        Err(failures)
     }
 }
 
@@ -129,8 +143,8 @@ fn cacophony_xx() -> Result<(), String> {
 /// order independence is checked by the unit and property tests.
 fn safety_number_vector() -> Result<(), String> {
     let vector = crate::parity::SAFETY_NUMBER_VECTOR;
-    let a = PublicKey::from_base64(vector.key_a).map_err(|e| format!("{e}"))?;
-    let b = PublicKey::from_base64(vector.key_b).map_err(|e| format!("{e}"))?;
+    let a = PublicKey::from_base64(vector.key_a).map_err(why)?;
+    let b = PublicKey::from_base64(vector.key_b).map_err(why)?;
     check(
         "fingerprint a",
         crate::fingerprint(&a) == vector.fingerprint_a,
@@ -144,7 +158,7 @@ fn safety_number_vector() -> Result<(), String> {
 fn noise_round_trip() -> Result<(), String> {
     let alice = Identity::generate();
     let bob = Identity::generate();
-    let e = |e: crate::HandshakeError| format!("{e}");
+    let e = why::<crate::HandshakeError>;
     let (alice_hs, m1) = InitiatorStart::new(&alice)
         .write_message_1(b"")
         .map_err(e)?;
@@ -162,8 +176,10 @@ fn noise_round_trip() -> Result<(), String> {
         "handshake hash",
         alice_t.handshake_hash() == bob_t.handshake_hash(),
     )?;
-    let t = |e: crate::TransportError| format!("{e}");
-    for text in [&b"hello"[..], b"", &[0xAB; 1000]] {
+    let t = why::<crate::TransportError>;
+    // Built at run time: a 1,000-byte constant would be 1,000 bytes of the wasm bundle.
+    let long = alloc::vec![0xAB; 1000];
+    for text in [&b"hello"[..], b"", &long] {
         let sealed = alice_t.seal(text).map_err(t)?;
         check(
             "a->b",

@@ -9,11 +9,11 @@ mod noise;
 mod rfc;
 mod wycheproof;
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::json::Json;
+use crate::encoding::{from_hex, to_hex};
+use crate::json::{write_u64, write_value, Json};
 
 /// The vector suites the runners understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,13 +93,19 @@ impl VectorReport {
         out
     }
 
-    fn record(&mut self, name: impl FnOnce() -> String, outcome: Outcome) {
+    /// Counts one entry; a failure is listed as `<name>: <why>`, the name written by `name`
+    /// only when the entry failed.
+    pub(crate) fn record(&mut self, outcome: Outcome, name: &dyn Fn(&mut String)) {
         match outcome {
             Outcome::Pass => self.passed += 1,
             Outcome::Skip => self.skipped += 1,
             Outcome::Fail(why) => {
                 self.failed += 1;
-                self.failures.push(format!("{}: {why}", name()));
+                let mut line = String::new();
+                name(&mut line);
+                line.push_str(": ");
+                line.push_str(&why);
+                self.failures.push(line);
             }
         }
     }
@@ -110,6 +116,94 @@ pub(crate) enum Outcome {
     Pass,
     Skip,
     Fail(String),
+}
+
+/// The checks of one entry. Only the first failure is kept, and a failed step hands back a
+/// harmless placeholder (empty or zero bytes) instead of returning early: the runners read as
+/// straight-line code, which also keeps them small in the wasm bundle.
+#[derive(Default)]
+pub(crate) struct Checks(Option<String>);
+
+impl Checks {
+    /// Records a failure, its message the concatenation of `parts`, unless one is recorded.
+    pub(crate) fn fail(&mut self, parts: &[&str]) {
+        if self.0.is_none() {
+            self.0 = Some(crate::text::concat(parts));
+        }
+    }
+
+    /// Records a failure with an error's message.
+    pub(crate) fn fail_with(&mut self, prefix: &str, error: &dyn core::fmt::Display) {
+        if self.0.is_none() {
+            self.fail(&[prefix, &error.to_string()]);
+        }
+    }
+
+    /// Records `why` unless `ok`.
+    pub(crate) fn check(&mut self, ok: bool, why: &str) {
+        if !ok {
+            self.fail(&[why]);
+        }
+    }
+
+    /// Whether a failure has been recorded.
+    pub(crate) fn failed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The value of `result`, or a recorded failure (with the error's message) and `None`.
+    pub(crate) fn ok<T, E: core::fmt::Display>(&mut self, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.fail_with("", &e)).ok()
+    }
+
+    /// A hex field's bytes (empty when it is missing or not hex, with the failure recorded).
+    pub(crate) fn hex(&mut self, value: &Json<'_>, field: &str) -> Vec<u8> {
+        let Some(text) = value[field].as_str() else {
+            self.fail(&["missing hex field ", field]);
+            return Vec::new();
+        };
+        from_hex(text).unwrap_or_else(|| {
+            self.fail(&["field ", field, " is not hex"]);
+            Vec::new()
+        })
+    }
+
+    /// A hex field of exactly `out.len()` bytes, copied into `out` (left as is otherwise).
+    pub(crate) fn fill(&mut self, value: &Json<'_>, field: &str, out: &mut [u8]) {
+        let bytes = self.hex(value, field);
+        if bytes.len() == out.len() {
+            out.copy_from_slice(&bytes);
+        } else {
+            let mut len = String::new();
+            write_u64(&mut len, out.len() as u64);
+            self.fail(&["field ", field, " is not ", &len, " bytes"]);
+        }
+    }
+
+    /// A 32-byte hex field (all zero if it is not one, with the failure recorded).
+    pub(crate) fn key(&mut self, value: &Json<'_>, field: &str) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        self.fill(value, field, &mut key);
+        key
+    }
+
+    /// Records a mismatch unless `got == want`.
+    pub(crate) fn eq(&mut self, what: &str, got: &[u8], want: &[u8]) {
+        if got != want {
+            self.fail(&[
+                what,
+                " mismatch: got ",
+                &to_hex(got),
+                ", want ",
+                &to_hex(want),
+            ]);
+        }
+    }
+
+    /// The entry's outcome: passed unless a failure was recorded.
+    pub(crate) fn outcome(self) -> Outcome {
+        self.0.map_or(Outcome::Pass, Outcome::Fail)
+    }
 }
 
 /// The file is not a vector file of the expected kind.
@@ -146,8 +240,12 @@ pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorErro
                 .as_array()
                 .ok_or_else(|| layout("no vectors[]"))?;
             for (i, entry) in entries.iter().enumerate() {
-                let name = || format!("vector #{i} {}", noise::protocol_name(entry));
-                report.record(name, noise::run_entry(entry));
+                report.record(noise::run_entry(entry), &|out| {
+                    out.push_str("vector #");
+                    write_u64(out, i as u64);
+                    out.push(' ');
+                    out.push_str(noise::protocol_name(entry));
+                });
             }
         }
         VectorKind::WycheproofX25519
@@ -162,14 +260,16 @@ pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorErro
                     .as_array()
                     .ok_or_else(|| layout("no tests[]"))?;
                 for test in tests {
-                    let name = || format!("tcId {}", test["tcId"]);
                     let outcome = match kind {
                         VectorKind::WycheproofX25519 => wycheproof::x25519_test(group, test),
                         VectorKind::WycheproofAesGcm => wycheproof::aes_gcm(group, test),
                         VectorKind::WycheproofHkdfSha256 => wycheproof::hkdf(test),
                         _ => wycheproof::hmac(group, test),
                     };
-                    report.record(name, outcome);
+                    report.record(outcome, &|out| {
+                        out.push_str("tcId ");
+                        write_value(out, &test["tcId"]);
+                    });
                 }
             }
         }
@@ -179,13 +279,12 @@ pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorErro
                 .as_array()
                 .ok_or_else(|| layout("no tests[]"))?;
             for test in tests {
-                let name = || format!("{}", test["id"]);
                 let outcome = match kind {
                     VectorKind::Rfc5869 => rfc::rfc5869(test),
                     VectorKind::GcmSpec => rfc::gcm_spec(test),
                     _ => rfc::fips180(test),
                 };
-                report.record(name, outcome);
+                report.record(outcome, &|out| write_value(out, &test["id"]));
             }
         }
     }
@@ -198,39 +297,41 @@ pub fn run_named(kind: &str, json_text: &str) -> Result<VectorReport, VectorErro
     run(kind, json_text)
 }
 
-/// A hex field, or a failure naming it.
-pub(crate) fn hex_field(value: &Json<'_>, field: &str) -> Result<Vec<u8>, String> {
-    let text = value[field]
-        .as_str()
-        .ok_or_else(|| format!("missing hex field {field}"))?;
-    hex::decode(text).map_err(|_| format!("field {field} is not hex"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A 32-byte hex field.
-pub(crate) fn key_field(value: &Json<'_>, field: &str) -> Result<[u8; 32], String> {
-    let bytes = hex_field(value, field)?;
-    bytes
-        .try_into()
-        .map_err(|_| format!("field {field} is not 32 bytes"))
-}
+    #[test]
+    fn failures_name_the_entry_and_the_first_mismatch() {
+        let file = r#"{"testGroups":[{"curve":"curve25519","tests":[
+            {"tcId":7,"result":"valid","private":"00","public":"","shared":""},
+            {"tcId":8,"result":"valid",
+             "private":"0100000000000000000000000000000000000000000000000000000000000000",
+             "public":"0900000000000000000000000000000000000000000000000000000000000000",
+             "shared":"ab"},
+            {"tcId":9,"result":"maybe",
+             "private":"0100000000000000000000000000000000000000000000000000000000000000",
+             "public":"09","shared":"ab"}]}]}"#;
+        let report = run(VectorKind::WycheproofX25519, file).unwrap();
+        assert_eq!((report.passed, report.failed), (0, 3));
+        assert_eq!(report.failures[0], "tcId 7: field private is not 32 bytes");
+        assert!(
+            report.failures[1].starts_with("tcId 8: shared mismatch: got "),
+            "{}",
+            report.failures[1]
+        );
+        assert!(report.failures[1].ends_with(", want ab"));
+        assert_eq!(report.failures[2], "tcId 9: unknown result \"maybe\"");
 
-/// Turns a check's `Result` into an outcome.
-pub(crate) fn outcome(result: Result<(), String>) -> Outcome {
-    match result {
-        Ok(()) => Outcome::Pass,
-        Err(why) => Outcome::Fail(why),
-    }
-}
-
-/// `Err` with a message unless `got == want`.
-pub(crate) fn expect_eq(what: &str, got: &[u8], want: &[u8]) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} mismatch: got {}, want {}",
-            hex::encode(got),
-            hex::encode(want)
-        ))
+        let file = r#"{"vectors":[{"protocol_name":"Noise_XX_25519_AESGCM_SHA256",
+            "init_prologue":"zz"}]}"#;
+        let report = run(VectorKind::Cacophony, file).unwrap();
+        assert_eq!(
+            report.failures,
+            ["vector #0 Noise_XX_25519_AESGCM_SHA256: field init_prologue is not hex"]
+        );
+        let file = r#"{"tests":[{"id":"tc-1","alg":"SHA-256","msg_ascii":"abc","digest":"00"}]}"#;
+        let report = run(VectorKind::Fips180, file).unwrap();
+        assert!(report.failures[0].starts_with("\"tc-1\": digest mismatch: got ba7816bf"));
     }
 }

@@ -1,15 +1,12 @@
 //! Replays cacophony-format Noise vectors: both sides with the vector's fixed keys, every
 //! handshake message, the handshake hash and every transport message, byte for byte.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::json::Json;
+use crate::json::{write_u64, Json};
 
-use core::fmt::Display;
-
-use super::{expect_eq, hex_field, key_field, outcome, Outcome};
+use super::{Checks, Outcome};
 use crate::keys::Identity;
 use crate::noise::{InitiatorStart, ResponderStart, Transport, PROTOCOL_NAME};
 
@@ -25,59 +22,94 @@ pub(crate) fn run_entry(entry: &Json<'_>) -> Outcome {
     if protocol_name(entry) != PROTOCOL_NAME {
         return Outcome::Skip;
     }
-    outcome(replay_xx(entry))
+    let mut checks = Checks::default();
+    replay_xx(entry, &mut checks);
+    checks.outcome()
 }
 
-fn replay_xx(entry: &Json<'_>) -> Result<(), String> {
-    let init_prologue = hex_field(entry, "init_prologue")?;
-    let resp_prologue = hex_field(entry, "resp_prologue")?;
-    let init_static = Identity::from_secret_bytes(key_field(entry, "init_static")?);
-    let resp_static = Identity::from_secret_bytes(key_field(entry, "resp_static")?);
-    let messages = entry["messages"]
-        .as_array()
-        .ok_or("missing messages[]")?
+/// `message <index>` plus `suffix`, naming the message a check is about.
+fn message(index: usize, suffix: &str) -> String {
+    let mut text = String::from("message ");
+    write_u64(&mut text, index as u64);
+    text.push_str(suffix);
+    text
+}
+
+/// The value of a handshake or transport step, or a recorded `message <index>: <error>`.
+fn step<T, E: core::fmt::Display>(
+    checks: &mut Checks,
+    index: usize,
+    result: Result<T, E>,
+) -> Option<T> {
+    result
+        .map_err(|e| checks.fail_with(&message(index, ": "), &e))
+        .ok()
+}
+
+/// Returns `None` once a step has failed (the failure is in `checks`).
+fn replay_xx(entry: &Json<'_>, checks: &mut Checks) -> Option<()> {
+    let c = checks;
+    let init_prologue = c.hex(entry, "init_prologue");
+    let resp_prologue = c.hex(entry, "resp_prologue");
+    let init_static = Identity::from_secret_bytes(c.key(entry, "init_static"));
+    let resp_static = Identity::from_secret_bytes(c.key(entry, "resp_static"));
+    let init_ephemeral = c.key(entry, "init_ephemeral");
+    let resp_ephemeral = c.key(entry, "resp_ephemeral");
+    let Some(list) = entry["messages"].as_array() else {
+        c.fail(&["missing messages[]"]);
+        return None;
+    };
+    let messages: Vec<(Vec<u8>, Vec<u8>)> = list
         .iter()
-        .map(|m| Ok((hex_field(m, "payload")?, hex_field(m, "ciphertext")?)))
-        .collect::<Result<Vec<_>, String>>()?;
+        .map(|m| (c.hex(m, "payload"), c.hex(m, "ciphertext")))
+        .collect();
     if messages.len() < 3 {
-        return Err("XX needs at least three messages".into());
+        c.fail(&["XX needs at least three messages"]);
+    }
+    if c.failed() {
+        return None;
     }
 
     let initiator = InitiatorStart::new_with_fixed_ephemeral_for_test_vectors_only(
         &init_static,
         &init_prologue,
-        key_field(entry, "init_ephemeral")?,
+        init_ephemeral,
     );
     let responder = ResponderStart::new_with_fixed_ephemeral_for_test_vectors_only(
         &resp_static,
         &resp_prologue,
-        key_field(entry, "resp_ephemeral")?,
+        resp_ephemeral,
     );
 
-    let (initiator, wire) = initiator.write_message_1(&messages[0].0).map_err(at(0))?;
-    expect_eq("message 0 ciphertext", &wire, &messages[0].1)?;
-    let (responder, payload) = responder.read_message_1(&wire).map_err(at(0))?;
-    expect_eq("message 0 payload", &payload, &messages[0].0)?;
+    let (initiator, wire) = step(c, 0, initiator.write_message_1(&messages[0].0))?;
+    c.eq("message 0 ciphertext", &wire, &messages[0].1);
+    let (responder, payload) = step(c, 0, responder.read_message_1(&wire))?;
+    c.eq("message 0 payload", &payload, &messages[0].0);
 
-    let (responder, wire) = responder.write_message_2(&messages[1].0).map_err(at(1))?;
-    expect_eq("message 1 ciphertext", &wire, &messages[1].1)?;
-    let (initiator, payload) = initiator.read_message_2(&wire).map_err(at(1))?;
-    expect_eq("message 1 payload", &payload, &messages[1].0)?;
-    if initiator.remote_static() != resp_static.public_key() {
-        return Err("initiator learned the wrong responder static key".into());
-    }
+    let (responder, wire) = step(c, 1, responder.write_message_2(&messages[1].0))?;
+    c.eq("message 1 ciphertext", &wire, &messages[1].1);
+    let (initiator, payload) = step(c, 1, initiator.read_message_2(&wire))?;
+    c.eq("message 1 payload", &payload, &messages[1].0);
+    c.check(
+        initiator.remote_static() == resp_static.public_key(),
+        "initiator learned the wrong responder static key",
+    );
 
-    let (mut init_transport, wire) = initiator.write_message_3(&messages[2].0).map_err(at(2))?;
-    expect_eq("message 2 ciphertext", &wire, &messages[2].1)?;
-    let (mut resp_transport, payload) = responder.read_message_3(&wire).map_err(at(2))?;
-    expect_eq("message 2 payload", &payload, &messages[2].0)?;
-    if resp_transport.remote_static() != init_static.public_key() {
-        return Err("responder learned the wrong initiator static key".into());
-    }
+    let (mut init_transport, wire) = step(c, 2, initiator.write_message_3(&messages[2].0))?;
+    c.eq("message 2 ciphertext", &wire, &messages[2].1);
+    let (mut resp_transport, payload) = step(c, 2, responder.read_message_3(&wire))?;
+    c.eq("message 2 payload", &payload, &messages[2].0);
+    c.check(
+        resp_transport.remote_static() == init_static.public_key(),
+        "responder learned the wrong initiator static key",
+    );
 
-    for transport in [&init_transport, &resp_transport] {
-        if let Ok(want) = hex_field(entry, "handshake_hash") {
-            expect_eq("handshake hash", transport.handshake_hash(), &want)?;
+    if let Some(want) = entry["handshake_hash"]
+        .as_str()
+        .and_then(crate::encoding::from_hex)
+    {
+        for transport in [&init_transport, &resp_transport] {
+            c.eq("handshake hash", transport.handshake_hash(), &want);
         }
     }
     for (index, (payload, ciphertext)) in messages.iter().enumerate().skip(3) {
@@ -86,21 +118,14 @@ fn replay_xx(entry: &Json<'_>) -> Result<(), String> {
         } else {
             (&mut resp_transport, &mut init_transport)
         };
-        let sealed = sender.seal(payload).map_err(at(index))?;
-        expect_eq(
-            &format!("message {index} ciphertext"),
+        let sealed = step(c, index, sender.seal(payload))?;
+        c.eq(
+            &message(index, " ciphertext"),
             &sealed.ciphertext,
             ciphertext,
-        )?;
-        let opened = receiver
-            .open(&sealed.nonce, ciphertext)
-            .map_err(at(index))?;
-        expect_eq(&format!("message {index} payload"), &opened, payload)?;
+        );
+        let opened = step(c, index, receiver.open(&sealed.nonce, ciphertext))?;
+        c.eq(&message(index, " payload"), &opened, payload);
     }
-    Ok(())
-}
-
-/// Prefixes an error with the message index it happened at.
-fn at<E: Display>(step: usize) -> impl Fn(E) -> String {
-    move |e| format!("message {step}: {e}")
+    Some(())
 }
