@@ -36,14 +36,30 @@ pub enum Json<'a> {
 static NULL: Json<'static> = Json::Null;
 
 /// Why input is not acceptable JSON. Static messages keep formatting code out of the bundle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid JSON at byte {offset}: {reason}")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonError {
     /// Byte offset of the problem.
     pub offset: usize,
     /// What was wrong.
     pub reason: &'static str,
 }
+
+// Display by hand rather than thiserror's `write!`: see `crate::text`.
+impl core::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        crate::text::write_parts(
+            f,
+            &[
+                "invalid JSON at byte ",
+                crate::text::Decimal::of_usize(self.offset).as_str(),
+                ": ",
+                self.reason,
+            ],
+        )
+    }
+}
+
+impl core::error::Error for JsonError {}
 
 impl<'a> Json<'a> {
     /// Parses a complete document (surrounding whitespace allowed, nothing else).

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::encoding::{from_base64, to_base64};
 use crate::primitives::{self, LowOrderPoint};
+use crate::text::{write_parts, Decimal};
 
 /// Length in bytes of an X25519 key.
 pub const KEY_LEN: usize = 32;
@@ -17,14 +18,12 @@ pub const KEY_LEN: usize = 32;
 pub const PUBLIC_KEY_BASE64_LEN: usize = 44;
 
 /// A public key could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The text is not standard base64.
-    #[error("public key is not valid base64")]
     BadBase64,
     /// The key decoded to the wrong number of bytes.
-    #[error("public key must be {expected} bytes, got {got}")]
     WrongLength {
         /// Always [`KEY_LEN`].
         expected: usize,
@@ -72,9 +71,29 @@ impl PublicKey {
     }
 }
 
+// Display by hand rather than thiserror's `write!`: see `crate::text`.
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadBase64 => f.write_str("public key is not valid base64"),
+            Self::WrongLength { expected, got } => write_parts(
+                f,
+                &[
+                    "public key must be ",
+                    Decimal::of_usize(*expected).as_str(),
+                    " bytes, got ",
+                    Decimal::of_usize(*got).as_str(),
+                ],
+            ),
+        }
+    }
+}
+
+impl core::error::Error for KeyError {}
+
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({})", self.to_base64())
+        write_parts(f, &["PublicKey(", &self.to_base64(), ")"])
     }
 }
 

@@ -7,6 +7,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::json::{Json, ObjectWriter};
+use crate::text::{concat, write_parts, Decimal};
 
 /// A line longer than this ends the connection before it is buffered whole.
 pub const MAX_LINE_BYTES: usize = 131_072;
@@ -21,11 +22,10 @@ pub const MAX_ID_CHARS: usize = 64;
 pub const AGENT: &str = concat!("p2p-chat/", env!("CARGO_PKG_VERSION"));
 
 /// A frame that could not be parsed. The connection it came from is closed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrameError {
     /// The line exceeds [`MAX_LINE_BYTES`].
-    #[error("line of {len} bytes exceeds the {max}-byte limit")]
     TooLong {
         /// Bytes seen (at least `max + 1`).
         len: usize,
@@ -33,9 +33,29 @@ pub enum FrameError {
         max: usize,
     },
     /// Not a JSON object of a known shape (includes unknown `type`s and missing fields).
-    #[error("malformed frame: {0}")]
     Malformed(String),
 }
+
+// Display by hand rather than thiserror's `write!`: see `crate::text`.
+impl core::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::TooLong { len, max } => write_parts(
+                f,
+                &[
+                    "line of ",
+                    Decimal::of_usize(*len).as_str(),
+                    " bytes exceeds the ",
+                    Decimal::of_usize(*max).as_str(),
+                    "-byte limit",
+                ],
+            ),
+            Self::Malformed(reason) => write_parts(f, &["malformed frame: ", reason]),
+        }
+    }
+}
+
+impl core::error::Error for FrameError {}
 
 /// One wire frame. Strings borrow from the line where possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +211,7 @@ fn parse_object(bytes: &[u8]) -> Result<Json<'_>, FrameError> {
 fn take_string<'a>(json: &mut Json<'a>, key: &'static str) -> Result<Cow<'a, str>, FrameError> {
     json.take(key)
         .and_then(Json::into_string)
-        .ok_or_else(|| FrameError::Malformed(alloc::format!("missing string field \"{key}\"")))
+        .ok_or_else(|| FrameError::Malformed(concat(&["missing string field \"", key, "\""])))
 }
 
 /// An optional string member (absent or null → empty).
@@ -199,9 +219,11 @@ fn optional_string(json: &mut Json<'_>, key: &'static str) -> Result<String, Fra
     match json.take(key) {
         None | Some(Json::Null) => Ok(String::new()),
         Some(Json::String(s)) => Ok(s.into_owned()),
-        Some(_) => Err(FrameError::Malformed(alloc::format!(
-            "\"{key}\" must be a string"
-        ))),
+        Some(_) => Err(FrameError::Malformed(concat(&[
+            "\"",
+            key,
+            "\" must be a string",
+        ]))),
     }
 }
 

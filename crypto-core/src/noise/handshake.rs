@@ -20,13 +20,13 @@ use super::transport::Transport;
 use super::{MAX_MESSAGE_LEN, PROLOGUE, PROTOCOL_NAME};
 use crate::keys::{Identity, PublicKey, KEY_LEN};
 use crate::primitives::{x25519_with, LowOrderPoint, TAG_LEN};
+use crate::text::{write_parts, Decimal};
 
 /// Why a handshake step failed. Any of these ends the connection.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
     /// The message is shorter than the pattern's tokens require.
-    #[error("handshake message {step} too short: need at least {min} bytes, got {got}")]
     TooShort {
         /// Which of the three messages.
         step: u8,
@@ -36,17 +36,13 @@ pub enum HandshakeError {
         got: usize,
     },
     /// The message (or the one a payload would produce) exceeds Noise's 65,535 bytes.
-    #[error("handshake message exceeds 65535 bytes")]
     MessageTooLarge,
     /// A Diffie-Hellman result was all zeros: the peer sent a low-order point.
-    #[error("low-order public key in handshake (all-zero Diffie-Hellman result)")]
     LowOrderPoint,
     /// An encrypted static key or payload failed authentication (wrong prologue, tampering, or a
     /// peer speaking another protocol).
-    #[error("handshake decryption failed")]
     DecryptionFailed,
     /// A frame announced a handshake step other than the one expected next.
-    #[error("handshake step {got} out of order (expected {expected})")]
     UnexpectedStep {
         /// The step this side waits for.
         expected: u8,
@@ -54,6 +50,42 @@ pub enum HandshakeError {
         got: u8,
     },
 }
+
+// Display by hand rather than thiserror's `write!`: see `crate::text`.
+impl core::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::TooShort { step, min, got } => write_parts(
+                f,
+                &[
+                    "handshake message ",
+                    Decimal::new(*step).as_str(),
+                    " too short: need at least ",
+                    Decimal::of_usize(*min).as_str(),
+                    " bytes, got ",
+                    Decimal::of_usize(*got).as_str(),
+                ],
+            ),
+            Self::MessageTooLarge => f.write_str("handshake message exceeds 65535 bytes"),
+            Self::LowOrderPoint => {
+                f.write_str("low-order public key in handshake (all-zero Diffie-Hellman result)")
+            }
+            Self::DecryptionFailed => f.write_str("handshake decryption failed"),
+            Self::UnexpectedStep { expected, got } => write_parts(
+                f,
+                &[
+                    "handshake step ",
+                    Decimal::new(*got).as_str(),
+                    " out of order (expected ",
+                    Decimal::new(*expected).as_str(),
+                    ")",
+                ],
+            ),
+        }
+    }
+}
+
+impl core::error::Error for HandshakeError {}
 
 impl From<LowOrderPoint> for HandshakeError {
     fn from(_: LowOrderPoint) -> Self {

@@ -10,18 +10,17 @@ use super::MAX_PLAINTEXT_LEN;
 use crate::encoding;
 use crate::keys::PublicKey;
 use crate::primitives::NONCE_LEN;
+use crate::text::{write_parts, Decimal};
 use crate::wire::{DataFrameRef, Frame};
 
 /// Why sealing or opening a transport message failed. Every variant on the receiving side ends
 /// the session.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportError {
     /// Authentication failed: tampered ciphertext or a different key.
-    #[error("transport decryption failed")]
     DecryptionFailed,
     /// The frame's nonce is not the next counter (replayed, dropped or reordered frame).
-    #[error("wrong nonce: expected counter {expected}")]
     WrongNonce {
         /// The counter this side expects next.
         expected: u64,
@@ -29,10 +28,8 @@ pub enum TransportError {
         got: Option<u64>,
     },
     /// The counter reached 2^64 − 1, which Noise reserves.
-    #[error("nonce counter exhausted")]
     NonceExhausted,
     /// The plaintext exceeds 65,519 bytes (or the ciphertext 65,535).
-    #[error("message too large: {len} bytes (max {max})")]
     MessageTooLarge {
         /// Offending length.
         len: usize,
@@ -40,9 +37,38 @@ pub enum TransportError {
         max: usize,
     },
     /// The nonce or ciphertext field is not valid base64.
-    #[error("bad base64 in data frame")]
     BadBase64,
 }
+
+// Display by hand rather than thiserror's `write!`: see `crate::text`.
+impl core::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::DecryptionFailed => f.write_str("transport decryption failed"),
+            Self::WrongNonce { expected, .. } => write_parts(
+                f,
+                &[
+                    "wrong nonce: expected counter ",
+                    Decimal::new(*expected).as_str(),
+                ],
+            ),
+            Self::NonceExhausted => f.write_str("nonce counter exhausted"),
+            Self::MessageTooLarge { len, max } => write_parts(
+                f,
+                &[
+                    "message too large: ",
+                    Decimal::of_usize(*len).as_str(),
+                    " bytes (max ",
+                    Decimal::of_usize(*max).as_str(),
+                    ")",
+                ],
+            ),
+            Self::BadBase64 => f.write_str("bad base64 in data frame"),
+        }
+    }
+}
+
+impl core::error::Error for TransportError {}
 
 impl From<super::cipherstate::NonceExhausted> for TransportError {
     fn from(_: super::cipherstate::NonceExhausted) -> Self {

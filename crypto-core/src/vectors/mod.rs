@@ -207,14 +207,12 @@ impl Checks {
 }
 
 /// The file is not a vector file of the expected kind.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VectorError {
     /// Not JSON at all.
-    #[error("vector file is not valid JSON: {0}")]
     NotJson(String),
     /// JSON, but without the structure of this kind.
-    #[error("vector file does not have the {kind} layout: {reason}")]
     WrongLayout {
         /// The kind that was asked for.
         kind: &'static str,
@@ -222,9 +220,24 @@ pub enum VectorError {
         reason: String,
     },
     /// `runVectors` was given a kind name it does not know.
-    #[error("unknown vector kind \"{0}\"")]
     UnknownKind(String),
 }
+
+// Display by hand rather than thiserror's `write!`: see `crate::text`.
+impl core::fmt::Display for VectorError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let parts: &[&str] = match self {
+            Self::NotJson(why) => &["vector file is not valid JSON: ", why],
+            Self::WrongLayout { kind, reason } => {
+                &["vector file does not have the ", kind, " layout: ", reason]
+            }
+            Self::UnknownKind(kind) => &["unknown vector kind \"", kind, "\""],
+        };
+        crate::text::write_parts(f, parts)
+    }
+}
+
+impl core::error::Error for VectorError {}
 
 /// Runs one suite over a vector file's text.
 pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorError> {
