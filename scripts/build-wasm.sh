@@ -12,11 +12,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-# DESIGN §8's target is 100 KiB; the bundle is not there yet (BENCHMARKS.md, wasm section). The
-# build reports the gap and fails only above the ceiling, which guards against regressions while
-# the gap is closed.
+# DESIGN §8's budget is 100 KiB, met on the Debian route (BENCHMARKS.md, wasm section): the build
+# fails above it. The plain route cannot use -Zbuild-std / immediate-abort / fmt-debug=none, so
+# std's panic and formatting machinery stays in; its size has not been measured (this machine
+# has no rustup wasm32 target), so it keeps the old regression ceiling and reports the gap.
 BUDGET="${WASM_SIZE_BUDGET:-102400}"
-CEILING="${WASM_SIZE_CEILING:-124000}"
 OUT="$ROOT/web/pkg"
 WASM="$OUT/crypto_wasm_bg.wasm"
 # The post-MVP features rustc enables for wasm32-unknown-unknown; binaryen 108 (Debian 12)
@@ -33,6 +33,11 @@ have_bindgen="$(wasm-bindgen --version | awk '{print $2}')"
     || die "wasm-bindgen CLI is $have_bindgen but Cargo.lock has $want_bindgen: run scripts/setup.sh"
 
 route="$(wasm_route)"
+if [ "$route" = debian ]; then
+    CEILING="${WASM_SIZE_CEILING:-$BUDGET}"
+else
+    CEILING="${WASM_SIZE_CEILING:-124000}"
+fi
 start=$SECONDS
 export CARGO_TARGET_DIR="$ROOT/target/wasm"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
@@ -62,9 +67,14 @@ wasm-pack --log-level warn build "$ROOT/crypto-wasm" --mode force --release --ta
     --out-dir "$OUT" "${extra_cargo_args[@]}"
 
 raw_size=$(stat -c %s "$WASM")
+cp "$WASM" "$CARGO_TARGET_DIR/crypto_wasm_bg.pre-opt.wasm"
+# For `twiggy top/dominators` (BENCHMARKS.md, wasm section): wasm-bindgen's output before
+# wasm-opt, and the same optimisation keeping the name section; next to the build, not shipped.
+wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge -g "$WASM" \
+    -o "$CARGO_TARGET_DIR/crypto_wasm_bg.named.wasm"
 log "wasm-opt -Oz (before: $raw_size bytes)"
 wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge --strip-debug --strip-producers \
-    "$WASM" -o "$WASM.opt"
+    --strip-target-features "$WASM" -o "$WASM.opt"
 mv "$WASM.opt" "$WASM"
 
 # wasm-opt must not have broken the module (binaryen 108 mangles externref tables, for one):
@@ -82,10 +92,14 @@ fi
 
 size=$(stat -c %s "$WASM")
 kib=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1024 }')
-echo "wasm size: $size bytes ($kib KiB) web/pkg/crypto_wasm_bg.wasm, target $BUDGET bytes, ceiling $CEILING bytes; built in $((SECONDS - start)) s"
-if [ "$size" -gt "$BUDGET" ]; then
-    echo "wasm size target NOT MET: $((size - BUDGET)) bytes over DESIGN §8's 100 KiB"
-fi
+# The node size test reads the ceiling that applies to this build's route.
+echo "$CEILING" >"$OUT/size-ceiling"
+echo "wasm size: $size bytes ($kib KiB) web/pkg/crypto_wasm_bg.wasm, budget $BUDGET bytes, ceiling $CEILING bytes ($route route); built in $((SECONDS - start)) s"
 if [ "$size" -gt "$CEILING" ]; then
-    die "crypto_wasm_bg.wasm is $size bytes, over the regression ceiling of $CEILING bytes"
+    die "crypto_wasm_bg.wasm is $size bytes, over the ceiling of $CEILING bytes (DESIGN §8: 100 KiB)"
+fi
+if [ "$size" -gt "$BUDGET" ]; then
+    echo "wasm size budget NOT MET on the $route route: $((size - BUDGET)) bytes over DESIGN §8's 100 KiB"
+else
+    echo "wasm size budget met: $((BUDGET - size)) bytes under DESIGN §8's 100 KiB"
 fi

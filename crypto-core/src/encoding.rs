@@ -176,14 +176,16 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 
 /// Hex (either case) to bytes; `None` for an odd length or a non-hex character.
 pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| char::from(c).to_digit(16);
     if text.len() % 2 != 0 {
         return None;
     }
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| Some((digit(pair[0])? << 4 | digit(pair[1])?) as u8))
-        .collect()
+    let mut out = Vec::with_capacity(text.len() / 2);
+    for pair in text.as_bytes().chunks_exact(2) {
+        let high = char::from(pair[0]).to_digit(16)?;
+        let low = char::from(pair[1]).to_digit(16)?;
+        out.push((high << 4 | low) as u8);
+    }
+    Some(out)
 }
 
 #[cfg(test)]
