@@ -24,7 +24,7 @@ WASM="$OUT/crypto_wasm_bg.wasm"
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
     --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
-for tool in wasm-pack wasm-bindgen wasm-opt; do
+for tool in wasm-pack wasm-bindgen wasm-opt wasm-dis wasm-as node; do
     command -v "$tool" >/dev/null || die "$tool not found: run scripts/setup.sh"
 done
 want_bindgen="$(wasm_bindgen_lock_version)"
@@ -67,28 +67,34 @@ wasm-pack --log-level warn build "$ROOT/crypto-wasm" --mode force --release --ta
     --out-dir "$OUT" "${extra_cargo_args[@]}"
 
 raw_size=$(stat -c %s "$WASM")
-cp "$WASM" "$CARGO_TARGET_DIR/crypto_wasm_bg.pre-opt.wasm"
+work="$CARGO_TARGET_DIR/wasm-opt"
+mkdir -p "$work"
 # For `twiggy top/dominators` (BENCHMARKS.md, wasm section): wasm-bindgen's output before
-# wasm-opt, and the same optimisation keeping the name section; next to the build, not shipped.
-wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge -g "$WASM" \
+# wasm-opt, and the final optimisation with the name section; next to the build, not shipped.
+cp "$WASM" "$CARGO_TARGET_DIR/crypto_wasm_bg.pre-opt.wasm"
+log "wasm-opt -Oz (before: $raw_size bytes), table pruning, wasm-opt -Oz"
+wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge -g "$WASM" -o "$work/first.wasm"
+# Function-table slots no call_indirect can reach point at a trap, so their code can go
+# (crypto-wasm/prune-table.mjs says why they are there); then optimise again.
+wasm-dis "$work/first.wasm" -o "$work/first.wat"
+node "$ROOT/crypto-wasm/prune-table.mjs" "$work/first.wat" "$work/pruned.wat"
+wasm-as "${WASM_OPT_FEATURES[@]}" "$work/pruned.wat" -o "$work/pruned.wasm"
+wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge -g "$work/pruned.wasm" \
     -o "$CARGO_TARGET_DIR/crypto_wasm_bg.named.wasm"
-log "wasm-opt -Oz (before: $raw_size bytes)"
 wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge --strip-debug --strip-producers \
-    --strip-target-features "$WASM" -o "$WASM.opt"
+    --strip-target-features "$work/pruned.wasm" -o "$WASM.opt"
 mv "$WASM.opt" "$WASM"
 
 # wasm-opt must not have broken the module (binaryen 108 mangles externref tables, for one):
 # load it the way the node tests do and run the self-test once.
-if command -v node >/dev/null; then
-    node --input-type=module -e "
-        import { readFileSync } from 'node:fs';
-        const m = await import('$OUT/crypto_wasm.js');
-        m.initSync({ module: readFileSync('$WASM') });
-        const r = m.selfTest();
-        if (r.failed !== 0 || r.passed === 0) throw new Error(JSON.stringify(r));
-        console.log('loads in node; selfTest ' + r.passed + ' passed in ' + r.ms.toFixed(1) + ' ms');
-    " || die "the optimised web/pkg does not load or fails its self-test"
-fi
+node --input-type=module -e "
+    import { readFileSync } from 'node:fs';
+    const m = await import('$OUT/crypto_wasm.js');
+    m.initSync({ module: readFileSync('$WASM') });
+    const r = m.selfTest();
+    if (r.failed !== 0 || r.passed === 0) throw new Error(JSON.stringify(r));
+    console.log('loads in node; selfTest ' + r.passed + ' passed in ' + r.ms.toFixed(1) + ' ms');
+" || die "the optimised web/pkg does not load or fails its self-test"
 
 size=$(stat -c %s "$WASM")
 kib=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1024 }')
