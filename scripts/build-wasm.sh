@@ -78,7 +78,7 @@ wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge -g "$WASM" -o "$work/first.was
 # (crypto-wasm/prune-table.mjs says why they are there); then optimise again.
 wasm-dis "$work/first.wasm" -o "$work/first.wat"
 node "$ROOT/crypto-wasm/prune-table.mjs" "$work/first.wat" "$work/pruned.wat"
-wasm-as "${WASM_OPT_FEATURES[@]}" "$work/pruned.wat" -o "$work/pruned.wasm"
+wasm-as "${WASM_OPT_FEATURES[@]}" -g "$work/pruned.wat" -o "$work/pruned.wasm"
 wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge -g "$work/pruned.wasm" \
     -o "$CARGO_TARGET_DIR/crypto_wasm_bg.named.wasm"
 wasm-opt "${WASM_OPT_FEATURES[@]}" -Oz --converge --strip-debug --strip-producers \
