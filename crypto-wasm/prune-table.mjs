@@ -102,6 +102,11 @@ for (const segment of segments) {
 const roots = [...text.matchAll(/\(export "[^"]*" \(func \$([^\s)]+)\)\)/g)].map((m) => m[1]);
 for (const [, name] of text.matchAll(/^ \(start \$([^\s)]+)\)/gm)) roots.push(name);
 
+// Every call_indirect must be one the scan below understands, or nothing is pruned.
+const indirectCalls = (text.match(/\bcall_indirect\b/g) ?? []).length;
+const understood = (text.match(/\((?:return_)?call_indirect (?:\$\S+ )?\(type \$[^\s)]+\)/g) ?? []).length;
+if (indirectCalls !== understood) keep('a call_indirect of an unexpected form');
+
 const live = new Set();
 const indirectTypes = new Set();
 const work = [...roots];
