@@ -11,6 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// First allocation, and the size the buffer shrinks back to.
 const INITIAL_CAPACITY: usize = 4 * 1024;
 
+/// The largest first allocation for a connection that keeps filling its buffer: one read
+/// then takes a whole burst of small frames (fewer system calls and store wake-ups).
+const BURST_CAPACITY: usize = 64 * 1024;
+
 /// The most bytes of one line the reader will ever hold.
 const LIMIT: usize = MAX_LINE_BYTES + 1;
 
@@ -40,6 +44,9 @@ pub struct LineReader<R> {
     scanned: usize,
     /// Offset of a line handed out by `next_line`, consumed on the next call.
     pending_consume: usize,
+    /// Size of the next fresh allocation: doubles while reads fill the buffer, back to
+    /// `INITIAL_CAPACITY` when one does not.
+    fresh_capacity: usize,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -52,6 +59,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             end: 0,
             scanned: 0,
             pending_consume: 0,
+            fresh_capacity: INITIAL_CAPACITY,
         }
     }
 
@@ -102,6 +110,11 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 };
             }
             self.end += n;
+            self.fresh_capacity = if n == want {
+                (self.fresh_capacity * 2).min(BURST_CAPACITY)
+            } else {
+                INITIAL_CAPACITY
+            };
         };
         let line_start = self.start;
         self.pending_consume = newline + 1;
@@ -123,7 +136,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 return;
             }
         }
-        let new_len = (self.buf.len() * 2).clamp(INITIAL_CAPACITY, LIMIT);
+        let new_len = (self.buf.len() * 2).clamp(self.fresh_capacity, LIMIT);
         self.buf.resize(new_len.max(self.end + 1), 0);
     }
 }
@@ -194,7 +207,10 @@ mod tests {
         assert_eq!(reader.next_line().await.unwrap().unwrap(), b"one");
         assert!(reader.has_buffered_line());
         assert_eq!(reader.next_line().await.unwrap().unwrap(), b"two");
-        assert!(!reader.has_buffered_line(), "only part of the third line is here");
+        assert!(
+            !reader.has_buffered_line(),
+            "only part of the third line is here"
+        );
         a.write_all(b"ee\n").await.unwrap();
         assert_eq!(reader.next_line().await.unwrap().unwrap(), b"three");
         assert!(!reader.has_buffered_line());

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::{lock, Node, NodeError, SEND_WAIT};
 use crate::event::{now_ms, ContactInfo, Event, HistoryMessage};
 use crate::invite::{self, Invite};
-use crate::persist::StoreHandle;
+use crate::persist::{StoreBatch, StoreHandle};
 use crate::session::{Inbox, Outgoing};
 use crate::store::{self, ChatMessage, Conversation, KeyChangeState, RoomUpdate, Store};
 
@@ -184,6 +184,15 @@ pub(super) struct NodeInbox {
     peer: PublicKey,
     peer_id: String,
     name: String,
+    /// Store jobs of the payloads received since the last [`Inbox::flush`], in order.
+    pending: Mutex<StoreBatch>,
+}
+
+impl Drop for NodeInbox {
+    /// A session that ends between `receive` and `flush` still stores what it received.
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// What `receive` hands back: the reply (an ack) once the store has committed.
@@ -194,8 +203,8 @@ fn no_reply() -> Reply {
 }
 
 impl Inbox for NodeInbox {
-    /// Queues the payload's store job now, in arrival order; the returned future waits for
-    /// its commit, so the session can keep reading while a group of messages is committed.
+    /// Adds the payload's store job to this session's batch, in arrival order; the returned
+    /// future waits for its commit, so the session keeps reading while a burst is stored.
     fn receive(self: Arc<Self>, payload: Payload) -> Reply {
         if self.node.is_held(&self.peer) {
             // Nothing from a held key reaches the user or gets acknowledged.
@@ -219,6 +228,10 @@ impl Inbox for NodeInbox {
                 no_reply()
             }
         }
+    }
+
+    fn flush(&self) {
+        self.node.store().submit(&mut lock(&self.pending));
     }
 }
 
@@ -245,7 +258,7 @@ impl NodeInbox {
             sent_at,
             received_at,
         };
-        let stored = self.node.store().call(move |s| {
+        let stored = lock(&self.pending).call(move |s| {
             if let Conversation::Room(room) = &message.conversation {
                 if !s.is_room_member(room, &message.sender)? {
                     return Ok((None, message));
@@ -291,20 +304,18 @@ impl NodeInbox {
         let peer = self.peer;
         let events = self.node.inner.events.clone();
         let peer_id = self.peer_id.clone();
-        self.node
-            .store()
-            .exec(move |s| match s.mark_delivered(&peer, &id) {
-                Ok(update) => {
-                    if let Some(update) = update.filter(|u| u.aggregate_changed) {
-                        let _ = events.send(Event::Delivery {
-                            id: id.clone(),
-                            state: update.aggregate.as_str().into(),
-                        });
-                    }
-                    let _ = events.send(Event::Delivered { peer_id, id });
+        lock(&self.pending).exec(move |s| match s.mark_delivered(&peer, &id) {
+            Ok(update) => {
+                if let Some(update) = update.filter(|u| u.aggregate_changed) {
+                    let _ = events.send(Event::Delivery {
+                        id: id.clone(),
+                        state: update.aggregate.as_str().into(),
+                    });
                 }
-                Err(e) => tracing::warn!("cannot record an ack: {e}"),
-            });
+                let _ = events.send(Event::Delivered { peer_id, id });
+            }
+            Err(e) => tracing::warn!("cannot record an ack: {e}"),
+        });
     }
 
     fn receive_room(self: Arc<Self>, id: String, name: String, members: Vec<String>) -> Reply {
@@ -316,7 +327,7 @@ impl NodeInbox {
         };
         let name = clean_name(&name);
         let peer = self.peer;
-        let stored = self.node.store().call(move |s| {
+        let stored = lock(&self.pending).call(move |s| {
             let update = s.upsert_room_from(&peer, &id, &name, &keys, now_ms())?;
             Ok::<_, store::StoreError>((update, s.room(&id)?))
         });
@@ -380,6 +391,7 @@ impl Node {
             peer,
             peer_id: peer.to_base64(),
             name: name.to_owned(),
+            pending: Mutex::new(StoreBatch::default()),
         })
     }
 

@@ -22,6 +22,67 @@ pub const MAX_GROUP: usize = 1024;
 type Answer = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&mut Store) -> Option<Answer> + Send>;
 
+/// Jobs collected by one producer and queued together with [`StoreHandle::submit`]: a
+/// session hands over a whole burst of chats at once, so the store thread wakes once per
+/// burst instead of once per chat.
+#[derive(Default)]
+pub struct StoreBatch {
+    jobs: Vec<Job>,
+}
+
+impl StoreBatch {
+    /// Adds `job`; see [`StoreHandle::exec`].
+    pub fn exec(&mut self, job: impl FnOnce(&mut Store) + Send + 'static) {
+        self.jobs.push(fire_and_forget(job));
+    }
+
+    /// Adds `job` and returns a future of its result; see [`StoreHandle::call`]. The future
+    /// resolves only after the batch has been submitted.
+    pub fn call<R: Send + 'static>(
+        &mut self,
+        job: impl FnOnce(&mut Store) -> R + Send + 'static,
+    ) -> impl Future<Output = Result<R, StoreUnavailable>> + Send + 'static {
+        let (job, answer) = answered(job);
+        self.jobs.push(job);
+        answer
+    }
+
+    /// Whether nothing was added since the last submit.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+}
+
+fn fire_and_forget(job: impl FnOnce(&mut Store) + Send + 'static) -> Job {
+    Box::new(move |store| {
+        job(store);
+        None
+    })
+}
+
+/// `job` with an answer sent after its group commits, and the future of that answer.
+fn answered<R: Send + 'static>(
+    job: impl FnOnce(&mut Store) -> R + Send + 'static,
+) -> (
+    Job,
+    impl Future<Output = Result<R, StoreUnavailable>> + Send + 'static,
+) {
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |store| {
+        let result = job(store);
+        Some(Box::new(move |committed: bool| {
+            let _ = tx.send(if committed {
+                Ok(result)
+            } else {
+                Err(StoreUnavailable::NotCommitted)
+            });
+        }) as Answer)
+    });
+    (job, async move {
+        rx.await.unwrap_or(Err(StoreUnavailable::Gone))
+    })
+}
+
 /// Why a queued job has no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StoreUnavailable {
@@ -37,7 +98,7 @@ pub enum StoreUnavailable {
 /// A handle to the store thread; cheap to clone.
 #[derive(Clone)]
 pub struct StoreHandle {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Vec<Job>>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -50,17 +111,17 @@ impl StoreHandle {
     /// Moves `store` onto its own thread. The thread ends (closing the database) when the
     /// last handle is dropped.
     pub fn spawn(store: Store) -> std::io::Result<StoreHandle> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Vec<Job>>();
         std::thread::Builder::new()
             .name("p2p-chat-store".into())
             .spawn(move || {
                 let mut store = store;
                 let mut group = Vec::new();
                 while let Ok(first) = queue.recv() {
-                    group.push(first);
+                    group.extend(first);
                     while group.len() < MAX_GROUP {
                         match queue.try_recv() {
-                            Ok(job) => group.push(job),
+                            Ok(batch) => group.extend(batch),
                             Err(_) => break,
                         }
                     }
@@ -76,10 +137,7 @@ impl StoreHandle {
     /// Queues `job` without waiting for it. Its effects are durable once the group it runs in
     /// commits; nothing tells the caller when (use [`StoreHandle::call`] for that).
     pub fn exec(&self, job: impl FnOnce(&mut Store) + Send + 'static) {
-        self.queue(Box::new(move |store| {
-            job(store);
-            None
-        }));
+        self.queue(vec![fire_and_forget(job)]);
     }
 
     /// Queues `job` now and returns a future of its result, resolved after the transaction
@@ -88,18 +146,16 @@ impl StoreHandle {
         &self,
         job: impl FnOnce(&mut Store) -> R + Send + 'static,
     ) -> impl Future<Output = Result<R, StoreUnavailable>> + Send + 'static {
-        let (tx, rx) = oneshot::channel();
-        self.queue(Box::new(move |store| {
-            let result = job(store);
-            Some(Box::new(move |committed: bool| {
-                let _ = tx.send(if committed {
-                    Ok(result)
-                } else {
-                    Err(StoreUnavailable::NotCommitted)
-                });
-            }) as Answer)
-        }));
-        async move { rx.await.unwrap_or(Err(StoreUnavailable::Gone)) }
+        let (job, answer) = answered(job);
+        self.queue(vec![job]);
+        answer
+    }
+
+    /// Queues every job of `batch` (in order, leaving it empty) with one wake-up of the thread.
+    pub fn submit(&self, batch: &mut StoreBatch) {
+        if !batch.is_empty() {
+            self.queue(std::mem::take(&mut batch.jobs));
+        }
     }
 
     /// Resolves once every job queued before it has finished (used at shutdown).
@@ -107,8 +163,8 @@ impl StoreHandle {
         let _ = self.call(|_| ()).await;
     }
 
-    fn queue(&self, job: Job) {
-        if self.jobs.send(job).is_err() {
+    fn queue(&self, jobs: Vec<Job>) {
+        if self.jobs.send(jobs).is_err() {
             tracing::error!("the message store is not running; a write was dropped");
         }
     }

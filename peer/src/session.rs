@@ -59,6 +59,10 @@ pub trait Inbox: Send + Sync {
     /// store job) is done before this returns; the future resolves to what is sent back on
     /// this session (an ack), so the reader can keep several payloads in flight.
     fn receive(self: Arc<Self>, payload: Payload) -> InboxReply;
+
+    /// Hands over whatever `receive` collected. The reader calls it before it waits for
+    /// anything (a reply, or the socket), so collected work never waits on the reader.
+    fn flush(&self);
 }
 
 /// The reply an [`Inbox`] owes for one payload.
@@ -136,12 +140,17 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     let mut recent = RecentIds::default();
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
     loop {
+        if let Some(inbox) = &ctx.inbox {
+            if in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line() {
+                // About to wait for the socket (or far enough ahead): hand the burst to the
+                // inbox, then send its replies in arrival order. The store commits the burst
+                // at once, so they are ready together.
+                inbox.flush();
+            }
+        }
         if !in_flight.is_empty()
             && (in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line())
         {
-            // About to wait for the socket (or far enough ahead): send the replies first, in
-            // arrival order. The store commits the whole burst at once, so they are ready
-            // together.
             for reply in in_flight.drain(..) {
                 if let Some(reply) = reply.await {
                     if acks.send(reply).await.is_err() {

@@ -193,3 +193,49 @@ async fn a_second_daemon_on_the_same_data_directory_is_refused() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("locked by another process"), "{stderr}");
 }
+
+/// Group commit: a burst of chats arriving in one write is stored in one go, acknowledged in
+/// arrival order, and every acknowledged chat survives `kill -9` (acks follow the commit).
+#[tokio::test]
+async fn a_burst_is_acked_in_order_and_every_acked_chat_survives_kill_9() {
+    use common::SnowClient;
+    use tokio::io::AsyncWriteExt;
+
+    const BURST: usize = 600;
+    let dir = tempdir();
+    let mut b = start_in("bob", dir.path(), 0, &[]);
+    let mut client =
+        SnowClient::connect(b.p2p_port, json!({"name": "burst", "listen_port": 0})).await;
+    let sender = client.public_key.clone();
+    let mut lines = String::new();
+    let mut ids = Vec::new();
+    for i in 0..BURST {
+        let id = format!("burst-{i:04}");
+        let payload = json!({"kind": "chat", "id": id, "text": format!("message {i}"), "sent_at": 1_700_000_000_000u64 + i as u64});
+        lines.push_str(&client.seal_line(i as u64, payload.to_string().as_bytes()));
+        ids.push(id);
+    }
+    client.send_counter = BURST as u64;
+    client.writer.write_all(lines.as_bytes()).await.unwrap();
+
+    let mut acked = Vec::new();
+    while acked.len() < BURST {
+        let payload = client.recv_payload().await;
+        assert_eq!(payload["kind"], "ack", "{payload}");
+        acked.push(payload["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(acked, ids, "acks come back in arrival order, one per chat");
+
+    b.kill();
+    let b = start_in("bob", dir.path(), 0, &[]);
+    let mut ub = b.ui().await;
+    let history = full_history(&mut ub, &sender).await;
+    let stored: Vec<String> = history
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        stored, ids,
+        "every acknowledged chat is on disk, in arrival order"
+    );
+}

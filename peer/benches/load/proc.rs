@@ -77,12 +77,32 @@ pub struct PeerProc {
     pub public_key: String,
     _stdout: BufReader<ChildStdout>,
     log: PathBuf,
+    /// The data directory of a peer started with [`PeerProc::start_on_disk`].
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 impl PeerProc {
     /// `p2p-chat --host 127.0.0.1 --port 0 --web-port 0 --ephemeral --name NAME`, logging at
     /// `warn` (per-connection `info` lines would be part of what the handshake figure measures).
     pub fn start(bin: &Path, name: &str) -> Result<PeerProc> {
+        Self::start_with(bin, name, None)
+    }
+
+    /// The same with `--data-dir` in a fresh directory under the system's temp dir (removed on
+    /// drop) instead of `--ephemeral`: every chat is committed to SQLite on disk
+    /// (WAL, `synchronous=FULL`) before it is acknowledged.
+    pub fn start_on_disk(bin: &Path, name: &str) -> Result<PeerProc> {
+        let dir = tempfile::Builder::new()
+            .prefix("p2p-chat-load-data-")
+            .tempdir()?;
+        Self::start_with(bin, name, Some(dir))
+    }
+
+    fn start_with(bin: &Path, name: &str, data_dir: Option<tempfile::TempDir>) -> Result<PeerProc> {
+        let storage: Vec<std::ffi::OsString> = match &data_dir {
+            Some(dir) => vec!["--data-dir".into(), dir.path().into()],
+            None => vec!["--ephemeral".into()],
+        };
         let log = std::env::temp_dir().join(format!(
             "p2p-chat-load-{}-{name}-{}.log",
             std::process::id(),
@@ -97,10 +117,10 @@ impl PeerProc {
                 "0",
                 "--web-port",
                 "0",
-                "--ephemeral",
                 "--name",
                 name,
             ])
+            .args(&storage)
             .env(
                 "RUST_LOG",
                 std::env::var("LOAD_PEER_LOG").unwrap_or_else(|_| "warn".into()),
@@ -146,6 +166,7 @@ impl PeerProc {
             public_key,
             _stdout: stdout,
             log,
+            _data_dir: data_dir,
         })
     }
 

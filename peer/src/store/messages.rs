@@ -118,12 +118,16 @@ pub(super) fn insert(
     let (kind, conv_id) = msg.conversation.to_sql();
     // ON CONFLICT names the unique key: unlike INSERT OR IGNORE it does not also swallow
     // CHECK or NOT NULL violations, which would hide our own bugs.
+    // Cached: this runs for every chat received or sent, and parsing the SQL each time cost
+    // more than the insert itself.
     let seq = conn
-        .query_row(
+        .prepare_cached(
             "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
                  received_at, direction)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (sender, msg_id) DO NOTHING RETURNING seq",
+        )?
+        .query_row(
             params![
                 kind,
                 conv_id,

@@ -190,11 +190,13 @@ impl Store {
     ) -> Result<Option<DeliveryUpdate>> {
         let tx = self.conn.savepoint()?;
         let before = aggregate(&tx, id)?;
-        let changed = tx.execute(
-            "UPDATE outbox SET state = ?3 WHERE recipient = ?1 AND state < ?3 AND message IN
-                 (SELECT seq FROM messages WHERE direction = 'out' AND msg_id = ?2)",
-            params![peer.to_base64(), id, to.to_sql()],
-        )?;
+        // Cached statements here and in `aggregate`: this runs for every send and every ack.
+        let changed = tx
+            .prepare_cached(
+                "UPDATE outbox SET state = ?3 WHERE recipient = ?1 AND state < ?3 AND message IN
+                     (SELECT seq FROM messages WHERE direction = 'out' AND msg_id = ?2)",
+            )?
+            .execute(params![peer.to_base64(), id, to.to_sql()])?;
         let update = if changed == 0 {
             None
         } else {
@@ -211,12 +213,11 @@ impl Store {
 
 /// Least advanced recipient state of our message `id`.
 fn aggregate(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Delivery>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT min(o.state) FROM outbox o JOIN messages m ON m.seq = o.message
          WHERE m.direction = 'out' AND m.msg_id = ?1",
-        [id],
-        |row| row.get::<_, Option<i64>>(0),
-    )
+    )?
+    .query_row([id], |row| row.get::<_, Option<i64>>(0))
     .optional()
     .map(|v| v.flatten().map(Delivery::from_sql))
 }

@@ -194,11 +194,8 @@ impl Store {
     pub fn is_room_member(&self, id: &str, key: &PublicKey) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT 1 FROM room_members WHERE room = ?1 AND member = ?2",
-                params![id, key.to_base64()],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM room_members WHERE room = ?1 AND member = ?2")?
+            .query_row(params![id, key.to_base64()], |_| Ok(()))
             .optional()?
             .is_some())
     }
