@@ -119,32 +119,30 @@ pub(super) fn insert(
     // ON CONFLICT names the unique key: unlike INSERT OR IGNORE it does not also swallow
     // CHECK or NOT NULL violations, which would hide our own bugs.
     // Cached: this runs for every chat received or sent, and parsing the SQL each time cost
-    // more than the insert itself.
-    let seq = conn
+    // more than the insert itself. No RETURNING: SQLite buffers RETURNING rows in an
+    // ephemeral table it opens and closes per statement, which cost as much again.
+    let inserted = conn
         .prepare_cached(
             "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
                  received_at, direction)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (sender, msg_id) DO NOTHING RETURNING seq",
+             ON CONFLICT (sender, msg_id) DO NOTHING",
         )?
-        .query_row(
-            params![
-                kind,
-                conv_id,
-                msg.sender.to_base64(),
-                msg.id,
-                msg.text,
-                to_sql_time(msg.sent_at),
-                to_sql_time(msg.received_at),
-                match direction {
-                    Direction::Incoming => "in",
-                    Direction::Outgoing => "out",
-                },
-            ],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(seq)
+        .execute(params![
+            kind,
+            conv_id,
+            msg.sender.to_base64(),
+            msg.id,
+            msg.text,
+            to_sql_time(msg.sent_at),
+            to_sql_time(msg.received_at),
+            match direction {
+                Direction::Incoming => "in",
+                Direction::Outgoing => "out",
+            },
+        ])?;
+    // `seq` is the rowid, so the insert's rowid is the new message's `seq`.
+    Ok((inserted == 1).then(|| conn.last_insert_rowid()))
 }
 
 impl Store {
