@@ -1,6 +1,6 @@
 //! Load tool for the real release `p2p-chat` over loopback (issue #7, DESIGN §8).
 //!
-//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,latency,fanout]`
+//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout]`
 //!
 //! Every figure is printed beside a baseline measured in the same invocation, as a ratio:
 //! * handshakes/s (TCP connect → Noise XX → first chat acknowledged) against a running
@@ -545,6 +545,88 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
 }
 
 // ---------------------------------------------------------------------------------------------
+// Delivered and acknowledged through the outbox.
+
+/// `send_message` at A's WebSocket until A has seen `delivery: delivered` for every message:
+/// A commits each to its outbox, sends it, B stores it and acks, A records the ack. Two
+/// peers with data directories on disk (every commit fsynced) beside the same two with
+/// `--ephemeral` (SQLite in memory): the ratio is what durability costs on this path.
+async fn delivery_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()> {
+    let n = if opts.quick { 300 } else { 1000 };
+    println!(
+        "\n[delivery] {n} send_message at A's WebSocket, back-to-back → every `delivery: delivered` at A; on disk vs in memory"
+    );
+    let (mut disk, mut memory, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..opts.rounds() {
+        let d = delivered_per_second(bin, true, n).await?;
+        let m = delivered_per_second(bin, false, n).await?;
+        println!(
+            "  round {round}: on disk {d:.0} msg/s  in memory {m:.0} msg/s  ratio {:.2}x",
+            d / m
+        );
+        disk.push(d);
+        memory.push(m);
+        ratios.push(d / m);
+    }
+    let (d, m, ratio) = (median(&mut disk), median(&mut memory), median(&mut ratios));
+    report.row(
+        "UI send → delivered & acked msg/s, outbox in SQLite on disk",
+        format!("{d:.0}/s"),
+        format!("same path, SQLite in memory {m:.0}/s"),
+        format!("{ratio:.2}x (median of paired rounds)"),
+        "(report: persistence)",
+        None,
+    );
+    Ok(())
+}
+
+async fn delivered_per_second(bin: &Path, on_disk: bool, n: usize) -> Result<f64> {
+    let start = |name: &str| {
+        if on_disk {
+            PeerProc::start_on_disk(bin, name)
+        } else {
+            PeerProc::start(bin, name)
+        }
+    };
+    let (a, b) = (start("alice")?, start("bob")?);
+    let (mut atx, mut arx) = ui::open(&a).await?;
+    ui::send(
+        &mut atx,
+        &json!({"action": "connect_peer", "ip": "127.0.0.1", "port": b.p2p_port}),
+    )
+    .await?;
+    ui::wait_for(&mut arx, EVENT_LIMIT, |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == b.public_key.as_str()
+    })
+    .await?;
+    let to = b.public_key.clone();
+    let t0 = Instant::now();
+    let sender = tokio::spawn(async move {
+        for i in 0..n {
+            let text = format!("delivery {i} {}", "x".repeat(80));
+            ui::send(
+                &mut atx,
+                &json!({"action": "send_message", "text": text, "to": to}),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(atx)
+    });
+    let mut delivered = 0;
+    while delivered < n {
+        let event = ui::next(&mut arx, EVENT_LIMIT).await?;
+        match event["type"].as_str() {
+            Some("delivery") if event["state"] == "delivered" => delivered += 1,
+            Some("error") => bail!("A answered with an error: {event}"),
+            _ => {}
+        }
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    let _atx = sender.await??;
+    Ok(rate)
+}
+
+// ---------------------------------------------------------------------------------------------
 // UI → UI latency.
 
 async fn latency_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()> {
@@ -1008,9 +1090,10 @@ fn main() -> std::process::ExitCode {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<()>> + 'a>,
         >;
-        let phases: [(&str, Phase); 4] = [
+        let phases: [(&str, Phase); 5] = [
             ("handshake", |b, o, r| Box::pin(handshake_phase(b, o, r))),
             ("messages", |b, o, r| Box::pin(messages_phase(b, o, r))),
+            ("delivery", |b, o, r| Box::pin(delivery_phase(b, o, r))),
             ("latency", |b, o, r| Box::pin(latency_phase(b, o, r))),
             ("fanout", |b, o, r| Box::pin(fanout_phase(b, o, r))),
         ];

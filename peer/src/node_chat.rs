@@ -149,13 +149,7 @@ fn store_error(e: impl std::fmt::Display) -> NodeError {
 
 /// Whether exactly one recipient of our message `id` has left `queued`.
 fn first_sent(s: &Store, id: &str) -> bool {
-    s.recipient_states(id).is_ok_and(|states| {
-        states
-            .iter()
-            .filter(|(_, state)| *state != store::Delivery::Queued)
-            .count()
-            == 1
-    })
+    s.is_first_send(id).unwrap_or(false)
 }
 
 /// The UI state of our message: `delivered` when every recipient acknowledged, `sent` once

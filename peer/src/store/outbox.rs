@@ -170,6 +170,19 @@ impl Store {
         Ok(aggregate(&self.conn, id)?)
     }
 
+    /// Whether exactly one recipient of our message `id` has left `queued`: the send that
+    /// makes a message "sent" in the UI. Reads at most two index entries.
+    pub fn is_first_send(&self, id: &str) -> Result<bool> {
+        let past_queued: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM outbox o WHERE o.state > 0 AND o.message IN
+                     (SELECT seq FROM messages WHERE direction = 'out' AND msg_id = ?1) LIMIT 2)",
+            )?
+            .query_row([id], |row| row.get(0))?;
+        Ok(past_queued == 1)
+    }
+
     /// Every recipient of our message `id` with its own state, ordered by key.
     pub fn recipient_states(&self, id: &str) -> Result<Vec<(PublicKey, Delivery)>> {
         let mut stmt = self.conn.prepare_cached(
@@ -211,11 +224,11 @@ impl Store {
     }
 }
 
-/// Least advanced recipient state of our message `id`.
+/// Least advanced recipient state of our message `id`: one seek in `outbox_by_message_state`.
 fn aggregate(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Delivery>> {
     conn.prepare_cached(
-        "SELECT min(o.state) FROM outbox o JOIN messages m ON m.seq = o.message
-         WHERE m.direction = 'out' AND m.msg_id = ?1",
+        "SELECT (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq)
+         FROM messages m WHERE m.direction = 'out' AND m.msg_id = ?1",
     )?
     .query_row([id], |row| row.get::<_, Option<i64>>(0))
     .optional()
@@ -254,6 +267,26 @@ mod tests {
             (stored.direction, stored.delivery),
             (Direction::Outgoing, Some(Delivery::Queued))
         );
+    }
+
+    #[test]
+    fn first_send_and_aggregate_follow_the_recipients() {
+        let mut s = Store::open_in_memory().unwrap();
+        let recipients: Vec<_> = (1..=5).map(key).collect();
+        s.enqueue(&outgoing(Conversation::Everyone, "b", 1), &recipients)
+            .unwrap();
+        assert!(!s.is_first_send("b").unwrap());
+        s.mark_sent(&key(3), "b").unwrap();
+        assert!(s.is_first_send("b").unwrap());
+        s.mark_sent(&key(1), "b").unwrap();
+        assert!(!s.is_first_send("b").unwrap());
+        assert_eq!(s.delivery("b").unwrap(), Some(Delivery::Queued));
+        for k in &recipients {
+            s.mark_delivered(k, "b").unwrap();
+        }
+        assert_eq!(s.delivery("b").unwrap(), Some(Delivery::Delivered));
+        assert!(!s.is_first_send("unknown").unwrap());
+        assert_eq!(s.delivery("unknown").unwrap(), None);
     }
 
     #[test]
