@@ -110,7 +110,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 };
             }
             self.end += n;
-            self.fresh_capacity = if n == want {
+            // Only a full read of a whole fresh-sized space means a burst; filling the few
+            // bytes left after a compaction does not.
+            self.fresh_capacity = if n == want && want >= self.fresh_capacity / 2 {
                 (self.fresh_capacity * 2).min(BURST_CAPACITY)
             } else {
                 INITIAL_CAPACITY
