@@ -219,6 +219,10 @@ pub enum Event {
         /// Whether older messages exist.
         has_more: bool,
     },
+    /// Internal (not sent as such): the contact list changed. Each UI client answers it with a
+    /// fresh `contacts` listing of its own, so the event ring never holds whole listings.
+    #[serde(rename = "internal_contacts_changed")]
+    ContactsChanged,
     /// Internal (not sent to the UI): the remote acknowledged message `id`.
     #[serde(rename = "internal_delivered")]
     Delivered {
@@ -232,7 +236,7 @@ pub enum Event {
 impl Event {
     /// Whether this event belongs to the UI protocol (internal events are filtered out).
     pub fn is_for_ui(&self) -> bool {
-        !matches!(self, Event::Delivered { .. })
+        !matches!(self, Event::Delivered { .. } | Event::ContactsChanged)
     }
 
     /// An `error` event.

@@ -723,7 +723,7 @@ impl Node {
                 peer_id: peer.to_base64(),
                 verified,
             });
-            node.emit_contacts_from(s);
+            node.emit(Event::ContactsChanged);
         });
     }
 
@@ -752,18 +752,10 @@ impl Node {
         }
     }
 
-    /// Lists every contact, so it is only done when a UI is listening: without that check each
-    /// handshake cost O(contacts) and a busy peer's accept path grew quadratically.
-    fn emit_contacts_from(&self, s: &Store) {
-        if self.has_subscribers() {
-            self.emit(self.contacts_from(s));
-        }
-    }
-
-    /// Tells every UI the contact list after a change, at most once per [`CONTACTS_COALESCE`]:
-    /// the list has every contact, and a burst of handshakes used to list all of them once per
-    /// handshake — quadratic work and, with a slow UI, a backlog of ever larger events (3.5 GiB
-    /// at 10,000 sessions in the load bench).
+    /// Tells every UI that the contact list changed, at most once per [`CONTACTS_COALESCE`];
+    /// each UI client then lists the contacts itself (`contacts_event`). A burst of handshakes
+    /// used to list every contact once per handshake into the event ring — quadratic work and
+    /// a ring of ever larger listings (3.5 GiB RSS at 10,000 sessions in the load bench).
     pub fn emit_contacts(&self) {
         use std::sync::atomic::Ordering;
         if !self.has_subscribers() {
@@ -779,8 +771,7 @@ impl Node {
                 .persist
                 .contacts_scheduled
                 .store(false, Ordering::Release);
-            let lister = node.clone();
-            node.store().exec(move |s| lister.emit_contacts_from(s));
+            node.emit(Event::ContactsChanged);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

@@ -118,6 +118,7 @@ async fn client(socket: WebSocket, state: AppState) {
                 Some(Ok(_)) => continue,
             },
             event = events.recv() => match event {
+                Ok(Event::ContactsChanged) => node.contacts_event().await,
                 Ok(event) if event.is_for_ui() => event,
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(n)) => Event::Status {
