@@ -590,15 +590,7 @@ async fn delivered_per_second(bin: &Path, on_disk: bool, n: usize) -> Result<f64
     };
     let (a, b) = (start("alice")?, start("bob")?);
     let (mut atx, mut arx) = ui::open(&a).await?;
-    ui::send(
-        &mut atx,
-        &json!({"action": "connect_peer", "ip": "127.0.0.1", "port": b.p2p_port}),
-    )
-    .await?;
-    ui::wait_for(&mut arx, EVENT_LIMIT, |e| {
-        e["type"] == "peer_connected" && e["peer_id"] == b.public_key.as_str()
-    })
-    .await?;
+    ui::connect_to(&mut atx, &mut arx, &b, EVENT_LIMIT).await?;
     let to = b.public_key.clone();
     let t0 = Instant::now();
     let sender = tokio::spawn(async move {
@@ -636,15 +628,7 @@ async fn latency_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<(
     let b = PeerProc::start(bin, "bob")?;
     let (mut atx, mut arx) = ui::open(&a).await?;
     let (_btx, mut brx) = ui::open(&b).await?;
-    ui::send(
-        &mut atx,
-        &json!({"action": "connect_peer", "ip": "127.0.0.1", "port": b.p2p_port}),
-    )
-    .await?;
-    ui::wait_for(&mut arx, EVENT_LIMIT, |e| {
-        e["type"] == "peer_connected" && e["peer_id"] == b.public_key.as_str()
-    })
-    .await?;
+    ui::connect_to(&mut atx, &mut arx, &b, EVENT_LIMIT).await?;
     ui::wait_for(&mut brx, EVENT_LIMIT, |e| e["type"] == "peer_connected").await?;
 
     let total = n + 20;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -49,6 +49,22 @@ pub async fn next(rx: &mut UiRx, limit: Duration) -> Result<Value> {
             _ => continue,
         }
     }
+}
+
+/// Has the peer behind this UI dial `peer` (`connect_peer`) and waits for its `peer_connected`.
+pub async fn connect_to(
+    tx: &mut UiTx,
+    rx: &mut UiRx,
+    peer: &PeerProc,
+    limit: Duration,
+) -> Result<()> {
+    let dial = json!({"action": "connect_peer", "ip": "127.0.0.1", "port": peer.p2p_port});
+    send(tx, &dial).await?;
+    wait_for(rx, limit, |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == peer.public_key.as_str()
+    })
+    .await?;
+    Ok(())
 }
 
 /// Skips events until `pred` holds.
