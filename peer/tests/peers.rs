@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Pair, Peer};
+use common::{assert_same_set, loopback_args, Pair, Peer, Three};
 use serde_json::json;
 
 #[tokio::test]
@@ -45,12 +45,14 @@ async fn peer_connected_has_the_protocol_fields_and_a_late_ui_gets_a_snapshot() 
 
 #[tokio::test]
 async fn set_name_propagates_to_new_handshakes() {
-    let a = Peer::start("alice");
-    let b = Peer::start("bob");
-    let c = Peer::start("carol");
-    let mut ua = a.ui().await;
-    let mut ub = b.ui().await;
-    let mut uc = c.ui().await;
+    let Three {
+        a: _alice,
+        b,
+        c,
+        mut ua,
+        mut ub,
+        mut uc,
+    } = Three::start().await;
     ua.connect_peer(b.p2p_port, &b.public_key).await;
     let first = ub.wait_type("peer_connected").await;
     assert_eq!(first["name"], "alice");
@@ -160,25 +162,13 @@ async fn disconnect_and_reconnect() {
     // B keeps its identity on disk, so the restarted B is the same peer.
     let dir = std::env::temp_dir().join(format!("p2p-chat-reconnect-{}", rand::random::<u64>()));
     let dir_arg = dir.to_string_lossy().to_string();
-    let b_args = |port: &str| -> Vec<String> {
-        [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--web-port",
-            "0",
-            "--name",
-            "bob",
-            "--data-dir",
-            &dir_arg,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    let b_args = |port: u16| -> Vec<String> {
+        let mut args = loopback_args(port);
+        args.extend(["--name", "bob", "--data-dir", &dir_arg].map(String::from));
+        args
     };
     let a = Peer::start("alice");
-    let mut b = Peer::start_args(&b_args("0"));
+    let mut b = Peer::start_args(&b_args(0));
     let mut ua = a.ui().await;
     ua.connect_peer(b.p2p_port, &b.public_key).await;
     ua.say("before", None).await;
@@ -188,7 +178,7 @@ async fn disconnect_and_reconnect() {
     assert_eq!(gone["name"], "bob");
     assert!(!gone["reason"].as_str().unwrap().is_empty());
 
-    let b2 = Peer::start_args(&b_args(&b.p2p_port.to_string()));
+    let b2 = Peer::start_args(&b_args(b.p2p_port));
     assert_eq!(b2.public_key, b.public_key, "identity survives a restart");
     assert_eq!(b2.p2p_port, b.p2p_port);
     let mut ub2 = b2.ui().await;
@@ -204,27 +194,17 @@ async fn disconnect_and_reconnect() {
 
 #[tokio::test]
 async fn three_peers_broadcast_and_send_to_one() {
-    let a = Peer::start("alice");
-    let b = Peer::start("bob");
-    let c = Peer::start("carol");
-    let mut ua = a.ui().await;
-    let mut ub = b.ui().await;
-    let mut uc = c.ui().await;
-    ua.connect_peer(b.p2p_port, &b.public_key).await;
-    ua.connect_peer(c.p2p_port, &c.public_key).await;
-    ub.connect_peer(c.p2p_port, &c.public_key).await;
+    let Three {
+        a,
+        b,
+        c,
+        mut ua,
+        mut ub,
+        mut uc,
+    } = Three::meshed().await;
 
     let sent = ua.say("to everyone", None).await;
-    let mut recipients: Vec<String> = sent["recipients"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    recipients.sort();
-    let mut expected = vec![b.public_key.clone(), c.public_key.clone()];
-    expected.sort();
-    assert_eq!(recipients, expected);
+    assert_same_set(&sent["recipients"], &[&b.public_key, &c.public_key]);
     assert_eq!(ub.hear("to everyone").await["conversation"], "everyone");
     assert_eq!(uc.hear("to everyone").await["conversation"], "everyone");
 

@@ -5,7 +5,7 @@ mod store_common;
 
 use std::collections::BTreeSet;
 
-use common::Peer;
+use common::{assert_same_set, Peer, Three};
 use serde_json::{json, Value};
 use store_common::full_history;
 
@@ -26,15 +26,14 @@ fn canonical(history: &[Value], me: &str) -> BTreeSet<(String, String, String)> 
 
 #[tokio::test]
 async fn a_room_of_three_learns_its_members_and_shares_one_history() {
-    let a = Peer::start("alice");
-    let b = Peer::start("bob");
-    let c = Peer::start("carol");
-    let mut ua = a.ui().await;
-    let mut ub = b.ui().await;
-    let mut uc = c.ui().await;
-    ua.connect_peer(b.p2p_port, &b.public_key).await;
-    ua.connect_peer(c.p2p_port, &c.public_key).await;
-    ub.connect_peer(c.p2p_port, &c.public_key).await;
+    let Three {
+        a,
+        b,
+        c,
+        mut ua,
+        mut ub,
+        mut uc,
+    } = Three::meshed().await;
 
     ua.send(
         json!({"action": "create_room", "name": "three", "members": [b.public_key, c.public_key]}),
@@ -42,20 +41,14 @@ async fn a_room_of_three_learns_its_members_and_shares_one_history() {
     .await;
     let room = ua.wait_type("room").await;
     let id = room["id"].as_str().unwrap().to_owned();
-    let mut expected: Vec<&str> = vec![&a.public_key, &b.public_key, &c.public_key];
-    expected.sort();
     for ui in [&mut ub, &mut uc] {
         let learnt = ui.wait_type("room").await;
         assert_eq!(learnt["id"], id.as_str());
         assert_eq!(learnt["name"], "three");
-        let mut members: Vec<&str> = learnt["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m.as_str().unwrap())
-            .collect();
-        members.sort();
-        assert_eq!(members, expected);
+        assert_same_set(
+            &learnt["members"],
+            &[&a.public_key, &b.public_key, &c.public_key],
+        );
     }
 
     for (speaker, text) in [(0, "from alice"), (1, "from bob"), (2, "from carol")] {

@@ -42,6 +42,15 @@ fn temp_path(tag: &str) -> PathBuf {
     ))
 }
 
+/// `--host 127.0.0.1 --port PORT --web-port 0`: every test peer listens on loopback only, with
+/// the UI on a free port (and the P2P port free too when `port` is 0).
+pub fn loopback_args(port: u16) -> Vec<String> {
+    let port = port.to_string();
+    ["--host", "127.0.0.1", "--port", &port, "--web-port", "0"]
+        .map(String::from)
+        .to_vec()
+}
+
 impl Peer {
     /// Starts `p2p-chat --port 0 --web-port 0 --ephemeral --name NAME`.
     pub fn start(name: &str) -> Peer {
@@ -50,20 +59,8 @@ impl Peer {
 
     /// Same, with extra arguments.
     pub fn start_with(name: &str, extra: &[&str]) -> Peer {
-        let mut args: Vec<String> = [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--web-port",
-            "0",
-            "--ephemeral",
-            "--name",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(name.to_string());
+        let mut args = loopback_args(0);
+        args.extend(["--ephemeral", "--name", name].map(String::from));
         args.extend(extra.iter().map(|s| s.to_string()));
         Peer::start_args(&args)
     }
@@ -358,6 +355,59 @@ impl Pair {
         self.ua.hear(&ba).await;
         assert!(self.b.is_running(), "peer B died");
     }
+}
+
+/// Alice, Bob and Carol (ephemeral), each with a UI open; no sessions unless asked for.
+pub struct Three {
+    pub a: Peer,
+    pub b: Peer,
+    pub c: Peer,
+    pub ua: Ui,
+    pub ub: Ui,
+    pub uc: Ui,
+}
+
+impl Three {
+    pub async fn start() -> Three {
+        let a = Peer::start("alice");
+        let b = Peer::start("bob");
+        let c = Peer::start("carol");
+        let ua = a.ui().await;
+        let ub = b.ui().await;
+        let uc = c.ui().await;
+        Three {
+            a,
+            b,
+            c,
+            ua,
+            ub,
+            uc,
+        }
+    }
+
+    /// Started, then fully meshed: A dials B and C, B dials C.
+    pub async fn meshed() -> Three {
+        let mut t = Three::start().await;
+        t.ua.connect_peer(t.b.p2p_port, &t.b.public_key).await;
+        t.ua.connect_peer(t.c.p2p_port, &t.c.public_key).await;
+        t.ub.connect_peer(t.c.p2p_port, &t.c.public_key).await;
+        t
+    }
+}
+
+/// Asserts that a JSON array of strings holds exactly `expected`, in any order (the protocol
+/// fixes no order for room members or recipients).
+pub fn assert_same_set(list: &Value, expected: &[&str]) {
+    let mut got: Vec<&str> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_else(|| panic!("not a string: {v}")))
+        .collect();
+    got.sort_unstable();
+    let mut expected = expected.to_vec();
+    expected.sort_unstable();
+    assert_eq!(got, expected);
 }
 
 /// A plain HTTP/1.1 GET over raw TCP; returns (status, raw head).
