@@ -6,17 +6,14 @@ mod store_common;
 use std::collections::HashSet;
 
 use serde_json::json;
-use store_common::{full_history, start_in, tempdir, unique_ids};
+use store_common::{alice_connected_to_bob, full_history, start_in, tempdir, unique_ids};
 
 #[tokio::test]
 async fn messages_queued_before_the_sender_is_killed_are_delivered_exactly_once() {
     let (da, db) = (tempdir(), tempdir());
-    let mut a = start_in("alice", da.path(), 0, &[]);
-    let mut b = start_in("bob", db.path(), 0, &[]);
+    let (mut a, mut b, mut ua) = alice_connected_to_bob(da.path(), db.path()).await;
     let (a_key, b_key) = (a.public_key.clone(), b.public_key.clone());
     let (a_port, b_port) = (a.p2p_port, b.p2p_port);
-    let mut ua = a.ui().await;
-    ua.connect_peer(b_port, &b_key).await;
     // B goes offline; A queues five messages for it.
     b.kill();
     ua.wait_type("peer_disconnected").await;

@@ -3,8 +3,9 @@
 mod common;
 mod store_common;
 
+use common::assert_same_set;
 use serde_json::{json, Value};
-use store_common::{full_history, start_in, tempdir, unique_ids};
+use store_common::{full_history, run_to_exit, start_in, tempdir, unique_ids};
 
 fn texts(history: &[Value]) -> Vec<(String, String, String)> {
     history
@@ -90,16 +91,7 @@ async fn restart_keeps_identity_history_contacts_verified_flags_and_rooms() {
     let room = ua.wait_type("room").await;
     assert_eq!(room["id"], room_id.as_str());
     assert_eq!(room["name"], "the club");
-    let mut members: Vec<&str> = room["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_str().unwrap())
-        .collect();
-    members.sort();
-    let mut expected = vec![a_key.as_str(), b_key.as_str()];
-    expected.sort();
-    assert_eq!(members, expected);
+    assert_same_set(&room["members"], &[&a_key, &b_key]);
 
     let after_a = full_history(&mut ua, &b_key).await;
     assert_eq!(texts(&after_a), texts(&before_a));
@@ -143,19 +135,7 @@ async fn a_garbage_database_is_a_clear_error_not_a_panic() {
         b"this is not an SQLite database, just some garbage bytes ....................".repeat(64),
     )
     .unwrap();
-    let output = std::process::Command::new(common::BIN)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--web-port",
-            "0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .expect("run p2p-chat");
+    let output = run_to_exit(dir.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -176,19 +156,7 @@ async fn a_garbage_database_is_a_clear_error_not_a_panic() {
 async fn a_second_daemon_on_the_same_data_directory_is_refused() {
     let dir = tempdir();
     let _first = start_in("one", dir.path(), 0, &[]);
-    let output = std::process::Command::new(common::BIN)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--web-port",
-            "0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .expect("run p2p-chat");
+    let output = run_to_exit(dir.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("locked by another process"), "{stderr}");

@@ -4,16 +4,13 @@ mod common;
 mod store_common;
 
 use serde_json::json;
-use store_common::{full_history, start_in, tempdir};
+use store_common::{alice_connected_to_bob, full_history, start_in, tempdir};
 
 #[tokio::test]
 async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
     let (da, db, db2) = (tempdir(), tempdir(), tempdir());
-    let a = start_in("alice", da.path(), 0, &[]);
-    let mut b = start_in("bob", db.path(), 0, &[]);
+    let (a, mut b, mut ua) = alice_connected_to_bob(da.path(), db.path()).await;
     let (old_key, b_port) = (b.public_key.clone(), b.p2p_port);
-    let mut ua = a.ui().await;
-    ua.connect_peer(b_port, &old_key).await;
     ua.send(json!({"action": "set_verified", "peer_id": old_key, "verified": true}))
         .await;
     ua.wait_type("peer_verified").await;
@@ -74,11 +71,8 @@ async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
 #[tokio::test]
 async fn a_rejected_key_is_closed_and_refused_later() {
     let (da, db, db2) = (tempdir(), tempdir(), tempdir());
-    let a = start_in("alice", da.path(), 0, &[]);
-    let mut b = start_in("bob", db.path(), 0, &[]);
-    let (old_key, b_port) = (b.public_key.clone(), b.p2p_port);
-    let mut ua = a.ui().await;
-    ua.connect_peer(b_port, &old_key).await;
+    let (a, mut b, mut ua) = alice_connected_to_bob(da.path(), db.path()).await;
+    let b_port = b.p2p_port;
     b.kill();
     ua.wait_type("peer_disconnected").await;
     let impostor = start_in("bob", db2.path(), b_port, &[]);

@@ -7,26 +7,42 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::common::{Peer, Ui};
+use crate::common::{loopback_args, Peer, Ui, BIN};
 
 /// Starts a peer keeping its state in `dir`, on `port` (0 = any), redialling fast.
 pub fn start_in(name: &str, dir: &Path, port: u16, extra: &[&str]) -> Peer {
-    let mut args: Vec<String> = vec![
-        "--host".into(),
-        "127.0.0.1".into(),
-        "--port".into(),
-        port.to_string(),
-        "--web-port".into(),
-        "0".into(),
+    let mut args = loopback_args(port);
+    args.extend([
         "--data-dir".into(),
         dir.display().to_string(),
         "--name".into(),
         name.into(),
         "--redial-base-ms".into(),
         "100".into(),
-    ];
+    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     Peer::start_args(&args)
+}
+
+/// Runs the daemon on `dir` (loopback, free ports) to its exit, for the start-ups that must be
+/// refused: the process is expected to stop by itself, so it is waited for, not killed.
+pub fn run_to_exit(dir: &Path) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(loopback_args(0))
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("run p2p-chat")
+}
+
+/// Alice in `da` and Bob in `db`, Alice's UI open and her session to Bob up, so each has
+/// pinned the other's key (the starting point of the trust and delivery tests).
+pub async fn alice_connected_to_bob(da: &Path, db: &Path) -> (Peer, Peer, Ui) {
+    let a = start_in("alice", da, 0, &[]);
+    let b = start_in("bob", db, 0, &[]);
+    let mut ua = a.ui().await;
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    (a, b, ua)
 }
 
 /// Every message of `conversation`, oldest first, paging with `before`.
