@@ -10,7 +10,7 @@ use common::{expect_closed, Pair, Peer, SnowClient, Ui, EVENT_TIMEOUT};
 use crypto_core::noise::{InitiatorStart, ResponderStart};
 use crypto_core::wire::{Frame, Hello, Payload, AGENT};
 use crypto_core::{
-    encoding, safety_number, Identity, PublicKey, TransportReceiver, TransportSender,
+    encoding, safety_number, Identity, PublicKey, Transport, TransportReceiver, TransportSender,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -25,6 +26,23 @@ async fn raw(port: u16) -> TcpStream {
     TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect")
+}
+
+/// A connection as a line reader and a writer.
+fn split(stream: TcpStream) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+    let (read, writer) = stream.into_split();
+    (BufReader::new(read), writer)
+}
+
+/// Writes an honest handshake message 1 from a fresh identity: a handshake B has to answer.
+async fn send_message_1(writer: &mut OwnedWriteHalf) {
+    let (_, m1) = InitiatorStart::new(&Identity::generate())
+        .write_message_1(&[])
+        .expect("m1");
+    writer
+        .write_all(&Frame::handshake(1, &m1).to_line())
+        .await
+        .expect("write m1");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,8 +102,7 @@ async fn write_recorded(writer: &mut OwnedWriteHalf, sent: &mut Vec<u8>, bytes: 
 
 /// Dials with crypto-core as initiator.
 async fn core_initiate(stream: TcpStream, identity: &Identity, name: &str) -> CoreConn {
-    let (read, mut writer) = stream.into_split();
-    let mut reader = BufReader::new(read);
+    let (mut reader, mut writer) = split(stream);
     let mut sent = Vec::new();
     let (await2, m1) = InitiatorStart::new(identity)
         .write_message_1(&[])
@@ -94,29 +111,16 @@ async fn core_initiate(stream: TcpStream, identity: &Identity, name: &str) -> Co
     let m2 = read_handshake(&mut reader, 2).await;
     let (send3, payload) = await2.read_message_2(&m2).expect("message 2");
     let remote_hello = Hello::parse(&payload).expect("hello");
-    let remote = *send3.remote_static();
     let (transport, m3) = send3
         .write_message_3(&hello(name).to_bytes())
         .expect("message 3");
     write_recorded(&mut writer, &mut sent, &Frame::handshake(3, &m3).to_line()).await;
-    let (sender, receiver) = transport.into_halves();
-    let handshake_len = sent.len();
-    CoreConn {
-        reader,
-        writer,
-        sender,
-        receiver,
-        remote,
-        hello: remote_hello,
-        sent,
-        handshake_len,
-    }
+    CoreConn::established(reader, writer, sent, transport, remote_hello)
 }
 
 /// Answers with crypto-core as responder.
 async fn core_respond(stream: TcpStream, identity: &Identity, name: &str) -> CoreConn {
-    let (read, mut writer) = stream.into_split();
-    let mut reader = BufReader::new(read);
+    let (mut reader, mut writer) = split(stream);
     let mut sent = Vec::new();
     let m1 = read_handshake(&mut reader, 1).await;
     let (send2, _) = ResponderStart::new(identity)
@@ -129,22 +133,34 @@ async fn core_respond(stream: TcpStream, identity: &Identity, name: &str) -> Cor
     let m3 = read_handshake(&mut reader, 3).await;
     let (transport, payload) = await3.read_message_3(&m3).expect("message 3");
     let remote_hello = Hello::parse(&payload).expect("hello");
-    let remote = *transport.remote_static();
-    let (sender, receiver) = transport.into_halves();
-    let handshake_len = sent.len();
-    CoreConn {
-        reader,
-        writer,
-        sender,
-        receiver,
-        remote,
-        hello: remote_hello,
-        sent,
-        handshake_len,
-    }
+    CoreConn::established(reader, writer, sent, transport, remote_hello)
 }
 
 impl CoreConn {
+    /// The connection once its handshake is done (by either role): all of `sent` so far is
+    /// the handshake.
+    fn established(
+        reader: BufReader<OwnedReadHalf>,
+        writer: OwnedWriteHalf,
+        sent: Vec<u8>,
+        transport: Transport,
+        hello: Hello,
+    ) -> CoreConn {
+        let remote = *transport.remote_static();
+        let (sender, receiver) = transport.into_halves();
+        let handshake_len = sent.len();
+        CoreConn {
+            reader,
+            writer,
+            sender,
+            receiver,
+            remote,
+            hello,
+            sent,
+            handshake_len,
+        }
+    }
+
     async fn send_payload(&mut self, payload: &Payload) {
         let mut line = String::new();
         self.sender
@@ -240,13 +256,7 @@ async fn connections_over_the_pending_handshake_cap_are_closed_at_once() {
     for _ in 0..100 {
         let stream = raw(b.p2p_port).await;
         let (mut read, mut write) = stream.into_split();
-        let (_, m1) = InitiatorStart::new(&Identity::generate())
-            .write_message_1(&[])
-            .expect("m1");
-        write
-            .write_all(&Frame::handshake(1, &m1).to_line())
-            .await
-            .expect("write");
+        send_message_1(&mut write).await;
         let mut byte = [0u8; 1];
         if matches!(read.read(&mut byte).await, Ok(1)) {
             honest = Some(());
@@ -266,16 +276,8 @@ async fn slowloris_trickling_one_byte_per_500_ms_is_reaped_at_the_deadline() {
     let (mut read1, write1) = raw(port).await.into_split();
     let line1 = br#"{"type":"handshake","step":1,"message":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"#.to_vec();
     // (2) an honest message 1, then message 3 trickled the same way.
-    let stream2 = raw(port).await;
-    let (read2, mut write2) = stream2.into_split();
-    let mut read2 = BufReader::new(read2);
-    let (_, m1) = InitiatorStart::new(&Identity::generate())
-        .write_message_1(&[])
-        .expect("m1");
-    write2
-        .write_all(&Frame::handshake(1, &m1).to_line())
-        .await
-        .expect("write m1");
+    let (mut read2, mut write2) = split(raw(port).await);
+    send_message_1(&mut write2).await;
     read_handshake(&mut read2, 2).await;
     let line2 = Frame::handshake(3, &[7u8; 64]).to_line();
     for (mut writer, bytes) in [(write1, line1), (write2, line2)] {
@@ -330,6 +332,61 @@ async fn relay(
     }
 }
 
+/// Mallory in the middle, as `spawn_mitm` starts her.
+struct Mitm {
+    port: u16,
+    /// The key she shows A (answering A's dial) and the one she shows B (dialling B).
+    to_a: PublicKey,
+    to_b: PublicKey,
+    /// Once both handshakes are done: the keys she saw from A and from B.
+    remotes: JoinHandle<(PublicKey, PublicKey)>,
+}
+
+/// Mallory on a fresh port: answers the first dial with her own key and the name B announces,
+/// dials B as `a_name` with another key of hers, then relays both ways, reporting every
+/// plaintext she relays to `seen`. Written once for both man-in-the-middle tests.
+async fn spawn_mitm(
+    b_port: u16,
+    a_name: &'static str,
+    seen: mpsc::UnboundedSender<Vec<u8>>,
+) -> Mitm {
+    let m_to_a = Identity::generate();
+    let m_to_b = Identity::generate();
+    let (to_a, to_b) = (*m_to_a.public_key(), *m_to_b.public_key());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let remotes = tokio::spawn(async move {
+        let (from_a, _) = listener.accept().await.expect("accept");
+        let to_b = TcpStream::connect(("127.0.0.1", b_port))
+            .await
+            .expect("dial B");
+        let side_b = core_initiate(to_b, &m_to_b, a_name).await;
+        let side_a = core_respond(from_a, &m_to_a, &side_b.hello.name).await;
+        let remotes = (side_a.remote, side_b.remote);
+        tokio::spawn(relay(
+            side_a.reader,
+            side_a.receiver,
+            side_b.writer,
+            side_b.sender,
+            seen.clone(),
+        ));
+        tokio::spawn(relay(
+            side_b.reader,
+            side_b.receiver,
+            side_a.writer,
+            side_a.sender,
+            seen,
+        ));
+        remotes
+    });
+    Mitm {
+        port,
+        to_a,
+        to_b,
+        remotes,
+    }
+}
+
 #[tokio::test]
 async fn a_man_in_the_middle_is_invisible_in_content_but_the_safety_numbers_differ() {
     let a = Peer::start("alice");
@@ -337,44 +394,16 @@ async fn a_man_in_the_middle_is_invisible_in_content_but_the_safety_numbers_diff
     let mut ua = a.ui().await;
     let mut ub = b.ui().await;
     // Mallory answers A's dial (as "bob") and dials B herself (as "alice"), with her own keys.
-    let m_to_a = Identity::generate();
-    let m_to_b = Identity::generate();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let m_port = listener.local_addr().expect("addr").port();
-    let b_port = b.p2p_port;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let (mitm_a_key, mitm_b_key) = (*m_to_a.public_key(), *m_to_b.public_key());
-    let mitm = tokio::spawn(async move {
-        let (from_a, _) = listener.accept().await.expect("accept");
-        let to_b = TcpStream::connect(("127.0.0.1", b_port))
-            .await
-            .expect("dial B");
-        let side_b = core_initiate(to_b, &m_to_b, "alice").await;
-        let side_a = core_respond(from_a, &m_to_a, &side_b.hello.name).await;
-        let (a_remote, b_remote) = (side_a.remote, side_b.remote);
-        tokio::spawn(relay(
-            side_a.reader,
-            side_a.receiver,
-            side_b.writer,
-            side_b.sender,
-            seen_tx.clone(),
-        ));
-        tokio::spawn(relay(
-            side_b.reader,
-            side_b.receiver,
-            side_a.writer,
-            side_a.sender,
-            seen_tx,
-        ));
-        (a_remote, b_remote)
-    });
-    let on_a = ua.connect_peer(m_port, &mitm_a_key.to_base64()).await;
+    let mitm = spawn_mitm(b.p2p_port, "alice", seen_tx).await;
+    let mitm_a_key = mitm.to_a;
+    let on_a = ua.connect_peer(mitm.port, &mitm_a_key.to_base64()).await;
     assert_eq!(on_a["name"], "bob", "Mallory passes B's name on");
     let on_b = ub
         .wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
         .await;
-    assert_eq!(on_b["public_key"], mitm_b_key.to_base64().as_str());
-    let (a_remote, b_remote) = mitm.await.expect("mitm");
+    assert_eq!(on_b["public_key"], mitm.to_b.to_base64().as_str());
+    let (a_remote, b_remote) = mitm.remotes.await.expect("mitm");
     assert_eq!(a_remote.to_base64(), a.public_key);
     assert_eq!(b_remote.to_base64(), b.public_key);
 
@@ -558,15 +587,8 @@ async fn the_per_ip_handshake_rate_is_enforced_when_asked_for_loopback() {
     // The five within the burst were not: each still completes a handshake.
     assert!(started.elapsed() < Duration::from_secs(9));
     for stream in held {
-        let (read, mut write) = stream.into_split();
-        let mut read = BufReader::new(read);
-        let (_, m1) = InitiatorStart::new(&Identity::generate())
-            .write_message_1(&[])
-            .expect("m1");
-        write
-            .write_all(&Frame::handshake(1, &m1).to_line())
-            .await
-            .expect("write");
+        let (mut read, mut write) = split(stream);
+        send_message_1(&mut write).await;
         read_handshake(&mut read, 2).await;
     }
     // Once a token refills (0.5/s), the same address gets in again.
@@ -675,41 +697,6 @@ async fn ui_clients_beyond_the_limit_get_503_until_one_leaves() {
     );
 }
 
-/// Mallory on a fresh port: answers the first dial with her own key and the name B announces,
-/// dials B as `a_name` with another key of hers, and relays. Returns her port and her two keys.
-async fn spawn_mitm(b_port: u16, a_name: &'static str) -> (u16, PublicKey, PublicKey) {
-    let m_to_a = Identity::generate();
-    let m_to_b = Identity::generate();
-    let keys = (*m_to_a.public_key(), *m_to_b.public_key());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        let (from_a, _) = listener.accept().await.expect("accept");
-        let to_b = TcpStream::connect(("127.0.0.1", b_port))
-            .await
-            .expect("dial B");
-        let side_b = core_initiate(to_b, &m_to_b, a_name).await;
-        let side_a = core_respond(from_a, &m_to_a, &side_b.hello.name).await;
-        let (seen, _) = mpsc::unbounded_channel();
-        tokio::spawn(relay(
-            side_a.reader,
-            side_a.receiver,
-            side_b.writer,
-            side_b.sender,
-            seen.clone(),
-        ));
-        relay(
-            side_b.reader,
-            side_b.receiver,
-            side_a.writer,
-            side_a.sender,
-            seen,
-        )
-        .await;
-    });
-    (port, keys.0, keys.1)
-}
-
 #[tokio::test]
 async fn a_man_in_the_middle_between_known_contacts_raises_key_changed_on_both_sides() {
     let a = Peer::start("alice");
@@ -724,15 +711,16 @@ async fn a_man_in_the_middle_between_known_contacts_raises_key_changed_on_both_s
         .await;
     ub.wait_type("peer_disconnected").await;
     // Later A dials "bob" again and reaches Mallory, who dials B as "alice".
-    let (m_port, m_to_a, m_to_b) = spawn_mitm(b.p2p_port, "alice").await;
-    ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": m_port}))
+    let (unwatched, _) = mpsc::unbounded_channel();
+    let mitm = spawn_mitm(b.p2p_port, "alice", unwatched).await;
+    ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": mitm.port}))
         .await;
     let on_a = ua.wait_type("key_changed").await;
     assert_eq!(on_a["peer_id"], b.public_key.as_str(), "{on_a}");
-    assert_eq!(on_a["new_key"], m_to_a.to_base64().as_str());
+    assert_eq!(on_a["new_key"], mitm.to_a.to_base64().as_str());
     let on_b = ub.wait_type("key_changed").await;
     assert_eq!(on_b["peer_id"], a.public_key.as_str(), "{on_b}");
-    assert_eq!(on_b["new_key"], m_to_b.to_base64().as_str());
+    assert_eq!(on_b["new_key"], mitm.to_b.to_base64().as_str());
     // Held: nothing A sends to "everyone" goes to Mallory while the change is unresolved.
     let sent = ua.say("for bob only", None).await;
     assert_eq!(sent["recipients"], json!([]), "{sent}");
