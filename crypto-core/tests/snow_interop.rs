@@ -33,11 +33,48 @@ fn snow_state(keys: &snow::Keypair, prologue: &[u8], initiator: bool) -> snow::H
     let builder = snow::Builder::new(params())
         .local_private_key(&keys.private)
         .prologue(prologue);
+    build(builder, initiator)
+}
+
+/// A snow state with a fixed static and ephemeral key (for byte-identical transcripts).
+fn snow_fixed_state(
+    secret: &[u8; 32],
+    ephemeral: &[u8; 32],
+    initiator: bool,
+) -> snow::HandshakeState {
+    let builder = snow::Builder::new(params())
+        .local_private_key(secret)
+        .fixed_ephemeral_key_for_testing_only(ephemeral)
+        .prologue(PROLOGUE);
+    build(builder, initiator)
+}
+
+fn build(builder: snow::Builder<'_>, initiator: bool) -> snow::HandshakeState {
     if initiator {
         builder.build_initiator().expect("snow initiator")
     } else {
         builder.build_responder().expect("snow responder")
     }
+}
+
+/// snow writes its next handshake message (number `step`) carrying `payload`.
+fn snow_write(snow: &mut snow::HandshakeState, payload: &[u8], step: u8) -> Vec<u8> {
+    let mut buf = vec![0u8; BUF_LEN];
+    let n = snow
+        .write_message(payload, &mut buf)
+        .unwrap_or_else(|e| panic!("snow writes message {step}: {e}"));
+    buf.truncate(n);
+    buf
+}
+
+/// snow reads handshake message `step`; returns its payload.
+fn snow_read(snow: &mut snow::HandshakeState, message: &[u8], step: u8) -> Vec<u8> {
+    let mut payload = vec![0u8; BUF_LEN];
+    let n = snow
+        .read_message(message, &mut payload)
+        .unwrap_or_else(|e| panic!("snow reads message {step}: {e}"));
+    payload.truncate(n);
+    payload
 }
 
 fn hello(name: &str, port: u16) -> Hello {
@@ -78,24 +115,16 @@ fn core_initiator_vs_snow_responder() -> CoreInitiatorSession {
     let core_id = Identity::generate();
     let snow_keys = snow_keypair();
     let mut snow = snow_state(&snow_keys, PROLOGUE, false);
-    let mut buf = vec![0u8; BUF_LEN];
-    let mut payload = vec![0u8; BUF_LEN];
 
     // -> e (empty payload)
     let (await2, m1) = InitiatorStart::new(&core_id).write_message_1(b"").unwrap();
     assert_eq!(m1.len(), 32, "message 1 is just the ephemeral key");
-    let n = snow
-        .read_message(&m1, &mut payload)
-        .expect("snow reads message 1");
-    assert_eq!(n, 0);
+    assert!(snow_read(&mut snow, &m1, 1).is_empty());
 
     // <- e, ee, s, es (hello)
     let hello2 = hello("snow responder", 6001);
-    let n = snow
-        .write_message(&hello2.to_bytes(), &mut buf)
-        .expect("snow writes message 2");
     let (send3, p2) = await2
-        .read_message_2(&buf[..n])
+        .read_message_2(&snow_write(&mut snow, &hello2.to_bytes(), 2))
         .expect("crypto-core reads snow's message 2");
     assert_eq!(Hello::parse(&p2).unwrap(), hello2);
     assert_eq!(
@@ -106,26 +135,9 @@ fn core_initiator_vs_snow_responder() -> CoreInitiatorSession {
     // -> s, se (hello)
     let hello3 = hello("crypto-core initiator", 6000);
     let (core, m3) = send3.write_message_3(&hello3.to_bytes()).unwrap();
-    let n = snow
-        .read_message(&m3, &mut payload)
-        .expect("snow reads message 3");
-    assert_eq!(Hello::parse(&payload[..n]).unwrap(), hello3);
+    assert_eq!(Hello::parse(&snow_read(&mut snow, &m3, 3)).unwrap(), hello3);
 
-    assert!(snow.is_handshake_finished());
-    assert_eq!(snow.get_handshake_hash(), core.handshake_hash().as_slice());
-    assert_eq!(
-        snow.get_remote_static(),
-        Some(core_id.public_key().as_bytes().as_slice())
-    );
-    assert_eq!(
-        core.remote_static().as_bytes().as_slice(),
-        snow_keys.public.as_slice()
-    );
-
-    CoreInitiatorSession {
-        core,
-        snow: snow.into_transport_mode().unwrap(),
-    }
+    established(snow, core, &core_id, &snow_keys)
 }
 
 /// snow initiator ↔ crypto-core responder, up to the end of the handshake.
@@ -133,44 +145,43 @@ fn snow_initiator_vs_core_responder() -> CoreInitiatorSession {
     let core_id = Identity::generate();
     let snow_keys = snow_keypair();
     let mut snow = snow_state(&snow_keys, PROLOGUE, true);
-    let mut buf = vec![0u8; BUF_LEN];
-    let mut payload = vec![0u8; BUF_LEN];
 
-    let n = snow
-        .write_message(b"", &mut buf)
-        .expect("snow writes message 1");
     let (send2, p1) = ResponderStart::new(&core_id)
-        .read_message_1(&buf[..n])
+        .read_message_1(&snow_write(&mut snow, b"", 1))
         .expect("crypto-core reads snow's message 1");
     assert!(p1.is_empty());
 
     let hello2 = hello("crypto-core responder", 6001);
     let (await3, m2) = send2.write_message_2(&hello2.to_bytes()).unwrap();
-    let n = snow
-        .read_message(&m2, &mut payload)
-        .expect("snow reads message 2");
-    assert_eq!(Hello::parse(&payload[..n]).unwrap(), hello2);
+    assert_eq!(Hello::parse(&snow_read(&mut snow, &m2, 2)).unwrap(), hello2);
+
+    let hello3 = hello("snow initiator", 6000);
+    let (core, p3) = await3
+        .read_message_3(&snow_write(&mut snow, &hello3.to_bytes(), 3))
+        .expect("crypto-core reads snow's message 3");
+    assert_eq!(Hello::parse(&p3).unwrap(), hello3);
+
+    established(snow, core, &core_id, &snow_keys)
+}
+
+/// The checks that end either handshake, whoever initiated: both sides finished with the same
+/// handshake hash, each holding the other's static key; then the pair in transport mode.
+fn established(
+    snow: snow::HandshakeState,
+    core: Transport,
+    core_id: &Identity,
+    snow_keys: &snow::Keypair,
+) -> CoreInitiatorSession {
+    assert!(snow.is_handshake_finished());
+    assert_eq!(snow.get_handshake_hash(), core.handshake_hash().as_slice());
     assert_eq!(
         snow.get_remote_static(),
         Some(core_id.public_key().as_bytes().as_slice())
     );
-
-    let hello3 = hello("snow initiator", 6000);
-    let n = snow
-        .write_message(&hello3.to_bytes(), &mut buf)
-        .expect("snow writes message 3");
-    let (core, p3) = await3
-        .read_message_3(&buf[..n])
-        .expect("crypto-core reads snow's message 3");
-    assert_eq!(Hello::parse(&p3).unwrap(), hello3);
-
-    assert!(snow.is_handshake_finished());
-    assert_eq!(snow.get_handshake_hash(), core.handshake_hash().as_slice());
     assert_eq!(
         core.remote_static().as_bytes().as_slice(),
         snow_keys.public.as_slice()
     );
-
     CoreInitiatorSession {
         core,
         snow: snow.into_transport_mode().unwrap(),
@@ -314,18 +325,8 @@ fn fixed_keys_give_byte_identical_transcripts() {
     // snow on both sides, same keys.
     let mut buf = vec![0u8; BUF_LEN];
     let mut payload = vec![0u8; BUF_LEN];
-    let mut si_state = snow::Builder::new(params())
-        .local_private_key(&si)
-        .fixed_ephemeral_key_for_testing_only(&ei)
-        .prologue(PROLOGUE)
-        .build_initiator()
-        .unwrap();
-    let mut sr_state = snow::Builder::new(params())
-        .local_private_key(&sr)
-        .fixed_ephemeral_key_for_testing_only(&er)
-        .prologue(PROLOGUE)
-        .build_responder()
-        .unwrap();
+    let mut si_state = snow_fixed_state(&si, &ei, true);
+    let mut sr_state = snow_fixed_state(&sr, &er, false);
     let n = si_state.write_message(b"", &mut buf).unwrap();
     assert_eq!(&buf[..n], m1.as_slice(), "message 1");
     sr_state.read_message(&buf[..n], &mut payload).unwrap();
@@ -365,16 +366,13 @@ fn snow_with_another_prologue_makes_crypto_core_fail() {
     for other in [&b"p2p-chat/2"[..], b"", b"p2p-chat/1 "] {
         let snow_keys = snow_keypair();
         let mut snow = snow_state(&snow_keys, other, false);
-        let mut buf = vec![0u8; BUF_LEN];
         let (await2, m1) = InitiatorStart::new(&Identity::generate())
             .write_message_1(b"")
             .unwrap();
-        snow.read_message(&m1, &mut buf).unwrap();
-        let n = snow
-            .write_message(&hello("x", 1).to_bytes(), &mut buf)
-            .unwrap();
+        snow_read(&mut snow, &m1, 1);
+        let m2 = snow_write(&mut snow, &hello("x", 1).to_bytes(), 2);
         assert_eq!(
-            await2.read_message_2(&buf[..n]).err(),
+            await2.read_message_2(&m2).err(),
             Some(HandshakeError::DecryptionFailed),
             "prologue {other:?}"
         );
@@ -387,9 +385,8 @@ fn snow_with_another_prologue_makes_crypto_core_fail() {
     let mut snow = snow_state(&snow_keys, b"p2p-chat/0", true);
     let mut buf = vec![0u8; BUF_LEN];
     let mut payload = vec![0u8; BUF_LEN];
-    let n = snow.write_message(b"", &mut buf).unwrap();
     let (send2, _) = ResponderStart::new(&Identity::generate())
-        .read_message_1(&buf[..n])
+        .read_message_1(&snow_write(&mut snow, b"", 1))
         .unwrap();
     let (await3, m2) = send2.write_message_2(&hello("x", 1).to_bytes()).unwrap();
     assert!(
@@ -419,8 +416,6 @@ fn tampered_handshake_messages_fail() {
         for index in 0.. {
             let core_id = Identity::generate();
             let mut snow = snow_state(&snow_keypair(), PROLOGUE, false);
-            let mut buf = vec![0u8; BUF_LEN];
-            let mut payload = vec![0u8; BUF_LEN];
             let (await2, mut m1) = InitiatorStart::new(&core_id).write_message_1(b"").unwrap();
             if step == 1 {
                 if index >= m1.len() {
@@ -428,11 +423,8 @@ fn tampered_handshake_messages_fail() {
                 }
                 m1 = flip(&m1, index, (index % 8) as u8);
             }
-            snow.read_message(&m1, &mut payload).unwrap();
-            let n = snow
-                .write_message(&hello("s", 1).to_bytes(), &mut buf)
-                .unwrap();
-            let mut m2 = buf[..n].to_vec();
+            snow_read(&mut snow, &m1, 1);
+            let mut m2 = snow_write(&mut snow, &hello("s", 1).to_bytes(), 2);
             if step == 2 {
                 if index >= m2.len() {
                     break;
@@ -460,7 +452,7 @@ fn tampered_handshake_messages_fail() {
             }
             let m3 = flip(&m3, index, (index % 8) as u8);
             assert!(
-                snow.read_message(&m3, &mut payload).is_err(),
+                snow.read_message(&m3, &mut vec![0u8; BUF_LEN]).is_err(),
                 "step 3 byte {index}"
             );
             positions_checked += 1;
@@ -470,21 +462,16 @@ fn tampered_handshake_messages_fail() {
     // crypto-core responder: every byte of snow's message 3.
     for index in 0.. {
         let mut snow = snow_state(&snow_keypair(), PROLOGUE, true);
-        let mut buf = vec![0u8; BUF_LEN];
-        let mut payload = vec![0u8; BUF_LEN];
-        let n = snow.write_message(b"", &mut buf).unwrap();
         let (send2, _) = ResponderStart::new(&Identity::generate())
-            .read_message_1(&buf[..n])
+            .read_message_1(&snow_write(&mut snow, b"", 1))
             .unwrap();
         let (await3, m2) = send2.write_message_2(&hello("c", 1).to_bytes()).unwrap();
-        snow.read_message(&m2, &mut payload).unwrap();
-        let n = snow
-            .write_message(&hello("s", 2).to_bytes(), &mut buf)
-            .unwrap();
-        if index >= n {
+        snow_read(&mut snow, &m2, 2);
+        let m3 = snow_write(&mut snow, &hello("s", 2).to_bytes(), 3);
+        if index >= m3.len() {
             break;
         }
-        let m3 = flip(&buf[..n], index, (index % 8) as u8);
+        let m3 = flip(&m3, index, (index % 8) as u8);
         assert_eq!(
             await3.read_message_3(&m3).err(),
             Some(HandshakeError::DecryptionFailed),
