@@ -59,6 +59,11 @@ pub fn main() -> ExitCode {
                 storage,
             }) => {
                 let (identity, _) = config::load_identity(&storage, port)?;
+                let host = host.unwrap_or_else(|| {
+                    crate::lan::dialable_hosts(std::net::Ipv4Addr::UNSPECIFIED.into())
+                        .first()
+                        .map_or_else(|| "127.0.0.1".to_owned(), ToString::to_string)
+                });
                 let invite = crate::invite::Invite {
                     host: host
                         .trim_start_matches('[')
@@ -159,9 +164,6 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         .listen(p2p_addr)
         .await
         .with_context(|| format!("cannot listen on {p2p_addr}"))?;
-    if !p2p.ip().is_unspecified() {
-        node.set_invite_host(&p2p.ip().to_string());
-    }
     node.start_redial(Duration::from_millis(args.redial_base_ms));
     let web_addr = resolve(&args.web_host, args.web_port).await?;
     let web_listener = TcpListener::bind(web_addr)

@@ -151,9 +151,10 @@ pub enum Command {
     /// Print this peer's invite, `p2p-chat://HOST:PORT/KEY` (the key base64url): whoever
     /// connects with it refuses any peer that does not hold this identity.
     Invite {
-        /// The address others reach this peer at.
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
+        /// The address others reach this peer at [default: this computer's address on its
+        /// network, or 127.0.0.1 when it has none].
+        #[arg(long)]
+        host: Option<String>,
         /// The P2P port this peer listens on (and whose default data directory to use).
         #[arg(long, default_value_t = 6000)]
         port: u16,

@@ -11,6 +11,7 @@ pub mod fingerprints;
 pub mod framing;
 pub mod handshake;
 pub mod invite;
+pub mod lan;
 pub mod limits;
 pub mod node;
 pub mod persist;

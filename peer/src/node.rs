@@ -99,6 +99,8 @@ struct Inner {
     fingerprint: String,
     name: RwLock<String>,
     listen_port: AtomicU16,
+    /// `host:port` others can dial us at, set by `listen` (see `crate::lan`).
+    dial_addresses: RwLock<Vec<String>>,
     handshake_timeout: Duration,
     sessions: Mutex<HashMap<PublicKey, SessionHandle>>,
     verified: Mutex<HashSet<PublicKey>>,
@@ -186,6 +188,7 @@ impl Node {
                 identity: config.identity,
                 name: RwLock::new(clean_name(&config.name)),
                 listen_port: AtomicU16::new(0),
+                dial_addresses: RwLock::new(Vec::new()),
                 handshake_timeout: config.handshake_timeout,
                 sessions: Mutex::new(HashMap::new()),
                 verified: Mutex::new(HashSet::new()),
@@ -257,6 +260,12 @@ impl Node {
             fingerprint: self.inner.fingerprint.clone(),
             name: self.name(),
             p2p_port: self.inner.listen_port.load(Ordering::Relaxed),
+            addresses: self
+                .inner
+                .dial_addresses
+                .read()
+                .map(|a| a.clone())
+                .unwrap_or_default(),
             agent: AGENT.to_owned(),
         }
     }
@@ -311,6 +320,17 @@ impl Node {
         self.inner
             .listen_port
             .store(local.port(), Ordering::Relaxed);
+        let hosts = crate::lan::dialable_hosts(local.ip());
+        if let Some(first) = hosts.first() {
+            // Invites name the first of them; without any they keep 127.0.0.1.
+            self.set_invite_host(&first.to_string());
+        }
+        if let Ok(mut addresses) = self.inner.dial_addresses.write() {
+            *addresses = hosts
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, local.port()).to_string())
+                .collect();
+        }
         let node = self.clone();
         tokio::spawn(async move { node.accept_loop(listener).await });
         self.emit(Event::Status {

@@ -236,3 +236,52 @@ async fn sigterm_closes_sessions_and_exits_zero() {
     assert_eq!(gone["peer_id"], p.b.public_key.as_str());
     assert!(p.b.log().contains("shutting down"), "{}", p.b.log());
 }
+
+/// `info.addresses` tells the page what to give out, and invites name the same host: the listen
+/// address itself, or — listening on every interface — this computer's routed address.
+#[tokio::test]
+async fn info_gives_a_dialable_address_and_invites_use_it() {
+    // `ui()` reads the greeting's `info`; `set_name` makes the peer send it again.
+    async fn info_of(ui: &mut common::Ui, name: &str) -> serde_json::Value {
+        ui.send(json!({"action": "set_name", "name": name})).await;
+        ui.wait_type("info").await
+    }
+    let local = Peer::start("alice");
+    let mut ui = local.ui().await;
+    let info = info_of(&mut ui, "alice").await;
+    let expected = format!("127.0.0.1:{}", local.p2p_port);
+    assert_eq!(info["addresses"], json!([expected]));
+
+    let mut args = vec!["--host".to_owned(), "0.0.0.0".to_owned()];
+    args.extend(
+        [
+            "--port",
+            "0",
+            "--web-port",
+            "0",
+            "--ephemeral",
+            "--name",
+            "bob",
+        ]
+        .map(String::from),
+    );
+    let everywhere = Peer::start_args(&args);
+    let mut ui = everywhere.ui().await;
+    let info = info_of(&mut ui, "bob").await;
+    let hosts = peer::lan::dialable_hosts(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let expected: Vec<String> = hosts
+        .iter()
+        .map(|ip| format!("{ip}:{}", everywhere.p2p_port))
+        .collect();
+    assert_eq!(info["addresses"], json!(expected));
+    ui.send(json!({"action": "get_invite"})).await;
+    let invite = ui.wait_type("invite").await;
+    let host = hosts
+        .first()
+        .map_or("127.0.0.1".to_owned(), ToString::to_string);
+    let prefix = format!("p2p-chat://{host}:{}/", everywhere.p2p_port);
+    assert!(
+        invite["invite"].as_str().unwrap().starts_with(&prefix),
+        "{invite} should start with {prefix}"
+    );
+}

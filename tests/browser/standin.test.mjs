@@ -168,6 +168,30 @@ test('the token is kept for the tab and removed from the address bar', async () 
   await context.unrouteAll();
 });
 
+test('your address is the one the daemon says others can dial, else 127.0.0.1 with a hint', async () => {
+  const { context } = browser;
+  const withLan = daemon({ info: { public_key: A, fingerprint: FP_A, name: 'Alice', p2p_port: 6000, addresses: ['192.0.2.9:6000'] } });
+  let { page, problems } = await open(context, withLan);
+  await page.locator('#conn[data-state="open"]').waitFor();
+  await page.waitForFunction(() => document.getElementById('own-addr').textContent !== '—');
+  assert.equal(await page.locator('#own-addr').textContent(), '192.0.2.9:6000');
+  assert.equal(await page.locator('#empty-addr').textContent(), '192.0.2.9:6000');
+  assert.match(await page.locator('#own-addr-hint').textContent(), /Give this to the person/);
+  assert.deepEqual(problems, []);
+  await page.close();
+  await context.unrouteAll();
+
+  const without = daemon({ info: { public_key: A, fingerprint: FP_A, name: 'Alice', p2p_port: 6000, addresses: [] } });
+  ({ page, problems } = await open(context, without));
+  await page.locator('#conn[data-state="open"]').waitFor();
+  await page.waitForFunction(() => document.getElementById('own-addr').textContent !== '—');
+  assert.equal(await page.locator('#own-addr').textContent(), '127.0.0.1:6000');
+  assert.match(await page.locator('#own-addr-hint').textContent(), /Works on this computer/);
+  assert.deepEqual(problems, []);
+  await page.close();
+  await context.unrouteAll();
+});
+
 test('safety number computed in wasm matches the PROTOCOL.md vector; a wrong daemon fingerprint is flagged', needsWasm, async () => {
   const { context } = browser;
   const d = daemon({

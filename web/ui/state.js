@@ -104,6 +104,7 @@ export function setInfo(state, event) {
     fingerprint: str(event.fingerprint),
     name: str(event.name),
     p2p_port: Number.isInteger(event.p2p_port) ? event.p2p_port : null,
+    addresses: Array.isArray(event.addresses) ? event.addresses.filter((a) => typeof a === 'string' && a) : [],
     agent: str(event.agent),
   };
   checkOwn(state);
@@ -379,6 +380,9 @@ export function isFresh(state) {
 export function ownAddress(state) {
   const port = state.info?.p2p_port;
   if (!port) return null;
+  // The daemon's own answer: the address of this computer on its network (PROTOCOL §8).
+  const given = state.info.addresses?.[0];
+  if (given) return { text: given, local: /^(127\.|\[::1\])/.test(given), port };
   const host = state.listenHost;
   const unspecified = !host || host === '0.0.0.0' || host === '::' || host === '[::]';
   if (!unspecified) return { text: `${host}:${port}`, local: false, port };
