@@ -1083,10 +1083,12 @@ fn main() -> std::process::ExitCode {
         ];
         for (name, phase) in phases {
             if opts.wants(name) {
+                let started = Instant::now();
                 if let Err(e) = phase(&bin, &opts, &mut report).await {
                     println!("  !! {name} failed: {e:#}");
                     report.failures.push(format!("{name}: {e:#}"));
                 }
+                println!("  ({name}: {:.1} s)", started.elapsed().as_secs_f64());
             }
         }
     });
