@@ -155,7 +155,7 @@ fn store_error(e: impl std::fmt::Display) -> NodeError {
 
 /// Whether exactly one recipient of our message `id` has left `queued`.
 fn first_sent(s: &Store, id: &str) -> bool {
-    s.is_first_send(id).unwrap_or(false)
+    s.sent_count_up_to(id, 2).is_ok_and(|n| n == 1)
 }
 
 /// The UI state of our message: `delivered` when every recipient acknowledged, `sent` once
@@ -163,12 +163,7 @@ fn first_sent(s: &Store, id: &str) -> bool {
 fn shown_state(s: &Store, id: &str, aggregate: Option<store::Delivery>) -> store::Delivery {
     match aggregate {
         Some(store::Delivery::Queued) | None => {
-            let any_sent = s.recipient_states(id).is_ok_and(|states| {
-                states
-                    .iter()
-                    .any(|(_, state)| *state != store::Delivery::Queued)
-            });
-            if any_sent {
+            if s.sent_count_up_to(id, 1).is_ok_and(|n| n > 0) {
                 store::Delivery::Sent
             } else {
                 store::Delivery::Queued

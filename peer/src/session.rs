@@ -140,17 +140,14 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     let mut recent = RecentIds::default();
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
     loop {
-        if let Some(inbox) = &ctx.inbox {
-            if in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line() {
-                // About to wait for the socket (or far enough ahead): hand the burst to the
-                // inbox, then send its replies in arrival order. The store commits the burst
-                // at once, so they are ready together.
-                inbox.flush();
-            }
+        // About to wait for the socket (or far enough ahead): hand the burst to the inbox,
+        // then send its replies in arrival order. The store commits the burst at once, so
+        // they are ready together.
+        let settle = in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line();
+        if let (true, Some(inbox)) = (settle, &ctx.inbox) {
+            inbox.flush();
         }
-        if !in_flight.is_empty()
-            && (in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line())
-        {
+        if settle {
             for reply in in_flight.drain(..) {
                 if let Some(reply) = reply.await {
                     if acks.send(reply).await.is_err() {

@@ -170,17 +170,17 @@ impl Store {
         Ok(aggregate(&self.conn, id)?)
     }
 
-    /// Whether exactly one recipient of our message `id` has left `queued`: the send that
-    /// makes a message "sent" in the UI. Reads at most two index entries.
-    pub fn is_first_send(&self, id: &str) -> Result<bool> {
-        let past_queued: i64 = self
+    /// How many recipients of our message `id` have left `queued`, counting no further than
+    /// `cap`: reads at most `cap` index entries, so "the first send?" (`cap` 2, answer 1) and
+    /// "sent to anyone?" (`cap` 1) cost the same for 2 recipients as for 1,000.
+    pub fn sent_count_up_to(&self, id: &str, cap: u32) -> Result<u32> {
+        Ok(self
             .conn
             .prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM outbox o WHERE o.state > 0 AND o.message IN
-                     (SELECT seq FROM messages WHERE direction = 'out' AND msg_id = ?1) LIMIT 2)",
+                     (SELECT seq FROM messages WHERE direction = 'out' AND msg_id = ?1) LIMIT ?2)",
             )?
-            .query_row([id], |row| row.get(0))?;
-        Ok(past_queued == 1)
+            .query_row(params![id, cap], |row| row.get(0))?)
     }
 
     /// Every recipient of our message `id` with its own state, ordered by key.
@@ -275,17 +275,24 @@ mod tests {
         let recipients: Vec<_> = (1..=5).map(key).collect();
         s.enqueue(&outgoing(Conversation::Everyone, "b", 1), &recipients)
             .unwrap();
-        assert!(!s.is_first_send("b").unwrap());
+        assert_eq!(s.sent_count_up_to("b", 2).unwrap(), 0);
         s.mark_sent(&key(3), "b").unwrap();
-        assert!(s.is_first_send("b").unwrap());
+        assert_eq!(s.sent_count_up_to("b", 2).unwrap(), 1);
         s.mark_sent(&key(1), "b").unwrap();
-        assert!(!s.is_first_send("b").unwrap());
+        assert_eq!(s.sent_count_up_to("b", 2).unwrap(), 2);
+        s.mark_sent(&key(2), "b").unwrap();
+        assert_eq!(
+            s.sent_count_up_to("b", 2).unwrap(),
+            2,
+            "counting stops at the cap"
+        );
+        assert_eq!(s.sent_count_up_to("b", 5).unwrap(), 3);
         assert_eq!(s.delivery("b").unwrap(), Some(Delivery::Queued));
         for k in &recipients {
             s.mark_delivered(k, "b").unwrap();
         }
         assert_eq!(s.delivery("b").unwrap(), Some(Delivery::Delivered));
-        assert!(!s.is_first_send("unknown").unwrap());
+        assert_eq!(s.sent_count_up_to("unknown", 2).unwrap(), 0);
         assert_eq!(s.delivery("unknown").unwrap(), None);
     }
 
