@@ -60,9 +60,9 @@ pub fn main() -> ExitCode {
             }) => {
                 let (identity, _) = config::load_identity(&storage, port)?;
                 let host = host.unwrap_or_else(|| {
-                    crate::lan::dialable_hosts(std::net::Ipv4Addr::UNSPECIFIED.into())
-                        .first()
-                        .map_or_else(|| "127.0.0.1".to_owned(), ToString::to_string)
+                    crate::lan::invite_host(&crate::lan::dialable_hosts(
+                        std::net::Ipv4Addr::UNSPECIFIED.into(),
+                    ))
                 });
                 let invite = crate::invite::Invite {
                     host: host

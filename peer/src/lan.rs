@@ -40,6 +40,13 @@ pub fn dialable_hosts(local: IpAddr) -> Vec<IpAddr> {
     hosts
 }
 
+/// The host an invite names: the first dialable host, else 127.0.0.1 (only this computer).
+pub fn invite_host(hosts: &[IpAddr]) -> String {
+    hosts
+        .first()
+        .map_or_else(|| "127.0.0.1".to_owned(), ToString::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -321,10 +321,7 @@ impl Node {
             .listen_port
             .store(local.port(), Ordering::Relaxed);
         let hosts = crate::lan::dialable_hosts(local.ip());
-        if let Some(first) = hosts.first() {
-            // Invites name the first of them; without any they keep 127.0.0.1.
-            self.set_invite_host(&first.to_string());
-        }
+        self.set_invite_host(&crate::lan::invite_host(&hosts));
         if let Ok(mut addresses) = self.inner.dial_addresses.write() {
             *addresses = hosts
                 .iter()
