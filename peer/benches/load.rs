@@ -460,11 +460,7 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
             "\n[messages {label}] {} pipelined sessions into p2p-chat (acks counted) vs plain JSON lines to an in-process line server",
             opts.sessions
         );
-        let peer = if on_disk {
-            PeerProc::start_on_disk(bin, "msg")?
-        } else {
-            PeerProc::start(bin, "msg")?
-        };
+        let peer = PeerProc::start_stored(bin, "msg", on_disk)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], peer.p2p_port));
         let (mut p, mut f, mut cpu_per, mut ratios) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -581,14 +577,8 @@ async fn delivery_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
 }
 
 async fn delivered_per_second(bin: &Path, on_disk: bool, n: usize) -> Result<f64> {
-    let start = |name: &str| {
-        if on_disk {
-            PeerProc::start_on_disk(bin, name)
-        } else {
-            PeerProc::start(bin, name)
-        }
-    };
-    let (a, b) = (start("alice")?, start("bob")?);
+    let a = PeerProc::start_stored(bin, "alice", on_disk)?;
+    let b = PeerProc::start_stored(bin, "bob", on_disk)?;
     let (mut atx, mut arx) = ui::open(&a).await?;
     ui::connect_to(&mut atx, &mut arx, &b, EVENT_LIMIT).await?;
     let to = b.public_key.clone();

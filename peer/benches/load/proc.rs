@@ -77,7 +77,7 @@ pub struct PeerProc {
     pub public_key: String,
     _stdout: BufReader<ChildStdout>,
     log: PathBuf,
-    /// The data directory of a peer started with [`PeerProc::start_on_disk`].
+    /// The data directory of a peer started on disk ([`PeerProc::start_stored`]).
     _data_dir: Option<tempfile::TempDir>,
 }
 
@@ -88,10 +88,13 @@ impl PeerProc {
         Self::start_with(bin, name, None)
     }
 
-    /// The same with `--data-dir` in a fresh directory under the system's temp dir (removed on
-    /// drop) instead of `--ephemeral`: every chat is committed to SQLite on disk
-    /// (WAL, `synchronous=FULL`) before it is acknowledged.
-    pub fn start_on_disk(bin: &Path, name: &str) -> Result<PeerProc> {
+    /// [`PeerProc::start`], or with `on_disk` the same with `--data-dir` in a fresh directory
+    /// under the system's temp dir (removed on drop) instead of `--ephemeral`: every chat is
+    /// then committed to SQLite on disk (WAL, `synchronous=FULL`) before it is acknowledged.
+    pub fn start_stored(bin: &Path, name: &str, on_disk: bool) -> Result<PeerProc> {
+        if !on_disk {
+            return Self::start(bin, name);
+        }
         let dir = tempfile::Builder::new()
             .prefix("p2p-chat-load-data-")
             .tempdir()?;
