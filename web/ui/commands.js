@@ -19,6 +19,8 @@ const CONNECT_WAIT_MS = 15000;
 const TOAST_MS = 6000;
 const MAX_TEXT = 16000;
 const MAX_NAME = 64;
+/** Requests whose error would go next to a form; a success sends no answer, so the oldest are dropped. */
+const MAX_PENDING = 64;
 
 export function errorTargetOf(state, event) {
   const target = state.ui.pending.get(event.req) ?? ERROR_TARGET[event.action] ?? null;
@@ -53,7 +55,11 @@ export function send(state, io, action, errorTarget = null) {
     else toast(state, io, 'Not connected to your peer.');
     return null;
   }
-  if (errorTarget) state.ui.pending.set(req, errorTarget);
+  if (errorTarget) {
+    const { pending } = state.ui;
+    pending.set(req, errorTarget);
+    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value);
+  }
   return req;
 }
 
@@ -185,9 +191,9 @@ export function openRoomDialog(state) {
 
 /** `values` from the room form: { name, members }. */
 export function createRoom(state, io, { name, members }) {
-  if (!name) return setError(state, 'room-error', 'Give the room a name.');
-  if ([...name].length > MAX_NAME) return setError(state, 'room-error', 'Room names are limited to 64 characters.');
-  if (members.length === 0) return setError(state, 'room-error', 'Choose at least one member.');
-  if (send(state, io, { action: 'create_room', name, members }, 'room-error') !== null) state.ui.roomRequested = true;
-  return undefined;
+  const problem = !name ? 'Give the room a name.'
+    : [...name].length > MAX_NAME ? 'Room names are limited to 64 characters.'
+      : members.length === 0 ? 'Choose at least one member.' : '';
+  if (problem) setError(state, 'room-error', problem);
+  else if (send(state, io, { action: 'create_room', name, members }, 'room-error') !== null) state.ui.roomRequested = true;
 }
