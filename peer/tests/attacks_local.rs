@@ -35,12 +35,14 @@ fn set_mode(path: &Path, mode: u32) {
 
 /// The data directory is 0700 and everything in it (identity, database, its WAL) 0600.
 fn assert_private(dir: &Path) {
-    assert_eq!(mode(dir), 0o700, "data directory {}", dir.display());
+    let dir_mode = mode(dir);
+    assert_eq!(dir_mode, 0o700, "data directory {} is {dir_mode:o}", dir.display());
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read_dir") {
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert_eq!(mode(&path), 0o600, "{name} in the data directory");
+        let file_mode = mode(&path);
+        assert_eq!(file_mode, 0o600, "{name} in the data directory is {file_mode:o}");
         names.push(name);
     }
     for expected in ["identity.key", "p2p-chat.db", "p2p-chat.db-wal"] {

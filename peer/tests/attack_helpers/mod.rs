@@ -67,7 +67,13 @@ pub fn closed_by_peer(stream: &mut std::net::TcpStream) -> bool {
 
 /// How many of `streams` the peer has not closed.
 pub fn still_open(streams: &mut [std::net::TcpStream]) -> usize {
-    streams.iter_mut().filter(|s| !closed_by_peer(s)).count()
+    let mut open = 0;
+    for stream in streams.iter_mut() {
+        if !closed_by_peer(stream) {
+            open += 1;
+        }
+    }
+    open
 }
 
 /// Waits (bounded by `EVENT_TIMEOUT`) until at most `at_most` of `streams` are still open;
