@@ -36,17 +36,28 @@ fn set_mode(path: &Path, mode: u32) {
 /// The data directory is 0700 and everything in it (identity, database, its WAL) 0600.
 fn assert_private(dir: &Path) {
     let dir_mode = mode(dir);
-    assert_eq!(dir_mode, 0o700, "data directory {} is {dir_mode:o}", dir.display());
+    assert_eq!(
+        dir_mode,
+        0o700,
+        "data directory {} is {dir_mode:o}",
+        dir.display()
+    );
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read_dir") {
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let file_mode = mode(&path);
-        assert_eq!(file_mode, 0o600, "{name} in the data directory is {file_mode:o}");
+        assert_eq!(
+            file_mode, 0o600,
+            "{name} in the data directory is {file_mode:o}"
+        );
         names.push(name);
     }
     for expected in ["identity.key", "p2p-chat.db", "p2p-chat.db-wal"] {
-        assert!(names.iter().any(|n| n == expected), "no {expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "no {expected} in {names:?}"
+        );
     }
 }
 
@@ -62,7 +73,8 @@ async fn an_existing_data_directory_and_its_database_are_made_private() {
     let mut ua = alice.ui().await;
     // A contact and a message, so the database and its WAL have been written.
     ua.connect_peer(bob.p2p_port, &bob.public_key).await;
-    ua.say("written to the database", Some(&bob.public_key)).await;
+    ua.say("written to the database", Some(&bob.public_key))
+        .await;
     assert_private(&dir);
 
     // As an earlier version left them: everything readable by others. A restart fixes it.
@@ -127,7 +139,9 @@ async fn twenty_thousand_bad_actions_in_one_write_leave_the_ui_client_answering(
     let _sink = writer.await.expect("writer");
     // The other client was not stalled either.
     other
-        .wait_for("info", |e| e["type"] == "info" && e["name"] == "still answering")
+        .wait_for("info", |e| {
+            e["type"] == "info" && e["name"] == "still answering"
+        })
         .await;
 }
 
@@ -142,10 +156,17 @@ async fn the_terminal_chat_escapes_bidi_overrides_in_names_and_text() {
     let mut ua = alice.ui().await;
     ua.send(json!({"action": "set_name", "name": "ali\u{202e}ecila"}))
         .await;
-    ua.wait_for("info", |e| e["type"] == "info" && e["name"] == "ali\u{202e}ecila")
-        .await;
+    ua.wait_for("info", |e| {
+        e["type"] == "info" && e["name"] == "ali\u{202e}ecila"
+    })
+    .await;
     let mut chat = Command::new(BIN)
-        .args(["chat", &format!("127.0.0.1:{}", alice.p2p_port), "--name", "tom"])
+        .args([
+            "chat",
+            &format!("127.0.0.1:{}", alice.p2p_port),
+            "--name",
+            "tom",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -155,7 +176,10 @@ async fn the_terminal_chat_escapes_bidi_overrides_in_names_and_text() {
     let connected = ua.wait_type("peer_connected").await;
     let tom = connected["peer_id"].as_str().expect("peer_id").to_owned();
     // "invoice_\u{202e}fdp.exe" shows as "invoice_exe.pdf" on a bidi terminal.
-    let text: String = format!("invoice_\u{202e}fdp.exe {}", BIDI.iter().collect::<String>());
+    let text: String = format!(
+        "invoice_\u{202e}fdp.exe {}",
+        BIDI.iter().collect::<String>()
+    );
     ua.say(&text, Some(&tom)).await;
     let mut stdout = BufReader::new(chat.stdout.take().expect("stdout")).lines();
     let line = tokio::time::timeout(EVENT_TIMEOUT, stdout.next_line())
@@ -167,7 +191,10 @@ async fn the_terminal_chat_escapes_bidi_overrides_in_names_and_text() {
         !line.chars().any(|c| BIDI.contains(&c)),
         "a bidi formatting character reached the terminal raw: {line:?}"
     );
-    let escaped: String = BIDI.iter().map(|c| c.escape_unicode().to_string()).collect();
+    let escaped: String = BIDI
+        .iter()
+        .map(|c| c.escape_unicode().to_string())
+        .collect();
     // The name may be shown escaped or with the override removed; the text is escaped.
     assert!(line.starts_with("ali"), "{line:?}");
     assert!(

@@ -48,7 +48,8 @@ async fn a_strangers_room_that_does_not_list_us_is_ignored() {
     .await;
     conn.send(&json!({"kind": "room", "id": "free-crypto", "name": "Free crypto", "members": [mallory_key]}))
         .await;
-    conn.chat("send 1 coin, get 2 back", Some("free-crypto")).await;
+    conn.chat("send 1 coin, get 2 back", Some("free-crypto"))
+        .await;
     conn.chat("marker", None).await;
     // Payloads of one session are handled in order: when the marker is shown, the room and
     // its message were handled (and must have been dropped).
@@ -65,7 +66,9 @@ async fn a_strangers_room_that_does_not_list_us_is_ignored() {
     ua.send(json!({"action": "load_history", "conversation": "room:free-crypto"}))
         .await;
     let history = ua
-        .wait_for("history or error", |e| e["type"] == "history" || e["type"] == "error")
+        .wait_for("history or error", |e| {
+            e["type"] == "history" || e["type"] == "error"
+        })
         .await;
     assert!(
         history["messages"].as_array().is_none_or(|m| m.is_empty()),
@@ -85,14 +88,17 @@ async fn a_member_who_is_not_the_creator_cannot_rewrite_the_member_list() {
     let mallory = Identity::from_secret_bytes(mallory_secret);
     let mallory_key = mallory.public_key().to_base64();
     let (m_listener, m_port) = listener().await;
-    let answering = tokio::spawn(async move {
-        core_respond(&m_listener, &mallory, &hello("mallory", 0)).await
-    });
+    let answering =
+        tokio::spawn(
+            async move { core_respond(&m_listener, &mallory, &hello("mallory", 0)).await },
+        );
     ua.connect_peer(m_port, &mallory_key).await;
     let mut to_alice = answering.await.expect("mallory answers");
     ua.connect_peer(c.p2p_port, &c.public_key).await;
-    ua.send(json!({"action": "create_room", "name": "plans", "members": [c.public_key, mallory_key]}))
-        .await;
+    ua.send(
+        json!({"action": "create_room", "name": "plans", "members": [c.public_key, mallory_key]}),
+    )
+    .await;
     let room = ua.wait_type("room").await;
     let room_id = room["id"].as_str().expect("id").to_owned();
     let bare_id = room_id.trim_start_matches("room:").to_owned();

@@ -83,7 +83,10 @@ async fn a_look_alike_answering_a_redial_to_a_verified_contact_raises_key_change
 /// change) and on a `contacts` listing that already counts it as a contact.
 async fn expect_request(ui: &mut common::Ui, key: &str) -> Value {
     ui.wait_for("request", |e| {
-        assert_ne!(e["type"], "key_changed", "an inbound new key was taken for a key change: {e}");
+        assert_ne!(
+            e["type"], "key_changed",
+            "an inbound new key was taken for a key change: {e}"
+        );
         if e["type"] == "contacts" {
             assert!(
                 e["contacts"]
@@ -99,7 +102,8 @@ async fn expect_request(ui: &mut common::Ui, key: &str) -> Value {
 
 #[tokio::test]
 #[ignore = "fails until inbound new keys are new people (requests) with the confusable-name check"]
-async fn an_inbound_key_using_a_contacts_name_or_a_look_alike_is_a_flagged_request_not_a_key_change() {
+async fn an_inbound_key_using_a_contacts_name_or_a_look_alike_is_a_flagged_request_not_a_key_change(
+) {
     let a = Peer::start("alice");
     let b = Peer::start("bob");
     let mut ua = a.ui().await;
@@ -208,7 +212,10 @@ async fn an_invite_answered_by_another_key_never_receives_our_message_3() {
         })
         .await;
     assert_eq!(error["action"], "connect_invite");
-    assert!(error["message"].as_str().unwrap_or("").contains("invite"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap_or("").contains("invite"),
+        "{error}"
+    );
     let after_message_2 = impostor.await.expect("impostor");
     assert!(
         after_message_2.is_none(),

@@ -193,9 +193,7 @@ pub async fn core_respond(listener: &TcpListener, identity: &Identity, hello: &H
     let (send2, _) = ResponderStart::new(identity)
         .read_message_1(&m1)
         .expect("message 1");
-    let (await3, m2) = send2
-        .write_message_2(&hello.to_bytes())
-        .expect("message 2");
+    let (await3, m2) = send2.write_message_2(&hello.to_bytes()).expect("message 2");
     writer
         .write_all(&Frame::handshake(2, &m2).to_line())
         .await
@@ -228,7 +226,9 @@ impl CoreConn {
     /// Seals one plaintext into a data-frame line (with its `\n`).
     pub fn seal(&mut self, plaintext: &[u8]) -> String {
         let mut line = String::new();
-        self.sender.seal_to_line(plaintext, &mut line).expect("seal");
+        self.sender
+            .seal_to_line(plaintext, &mut line)
+            .expect("seal");
         line
     }
 
@@ -297,9 +297,7 @@ pub async fn answer_and_wait_for_message_3(
     let (send2, _) = ResponderStart::new(identity)
         .read_message_1(&m1)
         .expect("message 1");
-    let (_await3, m2) = send2
-        .write_message_2(&hello.to_bytes())
-        .expect("message 2");
+    let (_await3, m2) = send2.write_message_2(&hello.to_bytes()).expect("message 2");
     writer
         .write_all(&Frame::handshake(2, &m2).to_line())
         .await
