@@ -304,3 +304,25 @@ pub async fn answer_and_wait_for_message_3(
         .expect("write 2");
     read_line(&mut reader).await
 }
+
+/// CPU time (user + system) spent so far by the threads of process `pid` named `comm`, in
+/// milliseconds (from /proc/PID/task/*/stat, in clock ticks of 10 ms).
+pub fn threads_cpu_ms(pid: u32, comm: &str) -> u64 {
+    let mut ticks = 0;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
+    for task in tasks.flatten() {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if name.trim_end() != comm {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+        ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+    }
+    ticks * 10
+}
