@@ -3,6 +3,7 @@
 //
 //   ui/state.js     the page's state (one object) and the functions that change and read it
 //   ui/events.js    each event from our peer, applied to the state (one handler per event type)
+//   ui/errors.js    the peer's error texts in plain words (until errors carry a typed reason)
 //   ui/commands.js  what the user asks for, sent as actions
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js
 //   ui/socket.js    the WebSocket, reconnected with backoff

@@ -26,8 +26,9 @@ async function start(name, { port = 0, dataDir = null, viewport = null } = {}) {
   const problems = watchProblems(page);
   await page.goto(peer.url);
   await page.locator('#conn[data-state="open"]').waitFor();
-  await page.locator('#own-port:not(:text("—"))').waitFor();
-  const side = { name, peer, page, problems, dataDir, port: Number(await page.locator('#own-port').innerText()) };
+  // (On a narrow screen the port is in the closed drawer: wait for its text, not its visibility.)
+  await page.waitForFunction(() => document.getElementById('own-port').textContent !== '—');
+  const side = { name, peer, page, problems, dataDir, port: Number(await page.locator('#own-port').textContent()) };
   sides[name] = side;
   return side;
 }
@@ -268,20 +269,28 @@ test('saving the name shows a confirmation; a long name keeps its full text on a
 
   const longName = 'Bartholomew-Maximilian von Longname-Worthington';
   const side = await start(longName, { viewport: { width: 390, height: 800 } });
-  await dial(side, '127.0.0.1', sides.Alice.port);
+  await dial(sides.Alice, '127.0.0.1', side.port);
   const aliceId = await idOf(sides.Alice);
-  await sides.Alice.page.locator(`#conv-list [data-conv="${await idOf(side)}"]`).waitFor();
+  await sides.Alice.page.locator(`#conv-list [data-conv="${await idOf(side)}"]`).waitFor({ timeout: 20000 }).catch(async (err) => {
+    throw new Error(`${err.message}\nconnect-error: ${await sides.Alice.page.locator('#connect-error').innerText()}\nstatus: ${await sides.Alice.page.locator('#daemon-status').innerText()}`);
+  });
   const name = sides.Alice.page.locator(`#conv-list [data-conv="${await idOf(side)}"] .conv-name`);
   assert.equal(await name.getAttribute('title'), longName);
   await side.page.locator(`#conv-list [data-conv="${aliceId}"]`).waitFor({ state: 'attached' });
   assert.equal(await side.page.locator(`#conv-list [data-conv="${aliceId}"] .conv-name`).getAttribute('title'), 'Alice Pleasance Liddell');
+  await name.click();
   await sides.Alice.page.setViewportSize({ width: 390, height: 800 });
+  // The chat header wraps the name too, and carries it whole in its title.
+  assert.equal(await sides.Alice.page.locator('#chat-title > span').first().getAttribute('title'), longName);
+  const header = await sides.Alice.page.locator('#chat-title > span').first().evaluate((node) => node.scrollHeight <= node.clientHeight + 1);
+  assert.ok(header, 'the name in the chat header is cut');
   await sides.Alice.page.click('#menu-btn');
+  await sides.Alice.page.waitForTimeout(400); // the drawer slides in
   // The whole name is on screen (wrapped), not cut to a few letters.
   const shown = await name.evaluate((node) => ({ scroll: node.scrollHeight, client: node.clientHeight, width: node.scrollWidth <= node.clientWidth }));
   assert.ok(shown.scroll <= shown.client + 1 && shown.width, `the name does not fit: ${JSON.stringify(shown)}`);
   await screenshot(sides.Alice.page, 'first-use-narrow');
-  await sides.Alice.page.click('#scrim');
+  await sides.Alice.page.keyboard.press('Escape');
   await sides.Alice.page.setViewportSize({ width: 1280, height: 800 });
 });
 
