@@ -3,6 +3,7 @@
 //
 //   ui/state.js     the page's state (one object) and the functions that change and read it
 //   ui/events.js    each event from our peer, applied to the state (one handler per event type)
+//   ui/errors.js    the peer's error texts in plain words (until errors carry a typed reason)
 //   ui/commands.js  what the user asks for, sent as actions
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js
 //   ui/socket.js    the WebSocket, reconnected with backoff
@@ -18,6 +19,7 @@ import * as S from './ui/state.js';
 import * as C from './ui/commands.js';
 import { applyEvent } from './ui/events.js';
 import { createRenderer } from './ui/render.js';
+import { renderCounter } from './ui/views.js';
 import { watchDialogs, roomFormValues, runAllVectors } from './ui/dialogs.js';
 
 const TOKEN_KEY = 'p2p-chat-token';
@@ -58,6 +60,16 @@ function wire(state, act) {
     if (badField) $(badField).focus();
   });
   submit('invite-form', (st, io) => C.connectInvite(st, io, $('invite-input').value, 'invite-error'));
+  click('connect-retry', C.retryDial);
+  click('invite-retry', C.retryDial);
+  click('chat-connect', (st, io) => C.connectContact(st, io, st.ui.active));
+  // Using another form: the errors of the others no longer apply.
+  const formErrors = { 'connect-form': 'connect-error', 'invite-form': 'invite-error', 'name-form': 'name-error', composer: 'composer-error' };
+  for (const [form, errorId] of Object.entries(formErrors)) {
+    $(form).addEventListener('focusin', () => {
+      if (Object.keys(state.ui.errors).some((id) => id !== errorId)) act((st) => C.clearOtherErrors(st, errorId));
+    });
+  }
   click('share-invite', C.shareInvite);
   click('empty-share-invite', C.shareInvite);
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
@@ -71,6 +83,22 @@ function wire(state, act) {
     input.focus();
   };
   submit('composer', sendComposer);
+  const composerInput = $('composer-input');
+  // A paste that would pass the limit is refused whole, with a message (never cut silently).
+  composerInput.addEventListener('paste', (e) => {
+    const pasted = e.clipboardData?.getData('text') ?? '';
+    const { value, selectionStart, selectionEnd } = composerInput;
+    act((st) => {
+      if (!C.checkPaste(st, value.length, selectionEnd - selectionStart, pasted.length)) e.preventDefault();
+    });
+  });
+  composerInput.addEventListener('input', () => {
+    renderCounter();
+    // A length error no longer applies once the text fits again.
+    if (state.ui.errors['composer-error'] && composerInput.value.length <= C.MAX_TEXT && /the limit is/.test(state.ui.errors['composer-error'])) {
+      act((st) => C.setError(st, 'composer-error', ''));
+    }
+  });
   $('composer-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();

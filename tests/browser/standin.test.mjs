@@ -195,7 +195,8 @@ test('safety number computed in wasm matches the PROTOCOL.md vector; a wrong dae
   });
   const { page, problems } = await open(context, d);
   await page.locator('#selftest-badge.badge-ok').waitFor();
-  assert.match(await page.locator('#selftest-badge').innerText(), /^self-test ✓ (\d+)\/\1 · [\d.]+ ms$/);
+  assert.equal(await page.locator('#selftest-badge').innerText(), 'Crypto check ✓');
+  assert.match(await page.locator('#selftest-badge').getAttribute('title'), /: (\d+) of \1 known-answer checks passed in [\d.]+ ms\./);
   // Mallory's daemon-reported fingerprint is Bob's: the page must say so loudly.
   await page.locator('#fp-alert').waitFor({ state: 'visible' });
   assert.match(await page.locator('#fp-alert').innerText(), /Mallory/);
@@ -391,6 +392,16 @@ test('an offline contact stays in the sidebar, greyed with "last seen", and can 
   d.send({ type: 'peer_disconnected', peer_id: B, public_key: B, name: 'Bob', address: '127.0.0.1:6001', reason: 'closed' });
   await page.locator(`#conv-list [data-conv="${B}"][data-online="false"]`).waitFor();
   assert.equal(await page.locator(`#conv-list [data-conv="${B}"] .conv-preview`).innerText(), 'offline · last seen just now');
+  // The listing that follows carries the peer's last_seen, which is when the session began (ten
+  // minutes ago): the page keeps the session's end it saw itself.
+  d.send({ type: 'contacts', contacts: [contact(B, 'Bob', { online: false, last_seen: Date.now() - 10 * 60000 }), contact(C, 'Carol', { online: false, last_seen: Date.now() - 5 * 60000, last_address: '10.0.0.7:6000' })] });
+  await page.waitForTimeout(200);
+  assert.equal(await page.locator(`#conv-list [data-conv="${B}"] .conv-preview`).innerText(), 'offline · last seen just now');
+  // An offline contact with a known address can be dialled again from its conversation.
+  assert.equal(await page.locator('#chat-connect').innerText(), 'Connect');
+  await page.click('#chat-connect');
+  const redial = await d.waitFor((a) => a.action === 'connect_peer', 'connect_peer');
+  assert.deepEqual([redial.ip, redial.port], ['10.0.0.7', 6000]);
   assert.deepEqual(problems, []);
   await page.close();
   await context.unrouteAll();

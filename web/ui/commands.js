@@ -14,8 +14,11 @@ const ERROR_TARGET = {
   create_room: 'room-error',
 };
 
+/** The forms whose errors can be retried with the same dial. */
+export const DIAL_FORMS = ['connect-error', 'invite-error', 'contact-error'];
+
 /** How long the connect buttons wait: past the daemon's 10 s handshake deadline, in case no answer comes. */
-const CONNECT_WAIT_MS = 15000;
+export const CONNECT_WAIT_MS = 15000;
 const TOAST_MS = 6000;
 const MAX_TEXT = 16000;
 const MAX_NAME = 64;
@@ -31,6 +34,12 @@ export function errorTargetOf(state, event) {
 export function setError(state, target, message) {
   if (message) state.ui.errors[target] = message;
   else delete state.ui.errors[target];
+  if (!message && state.ui.failedDial === target) state.ui.failedDial = null;
+}
+
+/** The user moved on to another field: errors of the other forms no longer apply. */
+export function clearOtherErrors(state, target) {
+  for (const id of Object.keys(state.ui.errors)) if (id !== target) setError(state, id, '');
 }
 
 export function toast(state, io, text) {
@@ -105,12 +114,34 @@ export function selectConv(state, io, id) {
 export function sendText(state, io, text) {
   if (!text.trim()) return false;
   if (text.length > MAX_TEXT) {
-    setError(state, 'composer-error', 'Messages are limited to 16,000 characters.');
+    setError(state, 'composer-error', tooLongText(text.length));
     return false;
   }
+  state.ui.pasteTooLong = false;
   const action = { action: 'send_message', text };
   if (state.ui.active !== S.EVERYONE) action.to = state.ui.active;
   return send(state, io, action, 'composer-error') !== null;
+}
+
+export { MAX_TEXT };
+
+function tooLongText(length) {
+  return `This message has ${length.toLocaleString('en')} characters; the limit is ${MAX_TEXT.toLocaleString('en')}. Shorten it or send it in parts.`;
+}
+
+/**
+ * A paste into the composer: refused as a whole (with a message) when the result would pass the
+ * limit, so nothing is cut silently. Returns true when the paste may go ahead.
+ */
+export function checkPaste(state, currentLength, selectedLength, pastedLength) {
+  const after = currentLength - selectedLength + pastedLength;
+  if (after <= MAX_TEXT) {
+    state.ui.pasteTooLong = false;
+    return true;
+  }
+  state.ui.pasteTooLong = true;
+  setError(state, 'composer-error', `That paste would make the message ${after.toLocaleString('en')} characters long; the limit is ${MAX_TEXT.toLocaleString('en')}. Nothing was pasted.`);
+  return false;
 }
 
 // ---- peers ---------------------------------------------------------------------------------------
@@ -130,8 +161,36 @@ export function connectAddress(state, io, ip, portText) {
     setError(state, 'connect-error', 'Enter their P2P port, a number from 1 to 65535.');
     return 'connect-port';
   }
-  if (send(state, io, { action: 'connect_peer', ip, port }, 'connect-error') !== null) setConnecting(state, io, true);
+  dialPeer(state, io, ip, port, 'connect-error');
   return null;
+}
+
+/** Sends `connect_peer`, remembering it for Retry; a failure shows next to `form`. */
+function dialPeer(state, io, ip, port, form) {
+  clearOtherErrors(state, form);
+  state.ui.lastDial = { form, ip, port };
+  state.ui.failedDial = null;
+  if (send(state, io, { action: 'connect_peer', ip, port }, form) !== null) setConnecting(state, io, true);
+}
+
+/** Dials a contact again at its last dialable address (the Connect button of an offline contact). */
+export function connectContact(state, io, peerId) {
+  const peer = state.peers.get(peerId);
+  const target = S.splitAddress(peer?.lastAddress || (peer && !peer.online ? peer.address : ''));
+  if (!target) {
+    toast(state, io, `No address known for ${S.peerLabel(peer)}. Ask them for their address or an invite.`);
+    return;
+  }
+  state.ui.contactDial = peerId;
+  dialPeer(state, io, target.ip, target.port, 'contact-error');
+}
+
+/** Dials the last failed address or invite again (the Retry button next to its error). */
+export function retryDial(state, io) {
+  const dial = state.ui.lastDial;
+  if (!dial) return;
+  if (dial.invite) connectInvite(state, io, dial.invite, dial.form);
+  else dialPeer(state, io, dial.ip, dial.port, dial.form);
 }
 
 // p2p-chat://<host>:<port>/<key>: host an IPv4 address, a [IPv6] literal or a DNS name; key 43
@@ -145,6 +204,9 @@ export function connectInvite(state, io, raw, errorTarget) {
     setError(state, errorTarget, 'That is not a p2p-chat invite. It looks like p2p-chat://HOST:PORT/KEY.');
     return;
   }
+  clearOtherErrors(state, errorTarget);
+  state.ui.lastDial = { form: errorTarget, invite };
+  state.ui.failedDial = null;
   if (send(state, io, { action: 'connect_invite', invite }, errorTarget) !== null) setConnecting(state, io, true);
 }
 
@@ -161,8 +223,15 @@ export function setName(state, io, name) {
     setError(state, 'name-error', 'Names are limited to 64 characters.');
     return;
   }
-  send(state, io, { action: 'set_name', name }, 'name-error');
+  clearOtherErrors(state, 'name-error');
+  if (send(state, io, { action: 'set_name', name }, 'name-error') !== null) {
+    state.ui.nameSaving = name;
+    state.ui.nameSaved = 0;
+  }
 }
+
+/** How long "Saved" stays next to the name. */
+export const NAME_SAVED_MS = 4000;
 
 export function openVerify(state, peerId) {
   state.ui.dialog = 'verify';

@@ -33,6 +33,11 @@ export function renderDialogs(state) {
   if (state.selfTest) renderSelfTest(state.selfTest);
 }
 
+/** True when our fingerprint comes first: the safety number sorts its halves as digit strings. */
+export function fingerprintOrder(ourFp, theirFp) {
+  return crypto.digits(ourFp) <= crypto.digits(theirFp);
+}
+
 /** Fills the verification dialog for its peer (again whenever that peer's state changes). */
 function renderVerify(state) {
   const peer = state.peers.get(state.ui.verifyPeer);
@@ -42,8 +47,20 @@ function renderVerify(state) {
   $('verify-name2').textContent = name;
   $('verify-their-key').textContent = peer.publicKey;
   const check = peer.check;
-  $('verify-their-fp').textContent = check?.localFp || peer.daemonFp;
-  $('verify-our-fp').textContent = state.ownCheck?.localFp || state.info?.fingerprint || '';
+  const theirFp = check?.localFp || peer.daemonFp;
+  const ourFp = state.ownCheck?.localFp || state.info?.fingerprint || '';
+  $('verify-their-fp').textContent = theirFp;
+  $('verify-our-fp').textContent = ourFp;
+  $('verify-their-label').textContent = `${name}’s fingerprint`;
+  $('verify-key-label').textContent = `${name}’s key`;
+  $('verify-our-label').textContent = state.info?.name ? `Your fingerprint (${state.info.name})` : 'Your fingerprint';
+  // Both pages list the two fingerprints in the order of the safety number's halves (the smaller
+  // string first, PROTOCOL.md §6), so two people reading them aloud read the same lines.
+  const list = $('verify-fps');
+  const rows = { ours: [$('verify-our-label'), $('verify-our-fp').parentElement], theirs: [$('verify-their-label'), $('verify-their-fp').parentElement] };
+  const order = fingerprintOrder(ourFp, theirFp) ? ['ours', 'theirs'] : ['theirs', 'ours'];
+  list.prepend(...rows[order[0]], ...rows[order[1]]);
+  list.dataset.order = order.join(' ');
 
   const problems = [];
   if (!crypto.wasmReady()) problems.push('The WebAssembly module did not load, so this page cannot compute the safety number itself.');
@@ -55,10 +72,10 @@ function renderVerify(state) {
   alert.hidden = problems.length === 0;
 
   const digits = check?.safety ?? [];
-  const list = $('safety-number');
-  list.replaceChildren(...digits.map((group) => el('li', { text: group })));
-  list.dataset.digits = digits.join('');
-  list.hidden = digits.length === 0;
+  const safety = $('safety-number');
+  safety.replaceChildren(...digits.map((group) => el('li', { text: group })));
+  safety.dataset.digits = digits.join('');
+  safety.hidden = digits.length === 0;
 
   const toggle = $('verify-toggle');
   toggle.checked = peer.verified;
@@ -71,7 +88,8 @@ function renderSelfTest(result) {
   const detail = $('selftest-detail');
   if (result.error) {
     badge.className = 'badge badge-fail';
-    badge.textContent = 'crypto ✗ not loaded';
+    badge.textContent = 'Crypto check ✗';
+    badge.title = `The page's cryptography did not load: ${result.error}`;
     detail.textContent = `The WebAssembly module failed to load: ${result.error}. Fingerprints and safety numbers cannot be checked in this page.`;
     detail.className = 'selftest-detail bad';
     $('run-vectors').disabled = true;
@@ -81,12 +99,15 @@ function renderSelfTest(result) {
   const ms = result.ms < 10 ? result.ms.toFixed(1).replace(/\.0$/, '') : String(Math.round(result.ms));
   if (result.failed === 0 && result.passed > 0) {
     badge.className = 'badge badge-ok';
-    badge.textContent = `self-test ✓ ${result.passed}/${total} · ${ms} ms`;
+    badge.textContent = 'Crypto check ✓';
+    badge.title = `This page checked its own cryptography: ${result.passed} of ${total} known-answer checks passed in ${ms} ms. `
+      + `Click to run the ${crypto.VECTOR_SUITES.length} published test-vector suites too.`;
     detail.textContent = `Built-in self-test: ${result.passed} of ${total} known-answer checks passed in ${ms} ms.`;
     detail.className = 'selftest-detail good';
   } else {
     badge.className = 'badge badge-fail';
-    badge.textContent = `self-test FAILED ${result.passed}/${total}`;
+    badge.textContent = 'Crypto check FAILED';
+    badge.title = `${result.failed} of ${total} known-answer checks failed: do not trust fingerprints shown here.`;
     detail.replaceChildren(
       el('strong', { text: `Self-test failed: ${result.failed} of ${total} checks. Do not trust fingerprints shown here.` }),
       ...result.failures.map((f) => el('span', { class: 'alert-line', text: f })));

@@ -4,26 +4,51 @@
 
 import * as S from './state.js';
 import * as C from './commands.js';
+import { plainError } from './errors.js';
+
+/** A "connecting to …" line is true only while that dial is under way. */
+function clearDialStatus(state) {
+  if (/^connecting to /i.test(state.ui.status)) state.ui.status = '';
+}
+
+/** The peer's close reason, in words where it is one the user caused or can act on. */
+function disconnectReason(reason) {
+  if (typeof reason !== 'string' || !reason) return '';
+  if (/disconnected by the user/i.test(reason)) return ' (you disconnected)';
+  if (/duplicate session/i.test(reason)) return ' (a newer connection to them replaced this one)';
+  return `: ${reason}`;
+}
 
 const HANDLERS = {
-  info(state, event) {
+  info(state, event, io) {
     S.setInfo(state, event);
+    // set_name has no answer of its own: the peer confirms it with the next `info` (carrying the
+    // name as it keeps it, after its own clean-up).
+    if (state.ui.nameSaving !== null) {
+      state.ui.nameSaving = null;
+      state.ui.nameSaved = Date.now();
+      io.later(C.NAME_SAVED_MS);
+    }
   },
 
-  status(state, event) {
+  status(state, event, io) {
     if (typeof event.message !== 'string') return;
     S.noteStatus(state, event.message);
     state.ui.status = event.message;
+    // "connecting to …" is true only while a dial can still be answered; the peer's own redials
+    // of contacts end without an event when they fail.
+    state.ui.statusUntil = /^connecting to /i.test(event.message) ? Date.now() + C.CONNECT_WAIT_MS : 0;
+    if (state.ui.statusUntil) io.later(C.CONNECT_WAIT_MS);
   },
 
   peer_connected(state, event, io) {
     if (typeof event.peer_id !== 'string' || !event.peer_id) return;
     const wasFresh = S.isFresh(state);
     const peer = S.upsertPeer(state, event);
-    state.ui.status = `${S.peerLabel(peer)} connected (${peer.address})`;
+    state.ui.status = `${S.peerLabel(peer)} connected (${S.dialableAddress(peer)})`;
     C.setConnecting(state, io, false);
-    C.setError(state, 'connect-error', '');
-    C.setError(state, 'invite-error', '');
+    for (const form of C.DIAL_FORMS) C.setError(state, form, '');
+    if (state.ui.contactDial === peer.id) state.ui.contactDial = null;
     // The very first peer opens its conversation.
     if (wasFresh) C.selectConv(state, io, peer.id);
   },
@@ -33,8 +58,7 @@ const HANDLERS = {
     if (!peer) return;
     peer.online = false;
     peer.lastSeen = Date.now();
-    const why = typeof event.reason === 'string' && event.reason ? `: ${event.reason}` : '';
-    state.ui.status = `${S.peerLabel(peer)} disconnected${why}`;
+    state.ui.status = `${S.peerLabel(peer)} disconnected${disconnectReason(event.reason)}`;
   },
 
   peer_message(state, event, io) {
@@ -87,7 +111,10 @@ const HANDLERS = {
   },
 
   key_changed(state, event, io) {
-    if (S.applyKeyChange(state, event)) C.setConnecting(state, io, false); // a dial that met a changed key is held, not answered
+    if (S.applyKeyChange(state, event)) {
+      C.setConnecting(state, io, false); // a dial that met a changed key is held, not answered
+      clearDialStatus(state);
+    }
   },
 
   invite(state, event) {
@@ -100,7 +127,7 @@ const HANDLERS = {
   },
 
   error(state, event, io) {
-    const message = typeof event.message === 'string' && event.message ? event.message : 'Something went wrong.';
+    const message = plainError(state, event);
     const target = C.errorTargetOf(state, event);
     if (event.action === 'load_history') {
       // The page's own request: not the user's to fix.
@@ -110,10 +137,17 @@ const HANDLERS = {
     }
     if (event.action === 'get_invite') state.ui.inviteWanted = false;
     if (event.action === 'create_room') state.ui.roomRequested = false;
-    if (target === 'connect-error' || target === 'invite-error') C.setConnecting(state, io, false);
+    if (C.DIAL_FORMS.includes(target)) {
+      C.setConnecting(state, io, false);
+      clearDialStatus(state);
+    }
     // A verification error belongs in its dialog, and only while that is open.
-    if (target && (target !== 'verify-error' || state.ui.dialog === 'verify')) C.setError(state, target, message);
-    else C.toast(state, io, message);
+    if (target && (target !== 'verify-error' || state.ui.dialog === 'verify')) {
+      C.setError(state, target, message);
+      if (C.DIAL_FORMS.includes(target)) state.ui.failedDial = target;
+    } else {
+      C.toast(state, io, message);
+    }
   },
 };
 

@@ -24,6 +24,18 @@ const DELIVERY_ICONS = {
 };
 const TICK_LABEL = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered' };
 
+/** The legend under the conversation: what the clock, one tick and two ticks mean. */
+export function fillTickLegend(node) {
+  const items = [
+    ['queued', 'queued, goes out when they are online'],
+    ['sent', 'sent'],
+    ['delivered', 'delivered (stored on their computer)'],
+  ];
+  node.replaceChildren(...items.map(([state, text]) => el('span', { class: 'legend-item', attrs: { 'data-state': state } },
+    el('span', { class: `tick tick-${state}`, attrs: { 'aria-hidden': 'true' } }, DELIVERY_ICONS[state]()),
+    el('span', { text }))));
+}
+
 /** Who a message in this conversation goes to, for tooltips. */
 function audience(state, convId) {
   if (convId === EVERYONE) return 'everyone';
@@ -97,6 +109,7 @@ function startsWith(longer, prefix) {
 /** A view of #messages; call `render(state, { onLoadOlder })` after every change. */
 export function createMessageList() {
   const list = $('messages');
+  fillTickLegend($('tick-legend'));
   let shownConv = null;
   let shownKeys = []; // message keys on screen, in order
   let rows = new Map(); // key -> { node, tick } (tick: the tickSignature drawn)

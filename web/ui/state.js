@@ -31,6 +31,7 @@ export function createState() {
     ui: {
       active: EVERYONE, // the open conversation
       status: '', // the line at the foot of the sidebar
+      statusUntil: 0, // when a "connecting to …" status stops being true (ms), else 0
       toast: null, // { text, until }
       errors: {}, // form error element id -> message
       pending: new Map(), // req -> form error element id, for errors that answer it
@@ -40,6 +41,12 @@ export function createState() {
       inviteWanted: false, // the user asked for an invite; show it when it comes
       roomRequested: false, // create_room sent: the next new room id is ours, and opens
       sidebarOpen: false, // narrow screens: the sidebar is a drawer
+      lastDial: null, // { form, ip, port } or { form, invite }: what Retry dials again
+      failedDial: null, // the form whose last dial failed (its Retry button shows)
+      contactDial: null, // the offline contact whose Connect button was pressed
+      nameSaving: null, // the name sent with set_name, until `info` confirms it
+      nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
+      pasteTooLong: false, // the composer refused a paste past the limit
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
   };
@@ -57,7 +64,7 @@ function newConv(id) {
 function newPeer(id, fields = {}) {
   return {
     id, publicKey: id, name: '', address: '', listenPort: null, direction: '', daemonFp: '',
-    verified: false, online: false, contact: false, lastSeen: 0, check: null, ...fields,
+    verified: false, online: false, contact: false, lastSeen: 0, lastAddress: '', check: null, ...fields,
   };
 }
 
@@ -95,6 +102,7 @@ export function upsertPeer(state, event) {
     verified: event.verified === true,
     online: true,
     contact: old?.contact ?? false,
+    lastAddress: old?.lastAddress ?? '',
     lastSeen: Date.now(),
     check: old?.check ?? null,
   });
@@ -102,6 +110,26 @@ export function upsertPeer(state, event) {
   conv(state, id);
   checkPeer(state, peer);
   return peer;
+}
+
+/**
+ * The address another computer can dial for this peer: the connection's IP with the port the peer
+ * listens on (an inbound connection's own port is ephemeral). A contact's stored `last_address`
+ * already has that form.
+ */
+export function dialableAddress(peer) {
+  if (!peer?.address) return '';
+  if (!peer.listenPort) return peer.address;
+  const host = peer.address.replace(/:\d+$/, '');
+  return `${host}:${peer.listenPort}`;
+}
+
+/** "ip:port" split for `connect_peer`, or null. IPv6 literals come as "[::1]:6000". */
+export function splitAddress(text) {
+  const match = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(String(text ?? ''));
+  if (!match) return null;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65535 ? { ip: match[1], port } : null;
 }
 
 /** A name to show for a peer (names are optional and peer-chosen). */
@@ -328,11 +356,19 @@ export function applyContacts(state, event) {
     }
     peer.contact = true;
     if (str(contact.name).trim()) peer.name = str(contact.name).trim();
-    if (!peer.online && str(contact.last_address)) peer.address = str(contact.last_address);
+    if (str(contact.last_address)) peer.lastAddress = str(contact.last_address);
+    if (!peer.online && str(contact.last_address)) {
+      peer.address = str(contact.last_address);
+      peer.listenPort = null; // last_address is already ip:listen_port
+    }
     if (typeof contact.verified === 'boolean') peer.verified = contact.verified;
+    const wasOnline = peer.online;
     if (typeof contact.online === 'boolean') peer.online = contact.online;
+    // The peer's last_seen is when the last session began (its handshake); the page has seen the
+    // session end itself when it was open meanwhile, so it keeps the later of the two.
     const lastSeen = Number(contact.last_seen); // Unix ms
-    if (Number.isFinite(lastSeen) && lastSeen > 0) peer.lastSeen = Math.max(peer.online ? Date.now() : 0, lastSeen);
+    if (peer.online || (wasOnline && !peer.online)) peer.lastSeen = Date.now();
+    else if (Number.isFinite(lastSeen) && lastSeen > 0) peer.lastSeen = Math.max(peer.lastSeen, lastSeen);
     if (!peer.check) checkPeer(state, peer);
     conv(state, id);
   }
@@ -398,6 +434,7 @@ export function connectionLost(state, { delayMs, failures }) {
   state.connection.kind = 'waiting';
   state.connection.delayMs = delayMs;
   state.connection.failures = failures;
+  state.ui.nameSaving = null; // a set_name on the lost connection is answered on no other
   for (const peer of state.peers.values()) peer.online = false;
 }
 

@@ -5,8 +5,9 @@ import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, sho
 import * as crypto from './crypto.js';
 import {
   EVERYONE, peerLabel, sidebarConvs, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
-  canSend, isConnecting, totalUnread,
+  canSend, isConnecting, totalUnread, dialableAddress, splitAddress,
 } from './state.js';
+import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
 
 export function avatar(name, key, extra = '') {
   return el('span', { class: `avatar ${hueClass(key)} ${extra}`.trim(), text: initials(name), attrs: { 'aria-hidden': 'true' } });
@@ -72,7 +73,7 @@ export function renderConvList(state, { onSelect }) {
       c.id === EVERYONE ? everyoneAvatar() : room ? roomAvatar(room) : avatar(title, c.id, peer?.online ? 'online' : 'offline'),
       el('span', { class: 'conv-body' },
         el('span', { class: 'conv-top' },
-          el('span', { class: 'conv-name', text: title }),
+          el('span', { class: 'conv-name', text: title, attrs: { title } }),
           peer?.verified && !changed && !peer.check?.problems?.length ? el('span', { class: 'verified-dot', attrs: { title: 'Verified', 'aria-hidden': 'true' } }) : null,
           changed ? el('span', { class: 'tag tag-danger', text: 'Key changed', attrs: { 'aria-hidden': 'true' } }) : null,
           el('span', { class: 'conv-time', text: last ? shortTime(last.at) : '' })),
@@ -96,11 +97,11 @@ export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
       return el('li', { class: `peer-item${peer.check?.problems?.length ? ' peer-bad' : ''}`, attrs: { 'data-peer': peer.id } },
         el('div', { class: 'peer-top' },
           avatar(peerLabel(peer), peer.id, 'avatar-small online'),
-          el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: 'Open conversation' }, on: { click: () => onSelect(peer.id) } }),
+          el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: `${peerLabel(peer)} — open conversation` }, on: { click: () => onSelect(peer.id) } }),
           verifiedMark(peer, state) ?? el('span', { class: 'tag tag-muted', text: 'Not verified' })),
         el('p', { class: 'peer-addr' },
           el('span', { class: 'visually-hidden', text: 'Address ' }),
-          el('span', { text: peer.address || 'unknown address' }),
+          el('span', { text: dialableAddress(peer) || 'unknown address', attrs: { title: peer.address && peer.address !== dialableAddress(peer) ? `Connected from ${peer.address}` : false } }),
           peer.direction ? el('span', { class: 'peer-dir', text: peer.direction === 'inbound' ? ' · they connected' : ' · you connected' }) : null),
         el('p', { class: 'peer-fp', attrs: { title: checked ? 'Fingerprint computed in this page (wasm)' : 'Fingerprint as reported by your peer; not yet checked here' } },
           el('span', { class: 'visually-hidden', text: 'Fingerprint ' }),
@@ -139,11 +140,24 @@ export function renderChatHeader(state) {
     avatarBox.className = `avatar avatar-room ${hueClass(room.id)}`;
     avatarBox.textContent = initials(room.name);
   } else {
-    titleNode.replaceChildren(el('span', { text: peerLabel(peer) }), ' ', verifiedMark(peer ?? {}, state) ?? '');
-    sub.textContent = peer?.online ? `${peer.address} · online` : `${peer?.address ? `${peer.address} · ` : ''}${offlineText(peer)}`;
+    titleNode.replaceChildren(el('span', { text: peerLabel(peer), attrs: { title: peerLabel(peer) } }), ' ', verifiedMark(peer ?? {}, state) ?? '');
+    const addr = dialableAddress(peer);
+    sub.textContent = peer?.online ? `${addr} · online` : `${addr ? `${addr} · ` : ''}${offlineText(peer)}`;
     avatarBox.className = `avatar ${hueClass(id)} ${peer?.online ? 'online' : 'offline'}`;
     avatarBox.textContent = initials(peerLabel(peer));
   }
+  // An offline contact: a Connect button that dials its last dialable address.
+  const dialable = peer && !peer.online && peer.contact ? splitAddress(peer.lastAddress || peer.address) : null;
+  const connectBtn = $('chat-connect');
+  const waiting = isConnecting(state) && state.ui.contactDial === id;
+  connectBtn.hidden = !dialable;
+  connectBtn.disabled = isConnecting(state);
+  connectBtn.textContent = waiting ? 'Connecting…' : state.ui.failedDial === 'contact-error' && state.ui.contactDial === id ? 'Retry' : 'Connect';
+  connectBtn.title = dialable ? `Connect to ${peerLabel(peer)} at ${dialable.ip}:${dialable.port}` : '';
+  const contactError = $('contact-error');
+  const ownError = state.ui.contactDial === id ? state.ui.errors['contact-error'] ?? '' : '';
+  showError(contactError, peer && !peer.online ? ownError : '');
+
   const verifyBtn = $('chat-verify');
   verifyBtn.hidden = id === EVERYONE || !peer;
   verifyBtn.textContent = peer?.verified ? 'Safety number' : 'Verify';
@@ -166,6 +180,19 @@ export function renderComposer(state) {
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)
       : id === EVERYONE ? 'Connect to a peer first' : `${peerLabel(peer)} is offline`;
   $('composer-label').textContent = id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
+  renderCounter();
+}
+
+/** Shown from this many characters on, so the limit is seen before it is reached. */
+const COUNTER_FROM = MAX_TEXT - 2000;
+
+/** The character counter under the composer (also called on every keystroke by app.js). */
+export function renderCounter() {
+  const length = $('composer-input').value.length;
+  const counter = $('composer-count');
+  counter.hidden = length < COUNTER_FROM;
+  counter.textContent = `${length.toLocaleString('en')} / ${MAX_TEXT.toLocaleString('en')}`;
+  counter.dataset.level = length >= MAX_TEXT ? 'full' : length >= MAX_TEXT - 500 ? 'near' : 'ok';
 }
 
 /** Fingerprint of a key computed here in wasm, or a placeholder. */
@@ -225,6 +252,11 @@ export function renderIdentity(state) {
   $('own-port').textContent = info?.p2p_port ? String(info.p2p_port) : '—';
   const input = $('name-input');
   if (info && document.activeElement !== input) input.value = info.name;
+  input.title = info?.name ?? '';
+  const saved = $('name-saved');
+  const justSaved = state.ui.nameSaved && Date.now() - state.ui.nameSaved < NAME_SAVED_MS;
+  saved.hidden = !justSaved;
+  saved.textContent = justSaved ? (info?.name ? `Saved: others see “${info.name}” from your next connection` : 'Saved: you have no name now') : '';
 
   const addr = ownAddress(state);
   $('own-addr').textContent = addr?.text ?? '—';
@@ -261,13 +293,13 @@ export function renderConnection(state) {
   if (kind === 'none') {
     text.textContent = 'No token';
   } else if (kind === 'open') {
-    text.textContent = 'Connected';
-    conn.title = 'Connected to your p2p-chat peer';
+    text.textContent = 'Your peer is running';
+    conn.title = 'This page is connected to your own p2p-chat on this computer. People you talk to are listed under Peers.';
   } else if (kind === 'connecting') {
-    text.textContent = 'Connecting…';
+    text.textContent = 'Reaching your peer…';
   } else if (kind === 'waiting') {
-    text.textContent = `Offline · retry in ${Math.max(1, Math.round(delayMs / 1000))} s`;
-    conn.title = 'Lost the connection to your p2p-chat peer';
+    text.textContent = `Your peer is not answering · retry in ${Math.max(1, Math.round(delayMs / 1000))} s`;
+    conn.title = 'This page lost the connection to your own p2p-chat on this computer';
   }
   const alert = $('conn-alert');
   alert.hidden = kind === 'open' || kind === 'none' || failures < 3;
@@ -279,10 +311,17 @@ export function renderConnection(state) {
   button.disabled = connecting;
   button.textContent = connecting ? 'Connecting…' : 'Connect';
   $('invite-connect').disabled = connecting;
+  // Retry: next to the error of the dial that failed, dialling the same address or invite again.
+  for (const form of ['connect', 'invite']) {
+    const retry = $(`${form}-retry`);
+    retry.hidden = state.ui.failedDial !== `${form}-error` || !state.ui.errors[`${form}-error`];
+    retry.disabled = connecting;
+  }
 }
 
 export function renderNotices(state) {
-  $('daemon-status').textContent = state.ui.status;
+  const expired = state.ui.statusUntil && Date.now() >= state.ui.statusUntil;
+  $('daemon-status').textContent = expired ? '' : state.ui.status;
   for (const id of FORM_ERRORS) showError($(id), state.ui.errors[id] ?? '');
   const toast = $('toast');
   const shown = state.ui.toast && Date.now() < state.ui.toast.until;
