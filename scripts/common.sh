@@ -33,3 +33,22 @@ wasm_route() {
 # Debian's rustc-web installs its compiler as /usr/bin/rustc (sysroot /usr, std source under
 # /usr/lib/rustlib/src/rust).
 DEBIAN_RUSTC=/usr/bin/rustc
+
+# Installs the Debian packages among "$@" that are missing (nothing, and no apt-get, if none is).
+apt_ensure() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        log "apt packages present: $*"
+        return 0
+    fi
+    command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
+    log "apt-get install ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "${missing[@]}"
+}

@@ -2,7 +2,8 @@
 # The one command that runs every test of p2p-chat (README; .ci/run calls it):
 #   set-up (installs what is missing), cargo fmt --check, clippy -D warnings, cargo test,
 #   the wasm build (size budget), the native parity file, node tests of the wasm build,
-#   browser tests (Debian's Chromium via playwright-core).
+#   browser tests (Debian's Chromium via playwright-core), the release archive test. The wasm
+#   build comes before every release build (a release build embeds web/pkg/).
 # Every step runs even if an earlier one failed, so one run shows everything; the exit status
 # is non-zero if any step failed, and the failed steps are listed at the end.
 set -uo pipefail
@@ -44,6 +45,11 @@ browser_tests() {
     fi
 }
 
+# The release archive (scripts/package.sh), extracted and run with nothing else around it.
+archive_test() {
+    scripts/package.sh && node --test tests/archive/
+}
+
 start=$SECONDS
 step "set-up" scripts/setup.sh
 if [ "${#failed[@]}" -gt 0 ]; then
@@ -58,6 +64,7 @@ step "wasm build" scripts/build-wasm.sh
 step "native parity file" native_parity
 step "node tests (wasm)" node --test tests/node/
 step "browser tests" browser_tests
+step "release archive" archive_test
 
 printf '\n==================== summary (%d s) ====================\n' $((SECONDS - start))
 printf '%s\n' "${timings[@]}"

@@ -87,8 +87,20 @@ pub fn main() -> ExitCode {
                 handshake_timeout: Duration::from_millis(handshake_timeout_ms),
             })
             .await),
+            Some(Command::Url { port, data_dir }) => {
+                let storage = crate::cli::StorageArgs {
+                    data_dir,
+                    ephemeral: false,
+                };
+                let dir = config::data_dir(&storage, port)?.context("no data directory")?;
+                println!("{}", crate::ui_url::running_url(&dir)?);
+                Ok(ExitCode::SUCCESS)
+            }
             Some(Command::Vectors { dir, parity_out }) => Ok(vectors_cmd::run(
-                &config::vectors_dir(dir),
+                &crate::assets::Assets {
+                    vectors_dir: dir,
+                    ..Default::default()
+                },
                 parity_out.as_deref(),
             )),
         }
@@ -175,8 +187,10 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     let state = AppState {
         node: node.clone(),
         config: Arc::new(UiConfig {
-            web_dir: config::web_dir(args.web_dir),
-            vectors_dir: config::vectors_dir(args.vectors_dir),
+            assets: crate::assets::Assets {
+                web_dir: args.web_dir.clone(),
+                vectors_dir: args.vectors_dir.clone(),
+            },
             token: token.clone(),
             web_host: args.web_host.clone(),
             web_port: web.port(),
@@ -192,22 +206,32 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
-    println!(
-        "p2p-chat UI: http://{ui_host}:{}/?token={token}",
-        web.port()
-    );
+    let ui_url = format!("http://{ui_host}:{}/?token={token}", web.port());
+    // Written before the address is printed, so whoever reads that line finds the file; removed
+    // again when this function returns (a clean exit).
+    let _ui_url_file = match &data_dir {
+        Some(dir) => {
+            tracing::info!("data directory {}", dir.display());
+            let file = crate::ui_url::UiUrlFile::write(dir, &ui_url);
+            Some(file.context("cannot write the UI address file")?)
+        }
+        None => {
+            tracing::info!("ephemeral: nothing is written to disk");
+            None
+        }
+    };
+    println!("p2p-chat UI: {ui_url}");
     println!(
         "p2p-chat identity: {} fingerprint {}",
         public.to_base64(),
         fingerprint(&public)
     );
-    match data_dir {
-        Some(dir) => tracing::info!("data directory {}", dir.display()),
-        None => tracing::info!("ephemeral: nothing is written to disk"),
-    }
     {
         use std::io::Write;
         let _ = std::io::stdout().flush();
+    }
+    if crate::browser::wanted(args.open, args.no_open) {
+        crate::browser::open(ui_url);
     }
     let server =
         axum::serve(web_listener, crate::ui::router(state)).with_graceful_shutdown(async move {

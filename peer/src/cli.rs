@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Without a subcommand, runs a peer: P2P on --host:--port, the UI on --web-host:--web-port.
 #[derive(Debug, Parser)]
-#[command(name = "p2p-chat", version)]
+#[command(name = "p2p-chat", version = crate::version::LONG)]
 pub struct Cli {
     /// What to do (default: run a peer).
     #[command(subcommand)]
@@ -21,8 +21,9 @@ pub struct Cli {
 /// Where the identity lives.
 #[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
-    /// Data directory (default: $XDG_DATA_HOME/p2p-chat/peer-<port>, else
-    /// ~/.local/share/p2p-chat/peer-<port>). The identity is kept there in identity.key
+    /// Data directory (default: p2p-chat/peer-<port> in the platform's data directory:
+    /// $XDG_DATA_HOME, else ~/.local/share, on Linux; ~/Library/Application Support on macOS;
+    /// %APPDATA% on Windows). The identity is kept there in identity.key
     /// (base64 of the 32-byte secret key, mode 0600); contacts, messages, the outbox and rooms
     /// in p2p-chat.db (SQLite).
     #[arg(long, value_name = "DIR")]
@@ -54,12 +55,20 @@ pub struct RunArgs {
     /// Identity storage.
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// The page's directory (default: the repository's web/).
+    /// Serve the page from this directory instead of the copy built into the binary (page
+    /// development: edits show on reload; it must contain pkg/ with the built wasm).
     #[arg(long, env = "P2P_CHAT_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
-    /// The vector files served at /vectors/ (default: the repository's tests/vectors/).
+    /// Serve /vectors/ from this directory instead of the built-in vector files.
     #[arg(long, env = "P2P_CHAT_VECTORS_DIR", value_name = "DIR")]
     pub vectors_dir: Option<PathBuf>,
+    /// Open the UI in the default browser [default: yes when started from an interactive
+    /// terminal in a desktop session].
+    #[arg(long, overrides_with = "no_open")]
+    pub open: bool,
+    /// Do not open the browser.
+    #[arg(long, overrides_with = "open")]
+    pub no_open: bool,
     /// Handshake deadline in milliseconds (tests only; the protocol says 10 s).
     #[arg(
         long,
@@ -181,10 +190,20 @@ pub enum Command {
         #[arg(long, hide = true, default_value_t = 10_000)]
         handshake_timeout_ms: u64,
     },
+    /// Print the UI address (with its token) of the peer running with this data directory,
+    /// e.g. to get back in after closing the tab.
+    Url {
+        /// The P2P port whose default data directory to use.
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// The running peer's data directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Run every test-vector suite natively and print the counts; optionally write the
     /// parity JSON that the node tests compare with the wasm build.
     Vectors {
-        /// The vector directory (default: the repository's tests/vectors/).
+        /// The vector directory (default: the vector files built into the binary).
         #[arg(long, env = "P2P_CHAT_VECTORS_DIR", value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Write crypto-core's parity report (compact JSON) to this file.

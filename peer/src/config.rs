@@ -1,4 +1,4 @@
-//! Where things live: the data directory, the identity key file, the web and vector folders.
+//! Where things live: the data directory and the identity key file in it.
 //!
 //! The identity file is `identity.key` in the data directory: the 32 raw X25519 secret bytes
 //! in standard base64 followed by a newline, mode 0600 (the directory is 0700). `--ephemeral`
@@ -20,18 +20,28 @@ pub const DATABASE_FILE: &str = "p2p-chat.db";
 /// The identity file's name inside the data directory.
 pub const IDENTITY_FILE: &str = "identity.key";
 
-/// The default data directory for a P2P port.
+/// The default data directory for a P2P port: `p2p-chat/peer-<port>` in the platform's data
+/// directory (the `directories` crate): `$XDG_DATA_HOME` or `~/.local/share` on Linux (the
+/// same place earlier versions used, so existing data directories keep working),
+/// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows.
 pub fn default_data_dir(port: u16) -> anyhow::Result<PathBuf> {
-    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .context("neither XDG_DATA_HOME nor HOME is set; use --data-dir or --ephemeral")?;
-            PathBuf::from(home).join(".local").join("share")
-        }
-    };
-    Ok(base.join("p2p-chat").join(format!("peer-{port}")))
+    let base = directories::BaseDirs::new()
+        .context("no home directory found; use --data-dir or --ephemeral")?;
+    Ok(base
+        .data_dir()
+        .join("p2p-chat")
+        .join(format!("peer-{port}")))
+}
+
+/// The data directory these options name, without creating it (`None` with `--ephemeral`).
+pub fn data_dir(storage: &StorageArgs, port: u16) -> anyhow::Result<Option<PathBuf>> {
+    if storage.ephemeral {
+        return Ok(None);
+    }
+    match &storage.data_dir {
+        Some(dir) => Ok(Some(dir.clone())),
+        None => default_data_dir(port).map(Some),
+    }
 }
 
 /// The identity for these storage options: a fresh one with `--ephemeral`, else loaded from
@@ -40,12 +50,8 @@ pub fn load_identity(
     storage: &StorageArgs,
     port: u16,
 ) -> anyhow::Result<(Identity, Option<PathBuf>)> {
-    if storage.ephemeral {
+    let Some(dir) = data_dir(storage, port)? else {
         return Ok((Identity::generate(), None));
-    }
-    let dir = match &storage.data_dir {
-        Some(dir) => dir.clone(),
-        None => default_data_dir(port)?,
     };
     create_private_dir(&dir)?;
     let identity = load_or_create_key(&dir.join(IDENTITY_FILE))?;
@@ -120,21 +126,6 @@ fn warn_if_readable_by_others(path: &Path) {
             }
         }
     }
-}
-
-/// The repository's web/ folder, unless overridden.
-pub fn web_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("web"))
-}
-
-/// The repository's tests/vectors/ folder, unless overridden.
-pub fn vectors_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("tests")
-            .join("vectors")
-    })
 }
 
 #[cfg(test)]

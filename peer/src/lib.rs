@@ -3,6 +3,8 @@
 //! this crate owns sockets, tasks, clocks and files.
 
 pub mod app;
+pub mod assets;
+pub mod browser;
 pub mod chat_cli;
 pub mod cli;
 pub mod config;
@@ -18,4 +20,6 @@ pub mod persist;
 pub mod session;
 pub mod store;
 pub mod ui;
+pub mod ui_url;
 pub mod vectors_cmd;
+pub mod version;

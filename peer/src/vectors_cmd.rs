@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::assets::{Assets, Tree};
+
 use crypto_core::vectors::{self, VectorKind};
 
 /// Each vector file and the suite that reads it (paths relative to the vector directory).
@@ -33,12 +35,12 @@ pub const SUITES: [(&str, VectorKind); 11] = [
 ];
 
 /// Runs everything, prints one line per suite, writes the parity report if asked.
-pub fn run(dir: &Path, parity_out: Option<&Path>) -> ExitCode {
+pub fn run(assets: &Assets, parity_out: Option<&Path>) -> ExitCode {
     let mut ok = true;
     let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
     for (file, kind) in SUITES {
-        let path = dir.join(file);
-        let text = match std::fs::read_to_string(&path) {
+        let read = assets.get(Tree::Vectors, file).map(|asset| asset.bytes);
+        let text = match read.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) {
             Ok(text) => text,
             Err(e) => {
                 println!("{:<24} {file}: cannot read: {e}", kind.name());

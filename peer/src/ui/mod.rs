@@ -1,29 +1,24 @@
 //! The local HTTP/WebSocket server (PROTOCOL.md §8): the page, its static files, the wasm
-//! package, the vector files and `/ws`, all behind [`security::guard`].
+//! package, the vector files, `/healthz` and `/ws`, all behind [`security::guard`].
 
 pub mod actions;
 pub mod security;
+pub mod static_files;
 pub mod ws;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::{watch, Semaphore};
-use tower_http::services::ServeDir;
 
+use crate::assets::Assets;
 use crate::node::Node;
 
 /// What the server needs.
 pub struct UiConfig {
-    /// The page's directory (`web/`).
-    pub web_dir: PathBuf,
-    /// The vector files (`tests/vectors/`).
-    pub vectors_dir: PathBuf,
+    /// The page and the vector files (built in, or `--web-dir`/`--vectors-dir`).
+    pub assets: Assets,
     /// The per-launch token.
     pub token: String,
     /// The configured `--web-host` (also accepted as a Host name).
@@ -73,28 +68,16 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// Shown when `web/index.html` does not exist yet.
-const PLACEHOLDER_PAGE: &str = "<!doctype html><meta charset=utf-8><title>p2p-chat</title>\
-<p>The p2p-chat page is not built (no <code>web/index.html</code>).";
-
-async fn index(State(state): State<AppState>) -> Response {
-    let path = state.config.web_dir.join("index.html");
-    let body = match tokio::fs::read(&path).await {
-        Ok(bytes) => bytes,
-        Err(_) => PLACEHOLDER_PAGE.as_bytes().to_vec(),
-    };
-    ([(CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
-}
-
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     Router::new()
-        .route("/", get(index))
+        .route("/", get(static_files::index))
+        .route("/healthz", get(static_files::healthz))
         .route("/ws", get(ws::upgrade))
-        .nest_service("/static", ServeDir::new(&config.web_dir))
-        .nest_service("/pkg", ServeDir::new(config.web_dir.join("pkg")))
-        .nest_service("/vectors", ServeDir::new(&config.vectors_dir))
+        .route("/static/{*path}", get(static_files::web))
+        .route("/pkg/{*path}", get(static_files::pkg))
+        .route("/vectors/{*path}", get(static_files::vectors))
         .layer(axum::middleware::from_fn_with_state(
             config,
             security::guard,

@@ -102,8 +102,7 @@ mod tests {
 
     fn config() -> UiConfig {
         UiConfig {
-            web_dir: "web".into(),
-            vectors_dir: "v".into(),
+            assets: crate::assets::Assets::default(),
             token: "secret".into(),
             web_host: "127.0.0.1".into(),
             web_port: 8000,
