@@ -344,6 +344,54 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_file_opens_as_version_3_and_its_data_follows_the_new_rules() {
+        use super::super::{RoomAnnouncement, Store};
+        use crypto_core::PublicKey;
+        let (me, bob) = (
+            PublicKey::from_bytes([1; 32]),
+            PublicKey::from_bytes([2; 32]),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        {
+            // The file as a version-2 p2p-chat left it.
+            let mut conn = Connection::open(&path).unwrap();
+            apply(&mut conn, &[V1, V2]).unwrap();
+            conn.execute_batch(&format!(
+                "INSERT INTO contacts (public_key, name, last_address, listen_port, first_seen,
+                     last_seen) VALUES ('{b}', 'bob', '10.0.0.2:6000', 6000, 1, 2);
+                 INSERT INTO rooms (id, name, created_at, updated_at) VALUES ('r', 'old', 1, 1);
+                 INSERT INTO room_members (room, member) VALUES ('r', '{b}'), ('r', '{m}');",
+                b = bob.to_base64(),
+                m = me.to_base64()
+            ))
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 3);
+        let contact = s.contact(&bob).unwrap().unwrap();
+        assert_eq!(
+            (contact.shown_name(), contact.nickname.as_deref()),
+            ("bob", None)
+        );
+        assert_eq!(s.room("r").unwrap().unwrap().creator, None);
+        // Bob, a member and contact, announcing it first becomes its creator.
+        let members = [me, bob];
+        let outcome = s
+            .apply_room_announcement(&me, &bob, "r", "renamed", &members, None, 5)
+            .unwrap();
+        assert!(
+            matches!(outcome, RoomAnnouncement::Changed { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(s.room("r").unwrap().unwrap().creator, Some(bob));
+        s.close().unwrap();
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.room("r").unwrap().unwrap().name, "renamed");
+        assert_eq!(s.room_changes("r").unwrap().len(), 1);
+    }
+
+    #[test]
     fn migrations_run_in_order_and_only_once() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn, &["CREATE TABLE a (x INTEGER);"]).unwrap();
