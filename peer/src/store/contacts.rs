@@ -1,9 +1,10 @@
 //! Contacts: every peer that completed a handshake, keyed by its static public key.
 //!
-//! The key is the identity; name and address are only what the peer last told us and where it
-//! last answered. Trust on first use pins a contact's address and name to its key: the node asks
-//! [`Store::key_conflict`] before accepting a session, and a different key at a pinned address
-//! or name goes through the key-change bookkeeping in `trust.rs`.
+//! The key is the identity (PROTOCOL.md §8.3); name and address are only what the peer last told
+//! us and where it last answered. A contact's name is never replaced by an empty one (a peer
+//! restarted without a name would otherwise rename a verified contact to "Unnamed"), and a
+//! local nickname, set only by our user, is shown in its place. Strangers are not contacts:
+//! they are message requests (`requests.rs`).
 
 use crypto_core::PublicKey;
 use rusqlite::{params, OptionalExtension, Row};
@@ -32,10 +33,26 @@ pub struct Contact {
     pub pinned: bool,
     /// Set when the user accepted a new key for this person; this row is then history.
     pub replaced_by: Option<PublicKey>,
+    /// Our user's local name for this contact; the remote cannot change it.
+    pub nickname: Option<String>,
+}
+
+impl Contact {
+    /// The name to show: the local nickname, else the name the contact announced.
+    pub fn shown_name(&self) -> &str {
+        self.nickname.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// The dialable address of a peer that connected from `ip` and announced `listen_port` in its
+/// hello: `ip:listen_port` (IPv6 in brackets), never the connection's ephemeral source port.
+/// `None` when it announced no port (0): such a peer cannot be dialled back.
+pub fn dialable_address(ip: std::net::IpAddr, listen_port: u16) -> Option<String> {
+    (listen_port != 0).then(|| std::net::SocketAddr::new(ip, listen_port).to_string())
 }
 
 pub(super) const CONTACT_COLUMNS: &str = "public_key, name, last_address, listen_port, \
-     first_seen, last_seen, verified, pinned, replaced_by";
+     first_seen, last_seen, verified, pinned, replaced_by, nickname";
 
 pub(super) fn contact_from_row(row: &Row<'_>) -> rusqlite::Result<Contact> {
     Ok(Contact {
@@ -50,14 +67,20 @@ pub(super) fn contact_from_row(row: &Row<'_>) -> rusqlite::Result<Contact> {
         verified: row.get(6)?,
         pinned: row.get(7)?,
         replaced_by: opt_key_at(row, 8)?,
+        nickname: row.get(9)?,
     })
 }
 
 impl Store {
     /// Records a completed handshake: creates the contact or refreshes its name, address, port
-    /// and `last_seen`. `address` should be the dialable `ip:listen_port` (not the ephemeral
-    /// source port of an inbound connection) because it is what TOFU pins. Returns the contact
-    /// and whether it is new. Verified and pinned flags are left as they were.
+    /// and `last_seen`. Returns the contact and whether it is new. Verified and pinned flags and
+    /// the nickname are left as they were.
+    ///
+    /// * An empty `name` never replaces a stored one (it is stored only for a new contact).
+    /// * `address` must be the dialable `ip:listen_port` ([`dialable_address`]): it is kept only
+    ///   when `listen_port` is non-zero and `address` ends in `:listen_port`; otherwise the
+    ///   stored address and port stay as they were, so an ephemeral source port or an
+    ///   undialable `ip:0` never overwrites the last address that worked.
     pub fn mark_seen(
         &mut self,
         key: &PublicKey,
@@ -66,6 +89,7 @@ impl Store {
         listen_port: u16,
         now: u64,
     ) -> Result<(Contact, bool)> {
+        let dialable = listen_port != 0 && address.ends_with(&format!(":{listen_port}"));
         let tx = self.conn.savepoint()?;
         let b64 = key.to_base64();
         let is_new: bool = tx
@@ -80,12 +104,20 @@ impl Store {
             &format!(
                 "INSERT INTO contacts (public_key, name, last_address, listen_port, first_seen, \
                  last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (public_key) DO UPDATE SET name = excluded.name,
-                     last_address = excluded.last_address, listen_port = excluded.listen_port,
+                 ON CONFLICT (public_key) DO UPDATE SET
+                     name = CASE WHEN excluded.name = '' THEN name ELSE excluded.name END,
+                     last_address = coalesce(excluded.last_address, last_address),
+                     listen_port = coalesce(excluded.listen_port, listen_port),
                      last_seen = max(last_seen, excluded.last_seen)
                  RETURNING {CONTACT_COLUMNS}"
             ),
-            params![b64, name, address, listen_port, to_sql_time(now)],
+            params![
+                b64,
+                name,
+                dialable.then_some(address),
+                dialable.then_some(listen_port),
+                to_sql_time(now)
+            ],
             contact_from_row,
         )?;
         tx.commit()?;
@@ -121,6 +153,11 @@ impl Store {
             .optional()?)
     }
 
+    /// Superseded by PROTOCOL.md §8.3 (trust is the key; a key change is raised only when a dial
+    /// expecting a contact's key is answered by another). Kept only while the node still calls
+    /// it; delete it (with `contacts_by_name`/`contacts_by_address` uses) once admission
+    /// follows §8.3.
+    ///
     /// The TOFU question asked after a handshake with `key` from `address` claiming `name`:
     /// is there a pinned, current contact with a *different* key at that address (checked
     /// first) or, if `name` is given, with that name? `Some` means: hold the session and ask
@@ -162,6 +199,18 @@ impl Store {
         let n = self.conn.execute(
             "UPDATE contacts SET pinned = ?2 WHERE public_key = ?1",
             params![key.to_base64(), pinned],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Sets (`Some`, trimmed, non-empty) or clears (`None` or blank) the local nickname of a
+    /// contact. Returns false if there is no such contact. Never touched by anything the remote
+    /// sends.
+    pub fn set_nickname(&mut self, key: &PublicKey, nickname: Option<&str>) -> Result<bool> {
+        let nickname = nickname.map(str::trim).filter(|n| !n.is_empty());
+        let n = self.conn.execute(
+            "UPDATE contacts SET nickname = ?2 WHERE public_key = ?1",
+            params![key.to_base64(), nickname],
         )?;
         Ok(n == 1)
     }
@@ -283,5 +332,89 @@ pub(super) mod tests {
             .map(|c| c.name)
             .collect();
         assert_eq!(names, ["alice", "Bob", "carol"]);
+    }
+
+    #[test]
+    fn an_empty_name_never_replaces_a_stored_one() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.mark_seen(&key(1), "Bob", "10.0.0.2:6000", 6000, 10)
+            .unwrap();
+        s.set_verified(&key(1), true).unwrap();
+        // Bob restarted without a saved name: his hello carries "".
+        let (c, _) = s.mark_seen(&key(1), "", "10.0.0.2:6000", 6000, 20).unwrap();
+        assert_eq!(c.name, "Bob");
+        assert!(c.verified);
+        assert_eq!(c.last_seen, 20, "the sighting itself is still recorded");
+        // A real rename still applies; a new contact may start nameless.
+        let (c, _) = s
+            .mark_seen(&key(1), "Robert", "10.0.0.2:6000", 6000, 30)
+            .unwrap();
+        assert_eq!(c.name, "Robert");
+        let (c, new) = s.mark_seen(&key(2), "", "10.0.0.3:6000", 6000, 30).unwrap();
+        assert!(new);
+        assert_eq!(c.name, "");
+    }
+
+    #[test]
+    fn only_a_dialable_address_replaces_the_stored_one() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.mark_seen(&key(1), "a", "10.0.0.2:6000", 6000, 10)
+            .unwrap();
+        // No listen port announced: ip:0 cannot be dialled, keep the last good address.
+        let (c, _) = s.mark_seen(&key(1), "a", "10.0.0.9:0", 0, 20).unwrap();
+        assert_eq!(c.last_address.as_deref(), Some("10.0.0.2:6000"));
+        assert_eq!(c.listen_port, Some(6000));
+        // An ephemeral source port passed by mistake is not the announced port: ignored.
+        let (c, _) = s
+            .mark_seen(&key(1), "a", "10.0.0.9:53211", 6001, 30)
+            .unwrap();
+        assert_eq!(c.last_address.as_deref(), Some("10.0.0.2:6000"));
+        let (c, _) = s
+            .mark_seen(&key(1), "a", "10.0.0.9:6001", 6001, 40)
+            .unwrap();
+        assert_eq!(c.last_address.as_deref(), Some("10.0.0.9:6001"));
+        assert_eq!(c.listen_port, Some(6001));
+        // A new contact without a port has no address at all.
+        let (c, _) = s.mark_seen(&key(2), "b", "10.0.0.3:0", 0, 40).unwrap();
+        assert_eq!((c.last_address, c.listen_port), (None, None));
+        assert_eq!(
+            dialable_address("10.0.0.3".parse().unwrap(), 6000).as_deref(),
+            Some("10.0.0.3:6000")
+        );
+        assert_eq!(
+            dialable_address("2001:db8::1".parse().unwrap(), 6000).as_deref(),
+            Some("[2001:db8::1]:6000")
+        );
+        assert_eq!(dialable_address("10.0.0.3".parse().unwrap(), 0), None);
+    }
+
+    #[test]
+    fn a_nickname_is_shown_instead_and_survives_the_remote_renaming_itself() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.mark_seen(&key(1), "bob", "h:1", 1, 1).unwrap();
+        assert!(s.set_nickname(&key(1), Some("  Bob (work) ")).unwrap());
+        let (c, _) = s.mark_seen(&key(1), "b0b", "h:1", 1, 2).unwrap();
+        assert_eq!(c.name, "b0b", "the remote name is still recorded");
+        assert_eq!(c.nickname.as_deref(), Some("Bob (work)"));
+        assert_eq!(c.shown_name(), "Bob (work)");
+        // Blank clears, like None.
+        assert!(s.set_nickname(&key(1), Some("   ")).unwrap());
+        assert_eq!(s.contact(&key(1)).unwrap().unwrap().shown_name(), "b0b");
+        assert!(s.set_nickname(&key(1), Some("x")).unwrap());
+        assert!(s.set_nickname(&key(1), None).unwrap());
+        assert_eq!(s.contact(&key(1)).unwrap().unwrap().nickname, None);
+        assert!(!s.set_nickname(&key(9), Some("nobody")).unwrap());
+    }
+
+    #[test]
+    fn a_nickname_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut s = Store::open(&path).unwrap();
+        s.mark_seen(&key(1), "bob", "h:1", 1, 1).unwrap();
+        s.set_nickname(&key(1), Some("Bobby")).unwrap();
+        s.close().unwrap();
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.contact(&key(1)).unwrap().unwrap().shown_name(), "Bobby");
     }
 }

@@ -31,8 +31,11 @@ mod contacts;
 mod error;
 mod messages;
 mod outbox;
+mod reach;
+mod requests;
 mod rooms;
 mod schema;
+mod settings;
 mod trust;
 
 #[cfg(test)]
@@ -45,11 +48,16 @@ use crypto_core::PublicKey;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row};
 
-pub use contacts::Contact;
+pub use contacts::{dialable_address, Contact};
 pub use error::{Result, StoreError};
 pub use messages::{ChatMessage, Conversation, Direction, StoredMessage};
 pub use outbox::{Delivery, DeliveryUpdate, PendingMessage};
-pub use rooms::{Room, RoomUpdate};
+pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
+pub use requests::{
+    KeyStanding, Request, RequestInsert, RequestMessage, RequestSeen, MAX_REQUESTS,
+    MAX_REQUEST_BYTES, MAX_REQUEST_MESSAGES, MAX_REQUEST_MESSAGE_AGE_MS, REQUEST_IDLE_EXPIRY_MS,
+};
+pub use rooms::{Room, RoomAnnouncement, RoomChange, RoomIgnored, RoomUpdate, MAX_ROOM_CHANGES};
 pub use schema::SCHEMA_VERSION;
 pub use trust::{KeyChange, KeyChangeState};
 

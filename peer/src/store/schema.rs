@@ -99,8 +99,89 @@ CREATE INDEX outbox_by_message_state ON outbox (message, state);
 DROP INDEX outbox_by_message;
 "#;
 
+/// Version 3: trust bound to keys, message requests, rooms with a creator, first-use settings
+/// and reach (PROTOCOL.md §8.2–§8.4, §9).
+///
+/// * `contacts.nickname`: the user's local name for a contact; the remote cannot change it.
+/// * `requests` / `request_messages`: strangers (§8.2) live in their own tables, not in
+///   `contacts`, so every existing reader of `contacts` (the contact list, "everyone", redials,
+///   room creation) keeps meaning "contacts" without a filter that one could forget, and what a
+///   stranger can fill is bounded and evicted on its own. Contacts from earlier versions stay
+///   contacts.
+/// * `blocked`: keys refused from then on, contact or not.
+/// * `rooms.creator`: who may change a room. Earlier versions recorded neither who created a
+///   room nor who announced it (`rooms` held only id, name and times; announcements are not
+///   stored as messages), so the creator of an existing room cannot be derived and is left NULL
+///   ("not recorded"). Such a legacy room gets its creator from the first change accepted after
+///   the upgrade: a `room` payload from a contact who is a current member and lists itself, or
+///   our own change (see `rooms.rs`). Rooms created from now on always record it.
+/// * `room_changes`: accepted membership/name changes, for the room's timeline. `after_seq` is
+///   the newest message `seq` when the change was applied, so history can interleave them.
+/// * `settings`: small key/value pairs (our own display name).
+/// * `contact_addresses`: a bounded list of addresses per contact key (reach).
+const V3: &str = r#"
+ALTER TABLE contacts ADD COLUMN nickname TEXT;
+ALTER TABLE rooms ADD COLUMN creator TEXT CHECK (creator IS NULL OR length(creator) = 44);
+
+CREATE TABLE room_changes (
+    id        INTEGER PRIMARY KEY,
+    room      TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    by_key    TEXT NOT NULL CHECK (length(by_key) = 44),
+    at        INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL,
+    -- Space-separated base64 keys (base64 has no spaces); empty when none.
+    added     TEXT NOT NULL,
+    removed   TEXT NOT NULL,
+    new_name  TEXT
+) STRICT;
+CREATE INDEX room_changes_by_room ON room_changes (room, id);
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE requests (
+    public_key   TEXT PRIMARY KEY NOT NULL CHECK (length(public_key) = 44),
+    name         TEXT NOT NULL,
+    last_address TEXT,
+    listen_port  INTEGER,
+    first_seen   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX requests_by_last_seen ON requests (last_seen);
+
+CREATE TABLE request_messages (
+    seq         INTEGER PRIMARY KEY,
+    requester   TEXT NOT NULL REFERENCES requests (public_key) ON DELETE CASCADE,
+    msg_id      TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    -- UTF-8 length of text, summed for the 64 KiB bound.
+    bytes       INTEGER NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    broadcast   INTEGER NOT NULL CHECK (broadcast IN (0, 1)),
+    UNIQUE (requester, msg_id)
+) STRICT;
+CREATE INDEX request_messages_by_age ON request_messages (received_at);
+
+CREATE TABLE blocked (
+    public_key TEXT PRIMARY KEY NOT NULL CHECK (length(public_key) = 44),
+    blocked_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE contact_addresses (
+    contact     TEXT NOT NULL REFERENCES contacts (public_key) ON DELETE CASCADE,
+    address     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('lan', 'mapped', 'observed', 'ipv6')),
+    last_heard  INTEGER NOT NULL,
+    last_worked INTEGER,
+    PRIMARY KEY (contact, address)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -170,12 +251,18 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "blocked",
+                "contact_addresses",
                 "contacts",
                 "key_changes",
                 "messages",
                 "outbox",
+                "request_messages",
+                "requests",
+                "room_changes",
                 "room_members",
-                "rooms"
+                "rooms",
+                "settings"
             ]
         );
         // Running again is a no-op, not a "table already exists" error.
@@ -192,7 +279,7 @@ mod tests {
             [],
         )
         .unwrap();
-        migrate(&mut conn).unwrap();
+        apply(&mut conn, &[V1, V2]).unwrap();
         assert_eq!(version(&conn).unwrap(), 2);
         let indexes: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'outbox' AND sql IS NOT NULL")
@@ -206,6 +293,102 @@ mod tests {
             .query_row("SELECT name FROM rooms WHERE id = 'r'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(name, "kept");
+    }
+
+    #[test]
+    fn a_version_2_database_keeps_contacts_and_rooms_with_an_unrecorded_creator() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &[V1, V2]).unwrap();
+        let bob = "B".repeat(43) + "=";
+        conn.execute_batch(&format!(
+            "INSERT INTO contacts (public_key, name, last_address, listen_port, first_seen,
+                 last_seen, verified) VALUES ('{bob}', 'bob', '10.0.0.2:6000', 6000, 1, 2, 1);
+             INSERT INTO rooms (id, name, created_at, updated_at) VALUES ('r', 'old', 1, 1);
+             INSERT INTO room_members (room, member) VALUES ('r', '{bob}');"
+        ))
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), 3);
+        // Contacts of an earlier version stay contacts, with no nickname and no requests.
+        let (name, verified, nickname): (String, bool, Option<String>) = conn
+            .query_row(
+                "SELECT name, verified, nickname FROM contacts WHERE public_key = ?1",
+                [&bob],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((name.as_str(), verified, nickname), ("bob", true, None));
+        let requests: i64 = conn
+            .query_row("SELECT count(*) FROM requests", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(requests, 0);
+        // The room and its members survive; its creator was never recorded.
+        let (room, creator): (String, Option<String>) = conn
+            .query_row("SELECT name, creator FROM rooms WHERE id = 'r'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((room.as_str(), creator), ("old", None));
+        let members: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM room_members WHERE room = 'r'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(members, 1);
+        // The new column refuses junk like the others do.
+        assert!(conn
+            .execute("UPDATE rooms SET creator = 'short' WHERE id = 'r'", [])
+            .is_err());
+    }
+
+    #[test]
+    fn a_version_2_file_opens_as_version_3_and_its_data_follows_the_new_rules() {
+        use super::super::{RoomAnnouncement, Store};
+        use crypto_core::PublicKey;
+        let (me, bob) = (
+            PublicKey::from_bytes([1; 32]),
+            PublicKey::from_bytes([2; 32]),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        {
+            // The file as a version-2 p2p-chat left it.
+            let mut conn = Connection::open(&path).unwrap();
+            apply(&mut conn, &[V1, V2]).unwrap();
+            conn.execute_batch(&format!(
+                "INSERT INTO contacts (public_key, name, last_address, listen_port, first_seen,
+                     last_seen) VALUES ('{b}', 'bob', '10.0.0.2:6000', 6000, 1, 2);
+                 INSERT INTO rooms (id, name, created_at, updated_at) VALUES ('r', 'old', 1, 1);
+                 INSERT INTO room_members (room, member) VALUES ('r', '{b}'), ('r', '{m}');",
+                b = bob.to_base64(),
+                m = me.to_base64()
+            ))
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 3);
+        let contact = s.contact(&bob).unwrap().unwrap();
+        assert_eq!(
+            (contact.shown_name(), contact.nickname.as_deref()),
+            ("bob", None)
+        );
+        assert_eq!(s.room("r").unwrap().unwrap().creator, None);
+        // Bob, a member and contact, announcing it first becomes its creator.
+        let members = [me, bob];
+        let outcome = s
+            .apply_room_announcement(&me, &bob, "r", "renamed", &members, None, 5)
+            .unwrap();
+        assert!(
+            matches!(outcome, RoomAnnouncement::Changed { .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(s.room("r").unwrap().unwrap().creator, Some(bob));
+        s.close().unwrap();
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.room("r").unwrap().unwrap().name, "renamed");
+        assert_eq!(s.room_changes("r").unwrap().len(), 1);
     }
 
     #[test]
