@@ -107,33 +107,14 @@ pub(super) enum Admission {
     Held(Event),
 }
 
-fn conversation_id(conv: &Conversation) -> String {
-    match conv {
-        Conversation::Everyone => "everyone".into(),
-        Conversation::Peer(key) => key.to_base64(),
-        Conversation::Room(id) => format!("room:{id}"),
-    }
-}
-
 /// Parses a UI conversation id.
 pub fn parse_conversation(text: &str) -> Result<Conversation, String> {
-    if text == "everyone" {
-        return Ok(Conversation::Everyone);
-    }
-    if let Some(room) = text.strip_prefix("room:") {
-        if room.is_empty() || room.chars().count() > crypto_core::wire::MAX_ID_CHARS {
-            return Err("bad room id".into());
-        }
-        return Ok(Conversation::Room(room.to_owned()));
-    }
-    PublicKey::from_base64(text)
-        .map(Conversation::Peer)
-        .map_err(|_| "conversation must be \"everyone\", a peer_id or room:<id>".into())
+    Conversation::parse_ui_id(text).map_err(|e| e.to_string())
 }
 
 fn room_event(room: &store::Room) -> Event {
     Event::Room {
-        id: format!("room:{}", room.id),
+        id: store::room_ui_id(&room.id),
         name: room.name.clone(),
         members: room.members.iter().map(PublicKey::to_base64).collect(),
     }
@@ -156,21 +137,6 @@ fn store_error(e: impl std::fmt::Display) -> NodeError {
 /// Whether exactly one recipient of our message `id` has left `queued`.
 fn first_sent(s: &Store, id: &str) -> bool {
     s.sent_count_up_to(id, 2).is_ok_and(|n| n == 1)
-}
-
-/// The UI state of our message: `delivered` when every recipient acknowledged, `sent` once
-/// any recipient got it, else `queued`.
-fn shown_state(s: &Store, id: &str, aggregate: Option<store::Delivery>) -> store::Delivery {
-    match aggregate {
-        Some(store::Delivery::Queued) | None => {
-            if s.sent_count_up_to(id, 1).is_ok_and(|n| n > 0) {
-                store::Delivery::Sent
-            } else {
-                store::Delivery::Queued
-            }
-        }
-        Some(state) => state,
-    }
 }
 
 /// The per-session inbox: store first, then acknowledge.
@@ -239,11 +205,7 @@ impl NodeInbox {
         room: Option<String>,
         broadcast: bool,
     ) -> Reply {
-        let conversation = match room {
-            Some(room) => Conversation::Room(room),
-            None if broadcast => Conversation::Everyone,
-            None => Conversation::Peer(self.peer),
-        };
+        let conversation = Conversation::of_received(self.peer, room, broadcast);
         let received_at = now_ms();
         let message = ChatMessage {
             conversation,
@@ -285,7 +247,7 @@ impl NodeInbox {
             self.node.emit(Event::PeerMessage {
                 peer_id: self.peer_id.clone(),
                 name: self.name.clone(),
-                conversation: conversation_id(&message.conversation),
+                conversation: message.conversation.ui_id(),
                 id: message.id,
                 text: message.text,
                 sent_at: message.sent_at,
@@ -638,17 +600,7 @@ impl Node {
             sent_at,
             received_at: sent_at,
         };
-        let payload = Payload::Chat {
-            id: id.clone(),
-            text: text.to_owned(),
-            sent_at,
-            room: match &conversation {
-                Conversation::Room(room) => Some(room.clone()),
-                _ => None,
-            },
-            broadcast: conversation == Conversation::Everyone,
-        }
-        .to_bytes();
+        let payload = message.to_payload().to_bytes();
         if payload.len() > MAX_PLAINTEXT_LEN {
             return Err(NodeError::BadText(
                 "message too large once encoded".to_owned(),
@@ -680,7 +632,7 @@ impl Node {
             id: id.clone(),
             text: text.to_owned(),
             sent_at,
-            conversation: conversation_id(&conversation),
+            conversation: conversation.ui_id(),
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
         };
@@ -845,7 +797,7 @@ impl Node {
                 let mut names: HashMap<PublicKey, String> = HashMap::new();
                 let mut out = Vec::with_capacity(page.len());
                 for m in page {
-                    let outgoing = m.direction == store::Direction::Outgoing;
+                    let outgoing = m.direction == store::MessageDirection::Outgoing;
                     let (from, name) = if outgoing || m.message.sender == me {
                         ("me".to_owned(), my_name.clone())
                     } else {
@@ -860,12 +812,16 @@ impl Node {
                         };
                         (key.to_base64(), name)
                     };
-                    let state =
-                        outgoing.then(|| shown_state(s, &m.message.id, m.delivery).as_str());
+                    let state = outgoing.then(|| {
+                        store::Delivery::shown(m.delivery, || {
+                            s.sent_count_up_to(&m.message.id, 1).is_ok_and(|n| n > 0)
+                        })
+                        .as_str()
+                    });
                     out.push(HistoryMessage {
                         seq: m.seq,
                         id: m.message.id,
-                        conversation: conversation_id(&m.message.conversation),
+                        conversation: m.message.conversation.ui_id(),
                         from,
                         name,
                         text: m.message.text,
@@ -880,7 +836,7 @@ impl Node {
             .await;
         match result {
             Ok(Ok((messages, has_more))) => Ok(Event::History {
-                conversation: conversation_id(&conversation),
+                conversation: conversation.ui_id(),
                 messages,
                 has_more,
             }),
