@@ -1,4 +1,4 @@
-//! Load tool for the real release `p2p-chat` over loopback (issue #7, DESIGN §8).
+//! Load tool for the real release `p2p-chat` over loopback (the figures of BENCHMARKS.md).
 //!
 //! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout]`
 //!

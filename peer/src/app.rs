@@ -155,21 +155,20 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     let public = *identity.public_key();
     crate::limits::raise_nofile_limit();
     let ui_limits = args.limits.ui_limits();
-    let node = Node::with_limits(
-        NodeConfig {
-            identity,
-            name: args.name.clone(),
-            handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
-        },
-        args.limits.node_limits(),
-    );
     let store = match &data_dir {
         Some(dir) => crate::store::Store::open(dir.join(config::DATABASE_FILE)),
         None => crate::store::Store::open_in_memory(),
     }
     .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-    node.attach_store(
-        crate::persist::StoreHandle::spawn(store).context("cannot start the store thread")?,
+    let node = Node::with_limits(
+        NodeConfig {
+            identity,
+            name: args.name.clone(),
+            handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
+            store: crate::persist::StoreHandle::spawn(store)
+                .context("cannot start the store thread")?,
+        },
+        args.limits.node_limits(),
     );
     let p2p_addr = resolve(&args.host, args.port).await?;
     let p2p = node

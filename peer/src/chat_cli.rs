@@ -53,10 +53,26 @@ pub struct ChatOptions {
 
 /// Runs the chat.
 pub async fn run(options: ChatOptions) -> ExitCode {
+    // The terminal chat keeps nothing: an in-memory store the node's inbox and outbox use.
+    let store = match crate::store::Store::open_in_memory() {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("cannot open an in-memory store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = match crate::persist::StoreHandle::spawn(store) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("cannot start the store thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let node = Node::new(NodeConfig {
         identity: Identity::generate(),
         name: options.name,
         handshake_timeout: options.handshake_timeout,
+        store,
     });
     let mut events = node.subscribe();
     let (target, expected) = if options.address.starts_with(crate::invite::SCHEME) {

@@ -7,7 +7,7 @@ use serde_json::Value;
 /// Which side opened the TCP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Direction {
+pub enum ConnectionDirection {
     /// The remote dialled us (we are the Noise responder).
     Inbound,
     /// We dialled the remote (we are the Noise initiator).
@@ -28,7 +28,7 @@ pub struct PeerInfo {
     /// The port the remote says it accepts connections on.
     pub listen_port: u16,
     /// Who dialled.
-    pub direction: Direction,
+    pub direction: ConnectionDirection,
     /// The daemon-computed fingerprint of the remote key.
     pub fingerprint: String,
     /// Whether the user marked this key verified.

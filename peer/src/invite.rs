@@ -35,33 +35,23 @@ impl Invite {
     }
 
     /// Parses an invite string; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Invite, String> {
-        let rest = text
-            .trim()
-            .strip_prefix(SCHEME)
-            .ok_or_else(|| format!("an invite starts with {SCHEME}"))?;
-        let (authority, key) = rest
-            .split_once('/')
-            .ok_or("the invite has no key after the address")?;
+    pub fn parse(text: &str) -> Result<Invite, InviteParseError> {
+        use InviteParseError as E;
+        let rest = text.trim().strip_prefix(SCHEME).ok_or(E::Scheme)?;
+        let (authority, key) = rest.split_once('/').ok_or(E::NoKey)?;
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, port) = v6.split_once("]:").ok_or("bad [IPv6]:port in the invite")?;
-            (host, port)
+            v6.split_once("]:").ok_or(E::BadIpv6)?
         } else {
-            authority.rsplit_once(':').ok_or("the invite has no port")?
+            authority.rsplit_once(':').ok_or(E::NoPort)?
         };
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or("the invite's port must be 1-65535")?;
+        let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or(E::BadPort)?;
         if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err("the invite has no usable host".into());
+            return Err(E::BadHost);
         }
         let bytes = URL_SAFE_NO_PAD
             .decode(key.trim_end_matches('/'))
-            .map_err(|_| "the invite's key is not base64url".to_owned())?;
-        let key = PublicKey::from_slice(&bytes)
-            .map_err(|_| "the invite's key is not a 32-byte public key".to_owned())?;
+            .map_err(|_| E::KeyNotBase64)?;
+        let key = PublicKey::from_slice(&bytes).map_err(|_| E::KeyNotPublicKey)?;
         Ok(Invite {
             host: host.to_owned(),
             port,
@@ -70,9 +60,43 @@ impl Invite {
     }
 }
 
+/// What is wrong with an invite string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteParseError {
+    /// Not `p2p-chat://…`.
+    #[error("an invite starts with {SCHEME}")]
+    Scheme,
+    /// No `/key` after the address.
+    #[error("the invite has no key after the address")]
+    NoKey,
+    /// `[` without `]:port`.
+    #[error("bad [IPv6]:port in the invite")]
+    BadIpv6,
+    /// No `:port`.
+    #[error("the invite has no port")]
+    NoPort,
+    /// Port 0 or not a number.
+    #[error("the invite's port must be 1-65535")]
+    BadPort,
+    /// Empty host or one with whitespace or `/`.
+    #[error("the invite has no usable host")]
+    BadHost,
+    /// The key is not base64url.
+    #[error("the invite's key is not base64url")]
+    KeyNotBase64,
+    /// The key has the wrong length.
+    #[error("the invite's key is not a 32-byte public key")]
+    KeyNotPublicKey,
+}
+
+/// The invite could not be drawn as a QR code (it is too long).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw the invite as a QR code: {0}")]
+pub struct QrError(#[from] qrcode::types::QrError);
+
 /// The invite as a QR code, an SVG document.
-pub fn qr_svg(text: &str) -> Result<String, String> {
-    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| e.to_string())?;
+pub fn qr_svg(text: &str) -> Result<String, QrError> {
+    let code = qrcode::QrCode::new(text.as_bytes())?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)

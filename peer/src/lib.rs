@@ -1,6 +1,21 @@
 //! The p2p-chat peer: a TCP node speaking the Noise-encrypted wire protocol of PROTOCOL.md, the
 //! local HTTP/WebSocket UI server and the native CLI. All cryptography is in `crypto-core`;
 //! this crate owns sockets, tasks, clocks and files.
+//!
+//! * [`node`] — the peer itself: sessions, trust, sending, receiving, rooms, redial (its own
+//!   module map says which file does what).
+//! * [`handshake`] / [`session`] / [`framing`] — one connection on the wire: the Noise XX
+//!   handshake with hellos, then the reader and writer of a session over newline-delimited
+//!   frames (PROTOCOL.md §3–§5).
+//! * [`store`] — the SQLite database (contacts, history, outbox, rooms, key changes);
+//!   [`persist`] — the thread it runs on, with group commit.
+//! * [`event`] — what the node tells the UI (PROTOCOL.md §9); [`ui`] — the local HTTP and
+//!   WebSocket server that carries it, and its defences (SECURITY.md).
+//! * [`limits`] — every bound a remote party could otherwise push (SECURITY.md).
+//! * [`invite`], [`lan`], [`fingerprints`] — invite strings and QR codes, our dialable
+//!   addresses, the fingerprint cache.
+//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`] — the `p2p-chat` binary: the
+//!   daemon, its options and data directory, the terminal chat and the test-vector command.
 
 pub mod app;
 pub mod assets;

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Default cap on live sessions (DESIGN §8 asks for 10,000 on one peer).
+/// Default cap on live sessions (BENCHMARKS.md measures 10,000 idle sessions on one peer).
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
 /// Default cap on inbound handshakes in progress at once.
 pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 1024;

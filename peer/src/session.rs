@@ -3,10 +3,11 @@
 //!
 //! The writer seals with [`TransportSender::seal_to_line`] and batches whatever is queued into
 //! one socket write. The reader opens each `data` frame, enforcing the strict next-nonce rule
-//! inside crypto-core, acknowledges every chat and turns it into a UI event. Whatever ends the
+//! inside crypto-core and hands each payload to the session's [`Inbox`] (the node stores a
+//! chat before it is acknowledged). Whatever ends the
 //! session — EOF, a bad frame, a failed decryption, a local close — is returned as the reason.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::event::{now_ms, Event};
 use crate::framing::LineReader;
 
 /// Queued plaintexts per session. Small: idle sessions must stay cheap, and a full queue
@@ -34,23 +34,15 @@ const IDLE_LINE_CAPACITY: usize = 8 * 1024;
 /// How long a closing session may take to flush what is already queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How many recent message ids a session remembers to drop duplicates.
-const RECENT_IDS: usize = 256;
-
 /// A plaintext payload shared between the sessions it is sent on.
 pub type Outgoing = Arc<[u8]>;
 
 /// Who the reader reports to.
 pub struct ReaderContext {
-    /// The remote's key, base64 (`peer_id`).
+    /// The remote's key, base64 (`peer_id`), for logs.
     pub peer_id: String,
-    /// The remote's display name.
-    pub name: String,
-    /// The node's event channel.
-    pub events: tokio::sync::broadcast::Sender<Event>,
-    /// Where payloads go when the node keeps a store; `None` keeps the built-in handling
-    /// (acknowledge at once, report to `events`).
-    pub inbox: Option<Arc<dyn Inbox>>,
+    /// Where payloads go: the node stores them, then acknowledges (PROTOCOL.md §8.1).
+    pub inbox: Arc<dyn Inbox>,
 }
 
 /// Handles the payloads of one session (the node: store, then acknowledge).
@@ -73,29 +65,40 @@ pub type InboxReply = Pin<Box<dyn Future<Output = Option<Outgoing>> + Send>>;
 /// how far a burst that is already buffered runs ahead of its acks.
 const MAX_IN_FLIGHT: usize = 256;
 
+/// Why the writer stopped before its queue closed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    /// The transport refused to seal (nonce exhausted).
+    #[error("cannot seal: {0}")]
+    Seal(crypto_core::TransportError),
+    /// The socket write failed.
+    #[error("write error: {0}")]
+    Write(std::io::Error),
+}
+
 /// Seals and writes queued payloads until the queue closes or the socket fails.
 pub async fn writer_loop<W: AsyncWrite + Unpin>(
     mut sender: TransportSender,
     mut socket: W,
     mut queue: mpsc::Receiver<Outgoing>,
-) -> Result<(), String> {
+) -> Result<(), WriterError> {
     let mut line = String::new();
     while let Some(first) = queue.recv().await {
         sender
             .seal_to_line(&first, &mut line)
-            .map_err(|e| format!("cannot seal: {e}"))?;
+            .map_err(WriterError::Seal)?;
         while line.len() < MAX_BATCH_BYTES {
             match queue.try_recv() {
                 Ok(next) => sender
                     .seal_to_line(&next, &mut line)
-                    .map_err(|e| format!("cannot seal: {e}"))?,
+                    .map_err(WriterError::Seal)?,
                 Err(_) => break,
             }
         }
         socket
             .write_all(line.as_bytes())
             .await
-            .map_err(|e| format!("write error: {e}"))?;
+            .map_err(WriterError::Write)?;
         line.clear();
         if queue.is_empty() && line.capacity() > IDLE_LINE_CAPACITY {
             // Going idle: do not keep a burst-sized buffer per session.
@@ -106,30 +109,6 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Remembers the last few chat ids so a retransmission is acknowledged but not shown twice.
-#[derive(Default)]
-struct RecentIds {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl RecentIds {
-    /// True if `id` was new.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.set.contains(id) {
-            return false;
-        }
-        if self.order.len() == RECENT_IDS {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        self.order.push_back(id.to_owned());
-        self.set.insert(id.to_owned());
-        true
-    }
-}
-
 /// Reads frames until something ends the session; returns why.
 pub async fn reader_loop<R: AsyncRead + Unpin>(
     mut receiver: TransportReceiver,
@@ -137,17 +116,14 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     acks: mpsc::Sender<Outgoing>,
     ctx: &ReaderContext,
 ) -> String {
-    let mut recent = RecentIds::default();
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
     loop {
         // About to wait for the socket (or far enough ahead): hand the burst to the inbox,
         // then send its replies in arrival order. The store commits the burst at once, so
         // they are ready together.
         let settle = in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line();
-        if let (true, Some(inbox)) = (settle, &ctx.inbox) {
-            inbox.flush();
-        }
         if settle {
+            ctx.inbox.flush();
             for reply in in_flight.drain(..) {
                 if let Some(reply) = reply.await {
                     if acks.send(reply).await.is_err() {
@@ -172,53 +148,8 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             Ok(plaintext) => plaintext,
             Err(e) => return e.to_string(),
         };
-        if let Some(inbox) = &ctx.inbox {
-            match Payload::parse(&plaintext) {
-                Ok(payload) => in_flight.push_back(Arc::clone(inbox).receive(payload)),
-                Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
-            }
-            continue;
-        }
         match Payload::parse(&plaintext) {
-            Ok(Payload::Chat {
-                id,
-                text,
-                sent_at,
-                broadcast,
-                ..
-            }) => {
-                let ack: Outgoing = Payload::Ack { id: id.clone() }.to_bytes().into();
-                if acks.send(ack).await.is_err() {
-                    return "writer stopped".into();
-                }
-                if recent.insert(&id) && ctx.events.receiver_count() > 0 {
-                    let conversation = if broadcast {
-                        "everyone".to_owned()
-                    } else {
-                        ctx.peer_id.clone()
-                    };
-                    let _ = ctx.events.send(Event::PeerMessage {
-                        peer_id: ctx.peer_id.clone(),
-                        name: ctx.name.clone(),
-                        id,
-                        text,
-                        sent_at,
-                        received_at: now_ms(),
-                        conversation,
-                    });
-                }
-            }
-            Ok(Payload::Ack { id }) => {
-                if ctx.events.receiver_count() > 0 {
-                    let _ = ctx.events.send(Event::Delivered {
-                        peer_id: ctx.peer_id.clone(),
-                        id,
-                    });
-                }
-            }
-            Ok(_) => {
-                tracing::debug!(peer = %ctx.peer_id, "ignoring payload kind this version does not use")
-            }
+            Ok(payload) => in_flight.push_back(Arc::clone(&ctx.inbox).receive(payload)),
             Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
         }
     }
@@ -240,7 +171,7 @@ pub struct SessionIo<R, W> {
 /// it waits) and the writer task.
 pub struct Session {
     reader: Pin<Box<dyn Future<Output = String> + Send>>,
-    writer: JoinHandle<Result<(), String>>,
+    writer: JoinHandle<Result<(), WriterError>>,
     close: oneshot::Receiver<String>,
 }
 
@@ -288,7 +219,7 @@ impl Session {
                 writer_done = true;
                 match result {
                     Ok(Ok(())) => "writer finished".into(),
-                    Ok(Err(e)) => e,
+                    Ok(Err(e)) => e.to_string(),
                     Err(e) => format!("writer task failed: {e}"),
                 }
             }

@@ -1,4 +1,4 @@
-//! Attacks on running peers (issue #6, SECURITY.md): connection floods, slowloris, a man in the
+//! Attacks on running peers (SECURITY.md §7): connection floods, slowloris, a man in the
 //! middle, cross-session replay, the session / pending-handshake / per-IP limits and the UI's
 //! WebSocket limits. Every test drives real `p2p-chat` processes over loopback.
 

@@ -262,7 +262,7 @@ async fn floor_conn(stream: TcpStream) -> Result<()> {
 }
 
 /// snow's full in-memory XX handshake (both sides, hello payloads, fresh ephemerals): the
-/// crypto floor of DESIGN §8.
+/// crypto floor the handshake figure is compared with (BENCHMARKS.md).
 pub struct SnowPair {
     params: snow::params::NoiseParams,
     initiator_key: Vec<u8>,

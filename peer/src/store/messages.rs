@@ -7,43 +7,13 @@
 use crypto_core::PublicKey;
 use rusqlite::{params, OptionalExtension, Row};
 
+use super::conversation::{Conversation, Delivery};
 use super::error::{Result, StoreError};
-use super::outbox::Delivery;
 use super::{from_sql_time, key_at, to_sql_time, Store};
-
-/// Which conversation a message belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Conversation {
-    /// The broadcast conversation (UI `"everyone"`).
-    Everyone,
-    /// The direct conversation with one peer (UI: its `peer_id`).
-    Peer(PublicKey),
-    /// A room, by room id.
-    Room(String),
-}
-
-impl Conversation {
-    /// (kind, id) columns; `Everyone` has the empty id.
-    fn to_sql(&self) -> (&'static str, String) {
-        match self {
-            Self::Everyone => ("everyone", String::new()),
-            Self::Peer(key) => ("peer", key.to_base64()),
-            Self::Room(id) => ("room", id.clone()),
-        }
-    }
-
-    fn from_row(row: &Row<'_>, kind: usize, id: usize) -> rusqlite::Result<Self> {
-        match row.get_ref(kind)?.as_str()? {
-            "peer" => Ok(Self::Peer(key_at(row, id)?)),
-            "room" => Ok(Self::Room(row.get(id)?)),
-            _ => Ok(Self::Everyone),
-        }
-    }
-}
 
 /// Whether we received or sent a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum MessageDirection {
     /// From a peer.
     Incoming,
     /// From our own UI.
@@ -68,6 +38,14 @@ pub struct ChatMessage {
     pub received_at: u64,
 }
 
+impl ChatMessage {
+    /// The `chat` payload that sends this message (PROTOCOL.md §5).
+    pub fn to_payload(&self) -> crypto_core::wire::Payload {
+        self.conversation
+            .chat_payload(&self.id, &self.text, self.sent_at)
+    }
+}
+
 /// A stored message with its local position and, for our own messages, delivery state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -76,7 +54,7 @@ pub struct StoredMessage {
     /// Who wrote it and what it says.
     pub message: ChatMessage,
     /// Received or sent.
-    pub direction: Direction,
+    pub direction: MessageDirection,
     /// For outgoing messages the least advanced state over all recipients
     /// (see [`Store::delivery`]); `None` for incoming ones.
     pub delivery: Option<Delivery>,
@@ -97,8 +75,8 @@ fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             received_at: from_sql_time(row.get(7)?),
         },
         direction: match row.get_ref(8)?.as_str()? {
-            "out" => Direction::Outgoing,
-            _ => Direction::Incoming,
+            "out" => MessageDirection::Outgoing,
+            _ => MessageDirection::Incoming,
         },
         delivery: row.get::<_, Option<i64>>(9)?.map(Delivery::from_sql),
     })
@@ -108,7 +86,7 @@ fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 pub(super) fn insert(
     conn: &rusqlite::Connection,
     msg: &ChatMessage,
-    direction: Direction,
+    direction: MessageDirection,
 ) -> Result<Option<i64>> {
     if msg.id.is_empty() || msg.id.chars().count() > crypto_core::wire::MAX_ID_CHARS {
         return Err(StoreError::Invalid(
@@ -137,8 +115,8 @@ pub(super) fn insert(
             to_sql_time(msg.sent_at),
             to_sql_time(msg.received_at),
             match direction {
-                Direction::Incoming => "in",
-                Direction::Outgoing => "out",
+                MessageDirection::Incoming => "in",
+                MessageDirection::Outgoing => "out",
             },
         ])?;
     // `seq` is the rowid, so the insert's rowid is the new message's `seq`.
@@ -150,7 +128,7 @@ impl Store {
     /// (sender, id) was already stored (a retransmission: acknowledge it, do not show it).
     /// Once this returns the message is on disk, so it is safe to send the `ack`.
     pub fn insert_incoming(&mut self, msg: &ChatMessage) -> Result<bool> {
-        Ok(insert(&self.conn, msg, Direction::Incoming)?.is_some())
+        Ok(insert(&self.conn, msg, MessageDirection::Incoming)?.is_some())
     }
 
     /// Up to `limit` messages of `conversation` older than `before` (a `seq`; `None` for the
@@ -222,7 +200,7 @@ mod tests {
         assert_eq!(stored.message, m);
         assert_eq!(
             (stored.direction, stored.delivery),
-            (Direction::Incoming, None)
+            (MessageDirection::Incoming, None)
         );
         // The same id from another sender is a different message.
         assert!(s

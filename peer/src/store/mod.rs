@@ -1,5 +1,5 @@
 //! Persistent state of a peer: contacts with pinned keys, every message, the outbox and rooms,
-//! in one SQLite database (DESIGN §6, issue 5).
+//! in one SQLite database (PROTOCOL.md §8.1: what is stored, and when an `ack` may be sent).
 //!
 //! The store is synchronous: a [`Store`] owns one `rusqlite::Connection` and every method runs
 //! to completion on the calling thread. From async code put it on a dedicated thread fed by a
@@ -28,6 +28,7 @@
 //!   [`StoreError::Corrupt`], not halfway through a conversation.
 
 mod contacts;
+mod conversation;
 mod error;
 mod messages;
 mod outbox;
@@ -49,9 +50,10 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, Row};
 
 pub use contacts::{dialable_address, Contact};
+pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};
-pub use messages::{ChatMessage, Conversation, Direction, StoredMessage};
-pub use outbox::{Delivery, DeliveryUpdate, PendingMessage};
+pub use messages::{ChatMessage, MessageDirection, StoredMessage};
+pub use outbox::{DeliveryUpdate, PendingMessage};
 pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
 pub use requests::{
     KeyStanding, Request, RequestInsert, RequestMessage, RequestSeen, MAX_REQUESTS,

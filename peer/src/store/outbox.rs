@@ -12,44 +12,10 @@ use crypto_core::wire::Payload;
 use crypto_core::PublicKey;
 use rusqlite::{params, OptionalExtension};
 
+use super::conversation::{Conversation, Delivery};
 use super::error::{Result, StoreError};
-use super::messages::{insert, ChatMessage, Conversation, Direction};
+use super::messages::{insert, ChatMessage, MessageDirection};
 use super::{from_sql_time, key_at, Store};
-
-/// Delivery state of one recipient, or of a message as a whole (the least advanced of its
-/// recipients: "delivered" only when every recipient acknowledged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Delivery {
-    /// Committed, not yet written to a session.
-    Queued,
-    /// Written to the recipient's session, no `ack` yet.
-    Sent,
-    /// The recipient acknowledged it.
-    Delivered,
-}
-
-impl Delivery {
-    /// The UI protocol's `delivery.state` string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Sent => "sent",
-            Self::Delivered => "delivered",
-        }
-    }
-
-    fn to_sql(self) -> i64 {
-        self as i64
-    }
-
-    pub(super) fn from_sql(value: i64) -> Self {
-        match value {
-            2 => Self::Delivered,
-            1 => Self::Sent,
-            _ => Self::Queued,
-        }
-    }
-}
 
 /// A result of [`Store::mark_sent`] / [`Store::mark_delivered`] that changed something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,16 +46,8 @@ pub struct PendingMessage {
 impl PendingMessage {
     /// The `chat` payload to (re)send, PROTOCOL §5.
     pub fn to_payload(&self) -> Payload {
-        Payload::Chat {
-            id: self.id.clone(),
-            text: self.text.clone(),
-            sent_at: self.sent_at,
-            room: match &self.conversation {
-                Conversation::Room(id) => Some(id.clone()),
-                _ => None,
-            },
-            broadcast: self.conversation == Conversation::Everyone,
-        }
+        self.conversation
+            .chat_payload(&self.id, &self.text, self.sent_at)
     }
 }
 
@@ -105,7 +63,7 @@ impl Store {
             ));
         }
         let tx = self.conn.savepoint()?;
-        let seq = insert(&tx, msg, Direction::Outgoing)?
+        let seq = insert(&tx, msg, MessageDirection::Outgoing)?
             .ok_or_else(|| StoreError::Duplicate(format!("message id {:?}", msg.id)))?;
         {
             let mut row = tx.prepare_cached(
@@ -133,11 +91,7 @@ impl Store {
                 id: row.get(1)?,
                 text: row.get(2)?,
                 sent_at: from_sql_time(row.get(3)?),
-                conversation: match row.get_ref(4)?.as_str()? {
-                    "peer" => Conversation::Peer(key_at(row, 5)?),
-                    "room" => Conversation::Room(row.get(5)?),
-                    _ => Conversation::Everyone,
-                },
+                conversation: Conversation::from_row(row, 4, 5)?,
                 state: Delivery::from_sql(row.get(6)?),
             })
         })?;
@@ -265,7 +219,7 @@ mod tests {
         let stored = s.message(&key(0), "a").unwrap().unwrap();
         assert_eq!(
             (stored.direction, stored.delivery),
-            (Direction::Outgoing, Some(Delivery::Queued))
+            (MessageDirection::Outgoing, Some(Delivery::Queued))
         );
     }
 

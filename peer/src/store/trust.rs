@@ -1,4 +1,4 @@
-//! Key-change bookkeeping for trust on first use (issue 5, "Contacts and trust").
+//! Key-change bookkeeping for trust on first use (SECURITY.md §3, "First contact").
 //!
 //! When a pinned contact's address or name answers with another key, the node holds the
 //! session and records a [`KeyChange`]. The record survives restarts, so "nothing is sent until

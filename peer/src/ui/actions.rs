@@ -5,7 +5,7 @@ use crypto_core::wire::MAX_NAME_CHARS;
 use crypto_core::PublicKey;
 
 use crate::invite::Invite;
-use crate::node::{parse_conversation, MAX_HISTORY_PAGE};
+use crate::node::MAX_HISTORY_PAGE;
 use crate::store::Conversation;
 
 /// `load_history`'s default page size.
@@ -159,8 +159,13 @@ pub struct ActionError {
     pub req: Option<Value>,
 }
 
-fn peer_key(text: &str) -> Result<PublicKey, String> {
-    PublicKey::from_base64(text).map_err(|_| "peer_id is not a base64 public key".to_owned())
+/// A `peer_id` (or room member) that is not a key.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("peer_id is not a base64 public key")]
+struct BadPeerId;
+
+fn peer_key(text: &str) -> Result<PublicKey, BadPeerId> {
+    PublicKey::from_base64(text).map_err(|_| BadPeerId)
 }
 
 /// Parses one WebSocket text message. On success also returns its `req`.
@@ -223,7 +228,9 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
         }
         RawAction::SendMessage { text, to } => {
             let to = match to {
-                Some(to) => Some(peer_key(&to).map_err(|m| fail(m, Some(name.clone())))?),
+                Some(to) => {
+                    Some(peer_key(&to).map_err(|e| fail(e.to_string(), Some(name.clone())))?)
+                }
                 None => None,
             };
             Action::SendMessage { text, to }
@@ -238,19 +245,19 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             Action::SetName { name: new_name }
         }
         RawAction::SetVerified { peer_id, verified } => Action::SetVerified {
-            peer_id: peer_key(&peer_id).map_err(|m| fail(m, Some(name.clone())))?,
+            peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
             verified,
         },
         RawAction::DisconnectPeer { peer_id } => Action::DisconnectPeer {
-            peer_id: peer_key(&peer_id).map_err(|m| fail(m, Some(name.clone())))?,
+            peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
         },
         RawAction::LoadHistory {
             conversation,
             before,
             limit,
         } => {
-            let conversation =
-                parse_conversation(&conversation).map_err(|m| fail(m, Some(name.clone())))?;
+            let conversation = Conversation::parse_ui_id(&conversation)
+                .map_err(|e| fail(e.to_string(), Some(name.clone())))?;
             let limit = match limit {
                 None => DEFAULT_HISTORY_PAGE,
                 Some(n) if (1..=MAX_HISTORY_PAGE as u64).contains(&n) => n as usize,
@@ -277,7 +284,7 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
         },
         RawAction::GetInvite {} => Action::GetInvite,
         RawAction::ConnectInvite { invite } => Action::ConnectInvite {
-            invite: Invite::parse(&invite).map_err(|m| fail(m, Some(name.clone())))?,
+            invite: Invite::parse(&invite).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
         },
         RawAction::CreateRoom {
             name: room_name,
@@ -294,7 +301,7 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                 .iter()
                 .map(|m| peer_key(m))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|m| fail(m, Some(name.clone())))?;
+                .map_err(|e| fail(e.to_string(), Some(name.clone())))?;
             Action::CreateRoom {
                 name: room_name,
                 members,

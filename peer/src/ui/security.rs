@@ -1,4 +1,4 @@
-//! The local UI's defences (PROTOCOL.md §8, DESIGN §5): a Host allow-list against DNS
+//! The local UI's defences (PROTOCOL.md §8, SECURITY.md §4): a Host allow-list against DNS
 //! rebinding, the per-launch token and an exact Origin match on the WebSocket upgrade
 //! (cross-site WebSocket hijacking), and security headers on every response.
 

@@ -14,7 +14,7 @@ use super::actions::{self, Action};
 use super::security;
 use super::AppState;
 use crate::event::Event;
-use crate::node::Target;
+use crate::node::{ConnectError, Target};
 
 /// WebSocket close code for a message over the size limit (RFC 6455 §7.4.1).
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -95,12 +95,10 @@ async fn client(socket: WebSocket, state: AppState) {
                 Some(Ok(Message::Binary(_))) => Event::error("binary messages are not supported", None, None),
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Err(e)) => {
-                    // Oversized message (tungstenite: "Space limit exceeded: Message too
-                    // long") or a protocol error; say which in the close frame (the socket
-                    // may be gone already).
+                    // An oversized message or a protocol error; say which in the close frame
+                    // (the socket may be gone already).
                     tracing::info!("UI client error: {e}");
-                    let text = e.to_string();
-                    let close = if text.contains("too long") || text.contains("too big") {
+                    let close = if is_too_big(e) {
                         CloseFrame {
                             code: CLOSE_TOO_BIG,
                             reason: "message too big".into(),
@@ -139,6 +137,20 @@ async fn client(socket: WebSocket, state: AppState) {
     tracing::debug!("UI client disconnected");
 }
 
+/// Whether a WebSocket read failed because a message or control frame exceeded its limit
+/// (as opposed to any other protocol error).
+fn is_too_big(error: axum::Error) -> bool {
+    use tungstenite::error::{CapacityError, ProtocolError};
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) => matches!(
+            *e,
+            tungstenite::Error::Capacity(CapacityError::MessageTooLong { .. })
+                | tungstenite::Error::Protocol(ProtocolError::ControlFrameTooBig)
+        ),
+        Err(_) => false,
+    }
+}
+
 /// Runs one action; errors go to this client only.
 async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
     let (action, req) = match actions::parse(text) {
@@ -168,12 +180,12 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                     Err(_) => None,
                 };
                 let result = match addr {
-                    Some(addr) => node.connect(addr).await.map_err(|e| e.to_string()),
-                    None => Err(format!("cannot resolve {target}")),
+                    Some(addr) => node.connect(addr).await.map(drop),
+                    None => Err(ConnectError::Resolve(target)),
                 };
-                if let Err(message) = result {
+                if let Err(e) = result {
                     let _ = reply
-                        .send(Event::error(message, Some("connect_peer"), req))
+                        .send(Event::error(e.to_string(), Some("connect_peer"), req))
                         .await;
                 }
             });
@@ -208,7 +220,7 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
             let event = node
                 .history(conversation, before, limit)
                 .await
-                .unwrap_or_else(|e| error(e, "load_history"));
+                .unwrap_or_else(|e| error(e.to_string(), "load_history"));
             let _ = reply.send(event).await;
         }
         Action::ResolveKeyChange { change_id, accept } => {
@@ -218,29 +230,29 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                 } else {
                     "reject_key_change"
                 };
-                let _ = reply.send(error(e, name)).await;
+                let _ = reply.send(error(e.to_string(), name)).await;
             }
         }
         Action::GetInvite => {
             let event = node
                 .invite_event()
-                .unwrap_or_else(|e| error(e, "get_invite"));
+                .unwrap_or_else(|e| error(e.to_string(), "get_invite"));
             let _ = reply.send(event).await;
         }
         Action::ConnectInvite { invite } => {
             let node = node.clone();
             let reply = reply.clone();
             tokio::spawn(async move {
-                if let Err(message) = node.connect_invite(&invite).await {
+                if let Err(e) = node.connect_invite(&invite).await {
                     let _ = reply
-                        .send(Event::error(message, Some("connect_invite"), req))
+                        .send(Event::error(e.to_string(), Some("connect_invite"), req))
                         .await;
                 }
             });
         }
         Action::CreateRoom { name, members } => {
             if let Err(e) = node.create_room(&name, members).await {
-                let _ = reply.send(error(e, "create_room")).await;
+                let _ = reply.send(error(e.to_string(), "create_room")).await;
             }
         }
         Action::ListContacts => {

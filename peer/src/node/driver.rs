@@ -1,0 +1,491 @@
+//! One connection from start to end: accept (rate limit, session limit, handshake slots) or
+//! dial, the Noise handshake under its deadline, the trust check, registration, the running
+//! session, and unregistering when it ends. Also the listener and shutdown, which waits for
+//! these connection tasks.
+//!
+//! The long-lived connection future is kept small (an idle session should cost little
+//! memory, BENCHMARKS.md): the handshake is boxed and everything between handshake and
+//! session runs in plain functions.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crypto_core::wire::{Hello, AGENT};
+use crypto_core::PublicKey;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::registry::{NewSession, Refusal};
+use super::trust::Admission;
+use super::{Inner, Node};
+use crate::event::{ConnectionDirection, Event, PeerInfo};
+use crate::framing::LineReader;
+use crate::handshake::{self, HandshakeFailure};
+use crate::limits::{NodeLimits, RateLimiter};
+use crate::session::{self, ReaderContext, SessionIo, QUEUE_DEPTH};
+
+/// Inbound handshakes allowed at once by default (`--max-pending-handshakes`); beyond this new
+/// connections are closed at once, so a flood of silent connections cannot exhaust memory or
+/// descriptors for 10 s each.
+pub const MAX_PENDING_HANDSHAKES: usize = crate::limits::DEFAULT_MAX_PENDING_HANDSHAKES;
+
+/// Why a dial did not end in a live session.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The invite's host name did not resolve.
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    /// TCP connect failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Target.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Handshake failed.
+    #[error("handshake with {addr} failed: {reason}")]
+    Handshake {
+        /// Target.
+        addr: SocketAddr,
+        /// Cause.
+        reason: HandshakeFailure,
+    },
+    /// The connection task ended before it reported.
+    #[error("handshake with {addr} failed: connection task ended")]
+    TaskEnded {
+        /// Target.
+        addr: SocketAddr,
+    },
+    /// The session was refused (duplicate rule, our own key, trust).
+    #[error("connection to {addr} closed: {reason}")]
+    Refused {
+        /// Target.
+        addr: SocketAddr,
+        /// Cause.
+        reason: Refusal,
+    },
+}
+
+/// Who learns how a dial ended.
+type Ready = Option<oneshot::Sender<Result<PeerInfo, ConnectError>>>;
+
+/// The connection tasks and what bounds inbound ones.
+pub(super) struct Connections {
+    live_tasks: AtomicUsize,
+    tasks_done: Notify,
+    handshake_slots: Arc<Semaphore>,
+    rate: RateLimiter,
+}
+
+impl Connections {
+    pub(super) fn new(limits: &NodeLimits) -> Self {
+        Self {
+            live_tasks: AtomicUsize::new(0),
+            tasks_done: Notify::new(),
+            handshake_slots: Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1))),
+            rate: RateLimiter::new(limits),
+        }
+    }
+}
+
+/// Counts a connection task so shutdown can wait for it.
+struct TaskGuard(Arc<Inner>);
+
+impl TaskGuard {
+    fn new(inner: &Arc<Inner>) -> Self {
+        inner.connections.live_tasks.fetch_add(1, Ordering::SeqCst);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        let connections = &self.0.connections;
+        if connections.live_tasks.fetch_sub(1, Ordering::SeqCst) == 1 {
+            connections.tasks_done.notify_waiters();
+        }
+    }
+}
+
+impl Node {
+    /// Binds the P2P listener and starts accepting; returns the bound address.
+    pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let hosts = crate::lan::dialable_hosts(local.ip());
+        self.inner.addresses.set_listening(local, &hosts);
+        let node = self.clone();
+        tokio::spawn(async move { node.accept_loop(listener).await });
+        self.emit(Event::Status {
+            message: format!("listening on {local}"),
+        });
+        Ok(local)
+    }
+
+    async fn accept_loop(self, listener: TcpListener) {
+        let connections = &self.inner.connections;
+        loop {
+            match listener.accept().await {
+                Ok((stream, addr)) => {
+                    if !connections.rate.allow(addr.ip()) {
+                        tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
+                        continue;
+                    }
+                    if self.inner.sessions.is_full() {
+                        tracing::warn!(%addr, "connection closed: session limit reached");
+                        continue;
+                    }
+                    let Ok(permit) = connections.handshake_slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%addr, "connection closed: too many handshakes in progress");
+                        continue;
+                    };
+                    let node = self.clone();
+                    tokio::spawn(async move {
+                        node.run_connection(
+                            stream,
+                            addr,
+                            ConnectionDirection::Inbound,
+                            Some(permit),
+                            None,
+                        )
+                        .await;
+                    });
+                }
+                Err(e) => {
+                    // Usually out of file descriptors; back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Dials `addr`, handshakes and registers the session. Returns once the session is live
+    /// (its I/O continues in a background task).
+    pub async fn connect(&self, addr: SocketAddr) -> Result<PeerInfo, ConnectError> {
+        self.connect_expecting(addr, None).await
+    }
+
+    /// [`Node::connect`], refusing the session unless the remote's static key is `expected`.
+    pub async fn connect_expecting(
+        &self,
+        addr: SocketAddr,
+        expected: Option<PublicKey>,
+    ) -> Result<PeerInfo, ConnectError> {
+        self.emit(Event::Status {
+            message: format!("connecting to {addr}"),
+        });
+        let timeout = self.inner.handshake_timeout;
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ConnectError::Connect {
+                addr,
+                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+            })?
+            .map_err(|source| ConnectError::Connect { addr, source })?;
+        if let Some(expected) = expected {
+            match stream.local_addr() {
+                Ok(local) => self.inner.trust.expect(local, expected),
+                Err(source) => return Err(ConnectError::Connect { addr, source }),
+            }
+        }
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let node = self.clone();
+        tokio::spawn(async move {
+            node.run_connection(
+                stream,
+                addr,
+                ConnectionDirection::Outbound,
+                None,
+                Some(ready_tx),
+            )
+            .await;
+        });
+        match ready_rx.await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::TaskEnded { addr }),
+        }
+    }
+
+    /// Runs one connection to its end and logs why it closed (never key material or text).
+    async fn run_connection(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        direction: ConnectionDirection,
+        handshake_permit: Option<OwnedSemaphorePermit>,
+        ready: Ready,
+    ) {
+        let _guard = TaskGuard::new(&self.inner);
+        let reason = self
+            .connection_body(stream, addr, direction, handshake_permit, ready)
+            .await;
+        tracing::info!(%addr, ?direction, "connection closed: {reason}");
+    }
+
+    /// Handshake, admit, register, run, unregister; returns the close reason. `ready` learns
+    /// the outcome of the handshake and registration.
+    async fn connection_body(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        direction: ConnectionDirection,
+        handshake_permit: Option<OwnedSemaphorePermit>,
+        ready: Ready,
+    ) -> String {
+        let _ = stream.set_nodelay(true);
+        let local = match direction {
+            ConnectionDirection::Outbound => stream.local_addr().ok(),
+            ConnectionDirection::Inbound => None,
+        };
+        let (read_half, mut write_half) = stream.into_split();
+        let mut reader = LineReader::new(read_half);
+        let hello = Hello {
+            name: self.name(),
+            listen_port: self.inner.addresses.port(),
+            agent: AGENT.to_owned(),
+        };
+        let timeout = self.inner.handshake_timeout;
+        let identity = &self.inner.identity;
+        // Boxed (state and result) so the handshake does not size the long-lived connection
+        // future: an idle session should cost as little memory as possible.
+        let result = tokio::time::timeout(
+            timeout,
+            Box::pin(async {
+                match direction {
+                    ConnectionDirection::Outbound => {
+                        handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
+                    }
+                    ConnectionDirection::Inbound => {
+                        handshake::respond(&mut reader, &mut write_half, identity, &hello).await
+                    }
+                }
+                .map(Box::new)
+            }),
+        )
+        .await
+        .unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis())));
+        let established = match result {
+            Ok(established) => established,
+            Err(e) => {
+                let reason = format!("handshake failed: {e}");
+                if let Some(ready) = ready {
+                    let _ = ready.send(Err(ConnectError::Handshake { addr, reason: e }));
+                }
+                return reason;
+            }
+        };
+        drop(handshake_permit);
+        let remote = established.remote();
+        let admitted = Box::pin(self.admit(remote, &established.hello, addr, local)).await;
+        match admitted {
+            Ok(Admission::Normal { .. }) => {}
+            Ok(Admission::Held(event)) => self.emit(event),
+            Err(reason) => return refuse(ready, addr, reason),
+        }
+        // Everything between the handshake and the session runs in a plain function, so the
+        // transport keys and buffers moved into the session are not also kept in this
+        // long-lived future's state.
+        let (session, remote, conn_id, peer_id) =
+            match self.establish(established, reader, write_half, addr, direction, ready) {
+                Ok(parts) => parts,
+                Err(reason) => return reason.to_string(),
+            };
+        let reason = session
+            .wait(|reason| self.unregister(&remote, conn_id, reason))
+            .await;
+        format!("session with {peer_id} ended: {reason}")
+    }
+
+    /// Registers an admitted handshake (or refuses it) and starts its session.
+    fn establish(
+        &self,
+        established: Box<handshake::Established>,
+        reader: LineReader<OwnedReadHalf>,
+        write_half: OwnedWriteHalf,
+        addr: SocketAddr,
+        direction: ConnectionDirection,
+        ready: Ready,
+    ) -> Result<(session::Session, PublicKey, u64, String), Refusal> {
+        let remote = established.remote();
+        let peer_id = remote.to_base64();
+        let conn_id = self.inner.sessions.next_conn_id();
+        let info = PeerInfo {
+            peer_id: peer_id.clone(),
+            public_key: peer_id.clone(),
+            name: established.hello.name.clone(),
+            address: addr.to_string(),
+            listen_port: established.hello.listen_port,
+            direction,
+            // Filled in by whoever shows it (`fingerprint_of`): see `fingerprints`.
+            fingerprint: String::new(),
+            verified: self.inner.trust.is_verified(&remote),
+        };
+        let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
+        let (close_tx, close_rx) = oneshot::channel();
+        let registered = self.inner.sessions.register(
+            &self.inner.public,
+            NewSession {
+                remote,
+                conn_id,
+                direction,
+                info: &info,
+                queue: &queue_tx,
+                close: close_tx,
+            },
+        );
+        if let Err(reason) = registered {
+            refuse(ready, addr, reason.clone());
+            return Err(reason);
+        }
+        tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
+        let ctx = ReaderContext {
+            peer_id: peer_id.clone(),
+            inbox: self.inbox(remote, &info.name),
+        };
+        let held = self.inner.trust.is_held(&remote);
+        if !held {
+            self.emit(Event::PeerConnected(info.clone()));
+        }
+        if let Some(ready) = ready {
+            let _ = ready.send(Ok(info));
+        }
+        if !held {
+            self.session_online(remote);
+        }
+        let handshake::Established { transport, .. } = *established;
+        let (sender, receiver) = transport.into_halves();
+        let io = SessionIo {
+            receiver,
+            sender,
+            reader,
+            writer: write_half,
+        };
+        let session = session::start(io, queue_tx, queue_rx, close_rx, ctx);
+        Ok((session, remote, conn_id, peer_id))
+    }
+
+    /// Removes a session if it is still the registered one for its key.
+    fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
+        if let Some(info) = self.inner.sessions.remove_if_current(remote, conn_id) {
+            self.inner.outbox.session_gone(remote);
+            if !self.inner.trust.release(remote) {
+                self.emit_disconnected(&info, reason);
+            }
+            self.emit_contacts();
+        }
+    }
+
+    /// Closes the session with `peer`; false if there was none.
+    pub fn disconnect(&self, peer: &PublicKey, reason: &str) -> bool {
+        match self.inner.sessions.remove(peer) {
+            Some(removed) => {
+                self.inner.outbox.session_gone(peer);
+                self.inner.trust.release(peer);
+                self.emit_disconnected(&removed.info, reason);
+                self.emit_contacts();
+                removed.close(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn emit_disconnected(&self, info: &PeerInfo, reason: &str) {
+        self.emit(Event::PeerDisconnected {
+            peer_id: info.peer_id.clone(),
+            public_key: info.public_key.clone(),
+            name: info.name.clone(),
+            address: info.address.clone(),
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Closes every session and waits (briefly) for their tasks to flush and finish.
+    pub async fn shutdown(&self) {
+        for key in self.inner.sessions.keys() {
+            self.disconnect(&key, "shutting down");
+        }
+        let connections = &self.inner.connections;
+        let wait = async {
+            loop {
+                let notified = connections.tasks_done.notified();
+                if connections.live_tasks.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(3), wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
+        self.flush_store().await;
+    }
+}
+
+/// Tells a dialler its session was refused; returns the close reason.
+fn refuse(ready: Ready, addr: SocketAddr, reason: Refusal) -> String {
+    let text = reason.to_string();
+    if let Some(ready) = ready {
+        let _ = ready.send(Err(ConnectError::Refused { addr, reason }));
+    }
+    text
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::super::NodeConfig;
+    use super::*;
+    use crate::persist::StoreHandle;
+    use crate::store::Store;
+    use crypto_core::Identity;
+
+    /// Idle sessions must stay small (BENCHMARKS.md: at most 16 KiB each). Future sizes are
+    /// where that budget silently goes (moved values stay in an async fn's state), so pin them.
+    #[tokio::test]
+    async fn long_lived_futures_stay_small() {
+        let node = Node::new(NodeConfig {
+            identity: Identity::generate(),
+            name: String::new(),
+            handshake_timeout: Duration::from_secs(1),
+            store: StoreHandle::spawn(Store::open_in_memory().unwrap()).unwrap(),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let connection =
+            node.run_connection(stream, addr, ConnectionDirection::Inbound, None, None);
+        assert!(
+            std::mem::size_of_val(&connection) <= 1536,
+            "{}",
+            std::mem::size_of_val(&connection)
+        );
+
+        let (sender, receiver) = crate::handshake::tests::transport_pair();
+        let (tx, rx) = mpsc::channel(4);
+        let writer = session::writer_loop(sender, tokio::io::sink(), rx);
+        assert!(
+            std::mem::size_of_val(&writer) <= 3072,
+            "{}",
+            std::mem::size_of_val(&writer)
+        );
+        let remote = *Identity::generate().public_key();
+        let ctx = ReaderContext {
+            peer_id: remote.to_base64(),
+            inbox: node.inbox(remote, ""),
+        };
+        let reader = session::reader_loop(receiver, LineReader::new(tokio::io::empty()), tx, &ctx);
+        assert!(
+            std::mem::size_of_val(&reader) <= 3584,
+            "{}",
+            std::mem::size_of_val(&reader)
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The node: one peer's sessions with other peers, and everything it does with them.
+//!
+//! [`Node`] is a cheap handle; what it is made of lives in the module that changes it, so a
+//! change belongs where its state is:
+//!
+//! * [`registry`] — live sessions keyed by the remote static key, with PROTOCOL.md §7's
+//!   duplicate rule and the session limit. Admission control beyond the limit goes here.
+//! * [`driver`] — one connection from dial or accept through the handshake to a running
+//!   session and its end; the listener, per-address rate limit and shutdown.
+//! * [`trust`] — trust on first use, held key changes, the verified flag and invites
+//!   (SECURITY.md). Binding trust to keys, message requests and nicknames go here.
+//! * [`inbound`] — what a session received: store first, then acknowledge (PROTOCOL.md §8.1).
+//! * [`sending`] — our messages: committed to the outbox, then written to live sessions; the
+//!   backlog a session gets when it comes up.
+//! * [`rooms`] — creating and announcing rooms. Room authority goes here.
+//! * [`redial`] — dialling contacts we owe messages to, with backoff.
+//! * [`addresses`] — where others can reach us (listen port, dialable hosts, invite host).
+//!   Addresses per contact and hole punching go here.
+//! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
+//!
+//! The store handle is given at construction ([`NodeConfig::store`]); every database access
+//! goes through its thread, so nothing here blocks the runtime.
+
+mod addresses;
+mod driver;
+mod inbound;
+mod queries;
+mod redial;
+mod registry;
+mod rooms;
+mod sending;
+mod trust;
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use crypto_core::wire::clean_name;
+use crypto_core::{fingerprint, Identity, PublicKey};
+use tokio::sync::broadcast;
+
+use crate::event::Event;
+use crate::fingerprints::FingerprintCache;
+use crate::limits::NodeLimits;
+use crate::persist::StoreHandle;
+
+pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
+pub use queries::{HistoryError, MAX_HISTORY_PAGE};
+pub use redial::{REDIAL_BASE, REDIAL_CAP};
+pub use registry::{keep_new_session, Refusal};
+pub use rooms::RoomError;
+pub use sending::{SendError, Target, MAX_TEXT_CHARS};
+pub use trust::{InviteError, KeyChangeError};
+
+/// Capacity of the event channel; a UI that lags further loses events (and is told so).
+const EVENT_CAPACITY: usize = 4096;
+
+/// Node settings.
+pub struct NodeConfig {
+    /// Our static identity.
+    pub identity: Identity,
+    /// Display name sent in hellos.
+    pub name: String,
+    /// Deadline for a whole handshake (10 s by the protocol; shorter in tests).
+    pub handshake_timeout: Duration,
+    /// The store thread every contact, message and room goes through.
+    pub store: StoreHandle,
+}
+
+/// What the handle points at: our identity, the event channel, and one part per module.
+struct Inner {
+    identity: Identity,
+    public: PublicKey,
+    public_b64: String,
+    fingerprint: String,
+    name: RwLock<String>,
+    handshake_timeout: Duration,
+    store: StoreHandle,
+    fingerprints: FingerprintCache,
+    events: broadcast::Sender<Event>,
+    sessions: registry::Registry,
+    connections: driver::Connections,
+    trust: trust::Trust,
+    outbox: sending::Outbox,
+    redial: redial::Redial,
+    addresses: addresses::OwnAddresses,
+    contacts_notice: queries::ContactsNotice,
+}
+
+/// A handle to the node; cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave these maps inconsistent; keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Node {
+    /// A node with no listener yet and the default [`NodeLimits`].
+    pub fn new(config: NodeConfig) -> Self {
+        Self::with_limits(config, NodeLimits::default())
+    }
+
+    /// A node with no listener yet and these limits.
+    pub fn with_limits(config: NodeConfig, limits: NodeLimits) -> Self {
+        let public = *config.identity.public_key();
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        Self {
+            inner: Arc::new(Inner {
+                public_b64: public.to_base64(),
+                fingerprint: fingerprint(&public),
+                public,
+                identity: config.identity,
+                name: RwLock::new(clean_name(&config.name)),
+                handshake_timeout: config.handshake_timeout,
+                store: config.store,
+                fingerprints: FingerprintCache::default(),
+                events,
+                sessions: registry::Registry::new(limits.max_sessions),
+                connections: driver::Connections::new(&limits),
+                trust: trust::Trust::default(),
+                outbox: sending::Outbox::default(),
+                redial: redial::Redial::default(),
+                addresses: addresses::OwnAddresses::default(),
+                contacts_notice: queries::ContactsNotice::default(),
+            }),
+        }
+    }
+
+    /// Our public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.inner.public
+    }
+
+    /// Our display name.
+    pub fn name(&self) -> String {
+        self.inner
+            .name
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default()
+    }
+
+    /// Changes the name sent in future handshakes and tells every UI.
+    pub fn set_name(&self, name: &str) {
+        if let Ok(mut current) = self.inner.name.write() {
+            *current = clean_name(name);
+        }
+        self.emit(self.info());
+    }
+
+    /// Receives every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Emits an event to every subscriber.
+    pub fn emit(&self, event: Event) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Whether any UI (or terminal chat) is subscribed to events.
+    pub fn has_subscribers(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
+    /// The fingerprint of a remote key (cached; ~2 ms the first time).
+    pub fn fingerprint_of(&self, key: &PublicKey) -> String {
+        self.inner.fingerprints.get(key).to_string()
+    }
+
+    /// Fills in the fingerprint of a `peer_connected` event on its way to a UI.
+    pub fn with_fingerprint(&self, event: &Event) -> Option<Event> {
+        match event {
+            Event::PeerConnected(info) if info.fingerprint.is_empty() => {
+                let key = PublicKey::from_base64(&info.public_key).ok()?;
+                let mut info = info.clone();
+                info.fingerprint = self.fingerprint_of(&key);
+                Some(Event::PeerConnected(info))
+            }
+            _ => None,
+        }
+    }
+
+    /// The store thread's handle.
+    pub fn store(&self) -> StoreHandle {
+        self.inner.store.clone()
+    }
+
+    /// Waits until every store job queued so far has finished.
+    pub async fn flush_store(&self) {
+        self.inner.store.flush().await;
+    }
+}

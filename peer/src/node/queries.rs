@@ -1,0 +1,239 @@
+//! What the UI asks the node for: the `info` event, the live peers, the contact list
+//! (coalesced into one `contacts_changed` per burst), the greeting a new UI client gets and
+//! pages of history (PROTOCOL.md §9). Read-only over the other modules' state and the store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crypto_core::wire::AGENT;
+use crypto_core::PublicKey;
+
+use super::rooms::room_event;
+use super::Node;
+use crate::event::{ContactInfo, Event, HistoryMessage, PeerInfo};
+use crate::persist::StoreUnavailable;
+use crate::store::{self, Conversation, Store, StoreError};
+
+/// How long contact-list changes are gathered into one `contacts` event.
+const CONTACTS_COALESCE: Duration = Duration::from_millis(100);
+
+/// Largest `limit` of `load_history`.
+pub const MAX_HISTORY_PAGE: usize = 500;
+
+/// Why a page of history could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The store failed.
+    #[error("cannot read history: {0}")]
+    Read(StoreError),
+    /// The store thread did not answer.
+    #[error(transparent)]
+    Unavailable(StoreUnavailable),
+}
+
+/// Whether a coalesced `contacts_changed` is already scheduled (see [`Node::emit_contacts`]).
+#[derive(Default)]
+pub(super) struct ContactsNotice {
+    scheduled: AtomicBool,
+}
+
+impl Node {
+    /// The `info` event describing us.
+    pub fn info(&self) -> Event {
+        Event::Info {
+            public_key: self.inner.public_b64.clone(),
+            fingerprint: self.inner.fingerprint.clone(),
+            name: self.name(),
+            p2p_port: self.inner.addresses.port(),
+            addresses: self.inner.addresses.dial_addresses(),
+            agent: AGENT.to_owned(),
+        }
+    }
+
+    /// Every live session that is not held, as `peer_connected` payloads.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let verified = self.inner.trust.verified_keys();
+        let held = self.inner.trust.held_keys();
+        self.inner
+            .sessions
+            .infos()
+            .into_iter()
+            .filter(|(key, _)| !held.contains(key))
+            .map(|(key, info)| PeerInfo {
+                verified: verified.contains(&key),
+                ..info
+            })
+            .collect()
+    }
+
+    fn contacts_from(&self, s: &Store) -> Event {
+        let contacts = match s.list_contacts() {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!("cannot list contacts: {e}");
+                Vec::new()
+            }
+        };
+        Event::Contacts {
+            contacts: contacts
+                .into_iter()
+                .filter(|c| c.replaced_by.is_none())
+                .map(|c| ContactInfo {
+                    peer_id: c.public_key.to_base64(),
+                    online: self.is_online(&c.public_key),
+                    name: c.name,
+                    last_address: c.last_address,
+                    first_seen: c.first_seen,
+                    last_seen: c.last_seen,
+                    verified: c.verified,
+                })
+                .collect(),
+        }
+    }
+
+    /// Tells every UI that the contact list changed, at most once per [`CONTACTS_COALESCE`];
+    /// each UI client then lists the contacts itself (`contacts_event`). A burst of handshakes
+    /// used to list every contact once per handshake into the event ring — quadratic work and
+    /// a ring of ever larger listings (3.5 GiB RSS at 10,000 sessions in the load bench).
+    pub fn emit_contacts(&self) {
+        if !self.has_subscribers() {
+            return;
+        }
+        let scheduled = &self.inner.contacts_notice.scheduled;
+        if scheduled.swap(true, Ordering::AcqRel) {
+            return; // the scheduled listing runs later and sees this change too
+        }
+        let node = self.clone();
+        let list = move || {
+            node.inner
+                .contacts_notice
+                .scheduled
+                .store(false, Ordering::Release);
+            node.emit(Event::ContactsChanged);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    tokio::time::sleep(CONTACTS_COALESCE).await;
+                    list();
+                });
+            }
+            Err(_) => list(),
+        }
+    }
+
+    /// The `contacts` event.
+    pub async fn contacts_event(&self) -> Event {
+        let node = self.clone();
+        self.store()
+            .call(move |s| node.contacts_from(s))
+            .await
+            .unwrap_or(Event::Contacts {
+                contacts: Vec::new(),
+            })
+    }
+
+    /// What a UI gets on connect after `info` and the `peer_connected` snapshot: `contacts`,
+    /// one `room` per room, one `key_changed` per unresolved change.
+    pub async fn greeting_events(&self) -> Vec<Event> {
+        let node = self.clone();
+        let result = self
+            .store()
+            .call(move |s| -> store::Result<Vec<Event>> {
+                let mut events = vec![node.contacts_from(s)];
+                events.extend(s.list_rooms()?.iter().map(room_event));
+                for change in s.pending_key_changes()? {
+                    let was_verified = s.contact(&change.old_key)?.is_some_and(|c| c.verified);
+                    events.push(Event::KeyChanged {
+                        change_id: change.id,
+                        peer_id: change.old_key.to_base64(),
+                        new_key: change.new_key.to_base64(),
+                        name: change.name,
+                        address: change.address,
+                        was_verified,
+                    });
+                }
+                Ok(events)
+            })
+            .await;
+        match result {
+            Ok(Ok(events)) => events,
+            Ok(Err(e)) => {
+                tracing::warn!("cannot read the store: {e}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// One page of history.
+    pub async fn history(
+        &self,
+        conversation: Conversation,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Event, HistoryError> {
+        let limit = limit.clamp(1, MAX_HISTORY_PAGE);
+        let conv = conversation.clone();
+        let me = self.inner.public;
+        let my_name = self.name();
+        let result = self
+            .store()
+            .call(move |s| -> store::Result<(Vec<HistoryMessage>, bool)> {
+                let mut page = s.history(&conv, before, limit + 1)?;
+                let has_more = page.len() > limit;
+                if has_more {
+                    page.remove(0);
+                }
+                let mut names: HashMap<PublicKey, String> = HashMap::new();
+                let mut out = Vec::with_capacity(page.len());
+                for m in page {
+                    let outgoing = m.direction == store::MessageDirection::Outgoing;
+                    let (from, name) = if outgoing || m.message.sender == me {
+                        ("me".to_owned(), my_name.clone())
+                    } else {
+                        let key = m.message.sender;
+                        let name = match names.get(&key) {
+                            Some(n) => n.clone(),
+                            None => {
+                                let n = s.contact(&key)?.map(|c| c.name).unwrap_or_default();
+                                names.insert(key, n.clone());
+                                n
+                            }
+                        };
+                        (key.to_base64(), name)
+                    };
+                    let state = outgoing.then(|| {
+                        store::Delivery::shown(m.delivery, || {
+                            s.sent_count_up_to(&m.message.id, 1).is_ok_and(|n| n > 0)
+                        })
+                        .as_str()
+                    });
+                    out.push(HistoryMessage {
+                        seq: m.seq,
+                        id: m.message.id,
+                        conversation: m.message.conversation.ui_id(),
+                        from,
+                        name,
+                        text: m.message.text,
+                        sent_at: m.message.sent_at,
+                        received_at: m.message.received_at,
+                        direction: if outgoing { "out" } else { "in" },
+                        state,
+                    });
+                }
+                Ok((out, has_more))
+            })
+            .await;
+        match result {
+            Ok(Ok((messages, has_more))) => Ok(Event::History {
+                conversation: conversation.ui_id(),
+                messages,
+                has_more,
+            }),
+            Ok(Err(e)) => Err(HistoryError::Read(e)),
+            Err(e) => Err(HistoryError::Unavailable(e)),
+        }
+    }
+}

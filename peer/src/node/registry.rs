@@ -1,0 +1,229 @@
+//! The live sessions, one per remote static key (PROTOCOL.md §7). A finished handshake is
+//! registered here or refused (our own key, the session limit, the duplicate rule); the
+//! registry is what "connected" means for sending, the UI and redial. Admission control that
+//! looks at more than the count of sessions belongs here.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crypto_core::PublicKey;
+use tokio::sync::{mpsc, oneshot};
+
+use super::lock;
+use crate::event::{ConnectionDirection, PeerInfo};
+use crate::session::Outgoing;
+
+/// Why a finished handshake was not (or no longer) let in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The remote is ourselves.
+    #[error("connection to our own key")]
+    OwnKey,
+    /// The node already has its maximum of sessions.
+    #[error("session limit reached ({0} sessions)")]
+    SessionLimit(usize),
+    /// The duplicate rule kept the existing session.
+    #[error("duplicate session (keeping the existing one)")]
+    Duplicate,
+    /// An invite's address answered with another key.
+    #[error("the peer at {addr} answered with key {got} but the invite names {expected}")]
+    InviteKeyMismatch {
+        /// Where we dialled.
+        addr: std::net::SocketAddr,
+        /// The key that answered, base64.
+        got: String,
+        /// The invite's key, base64.
+        expected: String,
+    },
+    /// The user rejected this key for a known contact.
+    #[error("this key was rejected for a known contact")]
+    RejectedKey,
+}
+
+/// PROTOCOL.md §7: given a live session and a newly completed one with the same remote, keep
+/// the one initiated by the smaller static key; if one side initiated both, keep the older.
+pub fn keep_new_session(
+    me: &PublicKey,
+    remote: &PublicKey,
+    old: ConnectionDirection,
+    new: ConnectionDirection,
+) -> bool {
+    if old == new {
+        return false;
+    }
+    let initiator_of_new = match new {
+        ConnectionDirection::Outbound => me,
+        ConnectionDirection::Inbound => remote,
+    };
+    let smaller = if me.as_bytes() <= remote.as_bytes() {
+        me
+    } else {
+        remote
+    };
+    initiator_of_new.as_bytes() == smaller.as_bytes()
+}
+
+/// One live session.
+struct SessionHandle {
+    conn_id: u64,
+    direction: ConnectionDirection,
+    info: PeerInfo,
+    queue: mpsc::Sender<Outgoing>,
+    close: Option<oneshot::Sender<String>>,
+}
+
+/// A session taken out of the registry: what the UI is told and how to close it.
+pub(super) struct Removed {
+    pub(super) info: PeerInfo,
+    close: Option<oneshot::Sender<String>>,
+}
+
+impl Removed {
+    /// Tells the session task to end with `reason` (if it has not already ended).
+    pub(super) fn close(mut self, reason: &str) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(reason.to_owned());
+        }
+    }
+}
+
+/// Everything [`Registry::register`] needs about a new session.
+pub(super) struct NewSession<'a> {
+    pub(super) remote: PublicKey,
+    pub(super) conn_id: u64,
+    pub(super) direction: ConnectionDirection,
+    pub(super) info: &'a PeerInfo,
+    pub(super) queue: &'a mpsc::Sender<Outgoing>,
+    pub(super) close: oneshot::Sender<String>,
+}
+
+/// The live sessions.
+pub(super) struct Registry {
+    sessions: Mutex<HashMap<PublicKey, SessionHandle>>,
+    next_conn: AtomicU64,
+    max_sessions: usize,
+}
+
+impl Registry {
+    pub(super) fn new(max_sessions: usize) -> Self {
+        Self {
+            sessions: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            max_sessions,
+        }
+    }
+
+    /// A fresh id telling this connection's session apart from a later one with the same key.
+    pub(super) fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether a new remote would be refused by the session limit.
+    pub(super) fn is_full(&self) -> bool {
+        lock(&self.sessions).len() >= self.max_sessions
+    }
+
+    pub(super) fn contains(&self, key: &PublicKey) -> bool {
+        lock(&self.sessions).contains_key(key)
+    }
+
+    pub(super) fn keys(&self) -> Vec<PublicKey> {
+        lock(&self.sessions).keys().copied().collect()
+    }
+
+    /// Every session's key and `peer_connected` payload.
+    pub(super) fn infos(&self) -> Vec<(PublicKey, PeerInfo)> {
+        lock(&self.sessions)
+            .iter()
+            .map(|(key, handle)| (*key, handle.info.clone()))
+            .collect()
+    }
+
+    pub(super) fn info(&self, key: &PublicKey) -> Option<PeerInfo> {
+        lock(&self.sessions).get(key).map(|h| h.info.clone())
+    }
+
+    /// The send queue of `key`'s session.
+    pub(super) fn queue(&self, key: &PublicKey) -> Option<mpsc::Sender<Outgoing>> {
+        lock(&self.sessions).get(key).map(|h| h.queue.clone())
+    }
+
+    /// Adds a completed session, applying the duplicate rule; a refused one must be closed.
+    pub(super) fn register(&self, me: &PublicKey, new: NewSession<'_>) -> Result<(), Refusal> {
+        let NewSession {
+            remote,
+            conn_id,
+            direction,
+            info,
+            queue,
+            close,
+        } = new;
+        if remote.as_bytes() == me.as_bytes() {
+            return Err(Refusal::OwnKey);
+        }
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= self.max_sessions && !sessions.contains_key(&remote) {
+            return Err(Refusal::SessionLimit(self.max_sessions));
+        }
+        if let Some(existing) = sessions.get_mut(&remote) {
+            if !keep_new_session(me, &remote, existing.direction, direction) {
+                return Err(Refusal::Duplicate);
+            }
+            // Replaced: the UI sees a fresh peer_connected, not a disconnect.
+            if let Some(old_close) = existing.close.take() {
+                let _ = old_close.send("duplicate session (replaced by a newer one)".into());
+            }
+        }
+        sessions.insert(
+            remote,
+            SessionHandle {
+                conn_id,
+                direction,
+                info: info.clone(),
+                queue: queue.clone(),
+                close: Some(close),
+            },
+        );
+        Ok(())
+    }
+
+    /// Takes `key`'s session out, whichever connection it is.
+    pub(super) fn remove(&self, key: &PublicKey) -> Option<Removed> {
+        lock(&self.sessions).remove(key).map(|h| Removed {
+            info: h.info,
+            close: h.close,
+        })
+    }
+
+    /// Takes `key`'s session out if it is still connection `conn_id` (not a newer one).
+    pub(super) fn remove_if_current(&self, key: &PublicKey, conn_id: u64) -> Option<PeerInfo> {
+        let mut sessions = lock(&self.sessions);
+        match sessions.get(key) {
+            Some(handle) if handle.conn_id == conn_id => sessions.remove(key).map(|h| h.info),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crypto_core::Identity;
+
+    #[test]
+    fn duplicate_rule_is_symmetric() {
+        let a = *Identity::generate().public_key();
+        let b = *Identity::generate().public_key();
+        use ConnectionDirection::*;
+        // A's outbound conn is B's inbound conn; both sides must agree for every pair.
+        for (old, new) in [(Outbound, Inbound), (Inbound, Outbound)] {
+            let on_a = keep_new_session(&a, &b, old, new);
+            let flip = |d| if d == Outbound { Inbound } else { Outbound };
+            let on_b = keep_new_session(&b, &a, flip(old), flip(new));
+            assert_eq!(on_a, on_b);
+        }
+        assert!(!keep_new_session(&a, &b, Outbound, Outbound));
+        assert!(!keep_new_session(&a, &b, Inbound, Inbound));
+    }
+}

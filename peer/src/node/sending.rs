@@ -1,0 +1,289 @@
+//! Our own messages (PROTOCOL.md §8.1): a message is committed to the outbox before the UI
+//! hears `queued`, then written to every recipient whose session is live (`sent`); an `ack`
+//! (see `inbound`) makes it `delivered`. A session that comes up first gets its backlog — the
+//! rooms it is in, then every message still owed to it, in store order — and only then new
+//! messages directly, so none is written twice or skipped.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crypto_core::noise::MAX_PLAINTEXT_LEN;
+use crypto_core::PublicKey;
+use tokio::sync::mpsc;
+
+use super::rooms::room_payload;
+use super::{lock, Node};
+use crate::event::{now_ms, Event};
+use crate::persist::StoreUnavailable;
+use crate::session::Outgoing;
+use crate::store::{self, ChatMessage, Conversation, Store, StoreError};
+
+/// Longest chat text the UI may send, in characters (PROTOCOL.md §9).
+pub const MAX_TEXT_CHARS: usize = 16_000;
+
+/// How long a send waits for room in a full session queue before the session is closed.
+const SEND_WAIT: Duration = Duration::from_secs(5);
+
+/// Whom `send_message` addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every connected peer.
+    Everyone,
+    /// One contact (queued while offline).
+    Peer(PublicKey),
+    /// A room, by its id without the `room:` prefix.
+    Room(String),
+}
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Empty or longer than [`MAX_TEXT_CHARS`].
+    #[error("text must be 1-{MAX_TEXT_CHARS} characters (got {0})")]
+    TextLength(usize),
+    /// The encoded chat would not fit in one frame.
+    #[error("message too large once encoded")]
+    TooLarge,
+    /// A direct message to someone who is neither connected nor a contact.
+    #[error("not connected to that peer")]
+    NotConnected,
+    /// A room we are not in (or that does not exist).
+    #[error("no room {0:?}")]
+    NoRoom(String),
+    /// The store failed, so the message was not committed.
+    #[error("message store: {0}")]
+    Store(#[from] StoreError),
+    /// The store thread did not answer, so the message was not committed.
+    #[error("message store: {0}")]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+/// Which sessions have read their backlog, and our message ids.
+#[derive(Default)]
+pub(super) struct Outbox {
+    /// Peers whose session has read its backlog from the outbox (in store order): a new
+    /// message is written directly only to these; the others get it from that backlog.
+    ready: Mutex<HashSet<PublicKey>>,
+    next_msg: AtomicU64,
+}
+
+impl Outbox {
+    /// The session of `key` ended: its next one reads the backlog again.
+    pub(super) fn session_gone(&self, key: &PublicKey) {
+        lock(&self.ready).remove(key);
+    }
+
+    /// A new unique message id.
+    fn message_id(&self) -> String {
+        let n = self.next_msg.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}-{n}", rand::random::<u64>())
+    }
+}
+
+/// Whether exactly one recipient of our message `id` has left `queued`.
+fn first_sent(s: &Store, id: &str) -> bool {
+    s.sent_count_up_to(id, 2).is_ok_and(|n| n == 1)
+}
+
+impl Node {
+    /// Sends a chat message to one contact or (`to == None`) every connected peer: committed
+    /// to the outbox, then written to the connected recipients. Returns the `message_sent`
+    /// event (already emitted to subscribers).
+    pub async fn send_message(
+        &self,
+        text: &str,
+        to: Option<PublicKey>,
+    ) -> Result<Event, SendError> {
+        self.send_chat(text, to.map_or(Target::Everyone, Target::Peer))
+            .await
+    }
+
+    /// Whether `key` has a live session that is not held.
+    pub(super) fn is_online(&self, key: &PublicKey) -> bool {
+        self.inner.sessions.contains(key) && !self.inner.trust.is_held(key)
+    }
+
+    /// Sends a chat message: committed to the outbox first, then `message_sent {state:
+    /// "queued"}`, then written to every connected recipient (`delivery {state: "sent"}`).
+    pub async fn send_chat(&self, text: &str, target: Target) -> Result<Event, SendError> {
+        let chars = text.chars().count();
+        if chars == 0 || chars > MAX_TEXT_CHARS {
+            return Err(SendError::TextLength(chars));
+        }
+        let me = self.inner.public;
+        let (conversation, recipients): (Conversation, Vec<PublicKey>) = match target {
+            Target::Everyone => {
+                let held = self.inner.trust.held_keys();
+                let live = self
+                    .inner
+                    .sessions
+                    .keys()
+                    .into_iter()
+                    .filter(|k| !held.contains(k))
+                    .collect();
+                (Conversation::Everyone, live)
+            }
+            Target::Peer(key) => {
+                if !self.is_online(&key) {
+                    let known = self.store().call(move |s| s.contact(&key)).await??;
+                    if known.is_none_or(|c| c.replaced_by.is_some()) {
+                        return Err(SendError::NotConnected);
+                    }
+                }
+                (Conversation::Peer(key), vec![key])
+            }
+            Target::Room(id) => {
+                let room_id = id.clone();
+                let members = self
+                    .store()
+                    .call(move |s| s.room_members(&room_id))
+                    .await??;
+                if !members.contains(&me) {
+                    return Err(SendError::NoRoom(id));
+                }
+                let others = members.into_iter().filter(|k| *k != me).collect();
+                (Conversation::Room(id), others)
+            }
+        };
+        let id = self.inner.outbox.message_id();
+        let sent_at = now_ms();
+        let message = ChatMessage {
+            conversation: conversation.clone(),
+            sender: me,
+            id: id.clone(),
+            text: text.to_owned(),
+            sent_at,
+            received_at: sent_at,
+        };
+        let payload = message.to_payload().to_bytes();
+        if payload.len() > MAX_PLAINTEXT_LEN {
+            return Err(SendError::TooLarge);
+        }
+        // Recipients whose session already read its backlog get the message now; for the
+        // others it is part of the backlog their session reads (decided on the store thread,
+        // so no message is written twice or missed).
+        let mut direct = Vec::new();
+        if !recipients.is_empty() {
+            let to = recipients.clone();
+            let node = self.clone();
+            direct = self
+                .store()
+                .call(move |s| {
+                    s.enqueue(&message, &to)?;
+                    let ready = lock(&node.inner.outbox.ready);
+                    Ok::<_, StoreError>(
+                        to.into_iter()
+                            .filter(|k| ready.contains(k))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .await??;
+        }
+        let event = Event::MessageSent {
+            id: id.clone(),
+            text: text.to_owned(),
+            sent_at,
+            conversation: conversation.ui_id(),
+            recipients: recipients.iter().map(PublicKey::to_base64).collect(),
+            state: "queued".into(),
+        };
+        self.emit(event.clone());
+        let payload: Outgoing = payload.into();
+        let sends = direct.into_iter().map(|key| {
+            let payload = payload.clone();
+            async move { (key, self.push(&key, payload).await) }
+        });
+        for (key, pushed) in futures_util::future::join_all(sends).await {
+            if pushed {
+                self.mark_sent(key, id.clone());
+            }
+        }
+        Ok(event)
+    }
+
+    /// A session that is not held came up: announce its rooms, send what it is owed (in
+    /// order), refresh the contacts.
+    pub(super) fn session_online(&self, remote: PublicKey) {
+        self.inner.redial.forget(&remote);
+        let node = self.clone();
+        tokio::spawn(async move {
+            let marker = node.clone();
+            let pending = node
+                .store()
+                .call(move |s| -> store::Result<_> {
+                    lock(&marker.inner.outbox.ready).insert(remote);
+                    let rooms: Vec<store::Room> = s
+                        .list_rooms()?
+                        .into_iter()
+                        .filter(|r| r.members.contains(&remote))
+                        .collect();
+                    Ok((rooms, s.pending_for(&remote)?))
+                })
+                .await;
+            let (rooms, pending) = match pending {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => {
+                    tracing::warn!("cannot read the outbox: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            for room in &rooms {
+                if !node.push(&remote, room_payload(room)).await {
+                    return;
+                }
+            }
+            for message in pending {
+                let payload: Outgoing = message.to_payload().to_bytes().into();
+                if !node.push(&remote, payload).await {
+                    return;
+                }
+                node.mark_sent(remote, message.id);
+            }
+            node.emit_contacts();
+        });
+    }
+
+    /// Queues `payload` on `peer`'s session (waiting up to SEND_WAIT for room); false if there
+    /// is no usable session (a stuck one is closed).
+    pub(super) async fn push(&self, peer: &PublicKey, payload: Outgoing) -> bool {
+        if self.inner.trust.is_held(peer) {
+            return false;
+        }
+        let Some(queue) = self.inner.sessions.queue(peer) else {
+            return false;
+        };
+        match queue.try_send(payload) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(payload)) => {
+                match tokio::time::timeout(SEND_WAIT, queue.send(payload)).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => false,
+                    Err(_) => {
+                        self.disconnect(peer, "peer is not reading (send queue full)");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    fn mark_sent(&self, peer: PublicKey, id: String) {
+        let events = self.inner.events.clone();
+        self.store().exec(move |s| match s.mark_sent(&peer, &id) {
+            // "sent" means written to at least one recipient (PROTOCOL.md §8.1), while the
+            // store's aggregate is the least advanced recipient: report the first one.
+            Ok(Some(update)) if update.aggregate_changed || first_sent(s, &id) => {
+                let _ = events.send(Event::Delivery {
+                    id,
+                    state: update.aggregate.max(store::Delivery::Sent).as_str().into(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot record a send: {e}"),
+        });
+    }
+}
