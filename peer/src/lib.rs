@@ -2,10 +2,14 @@
 //! local HTTP/WebSocket UI server and the native CLI. All cryptography is in `crypto-core`;
 //! this crate owns sockets, tasks, clocks and files.
 
+pub mod admission;
 pub mod app;
+pub mod bidi;
 pub mod chat_cli;
 pub mod cli;
 pub mod config;
+pub mod confusable;
+pub mod datadir;
 pub mod event;
 pub mod fingerprints;
 pub mod framing;
