@@ -84,7 +84,12 @@ async fn an_existing_data_directory_and_its_database_are_made_private() {
     }
     let alice = start_in("alice", &dir, 0, &[]);
     let mut ua = alice.ui().await;
-    ua.connect_peer(bob.p2p_port, &bob.public_key).await;
+    // Bob is a contact now: the redialler reconnects (a `connect_peer` would race it into a
+    // duplicate session).
+    ua.wait_for("peer_connected to bob", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == bob.public_key
+    })
+    .await;
     ua.say("written again", Some(&bob.public_key)).await;
     assert_private(&dir);
 }
