@@ -23,14 +23,14 @@ use crate::node::{Node, NodeConfig};
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// Makes peer-supplied text safe to print on a terminal: control characters (which could
-/// drive it) and bidirectional formatting characters (which could make text read as
-/// something else, PROTOCOL.md §8.3) are printed escaped.
+/// drive it), bidirectional formatting characters (which could make text read as something
+/// else, PROTOCOL.md §8.3) and the line and paragraph separators are printed escaped.
 pub fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() {
                 c.escape_default().collect::<Vec<_>>()
-            } else if is_bidi_control(c) {
+            } else if is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}') {
                 c.escape_unicode().collect::<Vec<_>>()
             } else {
                 vec![c]

@@ -41,7 +41,11 @@ pub fn make_private(dir: &Path) -> Result<(), DataDirError> {
         let path = path.to_owned();
         move |source| DataDirError { path, source }
     };
-    set_mode(dir, 0o700).map_err(error(dir))?;
+    let dir_mode = fs::metadata(dir).map_err(error(dir))?.permissions().mode() & 0o777;
+    if dir_mode != 0o700 {
+        set_mode(dir, 0o700).map_err(error(dir))?;
+        tracing::warn!("{} was mode {dir_mode:o}; made it 0700", dir.display());
+    }
     let database = dir.join(DATABASE_FILE);
     match fs::OpenOptions::new()
         .write(true)
@@ -61,7 +65,7 @@ pub fn make_private(dir: &Path) -> Result<(), DataDirError> {
         };
         if meta.file_type().is_file() && meta.permissions().mode() & 0o777 != 0o600 {
             set_mode(&file, 0o600).map_err(error(&file))?;
-            tracing::info!("made {} private (0600)", file.display());
+            tracing::warn!("{} was readable by others; made it 0600", file.display());
         }
     }
     Ok(())
