@@ -54,6 +54,7 @@ pub fn load_identity(
         return Ok((Identity::generate(), None));
     };
     create_private_dir(&dir)?;
+    crate::datadir::make_private(&dir)?;
     let identity = load_or_create_key(&dir.join(IDENTITY_FILE))?;
     Ok((identity, Some(dir)))
 }
