@@ -123,6 +123,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The bound the `json_work` fuzz target checks, on generated objects with many keys and on
+    /// near-JSON noise: at most 8 operations (values parsed plus key comparisons) per byte.
+    #[test]
+    fn parse_work_is_linear_in_the_input(
+        keys in prop::collection::vec("[a-c]{0,3}", 0..200),
+        noise in "[{}\\[\\],:\"a-c0-9 ]{0,2000}",
+    ) {
+        let object = format!(
+            "{{{}}}",
+            keys.iter().enumerate().map(|(i, k)| format!("\"{k}{i}\":[{{}}]")).collect::<Vec<_>>().join(",")
+        );
+        for text in [object.as_str(), noise.as_str()] {
+            for limits in [Limits::WIRE, Limits::FILE, ROOMY] {
+                let (_, work) = Json::parse_measured(text, limits);
+                prop_assert!(work.values + work.key_comparisons <= 8 * (text.len() + 1), "{:?} for {} bytes", work, text.len());
+            }
+        }
+    }
+}
+
 #[test]
 fn duplicate_keys_are_the_deliberate_difference() {
     let text = r#"{"a":1,"a":2}"#;
