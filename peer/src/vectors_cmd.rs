@@ -3,40 +3,27 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crypto_core::vectors::{self, VectorKind};
-
-/// Each vector file and the suite that reads it (paths relative to the vector directory).
-pub const SUITES: [(&str, VectorKind); 11] = [
-    (
-        "noise/cacophony_25519_AESGCM_SHA256.json",
-        VectorKind::Cacophony,
-    ),
-    ("noise/snow_25519_AESGCM_SHA256.json", VectorKind::Cacophony),
-    (
-        "noise/noise-c-basic_25519_AESGCM_SHA256.json",
-        VectorKind::Cacophony,
-    ),
-    ("wycheproof/x25519_test.json", VectorKind::WycheproofX25519),
-    ("wycheproof/aes_gcm_test.json", VectorKind::WycheproofAesGcm),
-    (
-        "wycheproof/hkdf_sha256_test.json",
-        VectorKind::WycheproofHkdfSha256,
-    ),
-    (
-        "wycheproof/hmac_sha256_test.json",
-        VectorKind::WycheproofHmacSha256,
-    ),
-    ("rfc/rfc7748_x25519.json", VectorKind::Rfc7748),
-    ("rfc/rfc5869_hkdf_sha256.json", VectorKind::Rfc5869),
-    ("rfc/gcm_spec_aes256_gcm.json", VectorKind::GcmSpec),
-    ("rfc/fips180_sha2_examples.json", VectorKind::Fips180),
-];
+use crypto_core::vectors::{self, manifest};
 
 /// Runs everything, prints one line per suite, writes the parity report if asked.
 pub fn run(dir: &Path, parity_out: Option<&Path>) -> ExitCode {
     let mut ok = true;
     let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
-    for (file, kind) in SUITES {
+    // The one list of suites, with the counts every runner must get (tests/vectors/README.md).
+    let manifest_path = dir.join("MANIFEST.json");
+    let suites = match std::fs::read_to_string(&manifest_path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| manifest::suites(&text).map_err(|e| e.to_string()))
+    {
+        Ok(suites) => suites,
+        Err(e) => {
+            println!("{}: {e}", manifest_path.display());
+            Vec::new()
+        }
+    };
+    ok &= !suites.is_empty();
+    for suite in &suites {
+        let (file, kind) = (&suite.path, suite.kind);
         let path = dir.join(file);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -57,6 +44,13 @@ pub fn run(dir: &Path, parity_out: Option<&Path>) -> ExitCode {
                 );
                 for failure in &report.failures {
                     println!("    FAIL {failure}");
+                }
+                if (report.passed, report.skipped) != (suite.passed, suite.skipped) {
+                    println!(
+                        "    FAIL expected {} passed, {} skipped (MANIFEST.json)",
+                        suite.passed, suite.skipped
+                    );
+                    ok = false;
                 }
                 passed += report.passed;
                 failed += report.failed;

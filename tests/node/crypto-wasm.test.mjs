@@ -57,6 +57,9 @@ test('vectorKinds lists every runner kind', () => {
     'wycheproof-hmac-sha256', 'rfc7748', 'rfc5869', 'gcm-spec', 'fips180',
   ]);
   for (const suite of SUITES) assert.ok(kinds.includes(suite.kind), suite.kind);
+  // The manifest (the one list of suites) has a file for every runner.
+  for (const kind of kinds) assert.ok(SUITES.some((s) => s.kind === kind), `no MANIFEST.json suite for ${kind}`);
+  assert.equal(SUITES.length, 11);
 });
 
 for (const suite of SUITES) {

@@ -5,6 +5,7 @@
 //! Entries for algorithms or parameters this crate does not implement are counted as skipped,
 //! never as passed.
 
+pub mod manifest;
 mod noise;
 mod rfc;
 mod wycheproof;
