@@ -14,6 +14,7 @@ use crypto_core::json::{Json, Limits};
 const ROOMY: Limits = Limits {
     max_members: 64,
     max_values: 1 << 16,
+    max_objects: 1 << 16,
 };
 
 /// Ours as a serde_json value; `None` if a number is outside what serde_json represents.
