@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test of p2p-chat (README; .ci/run calls it):
-#   set-up (installs what is missing), cargo fmt --check, clippy -D warnings, cargo test,
+#   set-up (installs what is missing), cargo fmt --check, clippy -D warnings (workspace and
+#   per package), cargo check of the fuzz targets, cargo test,
 #   the wasm build (size budget), the native parity file, node tests of the wasm build,
 #   browser tests (Debian's Chromium via playwright-core), the release archive test. The wasm
 #   build comes before every release build (a release build embeds web/pkg/).
@@ -28,21 +29,32 @@ step() {
 
 native_parity() {
     mkdir -p tests/parity
-    if grep -q -- 'parity_out' peer/src/cli.rs 2>/dev/null; then
-        # Also prints the native vector counts that the node tests compare with.
-        cargo run -q -p peer --bin p2p-chat -- vectors --parity-out tests/parity/native.json
-    else
-        cargo run -q -p crypto-core --example parity >tests/parity/native.json
-    fi
+    # Also prints the native vector counts that the node tests compare with.
+    cargo run -q -p peer --bin p2p-chat -- vectors --parity-out tests/parity/native.json
+}
+
+# Clippy once for the workspace (feature unification across packages) and once per package
+# (each package's own feature set, as a dependent or `cargo install` builds it).
+clippy_all() {
+    local rc=0 package
+    cargo clippy --workspace --all-targets -- -D warnings || rc=1
+    for package in $(cargo metadata --no-deps --format-version 1 \
+        | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>JSON.parse(s).packages.forEach(p=>console.log(p.name)))'); do
+        echo "-- clippy -p $package"
+        cargo clippy -p "$package" --all-targets -- -D warnings || rc=1
+    done
+    return $rc
+}
+
+# The fuzz targets (fuzz/, outside the workspace, run with `cargo +nightly fuzz`) are
+# type-checked on stable so an API change cannot leave them broken unnoticed.
+fuzz_check() {
+    cargo check --manifest-path fuzz/Cargo.toml --bins
 }
 
 browser_tests() {
-    if compgen -G 'tests/browser/*.test.mjs' >/dev/null; then
-        # The browser tests start real peers: build the binary they look for first.
-        cargo build -q --release -p peer --bin p2p-chat && node --test tests/browser/
-    else
-        echo "no browser tests yet (tests/browser/*.test.mjs)"
-    fi
+    # The browser tests start real peers: build the binary they look for first.
+    cargo build -q --release -p peer --bin p2p-chat && node --test tests/browser/
 }
 
 # The release archive (scripts/package.sh), extracted and run with nothing else around it.
@@ -58,7 +70,8 @@ if [ "${#failed[@]}" -gt 0 ]; then
 fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step "cargo fmt --check" cargo fmt --all --check
-step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo clippy" clippy_all
+step "cargo check fuzz" fuzz_check
 step "cargo test" cargo test --workspace
 step "wasm build" scripts/build-wasm.sh
 step "native parity file" native_parity

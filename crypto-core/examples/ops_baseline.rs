@@ -7,23 +7,9 @@
 use std::time::Instant;
 
 use crypto_core::parity::SAFETY_NUMBER_VECTOR;
-use crypto_core::vectors::run_named;
+use crypto_core::vectors::manifest::suites;
+use crypto_core::vectors::run;
 use crypto_core::{Identity, PublicKey};
-
-/// The suites and files of `tests/node/wasm.mjs`.
-const SUITES: [(&str, &str); 11] = [
-    ("noise/cacophony_25519_AESGCM_SHA256.json", "cacophony"),
-    ("noise/snow_25519_AESGCM_SHA256.json", "cacophony"),
-    ("noise/noise-c-basic_25519_AESGCM_SHA256.json", "cacophony"),
-    ("wycheproof/x25519_test.json", "wycheproof-x25519"),
-    ("wycheproof/aes_gcm_test.json", "wycheproof-aes-gcm"),
-    ("wycheproof/hkdf_sha256_test.json", "wycheproof-hkdf-sha256"),
-    ("wycheproof/hmac_sha256_test.json", "wycheproof-hmac-sha256"),
-    ("rfc/rfc7748_x25519.json", "rfc7748"),
-    ("rfc/rfc5869_hkdf_sha256.json", "rfc5869"),
-    ("rfc/gcm_spec_aes256_gcm.json", "gcm-spec"),
-    ("rfc/fips180_sha2_examples.json", "fips180"),
-];
 
 /// Median milliseconds per call over batches of about 20 ms each (at least 5 batches).
 fn time(mut op: impl FnMut()) -> f64 {
@@ -55,7 +41,9 @@ fn main() {
     };
     let a = PublicKey::from_base64(SAFETY_NUMBER_VECTOR.key_a).expect("vector key");
     let b = PublicKey::from_base64(SAFETY_NUMBER_VECTOR.key_b).expect("vector key");
-    let xx = xx_only(&read(SUITES[0].0));
+    // The suites, in the order of tests/vectors/MANIFEST.json (the node bench uses the same).
+    let suites = suites(&read("MANIFEST.json")).expect("MANIFEST.json");
+    let xx = xx_only(&read(&suites[0].path));
     let mut out: Vec<(String, f64)> = vec![
         (
             "selfTest".into(),
@@ -85,7 +73,7 @@ fn main() {
         (
             "xxVector".into(),
             time(|| {
-                run_named("cacophony", &xx).expect("xx vector");
+                run(suites[0].kind, &xx).expect("xx vector");
             }),
         ),
         (
@@ -95,12 +83,12 @@ fn main() {
             }),
         ),
     ];
-    for (file, kind) in SUITES {
-        let text = read(file);
+    for suite in &suites {
+        let text = read(&suite.path);
         out.push((
-            format!("runVectors {file}"),
+            format!("runVectors {}", suite.path),
             time(|| {
-                run_named(kind, &text).expect("vector file");
+                run(suite.kind, &text).expect("vector file");
             }),
         ));
     }

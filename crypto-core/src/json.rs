@@ -1,12 +1,20 @@
 //! A small, strict JSON reader and writer (RFC 8259), written for this crate instead of
-//! serde_json: the page's wasm bundle has a 100 KiB budget and serde_json with its formatting
-//! machinery alone cost about 45 KiB of it. It reads the wire frames, the payloads and the
-//! vector files, and nothing else.
+//! serde_json because it keeps the page's wasm bundle smaller: the optimised bundle is 99,248
+//! bytes with this reader and 116,387 bytes with serde_json's `Value` parser in its place (same
+//! build, BENCHMARKS.md wasm section), and serde_json would still need a visitor of our own for
+//! duplicate keys and the [`Limits`]. It reads the wire frames, the payloads and the vector
+//! files, and nothing else. `tests/json_differential.rs` checks it against serde_json in both
+//! directions (serde_json writes, we read; we write, serde_json reads; mutated text).
 //!
 //! Strict on purpose, since every input is untrusted: UTF-8 only, no trailing garbage, no
 //! duplicate object keys (two parsers must never disagree about a frame), nesting limited to
 //! [`MAX_DEPTH`] so hostile input cannot exhaust the stack. Strings borrow from the input when
 //! they contain no escapes, so parsing a `data` frame copies nothing.
+//!
+//! Bounded work: a frame is parsed before any cryptography, so the cost of a hostile line must
+//! stay linear in its length. [`Limits`] caps the members of one object and the values of a
+//! whole document; duplicate keys are found by sorting (O(n log n) comparisons), never by
+//! comparing each key with every earlier one.
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -15,6 +23,50 @@ use core::ops::Index;
 
 /// Deepest nesting accepted (the vector files need 4).
 pub const MAX_DEPTH: usize = 32;
+
+/// Caps on one document, checked while parsing so a hostile input stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most members one object may have.
+    pub max_members: usize,
+    /// Most values (scalars, arrays, objects; keys not counted) in the whole document.
+    pub max_values: usize,
+    /// Most objects in the whole document. An object member costs several times an array
+    /// element (a key to read and check for duplicates), so members are bounded in total too.
+    pub max_objects: usize,
+}
+
+impl Limits {
+    /// For anything a peer sends (frames, hellos, payloads; PROTOCOL.md §2). Today's largest
+    /// legitimate document is a room announcement: one object, one value per member key, about
+    /// 2,800 in a maximal line.
+    pub const WIRE: Limits = Limits {
+        max_members: 64,
+        max_values: 4096,
+        max_objects: 16,
+    };
+    /// For this repository's own vector files (the largest has about 5,000 values).
+    pub const FILE: Limits = Limits {
+        max_members: 64,
+        max_values: 1 << 16,
+        max_objects: 1 << 16,
+    };
+}
+
+/// What a parse cost, for the tests and the fuzz target that bound work per input byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Values parsed.
+    pub values: usize,
+    /// Key comparisons made while looking for duplicates.
+    pub key_comparisons: usize,
+    /// Objects started.
+    pub objects: usize,
+}
+
+/// Objects up to this size are checked for duplicates pairwise (at most 28 comparisons, no
+/// allocation); larger ones by sorting their keys.
+const PAIRWISE_MAX: usize = 8;
 
 /// A parsed JSON value. Numbers keep their text; ask for the type you need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,28 +114,49 @@ impl core::fmt::Display for JsonError {
 impl core::error::Error for JsonError {}
 
 impl<'a> Json<'a> {
-    /// Parses a complete document (surrounding whitespace allowed, nothing else).
+    /// Parses a complete document (surrounding whitespace allowed, nothing else) within
+    /// [`Limits::WIRE`].
     pub fn parse(text: &'a str) -> Result<Self, JsonError> {
+        Self::parse_with(text, Limits::WIRE)
+    }
+
+    /// Parses a complete document within `limits`.
+    pub fn parse_with(text: &'a str, limits: Limits) -> Result<Self, JsonError> {
+        Self::parse_measured(text, limits).0
+    }
+
+    /// Parses a complete document within `limits` and reports the work done, also when the
+    /// input is rejected.
+    pub fn parse_measured(text: &'a str, limits: Limits) -> (Result<Self, JsonError>, Work) {
         let mut parser = Parser {
             text,
             bytes: text.as_bytes(),
             at: 0,
+            limits,
+            work: Work::default(),
         };
-        let value = parser.value(0)?;
-        parser.skip_whitespace();
-        if parser.at != parser.bytes.len() {
-            return Err(parser.error("trailing characters"));
-        }
-        Ok(value)
+        let result = parser.value(0).and_then(|value| {
+            parser.skip_whitespace();
+            if parser.at != parser.bytes.len() {
+                return Err(parser.error("trailing characters"));
+            }
+            Ok(value)
+        });
+        (result, parser.work)
     }
 
-    /// Parses UTF-8 bytes.
+    /// Parses UTF-8 bytes within [`Limits::WIRE`].
     pub fn parse_bytes(bytes: &'a [u8]) -> Result<Self, JsonError> {
+        Self::parse_bytes_with(bytes, Limits::WIRE)
+    }
+
+    /// Parses UTF-8 bytes within `limits`.
+    pub fn parse_bytes_with(bytes: &'a [u8], limits: Limits) -> Result<Self, JsonError> {
         let text = core::str::from_utf8(bytes).map_err(|e| JsonError {
             offset: e.valid_up_to(),
             reason: "not UTF-8",
         })?;
-        Self::parse(text)
+        Self::parse_with(text, limits)
     }
 
     /// A member of an object (`Null` if absent or not an object).
@@ -168,6 +241,33 @@ struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    limits: Limits,
+    work: Work,
+}
+
+/// Whether any key occurs twice, counting comparisons into `comparisons`.
+fn has_duplicate_key(members: &[(Cow<'_, str>, Json<'_>)], comparisons: &mut usize) -> bool {
+    if members.len() <= PAIRWISE_MAX {
+        for (i, (key, _)) in members.iter().enumerate() {
+            for (other, _) in &members[..i] {
+                *comparisons += 1;
+                if key == other {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+    let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
+    // Unstable sort: O(n log n) comparisons in the worst case, no extra allocation.
+    keys.sort_unstable_by(|a, b| {
+        *comparisons += 1;
+        a.cmp(b)
+    });
+    keys.windows(2).any(|pair| {
+        *comparisons += 1;
+        pair[0] == pair[1]
+    })
 }
 
 impl<'a> Parser<'a> {
@@ -197,6 +297,10 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
         }
+        self.work.values += 1;
+        if self.work.values > self.limits.max_values {
+            return Err(self.error("too many values"));
+        }
         self.skip_whitespace();
         match self.bytes.get(self.at) {
             None => Err(self.error("unexpected end of input")),
@@ -212,6 +316,10 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
+        self.work.objects += 1;
+        if self.work.objects > self.limits.max_objects {
+            return Err(self.error("too many objects"));
+        }
         self.at += 1;
         let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
         self.skip_whitespace();
@@ -224,10 +332,10 @@ impl<'a> Parser<'a> {
             if self.bytes.get(self.at) != Some(&b'"') {
                 return Err(self.error("expected a string key"));
             }
-            let key = self.string()?;
-            if members.iter().any(|(k, _)| *k == key) {
-                return Err(self.error("duplicate key"));
+            if members.len() == self.limits.max_members {
+                return Err(self.error("too many members in an object"));
             }
+            let key = self.string()?;
             self.skip_whitespace();
             if self.bytes.get(self.at) != Some(&b':') {
                 return Err(self.error("expected ':'"));
@@ -239,6 +347,9 @@ impl<'a> Parser<'a> {
             match self.bytes.get(self.at) {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
+                    if has_duplicate_key(&members, &mut self.work.key_comparisons) {
+                        return Err(self.error("duplicate key"));
+                    }
                     self.at += 1;
                     return Ok(Json::Object(members));
                 }
@@ -571,6 +682,81 @@ mod tests {
         let deep = "[".repeat(MAX_DEPTH + 2) + &"]".repeat(MAX_DEPTH + 2);
         assert_eq!(Json::parse(&deep).unwrap_err().reason, "nested too deeply");
         assert!(Json::parse_bytes(b"\"\xff\"").is_err());
+    }
+
+    /// `{"k0":0,"k1":0,…}` with `n` distinct keys.
+    fn many_keys(n: usize) -> String {
+        let mut doc = String::from("{");
+        for i in 0..n {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str("\"k");
+            doc.push_str(crate::text::Decimal::of_usize(i).as_str());
+            doc.push_str("\":0");
+        }
+        doc.push('}');
+        doc
+    }
+
+    #[test]
+    fn a_line_of_15000_keys_stops_at_the_member_cap() {
+        let hostile = many_keys(15_000);
+        assert!(hostile.len() > 120_000);
+        let (result, work) = Json::parse_measured(&hostile, Limits::WIRE);
+        assert_eq!(result.unwrap_err().reason, "too many members in an object");
+        assert!(work.values <= Limits::WIRE.max_members + 1, "{work:?}");
+        assert_eq!(
+            work.key_comparisons, 0,
+            "rejected before any duplicate check"
+        );
+        let at_cap = many_keys(Limits::WIRE.max_members);
+        assert!(Json::parse(&at_cap).is_ok());
+    }
+
+    #[test]
+    fn duplicate_detection_needs_n_log_n_comparisons_not_n_squared() {
+        let n = 15_000;
+        let unlimited = Limits {
+            max_members: n,
+            max_values: 2 * n,
+            max_objects: 1,
+        };
+        let doc = many_keys(n);
+        let (result, work) = Json::parse_measured(&doc, unlimited);
+        assert!(result.is_ok());
+        // Comparing each key with every earlier one would make n²/2 ≈ 112 million.
+        let bound = 2 * n * (usize::BITS - n.leading_zeros()) as usize;
+        assert!(work.key_comparisons <= bound, "{work:?} > {bound}");
+        let duplicated = doc.replacen("\"k7\"", "\"k14999\"", 1);
+        assert_eq!(
+            Json::parse_with(&duplicated, unlimited).unwrap_err().reason,
+            "duplicate key"
+        );
+        // Small objects take the pairwise path, which also finds duplicates.
+        assert!(Json::parse(r#"{"a":1,"b":2,"a":3}"#).is_err());
+        assert!(Json::parse(&many_keys(9).replacen("\"k0\"", "\"k8\"", 1)).is_err());
+    }
+
+    #[test]
+    fn the_value_cap_bounds_a_whole_document() {
+        let small = Limits {
+            max_members: 64,
+            max_values: 10,
+            max_objects: 2,
+        };
+        assert!(Json::parse_with("[{},{}]", small).is_ok());
+        assert_eq!(
+            Json::parse_with("[{},{},{}]", small).unwrap_err().reason,
+            "too many objects"
+        );
+        assert!(Json::parse_with("[1,2,3,4,5,6,7,8,9]", small).is_ok());
+        let (result, work) = Json::parse_measured("[1,2,3,4,5,6,7,8,9,10,11,12]", small);
+        assert_eq!(result.unwrap_err().reason, "too many values");
+        assert_eq!(work.values, 11);
+        let flat = "[".to_string() + &"0,".repeat(5000) + "0]";
+        assert!(Json::parse(&flat).is_err());
+        assert!(Json::parse_with(&flat, Limits::FILE).is_ok());
     }
 
     #[test]

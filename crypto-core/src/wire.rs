@@ -96,22 +96,28 @@ impl<'a> Frame<'a> {
         }
         let mut json = parse_object(line)?;
         let kind = take_string(&mut json, "type")?;
-        match &*kind {
+        let frame = match &*kind {
             "handshake" => {
-                let step = json["step"]
-                    .as_u64()
+                let step = json
+                    .take("step")
+                    .and_then(|s| s.as_u64())
                     .and_then(|s| u8::try_from(s).ok())
                     .ok_or_else(|| malformed("step must be an integer 0-255"))?;
-                Ok(Frame::Handshake {
+                Frame::Handshake {
                     step,
                     message: take_string(&mut json, "message")?,
-                })
+                }
             }
-            "data" => Ok(Frame::Data {
+            "data" => Frame::Data {
                 nonce: take_string(&mut json, "nonce")?,
                 ciphertext: take_string(&mut json, "ciphertext")?,
-            }),
-            _ => Err(malformed("unknown frame type")),
+            },
+            _ => return Err(malformed("unknown frame type")),
+        };
+        // The outer object is exact (PROTOCOL.md §2): what is left over is an unknown member.
+        match json {
+            Json::Object(rest) if rest.is_empty() => Ok(frame),
+            _ => Err(malformed("unknown member in frame")),
         }
     }
 
@@ -386,11 +392,44 @@ mod tests {
             Frame::parse(br#"{"type":"data","nonce":"AA=="}"#),
             Err(FrameError::Malformed(_))
         ));
+        assert!(matches!(
+            Frame::parse(br#"{"type":"data","nonce":"AA==","ciphertext":"YWJj","pad":0}"#),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            Frame::parse(br#"{"type":"handshake","step":1,"message":"YWJj","v":2}"#),
+            Err(FrameError::Malformed(_))
+        ));
         let long = alloc::vec![b' '; MAX_LINE_BYTES + 1];
         assert!(matches!(
             Frame::parse(&long),
             Err(FrameError::TooLong { .. })
         ));
+    }
+
+    /// The pre-authentication attack: a valid-looking first line padded with 11,000 junk keys.
+    /// It must be refused as a frame (unknown members) and without parsing it all.
+    #[test]
+    fn a_frame_padded_with_junk_keys_is_refused() {
+        let mut line = String::from(r#"{"type":"handshake","step":1,"message":"AAAA""#);
+        for i in 0..11_000 {
+            line.push_str(",\"k");
+            line.push_str(Decimal::of_usize(i).as_str());
+            line.push_str("\":0");
+        }
+        line.push('}');
+        assert!(line.len() < MAX_LINE_BYTES);
+        assert!(matches!(
+            Frame::parse(line.as_bytes()),
+            Err(FrameError::Malformed(_))
+        ));
+        // A hello padded the same way is refused too (hellos ignore a few unknown fields).
+        let hello = line.replacen(
+            r#""type":"handshake","step":1,"message":"AAAA""#,
+            r#""name":"x""#,
+            1,
+        );
+        assert!(Hello::parse(hello.as_bytes()).is_err());
     }
 
     #[test]

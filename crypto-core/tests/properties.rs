@@ -16,16 +16,16 @@ use crypto_core::{
     fingerprint, safety_number, HandshakeError, Identity, PublicKey, Transport, TransportError,
 };
 
-/// A full in-memory crypto-core handshake with the given payloads; returns both transports
-/// (initiator's, responder's) and the payloads each side received.
+/// A full in-memory crypto-core handshake with the given payloads for messages 2 and 3 (message
+/// 1's is always empty, PROTOCOL.md §3); returns both transports (initiator's, responder's) and
+/// the payloads each side received.
 fn handshake_with(
     initiator: &Identity,
     responder: &Identity,
-    p1: &[u8],
     p2: &[u8],
     p3: &[u8],
 ) -> (Transport, Transport, [Vec<u8>; 3]) {
-    let (await2, m1) = InitiatorStart::new(initiator).write_message_1(p1).unwrap();
+    let (await2, m1) = InitiatorStart::new(initiator).write_message_1(b"").unwrap();
     let (send2, got1) = ResponderStart::new(responder).read_message_1(&m1).unwrap();
     let (await3, m2) = send2.write_message_2(p2).unwrap();
     let (send3, got2) = await2.read_message_2(&m2).unwrap();
@@ -35,7 +35,7 @@ fn handshake_with(
 }
 
 fn session() -> (Transport, Transport) {
-    let (ti, tr, _) = handshake_with(&Identity::generate(), &Identity::generate(), b"", b"", b"");
+    let (ti, tr, _) = handshake_with(&Identity::generate(), &Identity::generate(), b"", b"");
     (ti, tr)
 }
 
@@ -54,23 +54,29 @@ fn flip_bit(bytes: &[u8], bit: usize) -> Vec<u8> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// Any payloads (including empty ones) arrive intact in all three handshake messages, and
-    /// both sides agree on the hash and each other's keys.
+    /// Any payloads (including empty ones) arrive intact in handshake messages 2 and 3, and
+    /// both sides agree on the hash and each other's keys; a payload in message 1 is refused
+    /// (PROTOCOL.md §3: it must be empty).
     #[test]
-    fn handshake_payloads_round_trip(
-        p1 in prop::collection::vec(any::<u8>(), 0..600),
+    fn handshake_payloads_round_trip_in_messages_2_and_3_and_message_1_must_be_empty(
+        p1 in prop::collection::vec(any::<u8>(), 1..600),
         p2 in prop::collection::vec(any::<u8>(), 0..600),
         p3 in prop::collection::vec(any::<u8>(), 0..600),
     ) {
         let a = Identity::generate();
         let b = Identity::generate();
-        let (ti, tr, got) = handshake_with(&a, &b, &p1, &p2, &p3);
-        prop_assert_eq!(&got[0], &p1);
+        let (ti, tr, got) = handshake_with(&a, &b, &p2, &p3);
+        prop_assert!(got[0].is_empty());
         prop_assert_eq!(&got[1], &p2);
         prop_assert_eq!(&got[2], &p3);
         prop_assert_eq!(ti.handshake_hash(), tr.handshake_hash());
         prop_assert_eq!(ti.remote_static(), b.public_key());
         prop_assert_eq!(tr.remote_static(), a.public_key());
+        let (_, m1) = InitiatorStart::new(&a).write_message_1(&p1).unwrap();
+        prop_assert_eq!(
+            ResponderStart::new(&b).read_message_1(&m1).err(),
+            Some(HandshakeError::UnexpectedPayload)
+        );
     }
 
     /// Random messages in random directions, through both the byte API and the frame-line API.

@@ -1,105 +1,49 @@
 //! Every outside vector file in `tests/vectors/` through the crate's own runners.
 
-use crypto_core::vectors::{run, VectorKind, VectorReport};
+use crypto_core::vectors::manifest::suites;
+use crypto_core::vectors::{run, VectorKind};
 
-fn suite(kind: VectorKind, file: &str) -> VectorReport {
-    let path = format!("{}/../tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let report = run(kind, &text).unwrap();
-    println!(
-        "{:<24} {file:<48} passed {:>4}  failed {:>2}  skipped {:>4}",
-        kind.name(),
-        report.passed,
-        report.failed,
-        report.skipped
-    );
-    assert!(report.failures.is_empty(), "{file}: {:#?}", report.failures);
-    report
+fn vector_dir() -> String {
+    format!("{}/../tests/vectors", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every suite of `tests/vectors/MANIFEST.json` passes with the counts the manifest states
+/// (the same counts the CLI, the node tests and the page check).
 #[test]
-fn noise_cacophony_xx() {
-    let r = suite(
-        VectorKind::Cacophony,
-        "noise/cacophony_25519_AESGCM_SHA256.json",
-    );
-    assert_eq!((r.passed, r.skipped), (1, 58));
-}
-
-#[test]
-fn noise_snow_xx() {
-    let r = suite(VectorKind::Cacophony, "noise/snow_25519_AESGCM_SHA256.json");
-    assert_eq!((r.passed, r.skipped), (1, 50));
-}
-
-#[test]
-fn noise_noise_c_xx() {
-    let r = suite(
-        VectorKind::Cacophony,
-        "noise/noise-c-basic_25519_AESGCM_SHA256.json",
-    );
-    assert_eq!((r.passed, r.skipped), (1, 14));
-}
-
-#[test]
-fn wycheproof_x25519() {
-    let r = suite(VectorKind::WycheproofX25519, "wycheproof/x25519_test.json");
-    assert_eq!((r.passed, r.failed, r.skipped), (518, 0, 0));
-}
-
-#[test]
-fn wycheproof_aes_gcm() {
-    let r = suite(VectorKind::WycheproofAesGcm, "wycheproof/aes_gcm_test.json");
-    assert_eq!((r.passed, r.failed, r.skipped), (66, 0, 250));
-}
-
-#[test]
-fn wycheproof_hkdf_sha256() {
-    let r = suite(
-        VectorKind::WycheproofHkdfSha256,
-        "wycheproof/hkdf_sha256_test.json",
-    );
-    assert_eq!((r.passed, r.failed), (86, 0));
-}
-
-#[test]
-fn wycheproof_hmac_sha256() {
-    let r = suite(
-        VectorKind::WycheproofHmacSha256,
-        "wycheproof/hmac_sha256_test.json",
-    );
-    assert_eq!((r.passed, r.failed), (174, 0));
-}
-
-#[test]
-fn rfc7748() {
-    let r = suite(VectorKind::Rfc7748, "rfc/rfc7748_x25519.json");
-    // Two §5.2 vectors, the 1 and 1,000 iteration results, §6.1; one million iterations skipped.
-    assert_eq!((r.passed, r.skipped), (5, 1));
-}
-
-#[test]
-fn rfc5869() {
-    assert_eq!(
-        suite(VectorKind::Rfc5869, "rfc/rfc5869_hkdf_sha256.json").passed,
-        3
-    );
-}
-
-#[test]
-fn gcm_spec() {
-    assert_eq!(
-        suite(VectorKind::GcmSpec, "rfc/gcm_spec_aes256_gcm.json").passed,
-        4
-    );
-}
-
-#[test]
-fn fips180() {
-    assert_eq!(
-        suite(VectorKind::Fips180, "rfc/fips180_sha2_examples.json").passed,
-        8
-    );
+fn every_manifest_suite_passes_with_its_counts() {
+    let dir = vector_dir();
+    let manifest = std::fs::read_to_string(format!("{dir}/MANIFEST.json")).unwrap();
+    let suites = suites(&manifest).unwrap();
+    assert_eq!(suites.len(), 11);
+    for suite in &suites {
+        let path = format!("{dir}/{}", suite.path);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let report = run(suite.kind, &text).unwrap();
+        println!(
+            "{:<24} {:<48} passed {:>4}  failed {:>2}  skipped {:>4}",
+            suite.kind.name(),
+            suite.path,
+            report.passed,
+            report.failed,
+            report.skipped
+        );
+        assert!(
+            report.failures.is_empty(),
+            "{}: {:#?}",
+            suite.path,
+            report.failures
+        );
+        assert_eq!(
+            (report.passed, report.failed, report.skipped),
+            (suite.passed, 0, suite.skipped),
+            "{}",
+            suite.path
+        );
+    }
+    // Every runner is exercised by some file.
+    for (name, kind) in VectorKind::ALL {
+        assert!(suites.iter().any(|s| s.kind == kind), "no file for {name}");
+    }
 }
 
 #[test]

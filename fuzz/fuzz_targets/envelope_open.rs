@@ -21,6 +21,9 @@ fuzz_target!(|input: (bool, Vec<u8>, Vec<u8>)| {
             }
         }
     } else {
-        assert!(responder.open(&nonce, &ciphertext).is_err(), "forged envelope opened");
+        assert!(
+            responder.open(&nonce, &ciphertext).is_err(),
+            "forged envelope opened"
+        );
     }
 });

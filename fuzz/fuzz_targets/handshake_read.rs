@@ -23,7 +23,10 @@ fuzz_target!(|input: (u8, Vec<u8>)| {
         // bytes cannot: acceptance here would mean an authentication bypass.
         1 => {
             let (init, _) = common::after_message_1();
-            assert!(init.read_message_2(&message).is_err(), "forged message 2 accepted");
+            assert!(
+                init.read_message_2(&message).is_err(),
+                "forged message 2 accepted"
+            );
         }
         // Responder reads message 3.
         _ => {

@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
             .ok()
             .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(String::from))
             .expect("an accepted action is a JSON object with an action name");
-        assert!(ACTIONS.contains(&name.as_str()), "accepted unknown action {name}");
+        assert!(
+            ACTIONS.contains(&name.as_str()),
+            "accepted unknown action {name}"
+        );
     }
 });

@@ -3,44 +3,36 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::assets::{Assets, Tree};
+use crate::assets::{AssetError, Assets, Tree};
 
-use crypto_core::vectors::{self, VectorKind};
+use crypto_core::vectors::{self, manifest};
 
-/// Each vector file and the suite that reads it (paths relative to the vector directory).
-pub const SUITES: [(&str, VectorKind); 11] = [
-    (
-        "noise/cacophony_25519_AESGCM_SHA256.json",
-        VectorKind::Cacophony,
-    ),
-    ("noise/snow_25519_AESGCM_SHA256.json", VectorKind::Cacophony),
-    (
-        "noise/noise-c-basic_25519_AESGCM_SHA256.json",
-        VectorKind::Cacophony,
-    ),
-    ("wycheproof/x25519_test.json", VectorKind::WycheproofX25519),
-    ("wycheproof/aes_gcm_test.json", VectorKind::WycheproofAesGcm),
-    (
-        "wycheproof/hkdf_sha256_test.json",
-        VectorKind::WycheproofHkdfSha256,
-    ),
-    (
-        "wycheproof/hmac_sha256_test.json",
-        VectorKind::WycheproofHmacSha256,
-    ),
-    ("rfc/rfc7748_x25519.json", VectorKind::Rfc7748),
-    ("rfc/rfc5869_hkdf_sha256.json", VectorKind::Rfc5869),
-    ("rfc/gcm_spec_aes256_gcm.json", VectorKind::GcmSpec),
-    ("rfc/fips180_sha2_examples.json", VectorKind::Fips180),
-];
+/// One file of the vector tree as text (embedded in the binary, or from `--vectors-dir`).
+fn read_text(assets: &Assets, file: &str) -> Result<String, AssetError> {
+    assets
+        .get(Tree::Vectors, file)
+        .map(|asset| String::from_utf8_lossy(&asset.bytes).into_owned())
+}
 
 /// Runs everything, prints one line per suite, writes the parity report if asked.
 pub fn run(assets: &Assets, parity_out: Option<&Path>) -> ExitCode {
     let mut ok = true;
     let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
-    for (file, kind) in SUITES {
-        let read = assets.get(Tree::Vectors, file).map(|asset| asset.bytes);
-        let text = match read.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) {
+    // The one list of suites, with the counts every runner must get (tests/vectors/README.md).
+    let suites = match read_text(assets, "MANIFEST.json") {
+        Ok(text) => manifest::suites(&text).unwrap_or_else(|e| {
+            println!("MANIFEST.json: {e}");
+            Vec::new()
+        }),
+        Err(e) => {
+            println!("MANIFEST.json: {e}");
+            Vec::new()
+        }
+    };
+    ok &= !suites.is_empty();
+    for suite in &suites {
+        let (file, kind) = (&suite.path, suite.kind);
+        let text = match read_text(assets, file) {
             Ok(text) => text,
             Err(e) => {
                 println!("{:<24} {file}: cannot read: {e}", kind.name());
@@ -59,6 +51,13 @@ pub fn run(assets: &Assets, parity_out: Option<&Path>) -> ExitCode {
                 );
                 for failure in &report.failures {
                     println!("    FAIL {failure}");
+                }
+                if (report.passed, report.skipped) != (suite.passed, suite.skipped) {
+                    println!(
+                        "    FAIL expected {} passed, {} skipped (MANIFEST.json)",
+                        suite.passed, suite.skipped
+                    );
+                    ok = false;
                 }
                 passed += report.passed;
                 failed += report.failed;

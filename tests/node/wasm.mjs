@@ -12,20 +12,13 @@ export const WASM_FILE = path.join(PKG_DIR, 'crypto_wasm_bg.wasm');
 export const VECTORS_DIR = path.join(ROOT, 'tests', 'vectors');
 export const NATIVE_PARITY = path.join(ROOT, 'tests', 'parity', 'native.json');
 
-/** Every vector file with its runner kind and the counts the native build gets for it. */
-export const SUITES = [
-  { file: 'noise/cacophony_25519_AESGCM_SHA256.json', kind: 'cacophony', passed: 1, skipped: 58 },
-  { file: 'noise/snow_25519_AESGCM_SHA256.json', kind: 'cacophony', passed: 1, skipped: 50 },
-  { file: 'noise/noise-c-basic_25519_AESGCM_SHA256.json', kind: 'cacophony', passed: 1, skipped: 14 },
-  { file: 'wycheproof/x25519_test.json', kind: 'wycheproof-x25519', passed: 518, skipped: 0 },
-  { file: 'wycheproof/aes_gcm_test.json', kind: 'wycheproof-aes-gcm', passed: 66, skipped: 250 },
-  { file: 'wycheproof/hkdf_sha256_test.json', kind: 'wycheproof-hkdf-sha256', passed: 86, skipped: 0 },
-  { file: 'wycheproof/hmac_sha256_test.json', kind: 'wycheproof-hmac-sha256', passed: 174, skipped: 0 },
-  { file: 'rfc/rfc7748_x25519.json', kind: 'rfc7748', passed: 5, skipped: 1 },
-  { file: 'rfc/rfc5869_hkdf_sha256.json', kind: 'rfc5869', passed: 3, skipped: 0 },
-  { file: 'rfc/gcm_spec_aes256_gcm.json', kind: 'gcm-spec', passed: 4, skipped: 0 },
-  { file: 'rfc/fips180_sha2_examples.json', kind: 'fips180', passed: 8, skipped: 0 },
-];
+/**
+ * Every vector suite of tests/vectors/MANIFEST.json (the one list all runners read) with its
+ * runner kind and the counts every runner must get for it.
+ */
+export const SUITES = JSON.parse(readFileSync(path.join(VECTORS_DIR, 'MANIFEST.json'), 'utf8'))
+  .files.filter((f) => f.suite)
+  .map((f) => ({ file: f.path, ...f.suite }));
 
 export function readVector(file) {
   return readFileSync(path.join(VECTORS_DIR, file), 'utf8');

@@ -4,20 +4,24 @@
 
 const PKG_URL = '/pkg/crypto_wasm.js';
 
-/** Every vector file the peer serves under /vectors/, with the runner kind crypto-core expects. */
-export const VECTOR_SUITES = [
-  { file: 'noise/cacophony_25519_AESGCM_SHA256.json', kind: 'cacophony', label: 'Noise (cacophony)' },
-  { file: 'noise/snow_25519_AESGCM_SHA256.json', kind: 'cacophony', label: 'Noise (snow)' },
-  { file: 'noise/noise-c-basic_25519_AESGCM_SHA256.json', kind: 'cacophony', label: 'Noise (noise-c)' },
-  { file: 'wycheproof/x25519_test.json', kind: 'wycheproof-x25519', label: 'Wycheproof X25519' },
-  { file: 'wycheproof/aes_gcm_test.json', kind: 'wycheproof-aes-gcm', label: 'Wycheproof AES-GCM' },
-  { file: 'wycheproof/hkdf_sha256_test.json', kind: 'wycheproof-hkdf-sha256', label: 'Wycheproof HKDF-SHA256' },
-  { file: 'wycheproof/hmac_sha256_test.json', kind: 'wycheproof-hmac-sha256', label: 'Wycheproof HMAC-SHA256' },
-  { file: 'rfc/rfc7748_x25519.json', kind: 'rfc7748', label: 'RFC 7748 X25519' },
-  { file: 'rfc/rfc5869_hkdf_sha256.json', kind: 'rfc5869', label: 'RFC 5869 HKDF' },
-  { file: 'rfc/gcm_spec_aes256_gcm.json', kind: 'gcm-spec', label: 'GCM spec AES-256' },
-  { file: 'rfc/fips180_sha2_examples.json', kind: 'fips180', label: 'FIPS 180 SHA-2' },
-];
+/**
+ * Every vector suite the peer serves under /vectors/, from /vectors/MANIFEST.json (the one list
+ * every runner reads): `{ file, kind, label, passed, skipped }`. Filled by loadWasm(); if the
+ * list cannot be fetched it holds one entry whose run fails with the reason.
+ */
+export const VECTOR_SUITES = [];
+
+async function loadVectorSuites() {
+  let suites;
+  try {
+    const response = await fetch('/vectors/MANIFEST.json', { cache: 'no-store' });
+    if (!response.ok) throw new Error(`GET /vectors/MANIFEST.json: HTTP ${response.status}`);
+    suites = (await response.json()).files.filter((f) => f.suite).map((f) => ({ file: f.path, ...f.suite }));
+  } catch (err) {
+    suites = [{ file: 'MANIFEST.json', kind: 'manifest', label: 'Vector list', error: String(err?.message ?? err) }];
+  }
+  VECTOR_SUITES.splice(0, VECTOR_SUITES.length, ...suites);
+}
 
 let wasm = null;
 
@@ -33,7 +37,7 @@ function num(value) {
 
 /** Loads and instantiates the wasm package. Throws with a readable message if it cannot. */
 export async function loadWasm() {
-  const mod = await import(PKG_URL);
+  const [mod] = await Promise.all([import(PKG_URL), loadVectorSuites()]);
   await mod.default();
   for (const name of ['selfTest', 'fingerprint', 'safetyNumber', 'runVectors']) {
     if (typeof mod[name] !== 'function') throw new Error(`crypto_wasm.js has no ${name}()`);
@@ -85,6 +89,7 @@ export function safetyNumber(ours, theirs) {
 
 /** Fetches one vector file and runs it: `{ passed, failed, skipped, failures, ms }`. */
 export async function runSuite(suite) {
+  if (suite.error) throw new Error(suite.error);
   const response = await fetch(`/vectors/${suite.file}`, { cache: 'no-store' });
   if (!response.ok) throw new Error(`GET /vectors/${suite.file}: HTTP ${response.status}`);
   const text = await response.text();

@@ -42,6 +42,11 @@ pub enum HandshakeError {
     /// An encrypted static key or payload failed authentication (wrong prologue, tampering, or a
     /// peer speaking another protocol).
     DecryptionFailed,
+    /// The remote static key is not a canonical X25519 encoding (bit 255 set, or not below
+    /// 2^255 − 19): accepting it would give one secret key several peer ids.
+    NonCanonicalStaticKey,
+    /// Message 1 carried a payload; p2p-chat's is always empty (PROTOCOL.md §3).
+    UnexpectedPayload,
     /// A frame announced a handshake step other than the one expected next.
     UnexpectedStep {
         /// The step this side waits for.
@@ -71,6 +76,10 @@ impl core::fmt::Display for HandshakeError {
                 f.write_str("low-order public key in handshake (all-zero Diffie-Hellman result)")
             }
             Self::DecryptionFailed => f.write_str("handshake decryption failed"),
+            Self::NonCanonicalStaticKey => {
+                f.write_str("non-canonical static public key in handshake")
+            }
+            Self::UnexpectedPayload => f.write_str("handshake message 1 carries a payload"),
             Self::UnexpectedStep { expected, got } => write_parts(
                 f,
                 &[
@@ -155,7 +164,11 @@ impl Core {
         let key = self
             .symmetric
             .decrypt_and_hash(&bytes[..KEY_LEN + TAG_LEN])?;
-        PublicKey::from_slice(&key).map_err(|_| HandshakeError::DecryptionFailed)
+        let key = PublicKey::from_slice(&key).map_err(|_| HandshakeError::DecryptionFailed)?;
+        if !is_canonical(key.as_bytes()) {
+            return Err(HandshakeError::NonCanonicalStaticKey);
+        }
+        Ok(key)
     }
 
     fn mix_dh_ephemeral(&mut self, remote: &PublicKey) -> Result<(), HandshakeError> {
@@ -182,6 +195,24 @@ impl Core {
         self.symmetric.encrypt_and_hash(payload, &mut out);
         Ok(out)
     }
+}
+
+/// Whether `key`, little-endian, is below 2^255 − 19 (the field prime), i.e. the one encoding of
+/// its point. Public keys computed by X25519 always are; only a hand-made key is not.
+fn is_canonical(key: &[u8; KEY_LEN]) -> bool {
+    // Compare from the most significant byte: p = 0x7fff…ffed.
+    const P: [u8; KEY_LEN] = {
+        let mut p = [0xff; KEY_LEN];
+        p[0] = 0xed;
+        p[KEY_LEN - 1] = 0x7f;
+        p
+    };
+    for i in (0..KEY_LEN).rev() {
+        if key[i] != P[i] {
+            return key[i] < P[i];
+        }
+    }
+    false
 }
 
 fn check_len(step: u8, message: &[u8], min: usize) -> Result<(), HandshakeError> {
@@ -212,7 +243,12 @@ pub struct InitiatorSendMessage3 {
 }
 
 /// The side that accepted the connection, waiting for message 1.
-pub struct ResponderStart(Core);
+pub struct ResponderStart {
+    core: Core,
+    /// False for p2p-chat (message 1's payload must be empty, PROTOCOL.md §3); true for the
+    /// published Noise vectors, which put payloads in every message.
+    message_1_payload_allowed: bool,
+}
 
 /// The responder after reading `-> e`, about to send message 2.
 pub struct ResponderSendMessage2 {
@@ -308,7 +344,10 @@ impl InitiatorSendMessage3 {
 impl ResponderStart {
     /// A p2p-chat responder: prologue `p2p-chat/1`, a fresh random ephemeral key.
     pub fn new(identity: &Identity) -> Self {
-        Self(Core::new(identity, PROLOGUE, Core::random_ephemeral()))
+        Self {
+            core: Core::new(identity, PROLOGUE, Core::random_ephemeral()),
+            message_1_payload_allowed: false,
+        }
     }
 
     /// For known-answer tests only; see [`InitiatorStart::new_with_fixed_ephemeral_for_test_vectors_only`].
@@ -317,20 +356,27 @@ impl ResponderStart {
         prologue: &[u8],
         ephemeral_secret: [u8; KEY_LEN],
     ) -> Self {
-        Self(Core::new(identity, prologue, ephemeral_secret))
+        Self {
+            core: Core::new(identity, prologue, ephemeral_secret),
+            message_1_payload_allowed: true,
+        }
     }
 
-    /// Reads message 1 (`-> e`); returns its clear payload.
+    /// Reads message 1 (`-> e`); returns its clear payload, which for a responder made by
+    /// [`ResponderStart::new`] must be empty ([`HandshakeError::UnexpectedPayload`] otherwise).
     pub fn read_message_1(
         mut self,
         message: &[u8],
     ) -> Result<(ResponderSendMessage2, Vec<u8>), HandshakeError> {
         check_len(1, message, KEY_LEN)?;
-        let remote_ephemeral = self.0.read_e(message);
-        let payload = self.0.symmetric.decrypt_and_hash(&message[KEY_LEN..])?;
+        if message.len() > KEY_LEN && !self.message_1_payload_allowed {
+            return Err(HandshakeError::UnexpectedPayload);
+        }
+        let remote_ephemeral = self.core.read_e(message);
+        let payload = self.core.symmetric.decrypt_and_hash(&message[KEY_LEN..])?;
         Ok((
             ResponderSendMessage2 {
-                core: self.0,
+                core: self.core,
                 remote_ephemeral,
             },
             payload,
@@ -375,5 +421,87 @@ impl ResponderAwaitMessage3 {
             Transport::new(to_initiator, to_responder, remote_static, hash),
             payload,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Identity {
+        Identity::from_secret_bytes([0x11; 32])
+    }
+
+    fn bob() -> Identity {
+        Identity::from_secret_bytes([0x22; 32])
+    }
+
+    /// Message 3 as an honest initiator would write it, but with `s` replaced by `static_key`
+    /// (same secret, so `se` still matches).
+    fn message_3_with_static(static_key: [u8; KEY_LEN]) -> Result<Transport, HandshakeError> {
+        let (await2, m1) = InitiatorStart::new(&alice()).write_message_1(b"")?;
+        let (send2, _) = ResponderStart::new(&bob()).read_message_1(&m1)?;
+        let (await3, m2) = send2.write_message_2(b"")?;
+        let (mut send3, _) = await2.read_message_2(&m2)?;
+        let mut m3 = Vec::new();
+        send3.core.symmetric.encrypt_and_hash(&static_key, &mut m3);
+        let shared = send3
+            .core
+            .local_static
+            .diffie_hellman(&send3.remote_ephemeral)?;
+        send3.core.symmetric.mix_key(shared.as_ref());
+        send3.core.symmetric.encrypt_and_hash(b"", &mut m3);
+        Ok(await3.read_message_3(&m3)?.0)
+    }
+
+    #[test]
+    fn a_static_key_with_bit_255_set_is_refused() {
+        let honest = *alice().public_key().as_bytes();
+        let transport = message_3_with_static(honest).unwrap();
+        assert_eq!(transport.remote_static(), alice().public_key());
+        // X25519 ignores bit 255: the same secret, a second encoding, a second peer id.
+        let mut twin = honest;
+        twin[KEY_LEN - 1] |= 0x80;
+        assert_eq!(
+            message_3_with_static(twin).err(),
+            Some(HandshakeError::NonCanonicalStaticKey)
+        );
+    }
+
+    #[test]
+    fn canonical_means_below_the_field_prime() {
+        let mut p = [0xff; KEY_LEN];
+        p[0] = 0xed;
+        p[KEY_LEN - 1] = 0x7f;
+        assert!(!is_canonical(&p));
+        let mut below = p;
+        below[0] = 0xec;
+        assert!(is_canonical(&below));
+        let mut above = p;
+        above[0] = 0xee;
+        assert!(!is_canonical(&above));
+        assert!(is_canonical(&[0; KEY_LEN]));
+        assert!(!is_canonical(&[0xff; KEY_LEN]));
+        assert!(is_canonical(alice().public_key().as_bytes()));
+    }
+
+    #[test]
+    fn message_1_must_have_an_empty_payload() {
+        let (_, m1) = InitiatorStart::new(&alice())
+            .write_message_1(b"hello")
+            .unwrap();
+        assert_eq!(
+            ResponderStart::new(&bob()).read_message_1(&m1).err(),
+            Some(HandshakeError::UnexpectedPayload)
+        );
+        // The published vectors' responders still accept one.
+        let (_, payload) = ResponderStart::new_with_fixed_ephemeral_for_test_vectors_only(
+            &bob(),
+            PROLOGUE,
+            [7; 32],
+        )
+        .read_message_1(&m1)
+        .unwrap();
+        assert_eq!(payload, b"hello");
     }
 }

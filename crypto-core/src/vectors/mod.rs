@@ -5,6 +5,7 @@
 //! Entries for algorithms or parameters this crate does not implement are counted as skipped,
 //! never as passed.
 
+pub mod manifest;
 mod noise;
 mod rfc;
 mod wycheproof;
@@ -241,7 +242,8 @@ impl core::error::Error for VectorError {}
 
 /// Runs one suite over a vector file's text.
 pub fn run(kind: VectorKind, json_text: &str) -> Result<VectorReport, VectorError> {
-    let root = Json::parse(json_text).map_err(|e| VectorError::NotJson(e.to_string()))?;
+    let root = Json::parse_with(json_text, crate::json::Limits::FILE)
+        .map_err(|e| VectorError::NotJson(e.to_string()))?;
     let layout = |reason: &str| VectorError::WrongLayout {
         kind: kind.name(),
         reason: reason.to_string(),
