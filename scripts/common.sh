@@ -18,7 +18,7 @@ wasm_bindgen_lock_version() {
 }
 
 # "plain": rustup has the wasm32 target, so stable wasm-pack works as is.
-# "debian": DESIGN §7 — Debian's rustc-web with its std source, -Zbuild-std, rustup's rust-lld.
+# "debian": no rustup wasm32 target to install (README, "The two commands"): Debian's rustc-web with its std source, -Zbuild-std, rustup's rust-lld.
 wasm_route() {
     if [ -n "${P2P_WASM_ROUTE:-}" ]; then
         echo "$P2P_WASM_ROUTE"

@@ -141,7 +141,7 @@ fn cacophony_xx() -> Result<(), String> {
 /// One fingerprint computation (the costly part of the self-test: 5,200 SHA-512 rounds), then
 /// the safety number composed from the vector's two fingerprints. Together they cover every step
 /// of `safety_number` while hashing once instead of three times: the self-test runs when the
-/// page loads, before the wasm code is optimised (DESIGN §8: ≤ 50 ms). Order independence is
+/// page loads, before the wasm code is optimised (BENCHMARKS.md: ≤ 50 ms). Order independence is
 /// checked by the unit and property tests.
 fn safety_number_vector() -> Result<(), String> {
     let vector = crate::parity::SAFETY_NUMBER_VECTOR;

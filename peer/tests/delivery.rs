@@ -1,4 +1,4 @@
-//! Issue 5: guaranteed delivery across kill -9 (real processes, real SQLite).
+//! Guaranteed delivery across kill -9 (real processes, real SQLite).
 
 mod common;
 mod store_common;

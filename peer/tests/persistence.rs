@@ -1,4 +1,4 @@
-//! Issue 5: what survives a restart (real processes, real SQLite in a temporary data directory).
+//! What survives a restart (real processes, real SQLite in a temporary data directory).
 
 mod common;
 mod store_common;

@@ -1,4 +1,4 @@
-//! Issue 5: a room of three over pairwise sessions (real processes).
+//! A room of three over pairwise sessions (real processes).
 
 mod common;
 mod store_common;

@@ -1,4 +1,4 @@
-//! Issue 5: trust on first use, key changes and invites (real processes).
+//! Trust on first use, key changes and invites (real processes).
 
 mod common;
 mod store_common;
