@@ -7,15 +7,21 @@
 //! * [`handshake`] / [`session`] / [`framing`] — one connection on the wire: the Noise XX
 //!   handshake with hellos, then the reader and writer of a session over newline-delimited
 //!   frames (PROTOCOL.md §3–§5).
-//! * [`store`] — the SQLite database (contacts, history, outbox, rooms, key changes);
-//!   [`persist`] — the thread it runs on, with group commit.
-//! * [`event`] — what the node tells the UI (PROTOCOL.md §9); [`ui`] — the local HTTP and
-//!   WebSocket server that carries it, and its defences (SECURITY.md).
-//! * [`limits`] — every bound a remote party could otherwise push (SECURITY.md).
+//! * [`store`] — the SQLite database (contacts, message requests, history, outbox, rooms, key
+//!   changes, settings); [`persist`] — the thread it runs on, with group commit; [`datadir`] —
+//!   the data directory's permissions.
+//! * [`event`] — what the node tells the UI (PROTOCOL.md §8); [`ui`] — the local HTTP and
+//!   WebSocket server that carries it, and its defences (SECURITY.md); [`assets`] — the page and
+//!   the vector files built into the binary (or read from `--web-dir`).
+//! * [`limits`], [`admission`] — every bound a remote party could otherwise push: rates, the
+//!   fair pending-handshake table, per-address stranger sessions (PROTOCOL.md §9, SECURITY.md).
+//! * [`confusable`], [`bidi`] — names that look alike (PROTOCOL.md §8.3) and the bidirectional
+//!   controls that can disguise text.
 //! * [`invite`], [`lan`], [`fingerprints`] — invite strings and QR codes, our dialable
 //!   addresses, the fingerprint cache.
-//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`] — the `p2p-chat` binary: the
-//!   daemon, its options and data directory, the terminal chat and the test-vector command.
+//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`browser`],
+//!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
+//!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
 
 pub mod admission;
 pub mod app;
