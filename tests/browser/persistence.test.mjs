@@ -2,8 +2,6 @@
 // page: delivery ticks reach "delivered", history survives a page reload and a peer restart, a
 // message to an offline contact waits and is delivered once it is back, and a room works across
 // three peers and survives a restart.
-//
-// A daemon without §8.1 sends no `contacts` event; then every test here is skipped with that reason.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +16,6 @@ const missing = !peerBinary() ? 'no target/debug/p2p-chat (cargo build -p peer)'
 const DELIVERY_TIMEOUT = 45000; // the redial backoff starts at 1 s and doubles
 
 let browser;
-let unsupported = missing;
 const dirs = [];
 const sides = {}; // name -> { peer, page, problems, dir, port }
 
@@ -85,15 +82,7 @@ async function texts(side) {
 before(async () => {
   if (missing) return;
   browser = await launch();
-  const alice = await start('Alice');
-  // §8.1 daemons send `contacts` right after `info`; the page then shows "New room".
-  try {
-    await alice.page.locator('#new-room').waitFor({ timeout: 5000 });
-    unsupported = false;
-  } catch {
-    unsupported = 'the daemon sends no `contacts` event (PROTOCOL.md §8.1 not implemented yet)';
-    return;
-  }
+  await start('Alice');
   await start('Bob');
   await start('Carol');
 });
@@ -104,8 +93,7 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-test('delivery ticks reach "delivered"; history survives a page reload', async (t) => {
-  if (unsupported) return t.skip(unsupported);
+test('delivery ticks reach "delivered"; history survives a page reload', { skip: missing }, async () => {
   const { Alice: alice, Bob: bob } = sides;
   await connect(alice, bob);
   const bobId = await idOf(bob);
@@ -130,8 +118,7 @@ test('delivery ticks reach "delivered"; history survives a page reload', async (
   assert.equal(await tick(bob, 'Got it').getAttribute('data-state'), 'delivered');
 });
 
-test('a message to an offline contact is queued and delivered once after it restarts; history survives the restart', async (t) => {
-  if (unsupported) return t.skip(unsupported);
+test('a message to an offline contact is queued and delivered once after it restarts; history survives the restart', { skip: missing }, async () => {
   const { Alice: alice } = sides;
   let bob = sides.Bob;
   const bobId = await idOf(bob);
@@ -152,8 +139,7 @@ test('a message to an offline contact is queued and delivered once after it rest
   assert.equal(await tick(bob, 'Got it').getAttribute('data-state'), 'delivered');
 });
 
-test('a room works across three peers and survives a restart', async (t) => {
-  if (unsupported) return t.skip(unsupported);
+test('a room works across three peers and survives a restart', { skip: missing }, async () => {
   const { Bob: bob, Carol: carol } = sides;
   let alice = sides.Alice;
   await connect(carol, alice);
@@ -215,8 +201,7 @@ async function startEphemeral(name, port = 0) {
   return side;
 }
 
-test('invite: the QR code loads as an image; the invite connects to its peer and a wrong key is refused', async (t) => {
-  if (unsupported) return t.skip(unsupported);
+test('invite: the QR code loads as an image; the invite connects to its peer and a wrong key is refused', { skip: missing }, async () => {
   const { Carol: carol, Bob: bob } = sides;
   await carol.page.click('#share-invite');
   await carol.page.locator('#invite-dialog[open]').waitFor();
@@ -250,8 +235,7 @@ test('invite: the QR code loads as an image; the invite connects to its peer and
   await dave.page.close();
 });
 
-test('key change: a contact answering with a new key is held behind a warning until accepted', async (t) => {
-  if (unsupported) return t.skip(unsupported);
+test('key change: a contact answering with a new key is held behind a warning until accepted', { skip: missing }, async () => {
   const alice = sides.Alice;
   const eve = await startEphemeral('Eve');
   const oldId = await idOf(eve);
@@ -287,7 +271,6 @@ test('key change: a contact answering with a new key is held behind a warning un
   await impostor.page.close();
 });
 
-test('no script errors or CSP violations on any page', async (t) => {
-  if (unsupported) return t.skip(unsupported);
+test('no script errors or CSP violations on any page', { skip: missing }, async () => {
   for (const side of Object.values(sides)) assert.deepEqual([...(side.problemsBefore ?? []), ...side.problems], [], side.name);
 });

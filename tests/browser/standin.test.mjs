@@ -23,27 +23,24 @@ before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 /**
- * A scripted daemon: answers actions the way PROTOCOL.md §8 says and records them. With
- * `contacts` (an array) it also speaks §8.1: on connect it sends `contacts`, one `room` per room and
- * one `key_changed` per change; it answers load_history from `history` (conversation -> messages
- * with seq, oldest first), get_invite, create_room, and queues sent messages.
+ * A scripted daemon that answers actions the way PROTOCOL.md §8 and §8.1 say and records them. On
+ * connect it sends `info`, a `status`, `peer_connected` per peer, `contacts`, one `room` per room
+ * and one `key_changed` per change; it answers load_history from `history` (conversation ->
+ * messages with seq, oldest first), get_invite and create_room, and queues sent messages.
  */
-function daemon({ info, peers = [], contacts = null, rooms = [], keyChanges = [], history = {} }) {
+function daemon({ info, peers = [], contacts = [], rooms = [], keyChanges = [], history = {} }) {
   const actions = [];
   const sockets = [];
   let counter = 0;
-  const extended = contacts !== null;
   const handler = (ws) => {
     sockets.push(ws);
     const send = (event) => ws.send(JSON.stringify(event));
     send({ type: 'info', agent: 'p2p-chat/test', ...info });
     send({ type: 'status', message: 'listening on 0.0.0.0:6000' });
     for (const peer of peers) send({ type: 'peer_connected', ...peer });
-    if (extended) {
-      send({ type: 'contacts', contacts });
-      for (const room of rooms) send({ type: 'room', ...room });
-      for (const change of keyChanges) send({ type: 'key_changed', ...change });
-    }
+    send({ type: 'contacts', contacts });
+    for (const room of rooms) send({ type: 'room', ...room });
+    for (const change of keyChanges) send({ type: 'key_changed', ...change });
     ws.onMessage((raw) => {
       const action = JSON.parse(String(raw));
       actions.push(action);
@@ -54,15 +51,13 @@ function daemon({ info, peers = [], contacts = null, rooms = [], keyChanges = []
         send({
           type: 'message_sent', id: `m${counter}`, text: action.text, sent_at: Date.now(),
           conversation: action.to ?? 'everyone', recipients: action.to ? [action.to] : peers.map((p) => p.peer_id),
-          ...(extended ? { state: 'queued' } : {}),
+          state: 'queued',
         });
       } else if (action.action === 'set_verified') {
         send({ type: 'peer_verified', peer_id: action.peer_id, verified: action.verified });
       } else if (action.action === 'set_name') {
         info.name = action.name;
         send({ type: 'info', agent: 'p2p-chat/test', ...info });
-      } else if (!extended) {
-        send({ type: 'error', message: `unknown action ${action.action}`, action: action.action, req: action.req });
       } else if (action.action === 'load_history') {
         const all = history[action.conversation] ?? [];
         const older = action.before === undefined ? all : all.filter((m) => m.seq < action.before);
@@ -268,7 +263,7 @@ test('the page reconnects after the socket drops and takes the new snapshot', as
 });
 
 
-// ---- PROTOCOL.md §8.1: contacts, history, delivery, key changes, invites, rooms ------------------
+// ---- contacts, history, delivery, key changes, invites, rooms (PROTOCOL.md §8.1) ----------------
 
 const ALICE = { public_key: A, fingerprint: FP_A, name: 'Alice', p2p_port: 6000 };
 
@@ -283,23 +278,6 @@ function row(seq, { from, name, text, mine = false, state = 'delivered', convers
     sent_at: at, received_at: at, direction: mine ? 'out' : 'in', ...(mine ? { state } : {}),
   };
 }
-
-test('a §8-only daemon: no history requests, no invite, room or invite-form controls', async () => {
-  const { context } = browser;
-  const d = daemon({ info: { ...ALICE }, peers: [peer(B, 'Bob', FP_B)] });
-  const { page, problems } = await open(context, d);
-  await page.locator(`#peer-list [data-peer="${B}"]`).waitFor();
-  await page.locator(`[data-conv="${B}"]`).click();
-  await page.fill('#composer-input', 'hello');
-  await page.press('#composer-input', 'Enter');
-  await page.locator('#messages .msg-mine .msg-delivery', { hasText: 'sent' }).waitFor();
-  for (const id of ['share-invite', 'new-room', 'invite-form']) assert.equal(await page.locator(`#${id}`).isVisible(), false, id);
-  assert.equal(await page.locator('#messages .tick').count(), 0);
-  assert.deepEqual(d.actions.map((a) => a.action), ['send_message']);
-  assert.deepEqual(problems, []);
-  await page.close();
-  await context.unrouteAll();
-});
 
 test('history: loaded on open and on reconnect, oldest first, never shown twice, "load older" pages back', needsWasm, async () => {
   const { context } = browser;

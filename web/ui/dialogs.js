@@ -1,28 +1,41 @@
-// The verification dialog (safety number of one peer) and the cryptography-checks dialog.
+// The dialogs, drawn from the state: which one is open (state.ui.dialog), the verification dialog
+// (safety number of one peer), the invite, the new-room form and the cryptography checks.
 
 import { $, el, showError, initials, hueClass } from './dom.js';
 import * as crypto from './crypto.js';
 import { peerLabel } from './state.js';
 import { offlineText } from './views.js';
 
-let verifyPeerId = null;
+const DIALOGS = { verify: 'verify-dialog', invite: 'invite-dialog', room: 'room-dialog', checks: 'checks-dialog' };
 
-/** The peer whose safety number is on screen, or null. */
-export function verifyingPeer() {
-  return $('verify-dialog').open ? verifyPeerId : null;
+/**
+ * Opens the dialog the state names and closes the others. `onClosed(name)` is told when the user
+ * closes one (Escape, ×), so the state can follow.
+ */
+export function watchDialogs(onClosed) {
+  for (const [name, id] of Object.entries(DIALOGS)) $(id).addEventListener('close', () => onClosed(name));
 }
 
-export function openVerify(state, peerId) {
-  verifyPeerId = peerId;
-  showError($('verify-error'), '');
-  renderVerify(state);
-  const dialog = $('verify-dialog');
-  if (!dialog.open) dialog.showModal();
+export function renderDialogs(state) {
+  for (const [name, id] of Object.entries(DIALOGS)) {
+    const dialog = $(id);
+    const wanted = state.ui.dialog === name;
+    if (wanted && !dialog.open) {
+      if (name === 'room') fillRoomForm(state); // once per opening: after that the form is the user's
+      dialog.showModal();
+      if (name === 'room') $('room-name').focus();
+    } else if (!wanted && dialog.open) {
+      dialog.close();
+    }
+  }
+  if (state.ui.dialog === 'verify') renderVerify(state);
+  if (state.ui.dialog === 'invite') renderInvite(state);
+  if (state.selfTest) renderSelfTest(state.selfTest);
 }
 
-/** Fills the dialog for the current peer (also called when its state changes while open). */
-export function renderVerify(state) {
-  const peer = state.peers.get(verifyPeerId);
+/** Fills the verification dialog for its peer (again whenever that peer's state changes). */
+function renderVerify(state) {
+  const peer = state.peers.get(state.ui.verifyPeer);
   if (!peer) return;
   const name = peerLabel(peer);
   $('verify-name').textContent = name;
@@ -53,7 +66,7 @@ export function renderVerify(state) {
 }
 
 /** Shows the self-test result in the top-bar badge and the checks dialog. */
-export function renderSelfTest(result) {
+function renderSelfTest(result) {
   const badge = $('selftest-badge');
   const detail = $('selftest-detail');
   if (result.error) {
@@ -138,32 +151,27 @@ function base64Utf8(text) {
 }
 
 /**
- * Fills the invite dialog from an `invite` event and opens it. The QR code is an SVG document from
- * the daemon: it is shown through an <img> (a data: URL, which runs no script), never as markup.
+ * Fills the invite dialog from the last `invite` event. The QR code is an SVG document from the
+ * daemon: it is shown through an <img> (a data: URL, which runs no script), never as markup.
  */
-export function showInvite(event) {
-  const invite = typeof event.invite === 'string' ? event.invite : '';
+function renderInvite(state) {
+  const invite = state.invite?.text ?? '';
+  const svg = state.invite?.qrSvg ?? '';
   $('invite-text').textContent = invite;
   $('copy-invite').disabled = !invite;
   const img = $('invite-qr');
-  const svg = typeof event.qr_svg === 'string' ? event.qr_svg.trim() : '';
-  if (svg) {
-    img.src = `data:image/svg+xml;base64,${base64Utf8(svg)}`;
-    img.hidden = false;
-  } else {
-    img.removeAttribute('src');
-    img.hidden = true;
-  }
-  img.parentElement.hidden = !svg;
+  const src = svg ? `data:image/svg+xml;base64,${base64Utf8(svg)}` : null;
+  if (src && img.getAttribute('src') !== src) img.src = src;
+  if (!src) img.removeAttribute('src');
+  img.hidden = !src;
+  img.parentElement.hidden = !src;
   showError($('invite-dialog-error'), invite ? '' : 'Your peer sent an empty invite.');
-  const dialog = $('invite-dialog');
-  if (!dialog.open) dialog.showModal();
 }
 
 // ---- new room -------------------------------------------------------------------------------------
 
-/** Opens the "New room" dialog with a checkbox per contact. */
-export function openRoomDialog(state) {
+/** Sets up the "New room" form: empty name, a checkbox per contact. */
+function fillRoomForm(state) {
   const own = state.info?.public_key;
   const contacts = [...state.peers.values()]
     .filter((p) => p.id !== own && (p.contact || p.online))
@@ -180,18 +188,12 @@ export function openRoomDialog(state) {
   $('room-no-contacts').hidden = contacts.length > 0;
   $('room-name').value = '';
   $('room-create').disabled = contacts.length === 0;
-  showError($('room-error'), '');
-  const dialog = $('room-dialog');
-  if (!dialog.open) dialog.showModal();
-  $('room-name').focus();
 }
 
-/** The room dialog's values, or an error message. */
+/** What the user entered in the room form. */
 export function roomFormValues() {
-  const name = $('room-name').value.trim();
-  const members = [...$('room-members').querySelectorAll('input[type="checkbox"]:checked')].map((c) => c.value);
-  if (!name) return { error: 'Give the room a name.' };
-  if ([...name].length > 64) return { error: 'Room names are limited to 64 characters.' };
-  if (members.length === 0) return { error: 'Choose at least one member.' };
-  return { name, members };
+  return {
+    name: $('room-name').value.trim(),
+    members: [...$('room-members').querySelectorAll('input[type="checkbox"]:checked')].map((c) => c.value),
+  };
 }

@@ -1,5 +1,6 @@
-// What the page knows: our identity, the peers, the conversations and their messages.
-// Events from the peer (PROTOCOL.md §8) are applied here; views.js draws the result.
+// The page's whole state, in one object made by createState(), and the functions that change it or
+// read it. No DOM here: views (views.js, messages.js, dialogs.js) draw this state, events.js
+// applies the peer's events to it, commands.js the user's actions.
 
 import * as crypto from './crypto.js';
 
@@ -8,24 +9,56 @@ export const ROOM_PREFIX = 'room:';
 
 export function createState() {
   return {
+    // ---- what our peer told us (PROTOCOL.md §8, §8.1) ----
     info: null, // the last `info` event
-    ownCheck: null, // { localFp, mismatch } once wasm has checked info.fingerprint
+    ownCheck: null, // { localFp, mismatch, error } once wasm has checked info.fingerprint
     listenHost: null, // from a "listening on HOST:PORT" status, when the daemon sends one
-    peers: new Map(), // peer_id -> peer (see upsertPeer); kept after disconnect, with online = false
+    peers: new Map(), // peer_id -> peer (see newPeer); kept after disconnect, with online = false
     rooms: new Map(), // "room:<id>" -> { id, name, members }
-    keyChanges: new Map(), // change_id -> unresolved `key_changed`
+    keyChanges: new Map(), // String(change_id) -> unresolved `key_changed`
     convs: new Map([[EVERYONE, newConv(EVERYONE)]]),
-    active: EVERYONE,
     byKey: new Map(), // "sender/id" -> message, so a message never shows twice
-    // PROTOCOL.md §8.1 (contacts, history, delivery, rooms…): known once the daemon sends `contacts`
-    // on this connection. Until then the page behaves as with a §8-only daemon.
-    extended: false,
-    generation: 0, // counts WebSocket connections, so history is reloaded once per connection
+    invite: null, // { text, qrSvg } from the last `invite` event
+    // ---- the connection to our peer ----
+    connection: {
+      kind: 'starting', // 'none' (no token), 'connecting', 'open', 'waiting'
+      delayMs: 0, // 'waiting': until the next attempt
+      failures: 0, // attempts in a row that never opened
+      generation: 0, // counts WebSocket connections, so history is reloaded once per connection
+      snapshotGen: -1, // the generation whose first `contacts` has arrived
+    },
+    // ---- this page's own state ----
+    ui: {
+      active: EVERYONE, // the open conversation
+      status: '', // the line at the foot of the sidebar
+      toast: null, // { text, until }
+      errors: {}, // form error element id -> message
+      pending: new Map(), // req -> form error element id, for errors that answer it
+      connectingUntil: 0, // a dial is under way until then (ms); the buttons wait
+      dialog: null, // 'verify' | 'invite' | 'room' | 'checks' | null
+      verifyPeer: null, // whose safety number the verify dialog shows
+      inviteWanted: false, // the user asked for an invite; show it when it comes
+      roomRequested: false, // create_room sent: the next new room id is ours, and opens
+      sidebarOpen: false, // narrow screens: the sidebar is a drawer
+    },
+    selfTest: null, // { passed, failed, ms, failures } or { error }
   };
 }
 
 function newConv(id) {
-  return { id, messages: [], unread: 0, lastAt: 0, hasMore: false, oldestSeq: null, loadedGen: -1, loading: false };
+  return {
+    id, messages: [], unread: 0, lastAt: 0, hasMore: false, oldestSeq: null,
+    loadedGen: -1, // the connection on which the full history was asked for
+    previewGen: -1, // … or at least a preview of it
+    loading: false, loadingOlder: false,
+  };
+}
+
+function newPeer(id, fields = {}) {
+  return {
+    id, publicKey: id, name: '', address: '', listenPort: null, direction: '', daemonFp: '',
+    verified: false, online: false, contact: false, lastSeen: 0, check: null, ...fields,
+  };
 }
 
 export function isRoom(id) {
@@ -42,16 +75,17 @@ export function conv(state, id) {
   return state.convs.get(id);
 }
 
-function str(value, fallback = '') {
+export function str(value, fallback = '') {
   return typeof value === 'string' ? value : fallback;
 }
+
+// ---- peers and our own identity ---------------------------------------------------------------
 
 /** Applies `peer_connected`; returns the peer. */
 export function upsertPeer(state, event) {
   const id = str(event.peer_id);
   const old = state.peers.get(id);
-  const peer = {
-    id,
+  const peer = newPeer(id, {
     publicKey: str(event.public_key, id),
     name: str(event.name).trim(),
     address: str(event.address),
@@ -63,7 +97,7 @@ export function upsertPeer(state, event) {
     contact: old?.contact ?? false,
     lastSeen: Date.now(),
     check: old?.check ?? null,
-  };
+  });
   state.peers.set(id, peer);
   conv(state, id);
   checkPeer(state, peer);
@@ -127,8 +161,10 @@ export function checkAll(state) {
   for (const peer of state.peers.values()) checkPeer(state, peer);
 }
 
+// ---- messages ---------------------------------------------------------------------------------
+
 /** The dedupe key of a message: (sender, id), with "me" as our own sender. */
-function messageKey(message) {
+export function messageKey(message) {
   return `${message.mine ? 'me' : message.from}/${message.id}`;
 }
 
@@ -216,10 +252,16 @@ export function outgoing(state, event) {
   });
 }
 
+/** A message counts as unread unless it is ours or its conversation is on screen. */
+export function noteArrival(state, c, pageVisible) {
+  const last = c.messages[c.messages.length - 1];
+  if (!last.mine && !(c.id === state.ui.active && pageVisible)) c.unread += 1;
+}
+
 /**
  * Applies `history`: merges the messages (oldest first) into their conversation, skipping those
  * already shown (but taking their sequence number and a newer delivery state). Returns the
- * conversation id, or null when the event is unusable.
+ * conversation, or null when the event is unusable.
  */
 export function applyHistory(state, event) {
   const convId = str(event.conversation);
@@ -255,7 +297,7 @@ export function applyHistory(state, event) {
       state: mine ? deliveryState(m.state) : null,
       conv: convId,
     };
-    state.byKey.set(`${mine ? 'me' : from}/${m.id}`, message);
+    state.byKey.set(messageKey(message), message);
     c.messages.push(message);
     c.lastAt = Math.max(c.lastAt, at);
   }
@@ -264,8 +306,11 @@ export function applyHistory(state, event) {
   if (before === null || oldest === null || oldest <= before) c.hasMore = event.has_more === true;
   if (oldest !== null) c.oldestSeq = before === null ? oldest : Math.min(before, oldest);
   c.loading = false;
-  return convId;
+  c.loadingOlder = false;
+  return c;
 }
+
+// ---- contacts, rooms, key changes ---------------------------------------------------------------
 
 /** Applies `contacts`: every contact gets a peer entry (offline ones too) and a conversation. */
 export function applyContacts(state, event) {
@@ -278,10 +323,7 @@ export function applyContacts(state, event) {
     const id = contact.peer_id;
     let peer = state.peers.get(id);
     if (!peer) {
-      peer = {
-        id, publicKey: id, name: '', address: '', listenPort: null, direction: '', daemonFp: '',
-        verified: false, online: false, contact: true, lastSeen: 0, check: null,
-      };
+      peer = newPeer(id);
       state.peers.set(id, peer);
     }
     peer.contact = true;
@@ -289,19 +331,18 @@ export function applyContacts(state, event) {
     if (!peer.online && str(contact.last_address)) peer.address = str(contact.last_address);
     if (typeof contact.verified === 'boolean') peer.verified = contact.verified;
     if (typeof contact.online === 'boolean') peer.online = contact.online;
-    let lastSeen = Number(contact.last_seen);
-    if (lastSeen > 0 && lastSeen < 1e11) lastSeen *= 1000; // seconds, not milliseconds
+    const lastSeen = Number(contact.last_seen); // Unix ms
     if (Number.isFinite(lastSeen) && lastSeen > 0) peer.lastSeen = Math.max(peer.online ? Date.now() : 0, lastSeen);
     if (!peer.check) checkPeer(state, peer);
     conv(state, id);
   }
 }
 
-/** Applies `room`. Returns the room. */
+/** Applies `room`. Returns { room, isNew } (isNew: an id this page had not seen), or null. */
 export function applyRoom(state, event) {
-  let id = str(event.id);
-  if (!id) return null;
-  if (!isRoom(id)) id = ROOM_PREFIX + id;
+  const id = str(event.id);
+  if (!isRoom(id)) return null;
+  const isNew = !state.rooms.has(id);
   const room = {
     id,
     name: str(event.name).trim() || 'Unnamed room',
@@ -309,7 +350,7 @@ export function applyRoom(state, event) {
   };
   state.rooms.set(id, room);
   conv(state, id);
-  return room;
+  return { room, isNew };
 }
 
 /** Applies `key_changed`: the contact is no longer verified until its new key is checked again. */
@@ -327,10 +368,7 @@ export function applyKeyChange(state, event) {
   state.keyChanges.set(String(changeId), change);
   let peer = state.peers.get(change.peerId);
   if (!peer) {
-    peer = {
-      id: change.peerId, publicKey: change.peerId, name: change.name, address: change.address, listenPort: null,
-      direction: '', daemonFp: '', verified: false, online: false, contact: true, lastSeen: 0, check: null,
-    };
+    peer = newPeer(change.peerId, { name: change.name, address: change.address, contact: true });
     state.peers.set(peer.id, peer);
     checkPeer(state, peer);
   }
@@ -344,6 +382,26 @@ export function keyChangeFor(state, peerId) {
   for (const change of state.keyChanges.values()) if (change.peerId === peerId) return change;
   return null;
 }
+
+// ---- the connection -----------------------------------------------------------------------------
+
+/** A new WebSocket connection: the daemon's snapshot (contacts, rooms, key changes) replaces ours. */
+export function connectionOpened(state) {
+  state.connection.generation += 1;
+  state.connection.failures = 0;
+  state.connection.kind = 'open';
+  state.keyChanges.clear();
+}
+
+/** The connection is gone: nobody counts as online until the next snapshot says so. */
+export function connectionLost(state, { delayMs, failures }) {
+  state.connection.kind = 'waiting';
+  state.connection.delayMs = delayMs;
+  state.connection.failures = failures;
+  for (const peer of state.peers.values()) peer.online = false;
+}
+
+// ---- what the views show ------------------------------------------------------------------------
 
 /** Title of a conversation. */
 export function convTitle(state, id) {
@@ -360,10 +418,10 @@ export function onlinePeers(state) {
 function keepPeerConv(state, c) {
   const peer = state.peers.get(c.id);
   if (!peer) return false;
-  return !state.extended || peer.online || peer.contact || c.messages.length > 0 || keyChangeFor(state, c.id) !== null;
+  return peer.online || peer.contact || c.messages.length > 0 || keyChangeFor(state, c.id) !== null;
 }
 
-/** Conversations for the sidebar: Everyone first, then peers by latest activity. */
+/** Conversations for the sidebar: Everyone first, then the rest by latest activity. */
 export function sidebarConvs(state) {
   const rest = [...state.convs.values()]
     .filter((c) => c.id !== EVERYONE && (state.rooms.has(c.id) || keepPeerConv(state, c)))
@@ -376,11 +434,31 @@ export function isFresh(state) {
   return state.peers.size === 0 && state.rooms.size === 0 && [...state.convs.values()].every((c) => c.messages.length === 0);
 }
 
+/** Whether a message can be sent in the open conversation now. */
+export function canSend(state) {
+  if (state.connection.kind !== 'open') return false;
+  const id = state.ui.active;
+  if (id === EVERYONE) return onlinePeers(state).length > 0;
+  // The daemon queues messages for offline contacts and room members (PROTOCOL.md §8.1).
+  if (state.rooms.has(id)) return true;
+  const peer = state.peers.get(id);
+  return Boolean(peer?.online || peer?.contact);
+}
+
+/** A dial is under way (the daemon answers within its 10 s handshake deadline). */
+export function isConnecting(state, now = Date.now()) {
+  return now < state.ui.connectingUntil;
+}
+
+export function totalUnread(state) {
+  return [...state.convs.values()].reduce((n, c) => n + c.unread, 0);
+}
+
 /** "host:port" for others to dial, and whether the host is only a stand-in. */
 export function ownAddress(state) {
   const port = state.info?.p2p_port;
   if (!port) return null;
-  // The daemon's own answer: the address of this computer on its network (PROTOCOL §8).
+  // The daemon's own answer: the address of this computer on its network (PROTOCOL.md §8, `info`).
   const given = state.info.addresses?.[0];
   if (given) return { text: given, local: /^(127\.|\[::1\])/.test(given), port };
   const host = state.listenHost;

@@ -1,12 +1,14 @@
-// Drawing the state. Peer-supplied strings only ever reach the DOM through el()/textContent.
+// The page's regions drawn from the state: each render* function redraws its part of the page
+// from `state` alone. Peer-supplied strings only ever reach the DOM through el()/textContent.
 
-import { $, el, shortTime, clockTime, fullTime, initials, hueClass, truncateMiddle, lastSeenText, icon } from './dom.js';
+import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, showError } from './dom.js';
 import * as crypto from './crypto.js';
 import {
   EVERYONE, peerLabel, sidebarConvs, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
+  canSend, isConnecting, totalUnread,
 } from './state.js';
 
-function avatar(name, key, extra = '') {
+export function avatar(name, key, extra = '') {
   return el('span', { class: `avatar ${hueClass(key)} ${extra}`.trim(), text: initials(name), attrs: { 'aria-hidden': 'true' } });
 }
 
@@ -47,7 +49,7 @@ function preview(state, c) {
 }
 
 /** The "Chats" list. */
-export function renderConvList(state, onSelect) {
+export function renderConvList(state, { onSelect }) {
   const list = $('conv-list');
   list.replaceChildren(
     ...sidebarConvs(state).map((c) => {
@@ -55,7 +57,7 @@ export function renderConvList(state, onSelect) {
       const room = state.rooms.get(c.id);
       const title = convTitle(state, c.id);
       const last = c.messages[c.messages.length - 1];
-      const active = c.id === state.active;
+      const active = c.id === state.ui.active;
       const offline = Boolean(peer && !peer.online);
       const changed = peer ? keyChangeFor(state, peer.id) : null;
       const label = `${title}${room ? ', room' : ''}${offline ? `, ${offlineText(peer)}` : ''}${changed ? ', key changed' : ''}${c.unread ? `, ${c.unread} unread` : ''}`;
@@ -83,7 +85,7 @@ export function renderConvList(state, onSelect) {
 }
 
 /** The "Peers" list: connected peers with address, fingerprint and verification state. */
-export function renderPeerList(state, { onVerify, onDisconnect, onOpen }) {
+export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
   const peers = onlinePeers(state).sort((a, b) => peerLabel(a).localeCompare(peerLabel(b)));
   $('peer-count').textContent = String(peers.length);
   $('peers-empty').hidden = peers.length > 0;
@@ -94,7 +96,7 @@ export function renderPeerList(state, { onVerify, onDisconnect, onOpen }) {
       return el('li', { class: `peer-item${peer.check?.problems?.length ? ' peer-bad' : ''}`, attrs: { 'data-peer': peer.id } },
         el('div', { class: 'peer-top' },
           avatar(peerLabel(peer), peer.id, 'avatar-small online'),
-          el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: 'Open conversation' }, on: { click: () => onOpen(peer.id) } }),
+          el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: 'Open conversation' }, on: { click: () => onSelect(peer.id) } }),
           verifiedMark(peer, state) ?? el('span', { class: 'tag tag-muted', text: 'Not verified' })),
         el('p', { class: 'peer-addr' },
           el('span', { class: 'visually-hidden', text: 'Address ' }),
@@ -110,149 +112,20 @@ export function renderPeerList(state, { onVerify, onDisconnect, onOpen }) {
   );
 }
 
-const TICK = 'M1.5 8.5 5 12l7.5-8';
-const DELIVERY_ICONS = {
-  queued: () => icon('tick-icon', '0 0 16 16', [
-    ['circle', { cx: 8, cy: 8, r: 6, fill: 'none', stroke: 'currentColor', 'stroke-width': 1.6 }],
-    ['path', { d: 'M8 4.5V8l2.4 1.6', fill: 'none', stroke: 'currentColor', 'stroke-width': 1.6, 'stroke-linecap': 'round' }],
-  ]),
-  sent: () => icon('tick-icon', '0 0 16 16', [
-    ['path', { d: TICK, fill: 'none', stroke: 'currentColor', 'stroke-width': 1.8, 'stroke-linecap': 'round', 'stroke-linejoin': 'round' }],
-  ]),
-  delivered: () => icon('tick-icon tick-icon-double', '0 0 22 16', [
-    ['path', { d: TICK, fill: 'none', stroke: 'currentColor', 'stroke-width': 1.8, 'stroke-linecap': 'round', 'stroke-linejoin': 'round' }],
-    ['path', { d: 'M8.5 11 9.5 12l7.5-8', fill: 'none', stroke: 'currentColor', 'stroke-width': 1.8, 'stroke-linecap': 'round', 'stroke-linejoin': 'round' }],
-  ]),
-};
-
-/** Who a message in this conversation goes to, for tooltips. */
-function audience(state, convId) {
-  if (convId === EVERYONE) return 'everyone';
-  if (isRoom(convId)) return 'every member';
-  return peerLabel(state.peers.get(convId));
-}
-
-/** The tick(s) after one of our messages: queued (clock), sent (one tick), delivered (two). */
-export function deliveryMark(state, message, convId) {
-  if (!message.state) {
-    // A §8-only daemon: say how many sessions it went out on.
-    const n = message.recipients.length;
-    return el('span', { class: n ? 'msg-delivery' : 'msg-delivery msg-undelivered', text: n ? (n === 1 ? ' · sent' : ` · sent to ${n}`) : ' · nobody connected' });
-  }
-  const who = audience(state, convId);
-  const label = {
-    queued: 'Queued',
-    sent: 'Sent',
-    delivered: 'Delivered',
-  }[message.state];
-  const tip = {
-    queued: `Queued: stored, goes out when ${who === 'everyone' || who === 'every member' ? 'members are' : `${who} is`} online`,
-    sent: `Sent to ${who}; not yet confirmed`,
-    delivered: `Delivered to ${who}`,
-  }[message.state];
-  return el('span', { class: `tick tick-${message.state}`, attrs: { role: 'img', 'aria-label': label, title: tip, 'data-state': message.state } },
-    DELIVERY_ICONS[message.state]());
-}
-
-/** Replaces the tick of a message already on screen (after a `delivery` event). */
-export function updateDelivery(state, message, convId) {
-  const node = message.tickNode;
-  if (!node?.isConnected) return;
-  const next = deliveryMark(state, message, convId);
-  node.replaceWith(next);
-  message.tickNode = next;
-}
-
-/** One message row. */
-export function messageItem(state, message, runStart, convId) {
-  const inGroupChat = isGroup(convId);
-  const showName = runStart && inGroupChat && !message.mine;
-  const peer = message.mine ? null : state.peers.get(message.from);
-  const meta = el('span', { class: 'msg-meta' },
-    el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }));
-  if (message.mine) {
-    message.tickNode = deliveryMark(state, message, convId);
-    meta.append(message.tickNode);
-  }
-  const group = runStart ? ' msg-first' : '';
-  return el('li', { class: `msg ${message.mine ? 'msg-mine' : 'msg-theirs'}${group}${inGroupChat ? ' msg-group' : ''}`, attrs: { 'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id } },
-    !message.mine && showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
-    el('div', { class: 'bubble' },
-      !message.mine && showName ? el('span', { class: `msg-name ${hueClass(message.from)}`, text: message.name || peerLabel(peer) }) : null,
-      el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${message.name || peerLabel(peer)} said: ` }),
-      el('p', { class: 'msg-text', text: message.text }),
-      meta));
-}
-
-/** Whether a message starts a run (new sender or a pause), which gets space and, in Everyone, a name. */
-function startsRun(c, index) {
-  const prev = c.messages[index - 1];
-  const cur = c.messages[index];
-  return !prev || prev.from !== cur.from || cur.at - prev.at > 5 * 60 * 1000;
-}
-
-/** Redraws the whole message list for the active conversation. `keepOffset` keeps the view on the
- * same messages (after older ones were added above). */
-export function renderMessages(state, { onLoadOlder, keepOffset = false } = {}) {
-  const c = state.convs.get(state.active);
-  const list = $('messages');
-  const fromBottom = list.scrollHeight - list.scrollTop;
-  const older = c?.hasMore
-    ? el('li', { class: 'load-older' }, el('button', {
-      class: 'btn btn-ghost btn-small', text: c.loading ? 'Loading…' : 'Load older messages',
-      attrs: { type: 'button', id: 'load-older', disabled: c.loading || !onLoadOlder },
-      on: { click: () => onLoadOlder?.(c.id) },
-    }))
-    : null;
-  if (!c || c.messages.length === 0) {
-    const peer = state.peers.get(state.active);
-    const room = state.rooms.get(state.active);
-    const text = state.active === EVERYONE
-      ? 'Messages here go to everyone you are connected to.'
-      : room ? `This is the start of “${room.name}”. Messages go to every member, end-to-end encrypted to each.`
-        : `This is the start of your conversation with ${peerLabel(peer)}. Compare safety numbers before you share anything private.`;
-    list.replaceChildren(...[older, el('li', { class: 'msg-empty', text })].filter(Boolean));
-    return;
-  }
-  list.replaceChildren(...[older, ...c.messages.map((m, i) => messageItem(state, m, startsRun(c, i), c.id))].filter(Boolean));
-  list.scrollTop = keepOffset ? list.scrollHeight - fromBottom : list.scrollHeight;
-}
-
-/** Appends the newest message of the active conversation (keeps aria-live announcements to one). */
-export function appendMessage(state, options) {
-  const c = state.convs.get(state.active);
-  const list = $('messages');
-  const i = c.messages.length - 1;
-  const last = c.messages[i];
-  // A message that sorts before others (an older timestamp) needs the whole list redrawn.
-  const lastShown = list.querySelector('.msg:last-child');
-  if (i > 0 && c.messages[i - 1] !== undefined && lastShown && lastShown.dataset.id !== c.messages[i - 1].id) {
-    renderMessages(state, options);
-    return;
-  }
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-  const empty = list.querySelector('.msg-empty');
-  if (empty) empty.remove();
-  list.append(messageItem(state, last, startsRun(c, i), c.id));
-  if (nearBottom || last.mine) list.scrollTop = list.scrollHeight;
-}
-
-/** The chat header, composer state and the empty state. */
-export function renderChrome(state, socketOpen, handlers = {}) {
+/** The empty state or the open conversation's header. */
+export function renderChatHeader(state) {
   const fresh = isFresh(state);
   $('empty-state').hidden = !fresh;
   $('chat').hidden = fresh;
-  for (const id of ['share-invite', 'empty-share-invite', 'new-room', 'invite-form']) $(id).hidden = !state.extended;
 
-  const id = state.active;
+  const id = state.ui.active;
   const peer = state.peers.get(id);
   const room = state.rooms.get(id);
-  const online = onlinePeers(state);
   const titleNode = $('chat-title');
   const sub = $('chat-sub');
   const avatarBox = $('chat-avatar');
-  const title = convTitle(state, id);
   if (id === EVERYONE) {
+    const online = onlinePeers(state);
     titleNode.textContent = 'Everyone';
     sub.textContent = online.length === 0 ? 'Nobody connected' : `${online.length} connected: ${online.map(peerLabel).join(', ')}`;
     avatarBox.className = 'avatar avatar-everyone';
@@ -279,21 +152,20 @@ export function renderChrome(state, socketOpen, handlers = {}) {
   const alert = $('chat-alert');
   alert.hidden = problems.length === 0;
   alert.textContent = problems.length ? `Warning: ${problems.join('; ')}. Do not trust this conversation until you compare safety numbers.` : '';
-  renderKeyChange(state, handlers);
+}
 
-  // With §8.1 the daemon queues messages for offline contacts and room members.
-  const queueing = state.extended && (Boolean(room) || Boolean(peer?.contact));
-  const canSend = socketOpen && (id === EVERYONE ? online.length > 0 : Boolean(peer?.online) || queueing);
-  $('send-btn').disabled = !canSend;
-  const input = $('composer-input');
-  input.placeholder = !socketOpen ? 'Not connected to your peer…'
-    : canSend ? (id === EVERYONE ? 'Message everyone…'
+/** The composer: whether it can send, and what its placeholder says. */
+export function renderComposer(state) {
+  const id = state.ui.active;
+  const peer = state.peers.get(id);
+  const title = convTitle(state, id);
+  const sendable = canSend(state);
+  $('send-btn').disabled = !sendable;
+  $('composer-input').placeholder = state.connection.kind !== 'open' ? 'Not connected to your peer…'
+    : sendable ? (id === EVERYONE ? 'Message everyone…'
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)
       : id === EVERYONE ? 'Connect to a peer first' : `${peerLabel(peer)} is offline`;
   $('composer-label').textContent = id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
-
-  const unread = [...state.convs.values()].reduce((n, c) => n + c.unread, 0);
-  document.title = unread ? `(${unread}) p2p-chat` : 'p2p-chat';
 }
 
 /** Fingerprint of a key computed here in wasm, or a placeholder. */
@@ -310,8 +182,8 @@ function localFingerprint(key) {
  * The key-change warning: in the affected conversation a banner with both fingerprints and
  * Accept / Reject; elsewhere a line at the top that leads there.
  */
-function renderKeyChange(state, { onAcceptKey, onRejectKey, onSelect } = {}) {
-  const change = keyChangeFor(state, state.active);
+export function renderKeyChange(state, { onAcceptKey, onRejectKey, onSelect }) {
+  const change = keyChangeFor(state, state.ui.active);
   const box = $('key-alert');
   box.hidden = !change;
   if (change) {
@@ -327,19 +199,19 @@ function renderKeyChange(state, { onAcceptKey, onRejectKey, onSelect } = {}) {
         el('dt', { text: 'Old fingerprint' }), el('dd', {}, el('code', { class: 'key-old-fp', text: localFingerprint(change.peerId) })),
         el('dt', { text: 'New fingerprint' }), el('dd', {}, el('code', { class: 'key-new-fp', text: localFingerprint(change.newKey) }))),
       el('div', { class: 'key-alert-actions' },
-        el('button', { class: 'btn btn-small key-accept', text: 'Accept new key', attrs: { type: 'button', id: 'key-accept' }, on: { click: () => onAcceptKey?.(change) } }),
-        el('button', { class: 'btn btn-small key-reject', text: 'Reject', attrs: { type: 'button', id: 'key-reject' }, on: { click: () => onRejectKey?.(change) } })));
+        el('button', { class: 'btn btn-small key-accept', text: 'Accept new key', attrs: { type: 'button', id: 'key-accept' }, on: { click: () => onAcceptKey(change) } }),
+        el('button', { class: 'btn btn-small key-reject', text: 'Reject', attrs: { type: 'button', id: 'key-reject' }, on: { click: () => onRejectKey(change) } })));
   } else {
     box.replaceChildren();
     delete box.dataset.change;
   }
-  const elsewhere = [...state.keyChanges.values()].filter((c) => c.peerId !== state.active);
+  const elsewhere = [...state.keyChanges.values()].filter((c) => c.peerId !== state.ui.active);
   const top = $('key-global');
   top.hidden = elsewhere.length === 0;
   top.replaceChildren(...elsewhere.map((c) => el('span', { class: 'alert-line' },
     el('strong', { text: `${c.name || peerLabel(state.peers.get(c.peerId))}’s key changed. ` }),
     'Messages to them are held. ',
-    el('button', { class: 'link alert-link', text: 'Review', attrs: { type: 'button' }, on: { click: () => onSelect?.(c.peerId) } }))));
+    el('button', { class: 'link alert-link', text: 'Review', attrs: { type: 'button' }, on: { click: () => onSelect(c.peerId) } }))));
 }
 
 /** Identity in the top bar, own address in the sidebar and the empty state. */
@@ -374,4 +246,56 @@ export function renderFingerprintAlert(state) {
   const alert = $('fp-alert');
   alert.hidden = lines.length === 0;
   alert.replaceChildren(...(lines.length ? [el('strong', { text: 'Fingerprint mismatch. ' }), ...lines.map((l) => el('span', { class: 'alert-line', text: l }))] : []));
+}
+
+const FORM_ERRORS = ['connect-error', 'composer-error', 'name-error', 'verify-error', 'invite-error', 'room-error'];
+
+/** The connection badge and its warning, the sidebar's status line, form errors and the toast. */
+export function renderConnection(state) {
+  const { kind, delayMs, failures } = state.connection;
+  const conn = $('conn');
+  const text = $('conn-text');
+  if (kind !== 'starting') conn.dataset.state = kind;
+  document.body.classList.toggle('no-token', kind === 'none');
+  $('token-missing').hidden = kind !== 'none';
+  if (kind === 'none') {
+    text.textContent = 'No token';
+  } else if (kind === 'open') {
+    text.textContent = 'Connected';
+    conn.title = 'Connected to your p2p-chat peer';
+  } else if (kind === 'connecting') {
+    text.textContent = 'Connecting…';
+  } else if (kind === 'waiting') {
+    text.textContent = `Offline · retry in ${Math.max(1, Math.round(delayMs / 1000))} s`;
+    conn.title = 'Lost the connection to your p2p-chat peer';
+  }
+  const alert = $('conn-alert');
+  alert.hidden = kind === 'open' || kind === 'none' || failures < 3;
+  alert.textContent = alert.hidden ? '' : 'Cannot reach your p2p-chat peer. Is it still running? If you restarted it, open the new link it printed (the old token no longer works).';
+
+  // A dial is answered with peer_connected or error; the buttons wait for one of them.
+  const connecting = isConnecting(state);
+  const button = $('connect-btn');
+  button.disabled = connecting;
+  button.textContent = connecting ? 'Connecting…' : 'Connect';
+  $('invite-connect').disabled = connecting;
+}
+
+export function renderNotices(state) {
+  $('daemon-status').textContent = state.ui.status;
+  for (const id of FORM_ERRORS) showError($(id), state.ui.errors[id] ?? '');
+  const toast = $('toast');
+  const shown = state.ui.toast && Date.now() < state.ui.toast.until;
+  toast.hidden = !shown;
+  toast.textContent = shown ? state.ui.toast.text : '';
+  const unread = totalUnread(state);
+  document.title = unread ? `(${unread}) p2p-chat` : 'p2p-chat';
+}
+
+/** Narrow screens: the sidebar is a drawer. */
+export function renderDrawer(state) {
+  const open = state.ui.sidebarOpen;
+  $('app').classList.toggle('sidebar-open', open);
+  $('menu-btn').setAttribute('aria-expanded', String(open));
+  $('scrim').hidden = !open;
 }

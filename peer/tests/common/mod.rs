@@ -67,10 +67,17 @@ impl Peer {
 
     /// Starts the binary with exactly these arguments.
     pub fn start_args(args: &[String]) -> Peer {
+        Peer::start_args_env(args, &[])
+    }
+
+    /// Same, with extra environment variables (the hidden test-only settings, e.g.
+    /// `P2P_CHAT_HANDSHAKE_TIMEOUT_MS`).
+    pub fn start_args_env(args: &[String], env: &[(&str, &str)]) -> Peer {
         let log = temp_path("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,0 +1,180 @@
+// The message list of the open conversation, drawn from the state. It remembers which rows are on
+// screen (here, never on the messages themselves) so that a redraw only appends what is new (the
+// list is aria-live: each addition is announced once), swaps ticks that changed, and rebuilds the
+// list only when the conversation or the order changed.
+
+import { $, el, clockTime, fullTime, hueClass, icon } from './dom.js';
+import { EVERYONE, peerLabel, isRoom, isGroup, messageKey } from './state.js';
+import { avatar } from './views.js';
+
+const TICK = 'M1.5 8.5 5 12l7.5-8';
+const STROKE = { fill: 'none', stroke: 'currentColor', 'stroke-linecap': 'round' };
+const DELIVERY_ICONS = {
+  queued: () => icon('tick-icon', '0 0 16 16', [
+    ['circle', { cx: 8, cy: 8, r: 6, fill: 'none', stroke: 'currentColor', 'stroke-width': 1.6 }],
+    ['path', { d: 'M8 4.5V8l2.4 1.6', ...STROKE, 'stroke-width': 1.6 }],
+  ]),
+  sent: () => icon('tick-icon', '0 0 16 16', [
+    ['path', { d: TICK, ...STROKE, 'stroke-width': 1.8, 'stroke-linejoin': 'round' }],
+  ]),
+  delivered: () => icon('tick-icon tick-icon-double', '0 0 22 16', [
+    ['path', { d: TICK, ...STROKE, 'stroke-width': 1.8, 'stroke-linejoin': 'round' }],
+    ['path', { d: 'M8.5 11 9.5 12l7.5-8', ...STROKE, 'stroke-width': 1.8, 'stroke-linejoin': 'round' }],
+  ]),
+};
+const TICK_LABEL = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered' };
+
+/** Who a message in this conversation goes to, for tooltips. */
+function audience(state, convId) {
+  if (convId === EVERYONE) return 'everyone';
+  if (isRoom(convId)) return 'every member';
+  return peerLabel(state.peers.get(convId));
+}
+
+function tickTitle(deliveryState, who) {
+  if (deliveryState === 'queued') {
+    return `Queued: stored, goes out when ${who === 'everyone' || who === 'every member' ? 'members are' : `${who} is`} online`;
+  }
+  return deliveryState === 'sent' ? `Sent to ${who}; not yet confirmed` : `Delivered to ${who}`;
+}
+
+/** What a tick shows; a row's tick is redrawn when this changes. */
+function tickSignature(state, message) {
+  return message.state ? `${message.state}|${audience(state, message.conv)}` : '';
+}
+
+/** The tick(s) after one of our messages: queued (clock), sent (one tick), delivered (two). */
+function deliveryMark(state, message) {
+  if (!message.state) return el('span', { class: 'tick-none' }); // an unknown state: nothing to show
+  return el('span', {
+    class: `tick tick-${message.state}`,
+    attrs: {
+      role: 'img', 'aria-label': TICK_LABEL[message.state], title: tickTitle(message.state, audience(state, message.conv)),
+      'data-state': message.state,
+    },
+  }, DELIVERY_ICONS[message.state]());
+}
+
+/** One message row; `runStart`: a new sender or a pause, which gets space and, in groups, a name. */
+function messageItem(state, message, runStart) {
+  const inGroupChat = isGroup(message.conv);
+  const showName = runStart && inGroupChat && !message.mine;
+  const peer = message.mine ? null : state.peers.get(message.from);
+  const name = message.name || peerLabel(peer);
+  const meta = el('span', { class: 'msg-meta' },
+    el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }),
+    message.mine ? deliveryMark(state, message) : null);
+  const group = runStart ? ' msg-first' : '';
+  return el('li', {
+    class: `msg ${message.mine ? 'msg-mine' : 'msg-theirs'}${group}${inGroupChat ? ' msg-group' : ''}`,
+    attrs: { 'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id },
+  },
+  showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
+  el('div', { class: 'bubble' },
+    showName ? el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }) : null,
+    el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
+    el('p', { class: 'msg-text', text: message.text }),
+    meta));
+}
+
+function startsRun(messages, index) {
+  const prev = messages[index - 1];
+  const cur = messages[index];
+  return !prev || prev.from !== cur.from || cur.at - prev.at > 5 * 60 * 1000;
+}
+
+function emptyText(state, id) {
+  if (id === EVERYONE) return 'Messages here go to everyone you are connected to.';
+  const room = state.rooms.get(id);
+  if (room) return `This is the start of “${room.name}”. Messages go to every member, end-to-end encrypted to each.`;
+  return `This is the start of your conversation with ${peerLabel(state.peers.get(id))}. Compare safety numbers before you share anything private.`;
+}
+
+function startsWith(longer, prefix) {
+  return prefix.length <= longer.length && prefix.every((key, i) => longer[i] === key);
+}
+
+/** A view of #messages; call `render(state, { onLoadOlder })` after every change. */
+export function createMessageList() {
+  const list = $('messages');
+  let shownConv = null;
+  let shownKeys = []; // message keys on screen, in order
+  let rows = new Map(); // key -> { node, tick } (tick: the tickSignature drawn)
+  let older = null; // the "Load older messages" row, when shown
+  let empty = null; // the placeholder of an empty conversation, when shown
+
+  function row(state, message, runStart) {
+    const node = messageItem(state, message, runStart);
+    rows.set(messageKey(message), { node, tick: tickSignature(state, message) });
+    return node;
+  }
+
+  function olderRow(c, onLoadOlder) {
+    if (!c.hasMore) return null;
+    const button = el('button', {
+      class: 'btn btn-ghost btn-small', text: c.loading ? 'Loading…' : 'Load older messages',
+      attrs: { type: 'button', id: 'load-older', disabled: c.loading },
+      on: { click: () => onLoadOlder(c.id) },
+    });
+    return el('li', { class: 'load-older' }, button);
+  }
+
+  function rebuild(state, c, messages, keys, onLoadOlder, keepOffset) {
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    rows = new Map();
+    older = olderRow(c, onLoadOlder);
+    empty = messages.length === 0 ? el('li', { class: 'msg-empty', text: emptyText(state, c.id) }) : null;
+    list.replaceChildren(...[older, empty, ...messages.map((m, i) => row(state, m, startsRun(messages, i)))].filter(Boolean));
+    shownConv = c.id;
+    shownKeys = keys;
+    list.scrollTop = keepOffset ? list.scrollHeight - fromBottom : list.scrollHeight;
+  }
+
+  /** Brings the rows that stay up to date: ticks, the "load older" row, the placeholder. */
+  function refresh(state, c, messages, onLoadOlder) {
+    for (const message of messages) {
+      if (!message.mine) continue;
+      const shown = rows.get(messageKey(message));
+      const signature = tickSignature(state, message);
+      if (!shown || shown.tick === signature) continue;
+      shown.node.querySelector('.tick, .tick-none')?.replaceWith(deliveryMark(state, message));
+      shown.tick = signature;
+    }
+    const nextOlder = olderRow(c, onLoadOlder);
+    if (older && nextOlder) older.replaceWith(nextOlder);
+    else if (older) older.remove();
+    else if (nextOlder) list.prepend(nextOlder);
+    older = nextOlder;
+    if (empty && messages.length === 0) empty.textContent = emptyText(state, c.id);
+  }
+
+  return function render(state, { onLoadOlder }) {
+    const c = state.convs.get(state.ui.active);
+    if (!c) return;
+    const messages = c.messages;
+    const keys = messages.map(messageKey);
+    if (shownConv !== c.id) {
+      rebuild(state, c, messages, keys, onLoadOlder, false);
+      return;
+    }
+    if (keys.length === shownKeys.length && startsWith(keys, shownKeys)) {
+      refresh(state, c, messages, onLoadOlder);
+      return;
+    }
+    if (startsWith(keys, shownKeys)) {
+      // Only new messages at the end: append them.
+      const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+      empty?.remove();
+      empty = null;
+      const added = messages.slice(shownKeys.length);
+      list.append(...added.map((m, i) => row(state, m, startsRun(messages, shownKeys.length + i))));
+      shownKeys = keys;
+      refresh(state, c, messages, onLoadOlder);
+      if (nearBottom || added.some((m) => m.mine)) list.scrollTop = list.scrollHeight;
+      return;
+    }
+    // Older messages came in above (the newest is unchanged): keep the view where it was.
+    const sameNewest = shownKeys.length > 0 && keys.at(-1) === shownKeys.at(-1);
+    rebuild(state, c, messages, keys, onLoadOlder, sameNewest);
+  };
+}

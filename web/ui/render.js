@@ -1,0 +1,30 @@
+// Redraws the whole page from the state. Called after every event from our peer and every user
+// action; each view draws its region from the state alone, so no event decides by hand what to
+// redraw.
+
+import * as V from './views.js';
+import { renderDialogs } from './dialogs.js';
+import { createMessageList } from './messages.js';
+
+/**
+ * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
+ * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId) }.
+ * Returns render(state).
+ */
+export function createRenderer(handlers) {
+  const messages = createMessageList();
+  return function render(state) {
+    V.renderConnection(state);
+    V.renderIdentity(state);
+    V.renderConvList(state, handlers);
+    V.renderPeerList(state, handlers);
+    V.renderChatHeader(state);
+    V.renderKeyChange(state, handlers);
+    V.renderComposer(state);
+    V.renderFingerprintAlert(state);
+    V.renderNotices(state);
+    V.renderDrawer(state);
+    messages(state, handlers);
+    renderDialogs(state);
+  };
+}
