@@ -18,13 +18,13 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::registry::{NewSession, Refusal};
+use super::registry::{NewSession, Refusal, SessionShared};
 use super::trust::Admission;
 use super::{Inner, Node};
 use crate::event::{ConnectionDirection, Event, PeerInfo};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
-use crate::limits::{NodeLimits, RateLimiter};
+use crate::limits::{NodeLimits, RateLimiter, SessionLimits};
 use crate::session::{self, ReaderContext, SessionIo, QUEUE_DEPTH};
 
 /// Inbound handshakes allowed at once by default (`--max-pending-handshakes`); beyond this new
@@ -79,6 +79,7 @@ pub(super) struct Connections {
     tasks_done: Notify,
     handshake_slots: Arc<Semaphore>,
     rate: RateLimiter,
+    session_limits: SessionLimits,
 }
 
 impl Connections {
@@ -88,6 +89,7 @@ impl Connections {
             tasks_done: Notify::new(),
             handshake_slots: Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1))),
             rate: RateLimiter::new(limits),
+            session_limits: limits.session,
         }
     }
 }
@@ -282,19 +284,29 @@ impl Node {
         drop(handshake_permit);
         let remote = established.remote();
         let admitted = Box::pin(self.admit(remote, &established.hello, addr, local)).await;
-        match admitted {
-            Ok(Admission::Normal { .. }) => {}
-            Ok(Admission::Held(event)) => self.emit(event),
+        let stranger = match admitted {
+            Ok(Admission::Normal { stranger, .. }) => stranger,
+            Ok(Admission::Held(event)) => {
+                self.emit(event);
+                false
+            }
             Err(reason) => return refuse(ready, addr, reason),
-        }
+        };
         // Everything between the handshake and the session runs in a plain function, so the
         // transport keys and buffers moved into the session are not also kept in this
         // long-lived future's state.
-        let (session, remote, conn_id, peer_id) =
-            match self.establish(established, reader, write_half, addr, direction, ready) {
-                Ok(parts) => parts,
-                Err(reason) => return reason.to_string(),
-            };
+        let (session, remote, conn_id, peer_id) = match self.establish(
+            established,
+            reader,
+            write_half,
+            addr,
+            direction,
+            stranger,
+            ready,
+        ) {
+            Ok(parts) => parts,
+            Err(reason) => return reason.to_string(),
+        };
         let reason = session
             .wait(|reason| self.unregister(&remote, conn_id, reason))
             .await;
@@ -309,6 +321,7 @@ impl Node {
         write_half: OwnedWriteHalf,
         addr: SocketAddr,
         direction: ConnectionDirection,
+        stranger: bool,
         ready: Ready,
     ) -> Result<(session::Session, PublicKey, u64, String), Refusal> {
         let remote = established.remote();
@@ -327,6 +340,7 @@ impl Node {
         };
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
         let (close_tx, close_rx) = oneshot::channel();
+        let shared = SessionShared::new(stranger);
         let registered = self.inner.sessions.register(
             &self.inner.public,
             NewSession {
@@ -335,6 +349,7 @@ impl Node {
                 direction,
                 info: &info,
                 queue: &queue_tx,
+                shared: &shared,
                 close: close_tx,
             },
         );
@@ -345,7 +360,8 @@ impl Node {
         tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
         let ctx = ReaderContext {
             peer_id: peer_id.clone(),
-            inbox: self.inbox(remote, &info.name),
+            inbox: self.inbox(remote, &info.name, shared),
+            limits: self.inner.connections.session_limits,
         };
         let held = self.inner.trust.is_held(&remote);
         if !held {
@@ -470,7 +486,7 @@ mod size_tests {
 
         let (sender, receiver) = crate::handshake::tests::transport_pair();
         let (tx, rx) = mpsc::channel(4);
-        let writer = session::writer_loop(sender, tokio::io::sink(), rx);
+        let writer = session::writer_loop(sender, tokio::io::sink(), rx, Duration::from_secs(60));
         assert!(
             std::mem::size_of_val(&writer) <= 3072,
             "{}",
@@ -479,7 +495,8 @@ mod size_tests {
         let remote = *Identity::generate().public_key();
         let ctx = ReaderContext {
             peer_id: remote.to_base64(),
-            inbox: node.inbox(remote, ""),
+            inbox: node.inbox(remote, "", SessionShared::new(true)),
+            limits: SessionLimits::default(),
         };
         let reader = session::reader_loop(receiver, LineReader::new(tokio::io::empty()), tx, &ctx);
         assert!(

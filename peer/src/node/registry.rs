@@ -3,9 +3,9 @@
 //! registry is what "connected" means for sending, the UI and redial. Admission control that
 //! looks at more than the count of sessions belongs here.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crypto_core::PublicKey;
 use tokio::sync::{mpsc, oneshot};
@@ -64,12 +64,47 @@ pub fn keep_new_session(
     initiator_of_new.as_bytes() == smaller.as_bytes()
 }
 
+/// What one session's reader and the node's senders share: whether the remote is a stranger
+/// (PROTOCOL.md §9.1–§9.2) and the ids of the chats we wrote on this session that it has not
+/// acknowledged yet (PROTOCOL.md §5: only those acks are taken). Empty while idle: an idle
+/// session pays for the allocation of this struct and nothing more.
+#[derive(Default)]
+pub(super) struct SessionShared {
+    stranger: AtomicBool,
+    owed: Mutex<HashSet<Box<str>>>,
+}
+
+impl SessionShared {
+    /// The shared state of a new session; `stranger` as the trust check decided.
+    pub(super) fn new(stranger: bool) -> Arc<Self> {
+        Arc::new(Self {
+            stranger: AtomicBool::new(stranger),
+            owed: Mutex::default(),
+        })
+    }
+
+    pub(super) fn is_stranger(&self) -> bool {
+        self.stranger.load(Ordering::Relaxed)
+    }
+
+    /// Records that chat `id` is about to be written on this session.
+    pub(super) fn owe(&self, id: &str) {
+        lock(&self.owed).insert(id.into());
+    }
+
+    /// Takes an ack for `id`: true (once) if `id` was written here and not yet acknowledged.
+    pub(super) fn take_owed(&self, id: &str) -> bool {
+        lock(&self.owed).remove(id)
+    }
+}
+
 /// One live session.
 struct SessionHandle {
     conn_id: u64,
     direction: ConnectionDirection,
     info: PeerInfo,
     queue: mpsc::Sender<Outgoing>,
+    shared: Arc<SessionShared>,
     close: Option<oneshot::Sender<String>>,
 }
 
@@ -95,6 +130,7 @@ pub(super) struct NewSession<'a> {
     pub(super) direction: ConnectionDirection,
     pub(super) info: &'a PeerInfo,
     pub(super) queue: &'a mpsc::Sender<Outgoing>,
+    pub(super) shared: &'a Arc<SessionShared>,
     pub(super) close: oneshot::Sender<String>,
 }
 
@@ -149,6 +185,16 @@ impl Registry {
         lock(&self.sessions).get(key).map(|h| h.queue.clone())
     }
 
+    /// The send queue of `key`'s session and the state it shares with its reader.
+    pub(super) fn queue_and_shared(
+        &self,
+        key: &PublicKey,
+    ) -> Option<(mpsc::Sender<Outgoing>, Arc<SessionShared>)> {
+        lock(&self.sessions)
+            .get(key)
+            .map(|h| (h.queue.clone(), Arc::clone(&h.shared)))
+    }
+
     /// Adds a completed session, applying the duplicate rule; a refused one must be closed.
     pub(super) fn register(&self, me: &PublicKey, new: NewSession<'_>) -> Result<(), Refusal> {
         let NewSession {
@@ -157,6 +203,7 @@ impl Registry {
             direction,
             info,
             queue,
+            shared,
             close,
         } = new;
         if remote.as_bytes() == me.as_bytes() {
@@ -182,6 +229,7 @@ impl Registry {
                 direction,
                 info: info.clone(),
                 queue: queue.clone(),
+                shared: Arc::clone(shared),
                 close: Some(close),
             },
         );
