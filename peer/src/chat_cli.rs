@@ -1,8 +1,9 @@
 //! `p2p-chat chat HOST:PORT`: a terminal chat with one peer, no web server, no listener.
 //!
 //! Incoming messages go to stdout as `<name>: <text>` (control characters escaped, so a peer
-//! cannot drive the terminal); status goes to stderr. When stdin ends the chat waits (up to
-//! five seconds) for the peer to acknowledge everything it sent, lingers if asked, and exits 0.
+//! cannot drive the terminal, and bidi formatting characters too, so it cannot disguise text);
+//! status goes to stderr. When stdin ends the chat waits (up to five seconds) for the peer to
+//! acknowledge everything it sent, lingers if asked, and exits 0.
 //! If the peer disconnects first it exits 1.
 
 use std::collections::HashSet;
@@ -14,18 +15,23 @@ use crypto_core::{fingerprint, Identity};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::bidi::is_bidi_control;
 use crate::event::Event;
 use crate::node::{Node, NodeConfig};
 
 /// How long to wait for acknowledgements after stdin ends.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 
-/// Makes peer-supplied text safe to print on a terminal.
+/// Makes peer-supplied text safe to print on a terminal: control characters (which could
+/// drive it), bidirectional formatting characters (which could make text read as something
+/// else, PROTOCOL.md §8.3) and the line and paragraph separators are printed escaped.
 pub fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() {
                 c.escape_default().collect::<Vec<_>>()
+            } else if is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}') {
+                c.escape_unicode().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
@@ -179,4 +185,26 @@ pub async fn run(options: ChatOptions) -> ExitCode {
     };
     node.shutdown().await;
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(
+            printable("invoice_\u{202e}fdp.exe"),
+            "invoice_\\u{202e}fdp.exe"
+        );
+        assert_eq!(
+            printable("\u{2066}\u{200f}\u{061c}"),
+            "\\u{2066}\\u{200f}\\u{61c}"
+        );
+        assert_eq!(
+            printable("李雷 Ελένη bob\u{200b}"),
+            "李雷 Ελένη bob\u{200b}"
+        );
+    }
 }

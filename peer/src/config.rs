@@ -48,6 +48,7 @@ pub fn load_identity(
         None => default_data_dir(port)?,
     };
     create_private_dir(&dir)?;
+    crate::datadir::make_private(&dir)?;
     let identity = load_or_create_key(&dir.join(IDENTITY_FILE))?;
     Ok((identity, Some(dir)))
 }

@@ -17,10 +17,14 @@
 //! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`] — the `p2p-chat` binary: the
 //!   daemon, its options and data directory, the terminal chat and the test-vector command.
 
+pub mod admission;
 pub mod app;
+pub mod bidi;
 pub mod chat_cli;
 pub mod cli;
 pub mod config;
+pub mod confusable;
+pub mod datadir;
 pub mod event;
 pub mod fingerprints;
 pub mod framing;

@@ -140,7 +140,7 @@ impl RateLimiter {
             return true;
         };
         let ip = bucket_of(ip);
-        if ip.is_loopback() && !self.loopback {
+        if is_exempt(ip, self.loopback) {
             return true;
         }
         let burst = f64::from(spec.burst.max(1));
@@ -174,7 +174,7 @@ impl RateLimiter {
 
 /// The bucket an address counts against: IPv4 (also IPv4-mapped IPv6, as seen by a listener on
 /// `::`) by address, IPv6 by its /64 prefix, since one host usually holds a whole /64.
-fn bucket_of(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket_of(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) if !v6.is_loopback() => {
             let mut segments = v6.segments();
@@ -183,6 +183,12 @@ fn bucket_of(ip: IpAddr) -> IpAddr {
         }
         other => other,
     }
+}
+
+/// Whether a bucket is exempt from the per-address limits: loopback, unless
+/// `--rate-limit-loopback` (`limit_loopback`) says to count it like any other address.
+pub(crate) fn is_exempt(bucket: IpAddr, limit_loopback: bool) -> bool {
+    bucket.is_loopback() && !limit_loopback
 }
 
 /// Raises the soft open-file limit to the hard limit (10,000 sessions need 10,000+
