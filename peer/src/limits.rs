@@ -16,10 +16,7 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 1024;
 pub const DEFAULT_HANDSHAKE_RATE: f64 = 20.0;
 /// Default burst of inbound handshakes from one IP address.
 pub const DEFAULT_HANDSHAKE_BURST: u32 = 50;
-/// Default `--max-pending-per-ip`.
-pub const DEFAULT_MAX_PENDING_PER_IP: usize = 32;
-/// Default `--max-stranger-sessions-per-ip`.
-pub const DEFAULT_MAX_STRANGER_SESSIONS_PER_IP: usize = 32;
+pub use crate::admission::{DEFAULT_MAX_PENDING_PER_IP, DEFAULT_MAX_STRANGER_SESSIONS_PER_IP};
 
 /// Default interval after which a session that has written nothing writes a `keepalive`.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
@@ -69,7 +66,8 @@ impl Default for SessionLimits {
 pub struct NodeLimits {
     /// Live sessions at most; a handshake completing beyond this is refused (closed).
     pub max_sessions: usize,
-    /// Inbound handshakes in progress at most; beyond this new connections close at once.
+    /// Inbound handshakes in progress at most; a newcomer beyond this evicts the oldest
+    /// pending handshake of the address holding the most (PROTOCOL.md §9.1).
     pub max_pending_handshakes: usize,
     /// Per-IP token bucket for inbound connections; `None` disables it.
     pub handshake_rate: Option<RateSpec>,

@@ -3,7 +3,7 @@
 //! strangers landing in message requests, and acks for messages never sent. Real `p2p-chat`
 //! processes over loopback; many remote addresses are played with 127.0.0.0/8 source addresses.
 //!
-//! Each test is written against the rule it names and is ignored until that rule lands.
+//! Each test is written against the rule it names; the one still ignored waits for its rule.
 
 mod attack_helpers;
 mod common;
@@ -41,7 +41,6 @@ const LIMIT_LOOPBACK: [&str; 7] = [
 ];
 
 #[tokio::test]
-#[ignore = "fails until the per-address cap on pending handshakes lands"]
 async fn one_address_holds_at_most_its_share_of_pending_handshakes() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let b = Peer::start_with("bob", &LIMIT_LOOPBACK);
@@ -66,7 +65,6 @@ async fn one_address_holds_at_most_its_share_of_pending_handshakes() {
 }
 
 #[tokio::test]
-#[ignore = "fails until a full pending table evicts the oldest handshake of the address holding the most slots"]
 async fn a_full_pending_table_makes_room_for_a_new_address_even_under_an_exempt_flood() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     // Loopback is exempt from the per-address caps here (no --rate-limit-loopback): the table
@@ -117,7 +115,6 @@ async fn live_sessions(peer: &Peer) -> Vec<Value> {
 }
 
 #[tokio::test]
-#[ignore = "fails until the per-address cap on strangers' sessions lands"]
 async fn one_address_cannot_park_more_than_its_share_of_stranger_sessions() {
     let b = Peer::start_with("bob", &LIMIT_LOOPBACK);
     let mut ub = b.ui().await;
@@ -158,7 +155,6 @@ async fn bob_dials_alice(env: &[(&str, &str)]) -> (Peer, Peer, common::Ui, commo
 }
 
 #[tokio::test]
-#[ignore = "fails until idle sessions of strangers time out (contacts keep theirs, with keepalive)"]
 async fn an_idle_stranger_is_closed_while_an_idle_contact_stays() {
     let (a, b, mut ua, mut ub) = bob_dials_alice(&[
         ("P2P_CHAT_STRANGER_IDLE_MS", "1500"),
@@ -200,7 +196,6 @@ async fn an_idle_stranger_is_closed_while_an_idle_contact_stays() {
 }
 
 #[tokio::test]
-#[ignore = "fails until a started line must be finished within the partial-line deadline"]
 async fn a_session_trickling_a_line_that_never_ends_is_closed_at_the_line_deadline() {
     let (_a, b, _ua, mut ub) = bob_dials_alice(&[("P2P_CHAT_LINE_DEADLINE_MS", "1500")]).await;
     let mut slow = core_initiate(
@@ -303,7 +298,6 @@ async fn a_stranger_lands_in_requests_with_a_bounded_number_of_messages() {
 }
 
 #[tokio::test]
-#[ignore = "fails until acks are taken only for ids owed by that peer"]
 async fn a_million_acks_for_ids_never_sent_cost_no_memory_and_delay_no_one() {
     const ACKS: usize = 1_000_000;
     let (a, b, mut ua, mut ub) = bob_dials_alice(&[]).await;

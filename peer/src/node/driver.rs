@@ -1,7 +1,8 @@
-//! One connection from start to end: accept (rate limit, session limit, handshake slots) or
-//! dial, the Noise handshake under its deadline, the trust check, registration, the running
-//! session, and unregistering when it ends. Also the listener and shutdown, which waits for
-//! these connection tasks.
+//! One connection from start to end: accept (rate limit, session limit, a slot in the fair
+//! pending-handshake table, PROTOCOL.md §9.1) or dial, the Noise handshake under its deadline
+//! (or until a newcomer evicts it), the trust check, the per-address cap on strangers'
+//! sessions, registration, the running session, and unregistering when it ends. Also the
+//! listener and shutdown, which waits for these connection tasks.
 //!
 //! The long-lived connection future is kept small (an idle session should cost little
 //! memory, BENCHMARKS.md): the handshake is boxed and everything between handshake and
@@ -16,20 +17,21 @@ use crypto_core::wire::{Hello, AGENT};
 use crypto_core::PublicKey;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::registry::{NewSession, Refusal, SessionShared};
 use super::trust::Admission;
 use super::{Inner, Node};
+use crate::admission::{PendingTable, PendingTicket, StrangerSessions, StrangerSlot, EVICTED};
 use crate::event::{ConnectionDirection, Event, PeerInfo};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
 use crate::limits::{NodeLimits, RateLimiter, SessionLimits};
 use crate::session::{self, ReaderContext, SessionIo, QUEUE_DEPTH};
 
-/// Inbound handshakes allowed at once by default (`--max-pending-handshakes`); beyond this new
-/// connections are closed at once, so a flood of silent connections cannot exhaust memory or
-/// descriptors for 10 s each.
+/// Inbound handshakes pending at once by default (`--max-pending-handshakes`); a newcomer
+/// beyond this evicts the oldest handshake of the address holding the most slots, so a flood
+/// of silent connections can neither exhaust memory nor lock honest peers out.
 pub const MAX_PENDING_HANDSHAKES: usize = crate::limits::DEFAULT_MAX_PENDING_HANDSHAKES;
 
 /// Why a dial did not end in a live session.
@@ -77,7 +79,8 @@ type Ready = Option<oneshot::Sender<Result<PeerInfo, ConnectError>>>;
 pub(super) struct Connections {
     live_tasks: AtomicUsize,
     tasks_done: Notify,
-    handshake_slots: Arc<Semaphore>,
+    pending: PendingTable,
+    strangers: StrangerSessions,
     rate: RateLimiter,
     session_limits: SessionLimits,
 }
@@ -87,7 +90,15 @@ impl Connections {
         Self {
             live_tasks: AtomicUsize::new(0),
             tasks_done: Notify::new(),
-            handshake_slots: Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1))),
+            pending: PendingTable::new(
+                limits.max_pending_handshakes,
+                limits.max_pending_per_ip,
+                limits.rate_limit_loopback,
+            ),
+            strangers: StrangerSessions::new(
+                limits.max_stranger_sessions_per_ip,
+                limits.rate_limit_loopback,
+            ),
             rate: RateLimiter::new(limits),
             session_limits: limits.session,
         }
@@ -141,17 +152,15 @@ impl Node {
                         tracing::warn!(%addr, "connection closed: session limit reached");
                         continue;
                     }
-                    let Ok(permit) = connections.handshake_slots.clone().try_acquire_owned() else {
-                        tracing::warn!(%addr, "connection closed: too many handshakes in progress");
-                        continue;
-                    };
+                    // Never refused: a full table or address makes room (PROTOCOL.md §9.1).
+                    let ticket = connections.pending.admit(addr.ip());
                     let node = self.clone();
                     tokio::spawn(async move {
                         node.run_connection(
                             stream,
                             addr,
                             ConnectionDirection::Inbound,
-                            Some(permit),
+                            Some(ticket),
                             None,
                         )
                         .await;
@@ -219,24 +228,25 @@ impl Node {
         stream: TcpStream,
         addr: SocketAddr,
         direction: ConnectionDirection,
-        handshake_permit: Option<OwnedSemaphorePermit>,
+        pending: Option<PendingTicket>,
         ready: Ready,
     ) {
         let _guard = TaskGuard::new(&self.inner);
         let reason = self
-            .connection_body(stream, addr, direction, handshake_permit, ready)
+            .connection_body(stream, addr, direction, pending, ready)
             .await;
         tracing::info!(%addr, ?direction, "connection closed: {reason}");
     }
 
     /// Handshake, admit, register, run, unregister; returns the close reason. `ready` learns
-    /// the outcome of the handshake and registration.
+    /// the outcome of the handshake and registration. An inbound handshake holds `pending`, its
+    /// slot in the pending table, until it completes, fails or is evicted.
     async fn connection_body(
         &self,
         stream: TcpStream,
         addr: SocketAddr,
         direction: ConnectionDirection,
-        handshake_permit: Option<OwnedSemaphorePermit>,
+        pending: Option<PendingTicket>,
         ready: Ready,
     ) -> String {
         let _ = stream.set_nodelay(true);
@@ -255,9 +265,8 @@ impl Node {
         let identity = &self.inner.identity;
         // Boxed (state and result) so the handshake does not size the long-lived connection
         // future: an idle session should cost as little memory as possible.
-        let result = tokio::time::timeout(
-            timeout,
-            Box::pin(async {
+        let result = Box::pin(async {
+            let handshake = tokio::time::timeout(timeout, async {
                 match direction {
                     ConnectionDirection::Outbound => {
                         handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
@@ -267,10 +276,21 @@ impl Node {
                     }
                 }
                 .map(Box::new)
-            }),
-        )
-        .await
-        .unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis())));
+            });
+            let finished = match &pending {
+                Some(ticket) => tokio::select! {
+                    finished = handshake => finished,
+                    () = ticket.evicted() => return None,
+                },
+                None => handshake.await,
+            };
+            Some(finished.unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis()))))
+        })
+        .await;
+        drop(pending);
+        let Some(result) = result else {
+            return EVICTED.to_owned();
+        };
         let established = match result {
             Ok(established) => established,
             Err(e) => {
@@ -281,7 +301,6 @@ impl Node {
                 return reason;
             }
         };
-        drop(handshake_permit);
         let remote = established.remote();
         let admitted = Box::pin(self.admit(remote, &established.hello, addr, local)).await;
         let stranger = match admitted {
@@ -292,6 +311,16 @@ impl Node {
             }
             Err(reason) => return refuse(ready, addr, reason),
         };
+        // A stranger counts against its address until its session ends (or it becomes a
+        // contact): one address cannot park more than its share (PROTOCOL.md §9.1).
+        let stranger_slot = if stranger {
+            match self.inner.connections.strangers.admit(addr.ip()) {
+                Ok(slot) => Some(slot),
+                Err(_) => return refuse(ready, addr, Refusal::TooManyFromAddress),
+            }
+        } else {
+            None
+        };
         // Everything between the handshake and the session runs in a plain function, so the
         // transport keys and buffers moved into the session are not also kept in this
         // long-lived future's state.
@@ -301,7 +330,7 @@ impl Node {
             write_half,
             addr,
             direction,
-            stranger,
+            stranger_slot,
             ready,
         ) {
             Ok(parts) => parts,
@@ -321,7 +350,7 @@ impl Node {
         write_half: OwnedWriteHalf,
         addr: SocketAddr,
         direction: ConnectionDirection,
-        stranger: bool,
+        stranger: Option<StrangerSlot>,
         ready: Ready,
     ) -> Result<(session::Session, PublicKey, u64, String), Refusal> {
         let remote = established.remote();
@@ -495,7 +524,7 @@ mod size_tests {
         let remote = *Identity::generate().public_key();
         let ctx = ReaderContext {
             peer_id: remote.to_base64(),
-            inbox: node.inbox(remote, "", SessionShared::new(true)),
+            inbox: node.inbox(remote, "", SessionShared::new(None)),
             limits: SessionLimits::default(),
         };
         let reader = session::reader_loop(receiver, LineReader::new(tokio::io::empty()), tx, &ctx);

@@ -11,6 +11,7 @@ use crypto_core::PublicKey;
 use tokio::sync::{mpsc, oneshot};
 
 use super::lock;
+use crate::admission::StrangerSlot;
 use crate::event::{ConnectionDirection, PeerInfo};
 use crate::session::Outgoing;
 
@@ -39,6 +40,9 @@ pub enum Refusal {
     /// The user rejected this key for a known contact.
     #[error("this key was rejected for a known contact")]
     RejectedKey,
+    /// A stranger's address already has its share of sessions (PROTOCOL.md §9.1).
+    #[error("too many sessions from this address")]
+    TooManyFromAddress,
 }
 
 /// PROTOCOL.md §7: given a live session and a newly completed one with the same remote, keep
@@ -68,23 +72,32 @@ pub fn keep_new_session(
 /// (PROTOCOL.md §9.1–§9.2) and the ids of the chats we wrote on this session that it has not
 /// acknowledged yet (PROTOCOL.md §5: only those acks are taken). Empty while idle: an idle
 /// session pays for the allocation of this struct and nothing more.
-#[derive(Default)]
 pub(super) struct SessionShared {
     stranger: AtomicBool,
+    /// A stranger's place in its address's count, freed with the session or on promotion.
+    stranger_slot: Mutex<Option<StrangerSlot>>,
     owed: Mutex<HashSet<Box<str>>>,
 }
 
 impl SessionShared {
-    /// The shared state of a new session; `stranger` as the trust check decided.
-    pub(super) fn new(stranger: bool) -> Arc<Self> {
+    /// The shared state of a new session: a stranger's if it holds a slot of its address.
+    pub(super) fn new(stranger_slot: Option<StrangerSlot>) -> Arc<Self> {
         Arc::new(Self {
-            stranger: AtomicBool::new(stranger),
+            stranger: AtomicBool::new(stranger_slot.is_some()),
+            stranger_slot: Mutex::new(stranger_slot),
             owed: Mutex::default(),
         })
     }
 
     pub(super) fn is_stranger(&self) -> bool {
         self.stranger.load(Ordering::Relaxed)
+    }
+
+    /// The remote became a contact: the contact's idle timeout from now on, and its address's
+    /// stranger count is freed.
+    pub(super) fn promote(&self) {
+        self.stranger.store(false, Ordering::Relaxed);
+        lock(&self.stranger_slot).take();
     }
 
     /// Records that chat `id` is about to be written on this session.
@@ -183,6 +196,13 @@ impl Registry {
     /// The send queue of `key`'s session.
     pub(super) fn queue(&self, key: &PublicKey) -> Option<mpsc::Sender<Outgoing>> {
         lock(&self.sessions).get(key).map(|h| h.queue.clone())
+    }
+
+    /// `key` became a contact while its session is live (see [`SessionShared::promote`]).
+    pub(super) fn promote(&self, key: &PublicKey) {
+        if let Some(handle) = lock(&self.sessions).get(key) {
+            handle.shared.promote();
+        }
     }
 
     /// The send queue of `key`'s session and the state it shares with its reader.

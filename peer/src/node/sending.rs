@@ -132,6 +132,9 @@ impl Node {
                         return Err(SendError::NotConnected);
                     }
                 }
+                // Replying to a stranger makes it a contact (PROTOCOL.md §8.2): its session
+                // gets a contact's idle timeout and leaves its address's stranger count.
+                self.inner.sessions.promote(&key);
                 (Conversation::Peer(key), vec![key])
             }
             Target::Room(id) => {
