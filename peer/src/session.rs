@@ -244,17 +244,15 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                 }
             }
         }
-        if waiting {
-            if any || counted {
-                let now = Instant::now();
-                if any {
-                    last_any = now;
-                }
-                if counted {
-                    last_counted = now;
-                }
-                (any, counted) = (false, false);
+        if waiting && (any || counted) {
+            let now = Instant::now();
+            if any {
+                last_any = now;
             }
+            if counted {
+                last_counted = now;
+            }
+            (any, counted) = (false, false);
         }
         let line = tokio::select! {
             biased;

@@ -326,8 +326,7 @@ impl Node {
         // long-lived future's state.
         let (session, remote, conn_id, peer_id) = match self.establish(
             established,
-            reader,
-            write_half,
+            (reader, write_half),
             addr,
             direction,
             stranger_slot,
@@ -342,12 +341,13 @@ impl Node {
         format!("session with {peer_id} ended: {reason}")
     }
 
-    /// Registers an admitted handshake (or refuses it) and starts its session.
+    /// Registers an admitted handshake (or refuses it) and starts its session on `io`, the
+    /// framed read half and the write half. `stranger` is a stranger's place in its address's
+    /// count, held for as long as the session is a stranger's.
     fn establish(
         &self,
         established: Box<handshake::Established>,
-        reader: LineReader<OwnedReadHalf>,
-        write_half: OwnedWriteHalf,
+        io: (LineReader<OwnedReadHalf>, OwnedWriteHalf),
         addr: SocketAddr,
         direction: ConnectionDirection,
         stranger: Option<StrangerSlot>,
@@ -404,6 +404,7 @@ impl Node {
         }
         let handshake::Established { transport, .. } = *established;
         let (sender, receiver) = transport.into_halves();
+        let (reader, write_half) = io;
         let io = SessionIo {
             receiver,
             sender,
