@@ -6,12 +6,14 @@
 //!   module map says which file does what).
 //! * [`handshake`] / [`session`] / [`framing`] — one connection on the wire: the Noise XX
 //!   handshake with hellos, then the reader and writer of a session over newline-delimited
-//!   frames (PROTOCOL.md §3–§5).
+//!   frames (PROTOCOL.md §3–§5), with the session timers and rates of PROTOCOL.md §9.2.
 //! * [`store`] — the SQLite database (contacts, history, outbox, rooms, key changes);
 //!   [`persist`] — the thread it runs on, with group commit.
 //! * [`event`] — what the node tells the UI (PROTOCOL.md §9); [`ui`] — the local HTTP and
 //!   WebSocket server that carries it, and its defences (SECURITY.md).
-//! * [`limits`] — every bound a remote party could otherwise push (SECURITY.md).
+//! * [`limits`] — every bound a remote party could otherwise push (SECURITY.md);
+//!   [`admission`] — the fair pending-handshake table and the per-address count of strangers'
+//!   sessions (PROTOCOL.md §9.1).
 //! * [`invite`], [`lan`], [`fingerprints`] — invite strings and QR codes, our dialable
 //!   addresses, the fingerprint cache.
 //! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`] — the `p2p-chat` binary: the

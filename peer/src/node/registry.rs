@@ -1,7 +1,7 @@
 //! The live sessions, one per remote static key (PROTOCOL.md §7). A finished handshake is
 //! registered here or refused (our own key, the session limit, the duplicate rule); the
 //! registry is what "connected" means for sending, the UI and redial. Admission control that
-//! looks at more than the count of sessions belongs here.
+//! looks at the remote address is in `crate::admission`, wired in by the driver.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
