@@ -276,6 +276,9 @@ pub enum Payload {
         /// Every member's public key in base64, the sender included.
         members: Vec<String>,
     },
+    /// Nothing to deliver: written on a session that has sent nothing for the keepalive
+    /// interval, so a live session is never mistaken for a dead one. Never acknowledged.
+    Keepalive,
 }
 
 impl Payload {
@@ -283,6 +286,9 @@ impl Payload {
     pub fn parse(plaintext: &[u8]) -> Result<Self, FrameError> {
         let mut json = parse_object(plaintext)?;
         let kind = take_string(&mut json, "kind")?;
+        if kind == "keepalive" {
+            return Ok(Payload::Keepalive);
+        }
         let id = take_string(&mut json, "id")?.into_owned();
         let payload = match &*kind {
             "chat" => Payload::Chat {
@@ -318,6 +324,7 @@ impl Payload {
         };
         let id = match &payload {
             Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
+            Payload::Keepalive => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
             return Err(FrameError::Malformed(
@@ -360,6 +367,9 @@ impl Payload {
                     .string("id", id)
                     .string("name", name)
                     .strings("members", members);
+            }
+            Payload::Keepalive => {
+                object.string("kind", "keepalive");
             }
         }
         object.finish();
@@ -464,6 +474,9 @@ mod tests {
         assert_eq!(Payload::parse(&bytes).unwrap(), chat);
         assert!(Payload::parse(br#"{"kind":"ack","id":""}"#).is_err());
         assert!(Payload::parse(br#"{"kind":"nope","id":"x"}"#).is_err());
+        let keepalive = Payload::Keepalive.to_bytes();
+        assert_eq!(keepalive, br#"{"kind":"keepalive"}"#);
+        assert_eq!(Payload::parse(&keepalive).unwrap(), Payload::Keepalive);
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);

@@ -313,11 +313,13 @@ fn check_parsers(bytes: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(Frame::parse(&line[..line.len() - 1]).unwrap(), frame);
     }
     if let Ok(payload) = Payload::parse(bytes) {
-        let id = match &payload {
-            Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
-            _ => unreachable!("no other payload kinds in v1"),
-        };
-        prop_assert!(!id.is_empty() && id.chars().count() <= 64);
+        match &payload {
+            Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => {
+                prop_assert!(!id.is_empty() && id.chars().count() <= 64);
+            }
+            Payload::Keepalive => {}
+            _ => unreachable!("no other payload kinds"),
+        }
         prop_assert_eq!(Payload::parse(&payload.to_bytes()).unwrap(), payload);
     }
     if let Ok(hello) = Hello::parse(bytes) {

@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -98,9 +99,19 @@ pub struct LimitArgs {
     /// Live P2P sessions at most; connections beyond it are closed before the handshake.
     #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_SESSIONS, value_name = "N")]
     pub max_sessions: usize,
-    /// Inbound handshakes in progress at most; connections beyond it are closed at once.
+    /// Inbound handshakes in progress at most; when the table is full, the oldest pending
+    /// handshake of the address holding the most slots is closed to make room.
     #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_PENDING_HANDSHAKES, value_name = "N")]
     pub max_pending_handshakes: usize,
+    /// Inbound handshakes in progress from one address (IPv6: one /64) at most; a newcomer
+    /// beyond it closes that address's oldest. Loopback is exempt unless --rate-limit-loopback.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_PENDING_PER_IP, value_name = "N")]
+    pub max_pending_per_ip: usize,
+    /// Sessions of strangers (keys that are not contacts) from one address at most; a
+    /// handshake completing beyond it is closed. Loopback is exempt unless
+    /// --rate-limit-loopback.
+    #[arg(long, default_value_t = crate::limits::DEFAULT_MAX_STRANGER_SESSIONS_PER_IP, value_name = "N")]
+    pub max_stranger_sessions_per_ip: usize,
     /// Inbound connections per second allowed from one IP address (token bucket; 0 = no
     /// limit). Loopback addresses are exempt unless --rate-limit-loopback.
     #[arg(long, default_value_t = crate::limits::DEFAULT_HANDSHAKE_RATE, value_name = "PER_SEC")]
@@ -119,6 +130,38 @@ pub struct LimitArgs {
     /// UI WebSocket clients at once; one more is refused with 503.
     #[arg(long, default_value_t = crate::ui::DEFAULT_MAX_UI_CLIENTS, value_name = "N")]
     pub max_ui_clients: usize,
+    /// Idle timeout of a stranger's session in milliseconds (tests only; 5 min).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_STRANGER_IDLE_MS",
+        default_value_t = 300_000
+    )]
+    pub stranger_idle_ms: u64,
+    /// Idle timeout of a contact's session in milliseconds (tests only; 15 min).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_CONTACT_IDLE_MS",
+        default_value_t = 900_000
+    )]
+    pub contact_idle_ms: u64,
+    /// Keepalive interval in milliseconds (tests only; 60 s).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_KEEPALIVE_MS",
+        default_value_t = 60_000
+    )]
+    pub keepalive_ms: u64,
+    /// Deadline of a started line after the handshake in milliseconds (tests only; 30 s).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_LINE_DEADLINE_MS",
+        default_value_t = 30_000
+    )]
+    pub line_deadline_ms: u64,
 }
 
 impl LimitArgs {
@@ -133,6 +176,15 @@ impl LimitArgs {
                     burst: self.handshake_burst,
                 }),
             rate_limit_loopback: self.rate_limit_loopback,
+            max_pending_per_ip: self.max_pending_per_ip,
+            max_stranger_sessions_per_ip: self.max_stranger_sessions_per_ip,
+            session: crate::limits::SessionLimits {
+                keepalive: Duration::from_millis(self.keepalive_ms.max(1)),
+                stranger_idle: Duration::from_millis(self.stranger_idle_ms.max(1)),
+                contact_idle: Duration::from_millis(self.contact_idle_ms.max(1)),
+                line_deadline: Duration::from_millis(self.line_deadline_ms.max(1)),
+                ..crate::limits::SessionLimits::default()
+            },
         }
     }
 

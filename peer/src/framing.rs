@@ -4,6 +4,13 @@
 //!
 //! The buffer starts empty, grows on demand and is released whenever every received byte has
 //! been handed out, so an idle connection holds no read buffer.
+//!
+//! After the handshake a line must also be finished in time once its first byte has arrived
+//! ([`LineReader::set_line_deadline`], PROTOCOL.md §9.2): the reader remembers when the line
+//! began and bounds only the reads that continue a begun line, so waiting between lines needs
+//! no timer and a burst whose reads complete at once never registers one.
+
+use std::time::{Duration, Instant};
 
 use crypto_core::wire::MAX_LINE_BYTES;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -24,6 +31,9 @@ pub enum LineError {
     /// More than 131,072 bytes arrived without a newline.
     #[error("line exceeds {MAX_LINE_BYTES} bytes")]
     TooLong,
+    /// A begun line was not finished within the line deadline.
+    #[error("partial line deadline: a line begun {} ms ago is not finished", .0.as_millis())]
+    Deadline(Duration),
     /// The connection ended in the middle of a line.
     #[error("connection closed in the middle of a line")]
     TruncatedLine,
@@ -47,6 +57,12 @@ pub struct LineReader<R> {
     /// Size of the next fresh allocation: doubles while reads fill the buffer, back to
     /// `INITIAL_CAPACITY` when one does not.
     fresh_capacity: usize,
+    /// When the first byte of the unfinished line after the last one handed out arrived.
+    partial_since: Option<Instant>,
+    /// When the last read returned data.
+    last_read: Option<Instant>,
+    /// How long a begun line may take to finish; `None` during the handshake.
+    line_deadline: Option<Duration>,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -60,7 +76,23 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             scanned: 0,
             pending_consume: 0,
             fresh_capacity: INITIAL_CAPACITY,
+            partial_since: None,
+            last_read: None,
+            line_deadline: None,
         }
+    }
+
+    /// From now on, a line whose first byte has arrived must be finished within `deadline`,
+    /// or [`LineError::Deadline`].
+    pub fn set_line_deadline(&mut self, deadline: Duration) {
+        self.line_deadline = Some(deadline);
+    }
+
+    /// When the first byte of a line not yet complete arrived; `None` between lines. Bytes
+    /// that came in the same read as the previous line's end count from when that line was
+    /// handed out.
+    pub fn partial_line_since(&self) -> Option<Instant> {
+        self.partial_since
     }
 
     /// Bytes received but not yet returned as a line (for tests and diagnostics).
@@ -98,16 +130,28 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             self.make_room();
             // Never read past the limit of the current line.
             let want = (self.buf.len() - self.end).min(LIMIT - held);
-            let n = self
-                .inner
-                .read(&mut self.buf[self.end..self.end + want])
-                .await?;
+            let line_due = match (self.line_deadline, self.partial_since) {
+                (Some(limit), Some(since)) if held > 0 => Some((limit, since + limit)),
+                _ => None,
+            };
+            let read = self.inner.read(&mut self.buf[self.end..self.end + want]);
+            let n = match line_due {
+                Some((limit, due)) => tokio::time::timeout_at(due.into(), read)
+                    .await
+                    .map_err(|_| LineError::Deadline(limit))??,
+                None => read.await?,
+            };
             if n == 0 {
                 return if held == 0 {
                     Ok(None)
                 } else {
                     Err(LineError::TruncatedLine)
                 };
+            }
+            let now = Instant::now();
+            self.last_read = Some(now);
+            if held == 0 {
+                self.partial_since = Some(now);
             }
             self.end += n;
             // Only a full read of a whole fresh-sized space means a burst; filling the few
@@ -121,6 +165,13 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         let line_start = self.start;
         self.pending_consume = newline + 1;
         self.scanned = newline + 1;
+        // Whatever follows this line arrived by the last read at the latest (one clock reading
+        // per read, none per line).
+        self.partial_since = if newline + 1 < self.end {
+            self.last_read
+        } else {
+            None
+        };
         Ok(Some(&self.buf[line_start..newline]))
     }
 
@@ -216,6 +267,59 @@ mod tests {
         a.write_all(b"ee\n").await.unwrap();
         assert_eq!(reader.next_line().await.unwrap().unwrap(), b"three");
         assert!(!reader.has_buffered_line());
+    }
+
+    #[tokio::test]
+    async fn remembers_when_an_unfinished_line_began() {
+        let (mut a, b) = tokio::io::duplex(1 << 16);
+        let mut reader = LineReader::new(b);
+        assert_eq!(reader.partial_line_since(), None);
+        a.write_all(b"one\ntw").await.unwrap();
+        let before = Instant::now();
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"one");
+        let since = reader.partial_line_since().expect("a line has begun");
+        assert!(since <= Instant::now());
+        a.write_all(b"o\n").await.unwrap();
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"two");
+        assert_eq!(reader.partial_line_since(), None, "between lines");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        a.write_all(b"thr").await.unwrap();
+        let pending =
+            tokio::time::timeout(std::time::Duration::from_millis(50), reader.next_line()).await;
+        assert!(pending.is_err(), "no newline yet");
+        let since = reader
+            .partial_line_since()
+            .expect("the third line has begun");
+        assert!(since >= before + std::time::Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn a_begun_line_must_end_within_the_deadline() {
+        let (mut a, b) = tokio::io::duplex(1 << 16);
+        let mut reader = LineReader::new(b);
+        reader.set_line_deadline(Duration::from_millis(300));
+        a.write_all(b"quick\n").await.unwrap();
+        assert_eq!(reader.next_line().await.unwrap().unwrap(), b"quick");
+        // Waiting between lines is not bounded.
+        let idle = tokio::time::timeout(Duration::from_millis(500), reader.next_line()).await;
+        assert!(idle.is_err(), "no line, no deadline");
+        let started = Instant::now();
+        let trickle = tokio::spawn(async move {
+            for _ in 0..20 {
+                if a.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let result = reader.next_line().await;
+        assert!(matches!(result, Err(LineError::Deadline(_))), "{result:?}");
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(250) && elapsed < Duration::from_millis(900),
+            "{elapsed:?}"
+        );
+        trickle.abort();
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@
 //!   module map says which file does what).
 //! * [`handshake`] / [`session`] / [`framing`] — one connection on the wire: the Noise XX
 //!   handshake with hellos, then the reader and writer of a session over newline-delimited
-//!   frames (PROTOCOL.md §3–§5).
+//!   frames (PROTOCOL.md §3–§5), with the session timers and rates of PROTOCOL.md §9.2.
 //! * [`store`] — the SQLite database (contacts, message requests, history, outbox, rooms, key
 //!   changes, settings); [`persist`] — the thread it runs on, with group commit; [`datadir`] —
 //!   the data directory's permissions.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Default cap on live sessions (BENCHMARKS.md measures 10,000 idle sessions on one peer).
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
@@ -16,19 +16,70 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 1024;
 pub const DEFAULT_HANDSHAKE_RATE: f64 = 20.0;
 /// Default burst of inbound handshakes from one IP address.
 pub const DEFAULT_HANDSHAKE_BURST: u32 = 50;
+pub use crate::admission::{DEFAULT_MAX_PENDING_PER_IP, DEFAULT_MAX_STRANGER_SESSIONS_PER_IP};
+
+/// Default interval after which a session that has written nothing writes a `keepalive`.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
+/// Default idle timeout of a stranger's session (no chat, room or owed ack received).
+pub const DEFAULT_STRANGER_IDLE: Duration = Duration::from_secs(5 * 60);
+/// Default idle timeout of a contact's session (nothing at all received).
+pub const DEFAULT_CONTACT_IDLE: Duration = Duration::from_secs(15 * 60);
+/// Default deadline for a line whose first byte has arrived, after the handshake.
+pub const DEFAULT_LINE_DEADLINE: Duration = Duration::from_secs(30);
+/// Default payloads per second one session may deliver (and its burst).
+pub const DEFAULT_PAYLOAD_RATE: u32 = 200_000;
+/// Default payloads of one session that may wait for the store at once.
+pub const DEFAULT_STORE_BACKLOG: usize = 1024;
+
+/// Timers and rates of an established session (PROTOCOL.md §9.2).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Write a `keepalive` after this long without writing anything.
+    pub keepalive: Duration,
+    /// Close a stranger's session after this long without a chat, room or owed ack.
+    pub stranger_idle: Duration,
+    /// Close a contact's session after this long without receiving anything.
+    pub contact_idle: Duration,
+    /// Close a session whose unfinished line began this long ago.
+    pub line_deadline: Duration,
+    /// Payloads per second (token bucket, burst the same); reading pauses beyond it.
+    pub payload_rate: u32,
+    /// Payloads that may wait for the store at once; reading pauses beyond it.
+    pub store_backlog: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            keepalive: DEFAULT_KEEPALIVE,
+            stranger_idle: DEFAULT_STRANGER_IDLE,
+            contact_idle: DEFAULT_CONTACT_IDLE,
+            line_deadline: DEFAULT_LINE_DEADLINE,
+            payload_rate: DEFAULT_PAYLOAD_RATE,
+            store_backlog: DEFAULT_STORE_BACKLOG,
+        }
+    }
+}
 
 /// The node's limits.
 #[derive(Debug, Clone)]
 pub struct NodeLimits {
     /// Live sessions at most; a handshake completing beyond this is refused (closed).
     pub max_sessions: usize,
-    /// Inbound handshakes in progress at most; beyond this new connections close at once.
+    /// Inbound handshakes in progress at most; a newcomer beyond this evicts the oldest
+    /// pending handshake of the address holding the most (PROTOCOL.md §9.1).
     pub max_pending_handshakes: usize,
     /// Per-IP token bucket for inbound connections; `None` disables it.
     pub handshake_rate: Option<RateSpec>,
     /// Whether the per-IP rate also applies to loopback addresses (off by default: local
     /// tests and benchmarks open thousands of connections from 127.0.0.1).
     pub rate_limit_loopback: bool,
+    /// Pending handshakes one address may hold (PROTOCOL.md §9.1).
+    pub max_pending_per_ip: usize,
+    /// Strangers' sessions one address may hold (PROTOCOL.md §9.1).
+    pub max_stranger_sessions_per_ip: usize,
+    /// Timers and rates of established sessions.
+    pub session: SessionLimits,
 }
 
 impl Default for NodeLimits {
@@ -41,6 +92,9 @@ impl Default for NodeLimits {
                 burst: DEFAULT_HANDSHAKE_BURST,
             }),
             rate_limit_loopback: false,
+            max_pending_per_ip: DEFAULT_MAX_PENDING_PER_IP,
+            max_stranger_sessions_per_ip: DEFAULT_MAX_STRANGER_SESSIONS_PER_IP,
+            session: SessionLimits::default(),
         }
     }
 }

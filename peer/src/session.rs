@@ -1,5 +1,8 @@
 //! One established session: a reader (this task) and a writer task joined by a small bounded
-//! queue of plaintext payloads (PROTOCOL.md §4–§5).
+//! queue of plaintext payloads (PROTOCOL.md §4–§5), with the timers and rates of PROTOCOL.md
+//! §9.2: the writer sends a keepalive when it has been quiet, the reader closes an idle
+//! session or an unfinished line and paces payloads. Each half keeps its one timer inside its
+//! own future (no task per timer), re-armed only when it fires.
 //!
 //! The writer seals with [`TransportSender::seal_to_line`] and batches whatever is queued into
 //! one socket write. The reader opens each `data` frame, enforcing the strict next-nonce rule
@@ -11,7 +14,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crypto_core::wire::{Frame, Payload};
 use crypto_core::{TransportReceiver, TransportSender};
@@ -20,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::framing::LineReader;
+use crate::limits::SessionLimits;
 
 /// Queued plaintexts per session. Small: idle sessions must stay cheap, and a full queue
 /// pushes back on the sender instead of buffering without bound.
@@ -37,33 +41,46 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// A plaintext payload shared between the sessions it is sent on.
 pub type Outgoing = Arc<[u8]>;
 
-/// Who the reader reports to.
+/// Who the reader reports to, and the timers and rates it enforces.
 pub struct ReaderContext {
     /// The remote's key, base64 (`peer_id`), for logs.
     pub peer_id: String,
     /// Where payloads go: the node stores them, then acknowledges (PROTOCOL.md §8.1).
     pub inbox: Arc<dyn Inbox>,
+    /// Idle timeouts, the partial-line deadline, the payload rate and the store backlog
+    /// (PROTOCOL.md §9.2).
+    pub limits: SessionLimits,
 }
 
 /// Handles the payloads of one session (the node: store, then acknowledge).
 pub trait Inbox: Send + Sync {
     /// Takes one authenticated payload. Work that must follow arrival order (queueing the
-    /// store job) is done before this returns; the future resolves to what is sent back on
-    /// this session (an ack), so the reader can keep several payloads in flight.
-    fn receive(self: Arc<Self>, payload: Payload) -> InboxReply;
+    /// store job) is done before this returns. `Some` means the payload gave the store work
+    /// (a chat, a room, an owed ack): the future resolves, once that work is committed, to
+    /// what is sent back on this session (an ack), so the reader can keep several payloads
+    /// in flight. `None` means nothing was queued (a keepalive, an ack not owed, a payload
+    /// from a held key).
+    fn receive(self: Arc<Self>, payload: Payload) -> Option<InboxReply>;
 
     /// Hands over whatever `receive` collected. The reader calls it before it waits for
-    /// anything (a reply, or the socket), so collected work never waits on the reader.
+    /// anything (a reply, the socket, the payload rate), so collected work never waits on
+    /// the reader.
     fn flush(&self);
+
+    /// Whether the remote is a stranger (PROTOCOL.md §9.2: a shorter idle timeout that only
+    /// a chat, room or owed ack resets). Read when the idle timer fires, so a stranger that
+    /// becomes a contact gets the contact's timeout from then on.
+    fn is_stranger(&self) -> bool;
 }
 
 /// The reply an [`Inbox`] owes for one payload.
 pub type InboxReply = Pin<Box<dyn Future<Output = Option<Outgoing>> + Send>>;
 
-/// Payloads a session may have handed to its inbox without having their replies yet. The
-/// reader settles them whenever it would otherwise wait for the socket, so this only bounds
-/// how far a burst that is already buffered runs ahead of its acks.
-const MAX_IN_FLIGHT: usize = 256;
+/// The plaintext of a `keepalive` (PROTOCOL.md §5).
+const KEEPALIVE: &[u8] = br#"{"kind":"keepalive"}"#;
+
+/// Close reason of a session nothing (or, for a stranger, nothing that counts) arrived on.
+pub const IDLE_TIMEOUT: &str = "idle timeout";
 
 /// Why the writer stopped before its queue closed.
 #[derive(Debug, thiserror::Error)]
@@ -76,17 +93,50 @@ pub enum WriterError {
     Write(std::io::Error),
 }
 
-/// Seals and writes queued payloads until the queue closes or the socket fails.
+/// What the writer does next.
+enum Next {
+    Payload(Outgoing),
+    Keepalive,
+    Closed,
+}
+
+/// Seals and writes queued payloads until the queue closes or the socket fails; writes a
+/// `keepalive` after `keepalive` without writing anything. The keepalive timer lives in this
+/// task and is re-armed only when it fires, so a busy session never touches it.
 pub async fn writer_loop<W: AsyncWrite + Unpin>(
     mut sender: TransportSender,
     mut socket: W,
     mut queue: mpsc::Receiver<Outgoing>,
+    keepalive: Duration,
 ) -> Result<(), WriterError> {
     let mut line = String::new();
-    while let Some(first) = queue.recv().await {
-        sender
-            .seal_to_line(&first, &mut line)
-            .map_err(WriterError::Seal)?;
+    let mut last_write = Instant::now();
+    let timer = tokio::time::sleep(keepalive);
+    tokio::pin!(timer);
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = queue.recv() => next.map_or(Next::Closed, Next::Payload),
+            () = &mut timer => {
+                let due = last_write + keepalive;
+                if Instant::now() >= due {
+                    timer.as_mut().reset((Instant::now() + keepalive).into());
+                    Next::Keepalive
+                } else {
+                    timer.as_mut().reset(due.into());
+                    continue;
+                }
+            }
+        };
+        match next {
+            Next::Closed => break,
+            Next::Keepalive => sender
+                .seal_to_line(KEEPALIVE, &mut line)
+                .map_err(WriterError::Seal)?,
+            Next::Payload(first) => sender
+                .seal_to_line(&first, &mut line)
+                .map_err(WriterError::Seal)?,
+        }
         while line.len() < MAX_BATCH_BYTES {
             match queue.try_recv() {
                 Ok(next) => sender
@@ -99,6 +149,7 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
             .write_all(line.as_bytes())
             .await
             .map_err(WriterError::Write)?;
+        last_write = Instant::now();
         line.clear();
         if queue.is_empty() && line.capacity() > IDLE_LINE_CAPACITY {
             // Going idle: do not keep a burst-sized buffer per session.
@@ -109,20 +160,81 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Reads frames until something ends the session; returns why.
+/// The per-session token bucket of PROTOCOL.md §9.2: `rate` payloads per second, burst
+/// `rate`. The clock is read only when the bucket runs dry.
+struct PayloadRate {
+    rate: u32,
+    tokens: u32,
+    since: Instant,
+}
+
+impl PayloadRate {
+    fn new(rate: u32) -> Self {
+        let rate = rate.max(1);
+        Self {
+            rate,
+            tokens: rate,
+            since: Instant::now(),
+        }
+    }
+
+    /// Takes a token if one is left.
+    fn try_take(&mut self) -> bool {
+        if self.tokens == 0 {
+            self.refill();
+        }
+        match self.tokens.checked_sub(1) {
+            Some(left) => {
+                self.tokens = left;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let earned = now.saturating_duration_since(self.since).as_secs_f64() * f64::from(self.rate);
+        if earned >= 1.0 {
+            self.tokens = earned.min(f64::from(self.rate)) as u32;
+            self.since = now;
+        }
+    }
+
+    /// Waits until a token can be taken, and takes it.
+    async fn take(&mut self) {
+        while !self.try_take() {
+            let one = Duration::from_secs_f64(1.0 / f64::from(self.rate));
+            tokio::time::sleep(one.max(Duration::from_millis(1))).await;
+        }
+    }
+}
+
+/// Reads frames until something ends the session; returns why. Enforces PROTOCOL.md §9.2:
+/// the idle timeout with one timer, re-armed only when it fires; the partial-line deadline in
+/// the [`LineReader`]; the payload rate with a token bucket.
 pub async fn reader_loop<R: AsyncRead + Unpin>(
     mut receiver: TransportReceiver,
     mut reader: LineReader<R>,
     acks: mpsc::Sender<Outgoing>,
     ctx: &ReaderContext,
 ) -> String {
+    let limits = &ctx.limits;
+    reader.set_line_deadline(limits.line_deadline);
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
+    let mut rate = PayloadRate::new(limits.payload_rate);
+    // Activity is noted with flags per payload and turned into a time once per wait.
+    let start = Instant::now();
+    let (mut last_any, mut last_counted) = (start, start);
+    let (mut any, mut counted) = (false, false);
+    let timer = tokio::time::sleep(limits.stranger_idle.min(limits.contact_idle));
+    tokio::pin!(timer);
     loop {
         // About to wait for the socket (or far enough ahead): hand the burst to the inbox,
         // then send its replies in arrival order. The store commits the burst at once, so
-        // they are ready together.
-        let settle = in_flight.len() >= MAX_IN_FLIGHT || !reader.has_buffered_line();
-        if settle {
+        // they are ready together. At most `store_backlog` payloads wait for the store.
+        let waiting = !reader.has_buffered_line();
+        if waiting || in_flight.len() >= limits.store_backlog {
             ctx.inbox.flush();
             for reply in in_flight.drain(..) {
                 if let Some(reply) = reply.await {
@@ -132,7 +244,41 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                 }
             }
         }
-        let line = match reader.next_line().await {
+        if waiting && (any || counted) {
+            let now = Instant::now();
+            if any {
+                last_any = now;
+            }
+            if counted {
+                last_counted = now;
+            }
+            (any, counted) = (false, false);
+        }
+        let line = tokio::select! {
+            biased;
+            line = reader.next_line() => line,
+            () = &mut timer => {
+                let now = Instant::now();
+                if any {
+                    last_any = now;
+                }
+                if counted {
+                    last_counted = now;
+                }
+                (any, counted) = (false, false);
+                let (last, idle) = if ctx.inbox.is_stranger() {
+                    (last_counted, limits.stranger_idle)
+                } else {
+                    (last_any, limits.contact_idle)
+                };
+                if now >= last + idle {
+                    return format!("{IDLE_TIMEOUT} ({} ms without a message)", idle.as_millis());
+                }
+                timer.as_mut().reset((last + idle).into());
+                continue;
+            }
+        };
+        let line = match line {
             Ok(Some(line)) => line,
             Ok(None) => return "closed by peer".into(),
             Err(e) => return e.to_string(),
@@ -148,8 +294,20 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             Ok(plaintext) => plaintext,
             Err(e) => return e.to_string(),
         };
+        any = true;
+        if !rate.try_take() {
+            // Over the payload rate: stop reading (TCP pushes back on the sender), but first
+            // let what was collected reach the store.
+            ctx.inbox.flush();
+            rate.take().await;
+        }
         match Payload::parse(&plaintext) {
-            Ok(payload) => in_flight.push_back(Arc::clone(&ctx.inbox).receive(payload)),
+            Ok(payload) => {
+                if let Some(reply) = Arc::clone(&ctx.inbox).receive(payload) {
+                    counted = true;
+                    in_flight.push_back(reply);
+                }
+            }
             Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
         }
     }
@@ -193,7 +351,7 @@ where
         reader,
         writer,
     } = io;
-    let writer = tokio::spawn(writer_loop(sender, writer, queue_rx));
+    let writer = tokio::spawn(writer_loop(sender, writer, queue_rx, ctx.limits.keepalive));
     let reader = Box::pin(async move { reader_loop(receiver, reader, queue_tx, &ctx).await });
     Session {
         reader,

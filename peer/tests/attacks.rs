@@ -236,35 +236,74 @@ async fn a_flood_of_silent_sockets_leaves_sessions_and_new_handshakes_working() 
         .await;
 }
 
+/// A connection to `127.0.0.1:port` from the source address `127.0.0.n` (any 127/8 address
+/// works on Linux loopback, so one test plays several remote addresses).
+async fn raw_from(n: u8, port: u16) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, n], 0)))
+        .expect("bind a loopback source address");
+    socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .expect("connect")
+}
+
+/// Whether B still holds this silent connection open (nothing to read, no EOF within 200 ms).
+async fn held_open(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(Duration::from_millis(200), stream.read(&mut byte))
+        .await
+        .is_err()
+}
+
 #[tokio::test]
-async fn connections_over_the_pending_handshake_cap_are_closed_at_once() {
+async fn a_full_pending_table_evicts_the_oldest_handshake_of_the_address_holding_the_most() {
+    // The rule changed (PROTOCOL.md §9.1): a newcomer to a full table is never refused; the
+    // oldest pending handshake of the address holding the most slots (ties: the address whose
+    // oldest entry is oldest) is closed instead. Loopback is exempt from the per-address cap
+    // here, so only the table's own fairness acts.
     let b = Peer::start_with("bob", &["--max-pending-handshakes", "10"]);
-    let mut held = Vec::new();
-    for _ in 0..10 {
-        held.push(raw(b.p2p_port).await);
+    let port = b.p2p_port;
+    let mut heavy = Vec::new();
+    for _ in 0..6 {
+        heavy.push(raw_from(5, port).await);
     }
-    // B accepts in order, so once the cap is reached every further connection closes at once
-    // (the handshake deadline is the default 10 s: a close within 5 s is not the deadline).
-    for _ in 0..20 {
-        let mut extra = raw(b.p2p_port).await;
-        expect_closed(&mut extra, Duration::from_secs(5)).await;
+    let mut light = Vec::new();
+    for _ in 0..4 {
+        light.push(raw_from(6, port).await);
     }
-    b.wait_for_log("too many handshakes in progress").await;
-    drop(held);
-    // Slots come back when the held connections end.
-    let mut honest = None;
-    for _ in 0..100 {
-        let stream = raw(b.p2p_port).await;
-        let (mut read, mut write) = stream.into_split();
-        send_message_1(&mut write).await;
-        let mut byte = [0u8; 1];
-        if matches!(read.read(&mut byte).await, Ok(1)) {
-            honest = Some(());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // The table is full (6 + 4). A newcomer is let in and answered, and the heavy address's
+    // oldest handshake is closed at once (the handshake deadline is the default 10 s, so a
+    // close within 5 s is the eviction).
+    let (mut newcomer_read, mut newcomer) = split(raw_from(7, port).await);
+    send_message_1(&mut newcomer).await;
+    read_handshake(&mut newcomer_read, 2).await;
+    expect_closed(&mut heavy[0], Duration::from_secs(5)).await;
+    b.wait_for_log("pending handshake evicted").await;
+    // Still 5 + 4 + the newcomer's pending handshake: the next newcomer again takes from the
+    // heavy address (5 slots).
+    let _second = raw_from(8, port).await;
+    expect_closed(&mut heavy[1], Duration::from_secs(5)).await;
+    // Now 4 and 4: the tie goes to the address whose oldest entry is oldest, the heavy one.
+    let _third = raw_from(9, port).await;
+    expect_closed(&mut heavy[2], Duration::from_secs(5)).await;
+    // Now 3 and 4: the light address holds the most and loses its oldest.
+    let _fourth = raw_from(10, port).await;
+    expect_closed(&mut light[0], Duration::from_secs(5)).await;
+    for stream in heavy[3..].iter_mut().chain(light[1..].iter_mut()) {
+        assert!(
+            held_open(stream).await,
+            "a handshake was evicted out of turn"
+        );
     }
-    assert!(honest.is_some(), "no handshake slot came back");
+    // Slots come back when handshakes end: with the flood gone, an honest handshake is
+    // answered at once.
+    drop(heavy);
+    drop(light);
+    let (mut read, mut write) = split(raw(port).await);
+    send_message_1(&mut write).await;
+    read_handshake(&mut read, 2).await;
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
-//! One connection from start to end: accept (rate limit, session limit, handshake slots) or
-//! dial, the Noise handshake under its deadline, the trust check, registration, the running
-//! session, and unregistering when it ends. Also the listener and shutdown, which waits for
-//! these connection tasks.
+//! One connection from start to end: accept (rate limit, session limit, a slot in the fair
+//! pending-handshake table, PROTOCOL.md §9.1) or dial, the Noise handshake under its deadline
+//! (or until a newcomer evicts it), the trust check, the per-address cap on strangers'
+//! sessions, registration, the running session, and unregistering when it ends. Also the
+//! listener and shutdown, which waits for these connection tasks.
 //!
 //! The long-lived connection future is kept small (an idle session should cost little
 //! memory, BENCHMARKS.md): the handshake is boxed and everything between handshake and
@@ -16,20 +17,21 @@ use crypto_core::wire::{Hello, AGENT};
 use crypto_core::PublicKey;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::registry::{NewSession, Refusal};
+use super::registry::{NewSession, Refusal, SessionShared};
 use super::trust::Admission;
 use super::{Inner, Node};
+use crate::admission::{PendingTable, PendingTicket, StrangerSessions, StrangerSlot, EVICTED};
 use crate::event::{ConnectionDirection, Event, PeerInfo};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
-use crate::limits::{NodeLimits, RateLimiter};
+use crate::limits::{NodeLimits, RateLimiter, SessionLimits};
 use crate::session::{self, ReaderContext, SessionIo, QUEUE_DEPTH};
 
-/// Inbound handshakes allowed at once by default (`--max-pending-handshakes`); beyond this new
-/// connections are closed at once, so a flood of silent connections cannot exhaust memory or
-/// descriptors for 10 s each.
+/// Inbound handshakes pending at once by default (`--max-pending-handshakes`); a newcomer
+/// beyond this evicts the oldest handshake of the address holding the most slots, so a flood
+/// of silent connections can neither exhaust memory nor lock honest peers out.
 pub const MAX_PENDING_HANDSHAKES: usize = crate::limits::DEFAULT_MAX_PENDING_HANDSHAKES;
 
 /// Why a dial did not end in a live session.
@@ -77,8 +79,10 @@ type Ready = Option<oneshot::Sender<Result<PeerInfo, ConnectError>>>;
 pub(super) struct Connections {
     live_tasks: AtomicUsize,
     tasks_done: Notify,
-    handshake_slots: Arc<Semaphore>,
+    pending: PendingTable,
+    strangers: StrangerSessions,
     rate: RateLimiter,
+    session_limits: SessionLimits,
 }
 
 impl Connections {
@@ -86,8 +90,17 @@ impl Connections {
         Self {
             live_tasks: AtomicUsize::new(0),
             tasks_done: Notify::new(),
-            handshake_slots: Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1))),
+            pending: PendingTable::new(
+                limits.max_pending_handshakes,
+                limits.max_pending_per_ip,
+                limits.rate_limit_loopback,
+            ),
+            strangers: StrangerSessions::new(
+                limits.max_stranger_sessions_per_ip,
+                limits.rate_limit_loopback,
+            ),
             rate: RateLimiter::new(limits),
+            session_limits: limits.session,
         }
     }
 }
@@ -139,17 +152,15 @@ impl Node {
                         tracing::warn!(%addr, "connection closed: session limit reached");
                         continue;
                     }
-                    let Ok(permit) = connections.handshake_slots.clone().try_acquire_owned() else {
-                        tracing::warn!(%addr, "connection closed: too many handshakes in progress");
-                        continue;
-                    };
+                    // Never refused: a full table or address makes room (PROTOCOL.md §9.1).
+                    let ticket = connections.pending.admit(addr.ip());
                     let node = self.clone();
                     tokio::spawn(async move {
                         node.run_connection(
                             stream,
                             addr,
                             ConnectionDirection::Inbound,
-                            Some(permit),
+                            Some(ticket),
                             None,
                         )
                         .await;
@@ -217,24 +228,25 @@ impl Node {
         stream: TcpStream,
         addr: SocketAddr,
         direction: ConnectionDirection,
-        handshake_permit: Option<OwnedSemaphorePermit>,
+        pending: Option<PendingTicket>,
         ready: Ready,
     ) {
         let _guard = TaskGuard::new(&self.inner);
         let reason = self
-            .connection_body(stream, addr, direction, handshake_permit, ready)
+            .connection_body(stream, addr, direction, pending, ready)
             .await;
         tracing::info!(%addr, ?direction, "connection closed: {reason}");
     }
 
     /// Handshake, admit, register, run, unregister; returns the close reason. `ready` learns
-    /// the outcome of the handshake and registration.
+    /// the outcome of the handshake and registration. An inbound handshake holds `pending`, its
+    /// slot in the pending table, until it completes, fails or is evicted.
     async fn connection_body(
         &self,
         stream: TcpStream,
         addr: SocketAddr,
         direction: ConnectionDirection,
-        handshake_permit: Option<OwnedSemaphorePermit>,
+        pending: Option<PendingTicket>,
         ready: Ready,
     ) -> String {
         let _ = stream.set_nodelay(true);
@@ -253,9 +265,8 @@ impl Node {
         let identity = &self.inner.identity;
         // Boxed (state and result) so the handshake does not size the long-lived connection
         // future: an idle session should cost as little memory as possible.
-        let result = tokio::time::timeout(
-            timeout,
-            Box::pin(async {
+        let result = Box::pin(async {
+            let handshake = tokio::time::timeout(timeout, async {
                 match direction {
                     ConnectionDirection::Outbound => {
                         handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
@@ -265,10 +276,21 @@ impl Node {
                     }
                 }
                 .map(Box::new)
-            }),
-        )
-        .await
-        .unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis())));
+            });
+            let finished = match &pending {
+                Some(ticket) => tokio::select! {
+                    finished = handshake => finished,
+                    () = ticket.evicted() => return None,
+                },
+                None => handshake.await,
+            };
+            Some(finished.unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis()))))
+        })
+        .await;
+        drop(pending);
+        let Some(result) = result else {
+            return EVICTED.to_owned();
+        };
         let established = match result {
             Ok(established) => established,
             Err(e) => {
@@ -279,36 +301,56 @@ impl Node {
                 return reason;
             }
         };
-        drop(handshake_permit);
         let remote = established.remote();
         let admitted = Box::pin(self.admit(remote, &established.hello, addr, local)).await;
-        match admitted {
-            Ok(Admission::Normal { .. }) => {}
-            Ok(Admission::Held(event)) => self.emit(event),
+        let stranger = match admitted {
+            Ok(Admission::Normal { stranger, .. }) => stranger,
+            Ok(Admission::Held(event)) => {
+                self.emit(event);
+                false
+            }
             Err(reason) => return refuse(ready, addr, reason),
-        }
+        };
+        // A stranger counts against its address until its session ends (or it becomes a
+        // contact): one address cannot park more than its share (PROTOCOL.md §9.1).
+        let stranger_slot = if stranger {
+            match self.inner.connections.strangers.admit(addr.ip()) {
+                Ok(slot) => Some(slot),
+                Err(_) => return refuse(ready, addr, Refusal::TooManyFromAddress),
+            }
+        } else {
+            None
+        };
         // Everything between the handshake and the session runs in a plain function, so the
         // transport keys and buffers moved into the session are not also kept in this
         // long-lived future's state.
-        let (session, remote, conn_id, peer_id) =
-            match self.establish(established, reader, write_half, addr, direction, ready) {
-                Ok(parts) => parts,
-                Err(reason) => return reason.to_string(),
-            };
+        let (session, remote, conn_id, peer_id) = match self.establish(
+            established,
+            (reader, write_half),
+            addr,
+            direction,
+            stranger_slot,
+            ready,
+        ) {
+            Ok(parts) => parts,
+            Err(reason) => return reason.to_string(),
+        };
         let reason = session
             .wait(|reason| self.unregister(&remote, conn_id, reason))
             .await;
         format!("session with {peer_id} ended: {reason}")
     }
 
-    /// Registers an admitted handshake (or refuses it) and starts its session.
+    /// Registers an admitted handshake (or refuses it) and starts its session on `io`, the
+    /// framed read half and the write half. `stranger` is a stranger's place in its address's
+    /// count, held for as long as the session is a stranger's.
     fn establish(
         &self,
         established: Box<handshake::Established>,
-        reader: LineReader<OwnedReadHalf>,
-        write_half: OwnedWriteHalf,
+        io: (LineReader<OwnedReadHalf>, OwnedWriteHalf),
         addr: SocketAddr,
         direction: ConnectionDirection,
+        stranger: Option<StrangerSlot>,
         ready: Ready,
     ) -> Result<(session::Session, PublicKey, u64, String), Refusal> {
         let remote = established.remote();
@@ -327,6 +369,7 @@ impl Node {
         };
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
         let (close_tx, close_rx) = oneshot::channel();
+        let shared = SessionShared::new(stranger);
         let registered = self.inner.sessions.register(
             &self.inner.public,
             NewSession {
@@ -335,6 +378,7 @@ impl Node {
                 direction,
                 info: &info,
                 queue: &queue_tx,
+                shared: &shared,
                 close: close_tx,
             },
         );
@@ -345,7 +389,8 @@ impl Node {
         tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
         let ctx = ReaderContext {
             peer_id: peer_id.clone(),
-            inbox: self.inbox(remote, &info.name),
+            inbox: self.inbox(remote, &info.name, shared),
+            limits: self.inner.connections.session_limits,
         };
         let held = self.inner.trust.is_held(&remote);
         if !held {
@@ -359,6 +404,7 @@ impl Node {
         }
         let handshake::Established { transport, .. } = *established;
         let (sender, receiver) = transport.into_halves();
+        let (reader, write_half) = io;
         let io = SessionIo {
             receiver,
             sender,
@@ -470,7 +516,7 @@ mod size_tests {
 
         let (sender, receiver) = crate::handshake::tests::transport_pair();
         let (tx, rx) = mpsc::channel(4);
-        let writer = session::writer_loop(sender, tokio::io::sink(), rx);
+        let writer = session::writer_loop(sender, tokio::io::sink(), rx, Duration::from_secs(60));
         assert!(
             std::mem::size_of_val(&writer) <= 3072,
             "{}",
@@ -479,7 +525,8 @@ mod size_tests {
         let remote = *Identity::generate().public_key();
         let ctx = ReaderContext {
             peer_id: remote.to_base64(),
-            inbox: node.inbox(remote, ""),
+            inbox: node.inbox(remote, "", SessionShared::new(None)),
+            limits: SessionLimits::default(),
         };
         let reader = session::reader_loop(receiver, LineReader::new(tokio::io::empty()), tx, &ctx);
         assert!(

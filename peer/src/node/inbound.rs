@@ -1,8 +1,11 @@
 //! What a session received (PROTOCOL.md §5, §8.1): a chat is stored before it is
 //! acknowledged and shown, an `ack` advances our outbox, a `room` announcement updates the
-//! room if its sender is a member. Nothing from a held key is stored or acknowledged. Work is
-//! collected per session and handed to the store thread per burst, so a burst costs one
-//! commit; the session reads on while it is stored (see `crate::session`).
+//! room if its sender is a member. Nothing from a held key is stored or acknowledged. An `ack`
+//! is taken only for an id we wrote on this session and that it has not acknowledged yet
+//! (PROTOCOL.md §5); any other costs no store work and no event. Work is collected per session
+//! and handed to the store thread per burst, so a burst costs one commit; the session reads on
+//! while it is stored, and every store job is a reply the session waits for, so one session
+//! has at most its store backlog queued (see `crate::session`, PROTOCOL.md §9.2).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -10,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use crypto_core::wire::{clean_name, Payload};
 use crypto_core::PublicKey;
 
+use super::registry::SessionShared;
 use super::rooms::room_event;
 use super::{lock, Node};
 use crate::event::{now_ms, Event};
@@ -23,6 +27,8 @@ struct NodeInbox {
     peer: PublicKey,
     peer_id: String,
     name: String,
+    /// Shared with the registry: the stranger flag and the ids owed to us by this session.
+    shared: Arc<SessionShared>,
     /// Store jobs of the payloads received since the last [`Inbox::flush`], in order.
     pending: Mutex<StoreBatch>,
 }
@@ -34,12 +40,9 @@ impl Drop for NodeInbox {
     }
 }
 
-/// What `receive` hands back: the reply (an ack) once the store has committed.
-type Reply = Pin<Box<dyn std::future::Future<Output = Option<Outgoing>> + Send>>;
-
-fn no_reply() -> Reply {
-    Box::pin(std::future::ready(None))
-}
+/// What `receive` hands back: the reply (an ack) once the store has committed; `None` when
+/// the payload gave the store nothing to do.
+type Reply = Option<Pin<Box<dyn std::future::Future<Output = Option<Outgoing>> + Send>>>;
 
 impl Inbox for NodeInbox {
     /// Adds the payload's store job to this session's batch, in arrival order; the returned
@@ -47,7 +50,7 @@ impl Inbox for NodeInbox {
     fn receive(self: Arc<Self>, payload: Payload) -> Reply {
         if self.node.inner.trust.is_held(&self.peer) {
             // Nothing from a held key reaches the user or gets acknowledged.
-            return no_reply();
+            return None;
         }
         match payload {
             Payload::Chat {
@@ -58,19 +61,28 @@ impl Inbox for NodeInbox {
                 broadcast,
             } => self.receive_chat(id, text, sent_at, room, broadcast),
             Payload::Ack { id } => {
-                self.record_ack(id);
-                no_reply()
+                if self.shared.take_owed(&id) {
+                    Some(self.record_ack(id))
+                } else {
+                    // Never written here, or already acknowledged: dropped before any work.
+                    None
+                }
             }
             Payload::Room { id, name, members } => self.receive_room(id, name, members),
+            Payload::Keepalive => None,
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
-                no_reply()
+                None
             }
         }
     }
 
     fn flush(&self) {
         self.node.store().submit(&mut lock(&self.pending));
+    }
+
+    fn is_stranger(&self) -> bool {
+        self.shared.is_stranger()
     }
 }
 
@@ -102,7 +114,7 @@ impl NodeInbox {
             s.insert_incoming(&message)
                 .map(|is_new| (Some(is_new), message))
         });
-        Box::pin(async move {
+        Some(Box::pin(async move {
             let message = match stored.await {
                 Ok(Ok((Some(true), message))) => message,
                 // A retransmission: already stored (and shown), acknowledged again.
@@ -132,14 +144,19 @@ impl NodeInbox {
                 received_at: message.received_at,
             });
             Some(reply)
-        })
+        }))
     }
 
-    fn record_ack(&self, id: String) {
+    /// Records an owed ack; the session waits for it like for a chat, so acks count against
+    /// its store backlog.
+    fn record_ack(
+        &self,
+        id: String,
+    ) -> Pin<Box<dyn std::future::Future<Output = Option<Outgoing>> + Send>> {
         let peer = self.peer;
         let events = self.node.inner.events.clone();
         let peer_id = self.peer_id.clone();
-        lock(&self.pending).exec(move |s| match s.mark_delivered(&peer, &id) {
+        let done = lock(&self.pending).call(move |s| match s.mark_delivered(&peer, &id) {
             Ok(update) => {
                 if let Some(update) = update.filter(|u| u.aggregate_changed) {
                     let _ = events.send(Event::Delivery {
@@ -151,6 +168,10 @@ impl NodeInbox {
             }
             Err(e) => tracing::warn!("cannot record an ack: {e}"),
         });
+        Box::pin(async move {
+            let _ = done.await;
+            None
+        })
     }
 
     fn receive_room(self: Arc<Self>, id: String, name: String, members: Vec<String>) -> Reply {
@@ -158,7 +179,7 @@ impl NodeInbox {
             members.iter().map(|m| PublicKey::from_base64(m)).collect();
         let Ok(keys) = keys else {
             tracing::info!(peer = %self.peer_id, "ignoring a room with a bad member key");
-            return no_reply();
+            return None;
         };
         let name = clean_name(&name);
         let peer = self.peer;
@@ -166,7 +187,7 @@ impl NodeInbox {
             let update = s.upsert_room_from(&peer, &id, &name, &keys, now_ms())?;
             Ok::<_, store::StoreError>((update, s.room(&id)?))
         });
-        Box::pin(async move {
+        Some(Box::pin(async move {
             match stored.await {
                 Ok(Ok((RoomUpdate::Created | RoomUpdate::Updated, Some(room)))) => {
                     self.node.emit(room_event(&room));
@@ -179,7 +200,7 @@ impl NodeInbox {
                 Err(e) => tracing::warn!("{e}"),
             }
             None
-        })
+        }))
     }
 }
 
@@ -190,12 +211,18 @@ fn ack(id: String) -> Outgoing {
 
 impl Node {
     /// The inbox of a new session with `peer`.
-    pub(super) fn inbox(&self, peer: PublicKey, name: &str) -> Arc<dyn Inbox> {
+    pub(super) fn inbox(
+        &self,
+        peer: PublicKey,
+        name: &str,
+        shared: Arc<SessionShared>,
+    ) -> Arc<dyn Inbox> {
         Arc::new(NodeInbox {
             node: self.clone(),
             peer,
             peer_id: peer.to_base64(),
             name: name.to_owned(),
+            shared,
             pending: Mutex::new(StoreBatch::default()),
         })
     }

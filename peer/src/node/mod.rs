@@ -4,9 +4,11 @@
 //! change belongs where its state is:
 //!
 //! * [`registry`] — live sessions keyed by the remote static key, with PROTOCOL.md §7's
-//!   duplicate rule and the session limit. Admission control beyond the limit goes here.
+//!   duplicate rule and the session limit, and what each session shares with its reader (the
+//!   stranger flag and place, the ack ids it owes us).
 //! * [`driver`] — one connection from dial or accept through the handshake to a running
-//!   session and its end; the listener, per-address rate limit and shutdown.
+//!   session and its end; the listener, per-address rate limit, the pending-handshake table
+//!   and strangers' per-address cap (`crate::admission`), and shutdown.
 //! * [`trust`] — trust on first use, held key changes, the verified flag and invites
 //!   (SECURITY.md). Binding trust to keys, message requests and nicknames go here.
 //! * [`inbound`] — what a session received: store first, then acknowledge (PROTOCOL.md §8.1).

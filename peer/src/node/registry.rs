@@ -1,16 +1,17 @@
 //! The live sessions, one per remote static key (PROTOCOL.md §7). A finished handshake is
 //! registered here or refused (our own key, the session limit, the duplicate rule); the
 //! registry is what "connected" means for sending, the UI and redial. Admission control that
-//! looks at more than the count of sessions belongs here.
+//! looks at the remote address is in `crate::admission`, wired in by the driver.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crypto_core::PublicKey;
 use tokio::sync::{mpsc, oneshot};
 
 use super::lock;
+use crate::admission::StrangerSlot;
 use crate::event::{ConnectionDirection, PeerInfo};
 use crate::session::Outgoing;
 
@@ -39,6 +40,9 @@ pub enum Refusal {
     /// The user rejected this key for a known contact.
     #[error("this key was rejected for a known contact")]
     RejectedKey,
+    /// A stranger's address already has its share of sessions (PROTOCOL.md §9.1).
+    #[error("too many sessions from this address")]
+    TooManyFromAddress,
 }
 
 /// PROTOCOL.md §7: given a live session and a newly completed one with the same remote, keep
@@ -64,12 +68,56 @@ pub fn keep_new_session(
     initiator_of_new.as_bytes() == smaller.as_bytes()
 }
 
+/// What one session's reader and the node's senders share: whether the remote is a stranger
+/// (PROTOCOL.md §9.1–§9.2) and the ids of the chats we wrote on this session that it has not
+/// acknowledged yet (PROTOCOL.md §5: only those acks are taken). Empty while idle: an idle
+/// session pays for the allocation of this struct and nothing more.
+pub(super) struct SessionShared {
+    stranger: AtomicBool,
+    /// A stranger's place in its address's count, freed with the session or on promotion.
+    stranger_slot: Mutex<Option<StrangerSlot>>,
+    owed: Mutex<HashSet<Box<str>>>,
+}
+
+impl SessionShared {
+    /// The shared state of a new session: a stranger's if it holds a slot of its address.
+    pub(super) fn new(stranger_slot: Option<StrangerSlot>) -> Arc<Self> {
+        Arc::new(Self {
+            stranger: AtomicBool::new(stranger_slot.is_some()),
+            stranger_slot: Mutex::new(stranger_slot),
+            owed: Mutex::default(),
+        })
+    }
+
+    pub(super) fn is_stranger(&self) -> bool {
+        self.stranger.load(Ordering::Relaxed)
+    }
+
+    /// The remote became a contact: the contact's idle timeout from now on, and its address's
+    /// stranger count is freed.
+    pub(super) fn promote(&self) {
+        self.stranger.store(false, Ordering::Relaxed);
+        lock(&self.stranger_slot).take();
+    }
+
+    /// Records that chat `id` is about to be written on this session.
+    pub(super) fn owe(&self, id: &str) {
+        lock(&self.owed).insert(id.into());
+    }
+
+    /// Takes an ack for `id`: true (once) if `id` was written here and not yet acknowledged.
+    pub(super) fn take_owed(&self, id: &str) -> bool {
+        lock(&self.owed).remove(id)
+    }
+}
+
 /// One live session.
 struct SessionHandle {
     conn_id: u64,
     direction: ConnectionDirection,
     info: PeerInfo,
     queue: mpsc::Sender<Outgoing>,
+    shared: Arc<SessionShared>,
     close: Option<oneshot::Sender<String>>,
 }
 
@@ -95,6 +143,7 @@ pub(super) struct NewSession<'a> {
     pub(super) direction: ConnectionDirection,
     pub(super) info: &'a PeerInfo,
     pub(super) queue: &'a mpsc::Sender<Outgoing>,
+    pub(super) shared: &'a Arc<SessionShared>,
     pub(super) close: oneshot::Sender<String>,
 }
 
@@ -149,6 +198,23 @@ impl Registry {
         lock(&self.sessions).get(key).map(|h| h.queue.clone())
     }
 
+    /// `key` became a contact while its session is live (see [`SessionShared::promote`]).
+    pub(super) fn promote(&self, key: &PublicKey) {
+        if let Some(handle) = lock(&self.sessions).get(key) {
+            handle.shared.promote();
+        }
+    }
+
+    /// The send queue of `key`'s session and the state it shares with its reader.
+    pub(super) fn queue_and_shared(
+        &self,
+        key: &PublicKey,
+    ) -> Option<(mpsc::Sender<Outgoing>, Arc<SessionShared>)> {
+        lock(&self.sessions)
+            .get(key)
+            .map(|h| (h.queue.clone(), Arc::clone(&h.shared)))
+    }
+
     /// Adds a completed session, applying the duplicate rule; a refused one must be closed.
     pub(super) fn register(&self, me: &PublicKey, new: NewSession<'_>) -> Result<(), Refusal> {
         let NewSession {
@@ -157,6 +223,7 @@ impl Registry {
             direction,
             info,
             queue,
+            shared,
             close,
         } = new;
         if remote.as_bytes() == me.as_bytes() {
@@ -182,6 +249,7 @@ impl Registry {
                 direction,
                 info: info.clone(),
                 queue: queue.clone(),
+                shared: Arc::clone(shared),
                 close: Some(close),
             },
         );

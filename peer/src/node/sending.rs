@@ -132,6 +132,9 @@ impl Node {
                         return Err(SendError::NotConnected);
                     }
                 }
+                // Replying to a stranger makes it a contact (PROTOCOL.md §8.2): its session
+                // gets a contact's idle timeout and leaves its address's stranger count.
+                self.inner.sessions.promote(&key);
                 (Conversation::Peer(key), vec![key])
             }
             Target::Room(id) => {
@@ -193,7 +196,8 @@ impl Node {
         let payload: Outgoing = payload.into();
         let sends = direct.into_iter().map(|key| {
             let payload = payload.clone();
-            async move { (key, self.push(&key, payload).await) }
+            let id = &id;
+            async move { (key, self.push_chat(&key, id, payload).await) }
         });
         for (key, pushed) in futures_util::future::join_all(sends).await {
             if pushed {
@@ -237,7 +241,7 @@ impl Node {
             }
             for message in pending {
                 let payload: Outgoing = message.to_payload().to_bytes().into();
-                if !node.push(&remote, payload).await {
+                if !node.push_chat(&remote, &message.id, payload).await {
                     return;
                 }
                 node.mark_sent(remote, message.id);
@@ -255,6 +259,28 @@ impl Node {
         let Some(queue) = self.inner.sessions.queue(peer) else {
             return false;
         };
+        self.push_to(peer, queue, payload).await
+    }
+
+    /// [`Node::push`] for our chat `id`: the session owes us its ack from now on (recorded
+    /// before the write, so the ack cannot arrive first; PROTOCOL.md §5).
+    async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {
+        if self.inner.trust.is_held(peer) {
+            return false;
+        }
+        let Some((queue, shared)) = self.inner.sessions.queue_and_shared(peer) else {
+            return false;
+        };
+        shared.owe(id);
+        self.push_to(peer, queue, payload).await
+    }
+
+    async fn push_to(
+        &self,
+        peer: &PublicKey,
+        queue: mpsc::Sender<Outgoing>,
+        payload: Outgoing,
+    ) -> bool {
         match queue.try_send(payload) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Closed(_)) => false,

@@ -27,8 +27,10 @@ struct Held {
 
 /// What the trust check decided about a finished handshake.
 pub(super) enum Admission {
-    /// A contact (new or known); `verified` from the store.
-    Normal { verified: bool },
+    /// A contact (new or known); `verified` from the store. `stranger`: a key that reached
+    /// us (not one we dialled) and was not a contact before this session, so the per-address
+    /// cap on strangers' sessions and their shorter idle timeout apply (PROTOCOL.md §9).
+    Normal { verified: bool, stranger: bool },
     /// Held for the user's decision.
     Held(Event),
 }
@@ -132,8 +134,12 @@ impl Node {
             }
         }
         if remote == self.inner.public {
-            return Ok(Admission::Normal { verified: false });
+            return Ok(Admission::Normal {
+                verified: false,
+                stranger: false,
+            });
         }
+        let inbound = local.is_none();
         let name = clean_name(&hello.name);
         let port = hello.listen_port;
         let dialable = format!("{}:{port}", addr.ip());
@@ -166,9 +172,10 @@ impl Node {
                         KeyChangeState::Accepted => {}
                     }
                 }
-                let (contact, _) = s.mark_seen(&remote, &name, &dialable, port, now)?;
+                let (contact, is_new) = s.mark_seen(&remote, &name, &dialable, port, now)?;
                 Ok(Ok(Admission::Normal {
                     verified: contact.verified,
+                    stranger: inbound && is_new,
                 }))
             })
             .await;
@@ -176,15 +183,21 @@ impl Node {
             Ok(Ok(result)) => result?,
             Ok(Err(e)) => {
                 tracing::warn!("contact bookkeeping failed: {e}");
-                Admission::Normal { verified: false }
+                Admission::Normal {
+                    verified: false,
+                    stranger: inbound,
+                }
             }
             Err(e) => {
                 tracing::warn!("{e}");
-                Admission::Normal { verified: false }
+                Admission::Normal {
+                    verified: false,
+                    stranger: inbound,
+                }
             }
         };
         match &admission {
-            Admission::Normal { verified } => trust.set_verified_flag(remote, *verified),
+            Admission::Normal { verified, .. } => trust.set_verified_flag(remote, *verified),
             Admission::Held(Event::KeyChanged {
                 change_id, peer_id, ..
             }) => {
