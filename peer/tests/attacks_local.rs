@@ -3,7 +3,7 @@
 //! bad actions in one write, and bidirectional-override characters in the terminal chat.
 //! Real processes.
 //!
-//! Each test is written against the rule it names and is ignored until that rule lands.
+//! Each test is written against the rule it names.
 
 mod common;
 mod store_common;
@@ -95,7 +95,6 @@ async fn an_existing_data_directory_and_its_database_are_made_private() {
 }
 
 #[tokio::test]
-#[ignore = "fails until a UI client's error replies cannot block its own action loop"]
 async fn twenty_thousand_bad_actions_in_one_write_leave_the_ui_client_answering() {
     const BAD: usize = 20_000;
     let b = Peer::start("bob");

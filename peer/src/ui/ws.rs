@@ -2,6 +2,8 @@
 //! events into JSON text messages.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -67,13 +69,44 @@ fn to_message(node: &crate::node::Node, event: &Event) -> Option<Message> {
         .map(|text| Message::Text(text.into()))
 }
 
+/// Most replies (errors, `history`, `invite`, listings) waiting for one client (PROTOCOL.md §8).
+const REPLY_QUEUE: usize = 64;
+
+/// The queue of replies meant for one client. Errors never wait for room: while the queue is
+/// full they are dropped and counted, so a client that floods bad actions cannot make its own
+/// action reader wait for the writer (PROTOCOL.md §8). Other replies wait, which only slows
+/// that client's reading, never its writing.
+#[derive(Clone)]
+struct Replies {
+    queue: mpsc::Sender<Event>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Replies {
+    async fn send(&self, event: Event) {
+        if matches!(event, Event::Error { .. }) {
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(event) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        } else {
+            // Fails only when the client is gone, and then nobody needs the reply.
+            let _ = self.queue.send(event).await;
+        }
+    }
+}
+
 async fn client(socket: WebSocket, state: AppState) {
     let node = state.node.clone();
     let mut shutdown = state.shutdown.clone();
     let (mut sink, mut stream) = socket.split();
     // Subscribe before taking the snapshot so nothing falls between the two.
     let mut events = node.subscribe();
-    let (direct_tx, mut direct_rx) = mpsc::channel::<Event>(64);
+    let (direct_tx, mut direct_rx) = mpsc::channel::<Event>(REPLY_QUEUE);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let replies = Replies {
+        queue: direct_tx,
+        dropped: dropped.clone(),
+    };
     let mut greeting = vec![node.info()];
     greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
     greeting.extend(node.greeting_events().await);
@@ -85,20 +118,26 @@ async fn client(socket: WebSocket, state: AppState) {
         }
     }
     tracing::debug!("UI client connected");
-    loop {
-        let outgoing = tokio::select! {
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    handle(&state, text.as_str(), &direct_tx).await;
-                    continue;
+    // Reading actions and writing events run side by side, so neither waits for the other.
+    let reader = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => handle(&state, text.as_str(), &replies).await,
+                Some(Ok(Message::Binary(_))) => {
+                    replies
+                        .send(Event::error(
+                            "binary messages are not supported",
+                            None,
+                            None,
+                        ))
+                        .await
                 }
-                Some(Ok(Message::Binary(_))) => Event::error("binary messages are not supported", None, None),
-                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(Message::Close(_))) | None => return None,
                 Some(Err(e)) => {
                     // An oversized message or a protocol error; say which in the close frame
                     // (the socket may be gone already).
                     tracing::info!("UI client error: {e}");
-                    let close = if is_too_big(e) {
+                    return Some(if is_too_big(e) {
                         CloseFrame {
                             code: CLOSE_TOO_BIG,
                             reason: "message too big".into(),
@@ -108,32 +147,56 @@ async fn client(socket: WebSocket, state: AppState) {
                             code: CLOSE_PROTOCOL_ERROR,
                             reason: "protocol error".into(),
                         }
-                    };
-                    let _ = sink.send(Message::Close(Some(close))).await;
-                    tracing::debug!("UI client disconnected");
-                    return;
+                    });
                 }
-                Some(Ok(_)) => continue,
-            },
-            event = events.recv() => match event {
-                Ok(Event::ContactsChanged) => node.contacts_event().await,
-                Ok(event) if event.is_for_ui() => event,
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(n)) => Event::Status {
-                    message: format!("this window fell behind: {n} events were dropped"),
-                },
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-            Some(event) = direct_rx.recv() => event,
-            _ = shutdown.changed() => break,
-        };
-        if let Some(msg) = to_message(&node, &outgoing) {
-            if sink.send(msg).await.is_err() {
-                break;
+                Some(Ok(_)) => {}
             }
         }
-    }
-    let _ = sink.send(Message::Close(None)).await;
+    };
+    let writer = async {
+        loop {
+            let (outgoing, direct) = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(Event::ContactsChanged) => (node.contacts_event().await, false),
+                    Ok(event) if event.is_for_ui() => (event, false),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(n)) => (Event::Status {
+                        message: format!("this window fell behind: {n} events were dropped"),
+                    }, false),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                Some(event) = direct_rx.recv() => (event, true),
+                _ = shutdown.changed() => return,
+            };
+            if let Some(msg) = to_message(&node, &outgoing) {
+                if sink.send(msg).await.is_err() {
+                    return;
+                }
+            }
+            // Errors are dropped only while the queue is full, so it holds replies then and
+            // this runs again once they are written.
+            if direct && direct_rx.is_empty() {
+                let n = dropped.swap(0, Ordering::Relaxed);
+                if n > 0 {
+                    let status = Event::Status {
+                        message: format!(
+                            "{n} error replies were dropped: this window sent actions faster than their errors could be written"
+                        ),
+                    };
+                    if let Some(msg) = to_message(&node, &status) {
+                        if sink.send(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let close = tokio::select! {
+        close = reader => close,
+        () = writer => None,
+    };
+    let _ = sink.send(Message::Close(close)).await;
     tracing::debug!("UI client disconnected");
 }
 
@@ -152,11 +215,11 @@ fn is_too_big(error: axum::Error) -> bool {
 }
 
 /// Runs one action; errors go to this client only.
-async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
+async fn handle(state: &AppState, text: &str, reply: &Replies) {
     let (action, req) = match actions::parse(text) {
         Ok(parsed) => parsed,
         Err(e) => {
-            let _ = reply
+            reply
                 .send(Event::Error {
                     message: e.message,
                     action: e.action,
@@ -184,7 +247,7 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                     None => Err(ConnectError::Resolve(target)),
                 };
                 if let Err(e) = result {
-                    let _ = reply
+                    reply
                         .send(Event::error(e.to_string(), Some("connect_peer"), req))
                         .await;
                 }
@@ -192,14 +255,14 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
         }
         Action::SendMessage { text, to } => {
             if let Err(e) = node.send_message(&text, to).await {
-                let _ = reply.send(error(e.to_string(), "send_message")).await;
+                reply.send(error(e.to_string(), "send_message")).await;
             }
         }
         Action::SetName { name } => node.set_name(&name),
         Action::SetVerified { peer_id, verified } => node.set_verified(peer_id, verified),
         Action::DisconnectPeer { peer_id } => {
             if !node.disconnect(&peer_id, "disconnected by the user") {
-                let _ = reply
+                reply
                     .send(error(
                         "not connected to that peer".into(),
                         "disconnect_peer",
@@ -209,7 +272,7 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
         }
         Action::SendToRoom { text, room } => {
             if let Err(e) = node.send_chat(&text, Target::Room(room)).await {
-                let _ = reply.send(error(e.to_string(), "send_message")).await;
+                reply.send(error(e.to_string(), "send_message")).await;
             }
         }
         Action::LoadHistory {
@@ -221,7 +284,7 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                 .history(conversation, before, limit)
                 .await
                 .unwrap_or_else(|e| error(e.to_string(), "load_history"));
-            let _ = reply.send(event).await;
+            reply.send(event).await;
         }
         Action::ResolveKeyChange { change_id, accept } => {
             if let Err(e) = node.resolve_key_change(change_id, accept).await {
@@ -230,21 +293,21 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                 } else {
                     "reject_key_change"
                 };
-                let _ = reply.send(error(e.to_string(), name)).await;
+                reply.send(error(e.to_string(), name)).await;
             }
         }
         Action::GetInvite => {
             let event = node
                 .invite_event()
                 .unwrap_or_else(|e| error(e.to_string(), "get_invite"));
-            let _ = reply.send(event).await;
+            reply.send(event).await;
         }
         Action::ConnectInvite { invite } => {
             let node = node.clone();
             let reply = reply.clone();
             tokio::spawn(async move {
                 if let Err(e) = node.connect_invite(&invite).await {
-                    let _ = reply
+                    reply
                         .send(Event::error(e.to_string(), Some("connect_invite"), req))
                         .await;
                 }
@@ -252,11 +315,11 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
         }
         Action::CreateRoom { name, members } => {
             if let Err(e) = node.create_room(&name, members).await {
-                let _ = reply.send(error(e.to_string(), "create_room")).await;
+                reply.send(error(e.to_string(), "create_room")).await;
             }
         }
         Action::ListContacts => {
-            let _ = reply.send(node.contacts_event().await).await;
+            reply.send(node.contacts_event().await).await;
         }
     }
 }
