@@ -255,6 +255,16 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                 let _ = reply.send(error(e.to_string(), "create_room")).await;
             }
         }
+        Action::ChangeRoom {
+            room,
+            name,
+            add,
+            remove,
+        } => {
+            if let Err(e) = node.change_room(&room, name.as_deref(), add, remove).await {
+                let _ = reply.send(error(e.to_string(), "change_room")).await;
+            }
+        }
         Action::ListContacts => {
             let _ = reply.send(node.contacts_event().await).await;
         }
