@@ -74,7 +74,10 @@ function wire(state, act) {
   click('empty-share-invite', C.shareInvite);
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
   click('new-room', (st) => C.openRoomDialog(st));
-  submit('room-form', (st, io) => C.createRoom(st, io, roomFormValues()));
+  submit('room-form', (st, io) => (st.ui.roomEditing
+    ? C.changeRoom(st, io, st.ui.roomEditing, roomFormValues())
+    : C.createRoom(st, io, roomFormValues())));
+  click('chat-room-members', (st) => C.openRoomMembers(st, st.ui.active));
   click('room-cancel', (st) => { st.ui.dialog = null; });
 
   const sendComposer = (st, io) => {

@@ -266,8 +266,8 @@ pub enum Payload {
         /// The acknowledged message id.
         id: String,
     },
-    /// A room's name and full membership, sent by a member to every other member when the room
-    /// is created or changes.
+    /// A room's name and full membership, sent by its creator to every member when the room
+    /// is created or changes (PROTOCOL.md §8.4).
     Room {
         /// Room id (chosen by the creator, unique).
         id: String,
@@ -275,6 +275,9 @@ pub enum Payload {
         name: String,
         /// Every member's public key in base64, the sender included.
         members: Vec<String>,
+        /// The creator's public key in base64; absent from earlier versions (then the sender
+        /// is meant).
+        creator: Option<String>,
     },
     /// Nothing to deliver: written on a session that has sent nothing for the keepalive
     /// interval, so a live session is never mistaken for a dead one. Never acknowledged.
@@ -319,6 +322,11 @@ impl Payload {
                     .map(|m| m.as_str().map(String::from))
                     .collect::<Option<Vec<String>>>()
                     .ok_or_else(|| malformed("members must be strings"))?,
+                creator: match json.take("creator") {
+                    None | Some(Json::Null) => None,
+                    Some(Json::String(creator)) => Some(creator.into_owned()),
+                    Some(_) => return Err(malformed("creator must be a string")),
+                },
             },
             _ => return Err(malformed("unknown payload kind")),
         };
@@ -361,12 +369,20 @@ impl Payload {
             Payload::Ack { id } => {
                 object.string("kind", "ack").string("id", id);
             }
-            Payload::Room { id, name, members } => {
+            Payload::Room {
+                id,
+                name,
+                members,
+                creator,
+            } => {
                 object
                     .string("kind", "room")
                     .string("id", id)
                     .string("name", name)
                     .strings("members", members);
+                if let Some(creator) = creator {
+                    object.string("creator", creator);
+                }
             }
             Payload::Keepalive => {
                 object.string("kind", "keepalive");
@@ -380,6 +396,28 @@ impl Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_room_names_its_creator_and_one_without_is_from_an_earlier_version() {
+        let room = Payload::Room {
+            id: "r".into(),
+            name: "n".into(),
+            members: alloc::vec!["a".into(), "b".into()],
+            creator: Some("a".into()),
+        };
+        let bytes = room.to_bytes();
+        assert_eq!(
+            bytes,
+            br#"{"kind":"room","id":"r","name":"n","members":["a","b"],"creator":"a"}"#
+        );
+        assert_eq!(Payload::parse(&bytes).unwrap(), room);
+        let old = Payload::parse(br#"{"kind":"room","id":"r","name":"n","members":["a"]}"#);
+        assert!(matches!(old, Ok(Payload::Room { creator: None, .. })));
+        assert!(matches!(
+            Payload::parse(br#"{"kind":"room","id":"r","name":"n","members":[],"creator":5}"#),
+            Err(FrameError::Malformed(_))
+        ));
+    }
 
     #[test]
     fn frames_round_trip_and_reject_unknown_types() {

@@ -54,6 +54,35 @@ pub struct ContactInfo {
     pub online: bool,
 }
 
+/// One entry of a `history` event: a chat message, or in a room a change of the room
+/// (PROTOCOL.md §8.1, §8.4).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HistoryEntry {
+    /// A chat message.
+    Chat(HistoryMessage),
+    /// An accepted change of the room, in timeline order.
+    RoomChange(RoomChangeInfo),
+}
+
+/// A room change as the UI sees it (a `history` entry; the `room_change` event carries the
+/// same fields plus the room).
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomChangeInfo {
+    /// The newest message `seq` when it was applied: the change goes after that message.
+    pub seq: i64,
+    /// The creator's peer_id.
+    pub by: String,
+    /// When we applied it, Unix ms.
+    pub at: u64,
+    /// Members added (peer_ids).
+    pub added: Vec<String>,
+    /// Members removed (peer_ids).
+    pub removed: Vec<String>,
+    /// The new name, or null if unchanged.
+    pub name: Option<String>,
+}
+
 /// One message in a `history` event.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryMessage {
@@ -212,13 +241,33 @@ pub enum Event {
         name: String,
         /// Members' peer_ids, ourselves included.
         members: Vec<String>,
+        /// The creator's peer_id (possibly ours); null for a room from an earlier version
+        /// whose creator is not known yet.
+        creator: Option<String>,
+        /// False once the creator removed us: the room is then read-only.
+        member: bool,
+    },
+    /// The creator changed a room's name or membership (PROTOCOL.md §8.4).
+    RoomChange {
+        /// `room:<id>`.
+        room: String,
+        /// The creator's peer_id.
+        by: String,
+        /// When we applied it, Unix ms.
+        at: u64,
+        /// Members added (peer_ids).
+        added: Vec<String>,
+        /// Members removed (peer_ids).
+        removed: Vec<String>,
+        /// The new name, or null if unchanged.
+        name: Option<String>,
     },
     /// A page of a conversation's history.
     History {
         /// The conversation id.
         conversation: String,
         /// Oldest first.
-        messages: Vec<HistoryMessage>,
+        messages: Vec<HistoryEntry>,
         /// Whether older messages exist.
         has_more: bool,
     },

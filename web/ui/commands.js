@@ -12,6 +12,7 @@ const ERROR_TARGET = {
   set_verified: 'verify-error',
   connect_invite: 'invite-error',
   create_room: 'room-error',
+  change_room: 'room-error',
 };
 
 /** The forms whose errors can be retried with the same dial. */
@@ -254,6 +255,7 @@ export function resolveKeyChange(state, io, change, accept) {
 // ---- rooms ---------------------------------------------------------------------------------------
 
 export function openRoomDialog(state) {
+  state.ui.roomEditing = null;
   state.ui.dialog = 'room';
   setError(state, 'room-error', '');
 }
@@ -265,4 +267,36 @@ export function createRoom(state, io, { name, members }) {
       : members.length === 0 ? 'Choose at least one member.' : '';
   if (problem) setError(state, 'room-error', problem);
   else if (send(state, io, { action: 'create_room', name, members }, 'room-error') !== null) state.ui.roomRequested = true;
+}
+
+/** Opens the room dialog on the members (and name) of a room we created. */
+export function openRoomMembers(state, roomId) {
+  if (!S.canChangeRoom(state, state.rooms.get(roomId))) return;
+  state.ui.roomEditing = roomId;
+  state.ui.dialog = 'room';
+  setError(state, 'room-error', '');
+}
+
+/**
+ * The room form's Save, for a room we created: `change_room` with what differs from the room as
+ * we know it (the peer answers with `room_change` and `room`; nothing differing sends nothing).
+ */
+export function changeRoom(state, io, roomId, { name, members }) {
+  const room = state.rooms.get(roomId);
+  if (!S.canChangeRoom(state, room)) return;
+  const own = state.info.public_key;
+  const wanted = new Set([...members, own]);
+  const add = [...wanted].filter((k) => !room.members.includes(k));
+  const remove = room.members.filter((k) => !wanted.has(k));
+  const problem = !name ? 'Give the room a name.'
+    : [...name].length > MAX_NAME ? 'Room names are limited to 64 characters.' : '';
+  if (problem) { setError(state, 'room-error', problem); return; }
+  const action = { action: 'change_room', room: roomId, add, remove };
+  if (name !== room.name) action.name = name;
+  if (add.length === 0 && remove.length === 0 && action.name === undefined) {
+    state.ui.dialog = null;
+    state.ui.roomEditing = null;
+    return;
+  }
+  send(state, io, action, 'room-error');
 }

@@ -191,24 +191,36 @@ function renderInvite(state) {
 
 // ---- new room -------------------------------------------------------------------------------------
 
-/** Sets up the "New room" form: empty name, a checkbox per contact. */
+/**
+ * Sets up the room form: for a new room an empty name and a checkbox per contact; for a room we
+ * created (state.ui.roomEditing) its name, and its members checked among our contacts.
+ */
 function fillRoomForm(state) {
   const own = state.info?.public_key;
-  const contacts = [...state.peers.values()]
-    .filter((p) => p.id !== own && (p.contact || p.online))
-    .sort((a, b) => (Number(b.online) - Number(a.online)) || peerLabel(a).localeCompare(peerLabel(b)));
+  const editing = state.ui.roomEditing ? state.rooms.get(state.ui.roomEditing) : null;
+  const inRoom = new Set(editing?.members ?? []);
+  const people = new Map([...state.peers.values()]
+    .filter((p) => p.id !== own && (p.contact || p.online || inRoom.has(p.id)))
+    .map((p) => [p.id, p]));
+  for (const key of inRoom) if (key !== own && !people.has(key)) people.set(key, { id: key, name: '', online: false });
+  const contacts = [...people.values()]
+    .sort((a, b) => (Number(inRoom.has(b.id)) - Number(inRoom.has(a.id))) || (Number(b.online) - Number(a.online)) || peerLabel(a).localeCompare(peerLabel(b)));
   $('room-members').replaceChildren(...contacts.map((peer) => {
     const id = `room-member-${[...peer.id].map((c) => c.charCodeAt(0).toString(16)).join('')}`;
+    const checkbox = el('input', { attrs: { type: 'checkbox', id, value: peer.id, name: 'member' } });
+    checkbox.checked = inRoom.has(peer.id);
     return el('li', {},
-      el('input', { attrs: { type: 'checkbox', id, value: peer.id, name: 'member' } }),
+      checkbox,
       el('label', { class: 'member', attrs: { for: id } },
         el('span', { class: `avatar avatar-small ${hueClass(peer.id)} ${peer.online ? 'online' : 'offline'}`, text: initials(peerLabel(peer)), attrs: { 'aria-hidden': 'true' } }),
         el('span', { class: 'member-name', text: peerLabel(peer) }),
         el('span', { class: 'member-state', text: peer.online ? 'online' : offlineText(peer) })));
   }));
   $('room-no-contacts').hidden = contacts.length > 0;
-  $('room-name').value = '';
-  $('room-create').disabled = contacts.length === 0;
+  $('room-name').value = editing ? editing.name : '';
+  $('room-title').textContent = editing ? 'Room members' : 'New room';
+  $('room-create').textContent = editing ? 'Save changes' : 'Create room';
+  $('room-create').disabled = !editing && contacts.length === 0;
 }
 
 /** What the user entered in the room form. */

@@ -110,6 +110,16 @@ const HANDLERS = {
     }
   },
 
+  room_change(state, event) {
+    // The creator changed the room (PROTOCOL.md §8.4): shown in its timeline; the `room` that
+    // follows carries the new membership.
+    S.applyRoomChange(state, event);
+    if (state.ui.roomEditing === event.room && state.ui.dialog === 'room') {
+      state.ui.dialog = null;
+      state.ui.roomEditing = null;
+    }
+  },
+
   key_changed(state, event, io) {
     if (S.applyKeyChange(state, event)) {
       C.setConnecting(state, io, false); // a dial that met a changed key is held, not answered

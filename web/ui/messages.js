@@ -4,7 +4,7 @@
 // list only when the conversation or the order changed.
 
 import { $, el, clockTime, fullTime, hueClass, icon } from './dom.js';
-import { EVERYONE, peerLabel, isRoom, isGroup, messageKey } from './state.js';
+import { EVERYONE, peerLabel, isRoom, isGroup, messageKey, roomChangeText } from './state.js';
 import { avatar } from './views.js';
 
 const TICK = 'M1.5 8.5 5 12l7.5-8';
@@ -69,6 +69,12 @@ function deliveryMark(state, message) {
 
 /** One message row; `runStart`: a new sender or a pause, which gets space and, in groups, a name. */
 function messageItem(state, message, runStart) {
+  if (message.change) {
+    // A change of the room by its creator: a line in the timeline, not a bubble.
+    return el('li', { class: 'msg-change', attrs: { 'data-id': message.id, 'data-kind': 'room_change' } },
+      el('span', { text: roomChangeText(state, message.change) }), ' ',
+      el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }));
+  }
   const inGroupChat = isGroup(message.conv);
   const showName = runStart && inGroupChat && !message.mine;
   const peer = message.mine ? null : state.peers.get(message.from);

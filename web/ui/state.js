@@ -14,7 +14,7 @@ export function createState() {
     ownCheck: null, // { localFp, mismatch, error } once wasm has checked info.fingerprint
     listenHost: null, // from a "listening on HOST:PORT" status, when the daemon sends one
     peers: new Map(), // peer_id -> peer (see newPeer); kept after disconnect, with online = false
-    rooms: new Map(), // "room:<id>" -> { id, name, members }
+    rooms: new Map(), // "room:<id>" -> { id, name, members, creator, member }
     keyChanges: new Map(), // String(change_id) -> unresolved `key_changed`
     convs: new Map([[EVERYONE, newConv(EVERYONE)]]),
     byKey: new Map(), // "sender/id" -> message, so a message never shows twice
@@ -40,6 +40,7 @@ export function createState() {
       verifyPeer: null, // whose safety number the verify dialog shows
       inviteWanted: false, // the user asked for an invite; show it when it comes
       roomRequested: false, // create_room sent: the next new room id is ours, and opens
+      roomEditing: null, // the room whose members the room dialog changes (change_room), or null
       sidebarOpen: false, // narrow screens: the sidebar is a drawer
       lastDial: null, // { form, ip, port } or { form, invite }: what Retry dials again
       failedDial: null, // the form whose last dial failed (its Retry button shows)
@@ -298,6 +299,17 @@ export function applyHistory(state, event) {
   const before = c.oldestSeq;
   let oldest = null;
   for (const m of event.messages) {
+    if (m && typeof m === 'object' && m.kind === 'room_change' && isRoom(convId)) {
+      const seq = Number.isSafeInteger(m.seq) ? m.seq : null;
+      const item = roomChangeItem(state, convId, m, seq);
+      const existing = state.byKey.get(messageKey(item));
+      if (existing) existing.seq = seq;
+      else {
+        state.byKey.set(messageKey(item), item);
+        c.messages.push(item);
+      }
+      continue;
+    }
     if (!m || typeof m !== 'object' || typeof m.id !== 'string' || !m.id) continue;
     const mine = m.direction === 'out' || m.from === 'me';
     const seq = Number.isSafeInteger(m.seq) ? m.seq : null;
@@ -383,10 +395,64 @@ export function applyRoom(state, event) {
     id,
     name: str(event.name).trim() || 'Unnamed room',
     members: Array.isArray(event.members) ? event.members.filter((m) => typeof m === 'string') : [],
+    creator: typeof event.creator === 'string' ? event.creator : null,
+    member: event.member !== false,
   };
   state.rooms.set(id, room);
   conv(state, id);
   return { room, isNew };
+}
+
+/** True when we created this room and are in it: only then can we change it (PROTOCOL.md §8.4). */
+export function canChangeRoom(state, room) {
+  return !!room && room.member && !!state.info?.public_key && room.creator === state.info.public_key;
+}
+
+/**
+ * A room change (the `room_change` event, or a `room_change` history entry) as a timeline item of
+ * its room. Its id is made of what it says, so the live event and the history entry are one item.
+ */
+function roomChangeItem(state, roomId, change, seq) {
+  const keys = (list) => (Array.isArray(list) ? list.filter((k) => typeof k === 'string') : []);
+  const added = keys(change.added);
+  const removed = keys(change.removed);
+  const name = typeof change.name === 'string' ? change.name : null;
+  const at = Number(change.at) || Date.now();
+  const by = str(change.by);
+  return {
+    id: `${at}|${by}|${added.join(',')}|${removed.join(',')}|${name ?? ''}`,
+    mine: false,
+    from: 'room-change',
+    name: '',
+    text: '',
+    sentAt: at,
+    at,
+    seq,
+    recipients: [],
+    state: null,
+    conv: roomId,
+    change: { by, added, removed, name },
+  };
+}
+
+/** Applies `room_change`: the change goes into the room's timeline. Returns the room's conversation, or null. */
+export function applyRoomChange(state, event) {
+  const id = str(event.room);
+  if (!isRoom(id)) return null;
+  return addMessage(state, id, roomChangeItem(state, id, event, null));
+}
+
+/** Words for a room change: "Alice added Bob, removed Carol and renamed the room “x”". */
+export function roomChangeText(state, change) {
+  const own = state.info?.public_key;
+  const who = (key) => (key === own ? 'you' : peerLabel(state.peers.get(key)));
+  const parts = [];
+  if (change.added.length) parts.push(`added ${change.added.map(who).join(', ')}`);
+  if (change.removed.length) parts.push(`removed ${change.removed.map(who).join(', ')}`);
+  if (change.name !== null) parts.push(`renamed the room “${change.name}”`);
+  const actor = change.by === own ? 'You' : peerLabel(state.peers.get(change.by));
+  const list = parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0] ?? 'changed the room';
+  return `${actor} ${list}`;
 }
 
 /** Applies `key_changed`: the contact is no longer verified until its new key is checked again. */

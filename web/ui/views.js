@@ -4,7 +4,7 @@
 import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, showError } from './dom.js';
 import * as crypto from './crypto.js';
 import {
-  EVERYONE, peerLabel, sidebarConvs, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
+  EVERYONE, peerLabel, sidebarConvs, canChangeRoom, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
   canSend, isConnecting, totalUnread, dialableAddress, splitAddress,
 } from './state.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
@@ -136,7 +136,9 @@ export function renderChatHeader(state) {
     const own = state.info?.public_key;
     const others = room.members.filter((m) => m !== own).map((m) => peerLabel(state.peers.get(m))).sort((a, b) => a.localeCompare(b));
     const names = room.members.includes(own) ? ['you', ...others] : others;
-    sub.textContent = `${room.members.length} members: ${names.join(', ')}`;
+    sub.textContent = room.member
+      ? `${room.members.length} members: ${names.join(', ')}`
+      : 'You were removed from this room; it is read-only.';
     avatarBox.className = `avatar avatar-room ${hueClass(room.id)}`;
     avatarBox.textContent = initials(room.name);
   } else {
@@ -146,6 +148,8 @@ export function renderChatHeader(state) {
     avatarBox.className = `avatar ${hueClass(id)} ${peer?.online ? 'online' : 'offline'}`;
     avatarBox.textContent = initials(peerLabel(peer));
   }
+  // The creator of a room changes its members (PROTOCOL.md §8.4); nobody else can.
+  $('chat-room-members').hidden = !canChangeRoom(state, room);
   // An offline contact: a Connect button that dials its last dialable address.
   const dialable = peer && !peer.online && peer.contact ? splitAddress(peer.lastAddress || peer.address) : null;
   const connectBtn = $('chat-connect');

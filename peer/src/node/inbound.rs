@@ -1,11 +1,13 @@
 //! What a session received (PROTOCOL.md §5, §8.1): a chat is stored before it is
-//! acknowledged and shown, an `ack` advances our outbox, a `room` announcement updates the
-//! room if its sender is a member. Nothing from a held key is stored or acknowledged. An `ack`
-//! is taken only for an id we wrote on this session and that it has not acknowledged yet
-//! (PROTOCOL.md §5); any other costs no store work and no event. Work is collected per session
-//! and handed to the store thread per burst, so a burst costs one commit; the session reads on
-//! while it is stored, and every store job is a reply the session waits for, so one session
-//! has at most its store backlog queued (see `crate::session`, PROTOCOL.md §9.2).
+//! acknowledged and shown, an `ack` advances our outbox, a `room` announcement is believed
+//! only by the rules of PROTOCOL.md §8.4 (from the room's creator, listing us; see
+//! `Store::apply_room_announcement`), and a room chat only from a current member of a room we
+//! are still in. Nothing from a held key is stored or acknowledged. An `ack` is taken only for
+//! an id we wrote on this session and that it has not acknowledged yet (PROTOCOL.md §5); any
+//! other costs no store work and no event. Work is collected per session and handed to the
+//! store thread per burst, so a burst costs one commit; the session reads on while it is
+//! stored, and every store job is a reply the session waits for, so one session has at most its
+//! store backlog queued (see `crate::session`, PROTOCOL.md §9.2).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -14,12 +16,12 @@ use crypto_core::wire::{clean_name, Payload};
 use crypto_core::PublicKey;
 
 use super::registry::SessionShared;
-use super::rooms::room_event;
+use super::rooms::{room_change_event, room_event};
 use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{self, ChatMessage, Conversation, RoomUpdate};
+use crate::store::{ChatMessage, Conversation, RoomAnnouncement};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -68,7 +70,12 @@ impl Inbox for NodeInbox {
                     None
                 }
             }
-            Payload::Room { id, name, members } => self.receive_room(id, name, members),
+            Payload::Room {
+                id,
+                name,
+                members,
+                creator,
+            } => self.receive_room(id, name, members, creator),
             Payload::Keepalive => None,
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
@@ -105,9 +112,11 @@ impl NodeInbox {
             sent_at,
             received_at,
         };
+        let me = self.node.inner.public;
         let stored = lock(&self.pending).call(move |s| {
             if let Conversation::Room(room) = &message.conversation {
-                if !s.is_room_member(room, &message.sender)? {
+                // A room we are not in (or were removed from) shows nothing.
+                if !s.is_room_member(room, &me)? || !s.is_room_member(room, &message.sender)? {
                     return Ok((None, message));
                 }
             }
@@ -174,28 +183,39 @@ impl NodeInbox {
         })
     }
 
-    fn receive_room(self: Arc<Self>, id: String, name: String, members: Vec<String>) -> Reply {
+    fn receive_room(
+        self: Arc<Self>,
+        id: String,
+        name: String,
+        members: Vec<String>,
+        creator: Option<String>,
+    ) -> Reply {
         let keys: Result<Vec<PublicKey>, _> =
             members.iter().map(|m| PublicKey::from_base64(m)).collect();
-        let Ok(keys) = keys else {
-            tracing::info!(peer = %self.peer_id, "ignoring a room with a bad member key");
+        let creator = creator.as_deref().map(PublicKey::from_base64).transpose();
+        let (Ok(keys), Ok(creator)) = (keys, creator) else {
+            tracing::info!(peer = %self.peer_id, "ignoring a room with a bad key");
             return None;
         };
         let name = clean_name(&name);
         let peer = self.peer;
+        let me = self.node.inner.public;
         let stored = lock(&self.pending).call(move |s| {
-            let update = s.upsert_room_from(&peer, &id, &name, &keys, now_ms())?;
-            Ok::<_, store::StoreError>((update, s.room(&id)?))
+            s.apply_room_announcement(&me, &peer, &id, &name, &keys, creator.as_ref(), now_ms())
         });
         Some(Box::pin(async move {
             match stored.await {
-                Ok(Ok((RoomUpdate::Created | RoomUpdate::Updated, Some(room)))) => {
-                    self.node.emit(room_event(&room));
+                Ok(Ok(RoomAnnouncement::Created(room))) => {
+                    self.node.emit(room_event(&room, &me));
                 }
-                Ok(Ok((RoomUpdate::Refused, _))) => {
-                    tracing::info!(peer = %self.peer_id, "ignoring a room announcement from a non-member");
+                Ok(Ok(RoomAnnouncement::Changed { room, change })) => {
+                    self.node.emit(room_change_event(&change));
+                    self.node.emit(room_event(&room, &me));
                 }
-                Ok(Ok(_)) => {}
+                Ok(Ok(RoomAnnouncement::Unchanged)) => {}
+                Ok(Ok(RoomAnnouncement::Ignored(why))) => {
+                    tracing::info!(peer = %self.peer_id, "ignoring a room announcement: {why:?}");
+                }
                 Ok(Err(e)) => tracing::info!(peer = %self.peer_id, "ignoring a room: {e}"),
                 Err(e) => tracing::warn!("{e}"),
             }

@@ -11,7 +11,7 @@ use crypto_core::PublicKey;
 
 use super::rooms::room_event;
 use super::Node;
-use crate::event::{ContactInfo, Event, HistoryMessage, PeerInfo};
+use crate::event::{ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, RoomChangeInfo};
 use crate::persist::StoreUnavailable;
 use crate::store::{self, Conversation, Store, StoreError};
 
@@ -138,11 +138,12 @@ impl Node {
     /// one `room` per room, one `key_changed` per unresolved change.
     pub async fn greeting_events(&self) -> Vec<Event> {
         let node = self.clone();
+        let me = self.inner.public;
         let result = self
             .store()
             .call(move |s| -> store::Result<Vec<Event>> {
                 let mut events = vec![node.contacts_from(s)];
-                events.extend(s.list_rooms()?.iter().map(room_event));
+                events.extend(s.list_rooms()?.iter().map(|r| room_event(r, &me)));
                 for change in s.pending_key_changes()? {
                     let was_verified = s.contact(&change.old_key)?.is_some_and(|c| c.verified);
                     events.push(Event::KeyChanged {
@@ -167,7 +168,10 @@ impl Node {
         }
     }
 
-    /// One page of history.
+    /// One page of history. In a room, the page also holds the room's recorded changes that
+    /// fall between its messages (PROTOCOL.md §8.4), each once across pages: a change goes
+    /// after the message it was applied after, so a page takes the changes applied after its
+    /// first message (after any, on the oldest page) and before the next page's first.
     pub async fn history(
         &self,
         conversation: Conversation,
@@ -180,14 +184,26 @@ impl Node {
         let my_name = self.name();
         let result = self
             .store()
-            .call(move |s| -> store::Result<(Vec<HistoryMessage>, bool)> {
+            .call(move |s| -> store::Result<(Vec<HistoryEntry>, bool)> {
                 let mut page = s.history(&conv, before, limit + 1)?;
                 let has_more = page.len() > limit;
                 if has_more {
                     page.remove(0);
                 }
+                let changes = match &conv {
+                    Conversation::Room(id) => {
+                        let from = page.first().filter(|_| has_more).map(|m| m.seq);
+                        s.room_changes(id)?
+                            .into_iter()
+                            .filter(|c| from.is_none_or(|f| c.after_seq >= f))
+                            .filter(|c| before.is_none_or(|b| c.after_seq < b))
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
                 let mut names: HashMap<PublicKey, String> = HashMap::new();
-                let mut out = Vec::with_capacity(page.len());
+                let mut out = Vec::with_capacity(page.len() + changes.len());
+                let mut changes = changes.into_iter().peekable();
                 for m in page {
                     let outgoing = m.direction == store::MessageDirection::Outgoing;
                     let (from, name) = if outgoing || m.message.sender == me {
@@ -210,7 +226,10 @@ impl Node {
                         })
                         .as_str()
                     });
-                    out.push(HistoryMessage {
+                    while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
+                        out.push(change_entry(c));
+                    }
+                    out.push(HistoryEntry::Chat(HistoryMessage {
                         seq: m.seq,
                         id: m.message.id,
                         conversation: m.message.conversation.ui_id(),
@@ -221,8 +240,9 @@ impl Node {
                         received_at: m.message.received_at,
                         direction: if outgoing { "out" } else { "in" },
                         state,
-                    });
+                    }));
                 }
+                out.extend(changes.map(change_entry));
                 Ok((out, has_more))
             })
             .await;
@@ -236,4 +256,16 @@ impl Node {
             Err(e) => Err(HistoryError::Unavailable(e)),
         }
     }
+}
+
+/// A recorded room change as a `history` entry.
+fn change_entry(change: store::RoomChange) -> HistoryEntry {
+    HistoryEntry::RoomChange(RoomChangeInfo {
+        seq: change.after_seq,
+        by: change.by.to_base64(),
+        at: change.at,
+        added: change.added.iter().map(PublicKey::to_base64).collect(),
+        removed: change.removed.iter().map(PublicKey::to_base64).collect(),
+        name: change.name,
+    })
 }

@@ -207,7 +207,7 @@ impl Node {
         Ok(event)
     }
 
-    /// A session that is not held came up: announce its rooms, send what it is owed (in
+    /// A session that is not held came up: announce the rooms we created that it is in, send what it is owed (in
     /// order), refresh the contacts.
     pub(super) fn session_online(&self, remote: PublicKey) {
         self.inner.redial.forget(&remote);
@@ -218,10 +218,12 @@ impl Node {
                 .store()
                 .call(move |s| -> store::Result<_> {
                     lock(&marker.inner.outbox.ready).insert(remote);
+                    // Only the creator announces a room (PROTOCOL.md §8.4).
+                    let me = marker.inner.public;
                     let rooms: Vec<store::Room> = s
                         .list_rooms()?
                         .into_iter()
-                        .filter(|r| r.members.contains(&remote))
+                        .filter(|r| r.creator == Some(me) && r.members.contains(&remote))
                         .collect();
                     Ok((rooms, s.pending_for(&remote)?))
                 })

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Every action name this version understands.
-pub const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 13] = [
     "connect_peer",
     "send_message",
     "set_name",
@@ -26,6 +26,7 @@ pub const ACTIONS: [&str; 12] = [
     "get_invite",
     "connect_invite",
     "create_room",
+    "change_room",
     "list_contacts",
 ];
 
@@ -100,6 +101,17 @@ pub enum Action {
         /// Contacts to add.
         members: Vec<PublicKey>,
     },
+    /// Change a room we created.
+    ChangeRoom {
+        /// Room id without the prefix.
+        room: String,
+        /// New name, if renamed.
+        name: Option<String>,
+        /// Contacts to add.
+        add: Vec<PublicKey>,
+        /// Members to remove.
+        remove: Vec<PublicKey>,
+    },
     /// Ask for the contact list.
     ListContacts,
 }
@@ -144,6 +156,14 @@ enum RawAction {
     CreateRoom {
         name: String,
         members: Vec<String>,
+    },
+    ChangeRoom {
+        room: String,
+        name: Option<String>,
+        #[serde(default)]
+        add: Vec<String>,
+        #[serde(default)]
+        remove: Vec<String>,
     },
     ListContacts {},
 }
@@ -307,6 +327,39 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                 members,
             }
         }
+        RawAction::ChangeRoom {
+            room,
+            name: new_name,
+            add,
+            remove,
+        } => {
+            let room = room
+                .strip_prefix("room:")
+                .filter(|r| !r.is_empty() && r.chars().count() <= crypto_core::wire::MAX_ID_CHARS)
+                .ok_or_else(|| fail("room must be \"room:<id>\"".into(), Some(name.clone())))?
+                .to_owned();
+            if let Some(n) = &new_name {
+                let chars = n.trim().chars().count();
+                if chars == 0 || chars > MAX_NAME_CHARS {
+                    return Err(fail(
+                        format!("room name must be 1-{MAX_NAME_CHARS} characters"),
+                        Some(name),
+                    ));
+                }
+            }
+            let keys = |list: &[String]| {
+                list.iter()
+                    .map(|m| peer_key(m))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| fail(e.to_string(), Some(name.clone())))
+            };
+            Action::ChangeRoom {
+                room,
+                name: new_name,
+                add: keys(&add)?,
+                remove: keys(&remove)?,
+            }
+        }
         RawAction::ListContacts {} => Action::ListContacts,
     };
     Ok((action, req))
@@ -351,6 +404,10 @@ mod tests {
             r#"{"action":"connect_peer","ip":"x"}"#,
             r#"{"action":"send_message","text":"x","to":"nokey"}"#,
             r#"{"action":"set_verified","peer_id":"x","verified":true}"#,
+            r#"{"action":"change_room","room":"nope","add":[]}"#,
+            r#"{"action":"change_room","room":"room:","add":[]}"#,
+            r#"{"action":"change_room","room":"room:r","add":["nokey"]}"#,
+            r#"{"action":"change_room","room":"room:r","name":"  "}"#,
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

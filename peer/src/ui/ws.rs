@@ -318,6 +318,16 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                 reply.send(error(e.to_string(), "create_room")).await;
             }
         }
+        Action::ChangeRoom {
+            room,
+            name,
+            add,
+            remove,
+        } => {
+            if let Err(e) = node.change_room(&room, name.as_deref(), add, remove).await {
+                let _ = reply.send(error(e.to_string(), "change_room")).await;
+            }
+        }
         Action::ListContacts => {
             reply.send(node.contacts_event().await).await;
         }
