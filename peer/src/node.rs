@@ -99,8 +99,8 @@ struct Inner {
     fingerprint: String,
     name: RwLock<String>,
     listen_port: AtomicU16,
-    /// `host:port` others can dial us at, set by `listen` (see `crate::lan`).
-    dial_addresses: RwLock<Vec<String>>,
+    /// Where others can dial us, best first (see `crate::reach`).
+    dial_addresses: RwLock<Vec<crate::reach::ReachAddress>>,
     handshake_timeout: Duration,
     sessions: Mutex<HashMap<PublicKey, SessionHandle>>,
     verified: Mutex<HashSet<PublicKey>>,
@@ -295,6 +295,14 @@ impl Node {
         self.emit(self.info());
     }
 
+    /// Where others can dial us (best first): shown in `info`, named by invites.
+    pub fn set_addresses(&self, addresses: Vec<crate::reach::ReachAddress>) {
+        if let Ok(mut slot) = self.inner.dial_addresses.write() {
+            *slot = crate::reach::ordered(addresses);
+        }
+        self.emit(self.info());
+    }
+
     /// Closes the session with `peer`; false if there was none.
     pub fn disconnect(&self, peer: &PublicKey, reason: &str) -> bool {
         let handle = lock(&self.inner.sessions).remove(peer);
@@ -315,19 +323,12 @@ impl Node {
 
     /// Binds the P2P listener and starts accepting; returns the bound address.
     pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::reach::bind_listener(addr)?;
         let local = listener.local_addr()?;
         self.inner
             .listen_port
             .store(local.port(), Ordering::Relaxed);
-        let hosts = crate::lan::dialable_hosts(local.ip());
-        self.set_invite_host(&crate::lan::invite_host(&hosts));
-        if let Ok(mut addresses) = self.inner.dial_addresses.write() {
-            *addresses = hosts
-                .iter()
-                .map(|ip| SocketAddr::new(*ip, local.port()).to_string())
-                .collect();
-        }
+        self.set_addresses(crate::reach::interfaces::local_addresses(local));
         let node = self.clone();
         tokio::spawn(async move { node.accept_loop(listener).await });
         self.emit(Event::Status {
@@ -340,6 +341,7 @@ impl Node {
         loop {
             match listener.accept().await {
                 Ok((stream, addr)) => {
+                    let addr = crate::reach::listen::canonical(addr);
                     if !self.inner.rate.allow(addr.ip()) {
                         tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
                         continue;

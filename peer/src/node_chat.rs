@@ -57,7 +57,6 @@ pub(super) struct Persist {
     /// Peers whose session has read its backlog from the outbox (in store order): a new
     /// message is written directly only to these; the others get it from that backlog.
     ready: Mutex<std::collections::HashSet<PublicKey>>,
-    invite_host: RwLock<String>,
     /// A coalesced `contacts` event is scheduled (see [`Node::emit_contacts`]).
     contacts_scheduled: std::sync::atomic::AtomicBool,
 }
@@ -82,7 +81,6 @@ impl Persist {
             expected: Mutex::new(HashMap::new()),
             redial: Mutex::new(HashMap::new()),
             ready: Mutex::new(std::collections::HashSet::new()),
-            invite_host: RwLock::new("127.0.0.1".into()),
             contacts_scheduled: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -365,13 +363,6 @@ impl Node {
         }
     }
 
-    /// The host put in our invites.
-    pub fn set_invite_host(&self, host: &str) {
-        if let Ok(mut slot) = self.inner.persist.invite_host.write() {
-            *slot = host.to_owned();
-        }
-    }
-
     pub(super) fn is_held(&self, key: &PublicKey) -> bool {
         lock(&self.inner.persist.held).contains_key(key)
     }
@@ -417,7 +408,7 @@ impl Node {
         }
         let name = clean_name(&hello.name);
         let port = hello.listen_port;
-        let dialable = format!("{}:{port}", addr.ip());
+        let dialable = SocketAddr::new(addr.ip(), port).to_string();
         let now = now_ms();
         let verdict = self
             .store()
@@ -934,19 +925,20 @@ impl Node {
 
     /// Our invite string and its QR code.
     pub fn invite_event(&self) -> Result<Event, String> {
-        let host = self
-            .inner
-            .persist
-            .invite_host
-            .read()
-            .map(|h| h.clone())
-            .unwrap_or_else(|_| "127.0.0.1".into());
-        let invite = Invite {
-            host,
-            port: self
+        let (host, port) = crate::reach::invite_target(
+            &self
                 .inner
+                .dial_addresses
+                .read()
+                .map(|a| a.clone())
+                .unwrap_or_default(),
+            self.inner
                 .listen_port
                 .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let invite = Invite {
+            host,
+            port,
             key: self.inner.public,
         }
         .to_uri();
