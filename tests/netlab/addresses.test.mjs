@@ -25,13 +25,15 @@ test('a LAN without a default route: both address kinds are listed and both work
   assert.match(invite, /^p2p-chat:\/\/10\.9\.0\.1:6000\//);
   const key = invite.split('/').pop();
 
-  for (const [via, remote] of [
-    [`p2p-chat://[2001:db8:9::1]:6000/${key}`, /^\[2001:db8:9::2\]:\d+$/],
-    [invite, /^10\.9\.0\.2:\d+$/],
+  for (const [action, dialled, remote] of [
+    [{ action: 'connect_invite', invite: `p2p-chat://[2001:db8:9::1]:6000/${key}` }, '[2001:db8:9::1]:6000', /^\[2001:db8:9::2\]:\d+$/],
+    [{ action: 'connect_invite', invite }, '10.9.0.1:6000', /^10\.9\.0\.2:\d+$/],
+    // The page's IP field sends a bare IPv6 address.
+    [{ action: 'connect_peer', ip: '2001:db8:9::1', port: 6000 }, '[2001:db8:9::1]:6000', /^\[2001:db8:9::2\]:\d+$/],
   ]) {
-    bu.send({ action: 'connect_invite', invite: via });
-    const atB = await bu.next((e) => e.type === 'peer_connected' && e.name === 'alice', `alice via ${via}`);
-    assert.equal(atB.address, new URL(via.replace('p2p-chat:', 'http:')).host);
+    bu.send(action);
+    const atB = await bu.next((e) => e.type === 'peer_connected' && e.name === 'alice', `alice via ${dialled}`);
+    assert.equal(atB.address, dialled);
     const atA = await au.next((e) => e.type === 'peer_connected' && e.name === 'bob', 'bob at alice');
     assert.match(atA.address, remote, 'an IPv4 peer shows as IPv4, not ::ffff:…');
     bu.send({ action: 'send_message', text: `over ${atB.address}`, to: atB.peer_id });

@@ -42,11 +42,13 @@ export async function eventually(what, check, ms = EVENT_TIMEOUT) {
 
 /**
  * Starts `p2p-chat --port PORT --web-port 0 --ephemeral --name NAME ARGS…` in namespace `ns`
+ * (`--data-dir DIR` instead of `--ephemeral` with `{ dataDir }`)
  * and waits for its UI line. Returns { ns, name, port, url, output, ui(), stop(), log() }.
  */
-export async function startPeer(ns, name, args = [], { port = 6000 } = {}) {
+export async function startPeer(ns, name, args = [], { port = 6000, dataDir } = {}) {
+  const storage = dataDir ? ['--data-dir', dataDir] : ['--ephemeral'];
   const argv = ['netns', 'exec', nsName(ns), BIN, '--port', String(port), '--web-port', '0',
-    '--ephemeral', '--name', name, ...args];
+    ...storage, '--name', name, ...args];
   const proc = spawn('ip', argv, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

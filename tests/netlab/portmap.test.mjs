@@ -3,16 +3,23 @@
 // clean shutdown removes the mapping. A peer without a default gateway says so once and goes on.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { eventually, routerForwards, startPeer } from './lib.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BIN, eventually, routerForwards, run, startPeer } from './lib.mjs';
 
 const peers = [];
-after(async () => { for (const p of peers) await p.stop(); });
+const dataDir = mkdtempSync(path.join(tmpdir(), 'p2p-chat-netlab-'));
+after(async () => {
+  for (const p of peers) await p.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 const mapped = (info) => info.addresses.find((a) => a.kind === 'mapped');
 
 test('the peer behind a UPnP/NAT-PMP/PCP router is reachable through its mapping', async () => {
   assert.doesNotMatch(routerForwards(), /dport 6000/, 'no mapping before the peer starts');
-  const a = await startPeer('h1', 'alice');
+  const a = await startPeer('h1', 'alice', [], { dataDir });
   const c = await startPeer('inet', 'carol', ['--no-port-mapping']);
   peers.push(a, c);
   const au = await a.ui();
@@ -30,6 +37,9 @@ test('the peer behind a UPnP/NAT-PMP/PCP router is reachable through its mapping
   au.send({ action: 'get_invite' });
   const { invite } = await au.next('invite');
   assert.match(invite, /^p2p-chat:\/\/11\.0\.0\.1:6000\//);
+  // `p2p-chat invite`, a separate process, names the running peer's mapping too.
+  const printed = run('h1', BIN, 'invite', '--port', '6000', '--data-dir', dataDir).trim();
+  assert.equal(printed, invite);
   const cu = await c.ui();
   cu.send({ action: 'connect_invite', invite });
   const atC = await cu.next((e) => e.type === 'peer_connected' && e.name === 'alice', 'alice at carol');
@@ -44,6 +54,8 @@ test('the peer behind a UPnP/NAT-PMP/PCP router is reachable through its mapping
   assert.equal(await a.stop(), 0, 'a clean shutdown');
   assert.match(a.log(), /port mapping removed/);
   assert.doesNotMatch(routerForwards(), /dport 6000/, 'the mapping is gone after SIGTERM');
+  const stopped = run('h1', BIN, 'invite', '--port', '6000', '--data-dir', dataDir).trim();
+  assert.match(stopped, /^p2p-chat:\/\/192\.168\.1\.10:6000\//, 'stopped: the LAN address again');
 });
 
 test('no default gateway: one INFO line, no error, the LAN address is given out', async () => {

@@ -20,8 +20,11 @@ use tokio::task::JoinHandle;
 
 /// The lifetime asked for; the gateway may grant less.
 const LEASE_SECONDS: u32 = 3600;
-/// After a failure (or a lost mapping), the next attempt waits this long.
+/// After a failure (or a lost mapping) the next attempt waits this long, doubling up to
+/// [`RETRY_MAX`] while the gateway keeps refusing (a gateway that maps nothing is not asked
+/// every minute forever).
 const RETRY_AFTER: Duration = Duration::from_secs(60);
+const RETRY_MAX: Duration = Duration::from_secs(30 * 60);
 /// Renewals never come closer together than this, whatever lifetime the gateway grants.
 const MIN_RENEW: Duration = Duration::from_secs(15);
 /// Removing the mapping on shutdown gives up after this long.
@@ -273,6 +276,7 @@ impl PortMapper {
 
 async fn keep_mapped(local: SocketAddr, on_change: OnChange, mut stopped: oneshot::Receiver<()>) {
     let mut told_failure = false;
+    let mut retry = RETRY_AFTER;
     loop {
         let (mut mapping, external) = tokio::select! {
             result = request(local) => match result {
@@ -287,7 +291,10 @@ async fn keep_mapped(local: SocketAddr, on_change: OnChange, mut stopped: onesho
                         told_failure = true;
                     }
                     tokio::select! {
-                        () = tokio::time::sleep(RETRY_AFTER) => continue,
+                        () = tokio::time::sleep(retry) => {
+                            retry = (retry * 2).min(RETRY_MAX);
+                            continue;
+                        }
                         _ = &mut stopped => return,
                     }
                 }
@@ -300,6 +307,7 @@ async fn keep_mapped(local: SocketAddr, on_change: OnChange, mut stopped: onesho
             local.port()
         );
         on_change(Some(external));
+        retry = RETRY_AFTER;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(mapping.renew_in()) => {
