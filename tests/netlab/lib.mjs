@@ -23,9 +23,9 @@ export function run(ns, ...argv) {
   return out.stdout;
 }
 
-/** miniupnpd's port forwards on router r1, as nft prints them. */
-export function routerForwards() {
-  return run('r1', 'nft', 'list', 'chain', 'inet', 'nat', 'prerouting_miniupnpd');
+/** miniupnpd's port forwards on a router (r1 or r3), as nft prints them. */
+export function routerForwards(router = 'r1') {
+  return run(router, 'nft', 'list', 'chain', 'inet', 'nat', 'prerouting_miniupnpd');
 }
 
 /** Polls `check` (sync or async) until it returns a truthy value or `ms` pass. */

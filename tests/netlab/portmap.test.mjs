@@ -1,6 +1,7 @@
 // Router port mapping: the peer behind r1 (miniupnpd: UPnP-IGD, NAT-PMP, PCP) maps its P2P
 // port, shows the router's external address, and C on the internet connects through it; a
-// clean shutdown removes the mapping. A peer without a default gateway says so once and goes on.
+// clean shutdown removes the mapping. Behind r3 (UPnP-IGD only) the same works over UPnP. A peer
+// without a default gateway says so once and goes on.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,4 +69,27 @@ test('no default gateway: one INFO line, no error, the LAN address is given out'
   ui.send({ action: 'get_invite' });
   assert.match((await ui.next('invite')).invite, /^p2p-chat:\/\/10\.9\.0\.1:6000\//);
   await solo.stop();
+});
+
+test('a UPnP-IGD-only router (no NAT-PMP/PCP) maps the port too', async () => {
+  assert.doesNotMatch(routerForwards('r3'), /dport 6000/);
+  const d = await startPeer('h3', 'dave');
+  const c = await startPeer('inet', 'carol', ['--no-port-mapping'], { port: 6001 });
+  peers.push(d, c);
+  const du = await d.ui();
+  const info = await eventually('an info with a mapped address', async () => {
+    du.send({ action: 'set_name', name: 'dave' });
+    const event = await du.next('info');
+    return mapped(event) && event;
+  });
+  assert.deepEqual(mapped(info), { address: '11.0.0.3:6000', kind: 'mapped' });
+  assert.match(d.log(), /port mapping: UPnP-IGD maps 11\.0\.0\.3:6000 to port 6000/);
+  assert.match(routerForwards('r3'), /dport 6000 dnat ip to 192\.168\.3\.10:6000/);
+  const cu = await c.ui();
+  cu.send({ action: 'connect_peer', ip: '11.0.0.3', port: 6000 });
+  const atC = await cu.next((e) => e.type === 'peer_connected' && e.name === 'dave', 'dave at carol');
+  assert.equal(atC.address, '11.0.0.3:6000');
+  assert.equal(await d.stop(), 0);
+  assert.match(d.log(), /port mapping removed/);
+  assert.doesNotMatch(routerForwards('r3'), /dport 6000/, 'the UPnP mapping is gone after SIGTERM');
 });
