@@ -12,8 +12,9 @@
 //! * [`event`] — what the node tells the UI (PROTOCOL.md §9); [`ui`] — the local HTTP and
 //!   WebSocket server that carries it, and its defences (SECURITY.md).
 //! * [`limits`] — every bound a remote party could otherwise push (SECURITY.md).
-//! * [`invite`], [`lan`], [`fingerprints`] — invite strings and QR codes, our dialable
-//!   addresses, the fingerprint cache.
+//! * [`invite`], [`fingerprints`] — invite strings and QR codes, the fingerprint cache.
+//! * [`reach`] — how other computers reach us: our addresses with their kinds, the dual-stack
+//!   listener, the router port mapping.
 //! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`] — the `p2p-chat` binary: the
 //!   daemon, its options and data directory, the terminal chat and the test-vector command.
 
@@ -32,10 +33,10 @@ pub mod fingerprints;
 pub mod framing;
 pub mod handshake;
 pub mod invite;
-pub mod lan;
 pub mod limits;
 pub mod node;
 pub mod persist;
+pub mod reach;
 pub mod session;
 pub mod store;
 pub mod ui;
