@@ -3,8 +3,9 @@
 #   set-up (installs what is missing), cargo fmt --check, clippy -D warnings (workspace and
 #   per package), cargo check of the fuzz targets, cargo test,
 #   the wasm build (size budget), the native parity file, node tests of the wasm build,
-#   browser tests (Debian's Chromium via playwright-core), the release archive test. The wasm
-#   build comes before every release build (a release build embeds web/pkg/).
+#   browser tests (Debian's Chromium via playwright-core), the release archive test, the network
+#   lab (tests/netlab/). The wasm build comes before every release build (a release build embeds
+#   web/pkg/).
 # Every step runs even if an earlier one failed, so one run shows everything; the exit status
 # is non-zero if any step failed, and the failed steps are listed at the end.
 set -uo pipefail
@@ -62,6 +63,19 @@ archive_test() {
     scripts/package.sh && node --test tests/archive/
 }
 
+# The network lab (tests/netlab/run.sh) exits 77 when this machine cannot run it (not root, no
+# network namespaces): that is reported as SKIPPED, neither a pass nor a failure.
+netlab() {
+    tests/netlab/run.sh
+    local rc=$?
+    if [ "$rc" -eq 77 ]; then
+        skipped+=("network lab")
+        return 0
+    fi
+    return "$rc"
+}
+skipped=()
+
 start=$SECONDS
 step "set-up" scripts/setup.sh
 if [ "${#failed[@]}" -gt 0 ]; then
@@ -78,9 +92,13 @@ step "native parity file" native_parity
 step "node tests (wasm)" node --test tests/node/
 step "browser tests" browser_tests
 step "release archive" archive_test
+step "network lab" netlab
 
 printf '\n==================== summary (%d s) ====================\n' $((SECONDS - start))
 printf '%s\n' "${timings[@]}"
+if [ "${#skipped[@]}" -gt 0 ]; then
+    printf 'SKIPPED: %s\n' "${skipped[*]}"
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${failed[*]}"
     exit 1

@@ -58,12 +58,11 @@ pub fn main() -> ExitCode {
                 port,
                 storage,
             }) => {
-                let (identity, _) = config::load_identity(&storage, port)?;
-                let host = host.unwrap_or_else(|| {
-                    crate::lan::invite_host(&crate::lan::dialable_hosts(
-                        std::net::Ipv4Addr::UNSPECIFIED.into(),
-                    ))
-                });
+                let (identity, dir) = config::load_identity(&storage, port)?;
+                let (host, port) = match host {
+                    Some(host) => (host, port),
+                    None => crate::reach::invite_command_target(dir.as_deref(), port),
+                };
                 let invite = crate::invite::Invite {
                     host: host
                         .trim_start_matches('[')
@@ -176,6 +175,17 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {p2p_addr}"))?;
     node.start_redial(Duration::from_millis(args.redial_base_ms));
+    let reach = crate::reach::Reach::start(
+        p2p,
+        crate::reach::ReachOptions {
+            port_mapping: !args.no_port_mapping,
+            data_dir: data_dir.clone(),
+        },
+        {
+            let node = node.clone();
+            Arc::new(move |list| node.set_addresses(list))
+        },
+    );
     let web_addr = resolve(&args.web_host, args.web_port).await?;
     let web_listener = TcpListener::bind(web_addr)
         .await
@@ -239,6 +249,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
             let _ = shutdown_tx.send(true);
         });
     server.await.context("web server failed")?;
+    reach.shutdown().await;
     node.shutdown().await;
     Ok(())
 }

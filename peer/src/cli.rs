@@ -38,9 +38,13 @@ pub struct StorageArgs {
 /// Running a peer.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Address the P2P listener binds.
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Address the P2P listener binds (`::` = every interface, IPv6 and IPv4).
+    #[arg(long, default_value = "::")]
     pub host: String,
+    /// Do not ask the router to forward the P2P port (UPnP-IGD, NAT-PMP, PCP). Port mapping
+    /// only ever happens when listening on a non-loopback address.
+    #[arg(long)]
+    pub no_port_mapping: bool,
     /// P2P port (0 = any free port; the bound address is printed).
     #[arg(long, default_value_t = 6000)]
     pub port: u16,

@@ -123,9 +123,9 @@ pub enum Event {
         name: String,
         /// The P2P port we listen on.
         p2p_port: u16,
-        /// `host:port` strings another computer can dial us at (see `lan`); empty when only
-        /// this computer can.
-        addresses: Vec<String>,
+        /// Where another computer can dial us, best first, each with its kind (see `reach`);
+        /// empty when only this computer can.
+        addresses: Vec<crate::reach::ReachAddress>,
         /// Software and version.
         agent: String,
     },

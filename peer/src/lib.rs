@@ -17,8 +17,9 @@
 //!   fair pending-handshake table, per-address stranger sessions (PROTOCOL.md §9, SECURITY.md).
 //! * [`confusable`], [`bidi`] — names that look alike (PROTOCOL.md §8.3) and the bidirectional
 //!   controls that can disguise text.
-//! * [`invite`], [`lan`], [`fingerprints`] — invite strings and QR codes, our dialable
-//!   addresses, the fingerprint cache.
+//! * [`invite`], [`fingerprints`] — invite strings and QR codes, the fingerprint cache.
+//! * [`reach`] — how other computers reach us: our addresses with their kinds, the dual-stack
+//!   listener, the router port mapping.
 //! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`browser`],
 //!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
@@ -38,10 +39,10 @@ pub mod fingerprints;
 pub mod framing;
 pub mod handshake;
 pub mod invite;
-pub mod lan;
 pub mod limits;
 pub mod node;
 pub mod persist;
+pub mod reach;
 pub mod session;
 pub mod store;
 pub mod ui;

@@ -237,10 +237,12 @@ async fn sigterm_closes_sessions_and_exits_zero() {
     assert!(p.b.log().contains("shutting down"), "{}", p.b.log());
 }
 
-/// `info.addresses` tells the page what to give out, and invites name the same host: the listen
-/// address itself, or — listening on every interface — this computer's routed address.
+/// `info.addresses` tells the page what to give out, each address with its kind, and invites
+/// name the first: the listen address itself, or — listening on every interface — this
+/// computer's interface addresses (the routed one first). Port mapping is off: no test outside
+/// the network lab talks to the machine's real router.
 #[tokio::test]
-async fn info_gives_a_dialable_address_and_invites_use_it() {
+async fn info_gives_kind_tagged_dialable_addresses_and_invites_use_the_first() {
     // `ui()` reads the greeting's `info`; `set_name` makes the peer send it again.
     async fn info_of(ui: &mut common::Ui, name: &str) -> serde_json::Value {
         ui.send(json!({"action": "set_name", "name": name})).await;
@@ -250,38 +252,48 @@ async fn info_gives_a_dialable_address_and_invites_use_it() {
     let mut ui = local.ui().await;
     let info = info_of(&mut ui, "alice").await;
     let expected = format!("127.0.0.1:{}", local.p2p_port);
-    assert_eq!(info["addresses"], json!([expected]));
+    assert_eq!(
+        info["addresses"],
+        json!([{"address": expected, "kind": "lan"}])
+    );
+    assert!(local.log().contains("port mapping off"), "{}", local.log());
 
-    let mut args = vec!["--host".to_owned(), "0.0.0.0".to_owned()];
-    args.extend(
-        [
-            "--port",
-            "0",
-            "--web-port",
-            "0",
-            "--ephemeral",
-            "--name",
-            "bob",
-        ]
-        .map(String::from),
-    );
-    let everywhere = Peer::start_args(&args);
-    let mut ui = everywhere.ui().await;
-    let info = info_of(&mut ui, "bob").await;
-    let hosts = peer::lan::dialable_hosts(std::net::Ipv4Addr::UNSPECIFIED.into());
-    let expected: Vec<String> = hosts
-        .iter()
-        .map(|ip| format!("{ip}:{}", everywhere.p2p_port))
-        .collect();
-    assert_eq!(info["addresses"], json!(expected));
-    ui.send(json!({"action": "get_invite"})).await;
-    let invite = ui.wait_type("invite").await;
-    let host = hosts
-        .first()
-        .map_or("127.0.0.1".to_owned(), ToString::to_string);
-    let prefix = format!("p2p-chat://{host}:{}/", everywhere.p2p_port);
-    assert!(
-        invite["invite"].as_str().unwrap().starts_with(&prefix),
-        "{invite} should start with {prefix}"
-    );
+    for host in ["0.0.0.0", "::"] {
+        let mut args = vec![
+            "--host".to_owned(),
+            host.to_owned(),
+            "--no-port-mapping".to_owned(),
+        ];
+        args.extend(
+            [
+                "--port",
+                "0",
+                "--web-port",
+                "0",
+                "--ephemeral",
+                "--name",
+                "bob",
+            ]
+            .map(String::from),
+        );
+        let everywhere = Peer::start_args(&args);
+        let mut ui = everywhere.ui().await;
+        let info = info_of(&mut ui, "bob").await;
+        let listen = std::net::SocketAddr::new(host.parse().unwrap(), everywhere.p2p_port);
+        let list = peer::reach::ordered(peer::reach::interfaces::local_addresses(listen));
+        assert_eq!(info["addresses"], json!(list), "--host {host}");
+        ui.send(json!({"action": "get_invite"})).await;
+        let invite = ui.wait_type("invite").await;
+        let (host, port) = peer::reach::invite_target(&list, everywhere.p2p_port);
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let prefix = format!("p2p-chat://{host}:{port}/");
+        assert!(
+            invite["invite"].as_str().unwrap().starts_with(&prefix),
+            "{invite} should start with {prefix}"
+        );
+    }
 }

@@ -75,7 +75,7 @@ export async function startPeer(name, extraArgs = [], options = {}) {
   const bin = peerBinary();
   if (!bin) throw new Error('no target/{release,debug}/p2p-chat: run `cargo build -p peer` first');
   const storage = options.dataDir ? ['--data-dir', options.dataDir] : ['--ephemeral'];
-  const args = ['--port', String(options.port ?? 0), '--web-port', '0', ...storage, '--name', name, ...extraArgs];
+  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...storage, '--name', name, ...extraArgs];
   const proc = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },

@@ -159,6 +159,12 @@ export function checkPeer(state, peer) {
   }
 }
 
+/** The `host:port` text of one `info.addresses` entry (older peers sent bare strings). */
+function addressOf(entry) {
+  if (typeof entry === 'string') return entry || null;
+  return entry && typeof entry.address === 'string' && entry.address ? entry.address : null;
+}
+
 /** Applies `info`; checks our own fingerprint in wasm. */
 export function setInfo(state, event) {
   const keyChanged = state.info?.public_key !== event.public_key;
@@ -167,7 +173,8 @@ export function setInfo(state, event) {
     fingerprint: str(event.fingerprint),
     name: str(event.name),
     p2p_port: Number.isInteger(event.p2p_port) ? event.p2p_port : null,
-    addresses: Array.isArray(event.addresses) ? event.addresses.filter((a) => typeof a === 'string' && a) : [],
+    // Each `{address, kind}` (kind: mapped / lan / ipv6 / observed), best first (PROTOCOL §8).
+    addresses: Array.isArray(event.addresses) ? event.addresses.map(addressOf).filter(Boolean) : [],
     agent: str(event.agent),
   };
   checkOwn(state);

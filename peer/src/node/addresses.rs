@@ -1,26 +1,19 @@
-//! Where others can reach us: the port we listen on, the `host:port`s worth dialling
-//! (`crate::lan`) and the host put in our invites. Set when the listener binds, read by
-//! hellos, `info` and invites. Addresses learned per contact and hole punching belong here.
+//! Where others can reach us: the port we listen on and the addresses worth dialling, each
+//! with its kind, best first (`crate::reach`). The port is set when the listener binds; the
+//! list first from this computer's interfaces, then whenever the router mapping changes. Read
+//! by hellos, `info` and invites. Addresses learned per contact and hole punching belong here.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::RwLock;
 
+use crate::reach::ReachAddress;
+
 /// Our own reachability.
+#[derive(Default)]
 pub(super) struct OwnAddresses {
     listen_port: AtomicU16,
-    dial_addresses: RwLock<Vec<String>>,
-    invite_host: RwLock<String>,
-}
-
-impl Default for OwnAddresses {
-    fn default() -> Self {
-        Self {
-            listen_port: AtomicU16::new(0),
-            dial_addresses: RwLock::new(Vec::new()),
-            invite_host: RwLock::new("127.0.0.1".into()),
-        }
-    }
+    dial_addresses: RwLock<Vec<ReachAddress>>,
 }
 
 impl OwnAddresses {
@@ -29,44 +22,36 @@ impl OwnAddresses {
         self.listen_port.load(Ordering::Relaxed)
     }
 
-    /// The listener is bound at `local`; `hosts` are the addresses of ours worth dialling.
-    pub(super) fn set_listening(&self, local: SocketAddr, hosts: &[IpAddr]) {
+    /// The listener is bound at `local`.
+    pub(super) fn set_listening(&self, local: SocketAddr) {
         self.listen_port.store(local.port(), Ordering::Relaxed);
-        self.set_invite_host(&crate::lan::invite_host(hosts));
-        if let Ok(mut addresses) = self.dial_addresses.write() {
-            *addresses = hosts
-                .iter()
-                .map(|ip| SocketAddr::new(*ip, local.port()).to_string())
-                .collect();
-        }
     }
 
-    /// `host:port` others can dial us at.
-    pub(super) fn dial_addresses(&self) -> Vec<String> {
+    /// Where others can dial us, best first.
+    pub(super) fn dial_addresses(&self) -> Vec<ReachAddress> {
         self.dial_addresses
             .read()
             .map(|a| a.clone())
             .unwrap_or_default()
     }
 
-    /// The host put in our invites.
-    pub(super) fn invite_host(&self) -> String {
-        self.invite_host
-            .read()
-            .map(|h| h.clone())
-            .unwrap_or_else(|_| "127.0.0.1".into())
+    fn set(&self, addresses: Vec<ReachAddress>) {
+        if let Ok(mut slot) = self.dial_addresses.write() {
+            *slot = crate::reach::ordered(addresses);
+        }
     }
 
-    pub(super) fn set_invite_host(&self, host: &str) {
-        if let Ok(mut slot) = self.invite_host.write() {
-            *slot = host.to_owned();
-        }
+    /// The host and port an invite names: the best address, else 127.0.0.1 on our port.
+    pub(super) fn invite_target(&self) -> (String, u16) {
+        crate::reach::invite_target(&self.dial_addresses(), self.port())
     }
 }
 
 impl super::Node {
-    /// The host put in our invites (by default the first dialable host, see `crate::lan`).
-    pub fn set_invite_host(&self, host: &str) {
-        self.inner.addresses.set_invite_host(host);
+    /// Where others can dial us (best first): shown in `info`, named by invites. Set by
+    /// `listen` from this computer's interfaces and by `crate::reach` whenever it learns more.
+    pub fn set_addresses(&self, addresses: Vec<ReachAddress>) {
+        self.inner.addresses.set(addresses);
+        self.emit(self.info());
     }
 }

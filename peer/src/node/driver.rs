@@ -127,10 +127,10 @@ impl Drop for TaskGuard {
 impl Node {
     /// Binds the P2P listener and starts accepting; returns the bound address.
     pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::reach::bind_listener(addr)?;
         let local = listener.local_addr()?;
-        let hosts = crate::lan::dialable_hosts(local.ip());
-        self.inner.addresses.set_listening(local, &hosts);
+        self.inner.addresses.set_listening(local);
+        self.set_addresses(crate::reach::interfaces::local_addresses(local));
         let node = self.clone();
         tokio::spawn(async move { node.accept_loop(listener).await });
         self.emit(Event::Status {
@@ -144,6 +144,8 @@ impl Node {
         loop {
             match listener.accept().await {
                 Ok((stream, addr)) => {
+                    // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
+                    let addr = crate::reach::listen::canonical(addr);
                     if !connections.rate.allow(addr.ip()) {
                         tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
                         continue;

@@ -16,8 +16,8 @@
 //!   backlog a session gets when it comes up.
 //! * [`rooms`] — creating and announcing rooms. Room authority goes here.
 //! * [`redial`] — dialling contacts we owe messages to, with backoff.
-//! * [`addresses`] — where others can reach us (listen port, dialable hosts, invite host).
-//!   Addresses per contact and hole punching go here.
+//! * [`addresses`] — where others can reach us (listen port, our kind-tagged addresses from
+//!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
 //! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access

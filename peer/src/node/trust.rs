@@ -142,19 +142,19 @@ impl Node {
         let inbound = local.is_none();
         let name = clean_name(&hello.name);
         let port = hello.listen_port;
-        let dialable = format!("{}:{port}", addr.ip());
+        let dialable = store::dialable_address(addr.ip(), port);
         let now = now_ms();
         let verdict = self
             .store()
             .call(move |s| -> store::Result<Result<Admission, Refusal>> {
-                let address = if port != 0 { dialable.as_str() } else { "" };
+                let address = dialable.as_deref().unwrap_or("");
                 let by_name = (!name.is_empty()).then_some(name.as_str());
                 if let Some(old) = s.key_conflict(&remote, address, by_name)? {
                     let change = s.record_key_change(
                         &old.public_key,
                         &remote,
                         &name,
-                        (port != 0).then_some(dialable.as_str()),
+                        dialable.as_deref(),
                         now,
                     )?;
                     match change.state {
@@ -172,7 +172,7 @@ impl Node {
                         KeyChangeState::Accepted => {}
                     }
                 }
-                let (contact, is_new) = s.mark_seen(&remote, &name, &dialable, port, now)?;
+                let (contact, is_new) = s.mark_seen(&remote, &name, address, port, now)?;
                 Ok(Ok(Admission::Normal {
                     verified: contact.verified,
                     stranger: inbound && is_new,
@@ -277,9 +277,10 @@ impl Node {
 
     /// Our invite string and its QR code.
     pub fn invite_event(&self) -> Result<Event, InviteError> {
+        let (host, port) = self.inner.addresses.invite_target();
         let invite = Invite {
-            host: self.inner.addresses.invite_host(),
-            port: self.inner.addresses.port(),
+            host,
+            port,
             key: self.inner.public,
         }
         .to_uri();

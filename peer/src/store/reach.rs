@@ -17,41 +17,9 @@ use super::{from_sql_time, to_sql_time, Store};
 /// Addresses kept per contact.
 pub const MAX_CONTACT_ADDRESSES: i64 = 8;
 
-/// How an address was learned or what it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AddressKind {
-    /// On the contact's local network.
-    Lan,
-    /// A port its router mapped for it.
-    Mapped,
-    /// Where a peer saw it connect from.
-    Observed,
-    /// An IPv6 address.
-    Ipv6,
-}
-
-impl AddressKind {
-    /// The protocol's spelling (`lan`, `mapped`, `observed`, `ipv6`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lan => "lan",
-            Self::Mapped => "mapped",
-            Self::Observed => "observed",
-            Self::Ipv6 => "ipv6",
-        }
-    }
-
-    /// Parses the protocol's spelling.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "lan" => Some(Self::Lan),
-            "mapped" => Some(Self::Mapped),
-            "observed" => Some(Self::Observed),
-            "ipv6" => Some(Self::Ipv6),
-            _ => None,
-        }
-    }
-}
+/// How an address was learned or what it is: the same kinds `info.addresses` tags our own
+/// addresses with, stored by their protocol spelling.
+pub use crate::reach::AddressKind;
 
 /// One known address of a contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
