@@ -276,6 +276,12 @@ pub enum Payload {
         /// Every member's public key in base64, the sender included.
         members: Vec<String>,
     },
+    /// The sender's new display name, sent to every connected contact when it changes (the
+    /// hello carries it at the next handshake). It has no `id`: it is never acknowledged.
+    Name {
+        /// The new name (receivers clean it and never let an empty one replace a stored name).
+        name: String,
+    },
 }
 
 impl Payload {
@@ -283,6 +289,11 @@ impl Payload {
     pub fn parse(plaintext: &[u8]) -> Result<Self, FrameError> {
         let mut json = parse_object(plaintext)?;
         let kind = take_string(&mut json, "kind")?;
+        if kind == "name" {
+            return Ok(Payload::Name {
+                name: take_string(&mut json, "name")?.into_owned(),
+            });
+        }
         let id = take_string(&mut json, "id")?.into_owned();
         let payload = match &*kind {
             "chat" => Payload::Chat {
@@ -318,6 +329,7 @@ impl Payload {
         };
         let id = match &payload {
             Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
+            Payload::Name { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
             return Err(FrameError::Malformed(
@@ -360,6 +372,9 @@ impl Payload {
                     .string("id", id)
                     .string("name", name)
                     .strings("members", members);
+            }
+            Payload::Name { name } => {
+                object.string("kind", "name").string("name", name);
             }
         }
         object.finish();
@@ -464,6 +479,12 @@ mod tests {
         assert_eq!(Payload::parse(&bytes).unwrap(), chat);
         assert!(Payload::parse(br#"{"kind":"ack","id":""}"#).is_err());
         assert!(Payload::parse(br#"{"kind":"nope","id":"x"}"#).is_err());
+        let rename = Payload::Name {
+            name: "Bob B".into(),
+        };
+        assert_eq!(rename.to_bytes(), br#"{"kind":"name","name":"Bob B"}"#);
+        assert_eq!(Payload::parse(&rename.to_bytes()).unwrap(), rename);
+        assert!(Payload::parse(br#"{"kind":"name"}"#).is_err());
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);

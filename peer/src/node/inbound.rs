@@ -62,6 +62,14 @@ impl Inbox for NodeInbox {
                 no_reply()
             }
             Payload::Room { id, name, members } => self.receive_room(id, name, members),
+            Payload::Name { name } => {
+                let node = self.node.clone();
+                let peer = self.peer;
+                Box::pin(async move {
+                    node.receive_name(peer, &name).await;
+                    None
+                })
+            }
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
                 no_reply()

@@ -161,6 +161,8 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                     message: e.message,
                     action: e.action,
                     req: e.req,
+                    code: None,
+                    address: None,
                 })
                 .await;
             return;
@@ -184,9 +186,7 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
                     None => Err(ConnectError::Resolve(target)),
                 };
                 if let Err(e) = result {
-                    let _ = reply
-                        .send(Event::error(e.to_string(), Some("connect_peer"), req))
-                        .await;
+                    let _ = reply.send(Event::dial_error(&e, "connect_peer", req)).await;
                 }
             });
         }
@@ -245,7 +245,7 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
             tokio::spawn(async move {
                 if let Err(e) = node.connect_invite(&invite).await {
                     let _ = reply
-                        .send(Event::error(e.to_string(), Some("connect_invite"), req))
+                        .send(Event::dial_error(&e, "connect_invite", req))
                         .await;
                 }
             });
@@ -253,6 +253,11 @@ async fn handle(state: &AppState, text: &str, reply: &mpsc::Sender<Event>) {
         Action::CreateRoom { name, members } => {
             if let Err(e) = node.create_room(&name, members).await {
                 let _ = reply.send(error(e.to_string(), "create_room")).await;
+            }
+        }
+        Action::SetNickname { peer_id, nickname } => {
+            if let Err(e) = node.set_nickname(peer_id, nickname).await {
+                let _ = reply.send(error(e.to_string(), "set_nickname")).await;
             }
         }
         Action::ListContacts => {
