@@ -282,6 +282,12 @@ pub enum Payload {
     /// Nothing to deliver: written on a session that has sent nothing for the keepalive
     /// interval, so a live session is never mistaken for a dead one. Never acknowledged.
     Keepalive,
+    /// The sender's new display name, sent to every connected contact when it changes (the
+    /// hello carries it at the next handshake). It has no `id`: it is never acknowledged.
+    Name {
+        /// The new name (receivers clean it and never let an empty one replace a stored name).
+        name: String,
+    },
 }
 
 impl Payload {
@@ -291,6 +297,11 @@ impl Payload {
         let kind = take_string(&mut json, "kind")?;
         if kind == "keepalive" {
             return Ok(Payload::Keepalive);
+        }
+        if kind == "name" {
+            return Ok(Payload::Name {
+                name: take_string(&mut json, "name")?.into_owned(),
+            });
         }
         let id = take_string(&mut json, "id")?.into_owned();
         let payload = match &*kind {
@@ -332,7 +343,7 @@ impl Payload {
         };
         let id = match &payload {
             Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
-            Payload::Keepalive => return Ok(payload),
+            Payload::Keepalive | Payload::Name { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
             return Err(FrameError::Malformed(
@@ -386,6 +397,9 @@ impl Payload {
             }
             Payload::Keepalive => {
                 object.string("kind", "keepalive");
+            }
+            Payload::Name { name } => {
+                object.string("kind", "name").string("name", name);
             }
         }
         object.finish();
@@ -515,6 +529,12 @@ mod tests {
         let keepalive = Payload::Keepalive.to_bytes();
         assert_eq!(keepalive, br#"{"kind":"keepalive"}"#);
         assert_eq!(Payload::parse(&keepalive).unwrap(), Payload::Keepalive);
+        let rename = Payload::Name {
+            name: "Bob B".into(),
+        };
+        assert_eq!(rename.to_bytes(), br#"{"kind":"name","name":"Bob B"}"#);
+        assert_eq!(Payload::parse(&rename.to_bytes()).unwrap(), rename);
+        assert!(Payload::parse(br#"{"kind":"name"}"#).is_err());
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);

@@ -148,6 +148,18 @@ async fn shutdown_signal() {
     }
 }
 
+/// Our display name at start: `--name` if given (and then saved), else the saved one.
+fn own_name_at_start(store: &mut crate::store::Store, flag: &str) -> String {
+    let flag = crypto_core::wire::clean_name(flag);
+    if flag.is_empty() {
+        return store.own_name().ok().flatten().unwrap_or_default();
+    }
+    if let Err(e) = store.set_own_name(&flag) {
+        tracing::warn!("cannot save our name: {e}");
+    }
+    flag
+}
+
 /// Runs a peer until Ctrl-C/SIGTERM.
 async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     let (identity, data_dir) = config::load_identity(&args.storage, args.port)?;
@@ -159,10 +171,12 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         None => crate::store::Store::open_in_memory(),
     }
     .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let mut store = store;
+    let name = own_name_at_start(&mut store, &args.name);
     let node = Node::with_limits(
         NodeConfig {
             identity,
-            name: args.name.clone(),
+            name,
             handshake_timeout: Duration::from_millis(args.handshake_timeout_ms),
             store: crate::persist::StoreHandle::spawn(store)
                 .context("cannot start the store thread")?,

@@ -40,13 +40,17 @@ pub struct PeerInfo {
 pub struct ContactInfo {
     /// Its key.
     pub peer_id: String,
-    /// Last announced name.
+    /// The name to show: our local nickname if set, else `own_name`.
     pub name: String,
-    /// Last dialable address.
+    /// The name the contact last announced for itself (hello or `name` payload).
+    pub own_name: String,
+    /// Our local nickname for it, if set (the remote cannot change it).
+    pub nickname: Option<String>,
+    /// Last dialable address (`ip:listen_port`).
     pub last_address: Option<String>,
     /// First handshake, Unix ms.
     pub first_seen: u64,
-    /// Latest handshake, Unix ms.
+    /// Latest handshake or end of a session, Unix ms.
     pub last_seen: u64,
     /// Verified by the user.
     pub verified: bool,
@@ -198,6 +202,22 @@ pub enum Event {
         /// The action's `req`, copied.
         #[serde(skip_serializing_if = "Option::is_none")]
         req: Option<Value>,
+        /// What kind of failure, for the page to put in plain words (PROTOCOL.md §8.1); absent
+        /// for errors that have no code yet.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'static str>,
+        /// The address a failed dial was aimed at, with a `code`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+    },
+    /// A connected contact announced a new display name (a `name` payload, PROTOCOL.md §5).
+    PeerRenamed {
+        /// The contact.
+        peer_id: String,
+        /// Its new name (as announced; the page shows a local nickname instead, if set).
+        name: String,
+        /// Other contacts whose names are equal or confusable with the new one (PROTOCOL.md §8.3).
+        confusable_with: Vec<String>,
     },
     /// One of our messages advanced (`queued` → `sent` → `delivered`).
     Delivery {
@@ -297,6 +317,19 @@ impl Event {
             message: message.into(),
             action: action.map(str::to_owned),
             req,
+            code: None,
+            address: None,
+        }
+    }
+
+    /// An `error` event for a failed dial, with its typed `code` and target address.
+    pub fn dial_error(error: &crate::node::ConnectError, action: &str, req: Option<Value>) -> Self {
+        Event::Error {
+            message: error.to_string(),
+            action: Some(action.to_owned()),
+            req,
+            code: Some(error.code()),
+            address: error.address(),
         }
     }
 }

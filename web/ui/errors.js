@@ -1,8 +1,8 @@
-// Plain words for the peer's `error` events. Today an `error` carries only a technical `message`
-// (PROTOCOL.md §8, e.g. "cannot connect to 127.0.0.1:6001: Connection refused (os error 111)"),
-// so the page recognises the texts the peer sends and says what they mean for the user. This is
-// the only place that knows those texts: once the peer gives a typed reason, `plainError` reads
-// that field instead and the patterns below go. A text it does not recognise is shown as sent.
+// Plain words for the peer's `error` events. A failed dial carries a typed `code` and the
+// `address` dialled (PROTOCOL.md §8); `plainError` reads those first. Other errors (and peers of
+// an earlier version) carry only a technical `message` (e.g. "cannot connect to 127.0.0.1:6001:
+// Connection refused (os error 111)"), so the page also recognises the texts the peer sends and
+// says what they mean for the user. A text it does not recognise is shown as sent.
 
 import { peerLabel, dialableAddress } from './state.js';
 
@@ -67,12 +67,48 @@ const RULES = [
     () => 'Not connected to them right now. Your message was not sent.'],
 ];
 
+/** The key that answered and the key an invite names, from a `wrong_key` error's message. */
+function inviteKeys(message) {
+  const m = /answered with key (\S+) but the invite names (\S+)/i.exec(message);
+  return m ? [m[1], m[2]] : [null, null];
+}
+
+// Each typed `code` (PROTOCOL.md §8) and what to say (the address dialled, the state, the event).
+const CODES = {
+  connection_refused: (a) => `Nobody answered at ${a} — is their p2p-chat running, and is that their P2P port?`,
+  timed_out: (a) => `No answer from ${a} in time. Check the address, and that no firewall is in the way.`,
+  unreachable: (a) => `${a} cannot be reached from this computer. Check the address and the network.`,
+  connect_failed: (a) => `Could not connect to ${a}. Check the address and the port.`,
+  unknown_host: (a) => `There is no computer called ${a.replace(/:\d+$/, '')}. Check the address.`,
+  not_a_peer: (a) => `${a} answered, but not like a p2p-chat peer. Check that this is their P2P port (not their browser port).`,
+  handshake_timeout: (a) => `${a} accepted the connection but did not finish the secure handshake in time. Is it a p2p-chat peer?`,
+  handshake_closed: (a) => `${a} closed the connection before it was secured. Try again; if it keeps happening, their p2p-chat may be refusing connections.`,
+  handshake_failed: (a) => `The secure handshake with ${a} failed. Try again.`,
+  already_connected: (a, state) => {
+    const peer = peerAt(state, a);
+    return peer ? `Already connected to ${peerLabel(peer)}.` : `Already connected to the peer at ${a}.`;
+  },
+  own_key: (a) => `${a} is your own p2p-chat. Enter the other person’s address.`,
+  wrong_key: (a, state, event) => {
+    const [got, expected] = inviteKeys(event.message);
+    const answered = got ? nameOfKey(state, got) : null;
+    const named = expected ? nameOfKey(state, expected) : null;
+    if (answered) return `This invite is not ${answered}’s key: ${answered} answered at ${a}, not the person the invite names. Nothing was sent.`;
+    if (named) return `Someone else answered at ${a}, not ${named}. Nothing was sent; ask ${named} for a fresh invite.`;
+    return `Someone else answered at ${a}, not the person this invite names. Nothing was sent; ask for a fresh invite.`;
+  },
+  rejected_key: (a) => `You rejected the key of the peer at ${a} earlier, so it stays blocked.`,
+  session_limit: () => 'Your peer has reached its limit of connections.',
+};
+
 /**
- * The words to show for an `error` event. `event.message` is the peer's text; a future typed
- * `event.code`/`event.reason` would be read here first.
+ * The words to show for an `error` event: by its typed `code` when it has one the page knows,
+ * else by recognising the peer's text in `event.message`.
  */
 export function plainError(state, event) {
   const message = typeof event.message === 'string' && event.message ? event.message : 'Something went wrong.';
+  const byCode = typeof event.code === 'string' && Object.hasOwn(CODES, event.code) ? CODES[event.code] : null;
+  if (byCode && typeof event.address === 'string' && event.address) return byCode(event.address, state, event);
   for (const [pattern, say] of RULES) {
     const match = pattern.exec(message);
     if (match) return say(match, state);

@@ -81,6 +81,13 @@ const HANDLERS = {
     if (peer) peer.verified = event.verified === true;
   },
 
+  peer_renamed(state, event) {
+    const peer = state.peers.get(event.peer_id);
+    const name = typeof event.name === 'string' ? event.name.trim() : '';
+    // A local nickname stays; the `contacts` listing that follows carries the name to show.
+    if (peer && name && !peer.nickname) peer.name = name;
+  },
+
   contacts(state, event, io) {
     S.applyContacts(state, event);
     // The first listing on a connection completes the snapshot: now fetch what was said meanwhile.

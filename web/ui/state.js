@@ -375,6 +375,7 @@ export function applyContacts(state, event) {
     }
     peer.contact = true;
     if (str(contact.name).trim()) peer.name = str(contact.name).trim();
+    peer.nickname = str(contact.nickname).trim();
     if (str(contact.last_address)) peer.lastAddress = str(contact.last_address);
     if (!peer.online && str(contact.last_address)) {
       peer.address = str(contact.last_address);

@@ -72,6 +72,57 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// The typed `code` of the `error` event a failed dial gives the page (PROTOCOL.md §8.1).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectError::Resolve(_) => "unknown_host",
+            ConnectError::Connect { source, .. } => connect_code(source),
+            ConnectError::Handshake { reason, .. } => match reason {
+                HandshakeFailure::Timeout(_) => "handshake_timeout",
+                HandshakeFailure::Closed => "handshake_closed",
+                HandshakeFailure::Line(_)
+                | HandshakeFailure::Frame(_)
+                | HandshakeFailure::DataBeforeHandshake
+                | HandshakeFailure::UnexpectedStep { .. }
+                | HandshakeFailure::BadBase64 => "not_a_peer",
+                _ => "handshake_failed",
+            },
+            ConnectError::TaskEnded { .. } => "handshake_failed",
+            ConnectError::Refused { reason, .. } => match reason {
+                Refusal::Duplicate => "already_connected",
+                Refusal::OwnKey => "own_key",
+                Refusal::InviteKeyMismatch { .. } => "wrong_key",
+                Refusal::RejectedKey => "rejected_key",
+                Refusal::SessionLimit(_) => "session_limit",
+                Refusal::TooManyFromAddress => "too_many_from_address",
+            },
+        }
+    }
+
+    /// The address the dial was aimed at (`host:port` for an unresolved name).
+    pub fn address(&self) -> Option<String> {
+        match self {
+            ConnectError::Resolve(target) => Some(target.clone()),
+            ConnectError::Connect { addr, .. }
+            | ConnectError::Handshake { addr, .. }
+            | ConnectError::TaskEnded { addr }
+            | ConnectError::Refused { addr, .. } => Some(addr.to_string()),
+        }
+    }
+}
+
+/// The code of a failed TCP connect: refused, timed out, unreachable, or another failure.
+fn connect_code(error: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ConnectionRefused => "connection_refused",
+        ErrorKind::TimedOut => "timed_out",
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "unreachable",
+        _ => "connect_failed",
+    }
+}
+
 /// Who learns how a dial ended.
 type Ready = Option<oneshot::Sender<Result<PeerInfo, ConnectError>>>;
 
@@ -444,6 +495,9 @@ impl Node {
     }
 
     fn emit_disconnected(&self, info: &PeerInfo, reason: &str) {
+        if let Ok(key) = crypto_core::PublicKey::from_base64(&info.peer_id) {
+            self.record_session_end(key);
+        }
         self.emit(Event::PeerDisconnected {
             peer_id: info.peer_id.clone(),
             public_key: info.public_key.clone(),

@@ -77,6 +77,14 @@ impl Inbox for NodeInbox {
                 creator,
             } => self.receive_room(id, name, members, creator),
             Payload::Keepalive => None,
+            Payload::Name { name } => {
+                let node = self.node.clone();
+                let peer = self.peer;
+                Some(Box::pin(async move {
+                    node.receive_name(peer, &name).await;
+                    None
+                }))
+            }
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
                 None

@@ -15,6 +15,8 @@
 //! * [`sending`] — our messages: committed to the outbox, then written to live sessions; the
 //!   backlog a session gets when it comes up.
 //! * [`rooms`] — creating and announcing rooms. Room authority goes here.
+//! * [`names`] — our display name (saved, sent on change), contacts' renames, nicknames and
+//!   the confusable-name check every new name goes through; `last_seen` at a session's end.
 //! * [`redial`] — dialling contacts we owe messages to, with backoff.
 //! * [`addresses`] — where others can reach us (listen port, our kind-tagged addresses from
 //!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
@@ -26,6 +28,7 @@
 mod addresses;
 mod driver;
 mod inbound;
+mod names;
 mod queries;
 mod redial;
 mod registry;
@@ -46,6 +49,7 @@ use crate::limits::NodeLimits;
 use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
+pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use redial::{REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal};
@@ -60,7 +64,7 @@ const EVENT_CAPACITY: usize = 4096;
 pub struct NodeConfig {
     /// Our static identity.
     pub identity: Identity,
-    /// Display name sent in hellos.
+    /// Display name sent in hellos (the caller resolves `--name` against the saved one).
     pub name: String,
     /// Deadline for a whole handshake (10 s by the protocol; shorter in tests).
     pub handshake_timeout: Duration,
@@ -145,14 +149,6 @@ impl Node {
             .read()
             .map(|n| n.clone())
             .unwrap_or_default()
-    }
-
-    /// Changes the name sent in future handshakes and tells every UI.
-    pub fn set_name(&self, name: &str) {
-        if let Ok(mut current) = self.inner.name.write() {
-            *current = clean_name(name);
-        }
-        self.emit(self.info());
     }
 
     /// Receives every event from now on.

@@ -82,7 +82,9 @@ impl Node {
                 .map(|c| ContactInfo {
                     peer_id: c.public_key.to_base64(),
                     online: self.is_online(&c.public_key),
-                    name: c.name,
+                    name: c.shown_name().to_owned(),
+                    own_name: c.name,
+                    nickname: c.nickname,
                     last_address: c.last_address,
                     first_seen: c.first_seen,
                     last_seen: c.last_seen,

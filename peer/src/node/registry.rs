@@ -193,6 +193,13 @@ impl Registry {
         lock(&self.sessions).get(key).map(|h| h.info.clone())
     }
 
+    /// A live session's peer announced a new name.
+    pub(super) fn set_name(&self, key: &PublicKey, name: &str) {
+        if let Some(handle) = lock(&self.sessions).get_mut(key) {
+            handle.info.name = name.to_owned();
+        }
+    }
+
     /// The send queue of `key`'s session.
     pub(super) fn queue(&self, key: &PublicKey) -> Option<mpsc::Sender<Outgoing>> {
         lock(&self.sessions).get(key).map(|h| h.queue.clone())

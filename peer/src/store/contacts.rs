@@ -215,6 +215,29 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Takes the name a connected contact announced in a `name` payload (PROTOCOL.md §5).
+    /// An empty name is ignored like in [`Store::mark_seen`]; the nickname is untouched.
+    /// Returns the contact as it is now (`None` if there is no such contact).
+    pub fn rename_contact(&mut self, key: &PublicKey, name: &str) -> Result<Option<Contact>> {
+        if !name.is_empty() {
+            self.conn.execute(
+                "UPDATE contacts SET name = ?2 WHERE public_key = ?1",
+                params![key.to_base64(), name],
+            )?;
+        }
+        self.contact(key)
+    }
+
+    /// A session with `key` ended at `now`: "last seen" is measured from the end of the last
+    /// session, not from its handshake. Returns false if there is no such contact.
+    pub fn mark_session_end(&mut self, key: &PublicKey, now: u64) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE contacts SET last_seen = max(last_seen, ?2) WHERE public_key = ?1",
+            params![key.to_base64(), to_sql_time(now)],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Every contact, current ones first, then by name.
     pub fn list_contacts(&self) -> Result<Vec<Contact>> {
         let mut stmt = self.conn.prepare(&format!(
@@ -404,6 +427,17 @@ pub(super) mod tests {
         assert!(s.set_nickname(&key(1), None).unwrap());
         assert_eq!(s.contact(&key(1)).unwrap().unwrap().nickname, None);
         assert!(!s.set_nickname(&key(9), Some("nobody")).unwrap());
+        // A rename never replaces the name with an empty one and leaves the nickname alone.
+        s.set_nickname(&key(1), Some("Bobby")).unwrap();
+        let renamed = s.rename_contact(&key(1), "Robert").unwrap().unwrap();
+        assert_eq!(
+            (renamed.name.as_str(), renamed.shown_name()),
+            ("Robert", "Bobby")
+        );
+        let kept = s.rename_contact(&key(1), "").unwrap().unwrap();
+        assert_eq!(kept.name, "Robert");
+        assert!(s.rename_contact(&key(9), "x").unwrap().is_none());
+        s.set_nickname(&key(1), None).unwrap();
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Every action name this version understands.
-pub const ACTIONS: [&str; 13] = [
+pub const ACTIONS: [&str; 14] = [
     "connect_peer",
     "send_message",
     "set_name",
@@ -28,6 +28,7 @@ pub const ACTIONS: [&str; 13] = [
     "create_room",
     "change_room",
     "list_contacts",
+    "set_nickname",
 ];
 
 /// A validated action.
@@ -114,6 +115,13 @@ pub enum Action {
     },
     /// Ask for the contact list.
     ListContacts,
+    /// Set or clear our local nickname for a contact.
+    SetNickname {
+        /// The contact.
+        peer_id: PublicKey,
+        /// The nickname; `None` or blank clears it.
+        nickname: Option<String>,
+    },
 }
 
 /// The raw shapes, before semantic checks.
@@ -134,6 +142,10 @@ enum RawAction {
     SetVerified {
         peer_id: String,
         verified: bool,
+    },
+    SetNickname {
+        peer_id: String,
+        nickname: Option<String>,
     },
     DisconnectPeer {
         peer_id: String,
@@ -263,6 +275,21 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                 ));
             }
             Action::SetName { name: new_name }
+        }
+        RawAction::SetNickname { peer_id, nickname } => {
+            if nickname
+                .as_deref()
+                .is_some_and(|n| n.trim().chars().count() > MAX_NAME_CHARS)
+            {
+                return Err(fail(
+                    format!("nickname must be at most {MAX_NAME_CHARS} characters"),
+                    Some(name),
+                ));
+            }
+            Action::SetNickname {
+                peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
+                nickname,
+            }
         }
         RawAction::SetVerified { peer_id, verified } => Action::SetVerified {
             peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,

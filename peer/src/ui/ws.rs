@@ -224,6 +224,8 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                     message: e.message,
                     action: e.action,
                     req: e.req,
+                    code: None,
+                    address: None,
                 })
                 .await;
             return;
@@ -247,9 +249,7 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                     None => Err(ConnectError::Resolve(target)),
                 };
                 if let Err(e) = result {
-                    reply
-                        .send(Event::error(e.to_string(), Some("connect_peer"), req))
-                        .await;
+                    reply.send(Event::dial_error(&e, "connect_peer", req)).await;
                 }
             });
         }
@@ -307,9 +307,7 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
             let reply = reply.clone();
             tokio::spawn(async move {
                 if let Err(e) = node.connect_invite(&invite).await {
-                    reply
-                        .send(Event::error(e.to_string(), Some("connect_invite"), req))
-                        .await;
+                    reply.send(Event::dial_error(&e, "connect_peer", req)).await;
                 }
             });
         }
@@ -326,6 +324,11 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
         } => {
             if let Err(e) = node.change_room(&room, name.as_deref(), add, remove).await {
                 let _ = reply.send(error(e.to_string(), "change_room")).await;
+            }
+        }
+        Action::SetNickname { peer_id, nickname } => {
+            if let Err(e) = node.set_nickname(peer_id, nickname).await {
+                let _ = reply.send(error(e.to_string(), "set_nickname")).await;
             }
         }
         Action::ListContacts => {
