@@ -20,6 +20,26 @@ pub struct DataDirError {
     source: io::Error,
 }
 
+/// Writes `bytes` to `path` as a file only its owner can read (0600 on Unix), replacing it
+/// atomically: written to a temporary file beside it, then renamed. For the small files other
+/// processes of the same user read from the data directory.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temporary);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&temporary)?;
+    file.write_all(bytes)?;
+    drop(file);
+    std::fs::rename(&temporary, path)
+}
+
 /// The files of the data directory that must be 0600 (those that exist).
 fn private_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = vec![dir.join(IDENTITY_FILE), dir.join(DATABASE_FILE)];

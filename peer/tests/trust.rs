@@ -53,7 +53,16 @@ async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
     })
     .await;
     ua.send(json!({"action": "list_contacts"})).await;
-    let contacts = ua.wait_type("contacts").await;
+    // Listings are coalesced and pushed as well as answered: take the first one made after the
+    // accept (the one that lists the new key), not one still in flight from before it.
+    let contacts = ua
+        .wait_for("contacts", |e| {
+            e["type"] == "contacts"
+                && e["contacts"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|c| c["peer_id"] == new_key.as_str()))
+        })
+        .await;
     let list = contacts["contacts"].as_array().unwrap();
     let current = list
         .iter()

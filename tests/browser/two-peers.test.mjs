@@ -189,7 +189,7 @@ test('marking a peer verified survives a reload', { skip: missing }, async () =>
   assert.equal(new URL(alice.page.url()).searchParams.get('token'), null);
 });
 
-test('an XSS payload as display name and as message is shown as text and runs nothing', { skip: missing }, async () => {
+test('an XSS payload as display name, as a rename that reaches the other page at once, and as message is shown as text and runs nothing', { skip: missing }, async () => {
   const mallory = await startPeer(XSS_IMG);
   peers.push(mallory);
   const side = await openPage(mallory);
@@ -200,7 +200,7 @@ test('an XSS payload as display name and as message is shown as text and runs no
   await openConv(side, await peerIdOf(bob));
   await say(side, XSS_IMG);
   await say(side, XSS_SCRIPT);
-  // A display name changed through the form, used for the next handshake.
+  // A display name changed through the form: it reaches Bob at once (the `name` payload).
   await side.page.fill('#name-input', XSS_SCRIPT);
   await side.page.click('#name-save');
   await side.page.locator('#name-input').evaluate((input, want) => new Promise((resolve) => {
@@ -215,7 +215,12 @@ test('an XSS payload as display name and as message is shown as text and runs no
     assert.equal(await s.page.evaluate(() => window.__xss), undefined);
     assert.equal(await s.page.locator('#app img, #app script').count(), 0);
   }
-  assert.equal(await bob.page.locator('#chat-title > span').first().textContent(), XSS_IMG);
+  await bob.page.locator('#chat-title > span', { hasText: XSS_SCRIPT }).first().waitFor();
+  assert.equal(await bob.page.locator('#chat-title > span').first().textContent(), XSS_SCRIPT);
+  for (const s of [bob, side, alice]) {
+    assert.equal(await s.page.evaluate(() => window.__xss), undefined);
+    assert.equal(await s.page.locator('#app img, #app script').count(), 0);
+  }
   await screenshot(bob.page, 'xss');
 });
 

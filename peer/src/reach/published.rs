@@ -10,14 +10,13 @@ use super::ReachAddress;
 /// The file's name inside the data directory.
 pub const FILE: &str = "addresses.json";
 
-/// Writes `list` to `path` (best effort: the invite command falls back to the interfaces).
+/// Writes `list` to `path`, 0600 like the rest of the data directory (best effort: the invite
+/// command falls back to the interfaces).
 pub fn write(path: &Path, list: &[ReachAddress]) {
     let Ok(text) = serde_json::to_string(list) else {
         return;
     };
-    let temporary = path.with_extension("json.tmp");
-    let written = std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(e) = written {
+    if let Err(e) = crate::datadir::write_private(path, text.as_bytes()) {
         tracing::debug!("cannot write {}: {e}", path.display());
     }
 }

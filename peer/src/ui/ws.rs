@@ -307,7 +307,9 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
             let reply = reply.clone();
             tokio::spawn(async move {
                 if let Err(e) = node.connect_invite(&invite).await {
-                    reply.send(Event::dial_error(&e, "connect_peer", req)).await;
+                    reply
+                        .send(Event::dial_error(&e, "connect_invite", req))
+                        .await;
                 }
             });
         }
