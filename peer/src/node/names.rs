@@ -18,9 +18,12 @@ pub enum NicknameError {
     /// No contact has that key (a message request or a stranger).
     #[error("no contact with that peer id")]
     NotAContact,
-    /// The store failed or did not answer.
+    /// The store did not answer.
     #[error("cannot save the nickname: {0}")]
-    Store(String),
+    Unavailable(#[from] crate::persist::StoreUnavailable),
+    /// The store refused the write.
+    #[error("cannot save the nickname: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The contacts other than `key` whose announced name or nickname is equal or confusable with
@@ -125,9 +128,7 @@ impl Node {
         let found = self
             .store()
             .call(move |s| s.set_nickname(&key, nickname.as_deref()))
-            .await
-            .map_err(|e| NicknameError::Store(e.to_string()))?
-            .map_err(|e| NicknameError::Store(e.to_string()))?;
+            .await??;
         if !found {
             return Err(NicknameError::NotAContact);
         }

@@ -54,10 +54,22 @@ pub enum MapError {
         /// The gateway asked.
         gateway: Ipv4Addr,
         /// What PCP/NAT-PMP said.
-        pmp: String,
+        pmp: GatewayError,
         /// What UPnP-IGD said.
-        upnp: String,
+        upnp: GatewayError,
     },
+}
+
+/// What one gateway protocol (PCP/NAT-PMP or UPnP-IGD) answered when it did not map, renew or
+/// remove: the crates' own error types differ, so their message is kept for the log line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GatewayError(String);
+
+impl GatewayError {
+    fn of(error: impl std::fmt::Display) -> Self {
+        GatewayError(error.to_string())
+    }
 }
 
 /// A mapping held on the gateway.
@@ -87,9 +99,9 @@ impl Mapping {
         Duration::from_secs(u64::from(lifetime / 2)).max(MIN_RENEW)
     }
 
-    async fn renew(&mut self) -> Result<(), String> {
+    async fn renew(&mut self) -> Result<(), GatewayError> {
         match self {
-            Mapping::Pmp(m) => m.renew().await.map_err(|e| e.to_string()),
+            Mapping::Pmp(m) => m.renew().await.map_err(GatewayError::of),
             Mapping::Upnp {
                 gateway,
                 local,
@@ -103,13 +115,13 @@ impl Mapping {
                     DESCRIPTION,
                 )
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(GatewayError::of),
         }
     }
 
-    async fn remove(self) -> Result<(), String> {
+    async fn remove(self) -> Result<(), GatewayError> {
         match self {
-            Mapping::Pmp(m) => m.try_drop().await.map_err(|(e, _)| e.to_string()),
+            Mapping::Pmp(m) => m.try_drop().await.map_err(|(e, _)| GatewayError::of(e)),
             Mapping::Upnp {
                 gateway,
                 external_port,
@@ -117,7 +129,7 @@ impl Mapping {
             } => gateway
                 .remove_port(PortMappingProtocol::TCP, external_port)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(GatewayError::of),
         }
     }
 }
@@ -166,7 +178,7 @@ async fn pmp_request(
     gateway: Ipv4Addr,
     client: Ipv4Addr,
     port: NonZeroU16,
-) -> Result<(Mapping, SocketAddr), String> {
+) -> Result<(Mapping, SocketAddr), GatewayError> {
     let options = PortMappingOptions {
         external_port: Some(port),
         lifetime_seconds: Some(LEASE_SECONDS),
@@ -187,7 +199,7 @@ async fn pmp_request(
         Err(pcp) => {
             crab_nat::natpmp::port_mapping(gateway.into(), InternetProtocol::Tcp, port, options)
                 .await
-                .map_err(|pmp| format!("{pcp}; NAT-PMP({pmp})"))?
+                .map_err(|pmp| GatewayError(format!("{pcp}; NAT-PMP({pmp})")))?
         }
     };
     let external_ip = match mapping.mapping_type() {
@@ -197,7 +209,7 @@ async fn pmp_request(
                 Ok(ip) => ip.into(),
                 Err(e) => {
                     let _ = mapping.try_drop().await;
-                    return Err(format!("no external address: {e}"));
+                    return Err(GatewayError(format!("no external address: {e}")));
                 }
             }
         }
@@ -206,7 +218,7 @@ async fn pmp_request(
     Ok((Mapping::Pmp(mapping), external))
 }
 
-async fn upnp_request(local: SocketAddr) -> Result<(Mapping, SocketAddr), String> {
+async fn upnp_request(local: SocketAddr) -> Result<(Mapping, SocketAddr), GatewayError> {
     let options = igd_next::SearchOptions {
         bind_addr: SocketAddr::new(local.ip(), 0),
         timeout: Some(Duration::from_secs(2)),
@@ -215,7 +227,7 @@ async fn upnp_request(local: SocketAddr) -> Result<(Mapping, SocketAddr), String
     };
     let gateway = igd_next::aio::tokio::search_gateway(options)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(GatewayError::of)?;
     let external_port = match gateway
         .add_port(
             PortMappingProtocol::TCP,
@@ -231,7 +243,7 @@ async fn upnp_request(local: SocketAddr) -> Result<(Mapping, SocketAddr), String
         Err(_) => gateway
             .add_any_port(PortMappingProtocol::TCP, local, LEASE_SECONDS, DESCRIPTION)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(GatewayError::of)?,
     };
     let external_ip = match gateway.get_external_ip().await {
         Ok(ip) => ip,
@@ -239,7 +251,7 @@ async fn upnp_request(local: SocketAddr) -> Result<(Mapping, SocketAddr), String
             let _ = gateway
                 .remove_port(PortMappingProtocol::TCP, external_port)
                 .await;
-            return Err(format!("no external address: {e}"));
+            return Err(GatewayError(format!("no external address: {e}")));
         }
     };
     let mapping = Mapping::Upnp {
