@@ -200,6 +200,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
             Arc::new(move |list| node.set_addresses(list))
         },
     );
+    node.start_request_expiry();
     let web_addr = resolve(&args.web_host, args.web_port).await?;
     let web_listener = TcpListener::bind(web_addr)
         .await

@@ -107,7 +107,11 @@ pub async fn run(options: ChatOptions) -> ExitCode {
         eprintln!("cannot resolve {:?} (expected HOST:PORT)", options.address);
         return ExitCode::FAILURE;
     };
-    let peer = match node.connect_expecting(addr, expected).await {
+    let dialled = match expected {
+        Some(key) => node.connect_invite_at(addr, key).await,
+        None => node.connect(addr).await,
+    };
+    let peer = match dialled {
         Ok(peer) => peer,
         Err(e) => {
             eprintln!("{e}");

@@ -33,6 +33,31 @@ pub struct PeerInfo {
     pub fingerprint: String,
     /// Whether the user marked this key verified.
     pub verified: bool,
+    /// False for a message request (PROTOCOL.md §8.2).
+    pub contact: bool,
+    /// Contacts whose names are equal or confusable with this one's (PROTOCOL.md §8.3).
+    pub confusable_with: Vec<String>,
+}
+
+/// A message request (PROTOCOL.md §8.2): the `request` event and the `requests` entries.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestInfo {
+    /// The stranger's key.
+    pub peer_id: String,
+    /// The name it announced last.
+    pub name: String,
+    /// Its fingerprint (filled in on the way to a UI).
+    pub fingerprint: String,
+    /// Its dialable address, if it announced a port.
+    pub address: Option<String>,
+    /// First handshake, Unix ms.
+    pub first_seen: u64,
+    /// Latest handshake or message, Unix ms.
+    pub last_seen: u64,
+    /// Messages it holds.
+    pub messages: u32,
+    /// Contacts whose names are equal or confusable with this one's (PROTOCOL.md §8.3).
+    pub confusable_with: Vec<String>,
 }
 
 /// One contact in a `contacts` event.
@@ -293,6 +318,27 @@ pub enum Event {
     },
     /// Internal (not sent as such): the contact list changed. Each UI client answers it with a
     /// fresh `contacts` listing of its own, so the event ring never holds whole listings.
+    /// A message request was created or changed.
+    Request(RequestInfo),
+    /// Every message request.
+    Requests {
+        /// Most recently seen first.
+        requests: Vec<RequestInfo>,
+    },
+    /// A request was accepted, blocked or expired.
+    RequestResolved {
+        /// The key.
+        peer_id: String,
+        /// `accepted`, `blocked` or `expired`.
+        outcome: &'static str,
+    },
+    /// A key was blocked or unblocked.
+    Blocked {
+        /// The key.
+        peer_id: String,
+        /// Whether it is blocked now.
+        blocked: bool,
+    },
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,
     /// Internal (not sent to the UI): the remote acknowledged message `id`.

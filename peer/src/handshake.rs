@@ -5,7 +5,7 @@
 //! decrypt — is an error and the connection is dropped by the caller.
 
 use crypto_core::noise::{InitiatorStart, ResponderStart};
-use crypto_core::wire::{Frame, FrameError, Hello};
+use crypto_core::wire::{clean_name, Frame, FrameError, Hello};
 use crypto_core::{encoding, HandshakeError, Identity, PublicKey, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
@@ -58,6 +58,16 @@ pub enum HandshakeFailure {
     /// Socket write error.
     #[error("write error: {0}")]
     Write(std::io::Error),
+    /// The dial expected another key; message 3 was not written (PROTOCOL.md §3).
+    #[error("another key answered: expected {expected}, got {got}")]
+    UnexpectedKey {
+        /// The key the dial expected.
+        expected: Box<PublicKey>,
+        /// The key that answered in message 2 (authenticated).
+        got: Box<PublicKey>,
+        /// The name that key announced in message 2.
+        name: String,
+    },
     /// The deadline passed.
     #[error("handshake not finished within {0} ms")]
     Timeout(u128),
@@ -113,12 +123,16 @@ fn empty_hello() -> Hello {
     }
 }
 
-/// Runs the initiator side: message 1 out, 2 in, 3 out.
+/// Runs the initiator side: message 1 out, 2 in, 3 out. With `expected`, a responder whose
+/// static key (learnt from message 2) is another fails with
+/// [`HandshakeFailure::UnexpectedKey`] before message 3 — which carries our static key and
+/// hello — is written.
 pub async fn initiate<R, W>(
     reader: &mut LineReader<R>,
     writer: &mut W,
     identity: &Identity,
     hello: &Hello,
+    expected: Option<&PublicKey>,
 ) -> Result<Established, HandshakeFailure>
 where
     R: AsyncRead + Unpin,
@@ -129,6 +143,15 @@ where
     let message2 = read_step(reader, 2).await?;
     let (send3, payload) = await2.read_message_2(&message2)?;
     let remote_hello = parse_hello(&payload);
+    if let Some(expected) = expected {
+        if send3.remote_static() != expected {
+            return Err(HandshakeFailure::UnexpectedKey {
+                expected: Box::new(*expected),
+                got: Box::new(*send3.remote_static()),
+                name: clean_name(&remote_hello.name),
+            });
+        }
+    }
     let (transport, message3) = send3.write_message_3(&hello.to_bytes())?;
     send_step(writer, 3, &message3).await?;
     Ok(Established {
@@ -195,7 +218,14 @@ pub(crate) mod tests {
         let bob = Identity::generate();
         let (alice_pub, bob_pub) = (*alice.public_key(), *bob.public_key());
         let i = tokio::spawn(async move {
-            initiate(&mut LineReader::new(ar), &mut aw, &alice, &hello("alice")).await
+            initiate(
+                &mut LineReader::new(ar),
+                &mut aw,
+                &alice,
+                &hello("alice"),
+                None,
+            )
+            .await
         });
         let r = tokio::spawn(async move {
             respond(&mut LineReader::new(br), &mut bw, &bob, &hello("bob")).await

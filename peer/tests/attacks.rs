@@ -553,10 +553,15 @@ async fn sessions_beyond_max_sessions_are_refused_and_existing_ones_continue() {
         let name = format!("c{i}");
         clients
             .push(SnowClient::connect(b.p2p_port, json!({"name": name, "listen_port": 0})).await);
-        ub.wait_for("peer_connected", |e| {
-            e["type"] == "peer_connected" && e["name"] == name.as_str()
-        })
-        .await;
+        let connected = ub
+            .wait_for("peer_connected", |e| {
+                e["type"] == "peer_connected" && e["name"] == name.as_str()
+            })
+            .await;
+        // Inbound keys are message requests; accepted, they receive "everyone" below.
+        ub.send(json!({"action": "accept_request", "peer_id": connected["peer_id"]}))
+            .await;
+        ub.wait_type("request_resolved").await;
     }
     // A fourth inbound connection is closed before any handshake byte.
     let mut fourth = raw(b.p2p_port).await;
@@ -736,31 +741,63 @@ async fn ui_clients_beyond_the_limit_get_503_until_one_leaves() {
     );
 }
 
+/// The rule changed (PROTOCOL.md §8.3): a key change is raised only by a dial that expected a
+/// contact's key at an address that contact gave us (see `attacks_trust.rs` for Mallory at
+/// Bob's own address). Here A is lured to Mallory's address: the dial expects Bob's key, so it
+/// stops before message 3 and fails, but it is no key change; Mallory's dial to B as "alice"
+/// is a new person, a message request flagged as confusable with the contact Alice.
 #[tokio::test]
-async fn a_man_in_the_middle_between_known_contacts_raises_key_changed_on_both_sides() {
+async fn a_man_in_the_middle_between_known_contacts_fails_the_dial_and_is_a_flagged_request() {
     let a = Peer::start("alice");
     let b = Peer::start("bob");
     let mut ua = a.ui().await;
     let mut ub = b.ui().await;
-    // First contact, direct: each pins the other's key.
+    // First contact, direct: A dials B, so B is A's contact; B accepts A's request.
     ua.connect_peer(b.p2p_port, &b.public_key).await;
     ub.wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
         .await;
+    ub.send(json!({"action": "accept_request", "peer_id": a.public_key}))
+        .await;
+    ub.wait_type("request_resolved").await;
     ua.send(json!({"action": "disconnect_peer", "peer_id": b.public_key}))
         .await;
     ub.wait_type("peer_disconnected").await;
-    // Later A dials "bob" again and reaches Mallory, who dials B as "alice".
+    // Later A dials "bob" again, expecting Bob's key, and reaches Mallory, who dials B as
+    // "alice".
     let (unwatched, _) = mpsc::unbounded_channel();
     let mitm = spawn_mitm(b.p2p_port, "alice", unwatched).await;
-    ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": mitm.port}))
+    ua.send(
+        json!({"action": "connect_peer", "ip": "127.0.0.1", "port": mitm.port,
+        "peer_id": b.public_key}),
+    )
+    .await;
+    let failed = ua
+        .wait_for("the failed dial", |e| {
+            assert_ne!(e["type"], "key_changed", "{e}");
+            assert_ne!(e["type"], "peer_connected", "{e}");
+            e["type"] == "error"
+        })
         .await;
-    let on_a = ua.wait_type("key_changed").await;
-    assert_eq!(on_a["peer_id"], b.public_key.as_str(), "{on_a}");
-    assert_eq!(on_a["new_key"], mitm.to_a.to_base64().as_str());
-    let on_b = ub.wait_type("key_changed").await;
-    assert_eq!(on_b["peer_id"], a.public_key.as_str(), "{on_b}");
-    assert_eq!(on_b["new_key"], mitm.to_b.to_base64().as_str());
-    // Held: nothing A sends to "everyone" goes to Mallory while the change is unresolved.
+    assert_eq!(failed["action"], "connect_peer", "{failed}");
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("another key answered"),
+        "{failed}"
+    );
+    let on_b = ub
+        .wait_for("request", |e| {
+            assert_ne!(e["type"], "key_changed", "{e}");
+            e["type"] == "request"
+        })
+        .await;
+    assert_eq!(on_b["peer_id"], mitm.to_b.to_base64().as_str(), "{on_b}");
+    assert_eq!(on_b["name"], "alice");
+    assert_eq!(on_b["confusable_with"], json!([a.public_key]), "{on_b}");
+    // Nothing A sends to "everyone" goes to Mallory, and nothing B sends to "everyone" does.
     let sent = ua.say("for bob only", None).await;
+    assert_eq!(sent["recipients"], json!([]), "{sent}");
+    let sent = ub.say("for alice only", None).await;
     assert_eq!(sent["recipients"], json!([]), "{sent}");
 }

@@ -241,7 +241,6 @@ async fn a_session_trickling_a_line_that_never_ends_is_closed_at_the_line_deadli
 }
 
 #[tokio::test]
-#[ignore = "fails until strangers land in message requests instead of contacts"]
 async fn a_stranger_lands_in_requests_with_a_bounded_number_of_messages() {
     let b = Peer::start("bob");
     let mut ub = b.ui().await;

@@ -4,8 +4,6 @@
 //! person (a message request), never a "change", and a name equal or confusable with a
 //! contact's is flagged; two keys behind one address are two people; an invite's key is
 //! compared before our message 3 (our static key and hello) is written. Real processes.
-//!
-//! Each test is written against the rule it names and is ignored until that rule lands.
 
 mod attack_helpers;
 mod common;
@@ -30,7 +28,6 @@ fn shown(line: &Option<Vec<u8>>) -> String {
 }
 
 #[tokio::test]
-#[ignore = "fails until every dial to a contact expects its key (connect_expecting)"]
 async fn a_look_alike_answering_a_redial_to_a_verified_contact_raises_key_changed() {
     let (da, db) = (tempdir(), tempdir());
     let (_a, mut b, mut ua) = alice_connected_to_bob(da.path(), db.path()).await;
@@ -101,7 +98,6 @@ async fn expect_request(ui: &mut common::Ui, key: &str) -> Value {
 }
 
 #[tokio::test]
-#[ignore = "fails until inbound new keys are new people (requests) with the confusable-name check"]
 async fn an_inbound_key_using_a_contacts_name_or_a_look_alike_is_a_flagged_request_not_a_key_change(
 ) {
     let a = Peer::start("alice");
@@ -158,7 +154,6 @@ async fn an_inbound_key_using_a_contacts_name_or_a_look_alike_is_a_flagged_reque
 }
 
 #[tokio::test]
-#[ignore = "fails until trust no longer keys on an IP plus a self-reported listen_port"]
 async fn two_keys_behind_one_address_claiming_the_same_port_are_two_people() {
     let a = Peer::start("alice");
     let mut ua = a.ui().await;
@@ -188,7 +183,6 @@ async fn two_keys_behind_one_address_claiming_the_same_port_are_two_people() {
 }
 
 #[tokio::test]
-#[ignore = "fails until an invite's key is compared before message 3 is written"]
 async fn an_invite_answered_by_another_key_never_receives_our_message_3() {
     let a = Peer::start("alice");
     let mut ua = a.ui().await;

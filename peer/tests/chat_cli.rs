@@ -28,6 +28,8 @@ async fn terminal_chat_talks_to_a_ui_peer_both_ways() {
     let connected = ua.wait_type("peer_connected").await;
     assert_eq!(connected["name"], "terminal tom");
     let tom = connected["peer_id"].as_str().unwrap().to_string();
+    // The terminal chat dialled A: to A it is a message request until accepted.
+    ua.accept_request(&tom).await;
 
     let mut stdin = chat.stdin.take().unwrap();
     stdin.write_all(b"hello from the terminal\n").await.unwrap();

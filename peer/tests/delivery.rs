@@ -69,6 +69,8 @@ async fn killing_the_receiver_mid_stream_loses_nothing_delivered_and_shows_nothi
     let mut ub = b.ui().await;
     ua.connect_peer(b_port, &b_key).await;
     ub.wait_type("peer_connected").await;
+    // A dialled B: to B, A is a message request until accepted.
+    ub.accept_request(&a_key).await;
 
     // A separate window on A only watches events, read by its own task.
     let mut watch = a.ui().await;

@@ -28,6 +28,8 @@ async fn snow_client_chats_with_a_peer_ui_and_gets_acks() {
     assert_eq!(connected["peer_id"], client.public_key.as_str());
     assert_eq!(connected["name"], "snowy");
     assert_eq!(connected["listen_port"], 4242);
+    // An inbound new key is a message request; accepted, its chats file as below.
+    ui.accept_request(&client.public_key).await;
     assert_eq!(connected["direction"], "inbound");
 
     // Client → UI, with the ack back (nonce counter 0 from the peer).

@@ -171,6 +171,8 @@ async fn disconnect_and_reconnect() {
     let mut b = Peer::start_args(&b_args(0));
     let mut ua = a.ui().await;
     ua.connect_peer(b.p2p_port, &b.public_key).await;
+    // A dialled B: B accepts A's message request, and that is kept across B's restart.
+    b.ui().await.accept_request(&a.public_key).await;
     ua.say("before", None).await;
     b.kill();
     let gone = ua.wait_type("peer_disconnected").await;

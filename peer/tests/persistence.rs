@@ -175,6 +175,8 @@ async fn a_burst_is_acked_in_order_and_every_acked_chat_survives_kill_9() {
     let mut client =
         SnowClient::connect(b.p2p_port, json!({"name": "burst", "listen_port": 0})).await;
     let sender = client.public_key.clone();
+    // An inbound new key is a message request (which keeps only 100 messages): accept it.
+    b.ui().await.accept_request(&sender).await;
     let mut lines = String::new();
     let mut ids = Vec::new();
     for i in 0..BURST {

@@ -1,4 +1,4 @@
-//! Trust on first use, key changes and invites (real processes).
+//! Trust bound to keys: key changes raised by dials, invites (real processes; PROTOCOL.md §8.3).
 
 mod common;
 mod store_common;
@@ -6,8 +6,12 @@ mod store_common;
 use serde_json::json;
 use store_common::{alice_connected_to_bob, full_history, start_in, tempdir};
 
+/// The rule changed (PROTOCOL.md §8.3): a key change is raised by a dial that expected the
+/// contact's key at the contact's own address — here A's redial — and that dial stops before
+/// message 3, so nothing is "held": no session with the new key exists until the user accepts.
 #[tokio::test]
-async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
+async fn a_redial_answered_by_another_key_at_the_contacts_address_raises_key_changed_until_accepted(
+) {
     let (da, db, db2) = (tempdir(), tempdir(), tempdir());
     let (a, mut b, mut ua) = alice_connected_to_bob(da.path(), db.path()).await;
     let (old_key, b_port) = (b.public_key.clone(), b.p2p_port);
@@ -24,13 +28,21 @@ async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
     let new_key = impostor.public_key.clone();
     assert_ne!(new_key, old_key);
     let mut ui = impostor.ui().await;
-    let change = ua.wait_type("key_changed").await;
+    let change = ua
+        .wait_for("key_changed", |e| {
+            assert!(
+                !(e["type"] == "peer_connected" && e["peer_id"] == new_key.as_str()),
+                "{e}"
+            );
+            e["type"] == "key_changed"
+        })
+        .await;
     assert_eq!(change["peer_id"], old_key.as_str());
     assert_eq!(change["new_key"], new_key.as_str());
     assert_eq!(change["name"], "bob");
     assert_eq!(change["was_verified"], true);
     assert_eq!(change["address"], format!("127.0.0.1:{b_port}"));
-    // Held: the message stays queued and nothing reaches the new key.
+    // Nothing reached the new key: the message stays queued.
     let history = full_history(&mut ua, &old_key).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["state"], "queued");
@@ -38,12 +50,8 @@ async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
     let mut late = a.ui().await;
     let again = late.wait_type("key_changed").await;
     assert_eq!(again["change_id"], change["change_id"]);
-    // The new key's own message is not shown while held.
-    ui.wait_for("peer_connected", |e| e["type"] == "peer_connected")
-        .await;
-    ui.say("hello, it is the new bob", Some(&a.public_key))
-        .await;
 
+    // Accepted: the next dial expects the new key, and what was owed moves to it.
     ua.send(json!({"action": "accept_key_change", "change_id": change["change_id"]}))
         .await;
     let got = ui.hear("for bob only").await;
@@ -70,36 +78,55 @@ async fn a_pinned_contact_answering_with_a_new_key_is_held_until_accepted() {
         .unwrap();
     assert_eq!(current["verified"], false, "a new key is not verified");
     assert!(list.iter().all(|c| c["peer_id"] != old_key.as_str()));
-    // Nothing said while held was shown to A.
-    let history = full_history(&mut ua, &new_key).await;
-    assert!(history
-        .iter()
-        .all(|m| m["text"] != "hello, it is the new bob"));
 }
 
+/// The rule changed (PROTOCOL.md §8.3): a rejected (contact, key) fails later dials at that
+/// address without asking again, and the same key dialling in is a new person — a message
+/// request flagged as confusable with the contact — never a key change.
 #[tokio::test]
-async fn a_rejected_key_is_closed_and_refused_later() {
+async fn a_rejected_key_change_is_not_raised_again_and_the_key_dialling_in_is_a_flagged_request() {
     let (da, db, db2) = (tempdir(), tempdir(), tempdir());
     let (a, mut b, mut ua) = alice_connected_to_bob(da.path(), db.path()).await;
-    let b_port = b.p2p_port;
+    let (old_key, b_port) = (b.public_key.clone(), b.p2p_port);
     b.kill();
     ua.wait_type("peer_disconnected").await;
+    ua.say("for bob only", Some(&old_key)).await;
     let impostor = start_in("bob", db2.path(), b_port, &[]);
     let mut ui = impostor.ui().await;
-    // The impostor dials A this time.
-    ui.connect_peer(a.p2p_port, &a.public_key).await;
     let change = ua.wait_type("key_changed").await;
     ua.send(json!({"action": "reject_key_change", "change_id": change["change_id"]}))
         .await;
-    ui.wait_type("peer_disconnected").await;
-    ui.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": a.p2p_port}))
-        .await;
-    ui.wait_for("refused", |e| {
-        e["type"] == "error" || e["type"] == "peer_disconnected"
+    // A keeps redialling bob's address (it still owes bob a message); each dial is answered
+    // by the rejected key and fails silently: no new key_changed, no session.
+    let log_before = a.log().matches("another key answered").count();
+    let deadline = tokio::time::Instant::now() + common::EVENT_TIMEOUT;
+    while a.log().matches("another key answered").count() < log_before + 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A stopped redialling"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut late = a.ui().await;
+    late.wait_for("the greeting's requests", |e| {
+        assert_ne!(
+            e["type"], "key_changed",
+            "a rejected change was raised again: {e}"
+        );
+        e["type"] == "requests"
     })
     .await;
-    a.wait_for_log("this key was rejected for a known contact")
+    // The impostor dials A: an inbound new key is a request, flagged, never a change.
+    ui.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": a.p2p_port}))
         .await;
+    let request = ua
+        .wait_for("request", |e| {
+            assert_ne!(e["type"], "key_changed", "{e}");
+            e["type"] == "request"
+        })
+        .await;
+    assert_eq!(request["peer_id"], impostor.public_key.as_str());
+    assert_eq!(request["confusable_with"], json!([old_key]), "{request}");
 }
 
 #[tokio::test]

@@ -402,6 +402,8 @@ test('an offline contact stays in the sidebar, greyed with "last seen", and can 
   await page.click('#chat-connect');
   const redial = await d.waitFor((a) => a.action === 'connect_peer', 'connect_peer');
   assert.deepEqual([redial.ip, redial.port], ['10.0.0.7', 6000]);
+  // The dial expects Carol's key: another key answering there is never taken for her (PROTOCOL.md §8.3).
+  assert.equal(redial.peer_id, C);
   assert.deepEqual(problems, []);
   await page.close();
   await context.unrouteAll();

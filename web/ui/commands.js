@@ -166,12 +166,16 @@ export function connectAddress(state, io, ip, portText) {
   return null;
 }
 
-/** Sends `connect_peer`, remembering it for Retry; a failure shows next to `form`. */
-function dialPeer(state, io, ip, port, form) {
+/**
+ * Sends `connect_peer`, remembering it for Retry; a failure shows next to `form`. A contact's
+ * dial names its key (`peerId`), so another key answering is never taken for them (PROTOCOL.md §8.3).
+ */
+function dialPeer(state, io, ip, port, form, peerId = null) {
   clearOtherErrors(state, form);
-  state.ui.lastDial = { form, ip, port };
+  state.ui.lastDial = { form, ip, port, peerId };
   state.ui.failedDial = null;
-  if (send(state, io, { action: 'connect_peer', ip, port }, form) !== null) setConnecting(state, io, true);
+  const action = peerId ? { action: 'connect_peer', ip, port, peer_id: peerId } : { action: 'connect_peer', ip, port };
+  if (send(state, io, action, form) !== null) setConnecting(state, io, true);
 }
 
 /** Dials a contact again at its last dialable address (the Connect button of an offline contact). */
@@ -183,7 +187,7 @@ export function connectContact(state, io, peerId) {
     return;
   }
   state.ui.contactDial = peerId;
-  dialPeer(state, io, target.ip, target.port, 'contact-error');
+  dialPeer(state, io, target.ip, target.port, 'contact-error', peerId);
 }
 
 /** Dials the last failed address or invite again (the Retry button next to its error). */
@@ -191,7 +195,7 @@ export function retryDial(state, io) {
   const dial = state.ui.lastDial;
   if (!dial) return;
   if (dial.invite) connectInvite(state, io, dial.invite, dial.form);
-  else dialPeer(state, io, dial.ip, dial.port, dial.form);
+  else dialPeer(state, io, dial.ip, dial.port, dial.form, dial.peerId);
 }
 
 // p2p-chat://<host>:<port>/<key>: host an IPv4 address, a [IPv6] literal or a DNS name; key 43

@@ -97,7 +97,8 @@ const CODES = {
     if (named) return `Someone else answered at ${a}, not ${named}. Nothing was sent; ask ${named} for a fresh invite.`;
     return `Someone else answered at ${a}, not the person this invite names. Nothing was sent; ask for a fresh invite.`;
   },
-  rejected_key: (a) => `You rejected the key of the peer at ${a} earlier, so it stays blocked.`,
+  blocked: (a) => `You blocked the key of the peer at ${a}, so it cannot connect. Unblock it in Requests to let it in.`,
+  unavailable: () => 'Your peer could not read its contacts right now, so the connection was closed. Try again.',
   session_limit: () => 'Your peer has reached its limit of connections.',
 };
 

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::registry::{NewSession, Refusal, SessionShared};
-use super::trust::Admission;
+use super::trust::{Admission, Expect};
 use super::{Inner, Node};
 use crate::admission::{PendingTable, PendingTicket, StrangerSessions, StrangerSlot, EVICTED};
 use crate::event::{ConnectionDirection, Event, PeerInfo};
@@ -93,7 +93,8 @@ impl ConnectError {
                 Refusal::Duplicate => "already_connected",
                 Refusal::OwnKey => "own_key",
                 Refusal::InviteKeyMismatch { .. } => "wrong_key",
-                Refusal::RejectedKey => "rejected_key",
+                Refusal::Blocked => "blocked",
+                Refusal::Unavailable => "unavailable",
                 Refusal::SessionLimit(_) => "session_limit",
                 Refusal::TooManyFromAddress => "too_many_from_address",
             },
@@ -215,6 +216,7 @@ impl Node {
                             ConnectionDirection::Inbound,
                             Some(ticket),
                             None,
+                            Expect::Anyone,
                         )
                         .await;
                     });
@@ -228,17 +230,29 @@ impl Node {
         }
     }
 
-    /// Dials `addr`, handshakes and registers the session. Returns once the session is live
-    /// (its I/O continues in a background task).
+    /// Dials `addr` expecting no particular key, handshakes and registers the session.
+    /// Returns once the session is live (its I/O continues in a background task). Whoever
+    /// answers becomes a contact (we dialled it, PROTOCOL.md §8.2).
     pub async fn connect(&self, addr: SocketAddr) -> Result<PeerInfo, ConnectError> {
-        self.connect_expecting(addr, None).await
+        self.dial(addr, Expect::Anyone).await
     }
 
-    /// [`Node::connect`], refusing the session unless the remote's static key is `expected`.
+    /// [`Node::connect`] expecting `expected` (a contact's key, PROTOCOL.md §8.3): another key
+    /// is closed before message 3; if `expected` is a contact and `addr` an address it gave
+    /// us, that is a key change (`key_changed`), else only a failed dial.
     pub async fn connect_expecting(
         &self,
         addr: SocketAddr,
         expected: Option<PublicKey>,
+    ) -> Result<PeerInfo, ConnectError> {
+        self.dial(addr, expected.map_or(Expect::Anyone, Expect::Contact))
+            .await
+    }
+
+    pub(super) async fn dial(
+        &self,
+        addr: SocketAddr,
+        expect: Expect,
     ) -> Result<PeerInfo, ConnectError> {
         self.emit(Event::Status {
             message: format!("connecting to {addr}"),
@@ -251,12 +265,6 @@ impl Node {
                 source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
             })?
             .map_err(|source| ConnectError::Connect { addr, source })?;
-        if let Some(expected) = expected {
-            match stream.local_addr() {
-                Ok(local) => self.inner.trust.expect(local, expected),
-                Err(source) => return Err(ConnectError::Connect { addr, source }),
-            }
-        }
         let (ready_tx, ready_rx) = oneshot::channel();
         let node = self.clone();
         tokio::spawn(async move {
@@ -266,6 +274,7 @@ impl Node {
                 ConnectionDirection::Outbound,
                 None,
                 Some(ready_tx),
+                expect,
             )
             .await;
         });
@@ -283,10 +292,11 @@ impl Node {
         direction: ConnectionDirection,
         pending: Option<PendingTicket>,
         ready: Ready,
+        expect: Expect,
     ) {
         let _guard = TaskGuard::new(&self.inner);
         let reason = self
-            .connection_body(stream, addr, direction, pending, ready)
+            .connection_body(stream, addr, direction, pending, ready, expect)
             .await;
         tracing::info!(%addr, ?direction, "connection closed: {reason}");
     }
@@ -301,12 +311,9 @@ impl Node {
         direction: ConnectionDirection,
         pending: Option<PendingTicket>,
         ready: Ready,
+        expect: Expect,
     ) -> String {
         let _ = stream.set_nodelay(true);
-        let local = match direction {
-            ConnectionDirection::Outbound => stream.local_addr().ok(),
-            ConnectionDirection::Inbound => None,
-        };
         let (read_half, mut write_half) = stream.into_split();
         let mut reader = LineReader::new(read_half);
         let hello = Hello {
@@ -322,7 +329,14 @@ impl Node {
             let handshake = tokio::time::timeout(timeout, async {
                 match direction {
                     ConnectionDirection::Outbound => {
-                        handshake::initiate(&mut reader, &mut write_half, identity, &hello).await
+                        handshake::initiate(
+                            &mut reader,
+                            &mut write_half,
+                            identity,
+                            &hello,
+                            expect.key(),
+                        )
+                        .await
                     }
                     ConnectionDirection::Inbound => {
                         handshake::respond(&mut reader, &mut write_half, identity, &hello).await
@@ -346,30 +360,23 @@ impl Node {
         };
         let established = match result {
             Ok(established) => established,
-            Err(e) => {
-                let reason = format!("handshake failed: {e}");
-                if let Some(ready) = ready {
-                    let _ = ready.send(Err(ConnectError::Handshake { addr, reason: e }));
-                }
-                return reason;
-            }
+            Err(e) => return Box::pin(self.handshake_failed(e, addr, ready, expect)).await,
         };
         let remote = established.remote();
-        let admitted = Box::pin(self.admit(remote, &established.hello, addr, local)).await;
-        let stranger = match admitted {
-            Ok(Admission::Normal { stranger, .. }) => stranger,
-            Ok(Admission::Held(event)) => {
-                self.emit(event);
-                false
-            }
+        let admitted = Box::pin(self.admit(remote, &established.hello, addr, direction)).await;
+        let admission = match admitted {
+            Ok(admission) => admission,
             Err(reason) => return refuse(ready, addr, reason),
         };
-        // A stranger counts against its address until its session ends (or it becomes a
-        // contact): one address cannot park more than its share (PROTOCOL.md §9.1).
-        let stranger_slot = if stranger {
+        // A message request counts against its address until its session ends (or it becomes
+        // a contact): one address cannot park more than its share (PROTOCOL.md §9.1).
+        let stranger_slot = if matches!(admission, Admission::Request { .. }) {
             match self.inner.connections.strangers.admit(addr.ip()) {
                 Ok(slot) => Some(slot),
-                Err(_) => return refuse(ready, addr, Refusal::TooManyFromAddress),
+                Err(_) => {
+                    self.inner.trust.release(&remote);
+                    return refuse(ready, addr, Refusal::TooManyFromAddress);
+                }
             }
         } else {
             None
@@ -380,8 +387,8 @@ impl Node {
         let (session, remote, conn_id, peer_id) = match self.establish(
             established,
             (reader, write_half),
-            addr,
-            direction,
+            (addr, direction),
+            admission,
             stranger_slot,
             ready,
         ) {
@@ -394,15 +401,54 @@ impl Node {
         format!("session with {peer_id} ended: {reason}")
     }
 
+    /// Tells the dialler why the handshake failed; a dial that expected a contact's key and
+    /// was answered by another may raise a key change. Returns the close reason.
+    async fn handshake_failed(
+        &self,
+        failure: HandshakeFailure,
+        addr: SocketAddr,
+        ready: Ready,
+        expect: Expect,
+    ) -> String {
+        let reason = format!("handshake failed: {failure}");
+        let error = match (&failure, expect) {
+            (HandshakeFailure::UnexpectedKey { got, .. }, Expect::Invite(expected)) => {
+                ConnectError::Refused {
+                    addr,
+                    reason: Refusal::InviteKeyMismatch {
+                        addr,
+                        got: got.to_base64(),
+                        expected: expected.to_base64(),
+                    },
+                }
+            }
+            (HandshakeFailure::UnexpectedKey { got, name, .. }, Expect::Contact(expected)) => {
+                self.key_mismatch(expected, **got, name.clone(), addr).await;
+                ConnectError::Handshake {
+                    addr,
+                    reason: failure,
+                }
+            }
+            _ => ConnectError::Handshake {
+                addr,
+                reason: failure,
+            },
+        };
+        if let Some(ready) = ready {
+            let _ = ready.send(Err(error));
+        }
+        reason
+    }
+
     /// Registers an admitted handshake (or refuses it) and starts its session on `io`, the
-    /// framed read half and the write half. `stranger` is a stranger's place in its address's
-    /// count, held for as long as the session is a stranger's.
+    /// framed read half and the write half. `stranger` is a message request's place in its
+    /// address's count, held for as long as the session is a stranger's.
     fn establish(
         &self,
         established: Box<handshake::Established>,
         io: (LineReader<OwnedReadHalf>, OwnedWriteHalf),
-        addr: SocketAddr,
-        direction: ConnectionDirection,
+        (addr, direction): (SocketAddr, ConnectionDirection),
+        admission: Admission,
         stranger: Option<StrangerSlot>,
         ready: Ready,
     ) -> Result<(session::Session, PublicKey, u64, String), Refusal> {
@@ -419,6 +465,13 @@ impl Node {
             // Filled in by whoever shows it (`fingerprint_of`): see `fingerprints`.
             fingerprint: String::new(),
             verified: self.inner.trust.is_verified(&remote),
+            contact: matches!(admission, Admission::Contact { .. }),
+            confusable_with: match &admission {
+                Admission::Request {
+                    confusable_with, ..
+                } => confusable_with.clone(),
+                Admission::Contact { .. } => Vec::new(),
+            },
         };
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
         let (close_tx, close_rx) = oneshot::channel();
@@ -436,6 +489,7 @@ impl Node {
             },
         );
         if let Err(reason) = registered {
+            self.inner.trust.release(&remote);
             refuse(ready, addr, reason.clone());
             return Err(reason);
         }
@@ -445,14 +499,15 @@ impl Node {
             inbox: self.inbox(remote, &info.name, shared),
             limits: self.inner.connections.session_limits,
         };
-        let held = self.inner.trust.is_held(&remote);
-        if !held {
-            self.emit(Event::PeerConnected(info.clone()));
+        self.emit(Event::PeerConnected(info.clone()));
+        let contact = info.contact;
+        if let Admission::Request { event, .. } = admission {
+            self.emit(event);
         }
         if let Some(ready) = ready {
             let _ = ready.send(Ok(info));
         }
-        if !held {
+        if contact {
             self.session_online(remote);
         }
         let handshake::Established { transport, .. } = *established;
@@ -472,9 +527,8 @@ impl Node {
     fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
         if let Some(info) = self.inner.sessions.remove_if_current(remote, conn_id) {
             self.inner.outbox.session_gone(remote);
-            if !self.inner.trust.release(remote) {
-                self.emit_disconnected(&info, reason);
-            }
+            self.inner.trust.release(remote);
+            self.emit_disconnected(&info, reason);
             self.emit_contacts();
         }
     }
@@ -562,8 +616,14 @@ mod size_tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stream = TcpStream::connect(addr).await.unwrap();
-        let connection =
-            node.run_connection(stream, addr, ConnectionDirection::Inbound, None, None);
+        let connection = node.run_connection(
+            stream,
+            addr,
+            ConnectionDirection::Inbound,
+            None,
+            None,
+            Expect::Anyone,
+        );
         assert!(
             std::mem::size_of_val(&connection) <= 1536,
             "{}",

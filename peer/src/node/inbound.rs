@@ -2,8 +2,10 @@
 //! acknowledged and shown, an `ack` advances our outbox, a `room` announcement is believed
 //! only by the rules of PROTOCOL.md §8.4 (from the room's creator, listing us; see
 //! `Store::apply_room_announcement`), and a room chat only from a current member of a room we
-//! are still in. Nothing from a held key is stored or acknowledged. An `ack` is taken only for
-//! an id we wrote on this session and that it has not acknowledged yet (PROTOCOL.md §5); any
+//! are still in. A stranger's (message request's, PROTOCOL.md §8.2) direct and broadcast chats
+//! are stored in its request, bounded there, and shown as `request:<peer_id>`; its room chats
+//! count only in rooms that list it; its room announcements are ignored. An `ack` is taken only
+//! for an id we wrote on this session and that it has not acknowledged yet (PROTOCOL.md §5); any
 //! other costs no store work and no event. Work is collected per session and handed to the
 //! store thread per burst, so a burst costs one commit; the session reads on while it is
 //! stored, and every store job is a reply the session waits for, so one session has at most its
@@ -21,7 +23,7 @@ use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{ChatMessage, Conversation, RoomAnnouncement};
+use crate::store::{self, ChatMessage, Conversation, RequestInsert, RoomAnnouncement};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -50,11 +52,15 @@ impl Inbox for NodeInbox {
     /// Adds the payload's store job to this session's batch, in arrival order; the returned
     /// future waits for its commit, so the session keeps reading while a burst is stored.
     fn receive(self: Arc<Self>, payload: Payload) -> Reply {
-        if self.node.inner.trust.is_held(&self.peer) {
-            // Nothing from a held key reaches the user or gets acknowledged.
-            return None;
-        }
+        let stranger = self.node.inner.trust.is_stranger(&self.peer);
         match payload {
+            Payload::Chat {
+                id,
+                text,
+                sent_at,
+                room: None,
+                broadcast,
+            } if stranger => self.receive_request_chat(id, text, sent_at, broadcast),
             Payload::Chat {
                 id,
                 text,
@@ -62,6 +68,10 @@ impl Inbox for NodeInbox {
                 room,
                 broadcast,
             } => self.receive_chat(id, text, sent_at, room, broadcast),
+            Payload::Room { .. } if stranger => {
+                tracing::info!(peer = %self.peer_id, "ignoring a room announcement from a stranger");
+                None
+            }
             Payload::Ack { id } => {
                 if self.shared.take_owed(&id) {
                     Some(self.record_ack(id))
@@ -164,6 +174,55 @@ impl NodeInbox {
         }))
     }
 
+    /// A stranger's direct or broadcast chat: stored in its request (whose bounds drop the
+    /// oldest), acknowledged once stored, shown as `request:<peer_id>`.
+    fn receive_request_chat(
+        self: Arc<Self>,
+        id: String,
+        text: String,
+        sent_at: u64,
+        broadcast: bool,
+    ) -> Reply {
+        let peer = self.peer;
+        let received_at = now_ms();
+        let stored = lock(&self.pending).call(move |s| {
+            let insert =
+                s.insert_request_message(&peer, &id, &text, sent_at, received_at, broadcast)?;
+            Ok::<_, store::StoreError>((insert, id, text))
+        });
+        Some(Box::pin(async move {
+            let (id, text) = match stored.await {
+                Ok(Ok((RequestInsert::Stored { .. }, id, text))) => (id, text),
+                Ok(Ok((RequestInsert::Duplicate, id, _))) => return Some(ack(id)),
+                Ok(Ok((RequestInsert::NoRequest, _, _))) => {
+                    // Accepted, blocked or evicted meanwhile: not stored, so not acknowledged;
+                    // the sender will try again.
+                    tracing::info!(peer = %self.peer_id, "a request's message arrived after the request ended");
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(peer = %self.peer_id, "cannot store a request's message: {e}");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %self.peer_id, "a request's message was not stored: {e}");
+                    return None;
+                }
+            };
+            let reply = ack(id.clone());
+            self.node.emit(Event::PeerMessage {
+                peer_id: self.peer_id.clone(),
+                name: self.name.clone(),
+                conversation: format!("{REQUEST_PREFIX}{}", self.peer_id),
+                id,
+                text,
+                sent_at,
+                received_at,
+            });
+            Some(reply)
+        }))
+    }
+
     /// Records an owed ack; the session waits for it like for a chat, so acks count against
     /// its store backlog.
     fn record_ack(
@@ -231,6 +290,9 @@ impl NodeInbox {
         }))
     }
 }
+
+/// The conversation id prefix of a message request (PROTOCOL.md §8.1).
+pub(super) const REQUEST_PREFIX: &str = "request:";
 
 /// The acknowledgement of chat `id` (PROTOCOL §5), sent once the chat is stored.
 fn ack(id: String) -> Outgoing {

@@ -9,8 +9,9 @@
 //! * [`driver`] — one connection from dial or accept through the handshake to a running
 //!   session and its end; the listener, per-address rate limit, the pending-handshake table
 //!   and strangers' per-address cap (`crate::admission`), and shutdown.
-//! * [`trust`] — trust on first use, held key changes, the verified flag and invites
-//!   (SECURITY.md). Binding trust to keys, message requests and nicknames go here.
+//! * [`trust`] — trust bound to keys: contacts, message requests from strangers, blocking,
+//!   key changes raised by dials that expected a contact's key, the verified flag and invites
+//!   (PROTOCOL.md §8.2, §8.3; SECURITY.md). Nicknames go here.
 //! * [`inbound`] — what a session received: store first, then acknowledge (PROTOCOL.md §8.1).
 //! * [`sending`] — our messages: committed to the outbox, then written to live sessions; the
 //!   backlog a session gets when it comes up.
@@ -55,7 +56,7 @@ pub use redial::{REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal};
 pub use rooms::RoomError;
 pub use sending::{SendError, Target, MAX_TEXT_CHARS};
-pub use trust::{InviteError, KeyChangeError};
+pub use trust::{InviteError, KeyChangeError, RequestError};
 
 /// Capacity of the event channel; a UI that lags further loses events (and is told so).
 const EVENT_CAPACITY: usize = 4096;
@@ -179,6 +180,12 @@ impl Node {
                 let mut info = info.clone();
                 info.fingerprint = self.fingerprint_of(&key);
                 Some(Event::PeerConnected(info))
+            }
+            Event::Request(info) if info.fingerprint.is_empty() => {
+                let key = PublicKey::from_base64(&info.peer_id).ok()?;
+                let mut info = info.clone();
+                info.fingerprint = self.fingerprint_of(&key);
+                Some(Event::Request(info))
             }
             _ => None,
         }

@@ -51,18 +51,26 @@ impl Node {
         }
     }
 
-    /// Every live session that is not held, as `peer_connected` payloads.
+    /// Every live session, as `peer_connected` payloads (`contact` false for a request).
     pub fn peers(&self) -> Vec<PeerInfo> {
         let verified = self.inner.trust.verified_keys();
-        let held = self.inner.trust.held_keys();
+        let strangers = self.inner.trust.stranger_keys();
         self.inner
             .sessions
             .infos()
             .into_iter()
-            .filter(|(key, _)| !held.contains(key))
-            .map(|(key, info)| PeerInfo {
-                verified: verified.contains(&key),
-                ..info
+            .map(|(key, info)| {
+                let contact = !strangers.contains(&key);
+                PeerInfo {
+                    verified: verified.contains(&key),
+                    contact,
+                    confusable_with: if contact {
+                        Vec::new()
+                    } else {
+                        info.confusable_with
+                    },
+                    ..info
+                }
             })
             .collect()
     }
@@ -137,7 +145,8 @@ impl Node {
     }
 
     /// What a UI gets on connect after `info` and the `peer_connected` snapshot: `contacts`,
-    /// one `room` per room, one `key_changed` per unresolved change.
+    /// one `room` per room, one `key_changed` per unresolved change (then `requests`, added
+    /// by the caller).
     pub async fn greeting_events(&self) -> Vec<Event> {
         let node = self.clone();
         let me = self.inner.public;
@@ -257,6 +266,59 @@ impl Node {
             Ok(Err(e)) => Err(HistoryError::Read(e)),
             Err(e) => Err(HistoryError::Unavailable(e)),
         }
+    }
+
+    /// One page of a message request's messages (`load_history` of `request:<peer_id>`).
+    pub async fn request_history(
+        &self,
+        peer: PublicKey,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Event, HistoryError> {
+        let limit = limit.clamp(1, MAX_HISTORY_PAGE);
+        let result = self
+            .store()
+            .call(
+                move |s| -> store::Result<(Vec<store::RequestMessage>, String)> {
+                    let page = s.request_history(&peer, before, limit + 1)?;
+                    let name = s.request(&peer)?.map(|r| r.name).unwrap_or_default();
+                    Ok((page, name))
+                },
+            )
+            .await;
+        let (mut page, name) = match result {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return Err(HistoryError::Read(e)),
+            Err(e) => return Err(HistoryError::Unavailable(e)),
+        };
+        let has_more = page.len() > limit;
+        if has_more {
+            page.remove(0);
+        }
+        let peer_id = peer.to_base64();
+        let conversation = format!("request:{peer_id}");
+        let messages = page
+            .into_iter()
+            .map(|m| {
+                HistoryEntry::Chat(HistoryMessage {
+                    seq: m.seq,
+                    id: m.id,
+                    conversation: conversation.clone(),
+                    from: peer_id.clone(),
+                    name: name.clone(),
+                    text: m.text,
+                    sent_at: m.sent_at,
+                    received_at: m.received_at,
+                    direction: "in",
+                    state: None,
+                })
+            })
+            .collect();
+        Ok(Event::History {
+            conversation,
+            messages,
+            has_more,
+        })
     }
 }
 

@@ -1,4 +1,5 @@
-//! Redialling contacts we owe messages to, at their last dialable address, with capped
+//! Redialling contacts we owe messages to, at their last dialable address and expecting their
+//! key (another key answering there is a key change, `trust`), with capped
 //! exponential backoff per contact; a contact whose session comes up is forgotten (its next
 //! absence starts again at the base delay). Other ways to reach a contact belong here and in
 //! `addresses`.
@@ -83,7 +84,7 @@ impl Node {
                     let Some(addr) = address.and_then(|a| a.parse::<SocketAddr>().ok()) else {
                         continue;
                     };
-                    if node.inner.sessions.contains(&key) || node.inner.trust.is_replacing(&key) {
+                    if node.inner.sessions.contains(&key) {
                         continue;
                     }
                     if !node.inner.redial.due(key, now, base) {
@@ -91,7 +92,8 @@ impl Node {
                     }
                     let node = node.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = node.connect(addr).await {
+                        // Every redial expects the contact's key (PROTOCOL.md §8.3).
+                        if let Err(e) = node.connect_expecting(addr, Some(key)).await {
                             tracing::debug!("redial failed: {e}");
                         }
                     });

@@ -37,12 +37,15 @@ pub enum Refusal {
         /// The invite's key, base64.
         expected: String,
     },
-    /// The user rejected this key for a known contact.
-    #[error("this key was rejected for a known contact")]
-    RejectedKey,
     /// A stranger's address already has its share of sessions (PROTOCOL.md §9.1).
     #[error("too many sessions from this address")]
     TooManyFromAddress,
+    /// The user blocked this key (PROTOCOL.md §8.2).
+    #[error("this key is blocked")]
+    Blocked,
+    /// The store could not say who this key is, so it is not let in.
+    #[error("the store is unavailable")]
+    Unavailable,
 }
 
 /// PROTOCOL.md §7: given a live session and a newly completed one with the same remote, keep

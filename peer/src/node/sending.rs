@@ -100,9 +100,9 @@ impl Node {
             .await
     }
 
-    /// Whether `key` has a live session that is not held.
+    /// Whether `key` has a live session.
     pub(super) fn is_online(&self, key: &PublicKey) -> bool {
-        self.inner.sessions.contains(key) && !self.inner.trust.is_held(key)
+        self.inner.sessions.contains(key)
     }
 
     /// Sends a chat message: committed to the outbox first, then `message_sent {state:
@@ -115,26 +115,31 @@ impl Node {
         let me = self.inner.public;
         let (conversation, recipients): (Conversation, Vec<PublicKey>) = match target {
             Target::Everyone => {
-                let held = self.inner.trust.held_keys();
+                // Message requests never receive what is sent to "everyone" (PROTOCOL.md §8.2).
+                let strangers = self.inner.trust.stranger_keys();
                 let live = self
                     .inner
                     .sessions
                     .keys()
                     .into_iter()
-                    .filter(|k| !held.contains(k))
+                    .filter(|k| !strangers.contains(k))
                     .collect();
                 (Conversation::Everyone, live)
             }
             Target::Peer(key) => {
+                // Replying to a request accepts it first (PROTOCOL.md §8.2).
+                let standing = self.store().call(move |s| s.key_standing(&key)).await??;
+                if standing == store::KeyStanding::Request {
+                    self.accept_request(key)
+                        .await
+                        .map_err(|_| SendError::NotConnected)?;
+                }
                 if !self.is_online(&key) {
                     let known = self.store().call(move |s| s.contact(&key)).await??;
                     if known.is_none_or(|c| c.replaced_by.is_some()) {
                         return Err(SendError::NotConnected);
                     }
                 }
-                // Replying to a stranger makes it a contact (PROTOCOL.md §8.2): its session
-                // gets a contact's idle timeout and leaves its address's stranger count.
-                self.inner.sessions.promote(&key);
                 (Conversation::Peer(key), vec![key])
             }
             Target::Room(id) => {
@@ -207,7 +212,7 @@ impl Node {
         Ok(event)
     }
 
-    /// A session that is not held came up: announce the rooms we created that it is in, send what it is owed (in
+    /// A contact's session came up: announce its rooms, send what it is owed (in
     /// order), refresh the contacts.
     pub(super) fn session_online(&self, remote: PublicKey) {
         self.inner.redial.forget(&remote);
@@ -255,9 +260,6 @@ impl Node {
     /// Queues `payload` on `peer`'s session (waiting up to SEND_WAIT for room); false if there
     /// is no usable session (a stuck one is closed).
     pub(super) async fn push(&self, peer: &PublicKey, payload: Outgoing) -> bool {
-        if self.inner.trust.is_held(peer) {
-            return false;
-        }
         let Some(queue) = self.inner.sessions.queue(peer) else {
             return false;
         };
@@ -267,9 +269,6 @@ impl Node {
     /// [`Node::push`] for our chat `id`: the session owes us its ack from now on (recorded
     /// before the write, so the ack cannot arrive first; PROTOCOL.md §5).
     async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {
-        if self.inner.trust.is_held(peer) {
-            return false;
-        }
         let Some((queue, shared)) = self.inner.sessions.queue_and_shared(peer) else {
             return false;
         };

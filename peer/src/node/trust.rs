@@ -1,44 +1,84 @@
-//! Trust on first use (SECURITY.md): which keys the user knows, which new key is held because
-//! a pinned contact's address or name answered with it, the verified flag, and invites (a
-//! dial that must reach the invite's key). Runs after the handshake and before registration,
-//! so a held or refused key never reaches the user. Binding trust to keys only, message
-//! requests from strangers and nicknames belong here.
+//! Trust bound to keys (PROTOCOL.md §8.2, §8.3; SECURITY.md): a contact *is* its key. Names
+//! and self-reported ports never decide who someone is, so this module never compares them to
+//! decide; it only flags an inbound stranger whose name looks like a contact's.
+//!
+//! * A key we dialled is a contact at once; an inbound key that is not a contact is a
+//!   stranger and its session a message request (kept bounded by the store, shown only in
+//!   its request) until the user accepts it, replies to it or blocks it.
+//! * A key change is raised only by a dial that expected a contact's key at an address that
+//!   contact gave us and was answered by another key; the handshake stops before message 3
+//!   (`crate::handshake::initiate`), so no session with the other key exists.
+//! * Blocked keys are closed right after the handshake, before any payload is read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crypto_core::wire::{clean_name, Hello};
 use crypto_core::PublicKey;
 
 use super::registry::Refusal;
 use super::{lock, ConnectError, Node};
-use crate::event::{now_ms, Event, PeerInfo};
+use crate::confusable::confusable_with;
+use crate::event::{now_ms, ConnectionDirection, Event, PeerInfo, RequestInfo};
 use crate::invite::{self, Invite, QrError};
 use crate::persist::StoreUnavailable;
-use crate::store::{self, KeyChangeState, StoreError};
+use crate::store::{self, dialable_address, KeyChangeState, KeyStanding, Request, RequestSeen};
+use crate::store::{Store, StoreError};
 
-/// A session held because its key differs from a pinned contact's.
+/// How often unaccepted requests are checked for expiry (PROTOCOL.md §8.2: 30 days idle).
+const REQUEST_EXPIRY_CHECK: Duration = Duration::from_secs(3600);
+
+/// Why a dial expects a key, which decides what another key answering means (§8.3).
 #[derive(Debug, Clone, Copy)]
-struct Held {
-    change_id: i64,
-    old_key: PublicKey,
+pub(super) enum Expect {
+    /// Any key may answer.
+    Anyone,
+    /// A contact's key (or a key the user named): another key is a key change if the address
+    /// is one that contact gave us, else a failed dial.
+    Contact(PublicKey),
+    /// An invite's key: another key is an error for the dial.
+    Invite(PublicKey),
+}
+
+impl Expect {
+    pub(super) fn key(&self) -> Option<&PublicKey> {
+        match self {
+            Expect::Anyone => None,
+            Expect::Contact(key) | Expect::Invite(key) => Some(key),
+        }
+    }
 }
 
 /// What the trust check decided about a finished handshake.
 pub(super) enum Admission {
-    /// A contact (new or known); `verified` from the store. `stranger`: a key that reached
-    /// us (not one we dialled) and was not a contact before this session, so the per-address
-    /// cap on strangers' sessions and their shorter idle timeout apply (PROTOCOL.md §9).
-    Normal { verified: bool, stranger: bool },
-    /// Held for the user's decision.
-    Held(Event),
+    /// A contact (new or known); `verified` from the store.
+    Contact { verified: bool },
+    /// A stranger: its session is a message request.
+    Request {
+        /// Contacts whose names are equal or confusable with the stranger's.
+        confusable_with: Vec<String>,
+        /// The `request` event to emit once the session is registered.
+        event: Event,
+    },
 }
 
 /// Why a key change could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyChangeError {
     /// The store refused (e.g. no such pending change).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store thread did not answer.
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+/// Why a request could not be accepted, or a key not (un)blocked.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The store refused (e.g. no request from that key).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The store thread did not answer.
@@ -54,36 +94,29 @@ pub enum InviteError {
     Qr(#[from] QrError),
 }
 
-/// The trust state kept in memory (the contacts themselves are in the store).
+/// The trust state kept in memory (contacts, requests and blocks are in the store).
 #[derive(Default)]
 pub(super) struct Trust {
-    /// New key → the key change it is held for.
-    held: Mutex<HashMap<PublicKey, Held>>,
-    /// Local address of an outbound connection made with an invite → the key it must reach.
-    expected: Mutex<HashMap<SocketAddr, PublicKey>>,
+    /// Live sessions that are message requests (bounded by the session limit).
+    strangers: Mutex<HashSet<PublicKey>>,
     /// Keys the user marked verified (mirrors the store, read on every `peer_connected`).
     verified: Mutex<HashSet<PublicKey>>,
 }
 
 impl Trust {
-    /// Whether `key`'s session is held for a key-change decision.
-    pub(super) fn is_held(&self, key: &PublicKey) -> bool {
-        lock(&self.held).contains_key(key)
+    /// Whether `key`'s live session is a message request.
+    pub(super) fn is_stranger(&self, key: &PublicKey) -> bool {
+        lock(&self.strangers).contains(key)
     }
 
-    /// The keys whose sessions are held.
-    pub(super) fn held_keys(&self) -> HashSet<PublicKey> {
-        lock(&self.held).keys().copied().collect()
+    /// The keys of live message-request sessions.
+    pub(super) fn stranger_keys(&self) -> HashSet<PublicKey> {
+        lock(&self.strangers).clone()
     }
 
-    /// Whether a held session claims to replace `old_key` (so `old_key` is not redialled).
-    pub(super) fn is_replacing(&self, old_key: &PublicKey) -> bool {
-        lock(&self.held).values().any(|h| h.old_key == *old_key)
-    }
-
-    /// `key`'s session ended: forget its hold; true if it was held.
+    /// `key`'s session ended (or it became a contact): it is no longer a live request.
     pub(super) fn release(&self, key: &PublicKey) -> bool {
-        lock(&self.held).remove(key).is_some()
+        lock(&self.strangers).remove(key)
     }
 
     pub(super) fn is_verified(&self, key: &PublicKey) -> bool {
@@ -102,121 +135,231 @@ impl Trust {
             set.remove(&key);
         }
     }
+}
 
-    /// Remembers that the outbound connection from `local` must reach `key`.
-    pub(super) fn expect(&self, local: SocketAddr, key: PublicKey) {
-        lock(&self.expected).insert(local, key);
+/// The current contacts' keys whose name (or nickname) is equal or confusable with `name`.
+fn confusable_contacts(s: &Store, name: &str) -> store::Result<Vec<String>> {
+    let contacts: Vec<_> = s
+        .list_contacts()?
+        .into_iter()
+        .filter(|c| c.replaced_by.is_none())
+        .collect();
+    let mut names: Vec<(&PublicKey, &str)> = Vec::with_capacity(contacts.len() * 2);
+    for c in &contacts {
+        names.push((&c.public_key, c.name.as_str()));
+        if let Some(nick) = &c.nickname {
+            names.push((&c.public_key, nick.as_str()));
+        }
+    }
+    let mut keys: Vec<String> = confusable_with(name, names)
+        .into_iter()
+        .map(PublicKey::to_base64)
+        .collect();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// What kind of address a dial reached a contact at (for its address list).
+fn reached_kind(addr: SocketAddr) -> store::AddressKind {
+    match addr.ip() {
+        std::net::IpAddr::V6(_) => store::AddressKind::Ipv6,
+        std::net::IpAddr::V4(v4) if v4.is_private() || v4.is_loopback() || v4.is_link_local() => {
+            store::AddressKind::Lan
+        }
+        std::net::IpAddr::V4(_) => store::AddressKind::Observed,
+    }
+}
+
+/// The `request` event of a stored request (the fingerprint is filled in on the way to a UI).
+pub(super) fn request_info(request: &Request, confusable_with: Vec<String>) -> RequestInfo {
+    RequestInfo {
+        peer_id: request.public_key.to_base64(),
+        name: request.name.clone(),
+        fingerprint: String::new(),
+        address: request.last_address.clone(),
+        first_seen: request.first_seen,
+        last_seen: request.last_seen,
+        messages: request.messages,
+        confusable_with,
     }
 }
 
 impl Node {
-    /// Trust on first use, after the handshake and before the session is registered: an
-    /// invite's key must match; a pinned contact's address or name answering with another key
-    /// holds the session; a rejected key is refused; anyone else becomes (or stays) a contact.
+    /// After the handshake and before the session is registered: a blocked key is refused; a
+    /// key we dialled, or a contact, is a contact; any other inbound key is a message request.
     pub(super) async fn admit(
         &self,
         remote: PublicKey,
         hello: &Hello,
         addr: SocketAddr,
-        local: Option<SocketAddr>,
+        direction: ConnectionDirection,
     ) -> Result<Admission, Refusal> {
-        let trust = &self.inner.trust;
-        if let Some(local) = local {
-            let expected = lock(&trust.expected).remove(&local);
-            if let Some(expected) = expected {
-                if expected != remote {
-                    return Err(Refusal::InviteKeyMismatch {
-                        addr,
-                        got: remote.to_base64(),
-                        expected: expected.to_base64(),
-                    });
-                }
-            }
-        }
         if remote == self.inner.public {
-            return Ok(Admission::Normal {
-                verified: false,
-                stranger: false,
-            });
+            return Ok(Admission::Contact { verified: false });
         }
-        let inbound = local.is_none();
         let name = clean_name(&hello.name);
         let port = hello.listen_port;
-        let dialable = store::dialable_address(addr.ip(), port);
+        let dialable = dialable_address(addr.ip(), port).unwrap_or_default();
+        let dialled = direction == ConnectionDirection::Outbound;
         let now = now_ms();
+        type Verdict = Result<((Admission, Vec<PublicKey>), bool), Refusal>;
+        let node = self.clone();
+        // Whether a live session is a request is decided here, on the store thread, so a
+        // simultaneous inbound session from a key we are dialling cannot be left marked as a
+        // stranger after the dial made it a contact.
         let verdict = self
             .store()
-            .call(move |s| -> store::Result<Result<Admission, Refusal>> {
-                let address = dialable.as_deref().unwrap_or("");
-                let by_name = (!name.is_empty()).then_some(name.as_str());
-                if let Some(old) = s.key_conflict(&remote, address, by_name)? {
-                    let change = s.record_key_change(
-                        &old.public_key,
-                        &remote,
-                        &name,
-                        dialable.as_deref(),
-                        now,
-                    )?;
-                    match change.state {
-                        KeyChangeState::Rejected => return Ok(Err(Refusal::RejectedKey)),
-                        KeyChangeState::Pending => {
-                            return Ok(Ok(Admission::Held(Event::KeyChanged {
-                                change_id: change.id,
-                                peer_id: old.public_key.to_base64(),
-                                new_key: remote.to_base64(),
-                                name: change.name,
-                                address: change.address,
-                                was_verified: old.verified,
-                            })))
-                        }
-                        KeyChangeState::Accepted => {}
+            .call(move |s| -> store::Result<Verdict> {
+                let dialled = dialled.then_some(addr);
+                let verdict = node.judge(s, remote, &name, &dialable, port, dialled, now)?;
+                let strangers = &node.inner.trust.strangers;
+                let promoted = match &verdict {
+                    Ok((Admission::Request { .. }, _)) => {
+                        lock(strangers).insert(remote);
+                        false
                     }
-                }
-                let (contact, is_new) = s.mark_seen(&remote, &name, address, port, now)?;
-                Ok(Ok(Admission::Normal {
-                    verified: contact.verified,
-                    stranger: inbound && is_new,
-                }))
+                    Ok((Admission::Contact { .. }, _)) => lock(strangers).remove(&remote),
+                    Err(_) => false,
+                };
+                Ok(verdict.map(|v| (v, promoted)))
             })
             .await;
-        let admission = match verdict {
+        let ((admission, evicted), promoted) = match verdict {
             Ok(Ok(result)) => result?,
             Ok(Err(e)) => {
                 tracing::warn!("contact bookkeeping failed: {e}");
-                Admission::Normal {
-                    verified: false,
-                    stranger: inbound,
-                }
+                return Err(Refusal::Unavailable);
             }
             Err(e) => {
                 tracing::warn!("{e}");
-                Admission::Normal {
-                    verified: false,
-                    stranger: inbound,
-                }
+                return Err(Refusal::Unavailable);
             }
         };
-        match &admission {
-            Admission::Normal { verified, .. } => trust.set_verified_flag(remote, *verified),
-            Admission::Held(Event::KeyChanged {
-                change_id, peer_id, ..
-            }) => {
-                if let Ok(old_key) = PublicKey::from_base64(peer_id) {
-                    lock(&trust.held).insert(
-                        remote,
-                        Held {
-                            change_id: *change_id,
-                            old_key,
-                        },
-                    );
-                }
-            }
-            Admission::Held(_) => {}
+        for key in evicted {
+            self.emit(Event::RequestResolved {
+                peer_id: key.to_base64(),
+                outcome: "expired",
+            });
+        }
+        if let Admission::Contact { verified } = &admission {
+            self.inner.trust.set_verified_flag(remote, *verified);
+        }
+        if promoted {
+            // A live request session from this key (a simultaneous dial in the other
+            // direction) is now a contact's; it may be the one the duplicate rule keeps.
+            self.promote_live_session(remote);
         }
         Ok(admission)
     }
 
-    /// Accepts or rejects a held key change.
+    /// Decides on the store thread what a finished handshake is: blocked, a contact, or a
+    /// (new or known) message request.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        s: &mut Store,
+        remote: PublicKey,
+        name: &str,
+        dialable: &str,
+        port: u16,
+        dialled: Option<SocketAddr>,
+        now: u64,
+    ) -> store::Result<Result<(Admission, Vec<PublicKey>), Refusal>> {
+        let standing = s.key_standing(&remote)?;
+        if standing == KeyStanding::Blocked {
+            return Ok(Err(Refusal::Blocked));
+        }
+        if dialled.is_some() || standing == KeyStanding::Contact {
+            let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
+            if let Some(addr) = dialled {
+                // A key we dialled is a contact at once; a request from it is
+                // accepted (its messages move into the conversation).
+                if standing == KeyStanding::Request {
+                    s.accept_request(&remote, now)?;
+                }
+                s.record_reached(&remote, &addr.to_string(), reached_kind(addr), now)?;
+            }
+            return Ok(Ok((
+                Admission::Contact {
+                    verified: contact.verified,
+                },
+                Vec::new(),
+            )));
+        }
+        let (request, evicted) = match s.record_request(&remote, name, dialable, port, now)? {
+            RequestSeen::New { request, evicted } => (request, evicted),
+            RequestSeen::Known(request) => (request, Vec::new()),
+            RequestSeen::Blocked => return Ok(Err(Refusal::Blocked)),
+            RequestSeen::IsContact => {
+                let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
+                return Ok(Ok((
+                    Admission::Contact {
+                        verified: contact.verified,
+                    },
+                    Vec::new(),
+                )));
+            }
+        };
+        let confusable_with = confusable_contacts(s, &request.name)?;
+        let event = Event::Request(request_info(&request, confusable_with.clone()));
+        Ok(Ok((
+            Admission::Request {
+                confusable_with,
+                event,
+            },
+            evicted,
+        )))
+    }
+
+    /// A dial expecting `expected` at `addr` was answered by `got` (which announced `name`)
+    /// and closed before message 3. Raises `key_changed` when `expected` is a contact and
+    /// `addr` is an address that contact gave us; otherwise it was only a failed dial.
+    pub(super) async fn key_mismatch(
+        &self,
+        expected: PublicKey,
+        got: PublicKey,
+        name: String,
+        addr: SocketAddr,
+    ) {
+        let now = now_ms();
+        let address = addr.to_string();
+        let raised = self
+            .store()
+            .call(move |s| -> store::Result<Option<Event>> {
+                let Some(contact) = s.contact(&expected)?.filter(|c| c.replaced_by.is_none())
+                else {
+                    return Ok(None);
+                };
+                let given = contact.last_address.as_deref() == Some(address.as_str())
+                    || s.contact_addresses(&expected)?
+                        .iter()
+                        .any(|a| a.address == address);
+                if !given {
+                    return Ok(None);
+                }
+                let change = s.record_key_change(&expected, &got, &name, Some(&address), now)?;
+                if change.state != KeyChangeState::Pending {
+                    return Ok(None);
+                }
+                Ok(Some(Event::KeyChanged {
+                    change_id: change.id,
+                    peer_id: expected.to_base64(),
+                    new_key: got.to_base64(),
+                    name: change.name,
+                    address: change.address,
+                    was_verified: contact.verified,
+                }))
+            })
+            .await;
+        match raised {
+            Ok(Ok(Some(event))) => self.emit(event),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot record a key change: {e}"),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// Accepts or rejects a key change.
     pub async fn resolve_key_change(
         &self,
         change_id: i64,
@@ -233,29 +376,126 @@ impl Node {
                 }
             })
             .await??;
-        let trust = &self.inner.trust;
-        let held = {
-            let mut held = lock(&trust.held);
-            match held.get(&new_key) {
-                Some(h) if h.change_id == change_id => held.remove(&new_key),
-                _ => None,
-            }
-        };
         if accept {
-            if let Some(h) = held {
-                trust.set_verified_flag(h.old_key, false);
-            }
-            trust.set_verified_flag(new_key, false);
-            if let Some(mut info) = self.inner.sessions.info(&new_key) {
-                info.verified = false;
-                self.emit(Event::PeerConnected(info));
-                self.session_online(new_key);
-            }
-        } else if held.is_some() {
-            self.disconnect(&new_key, "key change rejected by the user");
+            self.inner.trust.set_verified_flag(new_key, false);
+            // What was owed to the old key now waits for the new one: dial it at once.
+            self.inner.redial.forget(&new_key);
         }
         self.emit_contacts();
         Ok(())
+    }
+
+    /// The user accepted `peer`'s request (or replied to it): it becomes a contact and its
+    /// messages move to the conversation `peer_id`.
+    pub async fn accept_request(&self, peer: PublicKey) -> Result<(), RequestError> {
+        let now = now_ms();
+        let contact = self
+            .store()
+            .call(move |s| s.accept_request(&peer, now))
+            .await??;
+        self.inner.trust.release(&peer);
+        self.inner.trust.set_verified_flag(peer, contact.verified);
+        self.promote_live_session(peer);
+        Ok(())
+    }
+
+    /// `peer`'s request became a contact: every UI learns it, and a live session gets what a
+    /// contact's session gets (its rooms and backlog, a contact's idle timeout) and leaves its
+    /// address's stranger count (PROTOCOL.md §9.1).
+    fn promote_live_session(&self, peer: PublicKey) {
+        self.inner.sessions.promote(&peer);
+        self.emit(Event::RequestResolved {
+            peer_id: peer.to_base64(),
+            outcome: "accepted",
+        });
+        if let Some(mut info) = self.inner.sessions.info(&peer) {
+            info.contact = true;
+            info.confusable_with = Vec::new();
+            info.verified = self.inner.trust.is_verified(&peer);
+            self.emit(Event::PeerConnected(info));
+            self.session_online(peer);
+        }
+        self.emit_contacts();
+    }
+
+    /// Blocks (or unblocks) `peer`: a blocked key's session is closed, its request deleted,
+    /// and its later handshakes are closed before any payload is read.
+    pub async fn set_blocked(&self, peer: PublicKey, blocked: bool) -> Result<(), RequestError> {
+        let now = now_ms();
+        let had_request = self
+            .store()
+            .call(move |s| {
+                if blocked {
+                    s.block_key(&peer, now)
+                } else {
+                    s.unblock_key(&peer).map(|_| false)
+                }
+            })
+            .await??;
+        if blocked {
+            self.disconnect(&peer, "blocked by the user");
+        }
+        if had_request {
+            self.emit(Event::RequestResolved {
+                peer_id: peer.to_base64(),
+                outcome: "blocked",
+            });
+        }
+        self.emit(Event::Blocked {
+            peer_id: peer.to_base64(),
+            blocked,
+        });
+        self.emit_contacts();
+        Ok(())
+    }
+
+    /// The `requests` event.
+    pub async fn requests_event(&self) -> Event {
+        let listed = self
+            .store()
+            .call(|s| -> store::Result<Vec<RequestInfo>> {
+                let mut out = Vec::new();
+                for request in s.list_requests()? {
+                    let confusable = confusable_contacts(s, &request.name)?;
+                    out.push(request_info(&request, confusable));
+                }
+                Ok(out)
+            })
+            .await;
+        let mut requests = match listed {
+            Ok(Ok(list)) => list,
+            Ok(Err(e)) => {
+                tracing::warn!("cannot list requests: {e}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
+        for request in &mut requests {
+            if let Ok(key) = PublicKey::from_base64(&request.peer_id) {
+                request.fingerprint = self.fingerprint_of(&key);
+            }
+        }
+        Event::Requests { requests }
+    }
+
+    /// Expires unaccepted requests now and then every hour (PROTOCOL.md §8.2). Runs until the
+    /// process ends.
+    pub fn start_request_expiry(&self) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let expired = node.store().call(|s| s.expire_requests(now_ms())).await;
+                if let Ok(Ok(keys)) = expired {
+                    for key in keys {
+                        node.emit(Event::RequestResolved {
+                            peer_id: key.to_base64(),
+                            outcome: "expired",
+                        });
+                    }
+                }
+                tokio::time::sleep(REQUEST_EXPIRY_CHECK).await;
+            }
+        });
     }
 
     /// Marks a contact verified (or not), persistently; every UI gets `peer_verified` once
@@ -288,13 +528,22 @@ impl Node {
         Ok(Event::Invite { invite, qr_svg })
     }
 
-    /// Dials an invite's address and refuses any key but the invite's.
+    /// Dials an invite's address and refuses any key but the invite's (before message 3).
     pub async fn connect_invite(&self, invite: &Invite) -> Result<PeerInfo, ConnectError> {
         let addr = tokio::net::lookup_host((invite.host.as_str(), invite.port))
             .await
             .ok()
             .and_then(|mut a| a.next())
             .ok_or_else(|| ConnectError::Resolve(invite.host.clone()))?;
-        self.connect_expecting(addr, Some(invite.key)).await
+        self.connect_invite_at(addr, invite.key).await
+    }
+
+    /// Dials an invite's resolved address: any key but `key` is refused before message 3.
+    pub async fn connect_invite_at(
+        &self,
+        addr: SocketAddr,
+        key: PublicKey,
+    ) -> Result<PeerInfo, ConnectError> {
+        self.dial(addr, Expect::Invite(key)).await
     }
 }

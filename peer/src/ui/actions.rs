@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Every action name this version understands.
-pub const ACTIONS: [&str; 14] = [
+pub const ACTIONS: [&str; 18] = [
     "connect_peer",
     "send_message",
     "set_name",
@@ -29,6 +29,10 @@ pub const ACTIONS: [&str; 14] = [
     "change_room",
     "list_contacts",
     "set_nickname",
+    "list_requests",
+    "accept_request",
+    "block_peer",
+    "unblock_peer",
 ];
 
 /// A validated action.
@@ -40,6 +44,8 @@ pub enum Action {
         ip: String,
         /// 1-65535.
         port: u16,
+        /// The key expected to answer (a contact's, PROTOCOL.md §8.3).
+        peer_id: Option<PublicKey>,
     },
     /// Send a chat message.
     SendMessage {
@@ -71,6 +77,15 @@ pub enum Action {
         text: String,
         /// Room id without the prefix.
         room: String,
+    },
+    /// One page of a message request's messages (`load_history` of `request:<peer_id>`).
+    LoadRequestHistory {
+        /// The stranger.
+        peer_id: PublicKey,
+        /// Older than this `seq`.
+        before: Option<i64>,
+        /// Page size, 1-500.
+        limit: usize,
     },
     /// One page of a conversation's history.
     LoadHistory {
@@ -122,6 +137,20 @@ pub enum Action {
         /// The nickname; `None` or blank clears it.
         nickname: Option<String>,
     },
+    /// Ask for the message requests.
+    ListRequests,
+    /// Make a request's key a contact.
+    AcceptRequest {
+        /// The stranger.
+        peer_id: PublicKey,
+    },
+    /// Block (or unblock) a key.
+    SetBlocked {
+        /// The key.
+        peer_id: PublicKey,
+        /// Block (true) or unblock.
+        blocked: bool,
+    },
 }
 
 /// The raw shapes, before semantic checks.
@@ -131,6 +160,7 @@ enum RawAction {
     ConnectPeer {
         ip: String,
         port: u32,
+        peer_id: Option<String>,
     },
     SendMessage {
         text: String,
@@ -178,6 +208,16 @@ enum RawAction {
         remove: Vec<String>,
     },
     ListContacts {},
+    ListRequests {},
+    AcceptRequest {
+        peer_id: String,
+    },
+    BlockPeer {
+        peer_id: String,
+    },
+    UnblockPeer {
+        peer_id: String,
+    },
 }
 
 /// An action that could not be used.
@@ -240,7 +280,11 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     let raw: RawAction = serde_json::from_value(value.clone())
         .map_err(|e| fail(format!("malformed {name}: {e}"), Some(name.clone())))?;
     let action = match raw {
-        RawAction::ConnectPeer { ip, port } => {
+        RawAction::ConnectPeer { ip, port, peer_id } => {
+            let peer_id = peer_id
+                .map(|p| peer_key(&p))
+                .transpose()
+                .map_err(|e| fail(e.to_string(), Some(name.clone())))?;
             let port = u16::try_from(port)
                 .ok()
                 .filter(|p| *p != 0)
@@ -249,7 +293,7 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             if ip.is_empty() {
                 return Err(fail("ip must not be empty".into(), Some(name)));
             }
-            Action::ConnectPeer { ip, port }
+            Action::ConnectPeer { ip, port, peer_id }
         }
         RawAction::SendMessage { text, to: Some(to) } if to.starts_with("room:") => {
             let room = to.trim_start_matches("room:").to_owned();
@@ -303,8 +347,6 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             before,
             limit,
         } => {
-            let conversation = Conversation::parse_ui_id(&conversation)
-                .map_err(|e| fail(e.to_string(), Some(name.clone())))?;
             let limit = match limit {
                 None => DEFAULT_HISTORY_PAGE,
                 Some(n) if (1..=MAX_HISTORY_PAGE as u64).contains(&n) => n as usize,
@@ -315,10 +357,20 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                     ))
                 }
             };
-            Action::LoadHistory {
-                conversation,
-                before,
-                limit,
+            if let Some(requester) = conversation.strip_prefix("request:") {
+                Action::LoadRequestHistory {
+                    peer_id: peer_key(requester)
+                        .map_err(|e| fail(e.to_string(), Some(name.clone())))?,
+                    before,
+                    limit,
+                }
+            } else {
+                Action::LoadHistory {
+                    conversation: Conversation::parse_ui_id(&conversation)
+                        .map_err(|e| fail(e.to_string(), Some(name.clone())))?,
+                    before,
+                    limit,
+                }
             }
         }
         RawAction::AcceptKeyChange { change_id } => Action::ResolveKeyChange {
@@ -388,6 +440,18 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             }
         }
         RawAction::ListContacts {} => Action::ListContacts,
+        RawAction::ListRequests {} => Action::ListRequests,
+        RawAction::AcceptRequest { peer_id } => Action::AcceptRequest {
+            peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
+        },
+        RawAction::BlockPeer { peer_id } => Action::SetBlocked {
+            peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
+            blocked: true,
+        },
+        RawAction::UnblockPeer { peer_id } => Action::SetBlocked {
+            peer_id: peer_key(&peer_id).map_err(|e| fail(e.to_string(), Some(name.clone())))?,
+            blocked: false,
+        },
     };
     Ok((action, req))
 }
@@ -404,7 +468,8 @@ mod tests {
             a,
             Action::ConnectPeer {
                 ip: "127.0.0.1".into(),
-                port: 6001
+                port: 6001,
+                peer_id: None,
             }
         );
         assert_eq!(req, Some(Value::from(7)));

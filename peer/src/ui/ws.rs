@@ -110,6 +110,7 @@ async fn client(socket: WebSocket, state: AppState) {
     let mut greeting = vec![node.info()];
     greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
     greeting.extend(node.greeting_events().await);
+    greeting.push(node.requests_event().await);
     for event in &greeting {
         if let Some(msg) = to_message(&node, event) {
             if sink.send(msg).await.is_err() {
@@ -234,7 +235,7 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
     let node = &state.node;
     let error = |message: String, action: &str| Event::error(message, Some(action), req.clone());
     match action {
-        Action::ConnectPeer { ip, port } => {
+        Action::ConnectPeer { ip, port, peer_id } => {
             // Dialling can take seconds; never block this client's loop on it.
             let node = node.clone();
             let reply = reply.clone();
@@ -245,7 +246,7 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                     Err(_) => None,
                 };
                 let result = match addr {
-                    Some(addr) => node.connect(addr).await.map(drop),
+                    Some(addr) => node.connect_expecting(addr, peer_id).await.map(drop),
                     None => Err(ConnectError::Resolve(target)),
                 };
                 if let Err(e) = result {
@@ -335,6 +336,35 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
         }
         Action::ListContacts => {
             reply.send(node.contacts_event().await).await;
+        }
+        Action::ListRequests => {
+            let _ = reply.send(node.requests_event().await).await;
+        }
+        Action::AcceptRequest { peer_id } => {
+            if let Err(e) = node.accept_request(peer_id).await {
+                let _ = reply.send(error(e.to_string(), "accept_request")).await;
+            }
+        }
+        Action::SetBlocked { peer_id, blocked } => {
+            if let Err(e) = node.set_blocked(peer_id, blocked).await {
+                let name = if blocked {
+                    "block_peer"
+                } else {
+                    "unblock_peer"
+                };
+                let _ = reply.send(error(e.to_string(), name)).await;
+            }
+        }
+        Action::LoadRequestHistory {
+            peer_id,
+            before,
+            limit,
+        } => {
+            let event = node
+                .request_history(peer_id, before, limit)
+                .await
+                .unwrap_or_else(|e| error(e.to_string(), "load_history"));
+            let _ = reply.send(event).await;
         }
     }
 }

@@ -301,6 +301,18 @@ impl Ui {
         .await
     }
 
+    /// Accepts the message request of `peer_id` (an inbound new key, PROTOCOL.md §8.2) and
+    /// waits until it is a contact.
+    pub async fn accept_request(&mut self, peer_id: &str) {
+        self.send(json!({"action": "accept_request", "peer_id": peer_id}))
+            .await;
+        self.wait_for("request_resolved", |e| {
+            assert_ne!(e["type"], "error", "accept_request failed: {e}");
+            e["type"] == "request_resolved" && e["peer_id"] == peer_id
+        })
+        .await;
+    }
+
     /// Sends a message and waits for our own `message_sent`.
     pub async fn say(&mut self, text: &str, to: Option<&str>) -> Value {
         let mut action = json!({"action": "send_message", "text": text});
@@ -348,6 +360,8 @@ impl Pair {
             .wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
             .await;
         assert_eq!(seen["peer_id"], a.public_key.as_str());
+        // A dialled B, so B is A's contact; to B, A is a message request until accepted.
+        ub.accept_request(&a.public_key).await;
         Pair { a, b, ua, ub }
     }
 
@@ -398,6 +412,10 @@ impl Three {
         t.ua.connect_peer(t.b.p2p_port, &t.b.public_key).await;
         t.ua.connect_peer(t.c.p2p_port, &t.c.public_key).await;
         t.ub.connect_peer(t.c.p2p_port, &t.c.public_key).await;
+        // Whoever was dialled accepts the dialler's message request (PROTOCOL.md §8.2).
+        t.ub.accept_request(&t.a.public_key).await;
+        t.uc.accept_request(&t.a.public_key).await;
+        t.uc.accept_request(&t.b.public_key).await;
         t
     }
 }

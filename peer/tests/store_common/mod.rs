@@ -36,12 +36,17 @@ pub fn run_to_exit(dir: &Path) -> std::process::Output {
 }
 
 /// Alice in `da` and Bob in `db`, Alice's UI open and her session to Bob up, so each has
-/// pinned the other's key (the starting point of the trust and delivery tests).
+/// pinned the other's key — B accepted A's request — (the starting point of the trust and delivery tests).
 pub async fn alice_connected_to_bob(da: &Path, db: &Path) -> (Peer, Peer, Ui) {
     let a = start_in("alice", da, 0, &[]);
     let b = start_in("bob", db, 0, &[]);
     let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
     ua.connect_peer(b.p2p_port, &b.public_key).await;
+    // A dialled B, so B is A's contact; to B, A is a message request until accepted.
+    ub.wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
+        .await;
+    ub.accept_request(&a.public_key).await;
     (a, b, ua)
 }
 
