@@ -192,6 +192,9 @@ fn run_group(store: &mut Store, jobs: &mut Vec<Job>) {
                 false
             }
         };
+    // A delete in this group: its old pages leave the WAL now that it has committed, before
+    // anyone is told it is done.
+    store.scrub_if_needed();
     answers.into_iter().for_each(|answer| answer(committed));
 }
 
