@@ -55,7 +55,9 @@ impl Store {
             params![kind, conv_id],
         )?;
         let changes = match conversation {
-            Conversation::Room(id) => tx.execute("DELETE FROM room_changes WHERE room = ?1", [id])?,
+            Conversation::Room(id) => {
+                tx.execute("DELETE FROM room_changes WHERE room = ?1", [id])?
+            }
             _ => 0,
         };
         tx.commit()?;
@@ -121,10 +123,28 @@ mod tests {
         let mut s = Store::open(dir.path().join("p.db")).unwrap();
         let conv = Conversation::Peer(key(1));
         for i in 0..30 {
-            put(&mut s, conv.clone(), 1, &format!("k{i}"), &format!("kept message {i}"));
+            put(
+                &mut s,
+                conv.clone(),
+                1,
+                &format!("k{i}"),
+                &format!("kept message {i}"),
+            );
         }
-        put(&mut s, conv.clone(), 1, "gone", "the word xylophonequartz is secret");
-        put(&mut s, Conversation::Everyone, 2, "gone", "same id, other sender");
+        put(
+            &mut s,
+            conv.clone(),
+            1,
+            "gone",
+            "the word xylophonequartz is secret",
+        );
+        put(
+            &mut s,
+            Conversation::Everyone,
+            2,
+            "gone",
+            "same id, other sender",
+        );
         s.scrub_if_needed();
         assert!(contains(&file_bytes(dir.path()), b"xylophonequartz"));
         assert_eq!(s.delete_message(&conv, "gone", Some(&key(1))).unwrap(), 1);
@@ -173,7 +193,10 @@ mod tests {
         assert_eq!(s.delete_conversation(&conv).unwrap(), 2);
         assert!(s.history(&conv, None, 10).unwrap().is_empty());
         assert!(s.pending_for(&bob).unwrap().is_empty(), "not sent any more");
-        assert_eq!(s.history(&Conversation::Everyone, None, 10).unwrap().len(), 1);
+        assert_eq!(
+            s.history(&Conversation::Everyone, None, 10).unwrap().len(),
+            1
+        );
         assert!(s.search("bob", None, 10).unwrap().hits.is_empty());
     }
 }

@@ -60,7 +60,8 @@ pub struct StoredMessage {
     pub delivery: Option<Delivery>,
 }
 
-pub(super) const COLUMNS: &str = "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
+pub(super) const COLUMNS: &str =
+    "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
      m.received_at, m.direction, (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq)";
 
 pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {

@@ -248,6 +248,38 @@ impl Store {
         Ok(SearchPage { hits, more })
     }
 
+    /// Up to `limit` messages with `seq` greater than `after`, oldest first, in `scope` or in
+    /// every conversation: the export reads the whole history this way, a page at a time.
+    pub fn messages_after(
+        &self,
+        scope: Option<&Conversation>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match scope {
+            Some(conv) => {
+                let (kind, id) = conv.to_sql();
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM messages m
+                     WHERE m.conv_kind = ?1 AND m.conv_id = ?2 AND m.seq > ?3
+                     ORDER BY m.seq LIMIT ?4"
+                ))?;
+                let rows =
+                    stmt.query_map(rusqlite::params![kind, id, after, limit], stored_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            None => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM messages m WHERE m.seq > ?1 ORDER BY m.seq LIMIT ?2"
+                ))?;
+                let rows = stmt.query_map(rusqlite::params![after, limit], stored_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        Ok(rows)
+    }
+
     /// Up to `context` messages before message `seq` of `conversation`, the message itself and
     /// up to `context` after it, oldest first. `Invalid` if that conversation has no such
     /// message.
@@ -279,7 +311,10 @@ impl Store {
              WHERE m.conv_kind = ?1 AND m.conv_id = ?2 AND m.seq >= ?3
              ORDER BY m.seq ASC LIMIT ?4"
         ))?;
-        let rows = stmt.query_map(rusqlite::params![kind, conv_id, seq, wanted], stored_from_row)?;
+        let rows = stmt.query_map(
+            rusqlite::params![kind, conv_id, seq, wanted],
+            stored_from_row,
+        )?;
         let mut newer: Vec<StoredMessage> = rows.collect::<rusqlite::Result<_>>()?;
         let has_newer = newer.len() > context + 1;
         newer.truncate(context + 1);
@@ -340,9 +375,15 @@ mod tests {
         assert!(s.search("h_llo", None, 10).unwrap().hits.is_empty());
         let page = s.search("e", None, 1).unwrap();
         assert_eq!((ids(&page), page.more), (vec!["d"], true));
-        assert!(matches!(s.search("  ", None, 10), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            s.search("  ", None, 10),
+            Err(StoreError::Invalid(_))
+        ));
         let long = "x".repeat(MAX_SEARCH_QUERY_CHARS + 1);
-        assert!(matches!(s.search(&long, None, 10), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            s.search(&long, None, 10),
+            Err(StoreError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -371,7 +412,11 @@ mod tests {
         }
         let target = s.message(&key(1), "m10").unwrap().unwrap().seq;
         let page = s.history_around(&conv, target, 3).unwrap();
-        let got: Vec<&str> = page.messages.iter().map(|m| m.message.id.as_str()).collect();
+        let got: Vec<&str> = page
+            .messages
+            .iter()
+            .map(|m| m.message.id.as_str())
+            .collect();
         assert_eq!(got, ["m7", "m8", "m9", "m10", "m11", "m12", "m13"]);
         assert!(page.has_more && page.has_newer);
         let page = s.history_around(&conv, target, 50).unwrap();

@@ -336,5 +336,10 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
         Action::ListContacts => {
             reply.send(node.contacts_event().await).await;
         }
+        Action::History(action) => {
+            if let Some(event) = super::history_actions::run(node, action, req).await {
+                reply.send(event).await;
+            }
+        }
     }
 }
