@@ -145,6 +145,8 @@ mod tests {
             "gone",
             "same id, other sender",
         );
+        // Indexed, so the index has something to forget.
+        assert!(!s.index_backlog(usize::MAX).unwrap());
         s.scrub_if_needed();
         assert!(contains(&file_bytes(dir.path()), b"xylophonequartz"));
         assert_eq!(s.delete_message(&conv, "gone", Some(&key(1))).unwrap(), 1);
@@ -188,9 +190,12 @@ mod tests {
             &[bob],
         )
         .unwrap();
+        // One indexed, one still waiting for the index: both leave it.
+        assert!(!s.index_backlog(usize::MAX).unwrap());
         put(&mut s, Conversation::Everyone, 1, "e1", "elsewhere");
+        put(&mut s, conv.clone(), 1, "in2", "bob again");
         assert_eq!(s.pending_for(&bob).unwrap().len(), 1);
-        assert_eq!(s.delete_conversation(&conv).unwrap(), 2);
+        assert_eq!(s.delete_conversation(&conv).unwrap(), 3);
         assert!(s.history(&conv, None, 10).unwrap().is_empty());
         assert!(s.pending_for(&bob).unwrap().is_empty(), "not sent any more");
         assert_eq!(
@@ -198,5 +203,20 @@ mod tests {
             1
         );
         assert!(s.search("bob", None, 10).unwrap().hits.is_empty());
+        assert_eq!(s.search("elsewhere", None, 10).unwrap().hits.len(), 1);
+        let (indexed, waiting): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM messages_fts_docsize),
+                        (SELECT count(*) FROM fts_pending)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (indexed, waiting),
+            (1, 0),
+            "only the message left is indexed"
+        );
     }
 }

@@ -187,25 +187,36 @@ CREATE TABLE contact_addresses (
 ///   substring of three or more characters matches, in any script (CJK has no spaces between
 ///   words, which word tokenizers need). It is an *external-content* table over `messages`: the
 ///   text is stored once, in `messages`, and the index holds only trigrams.
-/// * The triggers keep it in step with every insert, delete and text change of `messages`, from
-///   whichever code path (chats, our sends, accepted requests), so the index cannot drift.
+/// * `fts_pending`: messages not indexed yet. Indexing a chat costs about ten times its insert
+///   (every three characters are a token), and the insert is on the path of every `ack`, so a
+///   trigger only notes the new `seq` here and the store indexes the backlog later: before each
+///   search, and in batches while the store thread is idle (`crate::persist`). Existing
+///   messages start out pending, so the migration itself is quick.
+/// * The triggers keep the index in step with every delete and text change of `messages`, from
+///   whichever code path (chats, our sends, accepted requests): a pending message is only
+///   dropped from `fts_pending`; an indexed one is removed from the index with its old text, as
+///   an external-content index needs.
 /// * `secure-delete`: deleting a row removes its trigrams from the index at once instead of
 ///   adding a "deleted" marker that leaves them in old segments until a merge (needs SQLite
 ///   3.42+; the bundled SQLite is newer).
-/// * `rebuild` indexes the messages of earlier versions.
 const V4: &str = r#"
 CREATE VIRTUAL TABLE messages_fts USING fts5(
     text, content = 'messages', content_rowid = 'seq', tokenize = 'trigram'
 );
 INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
-INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+CREATE TABLE fts_pending (seq INTEGER PRIMARY KEY) STRICT;
+INSERT INTO fts_pending (seq) SELECT seq FROM messages;
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
+    INSERT INTO fts_pending (seq) VALUES (new.seq);
 END;
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        SELECT 'delete', old.seq, old.text
+        WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq);
+    DELETE FROM fts_pending WHERE seq = old.seq;
 END;
-CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
     INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
 END;
@@ -285,6 +296,7 @@ mod tests {
                 "blocked",
                 "contact_addresses",
                 "contacts",
+                "fts_pending",
                 "key_changes",
                 "messages",
                 "messages_fts",
