@@ -24,9 +24,9 @@ pub const MAX_GROUP: usize = 1024;
 /// How long the thread must have had no job before it indexes stored messages for search.
 const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Messages indexed per idle step (about 6 ms of work), so a job arriving meanwhile waits
-/// little.
-const INDEX_BATCH: usize = 500;
+/// Text indexed per idle step, in bytes (a few ms of work: ~650 chats of 100 B, or four of
+/// 16 KiB), so a job arriving meanwhile waits little.
+const INDEX_BATCH: usize = 64 * 1024;
 
 /// Runs after the group's commit; `true` if it committed.
 type Answer = Box<dyn FnOnce(bool) + Send>;
@@ -314,6 +314,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(present, (false, true));
+    }
+
+    #[tokio::test]
+    async fn stored_messages_are_indexed_for_search_once_the_thread_is_idle() {
+        let handle = StoreHandle::spawn(Store::open_in_memory().unwrap()).unwrap();
+        let sender = *Identity::generate().public_key();
+        let message = chat(sender, "m1");
+        let waiting = handle
+            .call(move |s| {
+                s.insert_incoming(&message).unwrap();
+                // Probing with a batch of 0 indexes nothing.
+                s.index_backlog(0).unwrap()
+            })
+            .await
+            .unwrap();
+        assert!(waiting, "the insert itself does not index");
+        tokio::time::sleep(INDEX_WHEN_IDLE_FOR * 3).await;
+        let waiting = handle.call(|s| s.index_backlog(0).unwrap()).await.unwrap();
+        assert!(!waiting, "indexed while idle");
     }
 
     #[tokio::test]
