@@ -219,4 +219,22 @@ mod tests {
             "only the message left is indexed"
         );
     }
+
+    #[test]
+    fn a_room_loses_its_messages_and_timeline_but_stays() {
+        let mut s = Store::open_in_memory().unwrap();
+        let me = key(9);
+        s.create_own_room(&me, "r1", "club", &[key(1)], 1).unwrap();
+        let room = Conversation::Room("r1".into());
+        put(&mut s, room.clone(), 1, "x", "in the club");
+        s.change_own_room(&me, "r1", Some("renamed"), &[], &[], 2)
+            .unwrap()
+            .expect("a change");
+        assert_eq!(s.room_changes("r1").unwrap().len(), 1);
+        assert_eq!(s.delete_conversation(&room).unwrap(), 1);
+        assert!(s.history(&room, None, 10).unwrap().is_empty());
+        assert!(s.room_changes("r1").unwrap().is_empty());
+        let kept = s.room("r1").unwrap().expect("the room stays");
+        assert_eq!((kept.name.as_str(), kept.members.len()), ("renamed", 2));
+    }
 }
