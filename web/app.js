@@ -5,7 +5,9 @@
 //   ui/events.js    each event from our peer, applied to the state (one handler per event type)
 //   ui/errors.js    the peer's error texts in plain words (until errors carry a typed reason)
 //   ui/commands.js  what the user asks for, sent as actions
-//   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js
+//   ui/history.js   search, opening a chat at a found message, deleting on this device
+//   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js,
+//                   ui/search-view.js
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -21,6 +23,11 @@ import { applyEvent } from './ui/events.js';
 import { createRenderer } from './ui/render.js';
 import { renderCounter } from './ui/views.js';
 import { watchDialogs, roomFormValues, runAllVectors } from './ui/dialogs.js';
+import * as H from './ui/history.js';
+
+/** Deleting is local and cannot be undone: the page asks first, saying so. */
+const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
+const DELETE_CHAT_TEXT = 'Delete the whole history of this chat on this device only?\n\nThe others keep their copies; the contact or room stays. This cannot be undone.';
 
 const TOKEN_KEY = 'p2p-chat-token';
 
@@ -123,6 +130,17 @@ function wire(state, act) {
   click('empty-go-connect', (st) => { st.ui.sidebarOpen = true; });
   $('empty-go-connect').addEventListener('click', () => $('connect-ip').focus());
   click('chat-verify', (st) => C.openVerify(st, st.ui.active));
+  $('chat-delete').addEventListener('click', () => {
+    if (window.confirm(DELETE_CHAT_TEXT)) act((st, io) => H.deleteConversation(st, io, st.ui.active));
+  });
+  submit('search-form', (st, io) => H.startSearch(st, io, $('search-input').value, $('search-scope').value === 'open'));
+  $('search-input').addEventListener('search', () => {
+    if (!$('search-input').value) act((st, io) => H.startSearch(st, io, '', false));
+  });
+  click('search-clear', (st, io) => {
+    $('search-input').value = '';
+    H.startSearch(st, io, '', false);
+  });
   $('verify-toggle').addEventListener('change', (e) => act((st, io) => C.setVerified(st, io, e.currentTarget.checked)));
   click('selftest-badge', (st) => { st.ui.dialog = 'checks'; });
   $('run-vectors').addEventListener('click', () => runAllVectors());
@@ -176,6 +194,11 @@ function main() {
     onAcceptKey: (change) => act((st) => C.resolveKeyChange(st, io, change, true)),
     onRejectKey: (change) => act((st) => C.resolveKeyChange(st, io, change, false)),
     onLoadOlder: (id) => act((st) => C.loadOlder(st, io, id)),
+    onShowNewest: (id) => act((st) => H.showNewest(st, io, id)),
+    onOpenResult: (result) => act((st) => H.openResult(st, io, result)),
+    onDeleteMessage: (message) => {
+      if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
+    },
   });
   wire(state, act);
   if (token) {

@@ -95,6 +95,27 @@ pub fn main() -> ExitCode {
                 println!("{}", crate::ui_url::running_url(&dir)?);
                 Ok(ExitCode::SUCCESS)
             }
+            Some(Command::Search {
+                query,
+                conversation,
+                limit,
+                port,
+                data_dir,
+            }) => {
+                let dir = command_data_dir(data_dir, port)?;
+                crate::history_cli::search(&dir, &query, conversation.as_deref(), limit.into())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(Command::Export {
+                conversation,
+                format,
+                port,
+                data_dir,
+            }) => {
+                let dir = command_data_dir(data_dir, port)?;
+                crate::history_cli::export(&dir, conversation.as_deref(), format)?;
+                Ok(ExitCode::SUCCESS)
+            }
             Some(Command::Vectors { dir, parity_out }) => Ok(vectors_cmd::run(
                 &crate::assets::Assets {
                     vectors_dir: dir,
@@ -111,6 +132,18 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The data directory a history command reads: `--data-dir`, else the default one of `port`.
+fn command_data_dir(
+    data_dir: Option<std::path::PathBuf>,
+    port: u16,
+) -> anyhow::Result<std::path::PathBuf> {
+    let storage = crate::cli::StorageArgs {
+        data_dir,
+        ephemeral: false,
+    };
+    config::data_dir(&storage, port)?.context("no data directory")
 }
 
 async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {

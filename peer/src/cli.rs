@@ -256,6 +256,42 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Search the message history of a stopped peer's data directory (a running peer: search
+    /// from its page). Prints one line per match, newest first: time (UTC), conversation,
+    /// sender and the text around the match.
+    Search {
+        /// What to look for: every word must occur in the message (any part of a word, any
+        /// script; case is ignored).
+        query: String,
+        /// Only this conversation: `everyone`, a peer_id or `room:<id>`.
+        #[arg(long, value_name = "ID")]
+        conversation: Option<String>,
+        /// Most matches to print (1-200).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=200))]
+        limit: u16,
+        /// The P2P port whose default data directory to use.
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// The peer's data directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Write the message history of a stopped peer's data directory to stdout, oldest first
+    /// (README, "Export format").
+    Export {
+        /// Only this conversation: `everyone`, a peer_id or `room:<id>`.
+        #[arg(long, value_name = "ID")]
+        conversation: Option<String>,
+        /// `json` (one document, stable and versioned) or `txt` (one line per message).
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::history_cli::ExportFormat,
+        /// The P2P port whose default data directory to use.
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// The peer's data directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Run every test-vector suite natively and print the counts; optionally write the
     /// parity JSON that the node tests compare with the wasm build.
     Vectors {

@@ -138,6 +138,35 @@ pub struct HistoryMessage {
     pub state: Option<&'static str>,
 }
 
+/// One message found by `search` (PROTOCOL.md §8.5).
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    /// Its conversation id.
+    pub conversation: String,
+    /// Its local order (what `history_around` takes).
+    pub seq: i64,
+    /// Sender-chosen id.
+    pub id: String,
+    /// The sender's peer_id, or `"me"`.
+    pub from: String,
+    /// The sender's name.
+    pub name: String,
+    /// Sender's clock.
+    pub sent_at: u64,
+    /// Our clock.
+    pub received_at: u64,
+    /// `"in"` or `"out"`.
+    pub direction: &'static str,
+    /// Up to 160 characters of the text around the first match (untrusted: render as text).
+    pub snippet: String,
+    /// Matches in `snippet`: `[start, end)` in UTF-16 code units, sorted, not overlapping.
+    pub ranges: Vec<[usize; 2]>,
+    /// Text was left out before the snippet.
+    pub cut_before: bool,
+    /// Text was left out after the snippet.
+    pub cut_after: bool,
+}
+
 /// One UI event.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -315,6 +344,40 @@ pub enum Event {
         messages: Vec<HistoryEntry>,
         /// Whether older messages exist.
         has_more: bool,
+        /// Answering `history_around`: the `seq` of the message the page is centred on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        around: Option<i64>,
+        /// Answering `history_around`: whether newer messages exist after the page.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        has_newer: Option<bool>,
+    },
+    /// The answer to `search` (to the asking client only).
+    SearchResults {
+        /// The query, as sent.
+        query: String,
+        /// The conversation searched, or null for all.
+        conversation: Option<String>,
+        /// Newest first.
+        results: Vec<SearchResult>,
+        /// More messages match than were returned.
+        more: bool,
+    },
+    /// A message was deleted on this device (`delete_message`).
+    MessageDeleted {
+        /// Its conversation.
+        conversation: String,
+        /// Its id.
+        id: String,
+        /// `"me"` or the sender's peer_id, as the action named it; null: every message with
+        /// that id in the conversation.
+        from: Option<String>,
+    },
+    /// A conversation's history was deleted on this device (`delete_conversation`).
+    ConversationDeleted {
+        /// The conversation.
+        conversation: String,
+        /// How many messages were deleted.
+        deleted: usize,
     },
     /// Internal (not sent as such): the contact list changed. Each UI client answers it with a
     /// fresh `contacts` listing of its own, so the event ring never holds whole listings.

@@ -23,6 +23,7 @@
 //! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`browser`],
 //!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
+//! * [`history_cli`] — `p2p-chat search` and `p2p-chat export` on a stopped peer's database.
 
 pub mod admission;
 pub mod app;
@@ -38,6 +39,7 @@ pub mod event;
 pub mod fingerprints;
 pub mod framing;
 pub mod handshake;
+pub mod history_cli;
 pub mod invite;
 pub mod limits;
 pub mod node;

@@ -3,6 +3,9 @@
 //! [`StoreHandle::call`] queues the job at once (jobs run in the order they were queued) and
 //! returns a future of the answer.
 //!
+//! When no job has come for a moment, the thread indexes newly stored messages for search in
+//! small batches (`store/search.rs` says why that is not done per insert).
+//!
 //! Group commit: the thread takes every job already queued (up to [`MAX_GROUP`]) and runs them
 //! in one transaction, then answers them all once that transaction is committed. A burst of
 //! incoming chats from many sessions costs one fsync, and an answer — which is what lets a
@@ -17,6 +20,13 @@ use crate::store::Store;
 
 /// The most jobs committed together; bounds the latency a long burst adds to its first job.
 pub const MAX_GROUP: usize = 1024;
+
+/// How long the thread must have had no job before it indexes stored messages for search.
+const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Text indexed per idle step, in bytes (a few ms of work: ~650 chats of 100 B, or four of
+/// 16 KiB), so a job arriving meanwhile waits little.
+const INDEX_BATCH: usize = 64 * 1024;
 
 /// Runs after the group's commit; `true` if it committed.
 type Answer = Box<dyn FnOnce(bool) + Send>;
@@ -117,7 +127,27 @@ impl StoreHandle {
             .spawn(move || {
                 let mut store = store;
                 let mut group = Vec::new();
-                while let Ok(first) = queue.recv() {
+                // Messages wait for the search index until the thread is idle (store/search.rs).
+                let mut backlog = true;
+                loop {
+                    let first = if backlog {
+                        match queue.recv_timeout(INDEX_WHEN_IDLE_FOR) {
+                            Ok(first) => first,
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                backlog = store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
+                                    tracing::warn!("cannot update the search index: {e}");
+                                    false
+                                });
+                                continue;
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
+                    } else {
+                        match queue.recv() {
+                            Ok(first) => first,
+                            Err(_) => break,
+                        }
+                    };
                     group.extend(first);
                     while group.len() < MAX_GROUP {
                         match queue.try_recv() {
@@ -125,6 +155,8 @@ impl StoreHandle {
                             Err(_) => break,
                         }
                     }
+                    // Any job may have stored messages.
+                    backlog = true;
                     run_group(&mut store, &mut group);
                 }
                 if let Err(e) = store.close() {
@@ -192,6 +224,9 @@ fn run_group(store: &mut Store, jobs: &mut Vec<Job>) {
                 false
             }
         };
+    // A delete in this group: its old pages leave the WAL now that it has committed, before
+    // anyone is told it is done.
+    store.scrub_if_needed();
     answers.into_iter().for_each(|answer| answer(committed));
 }
 
@@ -279,6 +314,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(present, (false, true));
+    }
+
+    #[tokio::test]
+    async fn stored_messages_are_indexed_for_search_once_the_thread_is_idle() {
+        let handle = StoreHandle::spawn(Store::open_in_memory().unwrap()).unwrap();
+        let sender = *Identity::generate().public_key();
+        let message = chat(sender, "m1");
+        let waiting = handle
+            .call(move |s| {
+                s.insert_incoming(&message).unwrap();
+                // Probing with a batch of 0 indexes nothing.
+                s.index_backlog(0).unwrap()
+            })
+            .await
+            .unwrap();
+        assert!(waiting, "the insert itself does not index");
+        tokio::time::sleep(INDEX_WHEN_IDLE_FOR * 3).await;
+        let waiting = handle.call(|s| s.index_backlog(0).unwrap()).await.unwrap();
+        assert!(!waiting, "indexed while idle");
     }
 
     #[tokio::test]

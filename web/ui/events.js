@@ -5,6 +5,7 @@
 import * as S from './state.js';
 import * as C from './commands.js';
 import { plainError } from './errors.js';
+import * as H from './history.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -98,7 +99,20 @@ const HANDLERS = {
   },
 
   history(state, event) {
-    S.applyHistory(state, event);
+    const c = S.applyHistory(state, event);
+    if (c && Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);
+  },
+
+  search_results(state, event) {
+    H.applySearchResults(state, event);
+  },
+
+  message_deleted(state, event, io) {
+    H.applyMessageDeleted(state, event, io);
+  },
+
+  conversation_deleted(state, event, io) {
+    H.applyConversationDeleted(state, event, io);
   },
 
   room(state, event, io) {
@@ -151,6 +165,13 @@ const HANDLERS = {
       for (const c of state.convs.values()) c.loading = false;
       state.ui.status = message;
       return;
+    }
+    if (event.action === 'search') {
+      H.searchFailed(state, message);
+      return;
+    }
+    if (event.action === 'history_around') {
+      for (const c of state.convs.values()) c.loading = false;
     }
     if (event.action === 'get_invite') state.ui.inviteWanted = false;
     if (event.action === 'create_room') state.ui.roomRequested = false;

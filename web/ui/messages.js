@@ -67,8 +67,18 @@ function deliveryMark(state, message) {
   }, DELIVERY_ICONS[message.state]());
 }
 
+/** The button that deletes a message on this device only (PROTOCOL.md §8.5). */
+function deleteButton(message, onDeleteMessage) {
+  if (!onDeleteMessage) return null;
+  return el('button', {
+    class: 'msg-delete', text: 'Delete',
+    attrs: { type: 'button', 'aria-label': 'Delete this message on this device only', title: 'Delete on this device only' },
+    on: { click: () => onDeleteMessage(message) },
+  });
+}
+
 /** One message row; `runStart`: a new sender or a pause, which gets space and, in groups, a name. */
-function messageItem(state, message, runStart) {
+function messageItem(state, message, runStart, onDeleteMessage) {
   if (message.change) {
     // A change of the room by its creator: a line in the timeline, not a bubble.
     return el('li', { class: 'msg-change', attrs: { 'data-id': message.id, 'data-kind': 'room_change' } },
@@ -81,11 +91,12 @@ function messageItem(state, message, runStart) {
   const name = message.name || peerLabel(peer);
   const meta = el('span', { class: 'msg-meta' },
     el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }),
-    message.mine ? deliveryMark(state, message) : null);
+    message.mine ? deliveryMark(state, message) : null,
+    deleteButton(message, onDeleteMessage));
   const group = runStart ? ' msg-first' : '';
   return el('li', {
     class: `msg ${message.mine ? 'msg-mine' : 'msg-theirs'}${group}${inGroupChat ? ' msg-group' : ''}`,
-    attrs: { 'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id },
+    attrs: { 'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id, 'data-seq': message.seq ?? null },
   },
   showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
   el('div', { class: 'bubble' },
@@ -121,9 +132,14 @@ export function createMessageList() {
   let rows = new Map(); // key -> { node, tick } (tick: the tickSignature drawn)
   let older = null; // the "Load older messages" row, when shown
   let empty = null; // the placeholder of an empty conversation, when shown
+  let onDelete = null; // what a row's Delete button calls
+  let shownNewer = false; // the "Show newest messages" row is on screen (the list ends with it)
 
   function row(state, message, runStart) {
-    const node = messageItem(state, message, runStart);
+    const node = messageItem(state, message, runStart, onDelete);
+    // The message a search result opened stays marked until another is opened.
+    const focus = state.ui.focus;
+    if (focus && focus.conv === message.conv && focus.seq === message.seq && !message.change) node.classList.add('msg-focus');
     rows.set(messageKey(message), { node, tick: tickSignature(state, message) });
     return node;
   }
@@ -138,12 +154,24 @@ export function createMessageList() {
     return el('li', { class: 'load-older' }, button);
   }
 
-  function rebuild(state, c, messages, keys, onLoadOlder, keepOffset) {
+  /** Under a window opened from a search result, when newer messages were left out. */
+  function newerRow(c, onShowNewest) {
+    if (!c.hasNewer || !onShowNewest) return null;
+    return el('li', { class: 'load-newer' }, el('button', {
+      class: 'btn btn-ghost btn-small', text: 'Show newest messages',
+      attrs: { type: 'button', id: 'show-newest' },
+      on: { click: () => onShowNewest(c.id) },
+    }));
+  }
+
+  function rebuild(state, c, messages, keys, onLoadOlder, keepOffset, onShowNewest) {
     const fromBottom = list.scrollHeight - list.scrollTop;
     rows = new Map();
     older = olderRow(c, onLoadOlder);
     empty = messages.length === 0 ? el('li', { class: 'msg-empty', text: emptyText(state, c.id) }) : null;
-    list.replaceChildren(...[older, empty, ...messages.map((m, i) => row(state, m, startsRun(messages, i)))].filter(Boolean));
+    const newer = newerRow(c, onShowNewest);
+    shownNewer = newer !== null;
+    list.replaceChildren(...[older, empty, ...messages.map((m, i) => row(state, m, startsRun(messages, i))), newer].filter(Boolean));
     shownConv = c.id;
     shownKeys = keys;
     list.scrollTop = keepOffset ? list.scrollHeight - fromBottom : list.scrollHeight;
@@ -167,13 +195,36 @@ export function createMessageList() {
     if (empty && messages.length === 0) empty.textContent = emptyText(state, c.id);
   }
 
-  return function render(state, { onLoadOlder }) {
+  /** Scrolls the message a search result opened into view, once (its row is marked by row()). */
+  function showFocus(state, c) {
+    const focus = state.ui.focus;
+    if (!focus || focus.shown || focus.conv !== c.id) return;
+    const message = c.messages.find((m) => m.seq === focus.seq && !m.change);
+    const shown = message && rows.get(messageKey(message));
+    if (!shown) return;
+    focus.shown = true;
+    shown.node.classList.add('msg-focus');
+    shown.node.scrollIntoView({ block: 'center' });
+  }
+
+  return function render(state, handlers) {
     const c = state.convs.get(state.ui.active);
     if (!c) return;
+    draw(state, c, handlers);
+    showFocus(state, c);
+  };
+
+  function draw(state, c, { onLoadOlder, onShowNewest, onDeleteMessage }) {
+    onDelete = onDeleteMessage ?? null;
     const messages = c.messages;
     const keys = messages.map(messageKey);
     if (shownConv !== c.id) {
-      rebuild(state, c, messages, keys, onLoadOlder, false);
+      rebuild(state, c, messages, keys, onLoadOlder, false, onShowNewest);
+      return;
+    }
+    // A window opened from a search ends with its "Show newest" row: redraw it whole.
+    if (shownNewer || c.hasNewer) {
+      rebuild(state, c, messages, keys, onLoadOlder, true, onShowNewest);
       return;
     }
     if (keys.length === shownKeys.length && startsWith(keys, shownKeys)) {
@@ -192,8 +243,9 @@ export function createMessageList() {
       if (nearBottom || added.some((m) => m.mine)) list.scrollTop = list.scrollHeight;
       return;
     }
-    // Older messages came in above (the newest is unchanged): keep the view where it was.
+    // Older messages came in above (the newest is unchanged), or one was deleted: keep the view
+    // where it was.
     const sameNewest = shownKeys.length > 0 && keys.at(-1) === shownKeys.at(-1);
-    rebuild(state, c, messages, keys, onLoadOlder, sameNewest);
-  };
+    rebuild(state, c, messages, keys, onLoadOlder, sameNewest, onShowNewest);
+  }
 }

@@ -5,14 +5,17 @@
 import * as V from './views.js';
 import { renderDialogs } from './dialogs.js';
 import { createMessageList } from './messages.js';
+import { createSearchView } from './search-view.js';
 
 /**
  * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
- * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId) }.
+ * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId),
+ * onShowNewest(convId), onDeleteMessage(message), onOpenResult(result) }.
  * Returns render(state).
  */
 export function createRenderer(handlers) {
   const messages = createMessageList();
+  const search = createSearchView();
   return function render(state) {
     V.renderConnection(state);
     V.renderIdentity(state);
@@ -25,6 +28,7 @@ export function createRenderer(handlers) {
     V.renderNotices(state);
     V.renderDrawer(state);
     messages(state, handlers);
+    search(state, handlers);
     renderDialogs(state);
   };
 }

@@ -22,12 +22,14 @@
 //! * [`addresses`] — where others can reach us (listen port, our kind-tagged addresses from
 //!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
 //! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
+//! * [`history`] — search, history around a message, deleting on this device.
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access
 //! goes through its thread, so nothing here blocks the runtime.
 
 mod addresses;
 mod driver;
+mod history;
 mod inbound;
 mod names;
 mod queries;
@@ -50,6 +52,7 @@ use crate::limits::NodeLimits;
 use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
+pub use history::{HistoryActionError, MessageAuthor};
 pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use redial::{REDIAL_BASE, REDIAL_CAP};

@@ -212,49 +212,7 @@ impl Node {
                     }
                     _ => Vec::new(),
                 };
-                let mut names: HashMap<PublicKey, String> = HashMap::new();
-                let mut out = Vec::with_capacity(page.len() + changes.len());
-                let mut changes = changes.into_iter().peekable();
-                for m in page {
-                    let outgoing = m.direction == store::MessageDirection::Outgoing;
-                    let (from, name) = if outgoing || m.message.sender == me {
-                        ("me".to_owned(), my_name.clone())
-                    } else {
-                        let key = m.message.sender;
-                        let name = match names.get(&key) {
-                            Some(n) => n.clone(),
-                            None => {
-                                let n = s.contact(&key)?.map(|c| c.name).unwrap_or_default();
-                                names.insert(key, n.clone());
-                                n
-                            }
-                        };
-                        (key.to_base64(), name)
-                    };
-                    let state = outgoing.then(|| {
-                        store::Delivery::shown(m.delivery, || {
-                            s.sent_count_up_to(&m.message.id, 1).is_ok_and(|n| n > 0)
-                        })
-                        .as_str()
-                    });
-                    while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
-                        out.push(change_entry(c));
-                    }
-                    out.push(HistoryEntry::Chat(HistoryMessage {
-                        seq: m.seq,
-                        id: m.message.id,
-                        conversation: m.message.conversation.ui_id(),
-                        from,
-                        name,
-                        text: m.message.text,
-                        sent_at: m.message.sent_at,
-                        received_at: m.message.received_at,
-                        direction: if outgoing { "out" } else { "in" },
-                        state,
-                    }));
-                }
-                out.extend(changes.map(change_entry));
-                Ok((out, has_more))
+                Ok((entries(s, page, changes, &me, &my_name)?, has_more))
             })
             .await;
         match result {
@@ -262,6 +220,8 @@ impl Node {
                 conversation: conversation.ui_id(),
                 messages,
                 has_more,
+                around: None,
+                has_newer: None,
             }),
             Ok(Err(e)) => Err(HistoryError::Read(e)),
             Err(e) => Err(HistoryError::Unavailable(e)),
@@ -318,8 +278,75 @@ impl Node {
             conversation,
             messages,
             has_more,
+            around: None,
+            has_newer: None,
         })
     }
+}
+
+/// Who wrote a stored message, as a `history` entry names it: `"me"` and our name, or the
+/// sender's key and its contact name (looked up once per key through `names`).
+pub(super) fn sender_of(
+    s: &Store,
+    m: &store::StoredMessage,
+    me: &PublicKey,
+    my_name: &str,
+    names: &mut HashMap<PublicKey, String>,
+) -> store::Result<(String, String)> {
+    if m.direction == store::MessageDirection::Outgoing || m.message.sender == *me {
+        return Ok(("me".to_owned(), my_name.to_owned()));
+    }
+    let key = m.message.sender;
+    let name = match names.get(&key) {
+        Some(n) => n.clone(),
+        None => {
+            let n = s.contact(&key)?.map(|c| c.name).unwrap_or_default();
+            names.insert(key, n.clone());
+            n
+        }
+    };
+    Ok((key.to_base64(), name))
+}
+
+/// A page of stored messages as `history` entries, with the room `changes` (in timeline
+/// order) that fall between them; changes after the last message go at the end.
+pub(super) fn entries(
+    s: &Store,
+    page: Vec<store::StoredMessage>,
+    changes: Vec<store::RoomChange>,
+    me: &PublicKey,
+    my_name: &str,
+) -> store::Result<Vec<HistoryEntry>> {
+    let mut names: HashMap<PublicKey, String> = HashMap::new();
+    let mut out = Vec::with_capacity(page.len() + changes.len());
+    let mut changes = changes.into_iter().peekable();
+    for m in page {
+        let outgoing = m.direction == store::MessageDirection::Outgoing;
+        let (from, name) = sender_of(s, &m, me, my_name, &mut names)?;
+        let state = outgoing.then(|| {
+            store::Delivery::shown(m.delivery, || {
+                s.sent_count_up_to(&m.message.id, 1).is_ok_and(|n| n > 0)
+            })
+            .as_str()
+        });
+        while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
+            out.push(change_entry(c));
+        }
+        out.push(HistoryEntry::Chat(HistoryMessage {
+            seq: m.seq,
+            id: m.message.id,
+            conversation: m.message.conversation.ui_id(),
+            from,
+            name,
+            text: m.message.text,
+            sent_at: m.message.sent_at,
+            received_at: m.message.received_at,
+            direction: if outgoing { "out" } else { "in" },
+            state,
+        }));
+    }
+    out.extend(changes.map(change_entry));
+    Ok(out)
 }
 
 /// A recorded room change as a `history` entry.

@@ -60,10 +60,11 @@ pub struct StoredMessage {
     pub delivery: Option<Delivery>,
 }
 
-const COLUMNS: &str = "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
+pub(super) const COLUMNS: &str =
+    "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
      m.received_at, m.direction, (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq)";
 
-fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
         seq: row.get(0)?,
         message: ChatMessage {

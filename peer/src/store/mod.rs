@@ -24,11 +24,14 @@
 //!   drops the lock when a process dies, so a restart after `kill -9` opens normally.
 //! * **foreign keys on**, and a **busy timeout** so a short-lived lock (someone inspecting the
 //!   file) is waited for before giving up with `Locked`.
+//! * **`secure_delete = ON`**: what the user deletes is overwritten, not left in free pages
+//!   (`deletion.rs`).
 //! * At open, `PRAGMA quick_check`: a damaged file is reported at start as
 //!   [`StoreError::Corrupt`], not halfway through a conversation.
 
 mod contacts;
 mod conversation;
+mod deletion;
 mod error;
 mod messages;
 mod outbox;
@@ -36,6 +39,7 @@ mod reach;
 mod requests;
 mod rooms;
 mod schema;
+mod search;
 mod settings;
 mod trust;
 
@@ -61,11 +65,18 @@ pub use requests::{
 };
 pub use rooms::{Room, RoomAnnouncement, RoomChange, RoomIgnored, RoomUpdate, MAX_ROOM_CHANGES};
 pub use schema::SCHEMA_VERSION;
+pub use search::{
+    query_terms, AroundPage, SearchHit, SearchPage, Snippet, MAX_SEARCH_QUERY_CHARS,
+    MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS,
+};
 pub use trust::{KeyChange, KeyChangeState};
 
 /// The database of one peer. See the module documentation for the guarantees.
 pub struct Store {
     conn: Connection,
+    /// A delete committed (or is about to): checkpoint and truncate the WAL next
+    /// (`deletion.rs`).
+    scrub_pending: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,6 +122,8 @@ impl Store {
     fn init(mut conn: Connection, busy_timeout: Duration, on_disk: bool) -> Result<Store> {
         conn.busy_timeout(busy_timeout)?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Deleted rows are overwritten with zeros, not left in free space (deletion.rs).
+        conn.pragma_update(None, "secure_delete", true)?;
         if on_disk {
             // Before the first read, so the lock is taken by this connection's first access.
             conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
@@ -131,7 +144,10 @@ impl Store {
             // transaction makes sure of it in any case, so a second daemon fails at open.
             conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
         }
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            scrub_pending: false,
+        })
     }
 
     /// The schema version recorded in the file (equals [`SCHEMA_VERSION`] after open).

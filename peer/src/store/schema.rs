@@ -180,8 +180,50 @@ CREATE TABLE contact_addresses (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 4: full-text search over message text and its deletion (`search.rs`,
+/// `deletion.rs`).
+///
+/// * `messages_fts`: an FTS5 index of `messages.text` with the `trigram` tokenizer, so any
+///   substring of three or more characters matches, in any script (CJK has no spaces between
+///   words, which word tokenizers need). It is an *external-content* table over `messages`: the
+///   text is stored once, in `messages`, and the index holds only trigrams.
+/// * `fts_pending`: messages not indexed yet. Indexing a chat costs about ten times its insert
+///   (every three characters are a token), and the insert is on the path of every `ack`, so a
+///   trigger only notes the new `seq` here and the store indexes the backlog later: before each
+///   search, and in batches while the store thread is idle (`crate::persist`). Existing
+///   messages start out pending, so the migration itself is quick.
+/// * The triggers keep the index in step with every delete and text change of `messages`, from
+///   whichever code path (chats, our sends, accepted requests): a pending message is only
+///   dropped from `fts_pending`; an indexed one is removed from the index with its old text, as
+///   an external-content index needs.
+/// * `secure-delete`: deleting a row removes its trigrams from the index at once instead of
+///   adding a "deleted" marker that leaves them in old segments until a merge (needs SQLite
+///   3.42+; the bundled SQLite is newer).
+const V4: &str = r#"
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, content = 'messages', content_rowid = 'seq', tokenize = 'trigram'
+);
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1);
+CREATE TABLE fts_pending (seq INTEGER PRIMARY KEY) STRICT;
+INSERT INTO fts_pending (seq) SELECT seq FROM messages;
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO fts_pending (seq) VALUES (new.seq);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        SELECT 'delete', old.seq, old.text
+        WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq);
+    DELETE FROM fts_pending WHERE seq = old.seq;
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
+END;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -254,8 +296,14 @@ mod tests {
                 "blocked",
                 "contact_addresses",
                 "contacts",
+                "fts_pending",
                 "key_changes",
                 "messages",
+                "messages_fts",
+                "messages_fts_config",
+                "messages_fts_data",
+                "messages_fts_docsize",
+                "messages_fts_idx",
                 "outbox",
                 "request_messages",
                 "requests",
@@ -307,7 +355,7 @@ mod tests {
              INSERT INTO room_members (room, member) VALUES ('r', '{bob}');"
         ))
         .unwrap();
-        migrate(&mut conn).unwrap();
+        apply(&mut conn, &[V1, V2, V3]).unwrap();
         assert_eq!(version(&conn).unwrap(), 3);
         // Contacts of an earlier version stay contacts, with no nickname and no requests.
         let (name, verified, nickname): (String, bool, Option<String>) = conn
@@ -368,7 +416,7 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let contact = s.contact(&bob).unwrap().unwrap();
         assert_eq!(
             (contact.shown_name(), contact.nickname.as_deref()),
@@ -389,6 +437,38 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.room("r").unwrap().unwrap().name, "renamed");
         assert_eq!(s.room_changes("r").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_version_3_database_gets_its_messages_indexed_for_search() {
+        use super::super::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let bob = crypto_core::PublicKey::from_bytes([2; 32]).to_base64();
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            apply(&mut conn, &[V1, V2, V3]).unwrap();
+            conn.execute_batch(&format!(
+                "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                     received_at, direction)
+                 VALUES ('peer', '{bob}', '{bob}', 'm1', 'an old helloworld', 1, 2, 'in'),
+                        ('everyone', '', '{bob}', 'm2', 'こんにちは世界', 3, 4, 'in');"
+            ))
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 4);
+        let found = |q: &str| -> Vec<String> {
+            s.search(q, None, 10)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| h.message.message.id)
+                .collect()
+        };
+        assert_eq!(found("ellowor"), ["m1"]);
+        assert_eq!(found("世界"), ["m2"]);
+        assert_eq!(found("にちは"), ["m2"]);
     }
 
     #[test]

@@ -151,6 +151,8 @@ pub enum Action {
         /// Block (true) or unblock.
         blocked: bool,
     },
+    /// Search, history around a message, deletes (`history_actions`).
+    History(super::history_actions::HistoryAction),
 }
 
 /// The raw shapes, before semantic checks.
@@ -273,6 +275,10 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
         }
         None => return Err(fail("malformed action: missing \"action\"".into(), None)),
     };
+    if super::history_actions::ACTIONS.contains(&name.as_str()) {
+        let action = super::history_actions::parse(&name, value.clone(), req.clone())?;
+        return Ok((Action::History(action), req));
+    }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();
         return Err(fail(format!("unknown action {shown:?}"), None));

@@ -2,6 +2,7 @@
 //! package, the vector files, `/healthz` and `/ws`, all behind [`security::guard`].
 
 pub mod actions;
+pub mod history_actions;
 pub mod security;
 pub mod static_files;
 pub mod ws;

@@ -1,0 +1,294 @@
+//! `p2p-chat search` and `p2p-chat export`: read a data directory's history from the terminal.
+//!
+//! Both open the database themselves, so they work only while no peer runs with that data
+//! directory: a running peer holds the database locked for itself (`locking_mode = EXCLUSIVE`,
+//! see `store`), and these commands then say so ("the peer for this data directory is
+//! running; search from its page") instead of waiting. We chose that over asking the running
+//! peer: the page already searches a running peer, and a terminal client of the UI WebSocket
+//! would need the launch token and a second copy of the page's protocol handling.
+//!
+//! Message text is untrusted: everything printed for a terminal goes through
+//! [`printable`](crate::chat_cli::printable). The JSON export is the one exception, as JSON
+//! escapes control characters itself. Its format is README's "Export format" (version 1).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use crypto_core::PublicKey;
+use serde::Serialize;
+
+use crate::chat_cli::printable;
+use crate::store::{Conversation, Store, StoreError, StoredMessage};
+
+/// How long the commands wait for the database lock before saying the peer is running.
+const LOCK_WAIT: Duration = Duration::from_millis(300);
+
+/// Messages read per page while exporting.
+const EXPORT_PAGE: usize = 500;
+
+/// The export format's version (README, "Export format").
+pub const EXPORT_VERSION: u32 = 1;
+
+/// The text export and the JSON export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON document (README, "Export format").
+    Json,
+    /// One line per message: time, conversation, sender, text.
+    Txt,
+}
+
+/// Opens the database of data directory `dir` for reading by a command.
+fn open(dir: &Path) -> anyhow::Result<Store> {
+    let path = dir.join(crate::config::DATABASE_FILE);
+    if !path.exists() {
+        anyhow::bail!(
+            "no message database in {} (no peer has run with it)",
+            dir.display()
+        );
+    }
+    match Store::open_with_timeout(&path, LOCK_WAIT) {
+        Ok(store) => Ok(store),
+        Err(StoreError::Locked) => anyhow::bail!(
+            "the peer for this data directory is running; search from its page \
+             (`p2p-chat url` prints its address), or stop it first"
+        ),
+        Err(e) => Err(e).context("cannot open the database"),
+    }
+}
+
+/// Names of senders and conversations, looked up once each.
+struct Names<'a> {
+    store: &'a Store,
+    own: String,
+    people: HashMap<PublicKey, String>,
+    rooms: HashMap<String, String>,
+}
+
+impl<'a> Names<'a> {
+    fn new(store: &'a Store) -> Self {
+        let own = store.own_name().ok().flatten().unwrap_or_default();
+        Names {
+            store,
+            own,
+            people: HashMap::new(),
+            rooms: HashMap::new(),
+        }
+    }
+
+    fn person(&mut self, key: &PublicKey) -> String {
+        if let Some(name) = self.people.get(key) {
+            return name.clone();
+        }
+        let name = match self.store.contact(key) {
+            Ok(Some(c)) => c.shown_name().to_owned(),
+            _ => String::new(),
+        };
+        self.people.insert(*key, name.clone());
+        name
+    }
+
+    fn sender(&mut self, m: &StoredMessage) -> String {
+        if m.direction == crate::store::MessageDirection::Outgoing {
+            return if self.own.is_empty() {
+                "me".into()
+            } else {
+                self.own.clone()
+            };
+        }
+        let name = self.person(&m.message.sender);
+        if name.is_empty() {
+            short_key(&m.message.sender)
+        } else {
+            name
+        }
+    }
+
+    fn conversation(&mut self, conv: &Conversation) -> String {
+        match conv {
+            Conversation::Everyone => "Everyone".into(),
+            Conversation::Peer(key) => {
+                let name = self.person(key);
+                if name.is_empty() {
+                    short_key(key)
+                } else {
+                    name
+                }
+            }
+            Conversation::Room(id) => {
+                if let Some(name) = self.rooms.get(id) {
+                    return name.clone();
+                }
+                let name = match self.store.room(id) {
+                    Ok(Some(room)) => room.name,
+                    _ => id.clone(),
+                };
+                self.rooms.insert(id.clone(), name.clone());
+                name
+            }
+        }
+    }
+}
+
+fn short_key(key: &PublicKey) -> String {
+    key.to_base64().chars().take(8).collect()
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC for Unix milliseconds.
+pub fn utc_minute(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}")
+}
+
+/// Runs `p2p-chat search`: prints the matches, newest first, and returns how many.
+pub fn search(
+    dir: &Path,
+    query: &str,
+    conversation: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<usize> {
+    let scope = conversation
+        .map(Conversation::parse_ui_id)
+        .transpose()
+        .context("--conversation")?;
+    let store = open(dir)?;
+    let page = store.search(query, scope.as_ref(), limit)?;
+    let mut names = Names::new(&store);
+    let mut out = std::io::stdout().lock();
+    for hit in &page.hits {
+        let m = &hit.message;
+        let sn = &hit.snippet;
+        writeln!(
+            out,
+            "{}  [{}]  {}: {}{}{}",
+            utc_minute(m.message.received_at),
+            printable(&names.conversation(&m.message.conversation)),
+            printable(&names.sender(m)),
+            if sn.cut_before { "…" } else { "" },
+            printable(&sn.text),
+            if sn.cut_after { "…" } else { "" },
+        )?;
+    }
+    let n = page.hits.len();
+    let more = if page.more {
+        " (more match: raise --limit)"
+    } else {
+        ""
+    };
+    eprintln!("{n} message{} found{more}", if n == 1 { "" } else { "s" });
+    Ok(n)
+}
+
+/// One message of the JSON export (README, "Export format").
+#[derive(Serialize)]
+struct ExportedMessage<'a> {
+    conversation: String,
+    conversation_name: String,
+    seq: i64,
+    id: &'a str,
+    sender: String,
+    sender_name: String,
+    direction: &'static str,
+    text: &'a str,
+    sent_at: u64,
+    received_at: u64,
+}
+
+/// Runs `p2p-chat export` to stdout; returns how many messages it wrote.
+pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> anyhow::Result<u64> {
+    let scope = conversation
+        .map(Conversation::parse_ui_id)
+        .transpose()
+        .context("--conversation")?;
+    let store = open(dir)?;
+    let mut names = Names::new(&store);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if format == ExportFormat::Json {
+        write!(
+            out,
+            "{{\"format\":\"p2p-chat-export\",\"version\":{EXPORT_VERSION},\"exported_at\":{},\"conversation\":{},\"messages\":[",
+            crate::event::now_ms(),
+            serde_json::to_string(&scope.as_ref().map(Conversation::ui_id))?,
+        )?;
+    }
+    let mut after = 0;
+    let mut count: u64 = 0;
+    loop {
+        let page = store.messages_after(scope.as_ref(), after, EXPORT_PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for m in &page {
+            let conversation_name = names.conversation(&m.message.conversation);
+            let sender_name = names.sender(m);
+            match format {
+                ExportFormat::Json => {
+                    let entry = ExportedMessage {
+                        conversation: m.message.conversation.ui_id(),
+                        conversation_name,
+                        seq: m.seq,
+                        id: &m.message.id,
+                        sender: m.message.sender.to_base64(),
+                        sender_name,
+                        direction: match m.direction {
+                            crate::store::MessageDirection::Outgoing => "out",
+                            crate::store::MessageDirection::Incoming => "in",
+                        },
+                        text: &m.message.text,
+                        sent_at: m.message.sent_at,
+                        received_at: m.message.received_at,
+                    };
+                    if count > 0 {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut out, &entry)?;
+                }
+                ExportFormat::Txt => writeln!(
+                    out,
+                    "{} UTC  [{}]  {}: {}",
+                    utc_minute(m.message.received_at),
+                    printable(&conversation_name),
+                    printable(&sender_name),
+                    printable(&m.message.text),
+                )?,
+            }
+            count += 1;
+        }
+    }
+    if format == ExportFormat::Json {
+        out.write_all(b"\n]}\n")?;
+    }
+    out.flush()?;
+    eprintln!(
+        "{count} message{} exported",
+        if count == 1 { "" } else { "s" }
+    );
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_minutes() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00");
+        assert_eq!(utc_minute(1_796_400_061_000), "2026-12-04 16:01");
+    }
+}
