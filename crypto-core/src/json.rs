@@ -437,6 +437,16 @@ impl<'a> Parser<'a> {
         }
         let mut out = String::from(&self.text[start..self.at]);
         loop {
+            // Copy the run up to the next quote, backslash or control character in one piece
+            // (its ends are ASCII bytes, so character boundaries).
+            let run = self.at;
+            while let Some(&b) = self.bytes.get(self.at) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            out.push_str(&self.text[run..self.at]);
             match self.bytes.get(self.at) {
                 None => return Err(self.error("unterminated string")),
                 Some(b'"') => {
@@ -447,6 +457,7 @@ impl<'a> Parser<'a> {
                     let letter = self.bytes.get(self.at + 1).copied();
                     self.at += 2;
                     let escaped = match letter {
+                        Some(b'u') => self.unicode_escape()?,
                         Some(b'"') => '"',
                         Some(b'\\') => '\\',
                         Some(b'/') => '/',
@@ -455,19 +466,11 @@ impl<'a> Parser<'a> {
                         Some(b'n') => '\n',
                         Some(b'r') => '\r',
                         Some(b't') => '\t',
-                        Some(b'u') => self.unicode_escape()?,
                         _ => return Err(self.error("invalid escape")),
                     };
                     out.push(escaped);
                 }
-                Some(&b) if b < 0x20 => return Err(self.error("control character in string")),
-                Some(_) => {
-                    // Copy one whole UTF-8 character (the input is valid UTF-8).
-                    let rest = &self.text[self.at..];
-                    let c = rest.chars().next().ok_or_else(|| self.error("bad UTF-8"))?;
-                    out.push(c);
-                    self.at += c.len_utf8();
-                }
+                Some(_) => return Err(self.error("control character in string")),
             }
         }
     }
@@ -492,16 +495,19 @@ impl<'a> Parser<'a> {
         char::from_u32(code).ok_or_else(|| self.error("invalid code point"))
     }
 
-    /// Four hex digits at `at`.
+    /// Four hex digits at `at` (validated and read in one pass: an all-escapes string is
+    /// mostly this, see BENCHMARKS.md).
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let digits = self
-            .bytes
-            .get(self.at..self.at + 4)
-            .filter(|d| d.iter().all(u8::is_ascii_hexdigit))
-            .ok_or_else(|| self.error("bad \\u escape"))?;
-        let value = digits.iter().fold(0u32, |acc, d| {
-            (acc << 4) | char::from(*d).to_digit(16).unwrap_or(0)
-        });
+        let mut value = 0u32;
+        for i in 0..4 {
+            let digit = match self.bytes.get(self.at + i) {
+                Some(&d @ b'0'..=b'9') => d - b'0',
+                Some(&d @ b'a'..=b'f') => d - b'a' + 10,
+                Some(&d @ b'A'..=b'F') => d - b'A' + 10,
+                _ => return Err(self.error("bad \\u escape")),
+            };
+            value = (value << 4) | u32::from(digit);
+        }
         self.at += 4;
         Ok(value)
     }
