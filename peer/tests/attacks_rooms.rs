@@ -91,6 +91,9 @@ async fn a_member_who_is_not_the_creator_cannot_rewrite_the_member_list() {
     ua.connect_peer(m_port, &mallory_key).await;
     let mut to_alice = answering.await.expect("mallory answers");
     ua.connect_peer(c.p2p_port, &c.public_key).await;
+    // Alice dialled Carol: to Carol she is a request until accepted (PROTOCOL.md §8.2), and a
+    // stranger's announcement never creates a room.
+    uc.accept_request(&a.public_key).await;
     ua.send(
         json!({"action": "create_room", "name": "plans", "members": [c.public_key, mallory_key]}),
     )

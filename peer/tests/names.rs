@@ -39,6 +39,8 @@ async fn names_survive_a_restart_on_both_sides_renames_reach_the_other_side_and_
     let mut ub = b.ui().await;
     ua.connect_peer(b_port, &b_key).await;
     ub.wait_type("peer_connected").await;
+    // Alice dialled Bob: to Bob she is a message request until he accepts (PROTOCOL.md §8.2).
+    ub.accept_request(&a_key).await;
 
     // Alice gives Bob a nickname; Bob renames himself while connected.
     ua.send(json!({"action": "set_nickname", "peer_id": b_key, "nickname": "Bobby (work)"}))
