@@ -366,20 +366,30 @@ impl Node {
         accept: bool,
     ) -> Result<(), KeyChangeError> {
         let now = now_ms();
-        let new_key = self
+        let (new_key, address) = self
             .store()
-            .call(move |s| -> store::Result<PublicKey> {
+            .call(move |s| -> store::Result<(PublicKey, Option<String>)> {
                 if accept {
-                    Ok(s.accept_key_change(change_id, now)?.public_key)
+                    let contact = s.accept_key_change(change_id, now)?;
+                    Ok((contact.public_key, contact.last_address))
                 } else {
-                    Ok(s.reject_key_change(change_id, now)?.new_key)
+                    Ok((s.reject_key_change(change_id, now)?.new_key, None))
                 }
             })
             .await??;
         if accept {
             self.inner.trust.set_verified_flag(new_key, false);
-            // What was owed to the old key now waits for the new one: dial it at once.
+            // What was owed to the old key now waits for the new one, and the user wants to
+            // talk to it: dial it at once where it answered, expecting the new key.
             self.inner.redial.forget(&new_key);
+            if let Some(addr) = address.and_then(|a| a.parse::<SocketAddr>().ok()) {
+                let node = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = node.connect_expecting(addr, Some(new_key)).await {
+                        tracing::info!(%addr, "dialling an accepted new key failed: {e}");
+                    }
+                });
+            }
         }
         self.emit_contacts();
         Ok(())
