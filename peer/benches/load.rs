@@ -462,17 +462,17 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
         );
         let peer = PeerProc::start_stored(bin, "msg", on_disk)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], peer.p2p_port));
+        let accept = ui::AutoAccept::start(&peer).await?;
+        let mut accepted = 0;
         let (mut p, mut f, mut cpu_per, mut ratios) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..opts.rounds() {
             let cpu0 = cpu_seconds(peer.pid());
             let t0 = Instant::now();
-            let rate = throughput(
-                peer_conns(addr, opts.sessions).await?,
-                text_len,
-                opts.slice(),
-            )
-            .await?;
+            let conns = peer_conns(addr, opts.sessions).await?;
+            accepted += opts.sessions;
+            accept.wait(accepted, EVENT_LIMIT).await?;
+            let rate = throughput(conns, text_len, opts.slice()).await?;
             let cpu = cpu_seconds(peer.pid()) - cpu0;
             // The peer's CPU over the whole round (set-up included) per message of the window.
             let per = cpu / (rate * t0.elapsed().as_secs_f64()) * 1e6;
@@ -579,8 +579,10 @@ async fn delivery_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
 async fn delivered_per_second(bin: &Path, on_disk: bool, n: usize) -> Result<f64> {
     let a = PeerProc::start_stored(bin, "alice", on_disk)?;
     let b = PeerProc::start_stored(bin, "bob", on_disk)?;
+    let accept = ui::AutoAccept::start(&b).await?;
     let (mut atx, mut arx) = ui::open(&a).await?;
     ui::connect_to(&mut atx, &mut arx, &b, EVENT_LIMIT).await?;
+    accept.wait(1, EVENT_LIMIT).await?;
     let to = b.public_key.clone();
     let t0 = Instant::now();
     let sender = tokio::spawn(async move {
@@ -618,8 +620,10 @@ async fn latency_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<(
     let b = PeerProc::start(bin, "bob")?;
     let (mut atx, mut arx) = ui::open(&a).await?;
     let (_btx, mut brx) = ui::open(&b).await?;
+    let accept = ui::AutoAccept::start(&b).await?;
     ui::connect_to(&mut atx, &mut arx, &b, EVENT_LIMIT).await?;
     ui::wait_for(&mut brx, EVENT_LIMIT, |e| e["type"] == "peer_connected").await?;
+    accept.wait(1, EVENT_LIMIT).await?;
 
     let total = n + 20;
     let sent: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; total]));
@@ -862,6 +866,7 @@ async fn fanout_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()
     );
     let peer = PeerProc::start(bin, "hub")?;
     let addr = SocketAddr::from(([127, 0, 0, 1], peer.p2p_port));
+    let accept = ui::AutoAccept::start(&peer).await?;
     let rss0 = settle_rss(&peer).await?;
     println!("  RSS before sessions: {:.1} MiB", rss0 as f64 / 1048576.0);
     let state = Arc::new(FanState {
@@ -877,6 +882,7 @@ async fn fanout_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()
         let t = Instant::now();
         add_sessions(addr, target - have, 64, &state).await?;
         have = target;
+        accept.wait(have, Duration::from_secs(120)).await?;
         println!("  {have} sessions up in {:.1} s", t.elapsed().as_secs_f64());
         let rss = settle_rss(&peer).await?;
         let per = (rss.saturating_sub(rss0)) as f64 / have as f64;

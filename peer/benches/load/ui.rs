@@ -85,3 +85,64 @@ pub async fn wait_for(
         }
     }
 }
+
+/// Accepts every message request the peer announces, on a UI connection of its own: the load
+/// clients dial in, so to the peer each is a stranger (PROTOCOL.md §8.2) until accepted, and
+/// only a contact's chats take the path the throughput and fan-out figures are about.
+pub struct AutoAccept {
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AutoAccept {
+    pub async fn start(peer: &PeerProc) -> Result<AutoAccept> {
+        use std::sync::atomic::Ordering;
+        let (mut tx, mut rx) = open(peer).await?;
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok(event) = next(&mut rx, Duration::from_secs(3600)).await {
+                let keys: Vec<Value> = match event["type"].as_str() {
+                    Some("request") => vec![event["peer_id"].clone()],
+                    Some("requests") => event["requests"]
+                        .as_array()
+                        .map(|list| list.iter().map(|r| r["peer_id"].clone()).collect())
+                        .unwrap_or_default(),
+                    Some("request_resolved") if event["outcome"] == "accepted" => {
+                        count.fetch_add(1, Ordering::AcqRel);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                for key in keys {
+                    let action = json!({"action": "accept_request", "peer_id": key});
+                    if send(&mut tx, &action).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(AutoAccept { accepted, task })
+    }
+
+    /// Waits until `n` requests in all have been accepted.
+    pub async fn wait(&self, n: usize, limit: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let have = self.accepted.load(std::sync::atomic::Ordering::Acquire);
+            if have >= n {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("only {have} of {n} load clients were accepted as contacts");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl Drop for AutoAccept {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
