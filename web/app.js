@@ -24,9 +24,11 @@ import { createRenderer } from './ui/render.js';
 import { renderCounter } from './ui/views.js';
 import { watchDialogs, roomFormValues, runAllVectors } from './ui/dialogs.js';
 import * as H from './ui/history.js';
+import * as R from './ui/requests.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
+const BLOCK_TEXT = 'Block this key?\n\nIts connection closes, its request and messages are deleted, and it cannot connect to you again until you unblock it.';
 const DELETE_CHAT_TEXT = 'Delete the whole history of this chat on this device only?\n\nThe others keep their copies; the contact or room stays. This cannot be undone.';
 
 const TOKEN_KEY = 'p2p-chat-token';
@@ -130,6 +132,10 @@ function wire(state, act) {
   click('empty-go-connect', (st) => { st.ui.sidebarOpen = true; });
   $('empty-go-connect').addEventListener('click', () => $('connect-ip').focus());
   click('chat-verify', (st) => C.openVerify(st, st.ui.active));
+  click('chat-accept', (st, io) => R.acceptRequest(st, io, R.requestKey(st.ui.active)));
+  click('chat-block', (st, io) => {
+    if (window.confirm(BLOCK_TEXT)) R.blockRequest(st, io, R.requestKey(st.ui.active));
+  });
   $('chat-delete').addEventListener('click', () => {
     if (window.confirm(DELETE_CHAT_TEXT)) act((st, io) => H.deleteConversation(st, io, st.ui.active));
   });

@@ -276,8 +276,9 @@ test('saving the name shows a confirmation; a long name keeps its full text on a
   });
   const name = sides.Alice.page.locator(`#conv-list [data-conv="${await idOf(side)}"] .conv-name`);
   assert.equal(await name.getAttribute('title'), longName);
-  await side.page.locator(`#conv-list [data-conv="${aliceId}"]`).waitFor({ state: 'attached' });
-  assert.equal(await side.page.locator(`#conv-list [data-conv="${aliceId}"] .conv-name`).getAttribute('title'), 'Alice Pleasance Liddell');
+  // Alice dialled them: to them she is a message request (PROTOCOL.md §8.2), under her saved name.
+  await side.page.locator(`#request-list [data-conv="request:${aliceId}"]`).waitFor({ state: 'attached' });
+  assert.equal(await side.page.locator(`#request-list [data-conv="request:${aliceId}"] .conv-name`).getAttribute('title'), 'Alice Pleasance Liddell');
   await name.click();
   await sides.Alice.page.setViewportSize({ width: 390, height: 800 });
   // The chat header wraps the name too, and carries it whole in its title.

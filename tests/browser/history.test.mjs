@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish, acceptRequest } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/debug/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -60,6 +60,7 @@ test('search finds CJK and substrings, opens the message in context, deletes on 
   await alice.page.fill('#connect-port', String(bobPort));
   await alice.page.click('#connect-btn');
   await bob.page.locator(`#peer-list [data-peer="${aliceId}"]`).waitFor();
+  await acceptRequest(bob.page, aliceId);
 
   // Bob writes to Alice: some before, the needle, and enough after that it is scrolled away.
   await bob.page.locator(`#conv-list [data-conv="${aliceId}"]`).click();

@@ -170,3 +170,13 @@ export async function standIn(context, origin, onSocket) {
   });
   await context.routeWebSocket(`${origin.replace(/^http/, 'ws')}/ws**`, onSocket);
 }
+
+/**
+ * The side that was dialled accepts the dialler's message request (PROTOCOL.md §8.2): a key that
+ * connects to us is a stranger until then. Waits until it is listed as a chat.
+ */
+export async function acceptRequest(page, peerId) {
+  await page.locator(`#request-list [data-conv="request:${peerId}"]`).click();
+  await page.locator('#chat-accept:not([hidden])').click();
+  await page.locator(`#conv-list [data-conv="${peerId}"]`).waitFor();
+}

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, acceptRequest } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/{release,debug}/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -33,6 +33,7 @@ async function connect(from, to) {
   await from.page.click('#connect-btn');
   await from.page.locator(`#peer-list [data-peer="${toId}"]`).waitFor();
   await to.page.locator(`#peer-list [data-peer="${fromId}"]`).waitFor();
+  await acceptRequest(to.page, fromId);
 }
 
 async function openConv(side, convId) {

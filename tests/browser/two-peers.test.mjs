@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish, acceptRequest } from './lib.mjs';
 
 const XSS_IMG = '<img src=x onerror=window.__xss=1>';
 const XSS_SCRIPT = '<script>window.__xss=1</script>';
@@ -43,6 +43,7 @@ async function connect(from, to) {
   await from.page.click('#connect-btn');
   await from.page.locator(`#peer-list [data-peer="${toId}"]`).waitFor();
   await to.page.locator(`#peer-list [data-peer="${fromId}"]`).waitFor();
+  await acceptRequest(to.page, fromId);
   return { fromId, toId };
 }
 

@@ -120,7 +120,10 @@ export function sendText(state, io, text) {
   }
   state.ui.pasteTooLong = false;
   const action = { action: 'send_message', text };
-  if (state.ui.active !== S.EVERYONE) action.to = state.ui.active;
+  const { active } = state.ui;
+  // A message request's conversation is answered to its key: the reply accepts it.
+  if (active.startsWith(S.REQUEST_CONV_PREFIX)) action.to = active.slice(S.REQUEST_CONV_PREFIX.length);
+  else if (active !== S.EVERYONE) action.to = active;
   return send(state, io, action, 'composer-error') !== null;
 }
 

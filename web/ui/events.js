@@ -6,6 +6,7 @@ import * as S from './state.js';
 import * as C from './commands.js';
 import { plainError } from './errors.js';
 import * as H from './history.js';
+import * as R from './requests.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -46,12 +47,15 @@ const HANDLERS = {
     if (typeof event.peer_id !== 'string' || !event.peer_id) return;
     const wasFresh = S.isFresh(state);
     const peer = S.upsertPeer(state, event);
-    state.ui.status = `${S.peerLabel(peer)} connected (${S.dialableAddress(peer)})`;
+    const stranger = peer.stranger && !peer.contact;
+    state.ui.status = stranger
+      ? `Message request from ${S.peerLabel(peer)} (${S.dialableAddress(peer)})`
+      : `${S.peerLabel(peer)} connected (${S.dialableAddress(peer)})`;
     C.setConnecting(state, io, false);
     for (const form of C.DIAL_FORMS) C.setError(state, form, '');
     if (state.ui.contactDial === peer.id) state.ui.contactDial = null;
     // The very first peer opens its conversation.
-    if (wasFresh) C.selectConv(state, io, peer.id);
+    if (wasFresh && !stranger) C.selectConv(state, io, peer.id);
   },
 
   peer_disconnected(state, event) {
@@ -87,6 +91,18 @@ const HANDLERS = {
     const name = typeof event.name === 'string' ? event.name.trim() : '';
     // A local nickname stays; the `contacts` listing that follows carries the name to show.
     if (peer && name && !peer.nickname) peer.name = name;
+  },
+
+  request(state, event) {
+    R.applyRequest(state, event);
+  },
+
+  requests(state, event) {
+    R.applyRequests(state, event);
+  },
+
+  request_resolved(state, event, io) {
+    R.applyRequestResolved(state, event, io);
   },
 
   contacts(state, event, io) {

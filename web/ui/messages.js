@@ -4,8 +4,9 @@
 // list only when the conversation or the order changed.
 
 import { $, el, clockTime, fullTime, hueClass, icon } from './dom.js';
-import { EVERYONE, peerLabel, isRoom, isGroup, messageKey, roomChangeText } from './state.js';
+import { EVERYONE, REQUEST_CONV_PREFIX, peerLabel, isRoom, isGroup, messageKey, roomChangeText, convTitle } from './state.js';
 import { avatar } from './views.js';
+import * as crypto from './crypto.js';
 
 const TICK = 'M1.5 8.5 5 12l7.5-8';
 const STROKE = { fill: 'none', stroke: 'currentColor', 'stroke-linecap': 'round' };
@@ -100,10 +101,29 @@ function messageItem(state, message, runStart, onDeleteMessage) {
   },
   showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
   el('div', { class: 'bubble' },
-    showName ? el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }) : null,
+    showName ? el('span', { class: 'msg-sender' },
+      el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }), ' ', senderTag(peer, message.from)) : null,
     el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
     el('p', { class: 'msg-text', text: message.text }),
     meta));
+}
+
+/**
+ * In a group a name is only what the sender claims (PROTOCOL.md §8.3): a verified mark, or else
+ * the first ten digits of the sender's fingerprint (computed here), goes with it.
+ */
+function senderTag(peer, key) {
+  if (peer?.verified) return el('span', { class: 'msg-fp msg-fp-verified', text: '✓ verified', attrs: { title: 'You verified this key' } });
+  let fp = peer?.check?.localFp || '';
+  if (!fp && crypto.wasmReady()) {
+    try {
+      fp = crypto.fingerprint(key);
+    } catch {
+      fp = '';
+    }
+  }
+  const short = crypto.groups(fp).slice(0, 2).join(' ');
+  return short ? el('span', { class: 'msg-fp', text: short, attrs: { title: `Fingerprint ${fp} (not verified)` } }) : null;
 }
 
 function startsRun(messages, index) {
@@ -116,6 +136,7 @@ function emptyText(state, id) {
   if (id === EVERYONE) return 'Messages here go to everyone you are connected to.';
   const room = state.rooms.get(id);
   if (room) return `This is the start of “${room.name}”. Messages go to every member, end-to-end encrypted to each.`;
+  if (id.startsWith(REQUEST_CONV_PREFIX)) return `${convTitle(state, id)} connected to you but is not one of your contacts. Accept to keep talking, or block them.`;
   return `This is the start of your conversation with ${peerLabel(state.peers.get(id))}. Compare safety numbers before you share anything private.`;
 }
 

@@ -19,6 +19,7 @@ export function createRenderer(handlers) {
   return function render(state) {
     V.renderConnection(state);
     V.renderIdentity(state);
+    V.renderRequests(state, handlers);
     V.renderConvList(state, handlers);
     V.renderPeerList(state, handlers);
     V.renderChatHeader(state);

@@ -6,6 +6,8 @@ import * as crypto from './crypto.js';
 
 export const EVERYONE = 'everyone';
 export const ROOM_PREFIX = 'room:';
+/** A message request's conversation (PROTOCOL.md §8.2; requests.js). */
+export const REQUEST_CONV_PREFIX = 'request:';
 
 export function createState() {
   return {
@@ -16,6 +18,7 @@ export function createState() {
     peers: new Map(), // peer_id -> peer (see newPeer); kept after disconnect, with online = false
     rooms: new Map(), // "room:<id>" -> { id, name, members, creator, member }
     keyChanges: new Map(), // String(change_id) -> unresolved `key_changed`
+    requests: new Map(), // peer_id -> message request (requests.js)
     convs: new Map([[EVERYONE, newConv(EVERYONE)]]),
     byKey: new Map(), // "sender/id" -> message, so a message never shows twice
     invite: null, // { text, qrSvg } from the last `invite` event
@@ -102,7 +105,10 @@ export function upsertPeer(state, event) {
     daemonFp: str(event.fingerprint),
     verified: event.verified === true,
     online: true,
-    contact: old?.contact ?? false,
+    contact: event.contact === true || (old?.contact ?? false),
+    // A message request's session (PROTOCOL.md §8.2), and the contacts its name looks like.
+    stranger: event.contact === false,
+    confusableWith: Array.isArray(event.confusable_with) ? event.confusable_with.filter((k) => typeof k === 'string') : [],
     lastAddress: old?.lastAddress ?? '',
     lastSeen: Date.now(),
     check: old?.check ?? null,
@@ -249,7 +255,7 @@ export function ownMessage(state, id) {
 /** Conversation id an incoming message belongs to. */
 function incomingConv(event, from) {
   const c = str(event.conversation);
-  if (c === EVERYONE || isRoom(c)) return c;
+  if (c === EVERYONE || isRoom(c) || c === REQUEST_CONV_PREFIX + from) return c;
   return from;
 }
 
@@ -518,17 +524,24 @@ export function connectionLost(state, { delayMs, failures }) {
 export function convTitle(state, id) {
   if (id === EVERYONE) return 'Everyone';
   if (isRoom(id)) return state.rooms.get(id)?.name ?? 'Room';
+  if (id.startsWith(REQUEST_CONV_PREFIX)) {
+    const key = id.slice(REQUEST_CONV_PREFIX.length);
+    return state.requests.get(key)?.name || peerLabel(state.peers.get(key));
+  }
   return peerLabel(state.peers.get(id));
 }
 
+/** Connected contacts (a message request's session is not one: "everyone" never reaches it). */
 export function onlinePeers(state) {
-  return [...state.peers.values()].filter((p) => p.online);
+  return [...state.peers.values()].filter((p) => p.online && !(p.stranger && !p.contact));
 }
 
 /** A peer's conversation stays listed while it is online, a contact, or has messages. */
 function keepPeerConv(state, c) {
   const peer = state.peers.get(c.id);
   if (!peer) return false;
+  // A message request is listed under Requests, not Chats, until it is accepted.
+  if (peer.stranger && !peer.contact) return c.messages.length > 0;
   return peer.online || peer.contact || c.messages.length > 0 || keyChangeFor(state, c.id) !== null;
 }
 
@@ -552,6 +565,8 @@ export function canSend(state) {
   if (id === EVERYONE) return onlinePeers(state).length > 0;
   // The daemon queues messages for offline contacts and room members (PROTOCOL.md §8.1).
   if (state.rooms.has(id)) return true;
+  // Replying to a message request accepts it (PROTOCOL.md §8.2).
+  if (id.startsWith(REQUEST_CONV_PREFIX)) return true;
   const peer = state.peers.get(id);
   return Boolean(peer?.online || peer?.contact);
 }

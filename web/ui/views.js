@@ -8,6 +8,7 @@ import {
   canSend, isConnecting, totalUnread, dialableAddress, splitAddress,
 } from './state.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
+import * as R from './requests.js';
 
 export function avatar(name, key, extra = '') {
   return el('span', { class: `avatar ${hueClass(key)} ${extra}`.trim(), text: initials(name), attrs: { 'aria-hidden': 'true' } });
@@ -85,19 +86,58 @@ export function renderConvList(state, { onSelect }) {
   );
 }
 
+/** The "Message requests" list (PROTOCOL.md §8.2), with the look-alike warning on each. */
+export function renderRequests(state, { onSelect }) {
+  const list = R.listRequests(state);
+  $('requests-panel').hidden = list.length === 0;
+  $('request-count').textContent = String(list.length);
+  $('request-list').replaceChildren(
+    ...list.map((r) => {
+      const convId = R.REQUEST_PREFIX + r.id;
+      const c = state.convs.get(convId);
+      const peer = state.peers.get(r.id);
+      const name = r.name || 'Unnamed peer';
+      const alike = R.lookAlikes(state, r);
+      const online = Boolean(peer?.online);
+      const count = Math.max(r.messages, c?.messages.length ?? 0);
+      const status = `${count === 1 ? '1 message' : `${count} messages`}${online ? ' · online' : ''}`;
+      const label = `Message request from ${name}, ${status}${alike.length ? `, name looks like your contact ${alike.join(', ')}` : ''}${c?.unread ? `, ${c.unread} unread` : ''}`;
+      return el('li', {},
+        el('button', {
+          class: 'conv-item request-item',
+          attrs: { type: 'button', 'data-conv': convId, 'aria-current': state.ui.active === convId ? 'true' : false, 'aria-label': label },
+          on: { click: () => onSelect(convId) },
+        },
+        avatar(name, r.id, online ? 'online' : 'offline'),
+        el('span', { class: 'conv-body' },
+          el('span', { class: 'conv-top' },
+            el('span', { class: 'conv-name', text: name, attrs: { title: name } }),
+            alike.length ? el('span', { class: 'tag tag-danger', text: 'Look-alike name', attrs: { 'aria-hidden': 'true' } }) : null),
+          el('span', { class: 'conv-bottom' },
+            el('span', { class: 'conv-preview conv-status', text: status }),
+            c?.unread ? el('span', { class: 'unread', text: c.unread > 99 ? '99+' : c.unread, attrs: { 'aria-hidden': 'true' } }) : null))));
+    }),
+  );
+}
+
 /** The "Peers" list: connected peers with address, fingerprint and verification state. */
 export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
-  const peers = onlinePeers(state).sort((a, b) => peerLabel(a).localeCompare(peerLabel(b)));
+  // Every live session, a message request's too (tagged, and its name opens the request).
+  const peers = [...state.peers.values()].filter((p) => p.online).sort((a, b) => peerLabel(a).localeCompare(peerLabel(b)));
   $('peer-count').textContent = String(peers.length);
   $('peers-empty').hidden = peers.length > 0;
   $('peer-list').replaceChildren(
     ...peers.map((peer) => {
       const fp = peer.check?.localFp || peer.daemonFp;
       const checked = peer.check && !peer.check.error;
+      const stranger = peer.stranger && !peer.contact;
+      const open = stranger ? R.REQUEST_PREFIX + peer.id : peer.id;
       return el('li', { class: `peer-item${peer.check?.problems?.length ? ' peer-bad' : ''}`, attrs: { 'data-peer': peer.id } },
         el('div', { class: 'peer-top' },
           avatar(peerLabel(peer), peer.id, 'avatar-small online'),
-          el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: `${peerLabel(peer)} — open conversation` }, on: { click: () => onSelect(peer.id) } }),
+          el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: `${peerLabel(peer)} — open conversation` }, on: { click: () => onSelect(open) } }),
+          stranger ? el('span', { class: 'tag tag-muted', text: 'Request' }) : null,
+          stranger && peer.confusableWith.length ? el('span', { class: 'tag tag-danger', text: 'Look-alike name', attrs: { title: `Looks like your contact ${peer.confusableWith.map((k) => peerLabel(state.peers.get(k))).join(', ')}` } }) : null,
           verifiedMark(peer, state) ?? el('span', { class: 'tag tag-muted', text: 'Not verified' })),
         el('p', { class: 'peer-addr' },
           el('span', { class: 'visually-hidden', text: 'Address ' }),
@@ -122,6 +162,8 @@ export function renderChatHeader(state) {
   const id = state.ui.active;
   const peer = state.peers.get(id);
   const room = state.rooms.get(id);
+  const requestKey = R.requestKey(id);
+  const req = requestKey ? R.request(state, requestKey) ?? { id: requestKey, name: peerLabel(state.peers.get(requestKey)), confusableWith: [], fingerprint: '' } : null;
   const titleNode = $('chat-title');
   const sub = $('chat-sub');
   const avatarBox = $('chat-avatar');
@@ -141,6 +183,14 @@ export function renderChatHeader(state) {
       : 'You were removed from this room; it is read-only.';
     avatarBox.className = `avatar avatar-room ${hueClass(room.id)}`;
     avatarBox.textContent = initials(room.name);
+  } else if (req) {
+    const name = req.name || 'Unnamed peer';
+    const reqPeer = state.peers.get(req.id);
+    titleNode.replaceChildren(el('span', { text: name, attrs: { title: name } }), ' ', el('span', { class: 'tag tag-muted', text: 'Message request' }));
+    const fp = reqPeer?.check?.localFp || req.fingerprint || reqPeer?.daemonFp || '';
+    sub.textContent = `Not in your contacts${reqPeer?.online ? ' · online' : ''}${fp ? ` · fingerprint ${fp}` : ''}`;
+    avatarBox.className = `avatar ${hueClass(req.id)} ${reqPeer?.online ? 'online' : 'offline'}`;
+    avatarBox.textContent = initials(name);
   } else {
     titleNode.replaceChildren(el('span', { text: peerLabel(peer), attrs: { title: peerLabel(peer) } }), ' ', verifiedMark(peer ?? {}, state) ?? '');
     const addr = dialableAddress(peer);
@@ -166,10 +216,19 @@ export function renderChatHeader(state) {
   verifyBtn.hidden = id === EVERYONE || !peer;
   verifyBtn.textContent = peer?.verified ? 'Safety number' : 'Verify';
 
+  // A message request: accept or block; a name like a contact's is said loudly (PROTOCOL.md §8.3).
+  $('chat-accept').hidden = !req;
+  $('chat-block').hidden = !req;
+  $('chat-delete').hidden = Boolean(req); // blocking deletes a request; accepting keeps it
+  showError($('request-error'), req ? state.ui.errors['request-error'] ?? '' : '');
+  const alike = req ? R.lookAlikes(state, req) : [];
+
   const problems = peer?.check?.problems ?? [];
   const alert = $('chat-alert');
-  alert.hidden = problems.length === 0;
-  alert.textContent = problems.length ? `Warning: ${problems.join('; ')}. Do not trust this conversation until you compare safety numbers.` : '';
+  alert.hidden = problems.length === 0 && alike.length === 0;
+  alert.textContent = alike.length
+    ? `Warning: the name "${req.name}" looks like your contact ${alike.map((n) => `"${n}"`).join(', ')}, but this is a different key — not your contact. Check the fingerprint with them another way before you reply.`
+    : problems.length ? `Warning: ${problems.join('; ')}. Do not trust this conversation until you compare safety numbers.` : '';
 }
 
 /** The composer: whether it can send, and what its placeholder says. */
@@ -180,7 +239,7 @@ export function renderComposer(state) {
   const sendable = canSend(state);
   $('send-btn').disabled = !sendable;
   $('composer-input').placeholder = state.connection.kind !== 'open' ? 'Not connected to your peer…'
-    : sendable ? (id === EVERYONE ? 'Message everyone…'
+    : sendable ? (id === EVERYONE ? 'Message everyone…' : R.isRequest(id) ? `Reply to ${title} (replying accepts the request)…`
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)
       : id === EVERYONE ? 'Connect to a peer first' : `${peerLabel(peer)} is offline`;
   $('composer-label').textContent = id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
