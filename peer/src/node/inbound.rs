@@ -17,11 +17,12 @@ use crypto_core::PublicKey;
 
 use super::registry::SessionShared;
 use super::rooms::{room_change_event, room_event};
+use super::sending::delivery_event;
 use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{ChatMessage, Conversation, RoomAnnouncement};
+use crate::store::{ChatMessage, Conversation, Delivery, RoomAnnouncement};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -175,11 +176,11 @@ impl NodeInbox {
         let peer_id = self.peer_id.clone();
         let done = lock(&self.pending).call(move |s| match s.mark_delivered(&peer, &id) {
             Ok(update) => {
-                if let Some(update) = update.filter(|u| u.aggregate_changed) {
-                    let _ = events.send(Event::Delivery {
-                        id: id.clone(),
-                        state: update.aggregate.as_str().into(),
-                    });
+                if let Some(event) = update.and_then(|u| {
+                    let changed = u.aggregate_changed;
+                    delivery_event(&peer, id.clone(), u, Delivery::Delivered, changed)
+                }) {
+                    let _ = events.send(event);
                 }
                 let _ = events.send(Event::Delivered { peer_id, id });
             }
