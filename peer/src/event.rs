@@ -314,6 +314,9 @@ pub enum Event {
         creator: Option<String>,
         /// False once the creator removed us: the room is then read-only.
         member: bool,
+        /// Members' display names where known (peer_id -> name): a contact's own name, else
+        /// the one the creator gave it. Display only, never an identity.
+        names: std::collections::BTreeMap<String, String>,
     },
     /// The creator changed a room's name or membership (PROTOCOL.md §8.4).
     RoomChange {

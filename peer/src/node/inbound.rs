@@ -76,7 +76,8 @@ impl Inbox for NodeInbox {
                 name,
                 members,
                 creator,
-            } => self.receive_room(id, name, members, creator),
+                names,
+            } => self.receive_room(id, name, members, creator, names),
             Payload::Keepalive => None,
             Payload::Name { name } => {
                 let node = self.node.clone();
@@ -198,6 +199,7 @@ impl NodeInbox {
         name: String,
         members: Vec<String>,
         creator: Option<String>,
+        names: Vec<String>,
     ) -> Reply {
         let keys: Result<Vec<PublicKey>, _> =
             members.iter().map(|m| PublicKey::from_base64(m)).collect();
@@ -207,10 +209,26 @@ impl NodeInbox {
             return None;
         };
         let name = clean_name(&name);
+        // The creator's names for the members, one per member (checked by the parser).
+        let names: Vec<(PublicKey, String)> = keys
+            .iter()
+            .zip(&names)
+            .map(|(k, n)| (*k, clean_name(n)))
+            .collect();
         let peer = self.peer;
         let me = self.node.inner.public;
         let stored = lock(&self.pending).call(move |s| {
-            s.apply_room_announcement(&me, &peer, &id, &name, &keys, creator.as_ref(), now_ms())
+            let creator = creator.as_ref();
+            s.apply_room_announcement_named(
+                &me,
+                &peer,
+                &id,
+                &name,
+                &keys,
+                &names,
+                creator,
+                now_ms(),
+            )
         });
         Some(Box::pin(async move {
             match stored.await {
