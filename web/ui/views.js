@@ -5,7 +5,7 @@ import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, sho
 import * as crypto from './crypto.js';
 import {
   EVERYONE, peerLabel, sidebarConvs, canChangeRoom, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
-  canSend, isConnecting, totalUnread, dialableAddress, splitAddress,
+  canSend, isConnecting, totalUnread, dialableAddress, splitAddress, unreachableMembers, neverMetText, memberLabel,
 } from './state.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
 
@@ -134,7 +134,7 @@ export function renderChatHeader(state) {
   } else if (room) {
     titleNode.replaceChildren(el('span', { text: room.name }), ' ', el('span', { class: 'tag tag-muted', text: 'Room' }));
     const own = state.info?.public_key;
-    const others = room.members.filter((m) => m !== own).map((m) => peerLabel(state.peers.get(m))).sort((a, b) => a.localeCompare(b));
+    const others = room.members.filter((m) => m !== own).map((m) => memberLabel(state, m, room)).sort((a, b) => a.localeCompare(b));
     const names = room.members.includes(own) ? ['you', ...others] : others;
     sub.textContent = room.member
       ? `${room.members.length} members: ${names.join(', ')}`
@@ -148,6 +148,11 @@ export function renderChatHeader(state) {
     avatarBox.className = `avatar ${hueClass(id)} ${peer?.online ? 'online' : 'offline'}`;
     avatarBox.textContent = initials(peerLabel(peer));
   }
+  // Members nothing can reach (we never connected to them) are said so, never silently skipped.
+  const unreachable = room ? unreachableMembers(state, room) : [];
+  const reach = $('chat-reach');
+  reach.hidden = unreachable.length === 0;
+  reach.replaceChildren(...unreachable.map((key) => el('li', { text: `Not reachable: ${neverMetText(state, room, key)}.`, attrs: { 'data-peer': key } })));
   // The creator of a room changes its members (PROTOCOL.md §8.4); nobody else can.
   $('chat-room-members').hidden = !canChangeRoom(state, room);
   // An offline contact: a Connect button that dials its last dialable address.
