@@ -251,6 +251,16 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         address: Option<String>,
     },
+    /// Our user set or cleared a contact's local nickname (`set_nickname`, PROTOCOL.md §8.1).
+    NicknameSet {
+        /// The contact.
+        peer_id: String,
+        /// The nickname as saved (cleaned), or null when cleared.
+        nickname: Option<String>,
+        /// Other contacts whose names are equal or confusable with the nickname (PROTOCOL.md
+        /// §8.3); empty when cleared.
+        confusable_with: Vec<String>,
+    },
     /// A connected contact announced a new display name (a `name` payload, PROTOCOL.md §5).
     PeerRenamed {
         /// The contact.

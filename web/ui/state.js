@@ -499,7 +499,7 @@ export function waitingReason(state, room, key, memberState) {
     case 'online': return `${name}: connected, sending`;
     case 'offline': return `${name}: offline, goes out when they are back online`;
     case 'no_address': return `${name}: offline and no address known, goes out when they connect to you`;
-    default: return `${name}: not reachable: ${neverMetText(state, room, key)}`;
+    default: return `${name}: not reachable, you have never connected to them — ask ${introducer(state, room)} to introduce you or to share an invite`;
   }
 }
 
