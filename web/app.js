@@ -71,7 +71,7 @@ function wire(state, act) {
   click('invite-retry', C.retryDial);
   click('chat-connect', (st, io) => C.connectContact(st, io, st.ui.active));
   // Using another form: the errors of the others no longer apply.
-  const formErrors = { 'connect-form': 'connect-error', 'invite-form': 'invite-error', 'name-form': 'name-error', composer: 'composer-error' };
+  const formErrors = { 'connect-form': 'connect-error', 'invite-form': 'invite-error', 'name-form': 'name-error', composer: 'composer-error', 'rename-form': 'rename-error' };
   for (const [form, errorId] of Object.entries(formErrors)) {
     $(form).addEventListener('focusin', () => {
       if (Object.keys(state.ui.errors).some((id) => id !== errorId)) act((st) => C.clearOtherErrors(st, errorId));
@@ -130,6 +130,16 @@ function wire(state, act) {
   click('empty-go-connect', (st) => { st.ui.sidebarOpen = true; });
   $('empty-go-connect').addEventListener('click', () => $('connect-ip').focus());
   click('chat-verify', (st) => C.openVerify(st, st.ui.active));
+  click('chat-rename', (st, io) => (st.ui.renaming ? C.cancelRename(st, io) : C.openRename(st, io, st.ui.active)));
+  submit('rename-form', (st, io) => C.saveRename(st, io, $('rename-input').value));
+  click('rename-cancel', C.cancelRename);
+  $('rename-input').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      act(C.cancelRename);
+    }
+  });
   $('chat-delete').addEventListener('click', () => {
     if (window.confirm(DELETE_CHAT_TEXT)) act((st, io) => H.deleteConversation(st, io, st.ui.active));
   });

@@ -92,6 +92,10 @@ const HANDLERS = {
     if (peer && name && !peer.nickname) peer.name = name;
   },
 
+  nickname_set(state, event, io) {
+    C.nicknameSet(state, io, event);
+  },
+
   contacts(state, event, io) {
     S.applyContacts(state, event);
     // The first listing on a connection completes the snapshot: now fetch what was said meanwhile.

@@ -48,6 +48,10 @@ export function createState() {
       nameSaving: null, // the name sent with set_name, until `info` confirms it
       nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
       pasteTooLong: false, // the composer refused a paste past the limit
+      renaming: null, // the contact whose nickname field is open
+      renamePending: null, // the contact whose set_nickname was sent, until `nickname_set`
+      renameSaved: null, // { peerId, text, until }: the confirmation after `nickname_set`
+      renameWarning: null, // { peerId, text }: the nickname looks like another contact's name
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
   };

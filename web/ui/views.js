@@ -167,6 +167,8 @@ export function renderChatHeader(state) {
   const ownError = state.ui.contactDial === id ? state.ui.errors['contact-error'] ?? '' : '';
   showError(contactError, peer && !peer.online ? ownError : '');
 
+  renderRename(state, peer);
+
   const verifyBtn = $('chat-verify');
   verifyBtn.hidden = id === EVERYONE || !peer;
   verifyBtn.textContent = peer?.verified ? 'Safety number' : 'Verify';
@@ -175,6 +177,27 @@ export function renderChatHeader(state) {
   const alert = $('chat-alert');
   alert.hidden = problems.length === 0;
   alert.textContent = problems.length ? `Warning: ${problems.join('; ')}. Do not trust this conversation until you compare safety numbers.` : '';
+}
+
+/** A contact's "Rename…" button, its inline nickname field, the confirmation and the look-alike warning. */
+function renderRename(state, peer) {
+  const isContact = Boolean(peer?.contact);
+  const button = $('chat-rename');
+  const form = $('rename-form');
+  const input = $('rename-input');
+  const open = isContact && state.ui.renaming === peer.id;
+  button.hidden = !isContact;
+  button.setAttribute('aria-expanded', String(open));
+  button.title = isContact ? `Give ${peerLabel(peer)} a name that only you see` : '';
+  if (open && form.hidden) input.value = peer.nickname || peer.name || '';
+  form.hidden = !open;
+  $('rename-label').textContent = isContact ? `Your name for ${peerLabel(peer)} (only you see it)` : 'Your name for this contact';
+  const saved = state.ui.renameSaved;
+  const showSaved = isContact && saved && saved.peerId === peer.id && Date.now() < saved.until;
+  $('rename-saved').hidden = !showSaved;
+  $('rename-saved').textContent = showSaved ? saved.text : '';
+  const warning = state.ui.renameWarning;
+  showError($('rename-warning'), isContact && warning?.peerId === peer.id ? warning.text : '');
 }
 
 /** The composer: whether it can send, and what its placeholder says. */
@@ -289,7 +312,7 @@ export function renderFingerprintAlert(state) {
   alert.replaceChildren(...(lines.length ? [el('strong', { text: 'Fingerprint mismatch. ' }), ...lines.map((l) => el('span', { class: 'alert-line', text: l }))] : []));
 }
 
-const FORM_ERRORS = ['connect-error', 'composer-error', 'name-error', 'verify-error', 'invite-error', 'room-error'];
+const FORM_ERRORS = ['connect-error', 'composer-error', 'name-error', 'verify-error', 'invite-error', 'room-error', 'rename-error'];
 
 /** The connection badge and its warning, the sidebar's status line, form errors and the toast. */
 export function renderConnection(state) {
