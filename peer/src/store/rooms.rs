@@ -748,6 +748,81 @@ mod tests {
         .unwrap()
     }
 
+    fn named(s: &mut Store, from: u8, members: &[PublicKey], names: &[&str]) -> RoomAnnouncement {
+        let names: Vec<(PublicKey, String)> = members
+            .iter()
+            .zip(names)
+            .map(|(k, n)| (*k, (*n).to_owned()))
+            .collect();
+        s.apply_room_announcement_named(&key(ME), &key(from), "r", "team", members, &names, None, 9)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_creator_names_members_we_never_met_and_former_members_keep_a_bounded_name() {
+        let mut s = with_contacts();
+        let carol = key(50);
+        let members = [key(1), key(ME), carol, key(2)];
+        let RoomAnnouncement::Created(room) =
+            named(&mut s, 1, &members, &["claims", "me", "Carol", "fake c2"])
+        else {
+            panic!("not created");
+        };
+        // Contacts keep the names they announced themselves; the never-met member gets the
+        // creator's.
+        assert_eq!(
+            room.member_names.get(&carol).map(String::as_str),
+            Some("Carol")
+        );
+        assert_eq!(
+            room.member_names.get(&key(1)).map(String::as_str),
+            Some("c1")
+        );
+        assert_eq!(
+            room.member_names.get(&key(2)).map(String::as_str),
+            Some("c2")
+        );
+        // Another member's names are not believed.
+        assert!(matches!(
+            named(&mut s, 2, &members, &["", "", "Mallory", ""]),
+            RoomAnnouncement::Ignored(_)
+        ));
+        assert_eq!(s.room("r").unwrap().unwrap().member_names[&carol], "Carol");
+        // Removed, Carol keeps her name for the timeline ("removed Carol").
+        let RoomAnnouncement::Changed { room, .. } =
+            named(&mut s, 1, &[key(1), key(ME), key(2)], &["", "", ""])
+        else {
+            panic!("not changed");
+        };
+        assert!(!room.members.contains(&carol));
+        assert_eq!(room.member_names[&carol], "Carol");
+
+        // Former members' names are bounded: only the most recent MAX_FORMER_NAMES stay.
+        let many: Vec<PublicKey> = (0..300u16)
+            .map(|i| {
+                let mut b = [7u8; 32];
+                b[..2].copy_from_slice(&i.to_le_bytes());
+                PublicKey::from_bytes(b)
+            })
+            .collect();
+        let all: Vec<PublicKey> = [key(1), key(ME)].into_iter().chain(many.clone()).collect();
+        let names: Vec<String> = (0..all.len()).map(|i| format!("m{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        named(&mut s, 1, &all, &names);
+        named(&mut s, 1, &[key(1), key(ME)], &["", ""]);
+        let stored: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM room_member_names WHERE room = 'r'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // The two current members the creator once named (an empty name keeps the old one),
+        // plus the bounded former members.
+        assert_eq!(stored, 2 + MAX_FORMER_NAMES);
+    }
+
     #[test]
     fn a_room_that_does_not_list_us_or_comes_from_a_stranger_is_never_created() {
         let mut s = with_contacts();

@@ -323,6 +323,7 @@ mod tests {
                 "request_messages",
                 "requests",
                 "room_changes",
+                "room_member_names",
                 "room_members",
                 "rooms",
                 "settings"
@@ -472,7 +473,7 @@ mod tests {
             .unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let found = |q: &str| -> Vec<String> {
             s.search(q, None, 10)
                 .unwrap()
