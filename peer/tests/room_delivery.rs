@@ -1,7 +1,7 @@
 //! Per-member delivery of room messages (PROTOCOL.md §8.1, `delivery` and `history`), with real
 //! processes and real SQLite: a member who is away keeps the message "delivered to 1 of 2"
 //! (across a restart of the sender) until it comes back, and a member the sender has never met
-//! stays queued instead of being counted as reached.
+//! stays queued instead of being counted as reached (and is named as the room's creator knows it).
 
 mod common;
 mod store_common;
@@ -148,11 +148,15 @@ async fn a_member_never_met_stays_queued_and_is_not_counted_as_reached() {
     ua.connect_peer(b.p2p_port, &b.public_key).await;
     ua.connect_peer(c.p2p_port, &c.public_key).await;
     let room = create_room(&mut ua, "three", &[&b.public_key, &c.public_key]).await;
-    for ui in [&mut ub, &mut uc] {
-        ui.wait_for("the room", |e| {
-            e["type"] == "room" && e["id"] == room.as_str()
-        })
-        .await;
+    for (ui, other, other_name) in [(&mut ub, &c, "carol"), (&mut uc, &b, "bob")] {
+        let learnt = ui
+            .wait_for("the room", |e| {
+                e["type"] == "room" && e["id"] == room.as_str()
+            })
+            .await;
+        // The member never met is named as Alice knows it (the `names` of her announcement).
+        assert_eq!(learnt["names"][&other.public_key], other_name, "{learnt}");
+        assert_eq!(learnt["names"][&a.public_key], "alice", "{learnt}");
     }
 
     let sent = ub.say("from bob", Some(&room)).await;
