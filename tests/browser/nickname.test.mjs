@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/{release,debug}/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -73,7 +73,7 @@ test('a contact gets a nickname from the page; Esc cancels; a look-alike name is
   assert.match(await page.locator('#rename-warning').innerText(), /^“B\u043eb” looks like the name of Bob \(another contact\)\./);
   assert.equal(await title(), 'B\u043eb');
   assert.equal(await page.locator('#rename-form').isHidden(), true);
-  await screenshot(page, 'nickname-confusable');
+  publish(await screenshot(page, 'nickname-confusable'), 'nickname');
 
   // A name nobody else has: saved, no warning.
   await page.click('#chat-rename');

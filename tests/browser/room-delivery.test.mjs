@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/{release,debug}/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -119,7 +119,7 @@ test('a room message shows how many members have it, who waits and why, and a me
   const bobTick = await fromBob.locator('.tick').getAttribute('title');
   assert.match(bobTick, /^Delivered to 1 of 2 members\. Waiting: Carol: not reachable, you have never connected to them/);
   assert.doesNotMatch(bobTick, /every member/);
-  await screenshot(bob.page, 'room-delivery-unreachable');
+  publish(await screenshot(bob.page, 'room-delivery-unreachable'), 'room-delivery');
 
   // Carol stops. Alice writes: Bob has it, Carol is offline and waits.
   await openConv(carol, roomId);
@@ -129,7 +129,7 @@ test('a room message shows how many members have it, who waits and why, and a me
   const fromAlice = await say(alice, 'see you saturday');
   await fromAlice.locator('details.msg-members[data-delivered="1"][data-total="2"]').waitFor();
   assert.deepEqual(await memberLines(fromAlice), ['Bob: has it', 'Carol: offline, goes out when they are back online']);
-  await screenshot(alice.page, 'room-delivery-waiting');
+  publish(await screenshot(alice.page, 'room-delivery-waiting'), 'room-delivery-waiting');
 
   // Carol comes back on her port with her data; Alice's peer redials her and delivers: the page
   // counts her at once, in the list it kept open.
