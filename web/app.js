@@ -73,7 +73,7 @@ function wire(state, act) {
   click('invite-retry', C.retryDial);
   click('chat-connect', (st, io) => C.connectContact(st, io, st.ui.active));
   // Using another form: the errors of the others no longer apply.
-  const formErrors = { 'connect-form': 'connect-error', 'invite-form': 'invite-error', 'name-form': 'name-error', composer: 'composer-error' };
+  const formErrors = { 'connect-form': 'connect-error', 'invite-form': 'invite-error', 'name-form': 'name-error', composer: 'composer-error', 'rename-form': 'rename-error' };
   for (const [form, errorId] of Object.entries(formErrors)) {
     $(form).addEventListener('focusin', () => {
       if (Object.keys(state.ui.errors).some((id) => id !== errorId)) act((st) => C.clearOtherErrors(st, errorId));
@@ -135,6 +135,16 @@ function wire(state, act) {
   click('chat-accept', (st, io) => R.acceptRequest(st, io, R.requestKey(st.ui.active)));
   click('chat-block', (st, io) => {
     if (window.confirm(BLOCK_TEXT)) R.blockRequest(st, io, R.requestKey(st.ui.active));
+  });
+  click('chat-rename', (st, io) => (st.ui.renaming ? C.cancelRename(st, io) : C.openRename(st, io, st.ui.active)));
+  submit('rename-form', (st, io) => C.saveRename(st, io, $('rename-input').value));
+  click('rename-cancel', C.cancelRename);
+  $('rename-input').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      act(C.cancelRename);
+    }
   });
   $('chat-delete').addEventListener('click', () => {
     if (window.confirm(DELETE_CHAT_TEXT)) act((st, io) => H.deleteConversation(st, io, st.ui.active));

@@ -278,6 +278,10 @@ pub enum Payload {
         /// The creator's public key in base64; absent from earlier versions (then the sender
         /// is meant).
         creator: Option<String>,
+        /// The members' display names as the sender knows them, one per entry of `members`
+        /// in the same order (`""` when unknown); empty when the sender sent none. Only for
+        /// showing members a receiver has never met: never an identity (PROTOCOL.md §5).
+        names: Vec<String>,
     },
     /// Nothing to deliver: written on a session that has sent nothing for the keepalive
     /// interval, so a live session is never mistaken for a dead one. Never acknowledged.
@@ -338,10 +342,25 @@ impl Payload {
                     Some(Json::String(creator)) => Some(creator.into_owned()),
                     Some(_) => return Err(malformed("creator must be a string")),
                 },
+                names: match &json["names"] {
+                    Json::Null => Vec::new(),
+                    names => names
+                        .as_array()
+                        .ok_or_else(|| malformed("names must be an array"))?
+                        .iter()
+                        .map(|n| n.as_str().map(String::from))
+                        .collect::<Option<Vec<String>>>()
+                        .ok_or_else(|| malformed("names must be strings"))?,
+                },
             },
             _ => return Err(malformed("unknown payload kind")),
         };
         let id = match &payload {
+            Payload::Room { members, names, .. }
+                if !names.is_empty() && names.len() != members.len() =>
+            {
+                return Err(malformed("names must have one entry per member"));
+            }
             Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
             Payload::Keepalive | Payload::Name { .. } => return Ok(payload),
         };
@@ -385,6 +404,7 @@ impl Payload {
                 name,
                 members,
                 creator,
+                names,
             } => {
                 object
                     .string("kind", "room")
@@ -393,6 +413,9 @@ impl Payload {
                     .strings("members", members);
                 if let Some(creator) = creator {
                     object.string("creator", creator);
+                }
+                if !names.is_empty() {
+                    object.strings("names", names);
                 }
             }
             Payload::Keepalive => {
@@ -418,6 +441,7 @@ mod tests {
             name: "n".into(),
             members: alloc::vec!["a".into(), "b".into()],
             creator: Some("a".into()),
+            names: alloc::vec![],
         };
         let bytes = room.to_bytes();
         assert_eq!(
@@ -431,6 +455,34 @@ mod tests {
             Payload::parse(br#"{"kind":"room","id":"r","name":"n","members":[],"creator":5}"#),
             Err(FrameError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_room_may_name_its_members_one_name_per_member() {
+        let room = Payload::Room {
+            id: "r".into(),
+            name: "n".into(),
+            members: alloc::vec!["a".into(), "b".into()],
+            creator: Some("a".into()),
+            names: alloc::vec!["Alice".into(), "".into()],
+        };
+        let bytes = room.to_bytes();
+        assert_eq!(
+            bytes,
+            br#"{"kind":"room","id":"r","name":"n","members":["a","b"],"creator":"a","names":["Alice",""]}"#
+        );
+        assert_eq!(Payload::parse(&bytes).unwrap(), room);
+        for bad in [
+            &br#"{"kind":"room","id":"r","name":"n","members":["a","b"],"names":["x"]}"#[..],
+            br#"{"kind":"room","id":"r","name":"n","members":["a"],"names":"x"}"#,
+            br#"{"kind":"room","id":"r","name":"n","members":["a"],"names":[1]}"#,
+        ] {
+            assert!(
+                matches!(Payload::parse(bad), Err(FrameError::Malformed(_))),
+                "{}",
+                core::str::from_utf8(bad).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -112,6 +112,15 @@ pub struct RoomChangeInfo {
     pub name: Option<String>,
 }
 
+/// One recipient of our room message and how far it got, in a `history` entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipientState {
+    /// The member's peer_id.
+    pub peer_id: String,
+    /// `queued`, `sent` or `delivered`.
+    pub state: &'static str,
+}
+
 /// One message in a `history` event.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryMessage {
@@ -136,6 +145,9 @@ pub struct HistoryMessage {
     /// Outgoing only: `queued`, `sent` or `delivered`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<&'static str>,
+    /// Our own room messages only: every member it is addressed to, with its own state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<RecipientState>>,
 }
 
 /// One message found by `search` (PROTOCOL.md §8.5).
@@ -264,6 +276,16 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         address: Option<String>,
     },
+    /// Our user set or cleared a contact's local nickname (`set_nickname`, PROTOCOL.md §8.1).
+    NicknameSet {
+        /// The contact.
+        peer_id: String,
+        /// The nickname as saved (cleaned), or null when cleared.
+        nickname: Option<String>,
+        /// Other contacts whose names are equal or confusable with the nickname (PROTOCOL.md
+        /// §8.3); empty when cleared.
+        confusable_with: Vec<String>,
+    },
     /// A connected contact announced a new display name (a `name` payload, PROTOCOL.md §5).
     PeerRenamed {
         /// The contact.
@@ -273,12 +295,19 @@ pub enum Event {
         /// Other contacts whose names are equal or confusable with the new one (PROTOCOL.md §8.3).
         confusable_with: Vec<String>,
     },
-    /// One of our messages advanced (`queued` → `sent` → `delivered`).
+    /// One of our messages advanced (`queued` → `sent` → `delivered`), or in a room one
+    /// member's copy of it did (PROTOCOL.md §8.1).
     Delivery {
         /// Our message id.
         id: String,
-        /// The new aggregate state.
+        /// The state the message as a whole shows now.
         state: String,
+        /// A room message: the member whose own state changed (one event per change).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_id: Option<String>,
+        /// A room message: that member's state now (`sent` or `delivered`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_state: Option<&'static str>,
     },
     /// A known contact answered with a different key; its session is held.
     KeyChanged {
@@ -320,6 +349,9 @@ pub enum Event {
         creator: Option<String>,
         /// False once the creator removed us: the room is then read-only.
         member: bool,
+        /// Members' display names where known (peer_id -> name): a contact's own name, else
+        /// the one the creator gave it. Display only, never an identity.
+        names: std::collections::BTreeMap<String, String>,
     },
     /// The creator changed a room's name or membership (PROTOCOL.md §8.4).
     RoomChange {

@@ -160,3 +160,42 @@ async fn failed_dials_carry_a_typed_code_and_the_address() {
     assert_eq!(err["code"], "already_connected", "{err}");
     assert_eq!(err["address"], format!("127.0.0.1:{}", b.p2p_port));
 }
+
+#[tokio::test]
+async fn a_nickname_confusable_with_another_contact_is_reported_with_the_save() {
+    let common::Three {
+        a: _a,
+        b,
+        c,
+        mut ua,
+        ub,
+        uc,
+    } = common::Three::meshed().await;
+    drop((ub, uc));
+    let (b_key, c_key) = (b.public_key.clone(), c.public_key.clone());
+    // Carol's nickname "b\u{043e}b" (Cyrillic о) looks like Bob's own name "bob".
+    ua.send(json!({"action": "set_nickname", "peer_id": c_key, "nickname": "  b\u{043e}b "}))
+        .await;
+    let saved = ua.wait_type("nickname_set").await;
+    assert_eq!(saved["peer_id"], c_key.as_str());
+    assert_eq!(saved["nickname"], "b\u{043e}b", "cleaned as saved");
+    assert_eq!(saved["confusable_with"], json!([b_key]));
+    contact_where(&mut ua, &c_key, |c| c["nickname"] == "b\u{043e}b").await;
+
+    // A name that looks like nobody else's: no warning.
+    ua.send(json!({"action": "set_nickname", "peer_id": c_key, "nickname": "Carol (work)"}))
+        .await;
+    let saved = ua.wait_type("nickname_set").await;
+    assert_eq!(saved["confusable_with"], json!([]));
+
+    // Cleared: null, and the contact shows its own name again.
+    ua.send(json!({"action": "set_nickname", "peer_id": c_key, "nickname": ""}))
+        .await;
+    let cleared = ua.wait_type("nickname_set").await;
+    assert_eq!(cleared["nickname"], Value::Null);
+    assert_eq!(cleared["confusable_with"], json!([]));
+    contact_where(&mut ua, &c_key, |c| {
+        c["nickname"].is_null() && c["name"] == "carol"
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ const ERROR_TARGET = {
   connect_invite: 'invite-error',
   create_room: 'room-error',
   change_room: 'room-error',
+  set_nickname: 'rename-error',
 };
 
 /** The forms whose errors can be retried with the same dial. */
@@ -104,6 +105,7 @@ export function loadAllHistory(state, io) {
 }
 
 export function selectConv(state, io, id) {
+  if (state.ui.renaming !== id) state.ui.renaming = null;
   state.ui.active = id;
   const c = S.conv(state, id);
   c.unread = 0;
@@ -240,6 +242,67 @@ export function setName(state, io, name) {
 
 /** How long "Saved" stays next to the name. */
 export const NAME_SAVED_MS = 4000;
+
+/** Opens the nickname field of a contact (filled in by the view with the name shown now). */
+export function openRename(state, io, peerId) {
+  if (!state.peers.get(peerId)?.contact) return;
+  state.ui.renaming = peerId;
+  state.ui.renameSaved = null;
+  setError(state, 'rename-error', '');
+  io.focus('rename-input');
+}
+
+export function cancelRename(state, io) {
+  if (state.ui.renaming === null) return;
+  state.ui.renaming = null;
+  setError(state, 'rename-error', '');
+  io.focus('chat-rename');
+}
+
+/** Saves the nickname field: our local name for the contact, empty clears it (PROTOCOL.md §8.1, `set_nickname`). */
+export function saveRename(state, io, value) {
+  const peerId = state.ui.renaming;
+  if (!peerId) return;
+  const nickname = value.trim();
+  if (nickname.length > MAX_NAME) {
+    setError(state, 'rename-error', 'Names are limited to 64 characters.');
+    return;
+  }
+  if (send(state, io, { action: 'set_nickname', peer_id: peerId, nickname: nickname || null }, 'rename-error') !== null) {
+    state.ui.renamePending = peerId;
+    state.ui.renaming = null;
+    io.focus('chat-rename');
+  }
+}
+
+/**
+ * Applies `nickname_set`: the page that asked confirms it; every page warns when the nickname
+ * looks like another contact's name (PROTOCOL.md §8.3).
+ */
+export function nicknameSet(state, io, event) {
+  const peerId = S.str(event.peer_id);
+  const peer = state.peers.get(peerId);
+  if (!peer) return;
+  const nickname = S.str(event.nickname).trim();
+  peer.nickname = nickname;
+  if (nickname) peer.name = nickname;
+  if (state.ui.renamePending === peerId) {
+    state.ui.renamePending = null;
+    state.ui.renameSaved = {
+      peerId,
+      text: nickname ? `Saved: you see them as “${nickname}”` : 'Nickname removed: you see the name they chose',
+      until: Date.now() + NAME_SAVED_MS,
+    };
+    io.later(NAME_SAVED_MS);
+  }
+  const alike = Array.isArray(event.confusable_with)
+    ? event.confusable_with.filter((id) => typeof id === 'string' && id !== peerId) : [];
+  state.ui.renameWarning = nickname && alike.length ? {
+    peerId,
+    text: `“${nickname}” looks like the name of ${alike.map((id) => `${S.peerLabel(state.peers.get(id))} (another contact)`).join(', ')}. `
+      + 'Two contacts whose names look alike are easy to mix up: check the safety number before you trust a message.',
+  } : null;
+}
 
 export function openVerify(state, peerId) {
   state.ui.dialog = 'verify';

@@ -78,7 +78,10 @@ const HANDLERS = {
 
   delivery(state, event) {
     const message = typeof event.id === 'string' ? S.ownMessage(state, event.id) : null;
-    if (message) S.advanceDelivery(message, event.state);
+    if (!message) return;
+    S.advanceDelivery(message, event.state);
+    // A room message also names the member whose copy moved (PROTOCOL.md §8.1).
+    if (typeof event.peer_id === 'string') S.advanceMember(message, event.peer_id, event.peer_state);
   },
 
   peer_verified(state, event) {
@@ -103,6 +106,10 @@ const HANDLERS = {
 
   request_resolved(state, event, io) {
     R.applyRequestResolved(state, event, io);
+  },
+
+  nickname_set(state, event, io) {
+    C.nicknameSet(state, io, event);
   },
 
   contacts(state, event, io) {

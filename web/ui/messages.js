@@ -4,7 +4,10 @@
 // list only when the conversation or the order changed.
 
 import { $, el, clockTime, fullTime, hueClass, icon } from './dom.js';
-import { EVERYONE, REQUEST_CONV_PREFIX, peerLabel, isRoom, isGroup, messageKey, roomChangeText, convTitle } from './state.js';
+import {
+  EVERYONE, REQUEST_CONV_PREFIX, peerLabel, isRoom, isGroup, messageKey, roomChangeText, convTitle, memberCounts, memberLabel,
+  waitingReason,
+} from './state.js';
 import { avatar } from './views.js';
 import * as crypto from './crypto.js';
 
@@ -48,24 +51,78 @@ function tickTitle(deliveryState, who) {
   if (deliveryState === 'queued') {
     return `Queued: stored, goes out when ${who === 'everyone' || who === 'every member' ? 'members are' : `${who} is`} online`;
   }
+  // A room message whose members' states are unknown (an older peer): one tick says only that
+  // someone got it.
+  if (who === 'every member') return deliveryState === 'sent' ? 'Sent to at least one member; not yet confirmed by all' : 'Delivered to every member';
   return deliveryState === 'sent' ? `Sent to ${who}; not yet confirmed` : `Delivered to ${who}`;
+}
+
+/**
+ * Our room message, member by member (PROTOCOL.md §8.1): who has it and, for each who does not,
+ * why it waits. Null for other messages.
+ */
+function memberLines(state, message) {
+  const counts = memberCounts(message);
+  if (!counts) return null;
+  const room = state.rooms.get(message.conv);
+  const byName = (a, b) => memberLabel(state, a[0], room).localeCompare(memberLabel(state, b[0], room));
+  const entries = [...message.members.entries()].sort(byName);
+  const have = entries.filter(([, v]) => v === 'delivered').map(([k]) => ({ key: k, state: 'delivered', text: `${memberLabel(state, k, room)}: has it` }));
+  const waiting = entries.filter(([, v]) => v !== 'delivered').map(([k, v]) => ({ key: k, state: v, text: waitingReason(state, room, k, v) }));
+  return { counts, lines: [...have, ...waiting], summary: `delivered to ${counts.delivered} of ${counts.total}` };
 }
 
 /** What a tick shows; a row's tick is redrawn when this changes. */
 function tickSignature(state, message) {
-  return message.state ? `${message.state}|${audience(state, message.conv)}` : '';
+  if (!message.state) return '';
+  const members = memberLines(state, message);
+  return `${message.state}|${audience(state, message.conv)}|${members ? members.lines.map((l) => l.text).join('\n') : ''}`;
+}
+
+/** What a row shows that can change after it is drawn: a tick, or a room change's words. */
+function rowSignature(state, message) {
+  return message.change ? roomChangeText(state, message.change, message.conv) : tickSignature(state, message);
+}
+
+function roomTickTitle(members) {
+  const { delivered, total } = members.counts;
+  const waiting = members.lines.filter((l) => l.state !== 'delivered').map((l) => l.text);
+  const head = delivered === total ? `Delivered to all ${total} members` : `Delivered to ${delivered} of ${total} members`;
+  return waiting.length ? `${head}. Waiting: ${waiting.join('; ')}` : head;
 }
 
 /** The tick(s) after one of our messages: queued (clock), sent (one tick), delivered (two). */
 function deliveryMark(state, message) {
   if (!message.state) return el('span', { class: 'tick-none' }); // an unknown state: nothing to show
+  const members = memberLines(state, message);
   return el('span', {
     class: `tick tick-${message.state}`,
     attrs: {
-      role: 'img', 'aria-label': TICK_LABEL[message.state], title: tickTitle(message.state, audience(state, message.conv)),
+      role: 'img',
+      'aria-label': members ? `${TICK_LABEL[message.state]}, ${members.summary}` : TICK_LABEL[message.state],
+      title: members ? roomTickTitle(members) : tickTitle(message.state, audience(state, message.conv)),
       'data-state': message.state,
     },
   }, DELIVERY_ICONS[message.state]());
+}
+
+/**
+ * Under our room message: "delivered to 1 of 2", which opens the list of members — who has it,
+ * who waits and why. Keeps `open` from the node it replaces. An empty span for other messages.
+ */
+function membersDetail(state, message, wasOpen = false) {
+  const members = memberLines(state, message);
+  if (!members) return el('span', { class: 'msg-members-none' });
+  const { delivered, total } = members.counts;
+  return el('details', {
+    class: 'msg-members',
+    attrs: { open: wasOpen, 'data-delivered': delivered, 'data-total': total },
+  },
+  el('summary', { text: members.summary }),
+  el('ul', { class: 'msg-members-list' }, ...members.lines.map((line) => el('li', {
+    text: line.text,
+    attrs: { 'data-peer': line.key, 'data-state': line.state },
+  }))));
 }
 
 /** The button that deletes a message on this device only (PROTOCOL.md §8.5). */
@@ -83,7 +140,7 @@ function messageItem(state, message, runStart, onDeleteMessage) {
   if (message.change) {
     // A change of the room by its creator: a line in the timeline, not a bubble.
     return el('li', { class: 'msg-change', attrs: { 'data-id': message.id, 'data-kind': 'room_change' } },
-      el('span', { text: roomChangeText(state, message.change) }), ' ',
+      el('span', { text: roomChangeText(state, message.change, message.conv) }), ' ',
       el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }));
   }
   const inGroupChat = isGroup(message.conv);
@@ -105,7 +162,8 @@ function messageItem(state, message, runStart, onDeleteMessage) {
       el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }), ' ', senderTag(peer, message.from)) : null,
     el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
     el('p', { class: 'msg-text', text: message.text }),
-    meta));
+    meta,
+    message.mine ? membersDetail(state, message) : null));
 }
 
 /**
@@ -161,7 +219,7 @@ export function createMessageList() {
     // The message a search result opened stays marked until another is opened.
     const focus = state.ui.focus;
     if (focus && focus.conv === message.conv && focus.seq === message.seq && !message.change) node.classList.add('msg-focus');
-    rows.set(messageKey(message), { node, tick: tickSignature(state, message) });
+    rows.set(messageKey(message), { node, tick: rowSignature(state, message) });
     return node;
   }
 
@@ -201,11 +259,19 @@ export function createMessageList() {
   /** Brings the rows that stay up to date: ticks, the "load older" row, the placeholder. */
   function refresh(state, c, messages, onLoadOlder) {
     for (const message of messages) {
-      if (!message.mine) continue;
+      if (!message.mine && !message.change) continue;
       const shown = rows.get(messageKey(message));
-      const signature = tickSignature(state, message);
+      const signature = rowSignature(state, message);
       if (!shown || shown.tick === signature) continue;
+      if (message.change) {
+        // A member's name became known (the `room` after a `room_change` names who was added).
+        shown.node.firstChild.textContent = signature;
+        shown.tick = signature;
+        continue;
+      }
       shown.node.querySelector('.tick, .tick-none')?.replaceWith(deliveryMark(state, message));
+      const detail = shown.node.querySelector('.msg-members, .msg-members-none');
+      detail?.replaceWith(membersDetail(state, message, detail.open === true));
       shown.tick = signature;
     }
     const nextOlder = olderRow(c, onLoadOlder);

@@ -51,6 +51,10 @@ export function createState() {
       nameSaving: null, // the name sent with set_name, until `info` confirms it
       nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
       pasteTooLong: false, // the composer refused a paste past the limit
+      renaming: null, // the contact whose nickname field is open
+      renamePending: null, // the contact whose set_nickname was sent, until `nickname_set`
+      renameSaved: null, // { peerId, text, until }: the confirmation after `nickname_set`
+      renameWarning: null, // { peerId, text }: the nickname looks like another contact's name
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
   };
@@ -226,6 +230,38 @@ export function advanceDelivery(message, value) {
   return true;
 }
 
+/**
+ * Our room message's members and how far each got (PROTOCOL.md §8.1): a Map peer_id -> state,
+ * from `message_sent.recipients` (all queued), `history` entries' `recipients` and the `delivery`
+ * events that name a `peer_id`. Null for other messages.
+ */
+function memberStates(list, stateOf) {
+  const members = new Map();
+  for (const item of list) {
+    const [key, value] = stateOf(item);
+    if (typeof key === 'string' && key) members.set(key, deliveryState(value) ?? 'queued');
+  }
+  return members;
+}
+
+/** Moves one member's state of our room message forward. Returns true when it changed. */
+export function advanceMember(message, peerId, value) {
+  const next = deliveryState(value);
+  if (!message.members || typeof peerId !== 'string' || !next) return false;
+  const now = message.members.get(peerId);
+  if (now && STATE_RANK[now] >= STATE_RANK[next]) return false;
+  message.members.set(peerId, next);
+  return true;
+}
+
+/** "delivered to 1 of 2" counts of our room message, or null for other messages. */
+export function memberCounts(message) {
+  if (!message.members || message.members.size === 0) return null;
+  let delivered = 0;
+  for (const value of message.members.values()) if (value === 'delivered') delivered += 1;
+  return { delivered, total: message.members.size };
+}
+
 /** Time order, then the daemon's sequence number (history) for equal times. */
 function byTime(a, b) {
   return (a.at - b.at) || ((a.seq ?? Infinity) - (b.seq ?? Infinity));
@@ -291,6 +327,7 @@ export function outgoing(state, event) {
     at,
     recipients: Array.isArray(event.recipients) ? event.recipients.filter((r) => typeof r === 'string') : [],
     state: deliveryState(event.state),
+    members: isRoom(convId) && Array.isArray(event.recipients) ? memberStates(event.recipients, (r) => [r, 'queued']) : null,
   });
 }
 
@@ -331,9 +368,18 @@ export function applyHistory(state, event) {
     const at = (mine ? sentAt : Number(m.received_at) || sentAt) || Date.now();
     const from = mine ? 'me' : str(m.from);
     const existing = state.byKey.get(`${mine ? 'me' : from}/${m.id}`);
+    const members = mine && isRoom(convId) && Array.isArray(m.recipients)
+      ? memberStates(m.recipients, (r) => [r?.peer_id, r?.state]) : null;
     if (existing) {
       if (seq !== null) existing.seq = seq;
       if (mine) advanceDelivery(existing, m.state);
+      if (members) {
+        if (!existing.members) existing.members = new Map();
+        for (const [key, value] of members) {
+          if (!existing.members.has(key)) existing.members.set(key, value);
+          else advanceMember(existing, key, value);
+        }
+      }
       continue;
     }
     const peer = state.peers.get(from);
@@ -348,6 +394,7 @@ export function applyHistory(state, event) {
       seq,
       recipients: [],
       state: mine ? deliveryState(m.state) : null,
+      members,
       conv: convId,
     };
     state.byKey.set(messageKey(message), message);
@@ -411,10 +458,71 @@ export function applyRoom(state, event) {
     members: Array.isArray(event.members) ? event.members.filter((m) => typeof m === 'string') : [],
     creator: typeof event.creator === 'string' ? event.creator : null,
     member: event.member !== false,
+    // peer_id -> name, for members we never met (PROTOCOL.md §8.1, `room`).
+    names: new Map(event.names && typeof event.names === 'object'
+      ? Object.entries(event.names).filter(([k, v]) => typeof v === 'string' && v.trim()).map(([k, v]) => [k, v.trim()]) : []),
   };
   state.rooms.set(id, room);
   conv(state, id);
   return { room, isNew };
+}
+
+/**
+ * A room member's name: our contact's name, else the name the room's creator gave it (a member we
+ * never met), else a short form of its key. `room` may be null.
+ */
+export function memberLabel(state, key, room = null) {
+  const peer = state.peers.get(key);
+  if (peer?.name) return peer.name;
+  const given = room?.names?.get(key);
+  if (given) return given;
+  return `member ${String(key).slice(0, 8)}…`;
+}
+
+/**
+ * Whether our peer can reach room member `key` now, and if not why (PROTOCOL.md §8.1, §8.4): its
+ * messages to the member wait in the outbox until a session with it comes up.
+ *   online      — a session is up
+ *   offline     — a contact, not connected; our peer redials its last address when it owes it something
+ *   no_address  — a contact with no dialable address known: it must connect to us
+ *   never_met   — not a contact: we have never connected to it, so nothing can reach it
+ */
+export function memberReach(state, key) {
+  const peer = state.peers.get(key);
+  if (peer?.online) return 'online';
+  if (peer?.contact) return peer.lastAddress || peer.address ? 'offline' : 'no_address';
+  return 'never_met';
+}
+
+/** Who could introduce us to a room member we never met: the room's creator, when that is not us. */
+function introducer(state, room) {
+  const creator = room?.creator;
+  if (!creator || creator === state.info?.public_key) return 'a member who knows them';
+  return peerLabel(state.peers.get(creator));
+}
+
+/** Why our message has not reached room member `key` yet, in words. */
+export function waitingReason(state, room, key, memberState) {
+  const name = memberLabel(state, key, room);
+  if (memberState === 'sent') return `${name}: sent, waiting for their confirmation`;
+  switch (memberReach(state, key)) {
+    case 'online': return `${name}: connected, sending`;
+    case 'offline': return `${name}: offline, goes out when they are back online`;
+    case 'no_address': return `${name}: offline and no address known, goes out when they connect to you`;
+    default: return `${name}: not reachable, you have never connected to them — ask ${introducer(state, room)} to introduce you or to share an invite`;
+  }
+}
+
+/** "you have never connected to Carol — ask Bob to introduce you or to share an invite". */
+export function neverMetText(state, room, key) {
+  return `you have never connected to ${memberLabel(state, key, room)} — ask ${introducer(state, room)} to introduce you or to share an invite`;
+}
+
+/** The room's members (not us) that nothing can reach: we have never connected to them. */
+export function unreachableMembers(state, room) {
+  const own = state.info?.public_key;
+  if (!room?.member) return [];
+  return room.members.filter((m) => m !== own && memberReach(state, m) === 'never_met');
 }
 
 /** True when we created this room and are in it: only then can we change it (PROTOCOL.md §8.4). */
@@ -457,9 +565,10 @@ export function applyRoomChange(state, event) {
 }
 
 /** Words for a room change: "Alice added Bob, removed Carol and renamed the room “x”". */
-export function roomChangeText(state, change) {
+export function roomChangeText(state, change, roomId = null) {
   const own = state.info?.public_key;
-  const who = (key) => (key === own ? 'you' : peerLabel(state.peers.get(key)));
+  const room = roomId ? state.rooms.get(roomId) : null;
+  const who = (key) => (key === own ? 'you' : memberLabel(state, key, room));
   const parts = [];
   if (change.added.length) parts.push(`added ${change.added.map(who).join(', ')}`);
   if (change.removed.length) parts.push(`removed ${change.removed.map(who).join(', ')}`);

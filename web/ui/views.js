@@ -5,7 +5,7 @@ import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, sho
 import * as crypto from './crypto.js';
 import {
   EVERYONE, peerLabel, sidebarConvs, canChangeRoom, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
-  canSend, isConnecting, totalUnread, dialableAddress, splitAddress,
+  canSend, isConnecting, totalUnread, dialableAddress, splitAddress, unreachableMembers, neverMetText, memberLabel,
 } from './state.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
 import * as R from './requests.js';
@@ -176,7 +176,7 @@ export function renderChatHeader(state) {
   } else if (room) {
     titleNode.replaceChildren(el('span', { text: room.name }), ' ', el('span', { class: 'tag tag-muted', text: 'Room' }));
     const own = state.info?.public_key;
-    const others = room.members.filter((m) => m !== own).map((m) => peerLabel(state.peers.get(m))).sort((a, b) => a.localeCompare(b));
+    const others = room.members.filter((m) => m !== own).map((m) => memberLabel(state, m, room)).sort((a, b) => a.localeCompare(b));
     const names = room.members.includes(own) ? ['you', ...others] : others;
     sub.textContent = room.member
       ? `${room.members.length} members: ${names.join(', ')}`
@@ -198,6 +198,11 @@ export function renderChatHeader(state) {
     avatarBox.className = `avatar ${hueClass(id)} ${peer?.online ? 'online' : 'offline'}`;
     avatarBox.textContent = initials(peerLabel(peer));
   }
+  // Members nothing can reach (we never connected to them) are said so, never silently skipped.
+  const unreachable = room ? unreachableMembers(state, room) : [];
+  const reach = $('chat-reach');
+  reach.hidden = unreachable.length === 0;
+  reach.replaceChildren(...unreachable.map((key) => el('li', { text: `Not reachable: ${neverMetText(state, room, key)}.`, attrs: { 'data-peer': key } })));
   // The creator of a room changes its members (PROTOCOL.md §8.4); nobody else can.
   $('chat-room-members').hidden = !canChangeRoom(state, room);
   // An offline contact: a Connect button that dials its last dialable address.
@@ -211,6 +216,8 @@ export function renderChatHeader(state) {
   const contactError = $('contact-error');
   const ownError = state.ui.contactDial === id ? state.ui.errors['contact-error'] ?? '' : '';
   showError(contactError, peer && !peer.online ? ownError : '');
+
+  renderRename(state, peer);
 
   const verifyBtn = $('chat-verify');
   verifyBtn.hidden = id === EVERYONE || !peer;
@@ -229,6 +236,27 @@ export function renderChatHeader(state) {
   alert.textContent = alike.length
     ? `Warning: the name "${req.name}" looks like your contact ${alike.map((n) => `"${n}"`).join(', ')}, but this is a different key — not your contact. Check the fingerprint with them another way before you reply.`
     : problems.length ? `Warning: ${problems.join('; ')}. Do not trust this conversation until you compare safety numbers.` : '';
+}
+
+/** A contact's "Rename…" button, its inline nickname field, the confirmation and the look-alike warning. */
+function renderRename(state, peer) {
+  const isContact = Boolean(peer?.contact);
+  const button = $('chat-rename');
+  const form = $('rename-form');
+  const input = $('rename-input');
+  const open = isContact && state.ui.renaming === peer.id;
+  button.hidden = !isContact;
+  button.setAttribute('aria-expanded', String(open));
+  button.title = isContact ? `Give ${peerLabel(peer)} a name that only you see` : '';
+  if (open && form.hidden) input.value = peer.nickname || peer.name || '';
+  form.hidden = !open;
+  $('rename-label').textContent = isContact ? `Your name for ${peerLabel(peer)} (only you see it)` : 'Your name for this contact';
+  const saved = state.ui.renameSaved;
+  const showSaved = isContact && saved && saved.peerId === peer.id && Date.now() < saved.until;
+  $('rename-saved').hidden = !showSaved;
+  $('rename-saved').textContent = showSaved ? saved.text : '';
+  const warning = state.ui.renameWarning;
+  showError($('rename-warning'), isContact && warning?.peerId === peer.id ? warning.text : '');
 }
 
 /** The composer: whether it can send, and what its placeholder says. */
@@ -343,7 +371,7 @@ export function renderFingerprintAlert(state) {
   alert.replaceChildren(...(lines.length ? [el('strong', { text: 'Fingerprint mismatch. ' }), ...lines.map((l) => el('span', { class: 'alert-line', text: l }))] : []));
 }
 
-const FORM_ERRORS = ['connect-error', 'composer-error', 'name-error', 'verify-error', 'invite-error', 'room-error'];
+const FORM_ERRORS = ['connect-error', 'composer-error', 'name-error', 'verify-error', 'invite-error', 'room-error', 'rename-error'];
 
 /** The connection badge and its warning, the sidebar's status line, form errors and the toast. */
 export function renderConnection(state) {

@@ -19,11 +19,12 @@ use crypto_core::PublicKey;
 
 use super::registry::SessionShared;
 use super::rooms::{room_change_event, room_event};
+use super::sending::delivery_event;
 use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{self, ChatMessage, Conversation, RequestInsert, RoomAnnouncement};
+use crate::store::{self, ChatMessage, Conversation, Delivery, RequestInsert, RoomAnnouncement};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -85,7 +86,8 @@ impl Inbox for NodeInbox {
                 name,
                 members,
                 creator,
-            } => self.receive_room(id, name, members, creator),
+                names,
+            } => self.receive_room(id, name, members, creator, names),
             Payload::Keepalive => None,
             Payload::Name { name } => {
                 let node = self.node.clone();
@@ -234,11 +236,11 @@ impl NodeInbox {
         let peer_id = self.peer_id.clone();
         let done = lock(&self.pending).call(move |s| match s.mark_delivered(&peer, &id) {
             Ok(update) => {
-                if let Some(update) = update.filter(|u| u.aggregate_changed) {
-                    let _ = events.send(Event::Delivery {
-                        id: id.clone(),
-                        state: update.aggregate.as_str().into(),
-                    });
+                if let Some(event) = update.and_then(|u| {
+                    let changed = u.aggregate_changed;
+                    delivery_event(&peer, id.clone(), u, Delivery::Delivered, changed)
+                }) {
+                    let _ = events.send(event);
                 }
                 let _ = events.send(Event::Delivered { peer_id, id });
             }
@@ -256,6 +258,7 @@ impl NodeInbox {
         name: String,
         members: Vec<String>,
         creator: Option<String>,
+        names: Vec<String>,
     ) -> Reply {
         let keys: Result<Vec<PublicKey>, _> =
             members.iter().map(|m| PublicKey::from_base64(m)).collect();
@@ -265,10 +268,26 @@ impl NodeInbox {
             return None;
         };
         let name = clean_name(&name);
+        // The creator's names for the members, one per member (checked by the parser).
+        let names: Vec<(PublicKey, String)> = keys
+            .iter()
+            .zip(&names)
+            .map(|(k, n)| (*k, clean_name(n)))
+            .collect();
         let peer = self.peer;
         let me = self.node.inner.public;
         let stored = lock(&self.pending).call(move |s| {
-            s.apply_room_announcement(&me, &peer, &id, &name, &keys, creator.as_ref(), now_ms())
+            let creator = creator.as_ref();
+            s.apply_room_announcement_named(
+                &me,
+                &peer,
+                &id,
+                &name,
+                &keys,
+                &names,
+                creator,
+                now_ms(),
+            )
         });
         Some(Box::pin(async move {
             match stored.await {

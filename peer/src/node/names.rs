@@ -118,20 +118,36 @@ impl Node {
     }
 
     /// Sets (or, blank or `None`, clears) our user's nickname for a contact; the remote cannot
-    /// change it. Every UI gets `contacts`.
+    /// change it. Every UI gets `nickname_set` — with the other contacts whose names the new
+    /// nickname is confusable with (PROTOCOL.md §8.3), so the page can warn that two contacts
+    /// now look alike — and `contacts`.
     pub async fn set_nickname(
         &self,
         key: PublicKey,
         nickname: Option<String>,
     ) -> Result<(), NicknameError> {
-        let nickname = nickname.map(|n| clean_name(&n));
+        let nickname = nickname.map(|n| clean_name(&n)).filter(|n| !n.is_empty());
+        let saved = nickname.clone();
         let found = self
             .store()
-            .call(move |s| s.set_nickname(&key, nickname.as_deref()))
+            .call(move |s| -> store::Result<Option<Vec<String>>> {
+                if !s.set_nickname(&key, saved.as_deref())? {
+                    return Ok(None);
+                }
+                match &saved {
+                    Some(n) => confusable_contacts(s, &key, n).map(Some),
+                    None => Ok(Some(Vec::new())),
+                }
+            })
             .await??;
-        if !found {
+        let Some(confusable_with) = found else {
             return Err(NicknameError::NotAContact);
-        }
+        };
+        self.emit(Event::NicknameSet {
+            peer_id: key.to_base64(),
+            nickname,
+            confusable_with,
+        });
         self.emit_contacts();
         Ok(())
     }

@@ -11,7 +11,9 @@ use crypto_core::PublicKey;
 
 use super::rooms::room_event;
 use super::Node;
-use crate::event::{ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, RoomChangeInfo};
+use crate::event::{
+    ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, RecipientState, RoomChangeInfo,
+};
 use crate::persist::StoreUnavailable;
 use crate::store::{self, Conversation, Store, StoreError};
 
@@ -271,6 +273,7 @@ impl Node {
                     received_at: m.received_at,
                     direction: "in",
                     state: None,
+                    recipients: None,
                 })
             })
             .collect();
@@ -329,6 +332,19 @@ pub(super) fn entries(
             })
             .as_str()
         });
+        // Our room message: each member's own state (PROTOCOL.md §8.1), read from the outbox.
+        let recipients = match (&m.message.conversation, outgoing) {
+            (Conversation::Room(_), true) => Some(
+                s.recipient_states(&m.message.id)?
+                    .into_iter()
+                    .map(|(key, state)| RecipientState {
+                        peer_id: key.to_base64(),
+                        state: state.as_str(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
         while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
             out.push(change_entry(c));
         }
@@ -343,6 +359,7 @@ pub(super) fn entries(
             received_at: m.message.received_at,
             direction: if outgoing { "out" } else { "in" },
             state,
+            recipients,
         }));
     }
     out.extend(changes.map(change_entry));

@@ -54,6 +54,11 @@ pub(super) fn room_event(room: &store::Room, me: &PublicKey) -> Event {
         members: room.members.iter().map(PublicKey::to_base64).collect(),
         creator: room.creator.as_ref().map(PublicKey::to_base64),
         member: room.members.contains(me),
+        names: room
+            .member_names
+            .iter()
+            .map(|(k, n)| (k.to_base64(), n.clone()))
+            .collect(),
     }
 }
 
@@ -74,14 +79,34 @@ pub(super) fn room_payload(room: &store::Room) -> Outgoing {
     room_payload_bytes(room).into()
 }
 
+/// The announcement names the members it knows names for (PROTOCOL.md §5), so a member who
+/// never met another can still say who it is; if the names would not fit in one frame it goes
+/// without them (membership is what matters; [`fits`] checks only that).
 fn room_payload_bytes(room: &store::Room) -> Vec<u8> {
-    Payload::Room {
-        id: room.id.clone(),
-        name: room.name.clone(),
-        members: room.members.iter().map(PublicKey::to_base64).collect(),
-        creator: room.creator.as_ref().map(PublicKey::to_base64),
+    let payload = |names: Vec<String>| {
+        Payload::Room {
+            id: room.id.clone(),
+            name: room.name.clone(),
+            members: room.members.iter().map(PublicKey::to_base64).collect(),
+            creator: room.creator.as_ref().map(PublicKey::to_base64),
+            names,
+        }
+        .to_bytes()
+    };
+    if room.member_names.is_empty() {
+        return payload(Vec::new());
     }
-    .to_bytes()
+    let names = room
+        .members
+        .iter()
+        .map(|k| room.member_names.get(k).cloned().unwrap_or_default())
+        .collect();
+    let named = payload(names);
+    if named.len() <= MAX_PLAINTEXT_LEN {
+        named
+    } else {
+        payload(Vec::new())
+    }
 }
 
 /// Whether the announcement of `members` would fit in one frame.
@@ -93,6 +118,7 @@ fn fits(id: &str, name: &str, members: &BTreeSet<PublicKey>, me: &PublicKey) -> 
         created_at: 0,
         updated_at: 0,
         creator: Some(*me),
+        member_names: Default::default(),
     };
     room_payload_bytes(&probe).len() <= MAX_PLAINTEXT_LEN
 }

@@ -82,6 +82,28 @@ impl Outbox {
     }
 }
 
+/// The `delivery` event for `peer`'s copy of our message `id` reaching `reached`, if the UI
+/// needs one (PROTOCOL.md §8.1): whenever the message's shown state moves (`notable`), and in a
+/// room for every member's change too, naming the member, so the page can say "delivered to 1
+/// of 2" and who still waits. The shown state is at least `sent`: `peer` got it.
+pub(super) fn delivery_event(
+    peer: &PublicKey,
+    id: String,
+    update: store::DeliveryUpdate,
+    reached: store::Delivery,
+    notable: bool,
+) -> Option<Event> {
+    if !(notable || update.in_room) {
+        return None;
+    }
+    Some(Event::Delivery {
+        id,
+        state: update.aggregate.max(store::Delivery::Sent).as_str().into(),
+        peer_id: update.in_room.then(|| peer.to_base64()),
+        peer_state: update.in_room.then(|| reached.as_str()),
+    })
+}
+
 /// Whether exactly one recipient of our message `id` has left `queued`.
 fn first_sent(s: &Store, id: &str) -> bool {
     s.sent_count_up_to(id, 2).is_ok_and(|n| n == 1)
@@ -301,15 +323,16 @@ impl Node {
     fn mark_sent(&self, peer: PublicKey, id: String) {
         let events = self.inner.events.clone();
         self.store().exec(move |s| match s.mark_sent(&peer, &id) {
-            // "sent" means written to at least one recipient (PROTOCOL.md §8.1), while the
-            // store's aggregate is the least advanced recipient: report the first one.
-            Ok(Some(update)) if update.aggregate_changed || first_sent(s, &id) => {
-                let _ = events.send(Event::Delivery {
-                    id,
-                    state: update.aggregate.max(store::Delivery::Sent).as_str().into(),
-                });
+            Ok(Some(update)) => {
+                // "sent" means written to at least one recipient (PROTOCOL.md §8.1), while
+                // the store's aggregate is the least advanced recipient: report the first one.
+                let first = update.in_room || update.aggregate_changed || first_sent(s, &id);
+                if let Some(event) = delivery_event(&peer, id, update, store::Delivery::Sent, first)
+                {
+                    let _ = events.send(event);
+                }
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) => tracing::warn!("cannot record a send: {e}"),
         });
     }

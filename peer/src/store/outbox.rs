@@ -24,6 +24,10 @@ pub struct DeliveryUpdate {
     pub aggregate: Delivery,
     /// Whether the aggregate moved, i.e. whether the UI needs a `delivery` event.
     pub aggregate_changed: bool,
+    /// Whether the message was sent in a room: there every member's own state is shown
+    /// (PROTOCOL.md §8.1, `delivery`), so each recipient's change is reported, not only the
+    /// aggregate's.
+    pub in_room: bool,
 }
 
 /// A message still owed to one recipient.
@@ -168,9 +172,17 @@ impl Store {
             None
         } else {
             let after = aggregate(&tx, id)?.unwrap_or(to);
+            let in_room = tx
+                .prepare_cached(
+                    "SELECT conv_kind = 'room' FROM messages WHERE direction = 'out' AND msg_id = ?1",
+                )?
+                .query_row([id], |row| row.get(0))
+                .optional()?
+                .unwrap_or(false);
             Some(DeliveryUpdate {
                 aggregate: after,
                 aggregate_changed: before != Some(after),
+                in_room,
             })
         };
         tx.commit()?;
@@ -241,6 +253,7 @@ mod tests {
             "counting stops at the cap"
         );
         assert_eq!(s.sent_count_up_to("b", 5).unwrap(), 3);
+        assert!(!s.mark_sent(&key(4), "b").unwrap().unwrap().in_room);
         assert_eq!(s.delivery("b").unwrap(), Some(Delivery::Queued));
         for k in &recipients {
             s.mark_delivered(k, "b").unwrap();
@@ -306,6 +319,7 @@ mod tests {
         let u = s.mark_sent(&key(2), "m").unwrap().unwrap();
         assert_eq!((u.aggregate, u.aggregate_changed), (Delivery::Sent, true));
         assert_eq!(s.mark_sent(&key(2), "m").unwrap(), None, "already sent");
+        assert!(u.in_room, "a room message reports each member");
 
         let u = s.mark_delivered(&key(1), "m").unwrap().unwrap();
         assert_eq!((u.aggregate, u.aggregate_changed), (Delivery::Sent, false));

@@ -17,7 +17,7 @@
 //! [`Store::upsert_room_from`] is the earlier rule (any current member may rewrite the room);
 //! it is kept only until the node switches to [`Store::apply_room_announcement`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crypto_core::PublicKey;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -41,6 +41,10 @@ pub struct Room {
     /// The key allowed to change it; `None` for a room from before schema version 3 whose
     /// creator is not fixed yet (module docs).
     pub creator: Option<PublicKey>,
+    /// Members' display names, where known: the name a contact announced for itself, else the
+    /// one the room's creator gave it (display only, never an identity). Members with no
+    /// known name are absent.
+    pub member_names: BTreeMap<PublicKey, String>,
 }
 
 /// One accepted change of a room, for its timeline (`room_change` in PROTOCOL.md §8.1).
@@ -97,6 +101,9 @@ pub enum RoomAnnouncement {
     Ignored(RoomIgnored),
 }
 
+/// Names of former members kept per room (for its timeline); the least recently named go first.
+pub const MAX_FORMER_NAMES: i64 = 256;
+
 /// Changes kept per room for its timeline; the oldest go first.
 pub const MAX_ROOM_CHANGES: i64 = 1000;
 
@@ -131,11 +138,30 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<Option<Room>> {
     let Some((name, created_at, updated_at, creator)) = head else {
         return Ok(None);
     };
-    let mut stmt =
-        tx.prepare_cached("SELECT member FROM room_members WHERE room = ?1 ORDER BY member")?;
-    let members = stmt
-        .query_map([id], |r| key_at(r, 0))?
+    // A contact's own announced name (never our local nickname: these names go out in the
+    // creator's `room` payload), else the creator's name for it.
+    let mut stmt = tx.prepare_cached(
+        "SELECT rm.member, coalesce(nullif(c.name, ''), n.name, '') FROM room_members rm
+         LEFT JOIN contacts c ON c.public_key = rm.member
+         LEFT JOIN room_member_names n ON n.room = rm.room AND n.member = rm.member
+         WHERE rm.room = ?1 ORDER BY rm.member",
+    )?;
+    let rows: Vec<(PublicKey, String)> = stmt
+        .query_map([id], |r| Ok((key_at(r, 0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    let members: Vec<PublicKey> = rows.iter().map(|(k, _)| *k).collect();
+    let mut member_names: BTreeMap<PublicKey, String> =
+        rows.into_iter().filter(|(_, n)| !n.is_empty()).collect();
+    // Former members keep the name they had, for the timeline's "removed Bob".
+    let mut former = tx.prepare_cached(
+        "SELECT n.member, coalesce(nullif(c.name, ''), n.name) FROM room_member_names n
+         LEFT JOIN contacts c ON c.public_key = n.member
+         WHERE n.room = ?1 AND n.member NOT IN (SELECT member FROM room_members WHERE room = ?1)",
+    )?;
+    for row in former.query_map([id], |r| Ok((key_at(r, 0)?, r.get::<_, String>(1)?)))? {
+        let (key, name) = row?;
+        member_names.entry(key).or_insert(name);
+    }
     Ok(Some(Room {
         id: id.to_owned(),
         name,
@@ -143,6 +169,7 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<Option<Room>> {
         created_at: from_sql_time(created_at),
         updated_at: from_sql_time(updated_at),
         creator,
+        member_names,
     }))
 }
 
@@ -386,6 +413,61 @@ impl Store {
                     },
                 }
             }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// [`Store::apply_room_announcement`], then, if it was believed (the sender is the room's
+    /// creator; changed or not), keeps the names the sender gave the members (`names`,
+    /// cleaned by the caller; empty ones and non-members ignored) in place of the ones it gave
+    /// before. The room in the outcome carries them. Two transactions: a crash between them
+    /// only loses names, which the creator sends again with its next announcement.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_room_announcement_named(
+        &mut self,
+        me: &PublicKey,
+        sender: &PublicKey,
+        id: &str,
+        name: &str,
+        members: &[PublicKey],
+        names: &[(PublicKey, String)],
+        creator: Option<&PublicKey>,
+        now: u64,
+    ) -> Result<RoomAnnouncement> {
+        let outcome = self.apply_room_announcement(me, sender, id, name, members, creator, now)?;
+        if matches!(outcome, RoomAnnouncement::Ignored(_)) {
+            return Ok(outcome);
+        }
+        let tx = self.conn.savepoint()?;
+        {
+            let mut row = tx.prepare_cached(
+                "INSERT INTO room_member_names (room, member, name, at)
+                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS
+                     (SELECT 1 FROM room_members WHERE room = ?1 AND member = ?2)
+                 ON CONFLICT (room, member) DO UPDATE SET name = excluded.name, at = excluded.at",
+            )?;
+            for (key, member_name) in names.iter().filter(|(_, n)| !n.is_empty()) {
+                row.execute(params![id, key.to_base64(), member_name, to_sql_time(now)])?;
+            }
+        }
+        // Bounded: the names of the most recent former members only.
+        tx.execute(
+            "DELETE FROM room_member_names WHERE room = ?1
+                 AND member NOT IN (SELECT member FROM room_members WHERE room = ?1)
+                 AND member NOT IN (SELECT member FROM room_member_names WHERE room = ?1
+                     AND member NOT IN (SELECT member FROM room_members WHERE room = ?1)
+                     ORDER BY at DESC, member LIMIT ?2)",
+            params![id, MAX_FORMER_NAMES],
+        )?;
+        let reload = |room: Room| -> Result<Room> { Ok(load(&tx, &room.id)?.unwrap_or(room)) };
+        let outcome = match outcome {
+            RoomAnnouncement::Created(room) => RoomAnnouncement::Created(reload(room)?),
+            RoomAnnouncement::Changed { room, change } => RoomAnnouncement::Changed {
+                room: reload(room)?,
+                change,
+            },
+            other => other,
         };
         tx.commit()?;
         Ok(outcome)
@@ -664,6 +746,81 @@ mod tests {
             9,
         )
         .unwrap()
+    }
+
+    fn named(s: &mut Store, from: u8, members: &[PublicKey], names: &[&str]) -> RoomAnnouncement {
+        let names: Vec<(PublicKey, String)> = members
+            .iter()
+            .zip(names)
+            .map(|(k, n)| (*k, (*n).to_owned()))
+            .collect();
+        s.apply_room_announcement_named(&key(ME), &key(from), "r", "team", members, &names, None, 9)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_creator_names_members_we_never_met_and_former_members_keep_a_bounded_name() {
+        let mut s = with_contacts();
+        let carol = key(50);
+        let members = [key(1), key(ME), carol, key(2)];
+        let RoomAnnouncement::Created(room) =
+            named(&mut s, 1, &members, &["claims", "me", "Carol", "fake c2"])
+        else {
+            panic!("not created");
+        };
+        // Contacts keep the names they announced themselves; the never-met member gets the
+        // creator's.
+        assert_eq!(
+            room.member_names.get(&carol).map(String::as_str),
+            Some("Carol")
+        );
+        assert_eq!(
+            room.member_names.get(&key(1)).map(String::as_str),
+            Some("c1")
+        );
+        assert_eq!(
+            room.member_names.get(&key(2)).map(String::as_str),
+            Some("c2")
+        );
+        // Another member's names are not believed.
+        assert!(matches!(
+            named(&mut s, 2, &members, &["", "", "Mallory", ""]),
+            RoomAnnouncement::Ignored(_)
+        ));
+        assert_eq!(s.room("r").unwrap().unwrap().member_names[&carol], "Carol");
+        // Removed, Carol keeps her name for the timeline ("removed Carol").
+        let RoomAnnouncement::Changed { room, .. } =
+            named(&mut s, 1, &[key(1), key(ME), key(2)], &["", "", ""])
+        else {
+            panic!("not changed");
+        };
+        assert!(!room.members.contains(&carol));
+        assert_eq!(room.member_names[&carol], "Carol");
+
+        // Former members' names are bounded: only the most recent MAX_FORMER_NAMES stay.
+        let many: Vec<PublicKey> = (0..300u16)
+            .map(|i| {
+                let mut b = [7u8; 32];
+                b[..2].copy_from_slice(&i.to_le_bytes());
+                PublicKey::from_bytes(b)
+            })
+            .collect();
+        let all: Vec<PublicKey> = [key(1), key(ME)].into_iter().chain(many.clone()).collect();
+        let names: Vec<String> = (0..all.len()).map(|i| format!("m{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        named(&mut s, 1, &all, &names);
+        named(&mut s, 1, &[key(1), key(ME)], &["", ""]);
+        let stored: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM room_member_names WHERE room = 'r'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        // The two current members the creator once named (an empty name keeps the old one),
+        // plus the bounded former members.
+        assert_eq!(stored, 2 + MAX_FORMER_NAMES);
     }
 
     #[test]

@@ -222,8 +222,23 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
 END;
 "#;
 
+/// Version 5: the names a room's creator gave its members (the `names` of a `room` payload,
+/// PROTOCOL.md §5), so a member we have never met is shown by name, not only by key — also
+/// after it was removed, in the room's timeline ("Alice removed Bob"). One row per current
+/// member, plus the most recent [`super::rooms::MAX_FORMER_NAMES`] former members per room
+/// (`at`: when the creator last named it); display only, never an identity.
+const V5: &str = r#"
+CREATE TABLE room_member_names (
+    room   TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    member TEXT NOT NULL CHECK (length(member) = 44),
+    name   TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (room, member)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -308,6 +323,7 @@ mod tests {
                 "request_messages",
                 "requests",
                 "room_changes",
+                "room_member_names",
                 "room_members",
                 "rooms",
                 "settings"
@@ -457,7 +473,7 @@ mod tests {
             .unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let found = |q: &str| -> Vec<String> {
             s.search(q, None, 10)
                 .unwrap()
