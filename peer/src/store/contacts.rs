@@ -153,36 +153,6 @@ impl Store {
             .optional()?)
     }
 
-    /// Superseded by PROTOCOL.md §8.3 (trust is the key; a key change is raised only when a dial
-    /// expecting a contact's key is answered by another). Kept only while the node still calls
-    /// it; delete it (with `contacts_by_name`/`contacts_by_address` uses) once admission
-    /// follows §8.3.
-    ///
-    /// The TOFU question asked after a handshake with `key` from `address` claiming `name`:
-    /// is there a pinned, current contact with a *different* key at that address (checked
-    /// first) or, if `name` is given, with that name? `Some` means: hold the session and ask
-    /// the user (see [`Store::record_key_change`]). Pass `name: None` to match on address only.
-    pub fn key_conflict(
-        &self,
-        key: &PublicKey,
-        address: &str,
-        name: Option<&str>,
-    ) -> Result<Option<Contact>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {CONTACT_COLUMNS} FROM contacts
-                     WHERE public_key <> ?1 AND pinned = 1 AND replaced_by IS NULL
-                       AND (last_address = ?2 OR (?3 IS NOT NULL AND name = ?3))
-                     ORDER BY last_address = ?2 DESC, last_seen DESC LIMIT 1"
-                ),
-                params![key.to_base64(), address, name],
-                contact_from_row,
-            )
-            .optional()?)
-    }
-
     /// Sets the verified flag (from the page's safety-number comparison). Returns false if
     /// there is no such contact.
     pub fn set_verified(&mut self, key: &PublicKey, verified: bool) -> Result<bool> {
@@ -306,40 +276,6 @@ pub(super) mod tests {
         let found = s.contact_by_address("127.0.0.1:6001").unwrap().unwrap();
         assert_eq!(found.public_key, key(2));
         assert_eq!(s.contact_by_address("127.0.0.1:7000").unwrap(), None);
-    }
-
-    #[test]
-    fn key_conflict_detects_a_different_key_at_a_pinned_address_or_name() {
-        let mut s = Store::open_in_memory().unwrap();
-        s.mark_seen(&key(1), "alice", "127.0.0.1:6001", 6001, 10)
-            .unwrap();
-        // The same key is never a conflict.
-        assert_eq!(
-            s.key_conflict(&key(1), "127.0.0.1:6001", Some("alice"))
-                .unwrap(),
-            None
-        );
-        // Same address, other key.
-        let hit = s
-            .key_conflict(&key(2), "127.0.0.1:6001", None)
-            .unwrap()
-            .unwrap();
-        assert_eq!(hit.public_key, key(1));
-        // Same name from elsewhere, only when names are asked about.
-        assert!(s
-            .key_conflict(&key(2), "10.1.1.1:6000", Some("alice"))
-            .unwrap()
-            .is_some());
-        assert!(s
-            .key_conflict(&key(2), "10.1.1.1:6000", None)
-            .unwrap()
-            .is_none());
-        // Unpinned contacts do not raise conflicts.
-        assert!(s.set_pinned(&key(1), false).unwrap());
-        assert!(s
-            .key_conflict(&key(2), "127.0.0.1:6001", Some("alice"))
-            .unwrap()
-            .is_none());
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub use requests::{
     KeyStanding, Request, RequestInsert, RequestMessage, RequestSeen, MAX_REQUESTS,
     MAX_REQUEST_BYTES, MAX_REQUEST_MESSAGES, MAX_REQUEST_MESSAGE_AGE_MS, REQUEST_IDLE_EXPIRY_MS,
 };
-pub use rooms::{Room, RoomAnnouncement, RoomChange, RoomIgnored, RoomUpdate, MAX_ROOM_CHANGES};
+pub use rooms::{Room, RoomAnnouncement, RoomChange, RoomIgnored, MAX_ROOM_CHANGES};
 pub use schema::SCHEMA_VERSION;
 pub use search::{
     query_terms, AroundPage, SearchHit, SearchPage, Snippet, MAX_SEARCH_QUERY_CHARS,

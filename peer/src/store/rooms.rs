@@ -13,9 +13,6 @@
 //! is a current member and names itself creator (in the earlier protocol only the creator ever
 //! announced a room), or a change our own user makes ([`Store::change_own_room`]). From then on
 //! only that key changes it.
-//!
-//! [`Store::upsert_room_from`] is the earlier rule (any current member may rewrite the room);
-//! it is kept only until the node switches to [`Store::apply_room_announcement`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -106,19 +103,6 @@ pub const MAX_FORMER_NAMES: i64 = 256;
 
 /// Changes kept per room for its timeline; the oldest go first.
 pub const MAX_ROOM_CHANGES: i64 = 1000;
-
-/// What [`Store::upsert_room_from`] did with an announcement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoomUpdate {
-    /// A room we did not know.
-    Created,
-    /// Name or membership changed.
-    Updated,
-    /// Same as stored (announcements are repeated; nothing to tell the UI).
-    Unchanged,
-    /// The sender may not announce this room (not a member); nothing was stored.
-    Refused,
-}
 
 fn load(tx: &rusqlite::Connection, id: &str) -> Result<Option<Room>> {
     let head = tx
@@ -543,48 +527,6 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Superseded by [`Store::apply_room_announcement`] (PROTOCOL.md §8.4); kept until the
-    /// node switches. Applies a `room` announcement received from `sender` under the earlier
-    /// rule: any current member may announce. The membership is replaced, not merged.
-    pub fn upsert_room_from(
-        &mut self,
-        sender: &PublicKey,
-        id: &str,
-        name: &str,
-        members: &[PublicKey],
-        now: u64,
-    ) -> Result<RoomUpdate> {
-        let set = validate(id, members)?;
-        if !set.contains(sender) {
-            return Ok(RoomUpdate::Refused);
-        }
-        let tx = self.conn.savepoint()?;
-        let update = match load(&tx, id)? {
-            Some(old) if !old.members.contains(sender) => RoomUpdate::Refused,
-            Some(old) if old.name == name && old.members.iter().eq(set.iter()) => {
-                RoomUpdate::Unchanged
-            }
-            Some(_) => {
-                tx.execute(
-                    "UPDATE rooms SET name = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id, name, to_sql_time(now)],
-                )?;
-                write_members(&tx, id, &set)?;
-                RoomUpdate::Updated
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO rooms (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                    params![id, name, to_sql_time(now)],
-                )?;
-                write_members(&tx, id, &set)?;
-                RoomUpdate::Created
-            }
-        };
-        tx.commit()?;
-        Ok(update)
-    }
-
     /// One room with its members.
     pub fn room(&self, id: &str) -> Result<Option<Room>> {
         load(&self.conn, id)
@@ -668,57 +610,8 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn announcements_create_update_and_repeat() {
-        let mut s = Store::open_in_memory().unwrap();
-        let members = [key(1), key(2)];
-        assert_eq!(
-            s.upsert_room_from(&key(2), "r", "n", &members, 5).unwrap(),
-            RoomUpdate::Created
-        );
-        assert_eq!(
-            s.upsert_room_from(&key(1), "r", "n", &members, 6).unwrap(),
-            RoomUpdate::Unchanged
-        );
-        let grown = [key(1), key(2), key(3)];
-        assert_eq!(
-            s.upsert_room_from(&key(1), "r", "n2", &grown, 7).unwrap(),
-            RoomUpdate::Updated
-        );
-        let room = s.room("r").unwrap().unwrap();
-        assert_eq!((room.name.as_str(), room.members.len()), ("n2", 3));
-        assert_eq!((room.created_at, room.updated_at), (5, 7));
-        // Shrinking is a full replacement too.
-        assert_eq!(
-            s.upsert_room_from(&key(3), "r", "n2", &[key(3), key(1)], 8)
-                .unwrap(),
-            RoomUpdate::Updated
-        );
-        assert_eq!(s.room_members("r").unwrap(), vec![key(1), key(3)]);
-    }
-
-    #[test]
-    fn outsiders_cannot_announce_or_hijack_a_room() {
-        let mut s = Store::open_in_memory().unwrap();
-        // Sender not in the membership it announces.
-        assert_eq!(
-            s.upsert_room_from(&key(9), "r", "n", &[key(1)], 1).unwrap(),
-            RoomUpdate::Refused
-        );
-        assert_eq!(s.room("r").unwrap(), None);
-        s.create_room("r", "ours", &[key(0), key(1)], 2).unwrap();
-        // A non-member reusing the id and listing itself is refused.
-        let grab = [key(0), key(1), key(9)];
-        assert_eq!(
-            s.upsert_room_from(&key(9), "r", "mine", &grab, 3).unwrap(),
-            RoomUpdate::Refused
-        );
-        assert_eq!(s.room("r").unwrap().unwrap().name, "ours");
-    }
-
     const ME: u8 = 0;
 
-    /// A store where keys 1..=3 are contacts.
     fn with_contacts() -> Store {
         let mut s = Store::open_in_memory().unwrap();
         for n in 1..=3 {

@@ -266,7 +266,7 @@ mod tests {
             !old.verified && !old.pinned,
             "a replaced key is no longer verified"
         );
-        // The address now belongs to the new key; no conflict for it any more.
+        // The address now belongs to the new key.
         assert_eq!(
             s.contact_by_address("127.0.0.1:6001")
                 .unwrap()
@@ -274,10 +274,6 @@ mod tests {
                 .public_key,
             key(2)
         );
-        assert!(s
-            .key_conflict(&key(2), "127.0.0.1:6001", Some("alice"))
-            .unwrap()
-            .is_none());
         // Direct conversation and its queue follow the person; the room queue does not.
         let hist = s.history(&Conversation::Peer(key(2)), None, 10).unwrap();
         assert_eq!(hist.len(), 1);
