@@ -72,6 +72,9 @@ async fn an_absent_member_keeps_the_message_at_one_of_two_across_a_restart_until
     let mut uc = c.ui().await;
     ua.connect_peer(b.p2p_port, &b_key).await;
     ua.connect_peer(c_port, &c_key).await;
+    // Alice dialled them: to each she is a request until accepted (PROTOCOL.md §8.2).
+    ub.accept_request(&a.public_key).await;
+    uc.accept_request(&a.public_key).await;
     let room = create_room(&mut ua, "trip", &[&b_key, &c_key]).await;
     for ui in [&mut ub, &mut uc] {
         ui.wait_for("the room", |e| {
@@ -111,9 +114,13 @@ async fn an_absent_member_keeps_the_message_at_one_of_two_across_a_restart_until
     let entry = shown.iter().find(|m| m["id"] == id.as_str()).unwrap();
     assert_eq!(entry["state"], "sent");
 
-    // Carol comes back on her port; Alice redials her (she is owed the message): 2 of 2.
+    // Carol comes back and dials Alice (Alice's own redial backs off while Carol is away, so
+    // on a loaded machine its next try may be late): the session up, Alice's outbox flushes to
+    // Carol: 2 of 2.
     let c = start_in("carol", dc.path(), c_port, &[]);
     let mut uc = c.ui().await;
+    uc.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": a_port, "peer_id": a.public_key}))
+        .await;
     uc.hear("while carol is away").await;
     let carol = member_delivered(&mut ua, &id, &c_key).await;
     assert_eq!(carol["state"], "delivered", "{carol}");
@@ -147,6 +154,8 @@ async fn a_member_never_met_stays_queued_and_is_not_counted_as_reached() {
     } = Three::start().await;
     ua.connect_peer(b.p2p_port, &b.public_key).await;
     ua.connect_peer(c.p2p_port, &c.public_key).await;
+    ub.accept_request(&a.public_key).await;
+    uc.accept_request(&a.public_key).await;
     let room = create_room(&mut ua, "three", &[&b.public_key, &c.public_key]).await;
     for (ui, other, other_name) in [(&mut ub, &c, "carol"), (&mut uc, &b, "bob")] {
         let learnt = ui

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish, acceptRequest } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/{release,debug}/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -38,6 +38,7 @@ async function connect(from, to) {
   await from.page.click('#connect-btn');
   await from.page.locator(`#peer-list [data-peer="${toId}"]`).waitFor();
   await to.page.locator(`#peer-list [data-peer="${fromId}"]`).waitFor();
+  await acceptRequest(to.page, fromId);
 }
 
 async function openConv(side, convId) {
