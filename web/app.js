@@ -24,6 +24,7 @@ import { createRenderer } from './ui/render.js';
 import { renderCounter } from './ui/views.js';
 import { watchDialogs, roomFormValues, runAllVectors } from './ui/dialogs.js';
 import * as H from './ui/history.js';
+import * as N from './ui/notify.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -152,6 +153,20 @@ function wire(state, act) {
   watchDialogs((name) => {
     if (state.ui.dialog === name) act((st) => { st.ui.dialog = null; });
   });
+  click('notify-enable', (st, io) => {
+    // Asked only here, from the user's click: never on load.
+    N.requestPermission().then(() => io.redraw());
+  });
+  $('notify-previews').addEventListener('change', (e) => act((st) => {
+    st.prefs.previews = e.currentTarget.checked;
+    N.savePrefs(st.prefs);
+  }));
+  click('chat-mute', (st) => {
+    const id = st.ui.active;
+    if (st.prefs.muted.has(id)) st.prefs.muted.delete(id);
+    else st.prefs.muted.add(id);
+    N.savePrefs(st.prefs);
+  });
   document.addEventListener('visibilitychange', () => {
     const c = state.convs.get(state.ui.active);
     if (!document.hidden && c?.unread) act(() => { c.unread = 0; });
@@ -171,8 +186,18 @@ async function startCrypto(state, act) {
   }
 }
 
+/** The sender's name and, in a group, where: what a notification says about a message. */
+function notificationOf(state, c, event) {
+  const peer = state.peers.get(event.peer_id);
+  const sender = (typeof event.name === 'string' && event.name.trim()) || S.peerLabel(peer);
+  const room = state.rooms.get(c.id);
+  const where = room ? room.name : c.id === S.EVERYONE ? 'Everyone' : '';
+  return { convId: c.id, sender, where, text: event.text };
+}
+
 function main() {
   const state = S.createState();
+  state.prefs = N.loadPrefs();
   const token = takeToken();
   let socket = null;
   let render = null;
@@ -181,6 +206,12 @@ function main() {
     later: (ms) => setTimeout(() => render(state), ms + 50),
     focus: (id) => queueMicrotask(() => $(id).focus()),
     pageVisible: () => !document.hidden,
+    redraw: () => render(state),
+    notify: (c, event) => N.notify(state.prefs, {
+      ...notificationOf(state, c, event),
+      hidden: document.hidden,
+      onOpen: () => act((st) => C.selectConv(st, io, c.id)),
+    }),
   };
   /** Runs a change to the state, then redraws. */
   const act = (fn) => {

@@ -64,7 +64,9 @@ const HANDLERS = {
 
   peer_message(state, event, io) {
     const c = S.incoming(state, event);
-    if (c) S.noteArrival(state, c, io.pageVisible());
+    if (!c) return;
+    S.noteArrival(state, c, io.pageVisible());
+    io.notify?.(c, event);
   },
 
   message_sent(state, event, io) {

@@ -6,6 +6,7 @@
 import { $, el, clockTime, fullTime, hueClass, icon } from './dom.js';
 import { EVERYONE, peerLabel, isRoom, isGroup, messageKey, roomChangeText } from './state.js';
 import { avatar } from './views.js';
+import { linkified } from './links.js';
 
 const TICK = 'M1.5 8.5 5 12l7.5-8';
 const STROKE = { fill: 'none', stroke: 'currentColor', 'stroke-linecap': 'round' };
@@ -102,7 +103,7 @@ function messageItem(state, message, runStart, onDeleteMessage) {
   el('div', { class: 'bubble' },
     showName ? el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }) : null,
     el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
-    el('p', { class: 'msg-text', text: message.text }),
+    el('p', { class: 'msg-text' }, ...linkified(message.text)),
     meta));
 }
 

@@ -50,6 +50,8 @@ export function createState() {
       pasteTooLong: false, // the composer refused a paste past the limit
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
+    // ---- this browser's notification preferences (notify.js keeps them in localStorage) ----
+    prefs: { previews: true, muted: new Set() },
   };
 }
 
@@ -561,8 +563,9 @@ export function isConnecting(state, now = Date.now()) {
   return now < state.ui.connectingUntil;
 }
 
+/** Unread messages of the conversations that are not muted: the tab title's and favicon's count. */
 export function totalUnread(state) {
-  return [...state.convs.values()].reduce((n, c) => n + c.unread, 0);
+  return [...state.convs.values()].reduce((n, c) => n + (state.prefs.muted.has(c.id) ? 0 : c.unread), 0);
 }
 
 /** "host:port" for others to dial, and whether the host is only a stand-in. */

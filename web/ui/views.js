@@ -8,6 +8,8 @@ import {
   canSend, isConnecting, totalUnread, dialableAddress, splitAddress,
 } from './state.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
+import * as N from './notify.js';
+import { showUnread } from './notify.js';
 
 export function avatar(name, key, extra = '') {
   return el('span', { class: `avatar ${hueClass(key)} ${extra}`.trim(), text: initials(name), attrs: { 'aria-hidden': 'true' } });
@@ -331,8 +333,25 @@ export function renderNotices(state) {
   const shown = state.ui.toast && Date.now() < state.ui.toast.until;
   toast.hidden = !shown;
   toast.textContent = shown ? state.ui.toast.text : '';
-  const unread = totalUnread(state);
-  document.title = unread ? `(${unread}) p2p-chat` : 'p2p-chat';
+  showUnread(totalUnread(state));
+}
+
+/** The notification panel (permission, previews) and the open chat's Mute button. */
+export function renderNotifications(state) {
+  const allowed = N.permission();
+  const status = {
+    unsupported: 'This browser cannot show notifications.',
+    default: 'Get a notification when a message arrives while this tab is in the background.',
+    granted: 'On: messages that arrive while this tab is in the background are notified.',
+    denied: 'Blocked in this browser’s site settings; allow notifications there to turn them on.',
+  }[allowed] ?? '';
+  $('notify-status').textContent = status;
+  $('notify-enable').hidden = allowed !== 'default';
+  $('notify-previews').checked = state.prefs.previews;
+  const muted = state.prefs.muted.has(state.ui.active);
+  const mute = $('chat-mute');
+  mute.textContent = muted ? 'Unmute' : 'Mute';
+  mute.setAttribute('aria-pressed', String(muted));
 }
 
 /** Narrow screens: the sidebar is a drawer. */

@@ -1,0 +1,195 @@
+// Conversation features in the page, with two real `p2p-chat` peers: http(s) links (and a
+// `javascript:` text that stays text), notifications with a stubbed `window.Notification`
+// (permission asked only from the button, a hidden tab notified, previews hidden, a muted chat
+// silent and left out of the tab's count and favicon badge).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot } from './lib.mjs';
+
+const missing = !peerBinary() ? 'no target/debug/p2p-chat (cargo build -p peer)'
+  : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
+
+/**
+ * Runs before the page's scripts: a Notification that records what it is asked to show and
+ * whether permission was requested, and a tab whose visibility the test switches.
+ */
+function stubNotificationsAndVisibility() {
+  window.__notes = [];
+  window.__asked = 0;
+  window.__hidden = false;
+  class FakeNotification {
+    static permission = 'default';
+
+    static async requestPermission() {
+      window.__asked += 1;
+      FakeNotification.permission = 'granted';
+      return 'granted';
+    }
+
+    constructor(title, options = {}) {
+      window.__notes.push({ title, body: options.body, tag: options.tag });
+    }
+
+    close() {}
+  }
+  window.Notification = FakeNotification;
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => window.__hidden });
+  Object.defineProperty(Document.prototype, 'visibilityState', {
+    configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible'),
+  });
+}
+
+const peers = [];
+let browser;
+let alice;
+let bob;
+let aliceId;
+let bobId;
+/** Requests the pages made to anything but their own peer (links must never be fetched). */
+const outside = [];
+
+async function openPage(peer) {
+  const page = await browser.context.newPage();
+  await page.addInitScript(stubNotificationsAndVisibility);
+  const problems = watchProblems(page);
+  page.on('request', (request) => {
+    if (!request.url().startsWith(peer.origin) && !request.url().startsWith('data:')) outside.push(request.url());
+  });
+  await page.goto(peer.url);
+  await page.locator('#conn[data-state="open"]').waitFor();
+  await page.locator('#own-port:not(:text("—"))').waitFor();
+  return { peer, page, problems };
+}
+
+async function say(side, text) {
+  await side.page.fill('#composer-input', text);
+  await side.page.press('#composer-input', 'Enter');
+  await side.page.locator('#messages .msg-mine .msg-text', { hasText: text }).first().waitFor();
+}
+
+async function openConv(side, convId) {
+  await side.page.locator(`#conv-list [data-conv="${convId}"]`).click();
+  await side.page.locator(`#conv-list [data-conv="${convId}"][aria-current="true"]`).waitFor();
+}
+
+async function setHidden(side, hidden) {
+  await side.page.evaluate((h) => {
+    window.__hidden = h;
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+const notes = (side) => side.page.evaluate(() => window.__notes);
+
+before(async () => {
+  if (missing) return;
+  browser = await launch({ viewport: { width: 1280, height: 900 } });
+  peers.push(await startPeer('Alice'), await startPeer('Bob'));
+  alice = await openPage(peers[0]);
+  bob = await openPage(peers[1]);
+  aliceId = await alice.page.locator('#own-key').getAttribute('data-key');
+  bobId = await bob.page.locator('#own-key').getAttribute('data-key');
+  const bobPort = Number(await bob.page.locator('#own-port').innerText());
+  await alice.page.fill('#connect-ip', '127.0.0.1');
+  await alice.page.fill('#connect-port', String(bobPort));
+  await alice.page.click('#connect-btn');
+  await bob.page.locator(`#peer-list [data-peer="${aliceId}"]`).waitFor();
+  await alice.page.locator(`#peer-list [data-peer="${bobId}"]`).waitFor();
+  await openConv(alice, bobId);
+  await openConv(bob, aliceId);
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all(peers.map((p) => p.stop()));
+});
+
+test('http(s) addresses become links that open a new tab without a referrer; javascript: and data: stay text; nothing is fetched', { skip: missing }, async () => {
+  const text = 'see https://example.org/wiki/A_(b). or http://example.com:8080/x?y=1#z, not javascript:alert(1) nor data:text/html,<b>x</b>';
+  await say(bob, text);
+  await say(bob, 'javascript:alert(1)');
+  const row = alice.page.locator('#messages .msg-theirs', { hasText: 'see https://' });
+  await row.waitFor();
+  const links = row.locator('a');
+  assert.equal(await links.count(), 2);
+  assert.deepEqual(await links.evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.textContent, a.rel, a.target])), [
+    ['https://example.org/wiki/A_(b)', 'https://example.org/wiki/A_(b)', 'noopener noreferrer', '_blank'],
+    ['http://example.com:8080/x?y=1#z', 'http://example.com:8080/x?y=1#z', 'noopener noreferrer', '_blank'],
+  ]);
+  // The whole text is still there, the sentence's full stop and comma outside the links.
+  assert.equal(await row.locator('.msg-text').textContent(), text);
+  assert.equal(await row.locator('b').count(), 0, 'markup stays text');
+  const bare = alice.page.locator('#messages .msg-theirs .msg-text', { hasText: /^javascript:alert\(1\)$/ });
+  await bare.waitFor();
+  assert.equal(await bare.locator('a').count(), 0, 'a javascript: text stays text');
+  assert.equal(await alice.page.locator('#messages a[href^="javascript:"], #messages a[href^="data:"]').count(), 0);
+  // Own messages are linked too.
+  assert.equal(await bob.page.locator('#messages .msg-mine a[href="https://example.org/wiki/A_(b)"]').count(), 1);
+  assert.deepEqual(outside, [], 'no link was fetched (no previews)');
+  assert.equal(await alice.page.evaluate(() => window.__xss), undefined);
+  assert.deepEqual(alice.problems, []);
+});
+
+test('notifications: asked only from the button, shown for a hidden tab with sender and preview, previews can be hidden, a muted chat is silent and not counted', { skip: missing }, async () => {
+  const page = alice.page;
+  // Never asked on load.
+  assert.equal(await page.evaluate(() => window.__asked), 0);
+  await page.locator('#notify-enable:visible').waitFor();
+  assert.match(await page.locator('#notify-status').innerText(), /background/);
+  await page.click('#notify-enable');
+  await page.locator('#notify-enable').waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => window.__asked), 1);
+  assert.match(await page.locator('#notify-status').innerText(), /^On/);
+
+  // Visible tab: no notification.
+  await say(bob, 'while you look');
+  await page.locator('#messages .msg-text', { hasText: 'while you look' }).waitFor();
+  assert.deepEqual(await notes(alice), []);
+
+  // Hidden tab: the sender and a preview; the unread count in the title and the favicon badge.
+  await setHidden(alice, true);
+  await say(bob, 'are you there?');
+  await page.waitForFunction(() => window.__notes.length === 1);
+  assert.deepEqual(await notes(alice), [{ title: 'Bob', body: 'are you there?', tag: bobId }]);
+  await page.waitForFunction(() => document.title === '(1) p2p-chat');
+  const favicon = page.locator('#favicon');
+  assert.equal(await favicon.getAttribute('data-unread'), '1');
+  assert.match(await favicon.getAttribute('href'), /^data:image\/svg\+xml,/);
+  assert.match(decodeURIComponent(await favicon.getAttribute('href')), />1<\/text><\/svg>$/);
+
+  // Previews off: "New message", nobody named.
+  await setHidden(alice, false);
+  await page.waitForFunction(() => document.title === 'p2p-chat');
+  assert.equal(await favicon.getAttribute('href'), '/static/favicon.svg');
+  await page.uncheck('#notify-previews');
+  await setHidden(alice, true);
+  await say(bob, 'the secret plan');
+  await page.waitForFunction(() => window.__notes.length === 2);
+  assert.deepEqual((await notes(alice))[1], { title: 'p2p-chat', body: 'New message', tag: bobId });
+  assert.equal(await page.evaluate(() => JSON.parse(localStorage.getItem('p2p-chat-notify')).previews), false);
+  await setHidden(alice, false);
+  await page.check('#notify-previews');
+
+  // Muted: no notification and no count in the title or the badge; kept across a reload.
+  await page.click('#chat-mute');
+  assert.equal(await page.locator('#chat-mute').getAttribute('aria-pressed'), 'true');
+  assert.equal(await page.locator('#chat-mute').innerText(), 'Unmute');
+  await page.reload();
+  await page.locator('#conn[data-state="open"]').waitFor();
+  await openConv(alice, bobId);
+  assert.equal(await page.locator('#chat-mute').getAttribute('aria-pressed'), 'true');
+  await page.evaluate(() => Notification.requestPermission());
+  await setHidden(alice, true);
+  await say(bob, 'quiet please');
+  await page.locator('#messages .msg-text', { hasText: 'quiet please' }).waitFor();
+  await page.waitForTimeout(300);
+  assert.deepEqual(await notes(alice), []);
+  assert.equal(await page.title(), 'p2p-chat');
+  assert.equal(await favicon.getAttribute('href'), '/static/favicon.svg');
+  await setHidden(alice, false);
+  await page.click('#chat-mute');
+  assert.equal(await page.locator('#chat-mute').getAttribute('aria-pressed'), 'false');
+  await screenshot(page, 'notifications');
+  assert.deepEqual(alice.problems, []);
+});
