@@ -25,6 +25,7 @@ import { renderCounter } from './ui/views.js';
 import { watchDialogs, roomFormValues, runAllVectors } from './ui/dialogs.js';
 import * as H from './ui/history.js';
 import * as N from './ui/notify.js';
+import * as Convo from './ui/convo.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -115,6 +116,16 @@ function wire(state, act) {
       e.preventDefault();
       if (!$('send-btn').disabled) act(sendComposer);
     }
+    // Esc cancels the reply being written (the text stays).
+    if (e.key === 'Escape' && state.ui.reply) {
+      e.preventDefault();
+      e.stopPropagation();
+      act(Convo.cancelReply);
+    }
+  });
+  click('reply-cancel', (st) => {
+    Convo.cancelReply(st);
+    $('composer-input').focus();
   });
   submit('name-form', (st, io) => {
     C.setName(st, io, $('name-input').value.trim());
@@ -227,6 +238,11 @@ function main() {
     onLoadOlder: (id) => act((st) => C.loadOlder(st, io, id)),
     onShowNewest: (id) => act((st) => H.showNewest(st, io, id)),
     onOpenResult: (result) => act((st) => H.openResult(st, io, result)),
+    onReply: (message) => act((st) => {
+      Convo.startReply(st, message);
+      io.focus('composer-input');
+    }),
+    onReact: (message, emoji) => io.send(Convo.reactAction(message, emoji)),
     onDeleteMessage: (message) => {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },

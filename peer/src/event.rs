@@ -111,6 +111,35 @@ pub struct HistoryMessage {
     /// Outgoing only: `queued`, `sent` or `delivered`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<&'static str>,
+    /// The message it replies to, with the quoted text from our own history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<QuoteInfo>,
+    /// Everyone's current reaction to it (PROTOCOL.md §8.6); omitted when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionInfo>,
+}
+
+/// The message a reply quotes (PROTOCOL.md §8.6). `text` and `name` come from our own history:
+/// `null` when we do not hold that message in this conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuoteInfo {
+    /// The quoted message's sender: a peer_id or `"me"`.
+    pub from: String,
+    /// Its id.
+    pub id: String,
+    /// Its text as we stored it (untrusted: render as text), or null.
+    pub text: Option<String>,
+    /// Its sender's name, or null.
+    pub name: Option<String>,
+}
+
+/// One person's reaction in a `history` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReactionInfo {
+    /// Who: a peer_id or `"me"`.
+    pub by: String,
+    /// The emoji (untrusted: render as text).
+    pub emoji: String,
 }
 
 /// One message found by `search` (PROTOCOL.md §8.5).
@@ -198,6 +227,9 @@ pub enum Event {
         received_at: u64,
         /// `"everyone"` for a broadcast, else the sender's `peer_id`.
         conversation: String,
+        /// The message it replies to (quoted from our history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<QuoteInfo>,
     },
     /// We sent a message.
     MessageSent {
@@ -213,6 +245,22 @@ pub enum Event {
         recipients: Vec<String>,
         /// Always `"queued"`: the message is in the outbox (PROTOCOL.md §8.1).
         state: String,
+        /// The message it replies to (quoted from our history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<QuoteInfo>,
+    },
+    /// Someone's reaction to a message changed (PROTOCOL.md §8.6).
+    Reaction {
+        /// The message's conversation.
+        conversation: String,
+        /// The message's sender: a peer_id or `"me"`.
+        from: String,
+        /// The message's id.
+        id: String,
+        /// Who reacted: a peer_id or `"me"`.
+        by: String,
+        /// The emoji now; null once withdrawn.
+        emoji: Option<String>,
     },
     /// A peer's verified flag changed.
     PeerVerified {

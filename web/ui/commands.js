@@ -3,6 +3,7 @@
 // answers arrive as events (events.js). `io` is { send(action) -> req | null, later(ms), focus(id) }.
 
 import * as S from './state.js';
+import { activeReply } from './convo.js';
 
 /** Where the daemon's `error` for an action goes when it carries no `req` we know. */
 const ERROR_TARGET = {
@@ -121,7 +122,11 @@ export function sendText(state, io, text) {
   state.ui.pasteTooLong = false;
   const action = { action: 'send_message', text };
   if (state.ui.active !== S.EVERYONE) action.to = state.ui.active;
-  return send(state, io, action, 'composer-error') !== null;
+  const reply = activeReply(state);
+  if (reply) action.reply_to = { from: reply.from, id: reply.id };
+  const sent = send(state, io, action, 'composer-error') !== null;
+  if (sent) state.ui.reply = null;
+  return sent;
 }
 
 export { MAX_TEXT };

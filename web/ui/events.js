@@ -6,6 +6,7 @@ import * as S from './state.js';
 import * as C from './commands.js';
 import { plainError } from './errors.js';
 import * as H from './history.js';
+import { applyReaction } from './convo.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -77,6 +78,10 @@ const HANDLERS = {
   delivery(state, event) {
     const message = typeof event.id === 'string' ? S.ownMessage(state, event.id) : null;
     if (message) S.advanceDelivery(message, event.state);
+  },
+
+  reaction(state, event) {
+    applyReaction(state, event);
   },
 
   peer_verified(state, event) {

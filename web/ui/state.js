@@ -3,6 +3,7 @@
 // applies the peer's events to it, commands.js the user's actions.
 
 import * as crypto from './crypto.js';
+import { quoteOf, reactionsOf } from './convo.js';
 
 export const EVERYONE = 'everyone';
 export const ROOM_PREFIX = 'room:';
@@ -48,6 +49,7 @@ export function createState() {
       nameSaving: null, // the name sent with set_name, until `info` confirms it
       nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
       pasteTooLong: false, // the composer refused a paste past the limit
+      reply: null, // { conv, from, id, name, text }: the message the composer replies to
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
     // ---- this browser's notification preferences (notify.js keeps them in localStorage) ----
@@ -270,6 +272,8 @@ export function incoming(state, event) {
     text: str(event.text),
     sentAt: Number(event.sent_at) || at,
     at,
+    replyTo: quoteOf(event.reply_to),
+    reactions: new Map(),
   });
 }
 
@@ -287,6 +291,8 @@ export function outgoing(state, event) {
     at,
     recipients: Array.isArray(event.recipients) ? event.recipients.filter((r) => typeof r === 'string') : [],
     state: deliveryState(event.state),
+    replyTo: quoteOf(event.reply_to),
+    reactions: new Map(),
   });
 }
 
@@ -330,6 +336,8 @@ export function applyHistory(state, event) {
     if (existing) {
       if (seq !== null) existing.seq = seq;
       if (mine) advanceDelivery(existing, m.state);
+      existing.reactions = reactionsOf(m.reactions);
+      existing.replyTo = quoteOf(m.reply_to) ?? existing.replyTo;
       continue;
     }
     const peer = state.peers.get(from);
@@ -345,6 +353,8 @@ export function applyHistory(state, event) {
       recipients: [],
       state: mine ? deliveryState(m.state) : null,
       conv: convId,
+      replyTo: quoteOf(m.reply_to),
+      reactions: reactionsOf(m.reactions),
     };
     state.byKey.set(messageKey(message), message);
     c.messages.push(message);

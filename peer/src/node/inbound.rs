@@ -12,16 +12,17 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use crypto_core::wire::{clean_name, Payload};
+use crypto_core::wire::{clean_name, MessageRef, Payload};
 use crypto_core::PublicKey;
 
+use super::reactions::quote;
 use super::registry::SessionShared;
 use super::rooms::{room_change_event, room_event};
 use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{ChatMessage, Conversation, RoomAnnouncement};
+use crate::store::{ChatMessage, Conversation, MessageKey, RoomAnnouncement};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -61,7 +62,25 @@ impl Inbox for NodeInbox {
                 sent_at,
                 room,
                 broadcast,
-            } => self.receive_chat(id, text, sent_at, room, broadcast),
+                reply_to,
+            } => self.receive_chat(id, text, sent_at, room, broadcast, reply_to),
+            Payload::Reaction {
+                id,
+                to,
+                emoji,
+                sent_at,
+            } => {
+                let is_contact = !self.shared.is_stranger();
+                self.node.receive_reaction(
+                    self.peer,
+                    is_contact,
+                    &self.pending,
+                    id,
+                    to,
+                    emoji,
+                    sent_at,
+                )
+            }
             Payload::Ack { id } => {
                 if self.shared.take_owed(&id) {
                     Some(self.record_ack(id))
@@ -109,8 +128,11 @@ impl NodeInbox {
         sent_at: u64,
         room: Option<String>,
         broadcast: bool,
+        reply_to: Option<MessageRef>,
     ) -> Reply {
         let conversation = Conversation::of_received(self.peer, room, broadcast);
+        // A reply naming a bad key is kept as a plain message (older peers show it so too).
+        let reply_to = reply_to.as_ref().and_then(MessageKey::from_wire);
         let received_at = now_ms();
         let message = ChatMessage {
             conversation,
@@ -119,24 +141,38 @@ impl NodeInbox {
             text,
             sent_at,
             received_at,
+            reply_to,
         };
         let me = self.node.inner.public;
-        let stored = lock(&self.pending).call(move |s| {
+        let my_name = self.node.name();
+        let stored = lock(&self.pending).call(move |s| -> crate::store::Result<_> {
             if let Conversation::Room(room) = &message.conversation {
                 // A room we are not in (or were removed from) shows nothing.
                 if !s.is_room_member(room, &me)? || !s.is_room_member(room, &message.sender)? {
-                    return Ok((None, message));
+                    return Ok((None, message, None));
                 }
             }
-            s.insert_incoming(&message)
-                .map(|is_new| (Some(is_new), message))
+            let is_new = s.insert_incoming(&message)?;
+            // The quoted text comes from our history, never from the payload.
+            let quote = match (&message.reply_to, is_new) {
+                (Some(reply), true) => Some(quote(
+                    s,
+                    &message.conversation,
+                    reply,
+                    &me,
+                    &my_name,
+                    &mut Default::default(),
+                )?),
+                _ => None,
+            };
+            Ok((Some(is_new), message, quote))
         });
         Some(Box::pin(async move {
-            let message = match stored.await {
-                Ok(Ok((Some(true), message))) => message,
+            let (message, reply_to) = match stored.await {
+                Ok(Ok((Some(true), message, quote))) => (message, quote),
                 // A retransmission: already stored (and shown), acknowledged again.
-                Ok(Ok((Some(false), message))) => return Some(ack(message.id)),
-                Ok(Ok((None, _))) => {
+                Ok(Ok((Some(false), message, _))) => return Some(ack(message.id)),
+                Ok(Ok((None, _, _))) => {
                     tracing::info!(peer = %self.peer_id, "ignoring a room message from a non-member");
                     return None;
                 }
@@ -159,6 +195,7 @@ impl NodeInbox {
                 text: message.text,
                 sent_at: message.sent_at,
                 received_at: message.received_at,
+                reply_to,
             });
             Some(reply)
         }))

@@ -11,7 +11,9 @@ use crypto_core::PublicKey;
 
 use super::rooms::room_event;
 use super::Node;
-use crate::event::{ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, RoomChangeInfo};
+use crate::event::{
+    ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, ReactionInfo, RoomChangeInfo,
+};
 use crate::persist::StoreUnavailable;
 use crate::store::{self, Conversation, Store, StoreError};
 
@@ -268,6 +270,32 @@ pub(super) fn entries(
         while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
             out.push(change_entry(c));
         }
+        let reply_to = match &m.message.reply_to {
+            Some(reply) => Some(super::reactions::quote(
+                s,
+                &m.message.conversation,
+                reply,
+                me,
+                my_name,
+                &mut names,
+            )?),
+            None => None,
+        };
+        let reactions = s
+            .reactions_of(&store::MessageKey {
+                sender: m.message.sender,
+                id: m.message.id.clone(),
+            })?
+            .into_iter()
+            .map(|r| ReactionInfo {
+                by: if r.reactor == *me {
+                    "me".into()
+                } else {
+                    r.reactor.to_base64()
+                },
+                emoji: r.emoji,
+            })
+            .collect();
         out.push(HistoryEntry::Chat(HistoryMessage {
             seq: m.seq,
             id: m.message.id,
@@ -279,6 +307,8 @@ pub(super) fn entries(
             received_at: m.message.received_at,
             direction: if outgoing { "out" } else { "in" },
             state,
+            reply_to,
+            reactions,
         }));
     }
     out.extend(changes.map(change_entry));

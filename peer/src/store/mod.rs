@@ -36,6 +36,7 @@ mod error;
 mod messages;
 mod outbox;
 mod reach;
+mod reactions;
 mod requests;
 mod rooms;
 mod schema;
@@ -56,9 +57,10 @@ use rusqlite::{Connection, Row};
 pub use contacts::{dialable_address, Contact};
 pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};
-pub use messages::{ChatMessage, MessageDirection, StoredMessage};
+pub use messages::{ChatMessage, MessageDirection, MessageKey, StoredMessage};
 pub use outbox::{DeliveryUpdate, PendingMessage};
 pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
+pub use reactions::{OwnReaction, PendingReaction, Reaction, ReactionOutcome};
 pub use requests::{
     KeyStanding, Request, RequestInsert, RequestMessage, RequestSeen, MAX_REQUESTS,
     MAX_REQUEST_BYTES, MAX_REQUEST_MESSAGES, MAX_REQUEST_MESSAGE_AGE_MS, REQUEST_IDLE_EXPIRY_MS,

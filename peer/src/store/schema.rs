@@ -222,8 +222,49 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
 END;
 "#;
 
+/// Version 5: replies and reactions (PROTOCOL.md §5, §8.6).
+///
+/// * `messages.reply_from` / `reply_id`: the (sender, id) a message replies to, as its sender
+///   named it. The quoted text is looked up in `messages` when shown, never copied, so a reply
+///   cannot put words in anyone's mouth; messages of earlier versions have none.
+/// * `reactions`: the current reaction of each person to each message (one row per
+///   (message, reactor); `emoji` empty once withdrawn, so a late older reaction cannot bring it
+///   back: a row changes only for a newer `sent_at`). Rows exist only for messages we hold
+///   (the receiver drops a reaction to a message it does not have), so the table is bounded by
+///   messages × the people who can see each. A trigger removes a message's reactions with it.
+/// * `reaction_outbox`: our own reactions still owed to a recipient, like `outbox` for chats;
+///   a row goes when the recipient acknowledges the reaction's id, and a new toggle replaces
+///   the rows of the old one (only the latest state is ever sent).
+const V5: &str = r#"
+ALTER TABLE messages ADD COLUMN reply_from TEXT CHECK (reply_from IS NULL OR length(reply_from) = 44);
+ALTER TABLE messages ADD COLUMN reply_id TEXT;
+
+CREATE TABLE reactions (
+    seq         INTEGER PRIMARY KEY,
+    msg_sender  TEXT NOT NULL CHECK (length(msg_sender) = 44),
+    msg_id      TEXT NOT NULL,
+    reactor     TEXT NOT NULL CHECK (length(reactor) = 44),
+    emoji       TEXT NOT NULL CHECK (length(CAST(emoji AS BLOB)) <= 32),
+    reaction_id TEXT NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    UNIQUE (msg_sender, msg_id, reactor)
+) STRICT;
+CREATE INDEX reactions_by_id ON reactions (reaction_id);
+
+CREATE TABLE reaction_outbox (
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    reaction  INTEGER NOT NULL REFERENCES reactions (seq) ON DELETE CASCADE,
+    PRIMARY KEY (recipient, reaction)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX reaction_outbox_by_reaction ON reaction_outbox (reaction);
+
+CREATE TRIGGER reactions_of_deleted_messages AFTER DELETE ON messages BEGIN
+    DELETE FROM reactions WHERE msg_sender = old.sender AND msg_id = old.msg_id;
+END;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -305,6 +346,8 @@ mod tests {
                 "messages_fts_docsize",
                 "messages_fts_idx",
                 "outbox",
+                "reaction_outbox",
+                "reactions",
                 "request_messages",
                 "requests",
                 "room_changes",
@@ -457,7 +500,7 @@ mod tests {
             .unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let found = |q: &str| -> Vec<String> {
             s.search(q, None, 10)
                 .unwrap()
@@ -469,6 +512,41 @@ mod tests {
         assert_eq!(found("ellowor"), ["m1"]);
         assert_eq!(found("世界"), ["m2"]);
         assert_eq!(found("にちは"), ["m2"]);
+    }
+
+    #[test]
+    fn a_version_4_database_keeps_its_messages_without_replies_or_reactions() {
+        use super::super::{MessageKey, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let bob = crypto_core::PublicKey::from_bytes([2; 32]);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            apply(&mut conn, &[V1, V2, V3, V4]).unwrap();
+            conn.execute_batch(&format!(
+                "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                     received_at, direction)
+                 VALUES ('peer', '{b}', '{b}', 'm1', 'from before', 1, 2, 'in');",
+                b = bob.to_base64()
+            ))
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 5);
+        let old = s.message(&bob, "m1").unwrap().unwrap();
+        assert_eq!(
+            (old.message.text.as_str(), old.message.reply_to),
+            ("from before", None)
+        );
+        // The old message takes reactions like any other.
+        let to = MessageKey {
+            sender: bob,
+            id: "m1".into(),
+        };
+        let me = crypto_core::PublicKey::from_bytes([1; 32]);
+        s.apply_reaction(&me, &bob, true, &to, "👍", "r1", 3)
+            .unwrap();
+        assert_eq!(s.reactions_of(&to).unwrap().len(), 1);
     }
 
     #[test]

@@ -253,9 +253,16 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                 }
             });
         }
-        Action::SendMessage { text, to } => {
-            if let Err(e) = node.send_message(&text, to).await {
+        Action::SendMessage { text, to, reply_to } => {
+            let target = to.map_or(Target::Everyone, Target::Peer);
+            let reply_to = reply_to.map(|r| node.message_key(r.from, r.id));
+            if let Err(e) = node.send_reply(&text, target, reply_to).await {
                 reply.send(error(e.to_string(), "send_message")).await;
+            }
+        }
+        Action::React { to, emoji } => {
+            if let Err(e) = node.react(node.message_key(to.from, to.id), emoji).await {
+                reply.send(error(e.to_string(), "react")).await;
             }
         }
         Action::SetName { name } => node.set_name(&name),
@@ -270,8 +277,13 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                     .await;
             }
         }
-        Action::SendToRoom { text, room } => {
-            if let Err(e) = node.send_chat(&text, Target::Room(room)).await {
+        Action::SendToRoom {
+            text,
+            room,
+            reply_to,
+        } => {
+            let reply_to = reply_to.map(|r| node.message_key(r.from, r.id));
+            if let Err(e) = node.send_reply(&text, Target::Room(room), reply_to).await {
                 reply.send(error(e.to_string(), "send_message")).await;
             }
         }
