@@ -1,11 +1,28 @@
 // Conversation features in the page, with two real `p2p-chat` peers: http(s) links (and a
 // `javascript:` text that stays text), notifications with a stubbed `window.Notification`
 // (permission asked only from the button, a hidden tab notified, previews hidden, a muted chat
-// silent and left out of the tab's count and favicon badge).
+// silent and left out of the tab's count and favicon badge), replies and reactions, and an
+// axe-core accessibility check of the page with all of them on screen.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot } from './lib.mjs';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Runs axe-core in the page; returns its serious and critical violations, briefly. */
+async function axeViolations(page) {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.any?.[0]?.message ?? ''}`),
+    }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
 
 const missing = !peerBinary() ? 'no target/debug/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -248,4 +265,34 @@ test('reply and react from the page: the quote shows the replied-to text, a reac
   await ownRow.locator('.reaction-chip[data-emoji="👍"][aria-pressed="true"]').waitFor();
   assert.deepEqual(alice.problems, []);
   assert.deepEqual(bob.problems, []);
+});
+
+test('axe-core finds no serious or critical accessibility violation with replies, reactions, the picker and the reply bar on screen', { skip: missing }, async () => {
+  const page = bob.page;
+  const row = page.locator('#messages .msg-theirs', { hasText: 'shall we meet at noon?' });
+  await row.waitFor();
+  await row.hover();
+  await row.locator('.msg-react').click();
+  await row.locator('.reaction-picker:not([hidden])').waitFor();
+  await row.locator('.msg-reply').click();
+  await page.locator('#reply-bar:not([hidden])').waitFor();
+  // Screen-reader names: the tick says its state, a reaction who reacted and what pressing does.
+  const tick = page.locator('#messages .msg-mine .tick').first();
+  assert.match(await tick.getAttribute('aria-label'), /^(Queued|Sent|Delivered)$/);
+  assert.equal(await tick.getAttribute('role'), 'img');
+  assert.match(await row.locator('.reaction-chip').first().getAttribute('aria-label'), /^👍 1: Alice\. Press to react with 👍$/);
+  assert.equal(await row.locator('.reaction-picker [aria-label="React with 🎉"]').count(), 1);
+  assert.equal(await page.locator('#reply-cancel').getAttribute('aria-label'), 'Cancel reply (Esc)');
+  for (const side of [bob, alice]) {
+    await side.page.bringToFront(); // a background tab may not run its CSS transitions
+    for (const colorScheme of ['light', 'dark']) {
+      await side.page.emulateMedia({ colorScheme });
+      await side.page.waitForTimeout(400); // let the buttons' 0.15 s colour transitions end
+      const serious = await axeViolations(side.page);
+      assert.deepEqual(serious, [], `${colorScheme}: ${JSON.stringify(serious, null, 2)}`);
+    }
+    await side.page.emulateMedia({ colorScheme: 'light' });
+  }
+  await page.press('#composer-input', 'Escape');
+  await page.locator('#reply-bar').waitFor({ state: 'hidden' });
 });

@@ -64,12 +64,15 @@ export function renderConvList(state, { onSelect }) {
       const active = c.id === state.ui.active;
       const offline = Boolean(peer && !peer.online);
       const changed = peer ? keyChangeFor(state, peer.id) : null;
-      const label = `${title}${room ? ', room' : ''}${offline ? `, ${offlineText(peer)}` : ''}${changed ? ', key changed' : ''}${c.unread ? `, ${c.unread} unread` : ''}`;
+      const shown = preview(state, c);
+      // The button's name is its visible text plus what only the eye gets from colour and
+      // badges (room, offline, unread), so what a screen reader says matches what is shown.
+      const hidden = (text) => el('span', { class: 'visually-hidden', text });
       const button = el('button', {
         class: `conv-item${offline ? ' conv-offline' : ''}`,
         attrs: {
           type: 'button', 'data-conv': c.id, 'data-online': peer ? String(peer.online) : false,
-          'aria-current': active ? 'true' : false, 'aria-label': label, title: offline ? offlineText(peer) : false,
+          'aria-current': active ? 'true' : false, title: offline ? offlineText(peer) : false,
         },
         on: { click: () => onSelect(c.id) },
       },
@@ -77,12 +80,15 @@ export function renderConvList(state, { onSelect }) {
       el('span', { class: 'conv-body' },
         el('span', { class: 'conv-top' },
           el('span', { class: 'conv-name', text: title, attrs: { title } }),
+          room ? hidden(', room') : null,
           peer?.verified && !changed && !peer.check?.problems?.length ? el('span', { class: 'verified-dot', attrs: { title: 'Verified', 'aria-hidden': 'true' } }) : null,
-          changed ? el('span', { class: 'tag tag-danger', text: 'Key changed', attrs: { 'aria-hidden': 'true' } }) : null,
+          changed ? el('span', { class: 'tag tag-danger', text: 'Key changed' }) : null,
           el('span', { class: 'conv-time', text: last ? shortTime(last.at) : '' })),
         el('span', { class: 'conv-bottom' },
-          el('span', { class: `conv-preview${last ? '' : ' conv-status'}`, text: preview(state, c) }),
-          c.unread ? el('span', { class: 'unread', text: c.unread > 99 ? '99+' : c.unread, attrs: { 'aria-hidden': 'true' } }) : null)));
+          offline && shown !== offlineText(peer) ? hidden(`${offlineText(peer)}: `) : null,
+          el('span', { class: `conv-preview${last ? '' : ' conv-status'}`, text: shown }),
+          c.unread ? el('span', { class: 'unread', text: c.unread > 99 ? '99+' : c.unread, attrs: { 'aria-hidden': 'true' } }) : null,
+          c.unread ? hidden(`, ${c.unread} unread`) : null)));
       return el('li', {}, button);
     }),
   );
