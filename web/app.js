@@ -91,7 +91,8 @@ function wire(state, act) {
 
   const sendComposer = (st, io) => {
     const input = $('composer-input');
-    if (C.sendText(st, io, input.value)) input.value = '';
+    const sent = Convo.activeEdit(st) ? Convo.sendEdit(st, io, input.value) : C.sendText(st, io, input.value);
+    if (sent) input.value = '';
     input.focus();
   };
   submit('composer', sendComposer);
@@ -116,15 +117,33 @@ function wire(state, act) {
       e.preventDefault();
       if (!$('send-btn').disabled) act(sendComposer);
     }
-    // Esc cancels the reply being written (the text stays).
-    if (e.key === 'Escape' && state.ui.reply) {
+    // Esc cancels the reply being written (the text stays) or the edit (the text goes).
+    if (e.key === 'Escape' && Convo.activeEdit(state)) {
+      e.preventDefault();
+      e.stopPropagation();
+      composerInput.value = '';
+      act(Convo.cancelEdit);
+    } else if (e.key === 'Escape' && state.ui.reply) {
       e.preventDefault();
       e.stopPropagation();
       act(Convo.cancelReply);
     }
+    // ↑ in an empty message box edits our last message here.
+    if (e.key === 'ArrowUp' && !composerInput.value && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      const last = Convo.lastEditable(state);
+      if (last) {
+        e.preventDefault();
+        act((st) => startEditing(st, last));
+      }
+    }
   });
   click('reply-cancel', (st) => {
-    Convo.cancelReply(st);
+    if (Convo.activeEdit(st)) {
+      composerInput.value = '';
+      Convo.cancelEdit(st);
+    } else {
+      Convo.cancelReply(st);
+    }
     $('composer-input').focus();
   });
   submit('name-form', (st, io) => {
@@ -197,6 +216,20 @@ async function startCrypto(state, act) {
   }
 }
 
+/** Edits our `message` in the composer: its text in the box, the cursor at its end. */
+function startEditing(state, message) {
+  if (!Convo.startEdit(state, message)) return;
+  const input = $('composer-input');
+  input.value = message.text;
+  queueMicrotask(() => {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  });
+}
+
+/** Deleting for everyone asks first: it cannot be undone, and the others are told. */
+const UNSEND_TEXT = 'Delete this message for everyone?\n\nIt is removed here and on every device it reached that honours deletes. This cannot be undone.';
+
 /** The sender's name and, in a group, where: what a notification says about a message. */
 function notificationOf(state, c, event) {
   const peer = state.peers.get(event.peer_id);
@@ -243,6 +276,10 @@ function main() {
       io.focus('composer-input');
     }),
     onReact: (message, emoji) => io.send(Convo.reactAction(message, emoji)),
+    onEdit: (message) => act((st) => startEditing(st, message)),
+    onUnsend: (message) => {
+      if (window.confirm(UNSEND_TEXT)) io.send({ action: 'delete_for_everyone', id: message.id });
+    },
     onDeleteMessage: (message) => {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },

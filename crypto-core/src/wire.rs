@@ -286,6 +286,27 @@ pub enum Payload {
         /// receiver shows the quoted text from its own history, never from the payload.
         reply_to: Option<MessageRef>,
     },
+    /// The sender edited its own message `msg_id` (PROTOCOL.md §5, §8.7): only the sender's own
+    /// messages can be named, as the sender is the session's key. Acknowledged like a chat.
+    Edit {
+        /// Sender-chosen unique id of this payload (what the `ack` names).
+        id: String,
+        /// The sender's message that changes.
+        msg_id: String,
+        /// Its new text.
+        text: String,
+        /// Sender's clock: a later edit replaces an earlier one.
+        sent_at: u64,
+    },
+    /// The sender deleted its own message `msg_id` for everyone (PROTOCOL.md §8.7).
+    Delete {
+        /// Sender-chosen unique id of this payload (what the `ack` names).
+        id: String,
+        /// The sender's message that is deleted.
+        msg_id: String,
+        /// Sender's clock.
+        sent_at: u64,
+    },
     /// The sender's reaction to a message, replacing its earlier one on that message: one
     /// emoji per person per message, an empty `emoji` removes it (PROTOCOL.md §5). It has an
     /// `id` of the sender's id space and is acknowledged like a chat.
@@ -371,6 +392,29 @@ impl Payload {
                     }
                 },
             },
+            "edit" | "delete" => {
+                let msg_id = take_string(&mut json, "msg_id")?.into_owned();
+                if msg_id.is_empty() || msg_id.chars().count() > MAX_ID_CHARS {
+                    return Err(malformed("msg_id must be 1-64 characters"));
+                }
+                let sent_at = json["sent_at"]
+                    .as_u64()
+                    .ok_or_else(|| malformed("sent_at must be a non-negative integer"))?;
+                if kind == "edit" {
+                    Payload::Edit {
+                        id,
+                        msg_id,
+                        text: take_string(&mut json, "text")?.into_owned(),
+                        sent_at,
+                    }
+                } else {
+                    Payload::Delete {
+                        id,
+                        msg_id,
+                        sent_at,
+                    }
+                }
+            }
             "reaction" => {
                 let from = take_string(&mut json, "msg_from")?.into_owned();
                 let msg_id = take_string(&mut json, "msg_id")?.into_owned();
@@ -414,7 +458,9 @@ impl Payload {
             Payload::Chat { id, .. }
             | Payload::Ack { id }
             | Payload::Room { id, .. }
-            | Payload::Reaction { id, .. } => id,
+            | Payload::Reaction { id, .. }
+            | Payload::Edit { id, .. }
+            | Payload::Delete { id, .. } => id,
             Payload::Keepalive | Payload::Name { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
@@ -454,6 +500,30 @@ impl Payload {
                         .string("reply_from", &reply.from)
                         .string("reply_id", &reply.id);
                 }
+            }
+            Payload::Edit {
+                id,
+                msg_id,
+                text,
+                sent_at,
+            } => {
+                object
+                    .string("kind", "edit")
+                    .string("id", id)
+                    .string("msg_id", msg_id)
+                    .string("text", text)
+                    .number("sent_at", *sent_at);
+            }
+            Payload::Delete {
+                id,
+                msg_id,
+                sent_at,
+            } => {
+                object
+                    .string("kind", "delete")
+                    .string("id", id)
+                    .string("msg_id", msg_id)
+                    .number("sent_at", *sent_at);
             }
             Payload::Reaction {
                 id,
@@ -690,5 +760,34 @@ mod tests {
         );
         let spaced = br#"{"kind":"reaction","id":"r4","msg_from":"k","msg_id":"m1","emoji":"a b","sent_at":8}"#;
         assert!(Payload::parse(spaced).is_err());
+        for amend in [
+            Payload::Edit {
+                id: "e1".into(),
+                msg_id: "m1".into(),
+                text: "new".into(),
+                sent_at: 9,
+            },
+            Payload::Delete {
+                id: "d1".into(),
+                msg_id: "m1".into(),
+                sent_at: 10,
+            },
+        ] {
+            assert_eq!(Payload::parse(&amend.to_bytes()).unwrap(), amend);
+        }
+        assert_eq!(
+            Payload::Delete {
+                id: "d1".into(),
+                msg_id: "m1".into(),
+                sent_at: 10
+            }
+            .to_bytes(),
+            br#"{"kind":"delete","id":"d1","msg_id":"m1","sent_at":10}"#
+        );
+        assert!(
+            Payload::parse(br#"{"kind":"edit","id":"e","msg_id":"","text":"t","sent_at":1}"#)
+                .is_err()
+        );
+        assert!(Payload::parse(br#"{"kind":"edit","id":"e","msg_id":"m","sent_at":1}"#).is_err());
     }
 }

@@ -317,7 +317,9 @@ fn check_parsers(bytes: &[u8]) -> Result<(), TestCaseError> {
             Payload::Chat { id, .. }
             | Payload::Ack { id }
             | Payload::Room { id, .. }
-            | Payload::Reaction { id, .. } => {
+            | Payload::Reaction { id, .. }
+            | Payload::Edit { id, .. }
+            | Payload::Delete { id, .. } => {
                 prop_assert!(!id.is_empty() && id.chars().count() <= 64);
             }
             Payload::Keepalive => {}

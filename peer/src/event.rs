@@ -117,6 +117,12 @@ pub struct HistoryMessage {
     /// Everyone's current reaction to it (PROTOCOL.md §8.6); omitted when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionInfo>,
+    /// When its sender last edited it (PROTOCOL.md §8.7); omitted if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<u64>,
+    /// Its sender deleted it for everyone (the text is empty); omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsent: bool,
 }
 
 /// The message a reply quotes (PROTOCOL.md §8.6). `text` and `name` come from our own history:
@@ -248,6 +254,28 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
+    },
+    /// The sender edited a message (PROTOCOL.md §8.7).
+    MessageEdited {
+        /// The message's conversation.
+        conversation: String,
+        /// Its sender: a peer_id or `"me"`.
+        from: String,
+        /// Its id.
+        id: String,
+        /// The new text (untrusted: render as text).
+        text: String,
+        /// The sender's clock when it edited it.
+        edited_at: u64,
+    },
+    /// The sender deleted a message for everyone (PROTOCOL.md §8.7).
+    MessageUnsent {
+        /// The message's conversation.
+        conversation: String,
+        /// Its sender: a peer_id or `"me"`.
+        from: String,
+        /// Its id.
+        id: String,
     },
     /// Someone's reaction to a message changed (PROTOCOL.md §8.6).
     Reaction {

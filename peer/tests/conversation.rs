@@ -328,3 +328,117 @@ async fn in_a_room_replies_and_reactions_reach_every_member_also_one_that_was_of
         1
     );
 }
+
+#[tokio::test]
+async fn only_the_sender_edits_or_deletes_for_everyone_and_an_early_edit_waits_for_its_message() {
+    let Pair {
+        a,
+        b,
+        mut ua,
+        mut ub,
+    } = Pair::new().await;
+    let sent = ua.say("helo wrld", Some(&b.public_key)).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    ub.hear("helo wrld").await;
+
+    // Alice edits: both sides see the new text; Bob keeps the history of it.
+    ua.send(json!({"action": "edit_message", "id": id, "text": "hello world"}))
+        .await;
+    let own = ua.wait_type("message_edited").await;
+    assert_eq!(
+        (&own["from"], &own["text"]),
+        (&json!("me"), &json!("hello world"))
+    );
+    let seen = ub.wait_type("message_edited").await;
+    assert_eq!(
+        (
+            &seen["from"],
+            &seen["id"],
+            &seen["text"],
+            &seen["conversation"]
+        ),
+        (
+            &json!(a.public_key),
+            &json!(id),
+            &json!("hello world"),
+            &json!(a.public_key)
+        )
+    );
+    // Bob cannot edit or delete Alice's message from his page.
+    for action in [
+        json!({"action": "edit_message", "id": id, "text": "mine now"}),
+        json!({"action": "delete_for_everyone", "id": id}),
+    ] {
+        ub.send(action).await;
+        let e = ub.wait_type("error").await;
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("no message of yours"),
+            "{e}"
+        );
+    }
+
+    // A third party naming Alice's message id edits nothing (it can only name its own), and
+    // its edit sent before its own message is applied when the message arrives.
+    let mut snow = SnowClient::connect(b.p2p_port, json!({"name": "snow", "listen_port": 1})).await;
+    let key = snow.public_key.clone();
+    ub.wait_for("the client's session", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == key.as_str()
+    })
+    .await;
+    snow.send_payload(
+        &json!({"kind": "edit", "id": "f1", "msg_id": id, "text": "forged", "sent_at": now_ms()}),
+    )
+    .await;
+    acked(&mut snow, "f1").await;
+    snow.send_payload(&json!({"kind": "edit", "id": "f2", "msg_id": "s1", "text": "edited early", "sent_at": now_ms()}))
+        .await;
+    acked(&mut snow, "f2").await;
+    snow.send_payload(
+        &json!({"kind": "chat", "id": "s1", "text": "the original", "sent_at": now_ms() - 1000}),
+    )
+    .await;
+    ub.hear("the original").await;
+    let early = ub.wait_type("message_edited").await;
+    assert_eq!(
+        (&early["id"], &early["text"], &early["from"]),
+        (&json!("s1"), &json!("edited early"), &json!(key))
+    );
+    let history = full_history(&mut ub, &a.public_key).await;
+    let edited = message(&history, "hello world");
+    assert!(edited["edited_at"].as_u64().is_some(), "{edited}");
+    assert!(history.iter().all(|m| m["text"] != "forged"));
+
+    // Alice deletes it for everyone: gone on both sides, the row says so; not twice.
+    ua.send(json!({"action": "delete_for_everyone", "id": id}))
+        .await;
+    ua.wait_type("message_unsent").await;
+    let gone = ub.wait_type("message_unsent").await;
+    assert_eq!(
+        (&gone["from"], &gone["id"]),
+        (&json!(a.public_key), &json!(id))
+    );
+    let history = full_history(&mut ub, &a.public_key).await;
+    let row = history.iter().find(|m| m["id"] == id.as_str()).unwrap();
+    assert_eq!((&row["text"], &row["unsent"]), (&json!(""), &json!(true)));
+    ua.send(json!({"action": "delete_for_everyone", "id": id}))
+        .await;
+    assert_eq!(ua.wait_type("error").await["action"], "delete_for_everyone");
+    // A reply to the deleted message quotes nothing of it.
+    ub.send(
+        json!({"action": "send_message", "to": a.public_key, "text": "what was it?",
+        "reply_to": {"from": a.public_key, "id": id}}),
+    )
+    .await;
+    assert_eq!(
+        ub.wait_type("message_sent").await["reply_to"]["text"],
+        Value::Null
+    );
+    assert_eq!(
+        ua.hear("what was it?").await["reply_to"]["text"],
+        Value::Null
+    );
+    assert!(!b.log().contains("hello world") && !b.log().contains("edited early"));
+}

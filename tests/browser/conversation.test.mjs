@@ -267,6 +267,57 @@ test('reply and react from the page: the quote shows the replied-to text, a reac
   assert.deepEqual(bob.problems, []);
 });
 
+test('edit with ↑ and Esc, and delete for everyone, from the page: the other side sees the new text marked edited, then "This message was deleted"', { skip: missing }, async () => {
+  await say(bob, 'see you at 5');
+  await say(bob, 'bring the tickets');
+  const theirs = alice.page.locator('#messages .msg-theirs', { hasText: 'bring the tickets' });
+  await theirs.waitFor();
+  const input = bob.page.locator('#composer-input');
+  // ↑ in the empty box edits the last own message; Esc cancels and empties the box.
+  await input.focus();
+  await bob.page.keyboard.press('ArrowUp');
+  await bob.page.locator('#reply-bar:not([hidden])', { hasText: 'Editing your message' }).waitFor();
+  assert.equal(await input.inputValue(), 'bring the tickets');
+  await bob.page.keyboard.press('Escape');
+  await bob.page.locator('#reply-bar').waitFor({ state: 'hidden' });
+  assert.equal(await input.inputValue(), '');
+  // ↑ again, change it, Enter: both sides show the new text, marked edited.
+  await bob.page.keyboard.press('ArrowUp');
+  await input.fill('bring the tickets and snacks');
+  await bob.page.keyboard.press('Enter');
+  await bob.page.locator('#messages .msg-mine .msg-text', { hasText: 'bring the tickets and snacks' }).waitFor();
+  await bob.page.locator('#messages .msg-mine', { hasText: 'bring the tickets and snacks' }).locator('.msg-edited').waitFor();
+  const edited = alice.page.locator('#messages .msg-theirs', { hasText: 'bring the tickets and snacks' });
+  await edited.locator('.msg-edited').waitFor();
+  assert.equal(await alice.page.locator('#messages .msg-text', { hasText: /^bring the tickets$/ }).count(), 0);
+  // Only one's own messages offer Edit and Delete for everyone.
+  await edited.hover();
+  assert.equal(await edited.locator('.msg-edit, .msg-unsend').count(), 0);
+
+  // Delete for everyone: asked first, then gone on both sides.
+  let asked = '';
+  bob.page.once('dialog', (dialog) => {
+    asked = dialog.message();
+    dialog.accept();
+  });
+  const mine = bob.page.locator('#messages .msg-mine', { hasText: 'see you at 5' });
+  await mine.hover();
+  await mine.locator('.msg-unsend').click();
+  assert.match(asked, /for everyone/);
+  await bob.page.locator('#messages .msg-mine .msg-unsent', { hasText: 'You deleted this message for everyone' }).waitFor();
+  await alice.page.locator('#messages .msg-theirs .msg-unsent', { hasText: 'This message was deleted' }).waitFor();
+  assert.equal(await alice.page.locator('#messages .msg-text', { hasText: 'see you at 5' }).count(), 0);
+  await screenshot(alice.page, 'edit-delete');
+  // After a reload the page shows what the peer stored.
+  await alice.page.reload();
+  await alice.page.locator('#conn[data-state="open"]').waitFor();
+  await openConv(alice, bobId);
+  await alice.page.locator('#messages .msg-theirs .msg-unsent').first().waitFor();
+  await alice.page.locator('#messages .msg-theirs', { hasText: 'bring the tickets and snacks' }).locator('.msg-edited').waitFor();
+  assert.deepEqual(alice.problems, []);
+  assert.deepEqual(bob.problems, []);
+});
+
 test('axe-core finds no serious or critical accessibility violation with replies, reactions, the picker and the reply bar on screen', { skip: missing }, async () => {
   const page = bob.page;
   const row = page.locator('#messages .msg-theirs', { hasText: 'shall we meet at noon?' });

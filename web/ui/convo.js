@@ -1,6 +1,7 @@
-// Replies and reactions in the page's state (PROTOCOL.md §8.6). No DOM here: messages.js draws
-// the quote above a reply and the reactions under a message; this file reads them from events and
-// applies the peer's `reaction` events. A quote's text is the one our own peer looked up in its
+// Replies, reactions, edits and deletes for everyone in the page's state (PROTOCOL.md §8.6,
+// §8.7). No DOM here: messages.js draws the quote above a reply and the reactions under a
+// message; this file reads them from events and applies the peer's `reaction`,
+// `message_edited` and `message_unsent` events. A quote's text is the one our own peer looked up in its
 // history (`reply_to.text`), never anything the other side sent as quoted text.
 
 /** The reactions the page offers in its picker (any emoji of up to 32 bytes may arrive). */
@@ -86,4 +87,54 @@ export function cancelReply(state) {
 export function activeReply(state) {
   const reply = state.ui.reply;
   return reply && reply.conv === state.ui.active ? reply : null;
+}
+
+/** Applies `message_edited` / `message_unsent` to the message it names, if shown. */
+export function applyAmendment(state, event, unsent) {
+  const message = state.byKey.get(`${str(event.from)}/${str(event.id)}`);
+  if (!message) return false;
+  if (unsent) {
+    message.unsent = true;
+    message.text = '';
+    message.reactions = new Map();
+    message.editedAt = null;
+    if (state.ui.editing?.id === message.id && message.mine) state.ui.editing = null;
+  } else if (typeof event.text === 'string') {
+    message.text = event.text;
+    message.editedAt = Number(event.edited_at) || Date.now();
+  }
+  return true;
+}
+
+/** Starts editing our `message` (the composer holds its text until sent or cancelled). */
+export function startEdit(state, message) {
+  if (!message.mine || message.unsent) return false;
+  state.ui.reply = null;
+  state.ui.editing = { conv: message.conv, id: message.id, text: message.text };
+  return true;
+}
+
+/** Our newest message in the open conversation that can still be edited (for ↑), or null. */
+export function lastEditable(state) {
+  const c = state.convs.get(state.ui.active);
+  return [...(c?.messages ?? [])].reverse().find((m) => m.mine && !m.unsent && !m.change) ?? null;
+}
+
+export function cancelEdit(state) {
+  state.ui.editing = null;
+}
+
+/** The edit being written in the open conversation, or null. */
+export function activeEdit(state) {
+  const editing = state.ui.editing;
+  return editing && editing.conv === state.ui.active ? editing : null;
+}
+
+/** Sends the edit; false (nothing sent) for empty text. */
+export function sendEdit(state, io, text) {
+  const editing = activeEdit(state);
+  if (!editing || !text.trim()) return false;
+  if (text !== editing.text) io.send({ action: 'edit_message', id: editing.id, text });
+  state.ui.editing = null;
+  return true;
 }

@@ -6,7 +6,7 @@ import * as S from './state.js';
 import * as C from './commands.js';
 import { plainError } from './errors.js';
 import * as H from './history.js';
-import { applyReaction } from './convo.js';
+import { applyAmendment, applyReaction } from './convo.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -82,6 +82,14 @@ const HANDLERS = {
 
   reaction(state, event) {
     applyReaction(state, event);
+  },
+
+  message_edited(state, event) {
+    applyAmendment(state, event, false);
+  },
+
+  message_unsent(state, event) {
+    applyAmendment(state, event, true);
   },
 
   peer_verified(state, event) {

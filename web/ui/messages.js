@@ -61,7 +61,7 @@ function tickSignature(state, message) {
 function rowSignature(message) {
   const reactions = [...(message.reactions ?? [])].map(([by, emoji]) => `${by}=${emoji}`).join(',');
   const quote = message.replyTo ? `${message.replyTo.id}:${message.replyTo.text ?? ''}` : '';
-  return `${reactions}|${quote}`;
+  return `${reactions}|${quote}|${message.unsent ? 'unsent' : `${message.editedAt ?? ''}:${message.text}`}`;
 }
 
 /** The tick(s) after one of our messages: queued (clock), sent (one tick), delivered (two). */
@@ -126,8 +126,20 @@ function reactionBar(state, message, onReact) {
 
 /** Reply and React buttons; the picker opens under the message (DOM-only state, per row). */
 function actionButtons(message, handlers) {
-  const { onReply, onReact } = handlers;
-  if (!onReply && !onReact) return null;
+  const { onReply, onReact, onEdit, onUnsend } = handlers;
+  if (message.unsent || (!onReply && !onReact)) return null;
+  const own = message.mine && onEdit ? [
+    el('button', {
+      class: 'msg-action msg-edit', text: 'Edit',
+      attrs: { type: 'button', 'aria-label': 'Edit this message (↑ in an empty message box edits your last one)' },
+      on: { click: () => onEdit(message) },
+    }),
+    el('button', {
+      class: 'msg-action msg-unsend', text: 'Delete for everyone',
+      attrs: { type: 'button', 'aria-label': 'Delete this message for everyone' },
+      on: { click: () => onUnsend(message) },
+    }),
+  ] : [];
   const picker = onReact ? el('div', {
     class: 'reaction-picker', attrs: { role: 'group', 'aria-label': 'Pick a reaction', hidden: true },
   }, ...QUICK_REACTIONS.map((emoji) => el('button', {
@@ -151,7 +163,7 @@ function actionButtons(message, handlers) {
     attrs: { type: 'button', 'aria-label': 'Reply to this message' },
     on: { click: () => onReply(message) },
   }) : null;
-  return el('span', { class: 'msg-actions' }, replyBtn, reactBtn, picker);
+  return el('span', { class: 'msg-actions' }, replyBtn, reactBtn, ...own, picker);
 }
 
 /** One message row; `runStart`: a new sender or a pause, which gets space and, in groups, a name. */
@@ -169,6 +181,7 @@ function messageItem(state, message, runStart, handlers = {}) {
   const name = message.name || peerLabel(peer);
   const meta = el('span', { class: 'msg-meta' },
     el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }),
+    message.editedAt && !message.unsent ? el('span', { class: 'msg-edited', text: ' · edited', attrs: { title: `Edited ${fullTime(message.editedAt)}` } }) : null,
     message.mine ? deliveryMark(state, message) : null,
     actionButtons(message, handlers),
     deleteButton(message, onDeleteMessage));
@@ -180,9 +193,11 @@ function messageItem(state, message, runStart, handlers = {}) {
   showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
   el('div', { class: 'bubble' },
     showName ? el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }) : null,
-    quoteBlock(state, message),
+    message.unsent ? null : quoteBlock(state, message),
     el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
-    el('p', { class: 'msg-text' }, ...linkified(message.text)),
+    message.unsent
+      ? el('p', { class: 'msg-text msg-unsent', text: message.mine ? 'You deleted this message for everyone' : 'This message was deleted' })
+      : el('p', { class: 'msg-text' }, ...linkified(message.text)),
     reactionBar(state, message, handlers.onReact),
     meta));
 }
@@ -315,9 +330,15 @@ export function createMessageList() {
   };
 
   function draw(state, c, allHandlers) {
-    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact } = allHandlers;
+    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact, onEdit, onUnsend } = allHandlers;
     const writable = canWrite(state, c.id);
-    handlers = { onDeleteMessage, onReply: writable ? onReply : null, onReact: writable ? onReact : null };
+    handlers = {
+      onDeleteMessage,
+      onReply: writable ? onReply : null,
+      onReact: writable ? onReact : null,
+      onEdit: writable ? onEdit : null,
+      onUnsend: writable ? onUnsend : null,
+    };
     const messages = c.messages;
     const keys = messages.map(messageKey);
     if (shownConv !== c.id) {

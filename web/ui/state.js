@@ -50,6 +50,7 @@ export function createState() {
       nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
       pasteTooLong: false, // the composer refused a paste past the limit
       reply: null, // { conv, from, id, name, text }: the message the composer replies to
+      editing: null, // { conv, id, text }: our message the composer edits
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
     // ---- this browser's notification preferences (notify.js keeps them in localStorage) ----
@@ -338,6 +339,9 @@ export function applyHistory(state, event) {
       if (mine) advanceDelivery(existing, m.state);
       existing.reactions = reactionsOf(m.reactions);
       existing.replyTo = quoteOf(m.reply_to) ?? existing.replyTo;
+      existing.text = str(m.text);
+      existing.editedAt = Number(m.edited_at) || null;
+      existing.unsent = m.unsent === true;
       continue;
     }
     const peer = state.peers.get(from);
@@ -355,6 +359,8 @@ export function applyHistory(state, event) {
       conv: convId,
       replyTo: quoteOf(m.reply_to),
       reactions: reactionsOf(m.reactions),
+      editedAt: Number(m.edited_at) || null,
+      unsent: m.unsent === true,
     };
     state.byKey.set(messageKey(message), message);
     c.messages.push(message);

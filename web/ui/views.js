@@ -10,7 +10,7 @@ import {
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
 import * as N from './notify.js';
 import { showUnread } from './notify.js';
-import { activeReply } from './convo.js';
+import { activeEdit, activeReply } from './convo.js';
 
 export function avatar(name, key, extra = '') {
   return el('span', { class: `avatar ${hueClass(key)} ${extra}`.trim(), text: initials(name), attrs: { 'aria-hidden': 'true' } });
@@ -193,11 +193,15 @@ export function renderComposer(state) {
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)
       : id === EVERYONE ? 'Connect to a peer first' : `${peerLabel(peer)} is offline`;
   const reply = activeReply(state);
-  $('composer-label').textContent = reply ? `Reply to ${reply.from === 'me' ? 'yourself' : reply.name}`
-    : id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
-  $('reply-bar').hidden = !reply;
-  $('reply-bar-name').textContent = reply ? `Replying to ${reply.from === 'me' ? 'yourself' : reply.name}` : '';
-  $('reply-bar-quote').textContent = reply ? [...reply.text].slice(0, 120).join('') : '';
+  const editing = activeEdit(state);
+  $('composer-label').textContent = editing ? 'Edit your message'
+    : reply ? `Reply to ${reply.from === 'me' ? 'yourself' : reply.name}`
+      : id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
+  $('reply-bar').hidden = !reply && !editing;
+  $('reply-bar-name').textContent = editing ? 'Editing your message'
+    : reply ? `Replying to ${reply.from === 'me' ? 'yourself' : reply.name}` : '';
+  $('reply-bar-quote').textContent = [...(editing ?? reply)?.text ?? ''].slice(0, 120).join('');
+  $('reply-cancel').setAttribute('aria-label', editing ? 'Cancel editing (Esc)' : 'Cancel reply (Esc)');
   renderCounter();
 }
 

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use crypto_core::wire::{clean_name, MessageRef, Payload};
 use crypto_core::PublicKey;
 
+use super::amend::amended_event;
 use super::reactions::quote;
 use super::registry::SessionShared;
 use super::rooms::{room_change_event, room_event};
@@ -22,7 +23,7 @@ use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{ChatMessage, Conversation, MessageKey, RoomAnnouncement};
+use crate::store::{Amend, ChatMessage, Conversation, MessageKey, RoomAnnouncement};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -64,6 +65,31 @@ impl Inbox for NodeInbox {
                 broadcast,
                 reply_to,
             } => self.receive_chat(id, text, sent_at, room, broadcast, reply_to),
+            Payload::Edit {
+                id,
+                msg_id,
+                text,
+                sent_at,
+            } => self.node.receive_amendment(
+                self.peer,
+                &self.pending,
+                id,
+                msg_id,
+                Amend::Edit(text),
+                sent_at,
+            ),
+            Payload::Delete {
+                id,
+                msg_id,
+                sent_at,
+            } => self.node.receive_amendment(
+                self.peer,
+                &self.pending,
+                id,
+                msg_id,
+                Amend::Delete,
+                sent_at,
+            ),
             Payload::Reaction {
                 id,
                 to,
@@ -149,10 +175,16 @@ impl NodeInbox {
             if let Conversation::Room(room) = &message.conversation {
                 // A room we are not in (or were removed from) shows nothing.
                 if !s.is_room_member(room, &me)? || !s.is_room_member(room, &message.sender)? {
-                    return Ok((None, message, None));
+                    return Ok((None, message, None, None));
                 }
             }
             let is_new = s.insert_incoming(&message)?;
+            // An edit or delete that came first applies now (PROTOCOL.md §8.7).
+            let amended = if is_new {
+                s.apply_held_amendment(&message.sender, &message.id, received_at)?
+            } else {
+                None
+            };
             // The quoted text comes from our history, never from the payload.
             let quote = match (&message.reply_to, is_new) {
                 (Some(reply), true) => Some(quote(
@@ -165,14 +197,14 @@ impl NodeInbox {
                 )?),
                 _ => None,
             };
-            Ok((Some(is_new), message, quote))
+            Ok((Some(is_new), message, quote, amended))
         });
         Some(Box::pin(async move {
-            let (message, reply_to) = match stored.await {
-                Ok(Ok((Some(true), message, quote))) => (message, quote),
+            let (message, reply_to, amended) = match stored.await {
+                Ok(Ok((Some(true), message, quote, amended))) => (message, quote, amended),
                 // A retransmission: already stored (and shown), acknowledged again.
-                Ok(Ok((Some(false), message, _))) => return Some(ack(message.id)),
-                Ok(Ok((None, _, _))) => {
+                Ok(Ok((Some(false), message, _, _))) => return Some(ack(message.id)),
+                Ok(Ok((None, _, _, _))) => {
                     tracing::info!(peer = %self.peer_id, "ignoring a room message from a non-member");
                     return None;
                 }
@@ -197,6 +229,10 @@ impl NodeInbox {
                 received_at: message.received_at,
                 reply_to,
             });
+            if let Some(amended) = amended {
+                self.node
+                    .emit(amended_event(&amended, &self.node.inner.public));
+            }
             Some(reply)
         }))
     }

@@ -27,6 +27,7 @@
 //! goes through its thread, so nothing here blocks the runtime.
 
 mod addresses;
+mod amend;
 mod driver;
 mod history;
 mod inbound;

@@ -309,6 +309,8 @@ pub(super) fn entries(
             state,
             reply_to,
             reactions,
+            edited_at: m.edited_at,
+            unsent: m.unsent,
         }));
     }
     out.extend(changes.map(change_entry));

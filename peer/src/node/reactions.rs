@@ -52,7 +52,8 @@ pub(super) fn quote(
     my_name: &str,
     names: &mut HashMap<PublicKey, String>,
 ) -> store::Result<QuoteInfo> {
-    let quoted = s.quoted(conversation, reply)?;
+    // A message deleted for everyone quotes as unavailable, like one we never had.
+    let quoted = s.quoted(conversation, reply)?.filter(|m| !m.unsent);
     let (text, name) = match quoted {
         Some(m) => {
             let (_, name) = sender_of(s, &m, me, my_name, names)?;

@@ -271,10 +271,11 @@ impl Node {
                         rooms,
                         s.pending_for(&remote)?,
                         s.pending_reactions_for(&remote)?,
+                        s.pending_amendments_for(&remote)?,
                     ))
                 })
                 .await;
-            let (rooms, pending, reactions) = match pending {
+            let (rooms, pending, reactions, amendments) = match pending {
                 Ok(Ok(found)) => found,
                 Ok(Err(e)) => {
                     tracing::warn!("cannot read the outbox: {e}");
@@ -297,6 +298,12 @@ impl Node {
             for reaction in reactions {
                 let payload: Outgoing = reaction.to_payload().to_bytes().into();
                 if !node.push_chat(&remote, &reaction.id, payload).await {
+                    return;
+                }
+            }
+            for amendment in amendments {
+                let payload: Outgoing = amendment.to_payload().to_bytes().into();
+                if !node.push_chat(&remote, &amendment.id, payload).await {
                     return;
                 }
             }

@@ -88,12 +88,16 @@ pub struct StoredMessage {
     /// For outgoing messages the least advanced state over all recipients
     /// (see [`Store::delivery`]); `None` for incoming ones.
     pub delivery: Option<Delivery>,
+    /// When its sender last edited it (its text is the edited one), PROTOCOL.md §8.7.
+    pub edited_at: Option<u64>,
+    /// Its sender deleted it for everyone: the text is empty.
+    pub unsent: bool,
 }
 
 pub(super) const COLUMNS: &str =
     "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
      m.received_at, m.direction, (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq), \
-     m.reply_from, m.reply_id";
+     m.reply_from, m.reply_id, m.edited_at, m.unsent";
 
 pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -118,6 +122,8 @@ pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> 
             _ => MessageDirection::Incoming,
         },
         delivery: row.get::<_, Option<i64>>(9)?.map(Delivery::from_sql),
+        edited_at: row.get::<_, Option<i64>>(12)?.map(from_sql_time),
+        unsent: row.get(13)?,
     })
 }
 

@@ -29,6 +29,7 @@
 //! * At open, `PRAGMA quick_check`: a damaged file is reported at start as
 //!   [`StoreError::Corrupt`], not halfway through a conversation.
 
+mod amend;
 mod contacts;
 mod conversation;
 mod deletion;
@@ -54,6 +55,9 @@ use crypto_core::PublicKey;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row};
 
+pub use amend::{
+    Amend, AmendOutcome, PendingAmendment, EARLY_MAX_AGE_MS, MAX_EARLY, MAX_EARLY_PER_SENDER,
+};
 pub use contacts::{dialable_address, Contact};
 pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};

@@ -86,7 +86,7 @@ impl Store {
             "SELECT m.seq, m.msg_id, m.text, m.sent_at, m.conv_kind, m.conv_id, o.state,
                  m.reply_from, m.reply_id
              FROM outbox o JOIN messages m ON m.seq = o.message
-             WHERE o.recipient = ?1 AND o.state < 2 ORDER BY m.seq",
+             WHERE o.recipient = ?1 AND o.state < 2 AND m.unsent = 0 ORDER BY m.seq",
         )?;
         let rows = stmt.query_map([peer.to_base64()], |row| {
             Ok(PendingMessage {
@@ -129,8 +129,8 @@ impl Store {
     /// reaction's outbox row instead and returns `None` (reactions have no delivery state).
     pub fn mark_delivered(&mut self, peer: &PublicKey, id: &str) -> Result<Option<DeliveryUpdate>> {
         let update = self.advance(peer, id, Delivery::Delivered)?;
-        if update.is_none() {
-            self.reaction_delivered(peer, id)?;
+        if update.is_none() && !self.reaction_delivered(peer, id)? {
+            self.amendment_delivered(peer, id)?;
         }
         Ok(update)
     }

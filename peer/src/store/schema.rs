@@ -222,7 +222,7 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
 END;
 "#;
 
-/// Version 5: replies and reactions (PROTOCOL.md §5, §8.6).
+/// Version 5: replies, reactions, edits and deletes for everyone (PROTOCOL.md §5, §8.6, §8.7).
 ///
 /// * `messages.reply_from` / `reply_id`: the (sender, id) a message replies to, as its sender
 ///   named it. The quoted text is looked up in `messages` when shown, never copied, so a reply
@@ -235,6 +235,15 @@ END;
 /// * `reaction_outbox`: our own reactions still owed to a recipient, like `outbox` for chats;
 ///   a row goes when the recipient acknowledges the reaction's id, and a new toggle replaces
 ///   the rows of the old one (only the latest state is ever sent).
+/// * `messages.edited_at` / `unsent`: the sender edited the message (its text is the newest
+///   one; earlier texts are in `message_edits`, kept on this device) or deleted it for everyone
+///   (its text, edits and reactions are gone; the row stays so a retransmission of the
+///   original is still recognised and not shown again).
+/// * `amendments`: our own edits and deletes, one row per message (the latest), with
+///   `amend_outbox` rows per recipient until acknowledged, like reactions.
+/// * `early_amendments`: an edit or delete that arrived before its message (another path
+///   was faster, or the message is still queued somewhere): kept, bounded per sender and in
+///   total and by age, and applied when the message arrives.
 const V5: &str = r#"
 ALTER TABLE messages ADD COLUMN reply_from TEXT CHECK (reply_from IS NULL OR length(reply_from) = 44);
 ALTER TABLE messages ADD COLUMN reply_id TEXT;
@@ -261,6 +270,44 @@ CREATE INDEX reaction_outbox_by_reaction ON reaction_outbox (reaction);
 CREATE TRIGGER reactions_of_deleted_messages AFTER DELETE ON messages BEGIN
     DELETE FROM reactions WHERE msg_sender = old.sender AND msg_id = old.msg_id;
 END;
+
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN unsent INTEGER NOT NULL DEFAULT 0 CHECK (unsent IN (0, 1));
+
+CREATE TABLE message_edits (
+    message     INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
+    text        TEXT NOT NULL,
+    replaced_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX message_edits_by_message ON message_edits (message);
+
+CREATE TABLE amendments (
+    seq      INTEGER PRIMARY KEY,
+    message  INTEGER NOT NULL UNIQUE REFERENCES messages (seq) ON DELETE CASCADE,
+    kind     TEXT NOT NULL CHECK (kind IN ('edit', 'delete')),
+    amend_id TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    sent_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX amendments_by_id ON amendments (amend_id);
+
+CREATE TABLE amend_outbox (
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    amendment INTEGER NOT NULL REFERENCES amendments (seq) ON DELETE CASCADE,
+    PRIMARY KEY (recipient, amendment)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX amend_outbox_by_amendment ON amend_outbox (amendment);
+
+CREATE TABLE early_amendments (
+    sender      TEXT NOT NULL CHECK (length(sender) = 44),
+    msg_id      TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('edit', 'delete')),
+    text        TEXT NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (sender, msg_id)
+) STRICT;
+CREATE INDEX early_amendments_by_age ON early_amendments (received_at);
 "#;
 
 /// Every migration, oldest first.
@@ -334,11 +381,15 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "amend_outbox",
+                "amendments",
                 "blocked",
                 "contact_addresses",
                 "contacts",
+                "early_amendments",
                 "fts_pending",
                 "key_changes",
+                "message_edits",
                 "messages",
                 "messages_fts",
                 "messages_fts_config",

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Every action name this version understands.
-pub const ACTIONS: [&str; 15] = [
+pub const ACTIONS: [&str; 17] = [
     "connect_peer",
     "send_message",
     "set_name",
@@ -31,6 +31,8 @@ pub const ACTIONS: [&str; 15] = [
     "list_contacts",
     "set_nickname",
     "react",
+    "edit_message",
+    "delete_for_everyone",
 ];
 
 /// A validated action.
@@ -51,6 +53,18 @@ pub enum Action {
         to: Option<PublicKey>,
         /// The message it replies to (PROTOCOL.md §8.6).
         reply_to: Option<MessageName>,
+    },
+    /// Edit our message (PROTOCOL.md §8.7).
+    EditMessage {
+        /// Our message's id.
+        id: String,
+        /// Its new text.
+        text: String,
+    },
+    /// Delete our message for everyone (PROTOCOL.md §8.7).
+    DeleteForEveryone {
+        /// Our message's id.
+        id: String,
     },
     /// Toggle our reaction to a message (PROTOCOL.md §8.6).
     React {
@@ -156,6 +170,13 @@ enum RawAction {
         from: String,
         id: String,
         emoji: String,
+    },
+    EditMessage {
+        id: String,
+        text: String,
+    },
+    DeleteForEveryone {
+        id: String,
     },
     SetName {
         name: String,
@@ -338,6 +359,17 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                 emoji,
             }
         }
+        RawAction::EditMessage { id, text } => Action::EditMessage {
+            id: message_key("me", id)
+                .map_err(|e| fail(e, Some(name.clone())))?
+                .id,
+            text,
+        },
+        RawAction::DeleteForEveryone { id } => Action::DeleteForEveryone {
+            id: message_key("me", id)
+                .map_err(|e| fail(e, Some(name.clone())))?
+                .id,
+        },
         RawAction::SendMessage { text, to, reply_to } => {
             let to = match to {
                 Some(to) => {

@@ -17,6 +17,7 @@ use super::security;
 use super::AppState;
 use crate::event::Event;
 use crate::node::{ConnectError, Target};
+use crate::store::Amend;
 
 /// WebSocket close code for a message over the size limit (RFC 6455 §7.4.1).
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -258,6 +259,18 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
             let reply_to = reply_to.map(|r| node.message_key(r.from, r.id));
             if let Err(e) = node.send_reply(&text, target, reply_to).await {
                 reply.send(error(e.to_string(), "send_message")).await;
+            }
+        }
+        Action::EditMessage { id, text } => {
+            if let Err(e) = node.amend(id, Amend::Edit(text)).await {
+                reply.send(error(e.to_string(), "edit_message")).await;
+            }
+        }
+        Action::DeleteForEveryone { id } => {
+            if let Err(e) = node.amend(id, Amend::Delete).await {
+                reply
+                    .send(error(e.to_string(), "delete_for_everyone"))
+                    .await;
             }
         }
         Action::React { to, emoji } => {
