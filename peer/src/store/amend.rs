@@ -473,8 +473,14 @@ mod tests {
         assert!(s.pending_for(&key(2)).unwrap().is_empty());
         let owed = s.pending_amendments_for(&key(1)).unwrap();
         assert_eq!((owed.len(), owed[0].id.as_str()), (1, "d1"));
+        assert_eq!(
+            s.peers_with_pending().unwrap(),
+            [key(1)],
+            "redialled for the delete"
+        );
         s.mark_delivered(&key(1), "d1").unwrap();
         assert!(s.pending_amendments_for(&key(1)).unwrap().is_empty());
+        assert!(s.peers_with_pending().unwrap().is_empty());
         assert_eq!(
             s.amend_own(&me, "o1", &Amend::Edit("x".into()), "e1", 60)
                 .unwrap(),

@@ -409,6 +409,8 @@ mod tests {
         );
         let pending = s.pending_reactions_for(&key(1)).unwrap();
         assert_eq!(pending.len(), 1);
+        // Owed a reaction only: still redialled.
+        assert_eq!(s.peers_with_pending().unwrap(), [key(1)]);
         assert_eq!(
             (pending[0].id.as_str(), pending[0].emoji.as_str()),
             ("a1", "👍")
@@ -430,6 +432,7 @@ mod tests {
         );
         s.mark_delivered(&key(1), "a2").unwrap();
         assert!(s.pending_reactions_for(&key(1)).unwrap().is_empty());
+        assert!(s.peers_with_pending().unwrap().is_empty());
         // Deleting the message deletes its reactions.
         s.toggle_own_reaction(&me, &m, "🎉", "a3", 11, &[])
             .unwrap()
