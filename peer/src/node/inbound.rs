@@ -170,7 +170,12 @@ impl NodeInbox {
             reply_to,
         };
         let me = self.node.inner.public;
-        let my_name = self.node.name();
+        // Our name is only needed to label a quote of our own message.
+        let my_name = if message.reply_to.is_some() {
+            self.node.name()
+        } else {
+            String::new()
+        };
         let stored = lock(&self.pending).call(move |s| -> crate::store::Result<_> {
             if let Conversation::Room(room) = &message.conversation {
                 // A room we are not in (or were removed from) shows nothing.

@@ -123,18 +123,26 @@ impl Store {
         msg_id: &str,
         now: u64,
     ) -> Result<Option<StoredMessage>> {
+        // Runs for every chat received, on the ack path: one cached index seek, and the
+        // delete only when something is held.
+        let sender_text = sender.to_base64();
         let held: Option<(String, String, i64, i64)> = self
             .conn
-            .query_row(
-                "DELETE FROM early_amendments WHERE sender = ?1 AND msg_id = ?2
-                 RETURNING kind, text, sent_at, received_at",
-                params![sender.to_base64(), msg_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
+            .prepare_cached(
+                "SELECT kind, text, sent_at, received_at FROM early_amendments
+                 WHERE sender = ?1 AND msg_id = ?2",
+            )?
+            .query_row(params![sender_text, msg_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
         let Some((kind, text, sent_at, received_at)) = held else {
             return Ok(None);
         };
+        self.conn.execute(
+            "DELETE FROM early_amendments WHERE sender = ?1 AND msg_id = ?2",
+            params![sender_text, msg_id],
+        )?;
         if now.saturating_sub(from_sql_time(received_at)) > EARLY_MAX_AGE_MS {
             return Ok(None);
         }
