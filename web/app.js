@@ -25,6 +25,8 @@ import { renderCounter } from './ui/views.js';
 import { watchDialogs, roomFormValues, runAllVectors } from './ui/dialogs.js';
 import * as H from './ui/history.js';
 import * as R from './ui/requests.js';
+import * as N from './ui/notify.js';
+import * as Convo from './ui/convo.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -91,7 +93,8 @@ function wire(state, act) {
 
   const sendComposer = (st, io) => {
     const input = $('composer-input');
-    if (C.sendText(st, io, input.value)) input.value = '';
+    const sent = Convo.activeEdit(st) ? Convo.sendEdit(st, io, input.value) : C.sendText(st, io, input.value);
+    if (sent) input.value = '';
     input.focus();
   };
   submit('composer', sendComposer);
@@ -116,6 +119,34 @@ function wire(state, act) {
       e.preventDefault();
       if (!$('send-btn').disabled) act(sendComposer);
     }
+    // Esc cancels the reply being written (the text stays) or the edit (the text goes).
+    if (e.key === 'Escape' && Convo.activeEdit(state)) {
+      e.preventDefault();
+      e.stopPropagation();
+      composerInput.value = '';
+      act(Convo.cancelEdit);
+    } else if (e.key === 'Escape' && state.ui.reply) {
+      e.preventDefault();
+      e.stopPropagation();
+      act(Convo.cancelReply);
+    }
+    // ↑ in an empty message box edits our last message here.
+    if (e.key === 'ArrowUp' && !composerInput.value && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      const last = Convo.lastEditable(state);
+      if (last) {
+        e.preventDefault();
+        act((st) => startEditing(st, last));
+      }
+    }
+  });
+  click('reply-cancel', (st) => {
+    if (Convo.activeEdit(st)) {
+      composerInput.value = '';
+      Convo.cancelEdit(st);
+    } else {
+      Convo.cancelReply(st);
+    }
+    $('composer-input').focus();
   });
   submit('name-form', (st, io) => {
     C.setName(st, io, $('name-input').value.trim());
@@ -168,6 +199,20 @@ function wire(state, act) {
   watchDialogs((name) => {
     if (state.ui.dialog === name) act((st) => { st.ui.dialog = null; });
   });
+  click('notify-enable', (st, io) => {
+    // Asked only here, from the user's click: never on load.
+    N.requestPermission().then(() => io.redraw());
+  });
+  $('notify-previews').addEventListener('change', (e) => act((st) => {
+    st.prefs.previews = e.currentTarget.checked;
+    N.savePrefs(st.prefs);
+  }));
+  click('chat-mute', (st) => {
+    const id = st.ui.active;
+    if (st.prefs.muted.has(id)) st.prefs.muted.delete(id);
+    else st.prefs.muted.add(id);
+    N.savePrefs(st.prefs);
+  });
   document.addEventListener('visibilitychange', () => {
     const c = state.convs.get(state.ui.active);
     if (!document.hidden && c?.unread) act(() => { c.unread = 0; });
@@ -187,8 +232,32 @@ async function startCrypto(state, act) {
   }
 }
 
+/** Edits our `message` in the composer: its text in the box, the cursor at its end. */
+function startEditing(state, message) {
+  if (!Convo.startEdit(state, message)) return;
+  const input = $('composer-input');
+  input.value = message.text;
+  queueMicrotask(() => {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  });
+}
+
+/** Deleting for everyone asks first: it cannot be undone, and the others are told. */
+const UNSEND_TEXT = 'Delete this message for everyone?\n\nIt is removed here and on every device it reached that honours deletes. This cannot be undone.';
+
+/** The sender's name and, in a group, where: what a notification says about a message. */
+function notificationOf(state, c, event) {
+  const peer = state.peers.get(event.peer_id);
+  const sender = (typeof event.name === 'string' && event.name.trim()) || S.peerLabel(peer);
+  const room = state.rooms.get(c.id);
+  const where = room ? room.name : c.id === S.EVERYONE ? 'Everyone' : '';
+  return { convId: c.id, sender, where, text: event.text };
+}
+
 function main() {
   const state = S.createState();
+  state.prefs = N.loadPrefs();
   const token = takeToken();
   let socket = null;
   let render = null;
@@ -197,6 +266,12 @@ function main() {
     later: (ms) => setTimeout(() => render(state), ms + 50),
     focus: (id) => queueMicrotask(() => $(id).focus()),
     pageVisible: () => !document.hidden,
+    redraw: () => render(state),
+    notify: (c, event) => N.notify(state.prefs, {
+      ...notificationOf(state, c, event),
+      hidden: document.hidden,
+      onOpen: () => act((st) => C.selectConv(st, io, c.id)),
+    }),
   };
   /** Runs a change to the state, then redraws. */
   const act = (fn) => {
@@ -212,6 +287,15 @@ function main() {
     onLoadOlder: (id) => act((st) => C.loadOlder(st, io, id)),
     onShowNewest: (id) => act((st) => H.showNewest(st, io, id)),
     onOpenResult: (result) => act((st) => H.openResult(st, io, result)),
+    onReply: (message) => act((st) => {
+      Convo.startReply(st, message);
+      io.focus('composer-input');
+    }),
+    onReact: (message, emoji) => io.send(Convo.reactAction(message, emoji)),
+    onEdit: (message) => act((st) => startEditing(st, message)),
+    onUnsend: (message) => {
+      if (window.confirm(UNSEND_TEXT)) io.send({ action: 'delete_for_everyone', id: message.id });
+    },
     onDeleteMessage: (message) => {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },

@@ -135,6 +135,7 @@ fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
                 sent_at: 1_700_000_000_000 + n,
                 room: None,
                 broadcast: n == 3,
+                reply_to: None,
             };
             let (sender, receiver) = if n % 2 == 0 {
                 (&mut it, &mut rt)

@@ -18,6 +18,20 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// Longest message id accepted.
 pub const MAX_ID_CHARS: usize = 64;
 
+/// Longest `emoji` of a `reaction` payload, in UTF-8 bytes (PROTOCOL.md §5): room for one emoji
+/// built of several code points (a family, a flag, a skin tone), not for a message.
+pub const MAX_EMOJI_BYTES: usize = 32;
+
+/// A message named by its sender's key (base64, as in `members`) and the sender's id: what a
+/// reply quotes and a reaction is about (PROTOCOL.md §5). The receiver checks the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    /// The message's sender, a base64 public key.
+    pub from: String,
+    /// The sender's id of the message, 1-64 characters.
+    pub id: String,
+}
+
 /// The agent string this build announces.
 pub const AGENT: &str = concat!("p2p-chat/", env!("CARGO_PKG_VERSION"));
 
@@ -204,6 +218,14 @@ fn malformed(reason: &str) -> FrameError {
     FrameError::Malformed(reason.to_string())
 }
 
+/// A [`MessageRef`] whose id is 1-64 characters (the key is the receiver's to check).
+fn message_ref(from: String, id: String) -> Result<MessageRef, FrameError> {
+    if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
+        return Err(malformed("a quoted message id must be 1-64 characters"));
+    }
+    Ok(MessageRef { from, id })
+}
+
 /// Parses bytes that must be one JSON object.
 fn parse_object(bytes: &[u8]) -> Result<Json<'_>, FrameError> {
     let json = Json::parse_bytes(bytes).map_err(|e| FrameError::Malformed(e.to_string()))?;
@@ -260,6 +282,43 @@ pub enum Payload {
         /// True when the sender addressed everyone it was connected to (the original
         /// broadcast), so the receiver files it under "everyone" rather than the direct chat.
         broadcast: bool,
+        /// The message this one replies to (`reply_from` and `reply_id` on the wire); the
+        /// receiver shows the quoted text from its own history, never from the payload.
+        reply_to: Option<MessageRef>,
+    },
+    /// The sender edited its own message `msg_id` (PROTOCOL.md §5, §8.7): only the sender's own
+    /// messages can be named, as the sender is the session's key. Acknowledged like a chat.
+    Edit {
+        /// Sender-chosen unique id of this payload (what the `ack` names).
+        id: String,
+        /// The sender's message that changes.
+        msg_id: String,
+        /// Its new text.
+        text: String,
+        /// Sender's clock: a later edit replaces an earlier one.
+        sent_at: u64,
+    },
+    /// The sender deleted its own message `msg_id` for everyone (PROTOCOL.md §8.7).
+    Delete {
+        /// Sender-chosen unique id of this payload (what the `ack` names).
+        id: String,
+        /// The sender's message that is deleted.
+        msg_id: String,
+        /// Sender's clock.
+        sent_at: u64,
+    },
+    /// The sender's reaction to a message, replacing its earlier one on that message: one
+    /// emoji per person per message, an empty `emoji` removes it (PROTOCOL.md §5). It has an
+    /// `id` of the sender's id space and is acknowledged like a chat.
+    Reaction {
+        /// Sender-chosen unique id of this reaction payload (what the `ack` names).
+        id: String,
+        /// The message reacted to.
+        to: MessageRef,
+        /// The emoji, at most [`MAX_EMOJI_BYTES`]; empty: the reaction is withdrawn.
+        emoji: String,
+        /// Sender's clock, Unix milliseconds: a later reaction replaces an earlier one.
+        sent_at: u64,
     },
     /// Receipt of the chat message `id`, sent once it is stored.
     Ack {
@@ -325,7 +384,61 @@ impl Payload {
                     Some(Json::Bool(b)) => b,
                     Some(_) => return Err(malformed("broadcast must be a boolean")),
                 },
+                reply_to: match (json.take("reply_from"), json.take("reply_id")) {
+                    (None | Some(Json::Null), None | Some(Json::Null)) => None,
+                    (Some(Json::String(from)), Some(Json::String(id))) => {
+                        Some(message_ref(from.into_owned(), id.into_owned())?)
+                    }
+                    _ => {
+                        return Err(malformed(
+                            "reply_from and reply_id must be strings, both or neither",
+                        ))
+                    }
+                },
             },
+            "edit" | "delete" => {
+                let msg_id = take_string(&mut json, "msg_id")?.into_owned();
+                if msg_id.is_empty() || msg_id.chars().count() > MAX_ID_CHARS {
+                    return Err(malformed("msg_id must be 1-64 characters"));
+                }
+                let sent_at = json["sent_at"]
+                    .as_u64()
+                    .ok_or_else(|| malformed("sent_at must be a non-negative integer"))?;
+                if kind == "edit" {
+                    Payload::Edit {
+                        id,
+                        msg_id,
+                        text: take_string(&mut json, "text")?.into_owned(),
+                        sent_at,
+                    }
+                } else {
+                    Payload::Delete {
+                        id,
+                        msg_id,
+                        sent_at,
+                    }
+                }
+            }
+            "reaction" => {
+                let from = take_string(&mut json, "msg_from")?.into_owned();
+                let msg_id = take_string(&mut json, "msg_id")?.into_owned();
+                let emoji = take_string(&mut json, "emoji")?.into_owned();
+                if emoji.len() > MAX_EMOJI_BYTES
+                    || emoji.chars().any(|c| c.is_control() || c.is_whitespace())
+                {
+                    return Err(malformed(
+                        "emoji must be at most 32 bytes, without spaces or control characters",
+                    ));
+                }
+                Payload::Reaction {
+                    id,
+                    to: message_ref(from, msg_id)?,
+                    emoji,
+                    sent_at: json["sent_at"]
+                        .as_u64()
+                        .ok_or_else(|| malformed("sent_at must be a non-negative integer"))?,
+                }
+            }
             "ack" => Payload::Ack { id },
             "room" => Payload::Room {
                 id,
@@ -361,7 +474,12 @@ impl Payload {
             {
                 return Err(malformed("names must have one entry per member"));
             }
-            Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => id,
+            Payload::Chat { id, .. }
+            | Payload::Ack { id }
+            | Payload::Room { id, .. }
+            | Payload::Reaction { id, .. }
+            | Payload::Edit { id, .. }
+            | Payload::Delete { id, .. } => id,
             Payload::Keepalive | Payload::Name { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
@@ -383,6 +501,7 @@ impl Payload {
                 sent_at,
                 room,
                 broadcast,
+                reply_to,
             } => {
                 object
                     .string("kind", "chat")
@@ -395,6 +514,49 @@ impl Payload {
                 if *broadcast {
                     object.boolean("broadcast", true);
                 }
+                if let Some(reply) = reply_to {
+                    object
+                        .string("reply_from", &reply.from)
+                        .string("reply_id", &reply.id);
+                }
+            }
+            Payload::Edit {
+                id,
+                msg_id,
+                text,
+                sent_at,
+            } => {
+                object
+                    .string("kind", "edit")
+                    .string("id", id)
+                    .string("msg_id", msg_id)
+                    .string("text", text)
+                    .number("sent_at", *sent_at);
+            }
+            Payload::Delete {
+                id,
+                msg_id,
+                sent_at,
+            } => {
+                object
+                    .string("kind", "delete")
+                    .string("id", id)
+                    .string("msg_id", msg_id)
+                    .number("sent_at", *sent_at);
+            }
+            Payload::Reaction {
+                id,
+                to,
+                emoji,
+                sent_at,
+            } => {
+                object
+                    .string("kind", "reaction")
+                    .string("id", id)
+                    .string("msg_from", &to.from)
+                    .string("msg_id", &to.id)
+                    .string("emoji", emoji)
+                    .number("sent_at", *sent_at);
             }
             Payload::Ack { id } => {
                 object.string("kind", "ack").string("id", id);
@@ -569,6 +731,7 @@ mod tests {
             sent_at: 5,
             room: None,
             broadcast: false,
+            reply_to: None,
         };
         let bytes = chat.to_bytes();
         assert_eq!(
@@ -590,5 +753,93 @@ mod tests {
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);
+    }
+
+    #[test]
+    fn replies_and_reactions_round_trip_and_are_bounded() {
+        let reply = Payload::Chat {
+            id: "m2".into(),
+            text: "yes".into(),
+            sent_at: 6,
+            room: Some("r".into()),
+            broadcast: false,
+            reply_to: Some(MessageRef {
+                from: "k".into(),
+                id: "m1".into(),
+            }),
+        };
+        let bytes = reply.to_bytes();
+        assert_eq!(
+            bytes,
+            br#"{"kind":"chat","id":"m2","text":"yes","sent_at":6,"room":"r","reply_from":"k","reply_id":"m1"}"#
+        );
+        assert_eq!(Payload::parse(&bytes).unwrap(), reply);
+        // Both or neither; a quoted id has the bounds of any id.
+        for bad in [
+            &br#"{"kind":"chat","id":"m","text":"t","sent_at":1,"reply_from":"k"}"#[..],
+            br#"{"kind":"chat","id":"m","text":"t","sent_at":1,"reply_from":"k","reply_id":""}"#,
+            br#"{"kind":"chat","id":"m","text":"t","sent_at":1,"reply_from":1,"reply_id":"x"}"#,
+        ] {
+            assert!(Payload::parse(bad).is_err());
+        }
+        let reaction = Payload::Reaction {
+            id: "r1".into(),
+            to: MessageRef {
+                from: "k".into(),
+                id: "m1".into(),
+            },
+            emoji: "👍🏽".into(),
+            sent_at: 7,
+        };
+        let bytes = reaction.to_bytes();
+        assert_eq!(
+            bytes,
+            r#"{"kind":"reaction","id":"r1","msg_from":"k","msg_id":"m1","emoji":"👍🏽","sent_at":7}"#.as_bytes()
+        );
+        assert_eq!(Payload::parse(&bytes).unwrap(), reaction);
+        let withdrawn =
+            br#"{"kind":"reaction","id":"r2","msg_from":"k","msg_id":"m1","emoji":"","sent_at":8}"#;
+        assert!(
+            matches!(Payload::parse(withdrawn), Ok(Payload::Reaction { emoji, .. }) if emoji.is_empty())
+        );
+        let long = alloc::format!(
+            r#"{{"kind":"reaction","id":"r3","msg_from":"k","msg_id":"m1","emoji":"{}","sent_at":8}}"#,
+            "😀".repeat(9)
+        );
+        assert!(
+            Payload::parse(long.as_bytes()).is_err(),
+            "36 bytes is too long"
+        );
+        let spaced = br#"{"kind":"reaction","id":"r4","msg_from":"k","msg_id":"m1","emoji":"a b","sent_at":8}"#;
+        assert!(Payload::parse(spaced).is_err());
+        for amend in [
+            Payload::Edit {
+                id: "e1".into(),
+                msg_id: "m1".into(),
+                text: "new".into(),
+                sent_at: 9,
+            },
+            Payload::Delete {
+                id: "d1".into(),
+                msg_id: "m1".into(),
+                sent_at: 10,
+            },
+        ] {
+            assert_eq!(Payload::parse(&amend.to_bytes()).unwrap(), amend);
+        }
+        assert_eq!(
+            Payload::Delete {
+                id: "d1".into(),
+                msg_id: "m1".into(),
+                sent_at: 10
+            }
+            .to_bytes(),
+            br#"{"kind":"delete","id":"d1","msg_id":"m1","sent_at":10}"#
+        );
+        assert!(
+            Payload::parse(br#"{"kind":"edit","id":"e","msg_id":"","text":"t","sent_at":1}"#)
+                .is_err()
+        );
+        assert!(Payload::parse(br#"{"kind":"edit","id":"e","msg_id":"m","sent_at":1}"#).is_err());
     }
 }

@@ -314,7 +314,12 @@ fn check_parsers(bytes: &[u8]) -> Result<(), TestCaseError> {
     }
     if let Ok(payload) = Payload::parse(bytes) {
         match &payload {
-            Payload::Chat { id, .. } | Payload::Ack { id } | Payload::Room { id, .. } => {
+            Payload::Chat { id, .. }
+            | Payload::Ack { id }
+            | Payload::Room { id, .. }
+            | Payload::Reaction { id, .. }
+            | Payload::Edit { id, .. }
+            | Payload::Delete { id, .. } => {
                 prop_assert!(!id.is_empty() && id.chars().count() <= 64);
             }
             Payload::Keepalive => {}

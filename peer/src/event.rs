@@ -87,6 +87,9 @@ pub struct ContactInfo {
 /// (PROTOCOL.md §8.1, §8.4).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Built and serialized at once, page by page; boxing the chat variant would only add an
+// allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub enum HistoryEntry {
     /// A chat message.
     Chat(HistoryMessage),
@@ -148,6 +151,41 @@ pub struct HistoryMessage {
     /// Our own room messages only: every member it is addressed to, with its own state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<RecipientState>>,
+    /// The message it replies to, with the quoted text from our own history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<QuoteInfo>,
+    /// Everyone's current reaction to it (PROTOCOL.md §8.6); omitted when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionInfo>,
+    /// When its sender last edited it (PROTOCOL.md §8.7); omitted if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<u64>,
+    /// Its sender deleted it for everyone (the text is empty); omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsent: bool,
+}
+
+/// The message a reply quotes (PROTOCOL.md §8.6). `text` and `name` come from our own history:
+/// `null` when we do not hold that message in this conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuoteInfo {
+    /// The quoted message's sender: a peer_id or `"me"`.
+    pub from: String,
+    /// Its id.
+    pub id: String,
+    /// Its text as we stored it (untrusted: render as text), or null.
+    pub text: Option<String>,
+    /// Its sender's name, or null.
+    pub name: Option<String>,
+}
+
+/// One person's reaction in a `history` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReactionInfo {
+    /// Who: a peer_id or `"me"`.
+    pub by: String,
+    /// The emoji (untrusted: render as text).
+    pub emoji: String,
 }
 
 /// One message found by `search` (PROTOCOL.md §8.5).
@@ -235,6 +273,9 @@ pub enum Event {
         received_at: u64,
         /// `"everyone"` for a broadcast, else the sender's `peer_id`.
         conversation: String,
+        /// The message it replies to (quoted from our history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<QuoteInfo>,
     },
     /// We sent a message.
     MessageSent {
@@ -250,6 +291,44 @@ pub enum Event {
         recipients: Vec<String>,
         /// Always `"queued"`: the message is in the outbox (PROTOCOL.md §8.1).
         state: String,
+        /// The message it replies to (quoted from our history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<QuoteInfo>,
+    },
+    /// The sender edited a message (PROTOCOL.md §8.7).
+    MessageEdited {
+        /// The message's conversation.
+        conversation: String,
+        /// Its sender: a peer_id or `"me"`.
+        from: String,
+        /// Its id.
+        id: String,
+        /// The new text (untrusted: render as text).
+        text: String,
+        /// The sender's clock when it edited it.
+        edited_at: u64,
+    },
+    /// The sender deleted a message for everyone (PROTOCOL.md §8.7).
+    MessageUnsent {
+        /// The message's conversation.
+        conversation: String,
+        /// Its sender: a peer_id or `"me"`.
+        from: String,
+        /// Its id.
+        id: String,
+    },
+    /// Someone's reaction to a message changed (PROTOCOL.md §8.6).
+    Reaction {
+        /// The message's conversation.
+        conversation: String,
+        /// The message's sender: a peer_id or `"me"`.
+        from: String,
+        /// The message's id.
+        id: String,
+        /// Who reacted: a peer_id or `"me"`.
+        by: String,
+        /// The emoji now; null once withdrawn.
+        emoji: Option<String>,
     },
     /// A peer's verified flag changed.
     PeerVerified {

@@ -264,6 +264,7 @@ mod tests {
             text: "hello".into(),
             sent_at: 1,
             received_at: 2,
+            reply_to: None,
         }
     }
 

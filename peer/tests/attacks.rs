@@ -176,6 +176,7 @@ impl CoreConn {
             sent_at: 1,
             room: None,
             broadcast: false,
+            reply_to: None,
         };
         self.send_payload(&payload).await;
     }

@@ -3,6 +3,7 @@
 // answers arrive as events (events.js). `io` is { send(action) -> req | null, later(ms), focus(id) }.
 
 import * as S from './state.js';
+import { activeReply } from './convo.js';
 
 /** Where the daemon's `error` for an action goes when it carries no `req` we know. */
 const ERROR_TARGET = {
@@ -126,7 +127,11 @@ export function sendText(state, io, text) {
   // A message request's conversation is answered to its key: the reply accepts it.
   if (active.startsWith(S.REQUEST_CONV_PREFIX)) action.to = active.slice(S.REQUEST_CONV_PREFIX.length);
   else if (active !== S.EVERYONE) action.to = active;
-  return send(state, io, action, 'composer-error') !== null;
+  const reply = activeReply(state);
+  if (reply) action.reply_to = { from: reply.from, id: reply.id };
+  const sent = send(state, io, action, 'composer-error') !== null;
+  if (sent) state.ui.reply = null;
+  return sent;
 }
 
 export { MAX_TEXT };

@@ -7,6 +7,7 @@ import * as C from './commands.js';
 import { plainError } from './errors.js';
 import * as H from './history.js';
 import * as R from './requests.js';
+import { applyAmendment, applyReaction } from './convo.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -68,7 +69,9 @@ const HANDLERS = {
 
   peer_message(state, event, io) {
     const c = S.incoming(state, event);
-    if (c) S.noteArrival(state, c, io.pageVisible());
+    if (!c) return;
+    S.noteArrival(state, c, io.pageVisible());
+    io.notify?.(c, event);
   },
 
   message_sent(state, event, io) {
@@ -82,6 +85,18 @@ const HANDLERS = {
     S.advanceDelivery(message, event.state);
     // A room message also names the member whose copy moved (PROTOCOL.md §8.1).
     if (typeof event.peer_id === 'string') S.advanceMember(message, event.peer_id, event.peer_state);
+  },
+
+  reaction(state, event) {
+    applyReaction(state, event);
+  },
+
+  message_edited(state, event) {
+    applyAmendment(state, event, false);
+  },
+
+  message_unsent(state, event) {
+    applyAmendment(state, event, true);
   },
 
   peer_verified(state, event) {

@@ -10,6 +10,8 @@ import {
 } from './state.js';
 import { avatar } from './views.js';
 import * as crypto from './crypto.js';
+import { linkified } from './links.js';
+import { QUICK_REACTIONS, reactionGroups } from './convo.js';
 
 const TICK = 'M1.5 8.5 5 12l7.5-8';
 const STROKE = { fill: 'none', stroke: 'currentColor', 'stroke-linecap': 'round' };
@@ -91,6 +93,13 @@ function roomTickTitle(members) {
   return waiting.length ? `${head}. Waiting: ${waiting.join('; ')}` : head;
 }
 
+/** What a row's reactions, quote and text show; the row is redrawn whole when this changes. */
+function lookSignature(message) {
+  const reactions = [...(message.reactions ?? [])].map(([by, emoji]) => `${by}=${emoji}`).join(',');
+  const quote = message.replyTo ? `${message.replyTo.id}:${message.replyTo.text ?? ''}` : '';
+  return `${reactions}|${quote}|${message.unsent ? 'unsent' : `${message.editedAt ?? ''}:${message.text}`}`;
+}
+
 /** The tick(s) after one of our messages: queued (clock), sent (one tick), delivered (two). */
 function deliveryMark(state, message) {
   if (!message.state) return el('span', { class: 'tick-none' }); // an unknown state: nothing to show
@@ -135,8 +144,89 @@ function deleteButton(message, onDeleteMessage) {
   });
 }
 
+/** Who `by` ("me" or a peer_id) is, in words. */
+function whoIs(state, by) {
+  return by === 'me' ? 'you' : peerLabel(state.peers.get(by));
+}
+
+/** The quoted message above a reply: its sender and text as our own peer stored them. */
+function quoteBlock(state, message) {
+  const quote = message.replyTo;
+  if (!quote) return null;
+  const name = quote.from === 'me' ? 'You' : (quote.name || peerLabel(state.peers.get(quote.from)));
+  const text = quote.text ?? 'Original message not available';
+  return el('blockquote', {
+    class: `msg-quote${quote.text === null ? ' msg-quote-missing' : ''}`,
+    attrs: { 'data-quote-id': quote.id, 'aria-label': `In reply to ${name}` },
+  },
+  el('span', { class: 'msg-quote-name', text: name }),
+  el('span', { class: 'msg-quote-text', text: [...text].length > 200 ? `${[...text].slice(0, 200).join('')}…` : text }));
+}
+
+/** The reactions under a message: one button per emoji with its count; pressing toggles ours. */
+function reactionBar(state, message, onReact) {
+  const groups = reactionGroups(message);
+  if (groups.length === 0) return null;
+  return el('div', { class: 'msg-reactions', attrs: { role: 'group', 'aria-label': 'Reactions' } },
+    ...groups.map((g) => {
+      const names = g.by.map((by) => whoIs(state, by)).join(', ');
+      return el('button', {
+        class: `reaction-chip${g.mine ? ' reaction-mine' : ''}`,
+        attrs: {
+          type: 'button', 'aria-pressed': g.mine ? 'true' : 'false', 'data-emoji': g.emoji,
+          'aria-label': `${g.emoji} ${g.by.length}: ${names}. ${g.mine ? 'Press to take back your reaction' : `Press to react with ${g.emoji}`}`,
+          title: names, disabled: !onReact,
+        },
+        on: { click: () => onReact?.(message, g.emoji) },
+      }, el('span', { text: g.emoji, attrs: { 'aria-hidden': 'true' } }), el('span', { class: 'reaction-count', text: String(g.by.length), attrs: { 'aria-hidden': 'true' } }));
+    }));
+}
+
+/** Reply and React buttons; the picker opens under the message (DOM-only state, per row). */
+function actionButtons(message, handlers) {
+  const { onReply, onReact, onEdit, onUnsend } = handlers;
+  if (message.unsent || (!onReply && !onReact)) return null;
+  const own = message.mine && onEdit ? [
+    el('button', {
+      class: 'msg-action msg-edit', text: 'Edit',
+      attrs: { type: 'button', 'aria-label': 'Edit this message (↑ in an empty message box edits your last one)' },
+      on: { click: () => onEdit(message) },
+    }),
+    el('button', {
+      class: 'msg-action msg-unsend', text: 'Delete for everyone',
+      attrs: { type: 'button', 'aria-label': 'Delete this message for everyone' },
+      on: { click: () => onUnsend(message) },
+    }),
+  ] : [];
+  const picker = onReact ? el('div', {
+    class: 'reaction-picker', attrs: { role: 'group', 'aria-label': 'Pick a reaction', hidden: true },
+  }, ...QUICK_REACTIONS.map((emoji) => el('button', {
+    class: 'reaction-pick', text: emoji,
+    attrs: { type: 'button', 'aria-label': `React with ${emoji}`, 'data-emoji': emoji },
+    on: { click: (e) => { e.currentTarget.parentElement.hidden = true; onReact(message, emoji); } },
+  }))) : null;
+  const reactBtn = onReact ? el('button', {
+    class: 'msg-action msg-react', text: 'React',
+    attrs: { type: 'button', 'aria-label': 'React to this message', 'aria-expanded': 'false' },
+    on: {
+      click: (e) => {
+        picker.hidden = !picker.hidden;
+        e.currentTarget.setAttribute('aria-expanded', String(!picker.hidden));
+        if (!picker.hidden) picker.querySelector('button')?.focus();
+      },
+    },
+  }) : null;
+  const replyBtn = onReply ? el('button', {
+    class: 'msg-action msg-reply', text: 'Reply',
+    attrs: { type: 'button', 'aria-label': 'Reply to this message' },
+    on: { click: () => onReply(message) },
+  }) : null;
+  return el('span', { class: 'msg-actions' }, replyBtn, reactBtn, ...own, picker);
+}
+
 /** One message row; `runStart`: a new sender or a pause, which gets space and, in groups, a name. */
-function messageItem(state, message, runStart, onDeleteMessage) {
+function messageItem(state, message, runStart, handlers = {}) {
+  const onDeleteMessage = handlers.onDeleteMessage;
   if (message.change) {
     // A change of the room by its creator: a line in the timeline, not a bubble.
     return el('li', { class: 'msg-change', attrs: { 'data-id': message.id, 'data-kind': 'room_change' } },
@@ -149,7 +239,9 @@ function messageItem(state, message, runStart, onDeleteMessage) {
   const name = message.name || peerLabel(peer);
   const meta = el('span', { class: 'msg-meta' },
     el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }),
+    message.editedAt && !message.unsent ? el('span', { class: 'msg-edited', text: ' · edited', attrs: { title: `Edited ${fullTime(message.editedAt)}` } }) : null,
     message.mine ? deliveryMark(state, message) : null,
+    actionButtons(message, handlers),
     deleteButton(message, onDeleteMessage));
   const group = runStart ? ' msg-first' : '';
   return el('li', {
@@ -160,8 +252,12 @@ function messageItem(state, message, runStart, onDeleteMessage) {
   el('div', { class: 'bubble' },
     showName ? el('span', { class: 'msg-sender' },
       el('span', { class: `msg-name ${hueClass(message.from)}`, text: name }), ' ', senderTag(peer, message.from)) : null,
+    message.unsent ? null : quoteBlock(state, message),
     el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
-    el('p', { class: 'msg-text', text: message.text }),
+    message.unsent
+      ? el('p', { class: 'msg-text msg-unsent', text: message.mine ? 'You deleted this message for everyone' : 'This message was deleted' })
+      : el('p', { class: 'msg-text' }, ...linkified(message.text)),
+    reactionBar(state, message, handlers.onReact),
     meta,
     message.mine ? membersDetail(state, message) : null));
 }
@@ -182,6 +278,13 @@ function senderTag(peer, key) {
   }
   const short = crypto.groups(fp).slice(0, 2).join(' ');
   return short ? el('span', { class: 'msg-fp', text: short, attrs: { title: `Fingerprint ${fp} (not verified)` } }) : null;
+}
+
+/** Replies and reactions need a conversation we can still write to (not a room we left). */
+function canWrite(state, convId) {
+  if (convId.startsWith('request:')) return false;
+  const room = state.rooms.get(convId);
+  return !room || room.member !== false;
 }
 
 function startsRun(messages, index) {
@@ -211,15 +314,17 @@ export function createMessageList() {
   let rows = new Map(); // key -> { node, tick } (tick: the tickSignature drawn)
   let older = null; // the "Load older messages" row, when shown
   let empty = null; // the placeholder of an empty conversation, when shown
-  let onDelete = null; // what a row's Delete button calls
+  let handlers = {}; // what a row's buttons call (Delete, Reply, React)
   let shownNewer = false; // the "Show newest messages" row is on screen (the list ends with it)
 
   function row(state, message, runStart) {
-    const node = messageItem(state, message, runStart, onDelete);
+    const node = messageItem(state, message, runStart, handlers);
     // The message a search result opened stays marked until another is opened.
     const focus = state.ui.focus;
     if (focus && focus.conv === message.conv && focus.seq === message.seq && !message.change) node.classList.add('msg-focus');
-    rows.set(messageKey(message), { node, tick: rowSignature(state, message) });
+    rows.set(messageKey(message), {
+      node, tick: rowSignature(state, message), look: lookSignature(message), runStart,
+    });
     return node;
   }
 
@@ -259,6 +364,16 @@ export function createMessageList() {
   /** Brings the rows that stay up to date: ticks, the "load older" row, the placeholder. */
   function refresh(state, c, messages, onLoadOlder) {
     for (const message of messages) {
+      const before = rows.get(messageKey(message));
+      if (before && !message.change && before.look !== lookSignature(message)) {
+        // A reaction or a quote changed: redraw the row in place (focus stays on its button).
+        const focused = before.node.contains(document.activeElement) ? document.activeElement.getAttribute('data-emoji') : null;
+        const old = before.node;
+        old.replaceWith(row(state, message, before.runStart));
+        const fresh = rows.get(messageKey(message)).node;
+        if (focused) fresh.querySelector(`.reaction-chip[data-emoji="${CSS.escape(focused)}"]`)?.focus();
+        continue;
+      }
       if (!message.mine && !message.change) continue;
       const shown = rows.get(messageKey(message));
       const signature = rowSignature(state, message);
@@ -301,8 +416,16 @@ export function createMessageList() {
     showFocus(state, c);
   };
 
-  function draw(state, c, { onLoadOlder, onShowNewest, onDeleteMessage }) {
-    onDelete = onDeleteMessage ?? null;
+  function draw(state, c, allHandlers) {
+    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact, onEdit, onUnsend } = allHandlers;
+    const writable = canWrite(state, c.id);
+    handlers = {
+      onDeleteMessage,
+      onReply: writable ? onReply : null,
+      onReact: writable ? onReact : null,
+      onEdit: writable ? onEdit : null,
+      onUnsend: writable ? onUnsend : null,
+    };
     const messages = c.messages;
     const keys = messages.map(messageKey);
     if (shownConv !== c.id) {

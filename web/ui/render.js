@@ -27,6 +27,7 @@ export function createRenderer(handlers) {
     V.renderComposer(state);
     V.renderFingerprintAlert(state);
     V.renderNotices(state);
+    V.renderNotifications(state);
     V.renderDrawer(state);
     messages(state, handlers);
     search(state, handlers);

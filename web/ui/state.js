@@ -3,6 +3,7 @@
 // applies the peer's events to it, commands.js the user's actions.
 
 import * as crypto from './crypto.js';
+import { quoteOf, reactionsOf } from './convo.js';
 
 export const EVERYONE = 'everyone';
 export const ROOM_PREFIX = 'room:';
@@ -55,8 +56,12 @@ export function createState() {
       renamePending: null, // the contact whose set_nickname was sent, until `nickname_set`
       renameSaved: null, // { peerId, text, until }: the confirmation after `nickname_set`
       renameWarning: null, // { peerId, text }: the nickname looks like another contact's name
+      reply: null, // { conv, from, id, name, text }: the message the composer replies to
+      editing: null, // { conv, id, text }: our message the composer edits
     },
     selfTest: null, // { passed, failed, ms, failures } or { error }
+    // ---- this browser's notification preferences (notify.js keeps them in localStorage) ----
+    prefs: { previews: true, muted: new Set() },
   };
 }
 
@@ -310,6 +315,8 @@ export function incoming(state, event) {
     text: str(event.text),
     sentAt: Number(event.sent_at) || at,
     at,
+    replyTo: quoteOf(event.reply_to),
+    reactions: new Map(),
   });
 }
 
@@ -328,6 +335,8 @@ export function outgoing(state, event) {
     recipients: Array.isArray(event.recipients) ? event.recipients.filter((r) => typeof r === 'string') : [],
     state: deliveryState(event.state),
     members: isRoom(convId) && Array.isArray(event.recipients) ? memberStates(event.recipients, (r) => [r, 'queued']) : null,
+    replyTo: quoteOf(event.reply_to),
+    reactions: new Map(),
   });
 }
 
@@ -380,6 +389,11 @@ export function applyHistory(state, event) {
           else advanceMember(existing, key, value);
         }
       }
+      existing.reactions = reactionsOf(m.reactions);
+      existing.replyTo = quoteOf(m.reply_to) ?? existing.replyTo;
+      existing.text = str(m.text);
+      existing.editedAt = Number(m.edited_at) || null;
+      existing.unsent = m.unsent === true;
       continue;
     }
     const peer = state.peers.get(from);
@@ -396,6 +410,10 @@ export function applyHistory(state, event) {
       state: mine ? deliveryState(m.state) : null,
       members,
       conv: convId,
+      replyTo: quoteOf(m.reply_to),
+      reactions: reactionsOf(m.reactions),
+      editedAt: Number(m.edited_at) || null,
+      unsent: m.unsent === true,
     };
     state.byKey.set(messageKey(message), message);
     c.messages.push(message);
@@ -685,8 +703,9 @@ export function isConnecting(state, now = Date.now()) {
   return now < state.ui.connectingUntil;
 }
 
+/** Unread messages of the conversations that are not muted: the tab title's and favicon's count. */
 export function totalUnread(state) {
-  return [...state.convs.values()].reduce((n, c) => n + c.unread, 0);
+  return [...state.convs.values()].reduce((n, c) => n + (state.prefs.muted.has(c.id) ? 0 : c.unread), 0);
 }
 
 /** "host:port" for others to dial, and whether the host is only a stand-in. */

@@ -9,6 +9,9 @@ import {
 } from './state.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
 import * as R from './requests.js';
+import * as N from './notify.js';
+import { showUnread } from './notify.js';
+import { activeEdit, activeReply } from './convo.js';
 
 export function avatar(name, key, extra = '') {
   return el('span', { class: `avatar ${hueClass(key)} ${extra}`.trim(), text: initials(name), attrs: { 'aria-hidden': 'true' } });
@@ -62,12 +65,15 @@ export function renderConvList(state, { onSelect }) {
       const active = c.id === state.ui.active;
       const offline = Boolean(peer && !peer.online);
       const changed = peer ? keyChangeFor(state, peer.id) : null;
-      const label = `${title}${room ? ', room' : ''}${offline ? `, ${offlineText(peer)}` : ''}${changed ? ', key changed' : ''}${c.unread ? `, ${c.unread} unread` : ''}`;
+      const shown = preview(state, c);
+      // The button's name is its visible text plus what only the eye gets from colour and
+      // badges (room, offline, unread), so what a screen reader says matches what is shown.
+      const hidden = (text) => el('span', { class: 'visually-hidden', text });
       const button = el('button', {
         class: `conv-item${offline ? ' conv-offline' : ''}`,
         attrs: {
           type: 'button', 'data-conv': c.id, 'data-online': peer ? String(peer.online) : false,
-          'aria-current': active ? 'true' : false, 'aria-label': label, title: offline ? offlineText(peer) : false,
+          'aria-current': active ? 'true' : false, title: offline ? offlineText(peer) : false,
         },
         on: { click: () => onSelect(c.id) },
       },
@@ -75,12 +81,15 @@ export function renderConvList(state, { onSelect }) {
       el('span', { class: 'conv-body' },
         el('span', { class: 'conv-top' },
           el('span', { class: 'conv-name', text: title, attrs: { title } }),
+          room ? hidden(', room') : null,
           peer?.verified && !changed && !peer.check?.problems?.length ? el('span', { class: 'verified-dot', attrs: { title: 'Verified', 'aria-hidden': 'true' } }) : null,
-          changed ? el('span', { class: 'tag tag-danger', text: 'Key changed', attrs: { 'aria-hidden': 'true' } }) : null,
+          changed ? el('span', { class: 'tag tag-danger', text: 'Key changed' }) : null,
           el('span', { class: 'conv-time', text: last ? shortTime(last.at) : '' })),
         el('span', { class: 'conv-bottom' },
-          el('span', { class: `conv-preview${last ? '' : ' conv-status'}`, text: preview(state, c) }),
-          c.unread ? el('span', { class: 'unread', text: c.unread > 99 ? '99+' : c.unread, attrs: { 'aria-hidden': 'true' } }) : null)));
+          offline && shown !== offlineText(peer) ? hidden(`${offlineText(peer)}: `) : null,
+          el('span', { class: `conv-preview${last ? '' : ' conv-status'}`, text: shown }),
+          c.unread ? el('span', { class: 'unread', text: c.unread > 99 ? '99+' : c.unread, attrs: { 'aria-hidden': 'true' } }) : null,
+          c.unread ? hidden(`, ${c.unread} unread`) : null)));
       return el('li', {}, button);
     }),
   );
@@ -270,7 +279,16 @@ export function renderComposer(state) {
     : sendable ? (id === EVERYONE ? 'Message everyone…' : R.isRequest(id) ? `Reply to ${title} (replying accepts the request)…`
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)
       : id === EVERYONE ? 'Connect to a peer first' : `${peerLabel(peer)} is offline`;
-  $('composer-label').textContent = id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
+  const reply = activeReply(state);
+  const editing = activeEdit(state);
+  $('composer-label').textContent = editing ? 'Edit your message'
+    : reply ? `Reply to ${reply.from === 'me' ? 'yourself' : reply.name}`
+      : id === EVERYONE ? 'Message to everyone' : `Message to ${title}`;
+  $('reply-bar').hidden = !reply && !editing;
+  $('reply-bar-name').textContent = editing ? 'Editing your message'
+    : reply ? `Replying to ${reply.from === 'me' ? 'yourself' : reply.name}` : '';
+  $('reply-bar-quote').textContent = [...(editing ?? reply)?.text ?? ''].slice(0, 120).join('');
+  $('reply-cancel').setAttribute('aria-label', editing ? 'Cancel editing (Esc)' : 'Cancel reply (Esc)');
   renderCounter();
 }
 
@@ -418,8 +436,25 @@ export function renderNotices(state) {
   const shown = state.ui.toast && Date.now() < state.ui.toast.until;
   toast.hidden = !shown;
   toast.textContent = shown ? state.ui.toast.text : '';
-  const unread = totalUnread(state);
-  document.title = unread ? `(${unread}) p2p-chat` : 'p2p-chat';
+  showUnread(totalUnread(state));
+}
+
+/** The notification panel (permission, previews) and the open chat's Mute button. */
+export function renderNotifications(state) {
+  const allowed = N.permission();
+  const status = {
+    unsupported: 'This browser cannot show notifications.',
+    default: 'Get a notification when a message arrives while this tab is in the background.',
+    granted: 'On: messages that arrive while this tab is in the background are notified.',
+    denied: 'Blocked in this browser’s site settings; allow notifications there to turn them on.',
+  }[allowed] ?? '';
+  $('notify-status').textContent = status;
+  $('notify-enable').hidden = allowed !== 'default';
+  $('notify-previews').checked = state.prefs.previews;
+  const muted = state.prefs.muted.has(state.ui.active);
+  const mute = $('chat-mute');
+  mute.textContent = muted ? 'Unmute' : 'Mute';
+  mute.setAttribute('aria-pressed', String(muted));
 }
 
 /** Narrow screens: the sidebar is a drawer. */

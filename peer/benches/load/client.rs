@@ -173,6 +173,7 @@ pub fn chat_payload(id: &str, text: &str) -> Vec<u8> {
         sent_at: 1_764_000_000_000,
         room: None,
         broadcast: false,
+        reply_to: None,
     }
     .to_bytes()
 }

@@ -14,9 +14,11 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use crypto_core::wire::{clean_name, Payload};
+use crypto_core::wire::{clean_name, MessageRef, Payload};
 use crypto_core::PublicKey;
 
+use super::amend::amended_event;
+use super::reactions::quote;
 use super::registry::SessionShared;
 use super::rooms::{room_change_event, room_event};
 use super::sending::delivery_event;
@@ -24,7 +26,9 @@ use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
 use crate::session::{Inbox, Outgoing};
-use crate::store::{self, ChatMessage, Conversation, Delivery, RequestInsert, RoomAnnouncement};
+use crate::store::{
+    self, Amend, ChatMessage, Conversation, Delivery, MessageKey, RequestInsert, RoomAnnouncement,
+};
 
 /// The per-session inbox: store first, then acknowledge.
 struct NodeInbox {
@@ -61,6 +65,7 @@ impl Inbox for NodeInbox {
                 sent_at,
                 room: None,
                 broadcast,
+                ..
             } if stranger => self.receive_request_chat(id, text, sent_at, broadcast),
             Payload::Chat {
                 id,
@@ -68,10 +73,61 @@ impl Inbox for NodeInbox {
                 sent_at,
                 room,
                 broadcast,
-            } => self.receive_chat(id, text, sent_at, room, broadcast),
+                reply_to,
+            } => self.receive_chat(id, text, sent_at, room, broadcast, reply_to),
             Payload::Room { .. } if stranger => {
                 tracing::info!(peer = %self.peer_id, "ignoring a room announcement from a stranger");
                 None
+            }
+            Payload::Edit { .. } | Payload::Delete { .. } | Payload::Reaction { .. }
+                if stranger =>
+            {
+                // A request's messages are not in any conversation to amend or react to; once
+                // accepted, the sender's retransmissions apply.
+                tracing::info!(peer = %self.peer_id, "ignoring an edit, delete or reaction from a stranger");
+                None
+            }
+            Payload::Edit {
+                id,
+                msg_id,
+                text,
+                sent_at,
+            } => self.node.receive_amendment(
+                self.peer,
+                &self.pending,
+                id,
+                msg_id,
+                Amend::Edit(text),
+                sent_at,
+            ),
+            Payload::Delete {
+                id,
+                msg_id,
+                sent_at,
+            } => self.node.receive_amendment(
+                self.peer,
+                &self.pending,
+                id,
+                msg_id,
+                Amend::Delete,
+                sent_at,
+            ),
+            Payload::Reaction {
+                id,
+                to,
+                emoji,
+                sent_at,
+            } => {
+                let is_contact = !self.shared.is_stranger();
+                self.node.receive_reaction(
+                    self.peer,
+                    is_contact,
+                    &self.pending,
+                    id,
+                    to,
+                    emoji,
+                    sent_at,
+                )
             }
             Payload::Ack { id } => {
                 if self.shared.take_owed(&id) {
@@ -121,8 +177,11 @@ impl NodeInbox {
         sent_at: u64,
         room: Option<String>,
         broadcast: bool,
+        reply_to: Option<MessageRef>,
     ) -> Reply {
         let conversation = Conversation::of_received(self.peer, room, broadcast);
+        // A reply naming a bad key is kept as a plain message (older peers show it so too).
+        let reply_to = reply_to.as_ref().and_then(MessageKey::from_wire);
         let received_at = now_ms();
         let message = ChatMessage {
             conversation,
@@ -131,24 +190,49 @@ impl NodeInbox {
             text,
             sent_at,
             received_at,
+            reply_to,
         };
         let me = self.node.inner.public;
-        let stored = lock(&self.pending).call(move |s| {
+        // Our name is only needed to label a quote of our own message.
+        let my_name = if message.reply_to.is_some() {
+            self.node.name()
+        } else {
+            String::new()
+        };
+        let stored = lock(&self.pending).call(move |s| -> crate::store::Result<_> {
             if let Conversation::Room(room) = &message.conversation {
                 // A room we are not in (or were removed from) shows nothing.
                 if !s.is_room_member(room, &me)? || !s.is_room_member(room, &message.sender)? {
-                    return Ok((None, message));
+                    return Ok((None, message, None, None));
                 }
             }
-            s.insert_incoming(&message)
-                .map(|is_new| (Some(is_new), message))
+            let is_new = s.insert_incoming(&message)?;
+            // An edit or delete that came first applies now (PROTOCOL.md §8.7).
+            let amended = if is_new {
+                s.apply_held_amendment(&message.sender, &message.id, received_at)?
+            } else {
+                None
+            };
+            // The quoted text comes from our history, never from the payload.
+            let quote = match (&message.reply_to, is_new) {
+                (Some(reply), true) => Some(quote(
+                    s,
+                    &message.conversation,
+                    reply,
+                    &me,
+                    &my_name,
+                    &mut Default::default(),
+                )?),
+                _ => None,
+            };
+            Ok((Some(is_new), message, quote, amended))
         });
         Some(Box::pin(async move {
-            let message = match stored.await {
-                Ok(Ok((Some(true), message))) => message,
+            let (message, reply_to, amended) = match stored.await {
+                Ok(Ok((Some(true), message, quote, amended))) => (message, quote, amended),
                 // A retransmission: already stored (and shown), acknowledged again.
-                Ok(Ok((Some(false), message))) => return Some(ack(message.id)),
-                Ok(Ok((None, _))) => {
+                Ok(Ok((Some(false), message, _, _))) => return Some(ack(message.id)),
+                Ok(Ok((None, _, _, _))) => {
                     tracing::info!(peer = %self.peer_id, "ignoring a room message from a non-member");
                     return None;
                 }
@@ -171,7 +255,12 @@ impl NodeInbox {
                 text: message.text,
                 sent_at: message.sent_at,
                 received_at: message.received_at,
+                reply_to,
             });
+            if let Some(amended) = amended {
+                self.node
+                    .emit(amended_event(&amended, &self.node.inner.public));
+            }
             Some(reply)
         }))
     }
@@ -220,6 +309,7 @@ impl NodeInbox {
                 text,
                 sent_at,
                 received_at,
+                reply_to: None,
             });
             Some(reply)
         }))

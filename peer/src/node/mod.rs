@@ -28,11 +28,13 @@
 //! goes through its thread, so nothing here blocks the runtime.
 
 mod addresses;
+mod amend;
 mod driver;
 mod history;
 mod inbound;
 mod names;
 mod queries;
+mod reactions;
 mod redial;
 mod registry;
 mod rooms;
@@ -55,6 +57,7 @@ pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use history::{HistoryActionError, MessageAuthor};
 pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
+pub use reactions::valid_emoji;
 pub use redial::{REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal};
 pub use rooms::RoomError;

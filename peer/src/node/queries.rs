@@ -12,7 +12,8 @@ use crypto_core::PublicKey;
 use super::rooms::room_event;
 use super::Node;
 use crate::event::{
-    ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, RecipientState, RoomChangeInfo,
+    ContactInfo, Event, HistoryEntry, HistoryMessage, PeerInfo, ReactionInfo, RecipientState,
+    RoomChangeInfo,
 };
 use crate::persist::StoreUnavailable;
 use crate::store::{self, Conversation, Store, StoreError};
@@ -274,6 +275,10 @@ impl Node {
                     direction: "in",
                     state: None,
                     recipients: None,
+                    reply_to: None,
+                    reactions: Vec::new(),
+                    edited_at: None,
+                    unsent: false,
                 })
             })
             .collect();
@@ -348,6 +353,32 @@ pub(super) fn entries(
         while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
             out.push(change_entry(c));
         }
+        let reply_to = match &m.message.reply_to {
+            Some(reply) => Some(super::reactions::quote(
+                s,
+                &m.message.conversation,
+                reply,
+                me,
+                my_name,
+                &mut names,
+            )?),
+            None => None,
+        };
+        let reactions = s
+            .reactions_of(&store::MessageKey {
+                sender: m.message.sender,
+                id: m.message.id.clone(),
+            })?
+            .into_iter()
+            .map(|r| ReactionInfo {
+                by: if r.reactor == *me {
+                    "me".into()
+                } else {
+                    r.reactor.to_base64()
+                },
+                emoji: r.emoji,
+            })
+            .collect();
         out.push(HistoryEntry::Chat(HistoryMessage {
             seq: m.seq,
             id: m.message.id,
@@ -360,6 +391,10 @@ pub(super) fn entries(
             direction: if outgoing { "out" } else { "in" },
             state,
             recipients,
+            reply_to,
+            reactions,
+            edited_at: m.edited_at,
+            unsent: m.unsent,
         }));
     }
     out.extend(changes.map(change_entry));

@@ -52,6 +52,9 @@ pub enum SendError {
     /// A room we are not in (or that does not exist).
     #[error("no room {0:?}")]
     NoRoom(String),
+    /// A reaction that is not one emoji (PROTOCOL.md §8.6).
+    #[error("emoji must be 1-32 bytes without spaces or control characters")]
+    BadEmoji,
     /// The store failed, so the message was not committed.
     #[error("message store: {0}")]
     Store(#[from] StoreError),
@@ -75,8 +78,15 @@ impl Outbox {
         lock(&self.ready).remove(key);
     }
 
-    /// A new unique message id.
-    fn message_id(&self) -> String {
+    /// Those of `keys` whose session has read its backlog: what is queued now may be written
+    /// to them directly (the others get it from their backlog). Called on the store thread.
+    pub(super) fn ready_among(&self, keys: &[PublicKey]) -> Vec<PublicKey> {
+        let ready = lock(&self.ready);
+        keys.iter().filter(|k| ready.contains(k)).copied().collect()
+    }
+
+    /// A new unique message id (also for reactions: acks name ids of one space).
+    pub(super) fn message_id(&self) -> String {
         let n = self.next_msg.fetch_add(1, Ordering::Relaxed);
         format!("{:016x}-{n}", rand::random::<u64>())
     }
@@ -130,6 +140,17 @@ impl Node {
     /// Sends a chat message: committed to the outbox first, then `message_sent {state:
     /// "queued"}`, then written to every connected recipient (`delivery {state: "sent"}`).
     pub async fn send_chat(&self, text: &str, target: Target) -> Result<Event, SendError> {
+        self.send_reply(text, target, None).await
+    }
+
+    /// [`Node::send_chat`] replying to message `reply_to`, which must be in the same
+    /// conversation (PROTOCOL.md §8.6).
+    pub async fn send_reply(
+        &self,
+        text: &str,
+        target: Target,
+        reply_to: Option<store::MessageKey>,
+    ) -> Result<Event, SendError> {
         let chars = text.chars().count();
         if chars == 0 || chars > MAX_TEXT_CHARS {
             return Err(SendError::TextLength(chars));
@@ -186,6 +207,7 @@ impl Node {
             text: text.to_owned(),
             sent_at,
             received_at: sent_at,
+            reply_to: reply_to.clone(),
         };
         let payload = message.to_payload().to_bytes();
         if payload.len() > MAX_PLAINTEXT_LEN {
@@ -195,6 +217,30 @@ impl Node {
         // others it is part of the backlog their session reads (decided on the store thread,
         // so no message is written twice or missed).
         let mut direct = Vec::new();
+        let mut quote = None;
+        if let Some(reply) = reply_to {
+            let conv = conversation.clone();
+            let my_name = self.name();
+            quote = Some(
+                self.store()
+                    .call(move |s| {
+                        if s.quoted(&conv, &reply)?.is_none() {
+                            return Err(StoreError::Invalid(
+                                "the message replied to is not in this conversation".into(),
+                            ));
+                        }
+                        super::reactions::quote(
+                            s,
+                            &conv,
+                            &reply,
+                            &me,
+                            &my_name,
+                            &mut Default::default(),
+                        )
+                    })
+                    .await??,
+            );
+        }
         if !recipients.is_empty() {
             let to = recipients.clone();
             let node = self.clone();
@@ -202,12 +248,7 @@ impl Node {
                 .store()
                 .call(move |s| {
                     s.enqueue(&message, &to)?;
-                    let ready = lock(&node.inner.outbox.ready);
-                    Ok::<_, StoreError>(
-                        to.into_iter()
-                            .filter(|k| ready.contains(k))
-                            .collect::<Vec<_>>(),
-                    )
+                    Ok::<_, StoreError>(node.inner.outbox.ready_among(&to))
                 })
                 .await??;
         }
@@ -218,6 +259,7 @@ impl Node {
             conversation: conversation.ui_id(),
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
+            reply_to: quote,
         };
         self.emit(event.clone());
         let payload: Outgoing = payload.into();
@@ -252,10 +294,15 @@ impl Node {
                         .into_iter()
                         .filter(|r| r.creator == Some(me) && r.members.contains(&remote))
                         .collect();
-                    Ok((rooms, s.pending_for(&remote)?))
+                    Ok((
+                        rooms,
+                        s.pending_for(&remote)?,
+                        s.pending_reactions_for(&remote)?,
+                        s.pending_amendments_for(&remote)?,
+                    ))
                 })
                 .await;
-            let (rooms, pending) = match pending {
+            let (rooms, pending, reactions, amendments) = match pending {
                 Ok(Ok(found)) => found,
                 Ok(Err(e)) => {
                     tracing::warn!("cannot read the outbox: {e}");
@@ -275,6 +322,18 @@ impl Node {
                 }
                 node.mark_sent(remote, message.id);
             }
+            for reaction in reactions {
+                let payload: Outgoing = reaction.to_payload().to_bytes().into();
+                if !node.push_chat(&remote, &reaction.id, payload).await {
+                    return;
+                }
+            }
+            for amendment in amendments {
+                let payload: Outgoing = amendment.to_payload().to_bytes().into();
+                if !node.push_chat(&remote, &amendment.id, payload).await {
+                    return;
+                }
+            }
             node.emit_contacts();
         });
     }
@@ -290,7 +349,7 @@ impl Node {
 
     /// [`Node::push`] for our chat `id`: the session owes us its ack from now on (recorded
     /// before the write, so the ack cannot arrive first; PROTOCOL.md §5).
-    async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {
+    pub(super) async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {
         let Some((queue, shared)) = self.inner.sessions.queue_and_shared(peer) else {
             return false;
         };

@@ -52,6 +52,8 @@ impl Expect {
 }
 
 /// What the trust check decided about a finished handshake.
+// One per handshake, consumed at once.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Admission {
     /// A contact (new or known); `verified` from the store.
     Contact { verified: bool },

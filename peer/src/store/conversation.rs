@@ -68,8 +68,15 @@ impl Conversation {
 
     /// The `chat` payload of a message in this conversation: `room` and `broadcast` say where
     /// the receiver files it.
-    pub fn chat_payload(&self, id: &str, text: &str, sent_at: u64) -> Payload {
+    pub fn chat_payload(
+        &self,
+        id: &str,
+        text: &str,
+        sent_at: u64,
+        reply_to: Option<&super::MessageKey>,
+    ) -> Payload {
         Payload::Chat {
+            reply_to: reply_to.map(super::MessageKey::to_wire),
             id: id.to_owned(),
             text: text.to_owned(),
             sent_at,

@@ -100,6 +100,7 @@ mod tests {
             text: text.into(),
             sent_at: 1,
             received_at: 2,
+            reply_to: None,
         })
         .unwrap();
     }
@@ -186,6 +187,7 @@ mod tests {
                 text: "to bob, queued".into(),
                 sent_at: 3,
                 received_at: 3,
+                reply_to: None,
             },
             &[bob],
         )

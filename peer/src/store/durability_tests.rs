@@ -19,6 +19,7 @@ fn msg(conv: Conversation, from: u8, id: &str, at: u64) -> ChatMessage {
         text: format!("text of {id} {}", "x".repeat(300)),
         sent_at: at,
         received_at: at,
+        reply_to: None,
     }
 }
 

@@ -36,13 +36,43 @@ pub struct ChatMessage {
     pub sent_at: u64,
     /// Our clock when we stored it, Unix ms.
     pub received_at: u64,
+    /// The message this one replies to, as the sender named it (PROTOCOL.md §5). What it
+    /// quotes is read from our own history ([`Store::quoted`]), never from the payload.
+    pub reply_to: Option<MessageKey>,
+}
+
+/// A message named by its sender and the sender's id: unique (PROTOCOL.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageKey {
+    /// Who wrote it.
+    pub sender: PublicKey,
+    /// The sender's id, 1-64 characters.
+    pub id: String,
+}
+
+impl MessageKey {
+    /// The wire form (`reply_from`/`reply_id`, `msg_from`/`msg_id`).
+    pub fn to_wire(&self) -> crypto_core::wire::MessageRef {
+        crypto_core::wire::MessageRef {
+            from: self.sender.to_base64(),
+            id: self.id.clone(),
+        }
+    }
+
+    /// The key a received payload names; `None` if `from` is not a public key.
+    pub fn from_wire(r: &crypto_core::wire::MessageRef) -> Option<Self> {
+        Some(Self {
+            sender: PublicKey::from_base64(&r.from).ok()?,
+            id: r.id.clone(),
+        })
+    }
 }
 
 impl ChatMessage {
     /// The `chat` payload that sends this message (PROTOCOL.md §5).
     pub fn to_payload(&self) -> crypto_core::wire::Payload {
         self.conversation
-            .chat_payload(&self.id, &self.text, self.sent_at)
+            .chat_payload(&self.id, &self.text, self.sent_at, self.reply_to.as_ref())
     }
 }
 
@@ -58,11 +88,16 @@ pub struct StoredMessage {
     /// For outgoing messages the least advanced state over all recipients
     /// (see [`Store::delivery`]); `None` for incoming ones.
     pub delivery: Option<Delivery>,
+    /// When its sender last edited it (its text is the edited one), PROTOCOL.md §8.7.
+    pub edited_at: Option<u64>,
+    /// Its sender deleted it for everyone: the text is empty.
+    pub unsent: bool,
 }
 
 pub(super) const COLUMNS: &str =
     "m.seq, m.conv_kind, m.conv_id, m.sender, m.msg_id, m.text, m.sent_at, \
-     m.received_at, m.direction, (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq)";
+     m.received_at, m.direction, (SELECT min(o.state) FROM outbox o WHERE o.message = m.seq), \
+     m.reply_from, m.reply_id, m.edited_at, m.unsent";
 
 pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -74,12 +109,21 @@ pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> 
             text: row.get(5)?,
             sent_at: from_sql_time(row.get(6)?),
             received_at: from_sql_time(row.get(7)?),
+            reply_to: match row.get::<_, Option<String>>(11)? {
+                Some(id) if row.get_ref(10)?.as_str_or_null()?.is_some() => Some(MessageKey {
+                    sender: key_at(row, 10)?,
+                    id,
+                }),
+                _ => None,
+            },
         },
         direction: match row.get_ref(8)?.as_str()? {
             "out" => MessageDirection::Outgoing,
             _ => MessageDirection::Incoming,
         },
         delivery: row.get::<_, Option<i64>>(9)?.map(Delivery::from_sql),
+        edited_at: row.get::<_, Option<i64>>(12)?.map(from_sql_time),
+        unsent: row.get(13)?,
     })
 }
 
@@ -103,8 +147,8 @@ pub(super) fn insert(
     let inserted = conn
         .prepare_cached(
             "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
-                 received_at, direction)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 received_at, direction, reply_from, reply_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (sender, msg_id) DO NOTHING",
         )?
         .execute(params![
@@ -119,6 +163,8 @@ pub(super) fn insert(
                 MessageDirection::Incoming => "in",
                 MessageDirection::Outgoing => "out",
             },
+            msg.reply_to.as_ref().map(|r| r.sender.to_base64()),
+            msg.reply_to.as_ref().map(|r| r.id.as_str()),
         ])?;
     // `seq` is the rowid, so the insert's rowid is the new message's `seq`.
     Ok((inserted == 1).then(|| conn.last_insert_rowid()))
@@ -156,6 +202,18 @@ impl Store {
         Ok(page)
     }
 
+    /// The text a reply quotes: message `quoted` if we have it **in the same conversation**
+    /// (a reply cannot pull text from another chat into this one); `None` otherwise.
+    pub fn quoted(
+        &self,
+        conversation: &Conversation,
+        quoted: &MessageKey,
+    ) -> Result<Option<StoredMessage>> {
+        Ok(self
+            .message(&quoted.sender, &quoted.id)?
+            .filter(|m| m.message.conversation == *conversation))
+    }
+
     /// One message by (sender, id).
     pub fn message(&self, sender: &PublicKey, id: &str) -> Result<Option<StoredMessage>> {
         Ok(self
@@ -182,6 +240,7 @@ mod tests {
             text: format!("text of {id}"),
             sent_at: at,
             received_at: at + 1,
+            reply_to: None,
         }
     }
 

@@ -29,6 +29,7 @@
 //! * At open, `PRAGMA quick_check`: a damaged file is reported at start as
 //!   [`StoreError::Corrupt`], not halfway through a conversation.
 
+mod amend;
 mod contacts;
 mod conversation;
 mod deletion;
@@ -36,6 +37,7 @@ mod error;
 mod messages;
 mod outbox;
 mod reach;
+mod reactions;
 mod requests;
 mod rooms;
 mod schema;
@@ -53,12 +55,16 @@ use crypto_core::PublicKey;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row};
 
+pub use amend::{
+    Amend, AmendOutcome, PendingAmendment, EARLY_MAX_AGE_MS, MAX_EARLY, MAX_EARLY_PER_SENDER,
+};
 pub use contacts::{dialable_address, Contact};
 pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};
-pub use messages::{ChatMessage, MessageDirection, StoredMessage};
+pub use messages::{ChatMessage, MessageDirection, MessageKey, StoredMessage};
 pub use outbox::{DeliveryUpdate, PendingMessage};
 pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
+pub use reactions::{OwnReaction, PendingReaction, Reaction, ReactionOutcome};
 pub use requests::{
     KeyStanding, Request, RequestInsert, RequestMessage, RequestSeen, MAX_REQUESTS,
     MAX_REQUEST_BYTES, MAX_REQUEST_MESSAGES, MAX_REQUEST_MESSAGE_AGE_MS, REQUEST_IDLE_EXPIRY_MS,

@@ -14,7 +14,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::conversation::{Conversation, Delivery};
 use super::error::{Result, StoreError};
-use super::messages::{insert, ChatMessage, MessageDirection};
+use super::messages::{insert, ChatMessage, MessageDirection, MessageKey};
 use super::{from_sql_time, key_at, Store};
 
 /// A result of [`Store::mark_sent`] / [`Store::mark_delivered`] that changed something.
@@ -45,13 +45,15 @@ pub struct PendingMessage {
     pub conversation: Conversation,
     /// `Queued`, or `Sent` if it went out but the `ack` never came (resend it).
     pub state: Delivery,
+    /// The message it replies to, if any.
+    pub reply_to: Option<MessageKey>,
 }
 
 impl PendingMessage {
     /// The `chat` payload to (re)send, PROTOCOL §5.
     pub fn to_payload(&self) -> Payload {
         self.conversation
-            .chat_payload(&self.id, &self.text, self.sent_at)
+            .chat_payload(&self.id, &self.text, self.sent_at, self.reply_to.as_ref())
     }
 }
 
@@ -85,9 +87,10 @@ impl Store {
     /// to send when its session comes up.
     pub fn pending_for(&self, peer: &PublicKey) -> Result<Vec<PendingMessage>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT m.seq, m.msg_id, m.text, m.sent_at, m.conv_kind, m.conv_id, o.state
+            "SELECT m.seq, m.msg_id, m.text, m.sent_at, m.conv_kind, m.conv_id, o.state,
+                 m.reply_from, m.reply_id
              FROM outbox o JOIN messages m ON m.seq = o.message
-             WHERE o.recipient = ?1 AND o.state < 2 ORDER BY m.seq",
+             WHERE o.recipient = ?1 AND o.state < 2 AND m.unsent = 0 ORDER BY m.seq",
         )?;
         let rows = stmt.query_map([peer.to_base64()], |row| {
             Ok(PendingMessage {
@@ -97,15 +100,25 @@ impl Store {
                 sent_at: from_sql_time(row.get(3)?),
                 conversation: Conversation::from_row(row, 4, 5)?,
                 state: Delivery::from_sql(row.get(6)?),
+                reply_to: match row.get::<_, Option<String>>(8)? {
+                    Some(id) if row.get_ref(7)?.as_str_or_null()?.is_some() => Some(MessageKey {
+                        sender: key_at(row, 7)?,
+                        id,
+                    }),
+                    _ => None,
+                },
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Peers that are owed at least one message: whom to redial.
+    /// Peers that are owed at least one message, reaction, edit or delete: whom to redial.
     pub fn peers_with_pending(&self) -> Result<Vec<PublicKey>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT recipient FROM outbox WHERE state < 2 ORDER BY recipient",
+            "SELECT recipient FROM outbox WHERE state < 2
+             UNION SELECT recipient FROM reaction_outbox
+             UNION SELECT recipient FROM amend_outbox
+             ORDER BY recipient",
         )?;
         let rows = stmt.query_map([], |row| key_at(row, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -119,8 +132,14 @@ impl Store {
 
     /// `peer` acknowledged our message `id`. Idempotent: a duplicate `ack`, or an `ack` for a
     /// message we never sent it, returns `None`.
+    /// An `ack` of one of our reactions (same id space, PROTOCOL.md §5) settles that
+    /// reaction's outbox row instead and returns `None` (reactions have no delivery state).
     pub fn mark_delivered(&mut self, peer: &PublicKey, id: &str) -> Result<Option<DeliveryUpdate>> {
-        self.advance(peer, id, Delivery::Delivered)
+        let update = self.advance(peer, id, Delivery::Delivered)?;
+        if update.is_none() && !self.reaction_delivered(peer, id)? {
+            self.amendment_delivered(peer, id)?;
+        }
+        Ok(update)
     }
 
     /// The aggregate delivery state of our message `id`, `None` if there is no such message.
@@ -214,6 +233,7 @@ mod tests {
             text: format!("text of {id}"),
             sent_at: at,
             received_at: at,
+            reply_to: None,
         }
     }
 
@@ -379,6 +399,7 @@ mod tests {
             sent_at,
             room: room.map(Into::into),
             broadcast,
+            reply_to: None,
         };
         assert_eq!(
             payloads,

@@ -604,6 +604,7 @@ mod tests {
             text: "hello".into(),
             sent_at: 1,
             received_at: 200,
+            reply_to: None,
         };
         assert!(!s.insert_incoming(&again).unwrap());
         // Idempotent; unknown keys are refused.

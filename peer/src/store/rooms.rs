@@ -844,6 +844,7 @@ mod tests {
             text: "t".into(),
             sent_at: 1,
             received_at: 1,
+            reply_to: None,
         };
         s.insert_incoming(&msg).unwrap();
         let seq = s.message(&key(1), "m").unwrap().unwrap().seq;

@@ -237,8 +237,96 @@ CREATE TABLE room_member_names (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 6: replies, reactions, edits and deletes for everyone (PROTOCOL.md §5, §8.6, §8.7).
+///
+/// * `messages.reply_from` / `reply_id`: the (sender, id) a message replies to, as its sender
+///   named it. The quoted text is looked up in `messages` when shown, never copied, so a reply
+///   cannot put words in anyone's mouth; messages of earlier versions have none.
+/// * `reactions`: the current reaction of each person to each message (one row per
+///   (message, reactor); `emoji` empty once withdrawn, so a late older reaction cannot bring it
+///   back: a row changes only for a newer `sent_at`). Rows exist only for messages we hold
+///   (the receiver drops a reaction to a message it does not have), so the table is bounded by
+///   messages × the people who can see each. A trigger removes a message's reactions with it.
+/// * `reaction_outbox`: our own reactions still owed to a recipient, like `outbox` for chats;
+///   a row goes when the recipient acknowledges the reaction's id, and a new toggle replaces
+///   the rows of the old one (only the latest state is ever sent).
+/// * `messages.edited_at` / `unsent`: the sender edited the message (its text is the newest
+///   one; earlier texts are in `message_edits`, kept on this device) or deleted it for everyone
+///   (its text, edits and reactions are gone; the row stays so a retransmission of the
+///   original is still recognised and not shown again).
+/// * `amendments`: our own edits and deletes, one row per message (the latest), with
+///   `amend_outbox` rows per recipient until acknowledged, like reactions.
+/// * `early_amendments`: an edit or delete that arrived before its message (another path
+///   was faster, or the message is still queued somewhere): kept, bounded per sender and in
+///   total and by age, and applied when the message arrives.
+const V6: &str = r#"
+ALTER TABLE messages ADD COLUMN reply_from TEXT CHECK (reply_from IS NULL OR length(reply_from) = 44);
+ALTER TABLE messages ADD COLUMN reply_id TEXT;
+
+CREATE TABLE reactions (
+    seq         INTEGER PRIMARY KEY,
+    msg_sender  TEXT NOT NULL CHECK (length(msg_sender) = 44),
+    msg_id      TEXT NOT NULL,
+    reactor     TEXT NOT NULL CHECK (length(reactor) = 44),
+    emoji       TEXT NOT NULL CHECK (length(CAST(emoji AS BLOB)) <= 32),
+    reaction_id TEXT NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    UNIQUE (msg_sender, msg_id, reactor)
+) STRICT;
+CREATE INDEX reactions_by_id ON reactions (reaction_id);
+
+CREATE TABLE reaction_outbox (
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    reaction  INTEGER NOT NULL REFERENCES reactions (seq) ON DELETE CASCADE,
+    PRIMARY KEY (recipient, reaction)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX reaction_outbox_by_reaction ON reaction_outbox (reaction);
+
+CREATE TRIGGER reactions_of_deleted_messages AFTER DELETE ON messages BEGIN
+    DELETE FROM reactions WHERE msg_sender = old.sender AND msg_id = old.msg_id;
+END;
+
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN unsent INTEGER NOT NULL DEFAULT 0 CHECK (unsent IN (0, 1));
+
+CREATE TABLE message_edits (
+    message     INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
+    text        TEXT NOT NULL,
+    replaced_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX message_edits_by_message ON message_edits (message);
+
+CREATE TABLE amendments (
+    seq      INTEGER PRIMARY KEY,
+    message  INTEGER NOT NULL UNIQUE REFERENCES messages (seq) ON DELETE CASCADE,
+    kind     TEXT NOT NULL CHECK (kind IN ('edit', 'delete')),
+    amend_id TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    sent_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX amendments_by_id ON amendments (amend_id);
+
+CREATE TABLE amend_outbox (
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    amendment INTEGER NOT NULL REFERENCES amendments (seq) ON DELETE CASCADE,
+    PRIMARY KEY (recipient, amendment)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX amend_outbox_by_amendment ON amend_outbox (amendment);
+
+CREATE TABLE early_amendments (
+    sender      TEXT NOT NULL CHECK (length(sender) = 44),
+    msg_id      TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('edit', 'delete')),
+    text        TEXT NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (sender, msg_id)
+) STRICT;
+CREATE INDEX early_amendments_by_age ON early_amendments (received_at);
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -308,11 +396,15 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "amend_outbox",
+                "amendments",
                 "blocked",
                 "contact_addresses",
                 "contacts",
+                "early_amendments",
                 "fts_pending",
                 "key_changes",
+                "message_edits",
                 "messages",
                 "messages_fts",
                 "messages_fts_config",
@@ -320,6 +412,8 @@ mod tests {
                 "messages_fts_docsize",
                 "messages_fts_idx",
                 "outbox",
+                "reaction_outbox",
+                "reactions",
                 "request_messages",
                 "requests",
                 "room_changes",
@@ -485,6 +579,41 @@ mod tests {
         assert_eq!(found("ellowor"), ["m1"]);
         assert_eq!(found("世界"), ["m2"]);
         assert_eq!(found("にちは"), ["m2"]);
+    }
+
+    #[test]
+    fn a_version_4_database_keeps_its_messages_without_replies_or_reactions() {
+        use super::super::{MessageKey, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let bob = crypto_core::PublicKey::from_bytes([2; 32]);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            apply(&mut conn, &[V1, V2, V3, V4]).unwrap();
+            conn.execute_batch(&format!(
+                "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                     received_at, direction)
+                 VALUES ('peer', '{b}', '{b}', 'm1', 'from before', 1, 2, 'in');",
+                b = bob.to_base64()
+            ))
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 5);
+        let old = s.message(&bob, "m1").unwrap().unwrap();
+        assert_eq!(
+            (old.message.text.as_str(), old.message.reply_to),
+            ("from before", None)
+        );
+        // The old message takes reactions like any other.
+        let to = MessageKey {
+            sender: bob,
+            id: "m1".into(),
+        };
+        let me = crypto_core::PublicKey::from_bytes([1; 32]);
+        s.apply_reaction(&me, &bob, true, &to, "👍", "r1", 3)
+            .unwrap();
+        assert_eq!(s.reactions_of(&to).unwrap().len(), 1);
     }
 
     #[test]

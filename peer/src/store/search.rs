@@ -403,6 +403,7 @@ mod tests {
             text: text.into(),
             sent_at: 1,
             received_at: 2,
+            reply_to: None,
         })
         .unwrap();
     }

@@ -244,6 +244,7 @@ mod tests {
             text: "hi".into(),
             sent_at: 20,
             received_at: 20,
+            reply_to: None,
         };
         s.enqueue(&direct, &[key(1)]).unwrap();
         let room = ChatMessage {

@@ -5,6 +5,7 @@ use crypto_core::wire::MAX_NAME_CHARS;
 use crypto_core::PublicKey;
 
 use crate::invite::Invite;
+use crate::node::MessageAuthor;
 use crate::node::MAX_HISTORY_PAGE;
 use crate::store::Conversation;
 
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Every action name this version understands.
-pub const ACTIONS: [&str; 18] = [
+pub const ACTIONS: [&str; 21] = [
     "connect_peer",
     "send_message",
     "set_name",
@@ -33,6 +34,9 @@ pub const ACTIONS: [&str; 18] = [
     "accept_request",
     "block_peer",
     "unblock_peer",
+    "react",
+    "edit_message",
+    "delete_for_everyone",
 ];
 
 /// A validated action.
@@ -53,6 +57,27 @@ pub enum Action {
         text: String,
         /// One recipient, or everyone.
         to: Option<PublicKey>,
+        /// The message it replies to (PROTOCOL.md §8.6).
+        reply_to: Option<MessageName>,
+    },
+    /// Edit our message (PROTOCOL.md §8.7).
+    EditMessage {
+        /// Our message's id.
+        id: String,
+        /// Its new text.
+        text: String,
+    },
+    /// Delete our message for everyone (PROTOCOL.md §8.7).
+    DeleteForEveryone {
+        /// Our message's id.
+        id: String,
+    },
+    /// Toggle our reaction to a message (PROTOCOL.md §8.6).
+    React {
+        /// The message.
+        to: MessageName,
+        /// The emoji.
+        emoji: String,
     },
     /// Change our display name.
     SetName {
@@ -77,6 +102,8 @@ pub enum Action {
         text: String,
         /// Room id without the prefix.
         room: String,
+        /// The message it replies to.
+        reply_to: Option<MessageName>,
     },
     /// One page of a message request's messages (`load_history` of `request:<peer_id>`).
     LoadRequestHistory {
@@ -167,6 +194,19 @@ enum RawAction {
     SendMessage {
         text: String,
         to: Option<String>,
+        reply_to: Option<RawMessageRef>,
+    },
+    React {
+        from: String,
+        id: String,
+        emoji: String,
+    },
+    EditMessage {
+        id: String,
+        text: String,
+    },
+    DeleteForEveryone {
+        id: String,
     },
     SetName {
         name: String,
@@ -222,6 +262,13 @@ enum RawAction {
     },
 }
 
+/// A message named in an action: `from` is `"me"` or the sender's peer_id.
+#[derive(Deserialize)]
+struct RawMessageRef {
+    from: String,
+    id: String,
+}
+
 /// An action that could not be used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionError {
@@ -240,6 +287,30 @@ struct BadPeerId;
 
 fn peer_key(text: &str) -> Result<PublicKey, BadPeerId> {
     PublicKey::from_base64(text).map_err(|_| BadPeerId)
+}
+
+/// A message named by an action: its author and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageName {
+    /// `"me"` or a peer.
+    pub from: MessageAuthor,
+    /// Its id.
+    pub id: String,
+}
+
+/// The message `from` (`"me"`: ours, else a peer_id) with `id` names.
+fn message_key(from: &str, id: String) -> Result<MessageName, String> {
+    if id.is_empty() || id.chars().count() > crypto_core::wire::MAX_ID_CHARS {
+        return Err("message id must be 1-64 characters".into());
+    }
+    let from = if from == "me" {
+        MessageAuthor::Me
+    } else {
+        MessageAuthor::Peer(
+            peer_key(from).map_err(|_| "from must be \"me\" or a peer_id".to_owned())?,
+        )
+    };
+    Ok(MessageName { from, id })
 }
 
 /// Parses one WebSocket text message. On success also returns its `req`.
@@ -301,21 +372,60 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             }
             Action::ConnectPeer { ip, port, peer_id }
         }
-        RawAction::SendMessage { text, to: Some(to) } if to.starts_with("room:") => {
+        RawAction::SendMessage {
+            text,
+            to: Some(to),
+            reply_to,
+        } if to.starts_with("room:") => {
             let room = to.trim_start_matches("room:").to_owned();
             if room.is_empty() || room.chars().count() > crypto_core::wire::MAX_ID_CHARS {
                 return Err(fail("bad room id".into(), Some(name)));
             }
-            Action::SendToRoom { text, room }
+            let reply_to = reply_to
+                .map(|r| message_key(&r.from, r.id))
+                .transpose()
+                .map_err(|e| fail(e, Some(name.clone())))?;
+            Action::SendToRoom {
+                text,
+                room,
+                reply_to,
+            }
         }
-        RawAction::SendMessage { text, to } => {
+        RawAction::React { from, id, emoji } => {
+            if !crate::node::valid_emoji(&emoji) {
+                return Err(fail(
+                    "emoji must be 1-32 bytes without spaces or control characters".into(),
+                    Some(name),
+                ));
+            }
+            Action::React {
+                to: message_key(&from, id).map_err(|e| fail(e, Some(name.clone())))?,
+                emoji,
+            }
+        }
+        RawAction::EditMessage { id, text } => Action::EditMessage {
+            id: message_key("me", id)
+                .map_err(|e| fail(e, Some(name.clone())))?
+                .id,
+            text,
+        },
+        RawAction::DeleteForEveryone { id } => Action::DeleteForEveryone {
+            id: message_key("me", id)
+                .map_err(|e| fail(e, Some(name.clone())))?
+                .id,
+        },
+        RawAction::SendMessage { text, to, reply_to } => {
             let to = match to {
                 Some(to) => {
                     Some(peer_key(&to).map_err(|e| fail(e.to_string(), Some(name.clone())))?)
                 }
                 None => None,
             };
-            Action::SendMessage { text, to }
+            let reply_to = reply_to
+                .map(|r| message_key(&r.from, r.id))
+                .transpose()
+                .map_err(|e| fail(e, Some(name.clone())))?;
+            Action::SendMessage { text, to, reply_to }
         }
         RawAction::SetName { name: new_name } => {
             if new_name.trim().chars().count() > MAX_NAME_CHARS {
@@ -484,9 +594,32 @@ mod tests {
             a,
             Action::SendMessage {
                 text: "hi".into(),
-                to: None
+                to: None,
+                reply_to: None,
             }
         );
+        let (a, _) =
+            parse(r#"{"action":"react","from":"me","id":"m1","emoji":"\ud83d\udc4d"}"#).unwrap();
+        assert_eq!(
+            a,
+            Action::React {
+                to: MessageName {
+                    from: MessageAuthor::Me,
+                    id: "m1".into()
+                },
+                emoji: "👍".into()
+            }
+        );
+        for bad in [
+            r#"{"action":"react","from":"me","id":"m1","emoji":""}"#,
+            r#"{"action":"react","from":"me","id":"m1","emoji":"a b"}"#,
+            r#"{"action":"react","from":"nobody","id":"m1","emoji":"x"}"#,
+            r#"{"action":"react","from":"me","id":"","emoji":"x"}"#,
+            r#"{"action":"send_message","text":"t","reply_to":{"from":"me","id":""}}"#,
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.action.is_some(), "{bad}: {}", e.message);
+        }
     }
 
     #[test]

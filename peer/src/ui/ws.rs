@@ -17,6 +17,7 @@ use super::security;
 use super::AppState;
 use crate::event::Event;
 use crate::node::{ConnectError, Target};
+use crate::store::Amend;
 
 /// WebSocket close code for a message over the size limit (RFC 6455 §7.4.1).
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -254,9 +255,28 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                 }
             });
         }
-        Action::SendMessage { text, to } => {
-            if let Err(e) = node.send_message(&text, to).await {
+        Action::SendMessage { text, to, reply_to } => {
+            let target = to.map_or(Target::Everyone, Target::Peer);
+            let reply_to = reply_to.map(|r| node.message_key(r.from, r.id));
+            if let Err(e) = node.send_reply(&text, target, reply_to).await {
                 reply.send(error(e.to_string(), "send_message")).await;
+            }
+        }
+        Action::EditMessage { id, text } => {
+            if let Err(e) = node.amend(id, Amend::Edit(text)).await {
+                reply.send(error(e.to_string(), "edit_message")).await;
+            }
+        }
+        Action::DeleteForEveryone { id } => {
+            if let Err(e) = node.amend(id, Amend::Delete).await {
+                reply
+                    .send(error(e.to_string(), "delete_for_everyone"))
+                    .await;
+            }
+        }
+        Action::React { to, emoji } => {
+            if let Err(e) = node.react(node.message_key(to.from, to.id), emoji).await {
+                reply.send(error(e.to_string(), "react")).await;
             }
         }
         Action::SetName { name } => node.set_name(&name),
@@ -271,8 +291,13 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                     .await;
             }
         }
-        Action::SendToRoom { text, room } => {
-            if let Err(e) = node.send_chat(&text, Target::Room(room)).await {
+        Action::SendToRoom {
+            text,
+            room,
+            reply_to,
+        } => {
+            let reply_to = reply_to.map(|r| node.message_key(r.from, r.id));
+            if let Err(e) = node.send_reply(&text, Target::Room(room), reply_to).await {
                 reply.send(error(e.to_string(), "send_message")).await;
             }
         }
