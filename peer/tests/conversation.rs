@@ -381,13 +381,15 @@ async fn only_the_sender_edits_or_deletes_for_everyone_and_an_early_edit_waits_f
     }
 
     // A third party naming Alice's message id edits nothing (it can only name its own), and
-    // its edit sent before its own message is applied when the message arrives.
+    // its edit sent before its own message is applied when the message arrives. (Bob accepts
+    // it first: a stranger's edits are not even read, PROTOCOL.md §8.2.)
     let mut snow = SnowClient::connect(b.p2p_port, json!({"name": "snow", "listen_port": 1})).await;
     let key = snow.public_key.clone();
     ub.wait_for("the client's session", |e| {
         e["type"] == "peer_connected" && e["peer_id"] == key.as_str()
     })
     .await;
+    ub.accept_request(&key).await;
     snow.send_payload(
         &json!({"kind": "edit", "id": "f1", "msg_id": id, "text": "forged", "sent_at": now_ms()}),
     )

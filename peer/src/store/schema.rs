@@ -599,7 +599,7 @@ mod tests {
             .unwrap();
         }
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let old = s.message(&bob, "m1").unwrap().unwrap();
         assert_eq!(
             (old.message.text.as_str(), old.message.reply_to),
