@@ -363,23 +363,30 @@ impl Node {
             Err(e) => return Box::pin(self.handshake_failed(e, addr, ready, expect)).await,
         };
         let remote = established.remote();
-        let admitted = Box::pin(self.admit(remote, &established.hello, addr, direction)).await;
+        // A message request counts against its address until its session ends (or it becomes
+        // a contact): one address cannot park more than its share (PROTOCOL.md §9.1). The place
+        // is taken before the trust check, so a handshake refused for its address's share
+        // records no request and evicts no one's.
+        let place = match direction {
+            ConnectionDirection::Inbound => self.inner.connections.strangers.admit(addr.ip()).ok(),
+            ConnectionDirection::Outbound => None,
+        };
+        let room_for_stranger = place.is_some();
+        let admitted = Box::pin(self.admit(
+            remote,
+            &established.hello,
+            addr,
+            direction,
+            room_for_stranger,
+        ))
+        .await;
         let admission = match admitted {
             Ok(admission) => admission,
             Err(reason) => return refuse(ready, addr, reason),
         };
-        // A message request counts against its address until its session ends (or it becomes
-        // a contact): one address cannot park more than its share (PROTOCOL.md §9.1).
-        let stranger_slot = if matches!(admission, Admission::Request { .. }) {
-            match self.inner.connections.strangers.admit(addr.ip()) {
-                Ok(slot) => Some(slot),
-                Err(_) => {
-                    self.inner.trust.release(&remote);
-                    return refuse(ready, addr, Refusal::TooManyFromAddress);
-                }
-            }
-        } else {
-            None
+        let stranger_slot = match admission {
+            Admission::Request { .. } => place,
+            Admission::Contact { .. } => None,
         };
         // Everything between the handshake and the session runs in a plain function, so the
         // transport keys and buffers moved into the session are not also kept in this
@@ -489,7 +496,11 @@ impl Node {
             },
         );
         if let Err(reason) = registered {
-            self.inner.trust.release(&remote);
+            // Refused (a duplicate, the session limit): a live session of this key keeps its
+            // stranger mark; clearing it would make a request's session a contact's.
+            if !self.inner.sessions.contains(&remote) {
+                self.inner.trust.release(&remote);
+            }
             refuse(ready, addr, reason.clone());
             return Err(reason);
         }

@@ -195,6 +195,7 @@ impl Node {
         hello: &Hello,
         addr: SocketAddr,
         direction: ConnectionDirection,
+        room_for_stranger: bool,
     ) -> Result<Admission, Refusal> {
         if remote == self.inner.public {
             return Ok(Admission::Contact { verified: false });
@@ -213,7 +214,16 @@ impl Node {
             .store()
             .call(move |s| -> store::Result<Verdict> {
                 let dialled = dialled.then_some(addr);
-                let verdict = node.judge(s, remote, &name, &dialable, port, dialled, now)?;
+                let verdict = node.judge(
+                    s,
+                    remote,
+                    &name,
+                    &dialable,
+                    port,
+                    dialled,
+                    room_for_stranger,
+                    now,
+                )?;
                 let strangers = &node.inner.trust.strangers;
                 let promoted = match &verdict {
                     Ok((Admission::Request { .. }, _)) => {
@@ -265,6 +275,7 @@ impl Node {
         dialable: &str,
         port: u16,
         dialled: Option<SocketAddr>,
+        room_for_stranger: bool,
         now: u64,
     ) -> store::Result<Result<(Admission, Vec<PublicKey>), Refusal>> {
         let standing = s.key_standing(&remote)?;
@@ -287,6 +298,11 @@ impl Node {
                 },
                 Vec::new(),
             )));
+        }
+        if !room_for_stranger {
+            // Its address has its share of strangers' sessions: refused before anything is
+            // recorded, so it evicts no one's request (PROTOCOL.md §9.1).
+            return Ok(Err(Refusal::TooManyFromAddress));
         }
         let (request, evicted) = match s.record_request(&remote, name, dialable, port, now)? {
             RequestSeen::New { request, evicted } => (request, evicted),
