@@ -170,17 +170,29 @@ fn trim(conn: &Connection, requester: &str, now: u64) -> Result<usize> {
 
 impl Store {
     /// Whether `key` is blocked, a contact, a request or unknown. Blocked wins over the rest.
+    /// The old key of an accepted key change counts as blocked: the user chose the new key for
+    /// that person, and a lost or stolen old device must not keep a contact's standing.
     pub fn key_standing(&self, key: &PublicKey) -> Result<KeyStanding> {
         let b64 = key.to_base64();
-        Ok(if exists(&self.conn, "blocked", &b64)? {
-            KeyStanding::Blocked
-        } else if exists(&self.conn, "contacts", &b64)? {
-            KeyStanding::Contact
-        } else if exists(&self.conn, "requests", &b64)? {
-            KeyStanding::Request
-        } else {
-            KeyStanding::Unknown
-        })
+        let replaced = self
+            .conn
+            .query_row(
+                "SELECT replaced_by IS NOT NULL FROM contacts WHERE public_key = ?1",
+                [&b64],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?;
+        Ok(
+            if exists(&self.conn, "blocked", &b64)? || replaced == Some(true) {
+                KeyStanding::Blocked
+            } else if replaced == Some(false) {
+                KeyStanding::Contact
+            } else if exists(&self.conn, "requests", &b64)? {
+                KeyStanding::Request
+            } else {
+                KeyStanding::Unknown
+            },
+        )
     }
 
     /// Records a completed handshake with a stranger: creates its request (evicting the least
