@@ -12,38 +12,65 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::bidi::is_bidi_control;
 
-/// A name's skeleton: two names are confusable when their skeletons are equal and non-empty.
+/// A name's skeletons: two names are confusable when one of their skeletons (the same kind)
+/// is equal and non-empty. Two kinds, because case folding and the UTS #39 mapping do not
+/// commute: folding first keeps "ЬоЬ" apart from "bob" only if the mapping runs after it, and
+/// mapping first is what catches "AIice" (capital I, which the mapping takes to l) and "b0b".
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Skeleton(String);
+pub struct Skeleton {
+    folded_first: String,
+    mapped_first: String,
+}
 
 impl Skeleton {
-    /// The skeleton of `name`, as PROTOCOL.md §8.3 defines it.
+    /// The skeletons of `name`, as PROTOCOL.md §8.3 defines them.
     pub fn of(name: &str) -> Self {
-        Self(skeleton(name))
+        let stripped = strip(name);
+        let folded = caseless::default_case_fold_str(&stripped);
+        let folded_first: String = unicode_security::skeleton(&folded).collect();
+        let mapped: String = unicode_security::skeleton(&stripped).collect();
+        let mapped_first = caseless::default_case_fold_str(&mapped);
+        Self {
+            folded_first: collapse(&folded_first),
+            mapped_first: collapse(&mapped_first),
+        }
     }
 
-    /// Whether `other` is confusable with this one (both non-empty and equal).
+    /// Whether `other` is confusable with this one.
     pub fn confusable(&self, other: &Skeleton) -> bool {
-        !self.0.is_empty() && self.0 == other.0
+        (!self.folded_first.is_empty() && self.folded_first == other.folded_first)
+            || (!self.mapped_first.is_empty() && self.mapped_first == other.mapped_first)
     }
 
-    /// The skeleton as text (for logs and tests; it is not meant to be shown).
+    /// Whether the name was nothing but invisible characters (confusable with no one).
+    pub fn is_empty(&self) -> bool {
+        self.folded_first.is_empty()
+    }
+
+    /// The fold-then-map skeleton as text (for logs and tests; it is not meant to be shown).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.folded_first
     }
 }
 
 /// PROTOCOL.md §8.3's `skeleton(name)`: NFKC; drop default-ignorable and bidi formatting
 /// characters; full case folding; the UTS #39 skeleton; white space runs collapsed to one
-/// space and trimmed.
+/// space and trimmed. (The second skeleton, [`Skeleton`]'s map-then-fold, swaps the middle
+/// two steps.)
 pub fn skeleton(name: &str) -> String {
-    let stripped: String = name
-        .nfkc()
+    Skeleton::of(name).folded_first
+}
+
+/// NFKC, without default-ignorable and bidi formatting characters.
+fn strip(name: &str) -> String {
+    name.nfkc()
         .filter(|&c| !is_default_ignorable(c) && !is_bidi_control(c))
-        .collect();
-    let folded = caseless::default_case_fold_str(&stripped);
-    let uts39: String = unicode_security::skeleton(&folded).collect();
-    uts39.split_whitespace().collect::<Vec<_>>().join(" ")
+        .collect()
+}
+
+/// White space runs collapsed to one space, trimmed.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether `c` is a `Default_Ignorable_Code_Point`. `unicode-security` keeps its table of
@@ -65,7 +92,7 @@ pub fn confusable_with<'a, K: ?Sized + 'a>(
     contacts: impl IntoIterator<Item = (&'a K, &'a str)>,
 ) -> Vec<&'a K> {
     let ours = Skeleton::of(name);
-    if ours.0.is_empty() {
+    if ours.is_empty() {
         return Vec::new();
     }
     contacts
@@ -107,17 +134,29 @@ mod tests {
     }
 
     #[test]
-    fn cyrillic_soft_signs_follow_confusables_txt_after_case_folding() {
-        // Case folding comes before the UTS #39 skeleton (step 3, then 4), and confusables.txt
-        // maps the small soft sign ь to ƅ (tone six), not b: "ЬоЬ" folds to "ьоь", so it is
-        // confusable with "ƅoƅ" and with its own case variants, not with "bob".
+    fn both_orders_of_folding_and_mapping_are_checked() {
+        // Fold then map: confusables.txt takes the small soft sign ь to ƅ (tone six), so "ЬоЬ"
+        // matches "ƅoƅ" and its own case variants.
         assert!(confusable(
             "\u{042c}\u{043e}\u{042c}",
             "\u{044c}\u{043e}\u{044c}"
         ));
         assert!(confusable("\u{042c}\u{043e}\u{042c}", "\u{0185}o\u{0185}"));
         assert_eq!(skeleton("\u{042c}\u{043e}\u{042c}"), "\u{0185}o\u{0185}");
-        assert!(!confusable("\u{042c}\u{043e}\u{042c}", "bob"));
+        // Map then fold: the capital soft sign Ь is mapped to b before folding, so "ЬоЬ" is
+        // "bob" too; and so are capital I for l, digits for letters, Greek and Cyrillic capitals.
+        assert!(confusable("\u{042c}\u{043e}\u{042c}", "bob"));
+        for (name, contact) in [
+            ("AIice", "Alice"),
+            ("A\u{0406}ice", "Alice"),
+            ("\u{0392}ob", "Bob"),
+            ("\u{0412}ob", "Bob"),
+            ("b0b", "bob"),
+        ] {
+            assert!(confusable(name, contact), "{name:?} vs {contact:?}");
+        }
+        assert!(!confusable("Alice", "Bob"));
+        assert!(!confusable("bob", "rob"));
         // Mixed scripts inside one name are caught letter by letter.
         assert!(confusable("\u{0430}lic\u{0435}", "alice"));
         assert!(confusable("\u{0391}LICE", "alice"), "Greek capital alpha");
