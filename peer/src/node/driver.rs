@@ -477,7 +477,9 @@ impl Node {
                 Admission::Request {
                     confusable_with, ..
                 } => confusable_with.clone(),
-                Admission::Contact { .. } => Vec::new(),
+                Admission::Contact {
+                    confusable_with, ..
+                } => confusable_with.clone(),
             },
         };
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);

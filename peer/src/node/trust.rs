@@ -55,8 +55,13 @@ impl Expect {
 // One per handshake, consumed at once.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Admission {
-    /// A contact (new or known); `verified` from the store.
-    Contact { verified: bool },
+    /// A contact (new or known); `verified` from the store. `confusable_with`: when it is new
+    /// or its hello renamed it, the other contacts whose names its name looks like (a dialled
+    /// look-alike, or a contact renaming itself by reconnecting, is flagged like a stranger).
+    Contact {
+        verified: bool,
+        confusable_with: Vec<String>,
+    },
     /// A stranger: its session is a message request.
     Request {
         /// Contacts whose names are equal or confusable with the stranger's.
@@ -198,7 +203,10 @@ impl Node {
         room_for_stranger: bool,
     ) -> Result<Admission, Refusal> {
         if remote == self.inner.public {
-            return Ok(Admission::Contact { verified: false });
+            return Ok(Admission::Contact {
+                verified: false,
+                confusable_with: Vec::new(),
+            });
         }
         let name = clean_name(&hello.name);
         let port = hello.listen_port;
@@ -253,7 +261,7 @@ impl Node {
                 outcome: "expired",
             });
         }
-        if let Admission::Contact { verified } = &admission {
+        if let Admission::Contact { verified, .. } = &admission {
             self.inner.trust.set_verified_flag(remote, *verified);
         }
         if promoted {
@@ -283,7 +291,17 @@ impl Node {
             return Ok(Err(Refusal::Blocked));
         }
         if dialled.is_some() || standing == KeyStanding::Contact {
+            let before = s.contact(&remote)?.map(|c| c.name);
             let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
+            let renamed = before.as_deref() != Some(contact.name.as_str());
+            let own = remote.to_base64();
+            let confusable_with = if renamed && !contact.name.is_empty() {
+                let mut keys = confusable_contacts(s, &contact.name)?;
+                keys.retain(|k| *k != own);
+                keys
+            } else {
+                Vec::new()
+            };
             if let Some(addr) = dialled {
                 // A key we dialled is a contact at once; a request from it is
                 // accepted (its messages move into the conversation).
@@ -295,6 +313,7 @@ impl Node {
             return Ok(Ok((
                 Admission::Contact {
                     verified: contact.verified,
+                    confusable_with,
                 },
                 Vec::new(),
             )));
@@ -313,6 +332,7 @@ impl Node {
                 return Ok(Ok((
                     Admission::Contact {
                         verified: contact.verified,
+                        confusable_with: Vec::new(),
                     },
                     Vec::new(),
                 )));
@@ -353,6 +373,16 @@ impl Node {
                         .iter()
                         .any(|a| a.address == address);
                 if !given {
+                    return Ok(None);
+                }
+                // One unresolved change per contact: while the user has not answered one,
+                // other keys answering there are failed dials, so whoever holds the address
+                // cannot pile up warnings (PROTOCOL.md §8.3).
+                let other_pending = s
+                    .pending_key_changes()?
+                    .iter()
+                    .any(|c| c.old_key == expected && c.new_key != got);
+                if other_pending {
                     return Ok(None);
                 }
                 let change = s.record_key_change(&expected, &got, &name, Some(&address), now)?;
