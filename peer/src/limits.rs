@@ -153,8 +153,17 @@ impl RateLimiter {
                     < burst
             });
             if buckets.len() >= MAX_TRACKED_IPS {
-                // Still full of throttled addresses: refuse newcomers rather than grow.
-                return false;
+                // Still full of throttled addresses: forget the one seen longest ago rather
+                // than grow or refuse the newcomer (refusing would let 4,096 throttled
+                // addresses lock every new one out). The forgotten address gains at most
+                // one burst.
+                let oldest = buckets
+                    .iter()
+                    .min_by_key(|(_, (_, last))| *last)
+                    .map(|(ip, _)| *ip);
+                if let Some(oldest) = oldest {
+                    buckets.remove(&oldest);
+                }
             }
         }
         let (tokens, last) = buckets.entry(ip).or_insert((burst, now));
@@ -261,6 +270,20 @@ mod tests {
             let ip = IpAddr::from((0x0a00_0000u32 + i).to_be_bytes());
             let _ = l.allow_at(ip, t0);
         }
+        assert!(l.buckets.lock().unwrap().len() <= MAX_TRACKED_IPS);
+    }
+
+    #[test]
+    fn a_table_full_of_throttled_addresses_still_admits_a_newcomer() {
+        let l = limiter(false);
+        let t0 = Instant::now();
+        // Every tracked address spends its whole burst, so none has refilled.
+        for i in 0..MAX_TRACKED_IPS as u32 {
+            let ip = IpAddr::from((0x0a00_0000u32 + i).to_be_bytes());
+            while l.allow_at(ip, t0) {}
+        }
+        assert_eq!(l.buckets.lock().unwrap().len(), MAX_TRACKED_IPS);
+        assert!(l.allow_at("192.0.2.7".parse().unwrap(), t0));
         assert!(l.buckets.lock().unwrap().len() <= MAX_TRACKED_IPS);
     }
 }
