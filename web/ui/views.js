@@ -146,7 +146,7 @@ export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
           avatar(peerLabel(peer), peer.id, 'avatar-small online'),
           el('button', { class: 'link peer-name', text: peerLabel(peer), attrs: { type: 'button', title: `${peerLabel(peer)} — open conversation` }, on: { click: () => onSelect(open) } }),
           stranger ? el('span', { class: 'tag tag-muted', text: 'Request' }) : null,
-          stranger && peer.confusableWith.length ? el('span', { class: 'tag tag-danger', text: 'Look-alike name', attrs: { title: `Looks like your contact ${peer.confusableWith.map((k) => peerLabel(state.peers.get(k))).join(', ')}` } }) : null,
+          peer.confusableWith?.length ? el('span', { class: 'tag tag-danger', text: 'Look-alike name', attrs: { title: `Looks like your contact ${peer.confusableWith.map((k) => peerLabel(state.peers.get(k))).join(', ')}` } }) : null,
           verifiedMark(peer, state) ?? el('span', { class: 'tag tag-muted', text: 'Not verified' })),
         el('p', { class: 'peer-addr' },
           el('span', { class: 'visually-hidden', text: 'Address ' }),
@@ -237,13 +237,14 @@ export function renderChatHeader(state) {
   $('chat-block').hidden = !req;
   $('chat-delete').hidden = Boolean(req); // blocking deletes a request; accepting keeps it
   showError($('request-error'), req ? state.ui.errors['request-error'] ?? '' : '');
-  const alike = req ? R.lookAlikes(state, req) : [];
+  // A contact whose new name (dialled, or renamed by its hello) looks like another contact's.
+  const alike = req ? R.lookAlikes(state, req) : (peer?.confusableWith ?? []).map((k) => peerLabel(state.peers.get(k)));
 
   const problems = peer?.check?.problems ?? [];
   const alert = $('chat-alert');
   alert.hidden = problems.length === 0 && alike.length === 0;
   alert.textContent = alike.length
-    ? `Warning: the name "${req.name}" looks like your contact ${alike.map((n) => `"${n}"`).join(', ')}, but this is a different key — not your contact. Check the fingerprint with them another way before you reply.`
+    ? `Warning: the name "${req ? req.name : peerLabel(peer)}" looks like your contact ${alike.map((n) => `"${n}"`).join(', ')}, but this is a different key${req ? ' — not your contact' : ''}. Check the fingerprint with them another way before you reply.`
     : problems.length ? `Warning: ${problems.join('; ')}. Do not trust this conversation until you compare safety numbers.` : '';
 }
 
