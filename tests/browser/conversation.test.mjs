@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, acceptRequest } from './lib.mjs';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -113,6 +113,7 @@ before(async () => {
   await alice.page.click('#connect-btn');
   await bob.page.locator(`#peer-list [data-peer="${aliceId}"]`).waitFor();
   await alice.page.locator(`#peer-list [data-peer="${bobId}"]`).waitFor();
+  await acceptRequest(bob.page, aliceId);
   await openConv(alice, bobId);
   await openConv(bob, aliceId);
 });
