@@ -75,8 +75,15 @@ impl Outbox {
         lock(&self.ready).remove(key);
     }
 
+    /// Which of `keys` have read their backlog, so a new message (or timer) goes to them
+    /// directly. Call it on the store thread, in the job that queued it (see `send_chat`).
+    pub(super) fn ready_among(&self, keys: &[PublicKey]) -> Vec<PublicKey> {
+        let ready = lock(&self.ready);
+        keys.iter().filter(|k| ready.contains(k)).copied().collect()
+    }
+
     /// A new unique message id.
-    fn message_id(&self) -> String {
+    pub(super) fn message_id(&self) -> String {
         let n = self.next_msg.fetch_add(1, Ordering::Relaxed);
         format!("{:016x}-{n}", rand::random::<u64>())
     }
@@ -202,12 +209,7 @@ impl Node {
                 .store()
                 .call(move |s| {
                     s.enqueue(&message, &to)?;
-                    let ready = lock(&node.inner.outbox.ready);
-                    Ok::<_, StoreError>(
-                        to.into_iter()
-                            .filter(|k| ready.contains(k))
-                            .collect::<Vec<_>>(),
-                    )
+                    Ok::<_, StoreError>(node.inner.outbox.ready_among(&to))
                 })
                 .await??;
         }
@@ -252,10 +254,11 @@ impl Node {
                         .into_iter()
                         .filter(|r| r.creator == Some(me) && r.members.contains(&remote))
                         .collect();
-                    Ok((rooms, s.pending_for(&remote)?))
+                    let timers = s.pending_timers_for(&remote)?;
+                    Ok((rooms, s.pending_for(&remote)?, timers))
                 })
                 .await;
-            let (rooms, pending) = match pending {
+            let (rooms, pending, timers) = match pending {
                 Ok(Ok(found)) => found,
                 Ok(Err(e)) => {
                     tracing::warn!("cannot read the outbox: {e}");
@@ -268,12 +271,30 @@ impl Node {
                     return;
                 }
             }
+            // Our timer settings go between the messages queued before and after them, so a
+            // message sent before a timer keeps no expiry on the other side either.
+            let mut timers = timers.into_iter().peekable();
+            let next_timer = |timers: &mut std::iter::Peekable<_>, before: Option<i64>| {
+                timers.next_if(|t: &store::PendingTimer| before.is_none_or(|seq| t.after_seq < seq))
+            };
             for message in pending {
+                while let Some(timer) = next_timer(&mut timers, Some(message.seq)) {
+                    let payload: Outgoing = timer.to_payload().to_bytes().into();
+                    if !node.push_chat(&remote, &timer.id, payload).await {
+                        return;
+                    }
+                }
                 let payload: Outgoing = message.to_payload().to_bytes().into();
                 if !node.push_chat(&remote, &message.id, payload).await {
                     return;
                 }
                 node.mark_sent(remote, message.id);
+            }
+            while let Some(timer) = next_timer(&mut timers, None) {
+                let payload: Outgoing = timer.to_payload().to_bytes().into();
+                if !node.push_chat(&remote, &timer.id, payload).await {
+                    return;
+                }
             }
             node.emit_contacts();
         });
@@ -290,7 +311,7 @@ impl Node {
 
     /// [`Node::push`] for our chat `id`: the session owes us its ack from now on (recorded
     /// before the write, so the ack cannot arrive first; PROTOCOL.md §5).
-    async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {
+    pub(super) async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {
         let Some((queue, shared)) = self.inner.sessions.queue_and_shared(peer) else {
             return false;
         };

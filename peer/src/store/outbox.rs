@@ -67,7 +67,7 @@ impl Store {
             ));
         }
         let tx = self.conn.savepoint()?;
-        let seq = insert(&tx, msg, MessageDirection::Outgoing)?
+        let seq = insert(&tx, msg, MessageDirection::Outgoing, self.timer_unit_ms)?
             .ok_or_else(|| StoreError::Duplicate(format!("message id {:?}", msg.id)))?;
         {
             let mut row = tx.prepare_cached(

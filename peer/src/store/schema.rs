@@ -237,8 +237,57 @@ CREATE TABLE room_member_names (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 6: disappearing messages (PROTOCOL.md §5 `timer`, §8.6; `timers.rs`).
+///
+/// * `messages.expires_at`: when the message is deleted (Unix ms), fixed when it is stored from
+///   its conversation's timer at that moment; NULL keeps it. A partial index finds the next
+///   expiry with one seek, so the store thread sleeps until then instead of polling.
+/// * `timers`: the current setting per conversation with who set it and when, which decides
+///   between concurrent changes (latest `set_at`, ties by key).
+/// * `timer_changes`: accepted settings, for the conversation's timeline ("Alice set
+///   disappearing messages to 1 hour"); `after_seq` places them like `room_changes`. At most
+///   [`super::timers::MAX_TIMER_CHANGES`] per conversation: a contact sending settings in a
+///   loop cannot grow it.
+/// * `timer_outbox`: our latest setting still owed to each recipient (one row per recipient and
+///   conversation, replaced by a newer setting), removed by its `ack`.
+const V6: &str = r#"
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE timers (
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    seconds   INTEGER NOT NULL CHECK (seconds >= 0),
+    set_at    INTEGER NOT NULL,
+    set_by    TEXT NOT NULL CHECK (length(set_by) = 44),
+    PRIMARY KEY (conv_kind, conv_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE timer_changes (
+    id        INTEGER PRIMARY KEY,
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    by_key    TEXT NOT NULL CHECK (length(by_key) = 44),
+    seconds   INTEGER NOT NULL CHECK (seconds >= 0),
+    set_at    INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX timer_changes_by_conversation ON timer_changes (conv_kind, conv_id, id);
+
+CREATE TABLE timer_outbox (
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    msg_id    TEXT NOT NULL,
+    seconds   INTEGER NOT NULL CHECK (seconds >= 0),
+    set_at    INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL,
+    PRIMARY KEY (recipient, conv_kind, conv_id)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -326,7 +375,10 @@ mod tests {
                 "room_member_names",
                 "room_members",
                 "rooms",
-                "settings"
+                "settings",
+                "timer_changes",
+                "timer_outbox",
+                "timers"
             ]
         );
         // Running again is a no-op, not a "table already exists" error.
