@@ -189,8 +189,8 @@ impl StoreHandle {
                         expiry.sweep(&mut store);
                         continue;
                     }
-                    let index_in = backlog
-                        .then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
+                    let index_in =
+                        backlog.then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
                     let wait = match (index_in, expiry.wait()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -200,10 +200,11 @@ impl StoreHandle {
                             Ok(first) => first,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
                                 if backlog && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR {
-                                    backlog = store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
-                                        tracing::warn!("cannot update the search index: {e}");
-                                        false
-                                    });
+                                    backlog =
+                                        store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
+                                            tracing::warn!("cannot update the search index: {e}");
+                                            false
+                                        });
                                 }
                                 continue;
                             }

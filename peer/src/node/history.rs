@@ -138,8 +138,7 @@ impl Node {
                             || page.messages.first().is_some_and(|f| c.after_seq >= f.seq)
                     })
                     .filter(|c| {
-                        !page.has_newer
-                            || page.messages.last().is_some_and(|l| c.after_seq < l.seq)
+                        !page.has_newer || page.messages.last().is_some_and(|l| c.after_seq < l.seq)
                     })
                     .collect();
                 let timer = timer_of(s, &conv)?;

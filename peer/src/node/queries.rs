@@ -205,38 +205,40 @@ impl Node {
         let my_name = self.name();
         let result = self
             .store()
-            .call(move |s| -> store::Result<(Vec<HistoryEntry>, bool, Option<u64>)> {
-                let mut page = s.history(&conv, before, limit + 1)?;
-                let has_more = page.len() > limit;
-                if has_more {
-                    page.remove(0);
-                }
-                // Timer lines are placed like room changes (below).
-                let from = page.first().filter(|_| has_more).map(|m| m.seq);
-                let timers = s
-                    .timer_changes(&conv)?
-                    .into_iter()
-                    .filter(|c| from.is_none_or(|f| c.after_seq >= f))
-                    .filter(|c| before.is_none_or(|b| c.after_seq < b))
-                    .collect();
-                let timer = super::timers::timer_of(s, &conv)?;
-                let changes = match &conv {
-                    Conversation::Room(id) => {
-                        let from = page.first().filter(|_| has_more).map(|m| m.seq);
-                        s.room_changes(id)?
-                            .into_iter()
-                            .filter(|c| from.is_none_or(|f| c.after_seq >= f))
-                            .filter(|c| before.is_none_or(|b| c.after_seq < b))
-                            .collect()
+            .call(
+                move |s| -> store::Result<(Vec<HistoryEntry>, bool, Option<u64>)> {
+                    let mut page = s.history(&conv, before, limit + 1)?;
+                    let has_more = page.len() > limit;
+                    if has_more {
+                        page.remove(0);
                     }
-                    _ => Vec::new(),
-                };
-                Ok((
-                    entries(s, page, changes, timers, &me, &my_name)?,
-                    has_more,
-                    timer,
-                ))
-            })
+                    // Timer lines are placed like room changes (below).
+                    let from = page.first().filter(|_| has_more).map(|m| m.seq);
+                    let timers = s
+                        .timer_changes(&conv)?
+                        .into_iter()
+                        .filter(|c| from.is_none_or(|f| c.after_seq >= f))
+                        .filter(|c| before.is_none_or(|b| c.after_seq < b))
+                        .collect();
+                    let timer = super::timers::timer_of(s, &conv)?;
+                    let changes = match &conv {
+                        Conversation::Room(id) => {
+                            let from = page.first().filter(|_| has_more).map(|m| m.seq);
+                            s.room_changes(id)?
+                                .into_iter()
+                                .filter(|c| from.is_none_or(|f| c.after_seq >= f))
+                                .filter(|c| before.is_none_or(|b| c.after_seq < b))
+                                .collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    Ok((
+                        entries(s, page, changes, timers, &me, &my_name)?,
+                        has_more,
+                        timer,
+                    ))
+                },
+            )
             .await;
         match result {
             Ok(Ok((messages, has_more, timer))) => Ok(Event::History {

@@ -208,7 +208,8 @@ impl Node {
                     return Ok(None);
                 }
             }
-            s.apply_timer(&conversation, &peer, seconds, set_at).map(Some)
+            s.apply_timer(&conversation, &peer, seconds, set_at)
+                .map(Some)
         });
         let node = self.clone();
         Some(Box::pin(async move {

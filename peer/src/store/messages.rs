@@ -135,7 +135,13 @@ impl Store {
     /// (sender, id) was already stored (a retransmission: acknowledge it, do not show it).
     /// Once this returns the message is on disk, so it is safe to send the `ack`.
     pub fn insert_incoming(&mut self, msg: &ChatMessage) -> Result<bool> {
-        Ok(insert(&self.conn, msg, MessageDirection::Incoming, self.timer_unit_ms)?.is_some())
+        Ok(insert(
+            &self.conn,
+            msg,
+            MessageDirection::Incoming,
+            self.timer_unit_ms,
+        )?
+        .is_some())
     }
 
     /// Up to `limit` messages of `conversation` older than `before` (a `seq`; `None` for the

@@ -102,10 +102,12 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Peers that are owed at least one message: whom to redial.
+    /// Peers that are owed at least one message or timer setting (`timers.rs`): whom to
+    /// redial.
     pub fn peers_with_pending(&self) -> Result<Vec<PublicKey>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT recipient FROM outbox WHERE state < 2 ORDER BY recipient",
+            "SELECT recipient FROM outbox WHERE state < 2
+             UNION SELECT recipient FROM timer_outbox ORDER BY recipient",
         )?;
         let rows = stmt.query_map([], |row| key_at(row, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

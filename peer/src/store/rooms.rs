@@ -173,9 +173,7 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<Option<Room>> {
         creator,
         member_names,
         timer_seconds: tx
-            .prepare_cached(
-                "SELECT seconds FROM timers WHERE conv_kind = 'room' AND conv_id = ?1",
-            )?
+            .prepare_cached("SELECT seconds FROM timers WHERE conv_kind = 'room' AND conv_id = ?1")?
             .query_row([id], |r| r.get::<_, i64>(0))
             .optional()?
             .map_or(0, from_sql_time),

@@ -200,7 +200,13 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (conv_kind, conv_id) DO UPDATE
              SET seconds = excluded.seconds, set_at = excluded.set_at, set_by = excluded.set_by",
-            params![kind, id, to_sql_time(seconds), to_sql_time(set_at), by.to_base64()],
+            params![
+                kind,
+                id,
+                to_sql_time(seconds),
+                to_sql_time(set_at),
+                by.to_base64()
+            ],
         )?;
         let after_seq: i64 =
             tx.query_row("SELECT coalesce(max(seq), 0) FROM messages", [], |r| {
@@ -208,12 +214,20 @@ impl Store {
             })?;
         // A new setting equal to the old one in effect (a repeat by someone else) still moves
         // `set_at` forward, but the timeline only says what changed.
-        let shown = current.is_none_or(|c| c.seconds != seconds) && !(current.is_none() && seconds == 0);
+        let shown =
+            current.is_none_or(|c| c.seconds != seconds) && !(current.is_none() && seconds == 0);
         if shown {
             tx.execute(
                 "INSERT INTO timer_changes (conv_kind, conv_id, by_key, seconds, set_at, after_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![kind, id, by.to_base64(), to_sql_time(seconds), to_sql_time(set_at), after_seq],
+                params![
+                    kind,
+                    id,
+                    by.to_base64(),
+                    to_sql_time(seconds),
+                    to_sql_time(set_at),
+                    after_seq
+                ],
             )?;
             tx.execute(
                 "DELETE FROM timer_changes WHERE conv_kind = ?1 AND conv_id = ?2 AND id NOT IN
@@ -396,12 +410,24 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let conv = Conversation::Peer(key(1));
         let change = s.apply_timer(&conv, &key(1), 3600, 100).unwrap();
-        assert!(matches!(change, TimerUpdate::Changed(TimerChange { seconds: 3600, .. })));
+        assert!(matches!(
+            change,
+            TimerUpdate::Changed(TimerChange { seconds: 3600, .. })
+        ));
         // Older, and the same again: nothing.
-        assert_eq!(s.apply_timer(&conv, &key(2), 300, 99).unwrap(), TimerUpdate::Stale);
-        assert_eq!(s.apply_timer(&conv, &key(1), 3600, 100).unwrap(), TimerUpdate::Stale);
+        assert_eq!(
+            s.apply_timer(&conv, &key(2), 300, 99).unwrap(),
+            TimerUpdate::Stale
+        );
+        assert_eq!(
+            s.apply_timer(&conv, &key(1), 3600, 100).unwrap(),
+            TimerUpdate::Stale
+        );
         // Same time: the larger key wins, the smaller loses.
-        assert_eq!(s.apply_timer(&conv, &key(0), 300, 100).unwrap(), TimerUpdate::Stale);
+        assert_eq!(
+            s.apply_timer(&conv, &key(0), 300, 100).unwrap(),
+            TimerUpdate::Stale
+        );
         assert!(matches!(
             s.apply_timer(&conv, &key(2), 300, 100).unwrap(),
             TimerUpdate::Changed(_)
@@ -409,8 +435,12 @@ mod tests {
         let t = s.timer(&conv).unwrap().unwrap();
         assert_eq!((t.seconds, t.set_at, t.by), (300, 100, key(2)));
         assert_eq!(s.timer_changes(&conv).unwrap().len(), 2);
-        assert!(s.apply_timer(&Conversation::Everyone, &key(1), 1, 1).is_err());
-        assert!(s.apply_timer(&conv, &key(1), MAX_TIMER_SECONDS + 1, 500).is_err());
+        assert!(s
+            .apply_timer(&Conversation::Everyone, &key(1), 1, 1)
+            .is_err());
+        assert!(s
+            .apply_timer(&conv, &key(1), MAX_TIMER_SECONDS + 1, 500)
+            .is_err());
     }
 
     #[test]
@@ -464,7 +494,8 @@ mod tests {
             .expect("a change");
         assert_eq!(change.set_at, 10_001);
         assert_eq!(
-            s.set_own_timer(&room, &me, 3600, 6, "t2", &[key(1)]).unwrap(),
+            s.set_own_timer(&room, &me, 3600, 6, "t2", &[key(1)])
+                .unwrap(),
             None
         );
         let owed = s.pending_timers_for(&key(2)).unwrap();
@@ -487,10 +518,14 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let conv = Conversation::Peer(key(1));
         for i in 0..(MAX_TIMER_CHANGES as u64 + 10) {
-            s.apply_timer(&conv, &key(1), 300 + (i % 2), 10 + i).unwrap();
+            s.apply_timer(&conv, &key(1), 300 + (i % 2), 10 + i)
+                .unwrap();
         }
         let changes = s.timer_changes(&conv).unwrap();
         assert_eq!(changes.len(), MAX_TIMER_CHANGES);
-        assert_eq!(changes.last().unwrap().set_at, 10 + MAX_TIMER_CHANGES as u64 + 9);
+        assert_eq!(
+            changes.last().unwrap().set_at,
+            10 + MAX_TIMER_CHANGES as u64 + 9
+        );
     }
 }

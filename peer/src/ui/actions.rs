@@ -474,7 +474,10 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
 
 /// `set_timer` {conversation, seconds} (PROTOCOL.md §8.6): a contact's `peer_id` or a
 /// `room:<id>`; seconds one of the presets.
-fn parse_set_timer(value: Value, req: Option<Value>) -> Result<(Action, Option<Value>), ActionError> {
+fn parse_set_timer(
+    value: Value,
+    req: Option<Value>,
+) -> Result<(Action, Option<Value>), ActionError> {
     #[derive(Deserialize)]
     struct Raw {
         conversation: String,
@@ -492,7 +495,8 @@ fn parse_set_timer(value: Value, req: Option<Value>) -> Result<(Action, Option<V
             "seconds must be one of 0, 300, 3600, 86400, 604800".into(),
         ));
     }
-    let conversation = Conversation::parse_ui_id(&raw.conversation).map_err(|e| fail(e.to_string()))?;
+    let conversation =
+        Conversation::parse_ui_id(&raw.conversation).map_err(|e| fail(e.to_string()))?;
     if conversation == Conversation::Everyone {
         return Err(fail(
             "only a contact's chat or a room has a disappearing-message timer".into(),
