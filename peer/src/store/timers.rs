@@ -249,9 +249,9 @@ impl Store {
         }))
     }
 
-    /// Our user set the timer of `conversation`: applied with `set_at` = max(`now`, current +
-    /// 1) and owed to every one of `recipients` as payload `msg_id` (replacing an older
-    /// setting still owed). `None` when the timer already has that value.
+    /// Our user set the timer of `conversation`: applied with `set_at` = max(`now`, the
+    /// current one's plus 1) and owed to every one of `recipients` as payload `msg_id`
+    /// (replacing an older setting still owed). `None` when the timer already has that value.
     pub fn set_own_timer(
         &mut self,
         conversation: &Conversation,
