@@ -7,6 +7,7 @@ import * as C from './commands.js';
 import { plainError } from './errors.js';
 import * as H from './history.js';
 import * as R from './requests.js';
+import * as T from './timer.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -114,6 +115,7 @@ const HANDLERS = {
 
   contacts(state, event, io) {
     S.applyContacts(state, event);
+    T.applyContactsTimers(state, event);
     // The first listing on a connection completes the snapshot: now fetch what was said meanwhile.
     if (state.connection.snapshotGen !== state.connection.generation) {
       state.connection.snapshotGen = state.connection.generation;
@@ -122,6 +124,7 @@ const HANDLERS = {
   },
 
   history(state, event) {
+    T.applyHistoryTimers(state, event);
     const c = S.applyHistory(state, event);
     if (c && Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);
   },
@@ -138,7 +141,12 @@ const HANDLERS = {
     H.applyConversationDeleted(state, event, io);
   },
 
+  timer(state, event) {
+    T.applyTimer(state, event);
+  },
+
   room(state, event, io) {
+    T.applyRoomTimer(state, event);
     const applied = S.applyRoom(state, event);
     if (!applied) return;
     const { room, isNew } = applied;
