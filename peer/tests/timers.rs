@@ -331,3 +331,50 @@ async fn a_strangers_timer_is_ignored_and_not_acknowledged() {
     let more = tokio::time::timeout(Duration::from_millis(500), snow.recv_payload()).await;
     assert!(more.is_err(), "unexpected payload {:?}", more.ok());
 }
+
+#[tokio::test]
+async fn an_export_of_a_stopped_peer_leaves_out_and_scrubs_what_expired() {
+    let da = tempdir();
+    let mut a = start_in("alice", da.path(), 0, UNIT);
+    let b = Peer::start_with("bob", UNIT);
+    let (ak, bk) = (a.public_key.clone(), b.public_key.clone());
+    let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
+    ua.connect_peer(b.p2p_port, &bk).await;
+    ub.wait_type("peer_connected").await;
+    ub.accept_request(&ak).await;
+    ua.say("kept from before", Some(&bk)).await;
+    set_timer(&mut ua, &bk, 300).await;
+    timer_seen(&mut ub, &ak, 300, &ak).await;
+    let word = format!("vanishingword{}", rand::random::<u32>());
+    let sent_at = Instant::now();
+    ua.say(&word, Some(&bk)).await;
+    ub.hear(&word).await;
+    drop(ua);
+    assert!(a.terminate().success());
+    assert!(sent_at.elapsed() < FIVE_MIN, "stopped before it expired");
+    tokio::time::sleep(FIVE_MIN.saturating_sub(sent_at.elapsed()) + Duration::from_millis(300))
+        .await;
+
+    let export = std::process::Command::new(common::BIN)
+        .args(["export", "--format", "txt", "--data-dir"])
+        .arg(da.path())
+        .output()
+        .expect("run export");
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let text = String::from_utf8_lossy(&export.stdout);
+    assert!(text.contains("kept from before"), "{text}");
+    assert!(!text.contains(&word), "{text}");
+    // Deleted the way a local delete is: gone from every byte of the data directory.
+    for entry in std::fs::read_dir(da.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(word.len()).any(|w| w == word.as_bytes()),
+            "the expired text is still in the data directory"
+        );
+    }
+}

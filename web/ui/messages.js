@@ -14,7 +14,7 @@ import { timerText } from './timer.js';
 
 /** A timeline line's words: a room change, or a disappearing-message timer setting. */
 function changeText(state, message) {
-  return message.change.timer ? timerText(state, message.change) : roomChangeText(state, message.change, message.conv);
+  return message.change.timer ? timerText(state, message.change, message.conv) : roomChangeText(state, message.change, message.conv);
 }
 
 const TICK = 'M1.5 8.5 5 12l7.5-8';

@@ -65,10 +65,12 @@ function timerItem(convId, entry, seq) {
 }
 
 /** "You turned off disappearing messages" / "Alice set disappearing messages to 1 hour". */
-export function timerText(state, change) {
+export function timerText(state, change, convId = null) {
   const own = state.info?.public_key;
   const mine = change.by === 'me' || change.by === own;
-  const who = mine ? 'You' : S.peerLabel(state.peers.get(change.by));
+  // In a room, a member we never met is named as the room's creator named it.
+  const room = convId ? state.rooms.get(convId) : null;
+  const who = mine ? 'You' : room ? S.memberLabel(state, change.by, room) : S.peerLabel(state.peers.get(change.by));
   return change.seconds === 0
     ? `${who} turned off disappearing messages`
     : `${who} set disappearing messages to ${timerWords(change.seconds)}`;
