@@ -205,6 +205,9 @@ impl StoreHandle {
                                             tracing::warn!("cannot update the search index: {e}");
                                             false
                                         });
+                                    // One step per idle interval, as before expiry shared
+                                    // this wait.
+                                    idle_since = Instant::now();
                                 }
                                 continue;
                             }
@@ -402,6 +405,53 @@ mod tests {
         tokio::time::sleep(INDEX_WHEN_IDLE_FOR * 3).await;
         let waiting = handle.call(|s| s.index_backlog(0).unwrap()).await.unwrap();
         assert!(!waiting, "indexed while idle");
+    }
+
+    #[tokio::test]
+    async fn an_expired_message_is_deleted_when_due_and_what_expired_before_start_at_once() {
+        let sender = *Identity::generate().public_key();
+        let conv = Conversation::Peer(sender);
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_timer_unit_ms(1);
+        store.apply_timer(&conv, &sender, 300, 1).unwrap();
+        // Expired while "stopped": stored long ago.
+        store
+            .insert_incoming(&ChatMessage {
+                received_at: 1_000,
+                ..chat(sender, "old")
+            })
+            .unwrap();
+        let (told, gone) = std::sync::mpsc::channel();
+        store.set_expiry_listener(Box::new(move |expired| {
+            for m in expired {
+                let _ = told.send((m.id, Instant::now()));
+            }
+        }));
+        let handle = StoreHandle::spawn(store).unwrap();
+        let (id, _) = gone.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(id, "old", "swept at start");
+        let stored_at = Instant::now();
+        let fresh = ChatMessage {
+            received_at: crate::event::now_ms(),
+            ..chat(sender, "fresh")
+        };
+        handle
+            .call(move |s| s.insert_incoming(&fresh).unwrap())
+            .await
+            .unwrap();
+        // No job comes: the thread wakes for the expiry itself (300 ms of test seconds).
+        let (id, at) = gone.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(id, "fresh");
+        let waited = at - stored_at;
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+        let left = handle
+            .call(move |s| s.history(&conv, None, 10).unwrap().len())
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[tokio::test]

@@ -540,6 +540,31 @@ mod tests {
     }
 
     #[test]
+    fn a_version_5_database_keeps_its_messages_and_none_of_them_expires() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &[V1, V2, V3, V4, V5]).unwrap();
+        let bob = crypto_core::PublicKey::from_bytes([2; 32]).to_base64();
+        conn.execute_batch(&format!(
+            "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                 received_at, direction)
+             VALUES ('peer', '{bob}', '{bob}', 'm1', 'kept', 1, 2, 'in');"
+        ))
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), 6);
+        let (text, expires): (String, Option<i64>) = conn
+            .query_row("SELECT text, expires_at FROM messages", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((text.as_str(), expires), ("kept", None));
+        let timers: i64 = conn
+            .query_row("SELECT count(*) FROM timers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(timers, 0, "every conversation starts with its timer off");
+    }
+
+    #[test]
     fn migrations_run_in_order_and_only_once() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn, &["CREATE TABLE a (x INTEGER);"]).unwrap();
