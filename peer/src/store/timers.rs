@@ -513,6 +513,52 @@ mod tests {
         assert_eq!(s.pending_timers_for(&key(1)).unwrap().len(), 1);
     }
 
+    /// What the timer lookup adds to every insert (`cargo test -p peer --lib
+    /// store::timers::tests::insert_cost -- --ignored --nocapture`): the statement of
+    /// `messages.rs` against the same insert without the subquery, with no timer set and with
+    /// one, 100,000 chats each, in one transaction as the store thread's groups are.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn insert_cost() {
+        const PLAIN: &str = "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text,
+                 sent_at, received_at, direction) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in')
+             ON CONFLICT (sender, msg_id) DO NOTHING";
+        let n = 100_000;
+        let run = |mode: &str| -> f64 {
+            let mut s = Store::open_in_memory().unwrap();
+            let conv = Conversation::Peer(key(1));
+            if mode == "timer on" {
+                s.apply_timer(&conv, &key(1), 3600, 1).unwrap();
+            }
+            s.begin_group().unwrap();
+            let started = std::time::Instant::now();
+            for i in 0..n {
+                let m = ChatMessage {
+                    text: format!("message {i} with about a hundred bytes of ordinary chat text, give or take {}", i * 7919),
+                    ..chat(&conv, 1, &format!("m{i}"), 1_000 + i as u64)
+                };
+                if mode == "no subquery" {
+                    let (kind, id) = m.conversation.to_sql();
+                    s.conn
+                        .prepare_cached(PLAIN)
+                        .unwrap()
+                        .execute(params![kind, id, m.sender.to_base64(), m.id, m.text, 1, 2])
+                        .unwrap();
+                } else {
+                    s.insert_incoming(&m).unwrap();
+                }
+            }
+            let per = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+            s.commit_group().unwrap();
+            per
+        };
+        for round in 0..2 {
+            for mode in ["no subquery", "timer off", "timer on"] {
+                println!("round {round}: insert {mode}: {:.2} us/chat", run(mode));
+            }
+        }
+    }
+
     #[test]
     fn the_timeline_of_a_conversation_is_bounded() {
         let mut s = Store::open_in_memory().unwrap();
