@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, acceptRequest } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish, acceptRequest } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/debug/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -81,7 +81,7 @@ test('the header sets a timer, both timelines say so, and a later message vanish
   const started = Date.now();
   await say(alice, 'this one disappears');
   await bob.page.locator('#messages .msg-text', { hasText: 'this one disappears' }).waitFor();
-  await screenshot(bob.page, 'timer-before-expiry');
+  publish(await screenshot(bob.page, 'timer-before-expiry'), 'timer');
   for (const side of [alice, bob]) {
     await side.page.locator('#messages .msg-text', { hasText: 'this one disappears' }).waitFor({ state: 'detached', timeout: 15000 });
   }
