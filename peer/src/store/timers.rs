@@ -482,6 +482,23 @@ mod tests {
     }
 
     #[test]
+    fn our_message_that_expires_while_queued_is_never_sent_and_leaves_the_index() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.set_timer_unit_ms(1);
+        let (me, bob) = (key(9), key(1));
+        let conv = Conversation::Peer(bob);
+        s.apply_timer(&conv, &me, 300, 1).unwrap();
+        let mut ours = chat(&conv, 9, "queued", 5_000);
+        ours.text = "the word zanzibarquokka".into();
+        s.enqueue(&ours, &[bob]).unwrap();
+        assert!(!s.index_backlog(usize::MAX).unwrap());
+        assert_eq!(s.pending_for(&bob).unwrap().len(), 1);
+        assert_eq!(s.sweep_expired(5_300).unwrap(), 1);
+        assert!(s.pending_for(&bob).unwrap().is_empty(), "not sent any more");
+        assert!(s.search("zanzibar", None, 10).unwrap().hits.is_empty());
+    }
+
+    #[test]
     fn our_setting_always_wins_locally_and_is_owed_until_acknowledged() {
         let mut s = Store::open_in_memory().unwrap();
         let me = key(9);
