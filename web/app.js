@@ -8,6 +8,7 @@
 //   ui/history.js   search, opening a chat at a found message, deleting on this device
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js,
 //                   ui/search-view.js
+//   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -27,6 +28,7 @@ import * as H from './ui/history.js';
 import * as R from './ui/requests.js';
 import * as N from './ui/notify.js';
 import * as Convo from './ui/convo.js';
+import * as T from './ui/timer.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -85,6 +87,7 @@ function wire(state, act) {
   click('empty-share-invite', C.shareInvite);
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
   click('new-room', (st) => C.openRoomDialog(st));
+  T.wireTimer((seconds) => act((st, io) => T.setTimer(st, io, st.ui.active, seconds)));
   submit('room-form', (st, io) => (st.ui.roomEditing
     ? C.changeRoom(st, io, st.ui.roomEditing, roomFormValues())
     : C.createRoom(st, io, roomFormValues())));

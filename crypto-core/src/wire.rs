@@ -351,6 +351,18 @@ pub enum Payload {
         /// The new name (receivers clean it and never let an empty one replace a stored name).
         name: String,
     },
+    /// The sender set the disappearing-message timer of a conversation (PROTOCOL.md §5): the
+    /// direct conversation between sender and receiver, or `room`. Acknowledged like a chat.
+    Timer {
+        /// Sender-chosen unique id (the `ack` names it).
+        id: String,
+        /// How long each message lives after it is stored, in seconds; 0 turns it off.
+        seconds: u64,
+        /// When it was set, Unix ms: the latest setting wins (ties: the larger key).
+        set_at: u64,
+        /// The room whose timer it is; absent for the direct conversation.
+        room: Option<String>,
+    },
 }
 
 impl Payload {
@@ -440,6 +452,20 @@ impl Payload {
                 }
             }
             "ack" => Payload::Ack { id },
+            "timer" => Payload::Timer {
+                id,
+                seconds: json["seconds"]
+                    .as_u64()
+                    .ok_or_else(|| malformed("seconds must be a non-negative integer"))?,
+                set_at: json["set_at"]
+                    .as_u64()
+                    .ok_or_else(|| malformed("set_at must be a non-negative integer"))?,
+                room: match json.take("room") {
+                    None | Some(Json::Null) => None,
+                    Some(Json::String(room)) => Some(room.into_owned()),
+                    Some(_) => return Err(malformed("room must be a string")),
+                },
+            },
             "room" => Payload::Room {
                 id,
                 name: take_string(&mut json, "name")?.into_owned(),
@@ -479,7 +505,8 @@ impl Payload {
             | Payload::Room { id, .. }
             | Payload::Reaction { id, .. }
             | Payload::Edit { id, .. }
-            | Payload::Delete { id, .. } => id,
+            | Payload::Delete { id, .. }
+            | Payload::Timer { id, .. } => id,
             Payload::Keepalive | Payload::Name { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
@@ -585,6 +612,21 @@ impl Payload {
             }
             Payload::Name { name } => {
                 object.string("kind", "name").string("name", name);
+            }
+            Payload::Timer {
+                id,
+                seconds,
+                set_at,
+                room,
+            } => {
+                object
+                    .string("kind", "timer")
+                    .string("id", id)
+                    .number("seconds", *seconds)
+                    .number("set_at", *set_at);
+                if let Some(room) = room {
+                    object.string("room", room);
+                }
             }
         }
         object.finish();
@@ -750,6 +792,41 @@ mod tests {
         assert_eq!(rename.to_bytes(), br#"{"kind":"name","name":"Bob B"}"#);
         assert_eq!(Payload::parse(&rename.to_bytes()).unwrap(), rename);
         assert!(Payload::parse(br#"{"kind":"name"}"#).is_err());
+        for timer in [
+            Payload::Timer {
+                id: "t1".into(),
+                seconds: 3600,
+                set_at: 1_700_000_000_000,
+                room: None,
+            },
+            Payload::Timer {
+                id: "t2".into(),
+                seconds: 0,
+                set_at: 5,
+                room: Some("r1".into()),
+            },
+        ] {
+            assert_eq!(Payload::parse(&timer.to_bytes()).unwrap(), timer);
+        }
+        assert_eq!(
+            Payload::Timer {
+                id: "t".into(),
+                seconds: 300,
+                set_at: 9,
+                room: None
+            }
+            .to_bytes(),
+            br#"{"kind":"timer","id":"t","seconds":300,"set_at":9}"#
+        );
+        for bad in [
+            &br#"{"kind":"timer","id":"t","set_at":1}"#[..],
+            br#"{"kind":"timer","id":"t","seconds":-1,"set_at":1}"#,
+            br#"{"kind":"timer","id":"t","seconds":1}"#,
+            br#"{"kind":"timer","id":"","seconds":1,"set_at":1}"#,
+            br#"{"kind":"timer","id":"t","seconds":1,"set_at":1,"room":5}"#,
+        ] {
+            assert!(Payload::parse(bad).is_err());
+        }
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);

@@ -206,6 +206,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     let mut store = store;
     let name = own_name_at_start(&mut store, &args.name);
+    store.set_timer_unit_ms(args.timer_unit_ms);
     let node = Node::with_limits(
         NodeConfig {
             identity,
@@ -234,6 +235,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         },
     );
     node.start_request_expiry();
+    node.start_timers();
     let web_addr = resolve(&args.web_host, args.web_port).await?;
     let web_listener = TcpListener::bind(web_addr)
         .await

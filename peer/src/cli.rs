@@ -91,6 +91,15 @@ pub struct RunArgs {
         default_value_t = 1_000
     )]
     pub redial_base_ms: u64,
+    /// How long one second of a disappearing-message timer lasts, in milliseconds (tests
+    /// only: 1 makes "5 minutes" 300 ms).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_TIMER_UNIT_MS",
+        default_value_t = 1_000
+    )]
+    pub timer_unit_ms: u64,
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,

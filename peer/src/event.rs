@@ -81,6 +81,8 @@ pub struct ContactInfo {
     pub verified: bool,
     /// Has a live session now.
     pub online: bool,
+    /// The disappearing-message timer of our direct conversation, seconds; 0 = off.
+    pub timer: u64,
 }
 
 /// One entry of a `history` event: a chat message, or in a room a change of the room
@@ -95,6 +97,22 @@ pub enum HistoryEntry {
     Chat(HistoryMessage),
     /// An accepted change of the room, in timeline order.
     RoomChange(RoomChangeInfo),
+    /// A setting of the disappearing-message timer, in timeline order.
+    Timer(TimerChangeInfo),
+}
+
+/// A setting of a conversation's disappearing-message timer as a `history` entry
+/// (PROTOCOL.md §8.6).
+#[derive(Debug, Clone, Serialize)]
+pub struct TimerChangeInfo {
+    /// The newest message `seq` when it was applied: the line goes after that message.
+    pub seq: i64,
+    /// Who set it (`"me"` or a peer_id).
+    pub by: String,
+    /// The new timer in seconds; 0 = off.
+    pub seconds: u64,
+    /// When it was set, Unix ms.
+    pub set_at: u64,
 }
 
 /// A room change as the UI sees it (a `history` entry; the `room_change` event carries the
@@ -431,6 +449,8 @@ pub enum Event {
         /// Members' display names where known (peer_id -> name): a contact's own name, else
         /// the one the creator gave it. Display only, never an identity.
         names: std::collections::BTreeMap<String, String>,
+        /// The room's disappearing-message timer, seconds; 0 = off.
+        timer: u64,
     },
     /// The creator changed a room's name or membership (PROTOCOL.md §8.4).
     RoomChange {
@@ -461,6 +481,10 @@ pub enum Event {
         /// Answering `history_around`: whether newer messages exist after the page.
         #[serde(skip_serializing_if = "Option::is_none")]
         has_newer: Option<bool>,
+        /// The conversation's disappearing-message timer, seconds (0 = off); absent where
+        /// there is none ("everyone", requests).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timer: Option<u64>,
     },
     /// The answer to `search` (to the asking client only).
     SearchResults {
@@ -482,6 +506,20 @@ pub enum Event {
         /// `"me"` or the sender's peer_id, as the action named it; null: every message with
         /// that id in the conversation.
         from: Option<String>,
+        /// `"expired"` when its disappearing-message timer ran out; absent for a user's delete.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    },
+    /// A conversation's disappearing-message timer changed (PROTOCOL.md §8.8).
+    Timer {
+        /// The conversation (a peer_id or `room:<id>`).
+        conversation: String,
+        /// Seconds each new message lives; 0 = off.
+        seconds: u64,
+        /// Who set it: `"me"` or a peer_id.
+        by: String,
+        /// When it was set, Unix ms.
+        set_at: u64,
     },
     /// A conversation's history was deleted on this device (`delete_conversation`).
     ConversationDeleted {

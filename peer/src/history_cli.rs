@@ -51,7 +51,17 @@ fn open(dir: &Path) -> anyhow::Result<Store> {
         );
     }
     match Store::open_with_timeout(&path, LOCK_WAIT) {
-        Ok(store) => Ok(store),
+        Ok(mut store) => {
+            // What expired while the peer was stopped goes first, as the peer itself does at
+            // start (PROTOCOL.md §8.8): a search or an export never shows it.
+            while store
+                .sweep_expired(crate::event::now_ms())
+                .context("cannot delete expired messages")?
+                > 0
+            {}
+            store.scrub_if_needed();
+            Ok(store)
+        }
         Err(StoreError::Locked) => anyhow::bail!(
             "the peer for this data directory is running; search from its page \
              (`p2p-chat url` prints its address), or stop it first"

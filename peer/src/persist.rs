@@ -4,7 +4,9 @@
 //! returns a future of the answer.
 //!
 //! When no job has come for a moment, the thread indexes newly stored messages for search in
-//! small batches (`store/search.rs` says why that is not done per insert).
+//! small batches (`store/search.rs` says why that is not done per insert). It also deletes
+//! disappearing messages when they expire (`store/timers.rs`): it sleeps until the next expiry
+//! the store knows of, sweeps at start what expired while the peer was stopped, and never polls.
 //!
 //! Group commit: the thread takes every job already queued (up to [`MAX_GROUP`]) and runs them
 //! in one transaction, then answers them all once that transaction is committed. A burst of
@@ -13,6 +15,7 @@
 
 use std::future::Future;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -27,6 +30,54 @@ const INDEX_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_milli
 /// Text indexed per idle step, in bytes (a few ms of work: ~650 chats of 100 B, or four of
 /// 16 KiB), so a job arriving meanwhile waits little.
 const INDEX_BATCH: usize = 64 * 1024;
+
+/// The longest the thread sleeps towards an expiry before looking at the clock again: the wall
+/// clock may jump (suspend, a correction) while a monotonic timeout runs.
+const EXPIRY_RECHECK: Duration = Duration::from_secs(60);
+
+/// When the next stored message expires (wall clock, Unix ms), as the store last said.
+struct Expiry {
+    next: Option<u64>,
+}
+
+impl Expiry {
+    fn read(store: &Store) -> Self {
+        let next = store.next_expiry().unwrap_or_else(|e| {
+            tracing::warn!("cannot read when messages expire: {e}");
+            None
+        });
+        Self { next }
+    }
+
+    fn due(&self) -> bool {
+        self.next.is_some_and(|at| at <= crate::event::now_ms())
+    }
+
+    /// How long to sleep before it is due (at most [`EXPIRY_RECHECK`]); `None`: nothing expires.
+    fn wait(&self) -> Option<Duration> {
+        let at = self.next?;
+        let left = at.saturating_sub(crate::event::now_ms());
+        Some(Duration::from_millis(left).min(EXPIRY_RECHECK))
+    }
+
+    /// Deletes one batch of expired messages, scrubs, and reads the next expiry.
+    fn sweep(&mut self, store: &mut Store) {
+        match store.sweep_expired(crate::event::now_ms()) {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!("{n} disappearing message(s) expired and were deleted");
+                }
+                store.scrub_if_needed();
+                *self = Self::read(store);
+            }
+            Err(e) => {
+                tracing::warn!("cannot delete expired messages: {e}");
+                // Try again later rather than spin on a failing statement.
+                self.next = Some(crate::event::now_ms() + EXPIRY_RECHECK.as_millis() as u64);
+            }
+        }
+    }
+}
 
 /// Runs after the group's commit; `true` if it committed.
 type Answer = Box<dyn FnOnce(bool) + Send>;
@@ -129,24 +180,43 @@ impl StoreHandle {
                 let mut group = Vec::new();
                 // Messages wait for the search index until the thread is idle (store/search.rs).
                 let mut backlog = true;
+                let mut idle_since = Instant::now();
+                // The next message to disappear (store/timers.rs): swept when due, at start
+                // too (what expired while the peer was stopped), never polled for.
+                let mut expiry = Expiry::read(&store);
                 loop {
-                    let first = if backlog {
-                        match queue.recv_timeout(INDEX_WHEN_IDLE_FOR) {
+                    if expiry.due() {
+                        expiry.sweep(&mut store);
+                        continue;
+                    }
+                    let index_in =
+                        backlog.then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
+                    let wait = match (index_in, expiry.wait()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    let first = match wait {
+                        Some(wait) => match queue.recv_timeout(wait) {
                             Ok(first) => first,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
-                                backlog = store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
-                                    tracing::warn!("cannot update the search index: {e}");
-                                    false
-                                });
+                                if backlog && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR {
+                                    backlog =
+                                        store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
+                                            tracing::warn!("cannot update the search index: {e}");
+                                            false
+                                        });
+                                    // One step per idle interval, as before expiry shared
+                                    // this wait.
+                                    idle_since = Instant::now();
+                                }
                                 continue;
                             }
                             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                        }
-                    } else {
-                        match queue.recv() {
+                        },
+                        None => match queue.recv() {
                             Ok(first) => first,
                             Err(_) => break,
-                        }
+                        },
                     };
                     group.extend(first);
                     while group.len() < MAX_GROUP {
@@ -155,9 +225,11 @@ impl StoreHandle {
                             Err(_) => break,
                         }
                     }
-                    // Any job may have stored messages.
+                    // Any job may have stored messages (to index, or with an expiry).
                     backlog = true;
                     run_group(&mut store, &mut group);
+                    idle_since = Instant::now();
+                    expiry = Expiry::read(&store);
                 }
                 if let Err(e) = store.close() {
                     tracing::warn!("closing the database: {e}");
@@ -334,6 +406,53 @@ mod tests {
         tokio::time::sleep(INDEX_WHEN_IDLE_FOR * 3).await;
         let waiting = handle.call(|s| s.index_backlog(0).unwrap()).await.unwrap();
         assert!(!waiting, "indexed while idle");
+    }
+
+    #[tokio::test]
+    async fn an_expired_message_is_deleted_when_due_and_what_expired_before_start_at_once() {
+        let sender = *Identity::generate().public_key();
+        let conv = Conversation::Peer(sender);
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_timer_unit_ms(1);
+        store.apply_timer(&conv, &sender, 300, 1).unwrap();
+        // Expired while "stopped": stored long ago.
+        store
+            .insert_incoming(&ChatMessage {
+                received_at: 1_000,
+                ..chat(sender, "old")
+            })
+            .unwrap();
+        let (told, gone) = std::sync::mpsc::channel();
+        store.set_expiry_listener(Box::new(move |expired| {
+            for m in expired {
+                let _ = told.send((m.id, Instant::now()));
+            }
+        }));
+        let handle = StoreHandle::spawn(store).unwrap();
+        let (id, _) = gone.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(id, "old", "swept at start");
+        let stored_at = Instant::now();
+        let fresh = ChatMessage {
+            received_at: crate::event::now_ms(),
+            ..chat(sender, "fresh")
+        };
+        handle
+            .call(move |s| s.insert_incoming(&fresh).unwrap())
+            .await
+            .unwrap();
+        // No job comes: the thread wakes for the expiry itself (300 ms of test seconds).
+        let (id, at) = gone.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(id, "fresh");
+        let waited = at - stored_at;
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+        let left = handle
+            .call(move |s| s.history(&conv, None, 10).unwrap().len())
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ import { plainError } from './errors.js';
 import * as H from './history.js';
 import * as R from './requests.js';
 import { applyAmendment, applyReaction } from './convo.js';
+import * as T from './timer.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -129,6 +130,7 @@ const HANDLERS = {
 
   contacts(state, event, io) {
     S.applyContacts(state, event);
+    T.applyContactsTimers(state, event);
     // The first listing on a connection completes the snapshot: now fetch what was said meanwhile.
     if (state.connection.snapshotGen !== state.connection.generation) {
       state.connection.snapshotGen = state.connection.generation;
@@ -137,6 +139,7 @@ const HANDLERS = {
   },
 
   history(state, event) {
+    T.applyHistoryTimers(state, event);
     const c = S.applyHistory(state, event);
     if (c && Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);
   },
@@ -153,7 +156,12 @@ const HANDLERS = {
     H.applyConversationDeleted(state, event, io);
   },
 
+  timer(state, event) {
+    T.applyTimer(state, event);
+  },
+
   room(state, event, io) {
+    T.applyRoomTimer(state, event);
     const applied = S.applyRoom(state, event);
     if (!applied) return;
     const { room, isNew } = applied;

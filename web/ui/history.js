@@ -141,7 +141,8 @@ export function applyMessageDeleted(state, event, io) {
     c.messages = c.messages.filter((m) => !gone(m));
   }
   dropResults(state, (r) => !(r.conversation === convId && r.id === event.id && (from === null || r.from === from)));
-  toast(state, io, 'Message deleted on this device only. Others keep their copies.');
+  // A disappearing message that expired (timer.js) goes quietly; a user's delete is confirmed.
+  if (event.reason !== 'expired') toast(state, io, 'Message deleted on this device only. Others keep their copies.');
 }
 
 /** Applies `conversation_deleted`. */

@@ -12,6 +12,12 @@ import { avatar } from './views.js';
 import * as crypto from './crypto.js';
 import { linkified } from './links.js';
 import { QUICK_REACTIONS, reactionGroups } from './convo.js';
+import { timerText } from './timer.js';
+
+/** A timeline line's words: a room change, or a disappearing-message timer setting. */
+function changeText(state, message) {
+  return message.change.timer ? timerText(state, message.change, message.conv) : roomChangeText(state, message.change, message.conv);
+}
 
 const TICK = 'M1.5 8.5 5 12l7.5-8';
 const STROKE = { fill: 'none', stroke: 'currentColor', 'stroke-linecap': 'round' };
@@ -83,7 +89,7 @@ function tickSignature(state, message) {
 
 /** What a row shows that can change after it is drawn: a tick, or a room change's words. */
 function rowSignature(state, message) {
-  return message.change ? roomChangeText(state, message.change, message.conv) : tickSignature(state, message);
+  return message.change ? changeText(state, message) : tickSignature(state, message);
 }
 
 function roomTickTitle(members) {
@@ -229,8 +235,8 @@ function messageItem(state, message, runStart, handlers = {}) {
   const onDeleteMessage = handlers.onDeleteMessage;
   if (message.change) {
     // A change of the room by its creator: a line in the timeline, not a bubble.
-    return el('li', { class: 'msg-change', attrs: { 'data-id': message.id, 'data-kind': 'room_change' } },
-      el('span', { text: roomChangeText(state, message.change, message.conv) }), ' ',
+    return el('li', { class: 'msg-change', attrs: { 'data-id': message.id, 'data-kind': message.change.timer ? 'timer' : 'room_change' } },
+      el('span', { text: changeText(state, message) }), ' ',
       el('time', { text: clockTime(message.at), attrs: { datetime: new Date(message.at).toISOString(), title: fullTime(message.at) } }));
   }
   const inGroupChat = isGroup(message.conv);

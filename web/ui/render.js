@@ -6,6 +6,7 @@ import * as V from './views.js';
 import { renderDialogs } from './dialogs.js';
 import { createMessageList } from './messages.js';
 import { createSearchView } from './search-view.js';
+import { renderTimer } from './timer.js';
 
 /**
  * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
@@ -23,6 +24,7 @@ export function createRenderer(handlers) {
     V.renderConvList(state, handlers);
     V.renderPeerList(state, handlers);
     V.renderChatHeader(state);
+    renderTimer(state);
     V.renderKeyChange(state, handlers);
     V.renderComposer(state);
     V.renderFingerprintAlert(state);

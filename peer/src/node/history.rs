@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crypto_core::PublicKey;
 
 use super::queries::{entries, sender_of, MAX_HISTORY_PAGE};
+use super::timers::timer_of;
 use super::Node;
 use crate::event::{Event, SearchResult};
 use crate::persist::StoreUnavailable;
@@ -113,7 +114,7 @@ impl Node {
         let me = self.inner.public;
         let my_name = self.name();
         let conv = conversation.clone();
-        let (messages, has_more, has_newer) = self
+        let (messages, has_more, has_newer, timer) = self
             .store()
             .call(move |s| -> store::Result<_> {
                 let page = s.history_around(&conv, seq, context)?;
@@ -129,8 +130,20 @@ impl Node {
                     }
                     _ => Vec::new(),
                 };
-                let entries = entries(s, page.messages, changes, &me, &my_name)?;
-                Ok((entries, page.has_more, page.has_newer))
+                let timers = s
+                    .timer_changes(&conv)?
+                    .into_iter()
+                    .filter(|c| {
+                        !page.has_more
+                            || page.messages.first().is_some_and(|f| c.after_seq >= f.seq)
+                    })
+                    .filter(|c| {
+                        !page.has_newer || page.messages.last().is_some_and(|l| c.after_seq < l.seq)
+                    })
+                    .collect();
+                let timer = timer_of(s, &conv)?;
+                let entries = entries(s, page.messages, changes, timers, &me, &my_name)?;
+                Ok((entries, page.has_more, page.has_newer, timer))
             })
             .await??;
         Ok(Event::History {
@@ -139,6 +152,7 @@ impl Node {
             has_more,
             around: Some(seq),
             has_newer: Some(has_newer),
+            timer,
         })
     }
 
@@ -173,6 +187,7 @@ impl Node {
                 MessageAuthor::Me => "me".to_owned(),
                 MessageAuthor::Peer(key) => key.to_base64(),
             }),
+            reason: None,
         });
         Ok(())
     }

@@ -144,6 +144,21 @@ impl Inbox for NodeInbox {
                 creator,
                 names,
             } => self.receive_room(id, name, members, creator, names),
+            Payload::Timer { .. } if stranger => {
+                // Not acknowledged: offered again once it is a contact (`timers`).
+                tracing::info!(peer = %self.peer_id, "ignoring a timer from a stranger");
+                None
+            }
+            Payload::Timer {
+                id,
+                seconds,
+                set_at,
+                room,
+            } => self.node.receive_timer(
+                &mut lock(&self.pending),
+                self.peer,
+                (id, seconds, set_at, room),
+            ),
             Payload::Keepalive => None,
             Payload::Name { name } => {
                 let node = self.node.clone();
@@ -325,6 +340,13 @@ impl NodeInbox {
         let events = self.node.inner.events.clone();
         let peer_id = self.peer_id.clone();
         let done = lock(&self.pending).call(move |s| match s.mark_delivered(&peer, &id) {
+            Ok(None) => {
+                // Not a chat: perhaps our timer setting (`timers`), now no longer owed.
+                if let Err(e) = s.timer_acked(&peer, &id) {
+                    tracing::warn!("cannot record an ack: {e}");
+                }
+                let _ = events.send(Event::Delivered { peer_id, id });
+            }
             Ok(update) => {
                 if let Some(event) = update.and_then(|u| {
                     let changed = u.aggregate_changed;
@@ -404,7 +426,7 @@ impl NodeInbox {
 pub(super) const REQUEST_PREFIX: &str = "request:";
 
 /// The acknowledgement of chat `id` (PROTOCOL §5), sent once the chat is stored.
-fn ack(id: String) -> Outgoing {
+pub(super) fn ack(id: String) -> Outgoing {
     Payload::Ack { id }.to_bytes().into()
 }
 

@@ -23,6 +23,8 @@
 //!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
 //! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
 //! * [`history`] — search, history around a message, deleting on this device.
+//! * [`timers`] — disappearing messages: setting a conversation's timer, announcing it,
+//!   believing a received one, and `message_deleted` when the store's sweep deleted some.
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access
 //! goes through its thread, so nothing here blocks the runtime.
@@ -39,6 +41,7 @@ mod redial;
 mod registry;
 mod rooms;
 mod sending;
+mod timers;
 mod trust;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -62,6 +65,7 @@ pub use redial::{REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal};
 pub use rooms::RoomError;
 pub use sending::{SendError, Target, MAX_TEXT_CHARS};
+pub use timers::{TimerError, MAX_TIMER_CLOCK_AHEAD_MS, TIMER_PRESETS};
 pub use trust::{InviteError, KeyChangeError, RequestError};
 
 /// Capacity of the event channel; a UI that lags further loses events (and is told so).

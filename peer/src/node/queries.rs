@@ -86,6 +86,10 @@ impl Node {
                 Vec::new()
             }
         };
+        let timers = s.active_timers().unwrap_or_else(|e| {
+            tracing::warn!("cannot read the timers: {e}");
+            HashMap::new()
+        });
         Event::Contacts {
             contacts: contacts
                 .into_iter()
@@ -100,6 +104,10 @@ impl Node {
                     first_seen: c.first_seen,
                     last_seen: c.last_seen,
                     verified: c.verified,
+                    timer: timers
+                        .get(&Conversation::Peer(c.public_key))
+                        .copied()
+                        .unwrap_or(0),
                 })
                 .collect(),
         }
@@ -198,33 +206,49 @@ impl Node {
         let my_name = self.name();
         let result = self
             .store()
-            .call(move |s| -> store::Result<(Vec<HistoryEntry>, bool)> {
-                let mut page = s.history(&conv, before, limit + 1)?;
-                let has_more = page.len() > limit;
-                if has_more {
-                    page.remove(0);
-                }
-                let changes = match &conv {
-                    Conversation::Room(id) => {
-                        let from = page.first().filter(|_| has_more).map(|m| m.seq);
-                        s.room_changes(id)?
-                            .into_iter()
-                            .filter(|c| from.is_none_or(|f| c.after_seq >= f))
-                            .filter(|c| before.is_none_or(|b| c.after_seq < b))
-                            .collect()
+            .call(
+                move |s| -> store::Result<(Vec<HistoryEntry>, bool, Option<u64>)> {
+                    let mut page = s.history(&conv, before, limit + 1)?;
+                    let has_more = page.len() > limit;
+                    if has_more {
+                        page.remove(0);
                     }
-                    _ => Vec::new(),
-                };
-                Ok((entries(s, page, changes, &me, &my_name)?, has_more))
-            })
+                    // Timer lines are placed like room changes (below).
+                    let from = page.first().filter(|_| has_more).map(|m| m.seq);
+                    let timers = s
+                        .timer_changes(&conv)?
+                        .into_iter()
+                        .filter(|c| from.is_none_or(|f| c.after_seq >= f))
+                        .filter(|c| before.is_none_or(|b| c.after_seq < b))
+                        .collect();
+                    let timer = super::timers::timer_of(s, &conv)?;
+                    let changes = match &conv {
+                        Conversation::Room(id) => {
+                            let from = page.first().filter(|_| has_more).map(|m| m.seq);
+                            s.room_changes(id)?
+                                .into_iter()
+                                .filter(|c| from.is_none_or(|f| c.after_seq >= f))
+                                .filter(|c| before.is_none_or(|b| c.after_seq < b))
+                                .collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    Ok((
+                        entries(s, page, changes, timers, &me, &my_name)?,
+                        has_more,
+                        timer,
+                    ))
+                },
+            )
             .await;
         match result {
-            Ok(Ok((messages, has_more))) => Ok(Event::History {
+            Ok(Ok((messages, has_more, timer))) => Ok(Event::History {
                 conversation: conversation.ui_id(),
                 messages,
                 has_more,
                 around: None,
                 has_newer: None,
+                timer,
             }),
             Ok(Err(e)) => Err(HistoryError::Read(e)),
             Err(e) => Err(HistoryError::Unavailable(e)),
@@ -288,6 +312,7 @@ impl Node {
             has_more,
             around: None,
             has_newer: None,
+            timer: None,
         })
     }
 }
@@ -316,18 +341,31 @@ pub(super) fn sender_of(
     Ok((key.to_base64(), name))
 }
 
-/// A page of stored messages as `history` entries, with the room `changes` (in timeline
-/// order) that fall between them; changes after the last message go at the end.
+/// A page of stored messages as `history` entries, with the room `changes` and disappearing-
+/// message `timers` lines (each in timeline order) that fall between them; lines after the
+/// last message go at the end.
 pub(super) fn entries(
     s: &Store,
     page: Vec<store::StoredMessage>,
     changes: Vec<store::RoomChange>,
+    timers: Vec<store::TimerChange>,
     me: &PublicKey,
     my_name: &str,
 ) -> store::Result<Vec<HistoryEntry>> {
     let mut names: HashMap<PublicKey, String> = HashMap::new();
-    let mut out = Vec::with_capacity(page.len() + changes.len());
-    let mut changes = changes.into_iter().peekable();
+    let mut out = Vec::with_capacity(page.len() + changes.len() + timers.len());
+    // Both kinds of line, by the message they follow, then by when they happened.
+    let mut lines: Vec<(i64, u64, HistoryEntry)> = changes
+        .into_iter()
+        .map(|c| (c.after_seq, c.at, change_entry(c)))
+        .chain(
+            timers
+                .into_iter()
+                .map(|t| (t.after_seq, t.set_at, super::timers::timer_entry(t, me))),
+        )
+        .collect();
+    lines.sort_by_key(|(after, at, _)| (*after, *at));
+    let mut changes = lines.into_iter().peekable();
     for m in page {
         let outgoing = m.direction == store::MessageDirection::Outgoing;
         let (from, name) = sender_of(s, &m, me, my_name, &mut names)?;
@@ -350,8 +388,8 @@ pub(super) fn entries(
             ),
             _ => None,
         };
-        while let Some(c) = changes.next_if(|c| c.after_seq < m.seq) {
-            out.push(change_entry(c));
+        while let Some((_, _, line)) = changes.next_if(|(after, _, _)| *after < m.seq) {
+            out.push(line);
         }
         let reply_to = match &m.message.reply_to {
             Some(reply) => Some(super::reactions::quote(
@@ -397,7 +435,7 @@ pub(super) fn entries(
             unsent: m.unsent,
         }));
     }
-    out.extend(changes.map(change_entry));
+    out.extend(changes.map(|(_, _, line)| line));
     Ok(out)
 }
 

@@ -59,6 +59,7 @@ pub(super) fn room_event(room: &store::Room, me: &PublicKey) -> Event {
             .iter()
             .map(|(k, n)| (k.to_base64(), n.clone()))
             .collect(),
+        timer: room.timer_seconds,
     }
 }
 
@@ -119,6 +120,7 @@ fn fits(id: &str, name: &str, members: &BTreeSet<PublicKey>, me: &PublicKey) -> 
         updated_at: 0,
         creator: Some(*me),
         member_names: Default::default(),
+        timer_seconds: 0,
     };
     room_payload_bytes(&probe).len() <= MAX_PLAINTEXT_LEN
 }

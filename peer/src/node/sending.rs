@@ -78,8 +78,8 @@ impl Outbox {
         lock(&self.ready).remove(key);
     }
 
-    /// Those of `keys` whose session has read its backlog: what is queued now may be written
-    /// to them directly (the others get it from their backlog). Called on the store thread.
+    /// Which of `keys` have read their backlog, so a new message (or timer, reaction or edit) goes to them
+    /// directly. Call it on the store thread, in the job that queued it (see `send_chat`).
     pub(super) fn ready_among(&self, keys: &[PublicKey]) -> Vec<PublicKey> {
         let ready = lock(&self.ready);
         keys.iter().filter(|k| ready.contains(k)).copied().collect()
@@ -294,15 +294,17 @@ impl Node {
                         .into_iter()
                         .filter(|r| r.creator == Some(me) && r.members.contains(&remote))
                         .collect();
+                    let timers = s.pending_timers_for(&remote)?;
                     Ok((
                         rooms,
                         s.pending_for(&remote)?,
+                        timers,
                         s.pending_reactions_for(&remote)?,
                         s.pending_amendments_for(&remote)?,
                     ))
                 })
                 .await;
-            let (rooms, pending, reactions, amendments) = match pending {
+            let (rooms, pending, timers, reactions, amendments) = match pending {
                 Ok(Ok(found)) => found,
                 Ok(Err(e)) => {
                     tracing::warn!("cannot read the outbox: {e}");
@@ -315,12 +317,30 @@ impl Node {
                     return;
                 }
             }
+            // Our timer settings go between the messages queued before and after them, so a
+            // message sent before a timer keeps no expiry on the other side either.
+            let mut timers = timers.into_iter().peekable();
+            let next_timer = |timers: &mut std::iter::Peekable<_>, before: Option<i64>| {
+                timers.next_if(|t: &store::PendingTimer| before.is_none_or(|seq| t.after_seq < seq))
+            };
             for message in pending {
+                while let Some(timer) = next_timer(&mut timers, Some(message.seq)) {
+                    let payload: Outgoing = timer.to_payload().to_bytes().into();
+                    if !node.push_chat(&remote, &timer.id, payload).await {
+                        return;
+                    }
+                }
                 let payload: Outgoing = message.to_payload().to_bytes().into();
                 if !node.push_chat(&remote, &message.id, payload).await {
                     return;
                 }
                 node.mark_sent(remote, message.id);
+            }
+            while let Some(timer) = next_timer(&mut timers, None) {
+                let payload: Outgoing = timer.to_payload().to_bytes().into();
+                if !node.push_chat(&remote, &timer.id, payload).await {
+                    return;
+                }
             }
             for reaction in reactions {
                 let payload: Outgoing = reaction.to_payload().to_bytes().into();

@@ -44,8 +44,8 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Deletes every message of `conversation` and, for a room, its recorded changes (the
-    /// rest of its timeline). The contact or room itself stays. Returns how many messages
+    /// Deletes every message of `conversation` and its recorded changes (a room's, and the
+    /// disappearing-message timer's: the rest of its timeline). The contact or room itself stays. Returns how many messages
     /// were deleted.
     pub fn delete_conversation(&mut self, conversation: &Conversation) -> Result<usize> {
         let (kind, conv_id) = conversation.to_sql();
@@ -54,12 +54,17 @@ impl Store {
             "DELETE FROM messages WHERE conv_kind = ?1 AND conv_id = ?2",
             params![kind, conv_id],
         )?;
-        let changes = match conversation {
+        let mut changes = match conversation {
             Conversation::Room(id) => {
                 tx.execute("DELETE FROM room_changes WHERE room = ?1", [id])?
             }
             _ => 0,
         };
+        // Its timer lines go too; the timer itself stays (`timers.rs`).
+        changes += tx.execute(
+            "DELETE FROM timer_changes WHERE conv_kind = ?1 AND conv_id = ?2",
+            params![kind, conv_id],
+        )?;
         tx.commit()?;
         self.scrub_pending |= deleted + changes > 0;
         Ok(deleted)

@@ -127,11 +127,14 @@ pub(super) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> 
     })
 }
 
-/// Inserts one message row; `Ok(None)` if (sender, id) already exists.
+/// Inserts one message row; `Ok(None)` if (sender, id) already exists. A conversation with a
+/// disappearing-message timer gives the message its expiry now: `received_at` plus the timer's
+/// seconds of `unit_ms` each (1,000 but in tests; `timers.rs`).
 pub(super) fn insert(
     conn: &rusqlite::Connection,
     msg: &ChatMessage,
     direction: MessageDirection,
+    unit_ms: i64,
 ) -> Result<Option<i64>> {
     if msg.id.is_empty() || msg.id.chars().count() > crypto_core::wire::MAX_ID_CHARS {
         return Err(StoreError::Invalid(
@@ -147,8 +150,10 @@ pub(super) fn insert(
     let inserted = conn
         .prepare_cached(
             "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
-                 received_at, direction, reply_from, reply_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 received_at, direction, reply_from, reply_id, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                 (SELECT ?7 + t.seconds * ?11 FROM timers t
+                  WHERE t.conv_kind = ?1 AND t.conv_id = ?2 AND t.seconds > 0))
              ON CONFLICT (sender, msg_id) DO NOTHING",
         )?
         .execute(params![
@@ -165,6 +170,7 @@ pub(super) fn insert(
             },
             msg.reply_to.as_ref().map(|r| r.sender.to_base64()),
             msg.reply_to.as_ref().map(|r| r.id.as_str()),
+            unit_ms,
         ])?;
     // `seq` is the rowid, so the insert's rowid is the new message's `seq`.
     Ok((inserted == 1).then(|| conn.last_insert_rowid()))
@@ -175,7 +181,13 @@ impl Store {
     /// (sender, id) was already stored (a retransmission: acknowledge it, do not show it).
     /// Once this returns the message is on disk, so it is safe to send the `ack`.
     pub fn insert_incoming(&mut self, msg: &ChatMessage) -> Result<bool> {
-        Ok(insert(&self.conn, msg, MessageDirection::Incoming)?.is_some())
+        Ok(insert(
+            &self.conn,
+            msg,
+            MessageDirection::Incoming,
+            self.timer_unit_ms,
+        )?
+        .is_some())
     }
 
     /// Up to `limit` messages of `conversation` older than `before` (a `seq`; `None` for the

@@ -43,6 +43,7 @@ mod rooms;
 mod schema;
 mod search;
 mod settings;
+mod timers;
 mod trust;
 
 #[cfg(test)]
@@ -75,6 +76,10 @@ pub use search::{
     query_terms, AroundPage, SearchHit, SearchPage, Snippet, MAX_SEARCH_QUERY_CHARS,
     MAX_SEARCH_RESULTS, MAX_SEARCH_TERMS,
 };
+pub use timers::{
+    ExpiredMessage, PendingTimer, Timer, TimerChange, TimerUpdate, MAX_TIMER_CHANGES,
+    MAX_TIMER_SECONDS,
+};
 pub use trust::{KeyChange, KeyChangeState};
 
 /// The database of one peer. See the module documentation for the guarantees.
@@ -83,6 +88,12 @@ pub struct Store {
     /// A delete committed (or is about to): checkpoint and truncate the WAL next
     /// (`deletion.rs`).
     scrub_pending: bool,
+    /// How long one second of a disappearing-message timer lasts, in ms (1,000; shorter only
+    /// in tests, `--timer-unit-ms`).
+    timer_unit_ms: i64,
+    /// Told which messages expired after each sweep (`timers.rs`); the node turns them into
+    /// `message_deleted` events.
+    expiry_listener: Option<timers::ExpiryListener>,
 }
 
 impl std::fmt::Debug for Store {
@@ -153,6 +164,8 @@ impl Store {
         Ok(Store {
             conn,
             scrub_pending: false,
+            timer_unit_ms: 1000,
+            expiry_listener: None,
         })
     }
 

@@ -69,7 +69,7 @@ impl Store {
             ));
         }
         let tx = self.conn.savepoint()?;
-        let seq = insert(&tx, msg, MessageDirection::Outgoing)?
+        let seq = insert(&tx, msg, MessageDirection::Outgoing, self.timer_unit_ms)?
             .ok_or_else(|| StoreError::Duplicate(format!("message id {:?}", msg.id)))?;
         {
             let mut row = tx.prepare_cached(
@@ -112,12 +112,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Peers that are owed at least one message, reaction, edit or delete: whom to redial.
+    /// Peers that are owed at least one message, reaction, edit, delete or timer setting
+    /// (`timers.rs`): whom to redial.
     pub fn peers_with_pending(&self) -> Result<Vec<PublicKey>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT recipient FROM outbox WHERE state < 2
              UNION SELECT recipient FROM reaction_outbox
              UNION SELECT recipient FROM amend_outbox
+             UNION SELECT recipient FROM timer_outbox
              ORDER BY recipient",
         )?;
         let rows = stmt.query_map([], |row| key_at(row, 0))?;

@@ -42,6 +42,8 @@ pub struct Room {
     /// one the room's creator gave it (display only, never an identity). Members with no
     /// known name are absent.
     pub member_names: BTreeMap<PublicKey, String>,
+    /// The room's disappearing-message timer in seconds; 0 = off (`timers.rs`).
+    pub timer_seconds: u64,
 }
 
 /// One accepted change of a room, for its timeline (`room_change` in PROTOCOL.md §8.1).
@@ -154,6 +156,11 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<Option<Room>> {
         updated_at: from_sql_time(updated_at),
         creator,
         member_names,
+        timer_seconds: tx
+            .prepare_cached("SELECT seconds FROM timers WHERE conv_kind = 'room' AND conv_id = ?1")?
+            .query_row([id], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map_or(0, from_sql_time),
     }))
 }
 

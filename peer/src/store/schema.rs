@@ -325,8 +325,57 @@ CREATE TABLE early_amendments (
 CREATE INDEX early_amendments_by_age ON early_amendments (received_at);
 "#;
 
+/// Version 7: disappearing messages (PROTOCOL.md §5 `timer`, §8.8; `timers.rs`).
+///
+/// * `messages.expires_at`: when the message is deleted (Unix ms), fixed when it is stored from
+///   its conversation's timer at that moment; NULL keeps it. A partial index finds the next
+///   expiry with one seek, so the store thread sleeps until then instead of polling.
+/// * `timers`: the current setting per conversation with who set it and when, which decides
+///   between concurrent changes (latest `set_at`, ties by key).
+/// * `timer_changes`: accepted settings, for the conversation's timeline ("Alice set
+///   disappearing messages to 1 hour"); `after_seq` places them like `room_changes`. At most
+///   [`super::timers::MAX_TIMER_CHANGES`] per conversation: a contact sending settings in a
+///   loop cannot grow it.
+/// * `timer_outbox`: our latest setting still owed to each recipient (one row per recipient and
+///   conversation, replaced by a newer setting), removed by its `ack`.
+const V7: &str = r#"
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE timers (
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    seconds   INTEGER NOT NULL CHECK (seconds >= 0),
+    set_at    INTEGER NOT NULL,
+    set_by    TEXT NOT NULL CHECK (length(set_by) = 44),
+    PRIMARY KEY (conv_kind, conv_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE timer_changes (
+    id        INTEGER PRIMARY KEY,
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    by_key    TEXT NOT NULL CHECK (length(by_key) = 44),
+    seconds   INTEGER NOT NULL CHECK (seconds >= 0),
+    set_at    INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX timer_changes_by_conversation ON timer_changes (conv_kind, conv_id, id);
+
+CREATE TABLE timer_outbox (
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    msg_id    TEXT NOT NULL,
+    seconds   INTEGER NOT NULL CHECK (seconds >= 0),
+    set_at    INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL,
+    PRIMARY KEY (recipient, conv_kind, conv_id)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -420,7 +469,10 @@ mod tests {
                 "room_member_names",
                 "room_members",
                 "rooms",
-                "settings"
+                "settings",
+                "timer_changes",
+                "timer_outbox",
+                "timers"
             ]
         );
         // Running again is a no-op, not a "table already exists" error.
@@ -614,6 +666,31 @@ mod tests {
         s.apply_reaction(&me, &bob, true, &to, "👍", "r1", 3)
             .unwrap();
         assert_eq!(s.reactions_of(&to).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_version_5_database_keeps_its_messages_and_none_of_them_expires() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &[V1, V2, V3, V4, V5]).unwrap();
+        let bob = crypto_core::PublicKey::from_bytes([2; 32]).to_base64();
+        conn.execute_batch(&format!(
+            "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                 received_at, direction)
+             VALUES ('peer', '{bob}', '{bob}', 'm1', 'kept', 1, 2, 'in');"
+        ))
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+        let (text, expires): (String, Option<i64>) = conn
+            .query_row("SELECT text, expires_at FROM messages", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((text.as_str(), expires), ("kept", None));
+        let timers: i64 = conn
+            .query_row("SELECT count(*) FROM timers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(timers, 0, "every conversation starts with its timer off");
     }
 
     #[test]

@@ -171,6 +171,22 @@ impl Store {
                          (SELECT seq FROM messages WHERE conv_kind IN ('peer', 'everyone'))",
                     params![old, new],
                 )?;
+                // The disappearing-message timer of the chat goes with it, and our setting is
+                // owed to the new key (`timers.rs`).
+                tx.execute(
+                    "UPDATE OR REPLACE timers SET conv_id = ?2
+                     WHERE conv_kind = 'peer' AND conv_id = ?1",
+                    params![old, new],
+                )?;
+                tx.execute(
+                    "UPDATE timer_changes SET conv_id = ?2 WHERE conv_kind = 'peer' AND conv_id = ?1",
+                    params![old, new],
+                )?;
+                tx.execute(
+                    "UPDATE OR REPLACE timer_outbox SET recipient = ?2, conv_id = ?2
+                     WHERE recipient = ?1 AND conv_kind = 'peer' AND conv_id = ?1",
+                    params![old, new],
+                )?;
                 tx.execute(
                     "UPDATE key_changes SET state = ?2, resolved_at = ?3 WHERE id = ?1",
                     params![id, KeyChangeState::Accepted.as_sql(), to_sql_time(now)],
@@ -253,6 +269,9 @@ mod tests {
             ..direct.clone()
         };
         s.enqueue(&room, &[key(1)]).unwrap();
+        s.set_own_timer(&Conversation::Peer(key(1)), &me, 3600, 30, "t1", &[key(1)])
+            .unwrap()
+            .expect("a timer");
 
         let change = s
             .record_key_change(&key(1), &key(2), "alice", Some("127.0.0.1:6001"), 50)
@@ -287,6 +306,13 @@ mod tests {
         assert_eq!(ids, ["m1"]);
         assert_eq!(s.pending_for(&key(1)).unwrap().len(), 1);
         assert_eq!(s.delivery("m1").unwrap(), Some(Delivery::Queued));
+        // So do the chat's disappearing-message timer, its line and our setting still owed.
+        let moved = Conversation::Peer(key(2));
+        assert_eq!(s.timer(&moved).unwrap().map(|t| t.seconds), Some(3600));
+        assert_eq!(s.timer_changes(&moved).unwrap().len(), 1);
+        let owed = s.pending_timers_for(&key(2)).unwrap();
+        assert_eq!((owed.len(), &owed[0].conversation), (1, &moved));
+        assert!(s.pending_timers_for(&key(1)).unwrap().is_empty());
         // Idempotent; and a decided change cannot be rejected afterwards.
         assert_eq!(s.accept_key_change(change.id, 70).unwrap(), new);
         assert!(s.reject_key_change(change.id, 80).is_err());

@@ -180,6 +180,13 @@ pub enum Action {
     },
     /// Search, history around a message, deletes (`history_actions`).
     History(super::history_actions::HistoryAction),
+    /// Set a conversation's disappearing-message timer (`set_timer`).
+    SetTimer {
+        /// A contact's chat or a room.
+        conversation: Conversation,
+        /// One of the presets (checked by the node).
+        seconds: u64,
+    },
 }
 
 /// The raw shapes, before semantic checks.
@@ -349,6 +356,9 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     if super::history_actions::ACTIONS.contains(&name.as_str()) {
         let action = super::history_actions::parse(&name, value.clone(), req.clone())?;
         return Ok((Action::History(action), req));
+    }
+    if name == "set_timer" {
+        return parse_set_timer(value, req);
     }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();
@@ -572,9 +582,72 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     Ok((action, req))
 }
 
+/// `set_timer` {conversation, seconds} (PROTOCOL.md §8.8): a contact's `peer_id` or a
+/// `room:<id>`; seconds one of the presets.
+fn parse_set_timer(
+    value: Value,
+    req: Option<Value>,
+) -> Result<(Action, Option<Value>), ActionError> {
+    #[derive(Deserialize)]
+    struct Raw {
+        conversation: String,
+        seconds: u64,
+    }
+    let fail = |message: String| ActionError {
+        message,
+        action: Some("set_timer".into()),
+        req: req.clone(),
+    };
+    let raw: Raw =
+        serde_json::from_value(value).map_err(|e| fail(format!("malformed set_timer: {e}")))?;
+    if !crate::node::TIMER_PRESETS.contains(&raw.seconds) {
+        return Err(fail(
+            "seconds must be one of 0, 300, 3600, 86400, 604800".into(),
+        ));
+    }
+    let conversation =
+        Conversation::parse_ui_id(&raw.conversation).map_err(|e| fail(e.to_string()))?;
+    if conversation == Conversation::Everyone {
+        return Err(fail(
+            "only a contact's chat or a room has a disappearing-message timer".into(),
+        ));
+    }
+    Ok((
+        Action::SetTimer {
+            conversation,
+            seconds: raw.seconds,
+        },
+        req,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_timer_takes_a_preset_for_a_chat_or_a_room() {
+        let key = crypto_core::Identity::generate().public_key().to_base64();
+        let (a, _) = parse(&format!(
+            r#"{{"action":"set_timer","conversation":"{key}","seconds":3600}}"#
+        ))
+        .unwrap();
+        assert!(matches!(a, Action::SetTimer { seconds: 3600, .. }));
+        let (a, _) =
+            parse(r#"{"action":"set_timer","conversation":"room:r1","seconds":0}"#).unwrap();
+        assert!(matches!(a, Action::SetTimer { seconds: 0, .. }));
+        for bad in [
+            format!(r#"{{"action":"set_timer","conversation":"{key}","seconds":61}}"#),
+            format!(r#"{{"action":"set_timer","conversation":"{key}","seconds":-1}}"#),
+            format!(r#"{{"action":"set_timer","conversation":"{key}"}}"#),
+            r#"{"action":"set_timer","conversation":"everyone","seconds":300}"#.into(),
+            r#"{"action":"set_timer","conversation":"request:x","seconds":300}"#.into(),
+            r#"{"action":"set_timer","conversation":"room:","seconds":300,"req":4}"#.into(),
+        ] {
+            let err = parse(&bad).unwrap_err();
+            assert_eq!(err.action.as_deref(), Some("set_timer"), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_the_protocol_actions() {

@@ -391,6 +391,14 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                 .unwrap_or_else(|e| error(e.to_string(), "load_history"));
             let _ = reply.send(event).await;
         }
+        Action::SetTimer {
+            conversation,
+            seconds,
+        } => {
+            if let Err(e) = node.set_timer(conversation, seconds).await {
+                reply.send(error(e.to_string(), "set_timer")).await;
+            }
+        }
         Action::History(action) => {
             if let Some(event) = super::history_actions::run(node, action, req).await {
                 reply.send(event).await;
