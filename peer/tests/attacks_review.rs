@@ -475,9 +475,6 @@ async fn a_strangers_handshake_costs_the_store_little_however_many_contacts_we_h
 /// or one IPv6 /55. Expected: a contact still gets a session (strangers have a share of the
 /// table of their own, or a contact's handshake displaces a stranger's session).
 #[tokio::test]
-#[ignore = "finding: strangers' sessions fill --max-sessions with no room kept for contacts \
-            (driver.rs accept_loop is_full, registry.rs register), so parked requests from a \
-            few hundred addresses lock every contact out"]
 async fn strangers_filling_the_session_table_do_not_lock_contacts_out() {
     let alice = Peer::start("alice");
     let b = Peer::start_with(

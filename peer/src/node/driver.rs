@@ -202,7 +202,7 @@ impl Node {
                         tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
                         continue;
                     }
-                    if self.inner.sessions.is_full() {
+                    if self.inner.sessions.is_full_of_contacts() {
                         tracing::warn!(%addr, "connection closed: session limit reached");
                         continue;
                     }
@@ -485,6 +485,12 @@ impl Node {
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
         let (close_tx, close_rx) = oneshot::channel();
         let shared = SessionShared::new(stranger);
+        if info.contact && self.inner.sessions.is_full() && !self.inner.sessions.contains(&remote) {
+            // Contacts come first: the oldest message request's session makes room.
+            if let Some(oldest) = self.inner.sessions.oldest_stranger() {
+                self.disconnect(&oldest, "closed to make room for a contact");
+            }
+        }
         let registered = self.inner.sessions.register(
             &self.inner.public,
             NewSession {

@@ -176,6 +176,30 @@ impl Registry {
         lock(&self.sessions).len() >= self.max_sessions
     }
 
+    /// Whether contacts' sessions alone fill the table. Strangers' sessions do not count: a
+    /// contact's handshake completing in a full table closes the oldest stranger's session
+    /// ([`Registry::oldest_stranger`]), so message requests cannot lock contacts out
+    /// (PROTOCOL.md §9.1). Counted only when the table is full.
+    pub(super) fn is_full_of_contacts(&self) -> bool {
+        let sessions = lock(&self.sessions);
+        sessions.len() >= self.max_sessions
+            && sessions
+                .values()
+                .filter(|h| !h.shared.is_stranger())
+                .count()
+                >= self.max_sessions
+    }
+
+    /// The stranger's session registered first: the one a contact's session replaces when the
+    /// table is full.
+    pub(super) fn oldest_stranger(&self) -> Option<PublicKey> {
+        lock(&self.sessions)
+            .iter()
+            .filter(|(_, h)| h.shared.is_stranger())
+            .min_by_key(|(_, h)| h.conn_id)
+            .map(|(key, _)| *key)
+    }
+
     pub(super) fn contains(&self, key: &PublicKey) -> bool {
         lock(&self.sessions).contains_key(key)
     }
