@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { launch, watchProblems, ROOT } from '../browser/lib.mjs';
+import { launch, watchProblems, ROOT, acceptRequest } from '../browser/lib.mjs';
 
 function findArchive() {
   if (process.env.P2P_CHAT_ARCHIVE) return process.env.P2P_CHAT_ARCHIVE;
@@ -137,6 +137,8 @@ test('two peers from the extracted archive: page self-test passes, they connect 
   await alice.page.locator(`#conv-list [data-conv="${bobId}"]`).click();
   await alice.page.fill('#composer-input', 'hello from an extracted archive');
   await alice.page.press('#composer-input', 'Enter');
+  // Alice dialled Bob: to Bob she is a message request until he accepts (PROTOCOL.md §8.2).
+  await acceptRequest(bob.page, aliceId);
   await bob.page.locator(`#conv-list [data-conv="${aliceId}"]`).click();
   await bob.page.locator('#messages .msg-theirs .msg-text', { hasText: 'hello from an extracted archive' }).waitFor();
   await bob.page.fill('#composer-input', 'and back');
