@@ -42,6 +42,11 @@ impl Skeleton {
             || (!self.mapped_first.is_empty() && self.mapped_first == other.mapped_first)
     }
 
+    /// The fold-then-map and the map-then-fold skeletons (for an index of names).
+    pub fn parts(&self) -> (&str, &str) {
+        (&self.folded_first, &self.mapped_first)
+    }
+
     /// Whether the name was nothing but invisible characters (confusable with no one).
     pub fn is_empty(&self) -> bool {
         self.folded_first.is_empty()

@@ -8,7 +8,6 @@ use crypto_core::wire::{clean_name, Payload};
 use crypto_core::PublicKey;
 
 use super::Node;
-use crate::confusable::confusable_with;
 use crate::event::Event;
 use crate::store::{self, Store};
 
@@ -27,29 +26,14 @@ pub enum NicknameError {
 }
 
 /// The contacts other than `key` whose announced name or nickname is equal or confusable with
-/// `name` (PROTOCOL.md §8.3's `confusable_with`), as peer_ids. The one check for a new
-/// contact's name and a rename.
+/// `name` (PROTOCOL.md §8.3's `confusable_with`), as peer_ids: the one check for a new
+/// contact's name, a rename and a message request (an index in the store, `name_index.rs`).
 pub(super) fn confusable_contacts(
     s: &Store,
     key: &PublicKey,
     name: &str,
 ) -> store::Result<Vec<String>> {
-    let others: Vec<(String, String)> = s
-        .list_contacts()?
-        .into_iter()
-        .filter(|c| c.replaced_by.is_none() && c.public_key != *key)
-        .flat_map(|c| {
-            let id = c.public_key.to_base64();
-            let nickname = c.nickname.map(|n| (id.clone(), n));
-            std::iter::once((id, c.name)).chain(nickname)
-        })
-        .collect();
-    let mut found: Vec<String> = confusable_with(name, others.iter().map(|(k, n)| (k, n.as_str())))
-        .into_iter()
-        .cloned()
-        .collect();
-    found.dedup();
-    Ok(found)
+    s.confusable_contacts(name, Some(key))
 }
 
 impl Node {

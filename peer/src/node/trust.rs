@@ -20,7 +20,6 @@ use crypto_core::PublicKey;
 
 use super::registry::Refusal;
 use super::{lock, ConnectError, Node};
-use crate::confusable::confusable_with;
 use crate::event::{now_ms, ConnectionDirection, Event, PeerInfo, RequestInfo};
 use crate::invite::{self, Invite, QrError};
 use crate::persist::StoreUnavailable;
@@ -142,28 +141,6 @@ impl Trust {
             set.remove(&key);
         }
     }
-}
-
-/// The current contacts' keys whose name (or nickname) is equal or confusable with `name`.
-fn confusable_contacts(s: &Store, name: &str) -> store::Result<Vec<String>> {
-    let contacts: Vec<_> = s
-        .list_contacts()?
-        .into_iter()
-        .filter(|c| c.replaced_by.is_none())
-        .collect();
-    let mut names: Vec<(&PublicKey, &str)> = Vec::with_capacity(contacts.len() * 2);
-    for c in &contacts {
-        names.push((&c.public_key, c.name.as_str()));
-        if let Some(nick) = &c.nickname {
-            names.push((&c.public_key, nick.as_str()));
-        }
-    }
-    let mut keys: Vec<String> = confusable_with(name, names)
-        .into_iter()
-        .map(PublicKey::to_base64)
-        .collect();
-    keys.dedup();
-    Ok(keys)
 }
 
 /// What kind of address a dial reached a contact at (for its address list).
@@ -294,11 +271,8 @@ impl Node {
             let before = s.contact(&remote)?.map(|c| c.name);
             let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
             let renamed = before.as_deref() != Some(contact.name.as_str());
-            let own = remote.to_base64();
             let confusable_with = if renamed && !contact.name.is_empty() {
-                let mut keys = confusable_contacts(s, &contact.name)?;
-                keys.retain(|k| *k != own);
-                keys
+                s.confusable_contacts(&contact.name, Some(&remote))?
             } else {
                 Vec::new()
             };
@@ -338,7 +312,7 @@ impl Node {
                 )));
             }
         };
-        let confusable_with = confusable_contacts(s, &request.name)?;
+        let confusable_with = s.confusable_contacts(&request.name, None)?;
         let event = Event::Request(request_info(&request, confusable_with.clone()));
         Ok(Ok((
             Admission::Request {
@@ -514,7 +488,7 @@ impl Node {
             .call(|s| -> store::Result<Vec<RequestInfo>> {
                 let mut out = Vec::new();
                 for request in s.list_requests()? {
-                    let confusable = confusable_contacts(s, &request.name)?;
+                    let confusable = s.confusable_contacts(&request.name, None)?;
                     out.push(request_info(&request, confusable));
                 }
                 Ok(out)

@@ -35,6 +35,7 @@ mod conversation;
 mod deletion;
 mod error;
 mod messages;
+mod name_index;
 mod outbox;
 mod reach;
 mod reactions;
@@ -94,6 +95,8 @@ pub struct Store {
     /// Told which messages expired after each sweep (`timers.rs`); the node turns them into
     /// `message_deleted` events.
     expiry_listener: Option<timers::ExpiryListener>,
+    /// Contacts' names by skeleton, rebuilt when a contact's name changed (`name_index.rs`).
+    name_index: std::cell::RefCell<Option<name_index::NameIndex>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,6 +169,7 @@ impl Store {
             scrub_pending: false,
             timer_unit_ms: 1000,
             expiry_listener: None,
+            name_index: std::cell::RefCell::new(None),
         })
     }
 

@@ -374,8 +374,27 @@ CREATE TABLE timer_outbox (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 8: `contact_names_version`, counted up by triggers whenever a contact is added or
+/// removed or its name, nickname or replacement changes, so the index of contacts' names by
+/// skeleton (`name_index.rs`) is rebuilt only then, not scanned for every stranger.
+const V8: &str = r#"
+CREATE TABLE contact_names_version (version INTEGER NOT NULL) STRICT;
+INSERT INTO contact_names_version VALUES (0);
+CREATE TRIGGER contact_names_insert AFTER INSERT ON contacts BEGIN
+    UPDATE contact_names_version SET version = version + 1;
+END;
+CREATE TRIGGER contact_names_delete AFTER DELETE ON contacts BEGIN
+    UPDATE contact_names_version SET version = version + 1;
+END;
+CREATE TRIGGER contact_names_update AFTER UPDATE OF name, nickname, replaced_by ON contacts
+    WHEN old.name IS NOT new.name OR old.nickname IS NOT new.nickname
+        OR old.replaced_by IS NOT new.replaced_by BEGIN
+    UPDATE contact_names_version SET version = version + 1;
+END;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -449,6 +468,7 @@ mod tests {
                 "amendments",
                 "blocked",
                 "contact_addresses",
+                "contact_names_version",
                 "contacts",
                 "early_amendments",
                 "fts_pending",
