@@ -546,9 +546,12 @@ impl Node {
     fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
         if let Some(info) = self.inner.sessions.remove_if_current(remote, conn_id) {
             self.inner.outbox.session_gone(remote);
-            self.inner.trust.release(remote);
+            // A message request's end changes no contact: no listing of every contact for it.
+            let was_stranger = self.inner.trust.release(remote);
             self.emit_disconnected(&info, reason);
-            self.emit_contacts();
+            if !was_stranger {
+                self.emit_contacts();
+            }
         }
     }
 
@@ -557,9 +560,11 @@ impl Node {
         match self.inner.sessions.remove(peer) {
             Some(removed) => {
                 self.inner.outbox.session_gone(peer);
-                self.inner.trust.release(peer);
+                let was_stranger = self.inner.trust.release(peer);
                 self.emit_disconnected(&removed.info, reason);
-                self.emit_contacts();
+                if !was_stranger {
+                    self.emit_contacts();
+                }
                 removed.close(reason);
                 true
             }
