@@ -5,7 +5,7 @@
 import * as S from './state.js';
 import { loadHistory, send } from './commands.js';
 
-export const REQUEST_PREFIX = 'request:';
+export const REQUEST_PREFIX = S.REQUEST_CONV_PREFIX;
 
 /** Whether a conversation id is a message request's. */
 export function isRequest(id) {

@@ -283,7 +283,7 @@ impl Node {
             page.remove(0);
         }
         let peer_id = peer.to_base64();
-        let conversation = format!("request:{peer_id}");
+        let conversation = format!("{}{peer_id}", super::inbound::REQUEST_PREFIX);
         let messages = page
             .into_iter()
             .map(|m| {
