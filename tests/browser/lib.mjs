@@ -69,13 +69,16 @@ export function watchProblems(page) {
  * Starts a real peer: `p2p-chat --port 0 --web-port 0 --ephemeral --name NAME`, waits for the
  * "p2p-chat UI: http://…/?token=…" line. Returns { url, origin, token, proc, output, stop }.
  * `options.dataDir` replaces --ephemeral with --data-dir DIR (state that survives a restart);
- * `options.port` fixes the P2P port (so contacts can redial it after a restart).
+ * `options.port` fixes the P2P port (so contacts can redial it after a restart);
+ * `options.savedName` leaves out --name (the name saved in the data directory is used).
  */
 export async function startPeer(name, extraArgs = [], options = {}) {
   const bin = peerBinary();
   if (!bin) throw new Error('no target/{release,debug}/p2p-chat: run `cargo build -p peer` first');
   const storage = options.dataDir ? ['--data-dir', options.dataDir] : ['--ephemeral'];
-  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...storage, '--name', name, ...extraArgs];
+  // `options.savedName`: no --name, so the peer uses the name saved in its data directory.
+  const naming = options.savedName ? [] : ['--name', name];
+  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...storage, ...naming, ...extraArgs];
   const proc = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
