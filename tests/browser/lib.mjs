@@ -69,13 +69,17 @@ export function watchProblems(page) {
  * Starts a real peer: `p2p-chat --port 0 --web-port 0 --ephemeral --name NAME`, waits for the
  * "p2p-chat UI: http://…/?token=…" line. Returns { url, origin, token, proc, output, stop }.
  * `options.dataDir` replaces --ephemeral with --data-dir DIR (state that survives a restart);
- * `options.port` fixes the P2P port (so contacts can redial it after a restart).
+ * `options.port` fixes the P2P port (so contacts can redial it after a restart);
+ * `options.mdnsLoopback` turns LAN discovery on, confined to the loopback interface.
  */
 export async function startPeer(name, extraArgs = [], options = {}) {
   const bin = peerBinary();
   if (!bin) throw new Error('no target/{release,debug}/p2p-chat: run `cargo build -p peer` first');
   const storage = options.dataDir ? ['--data-dir', options.dataDir] : ['--ephemeral'];
-  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...storage, '--name', name, ...extraArgs];
+  // Never a packet to the real network: no port mapping, no LAN discovery — or, with
+  // `options.mdnsLoopback`, discovery on the loopback interface only (listening there too).
+  const discovery = options.mdnsLoopback ? ['--host', '127.0.0.1', '--mdns-loopback'] : ['--no-mdns'];
+  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...discovery, ...storage, '--name', name, ...extraArgs];
   const proc = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
