@@ -661,6 +661,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn connect_nearby_takes_a_key_and_connect_peer_a_bracketed_ipv6() {
+        let key = *crypto_core::Identity::generate().public_key();
+        let (a, req) = parse(&format!(
+            r#"{{"action":"connect_nearby","peer_id":"{}","req":3}}"#,
+            key.to_base64()
+        ))
+        .unwrap();
+        assert_eq!(a, Action::ConnectNearby { peer_id: key });
+        assert_eq!(req, Some(serde_json::json!(3)));
+        for bad in [
+            r#"{"action":"connect_nearby"}"#,
+            r#"{"action":"connect_nearby","peer_id":"nope","req":"r"}"#,
+            r#"{"action":"connect_nearby","peer_id":7}"#,
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.action.as_deref(), Some("connect_nearby"), "{bad}");
+        }
+        for ip in ["[2001:db8::1]", " [2001:db8::1] ", "2001:db8::1"] {
+            let (a, _) = parse(&format!(
+                r#"{{"action":"connect_peer","ip":"{ip}","port":6000}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                a,
+                Action::ConnectPeer {
+                    ip: "2001:db8::1".into(),
+                    port: 6000,
+                    peer_id: None
+                },
+                "{ip}"
+            );
+        }
+    }
+
+    #[test]
     fn set_timer_takes_a_preset_for_a_chat_or_a_room() {
         let key = crypto_core::Identity::generate().public_key().to_base64();
         let (a, _) = parse(&format!(
