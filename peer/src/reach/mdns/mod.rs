@@ -256,7 +256,11 @@ impl Service {
             tokio::select! {
                 _ = &mut stopped => break,
                 received = self.socket.recv_from(&mut buf) => {
-                    let Ok((len, from)) = received else { continue };
+                    let Ok((len, from)) = received else {
+                        // A failing socket must not spin this task.
+                        tokio::time::sleep(PUBLISH_EVERY).await;
+                        continue;
+                    };
                     match records::parse(&buf[..len]) {
                         Received::Query => {
                             if last_answer.is_none_or(|t| t.elapsed() >= ANSWER_GAP) {
