@@ -9,6 +9,7 @@
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js,
 //                   ui/search-view.js
 //   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
+//   ui/nearby.js    people nearby on the LAN (drawn by ui/nearby-view.js) and their Connect
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -29,6 +30,7 @@ import * as R from './ui/requests.js';
 import * as N from './ui/notify.js';
 import * as Convo from './ui/convo.js';
 import * as T from './ui/timer.js';
+import * as Near from './ui/nearby.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -50,7 +52,10 @@ function takeToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-/** Accepts "host:port" pasted into the IP field (but not a bare IPv6 address), splitting it into both fields. */
+/**
+ * Accepts "host:port" or "[ipv6]:port" pasted into the IP field, splitting it into both fields, and
+ * an IPv6 address with or without brackets (a bare one has no port to split off).
+ */
 function splitHostPort() {
   const ipInput = $('connect-ip');
   const portInput = $('connect-port');
@@ -58,6 +63,8 @@ function splitHostPort() {
   if (hostPort) {
     ipInput.value = hostPort[1].replace(/^\[|\]$/g, '');
     portInput.value = hostPort[2];
+  } else if (/^\[[^\]\s]+\]$/.test(ipInput.value.trim())) {
+    ipInput.value = ipInput.value.trim().slice(1, -1);
   }
   return { ip: ipInput.value.trim(), portText: portInput.value.trim() };
 }
@@ -285,6 +292,7 @@ function main() {
     onSelect: (id) => act((st) => C.selectConv(st, io, id)),
     onVerify: (id) => act((st) => C.openVerify(st, id)),
     onDisconnect: (id) => act((st) => C.disconnectPeer(st, io, id)),
+    onConnectNearby: (id) => act((st) => Near.connectNearby(st, io, id)),
     onAcceptKey: (change) => act((st) => C.resolveKeyChange(st, io, change, true)),
     onRejectKey: (change) => act((st) => C.resolveKeyChange(st, io, change, false)),
     onLoadOlder: (id) => act((st) => C.loadOlder(st, io, id)),

@@ -234,6 +234,24 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
             Arc::new(move |list| node.set_addresses(list))
         },
     );
+    let mdns = crate::reach::mdns::Mdns::start(
+        p2p,
+        crate::reach::mdns::MdnsOptions {
+            off: args.no_mdns,
+            loopback_only: args.mdns_loopback,
+        },
+        crate::reach::mdns::MdnsPeer {
+            key: public,
+            name: {
+                let node = node.clone();
+                Arc::new(move || node.name())
+            },
+            publish: {
+                let node = node.clone();
+                Arc::new(move |people| node.set_nearby(people))
+            },
+        },
+    );
     node.start_request_expiry();
     node.start_timers();
     let web_addr = resolve(&args.web_host, args.web_port).await?;
@@ -299,6 +317,9 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
             let _ = shutdown_tx.send(true);
         });
     server.await.context("web server failed")?;
+    if let Some(mdns) = mdns {
+        mdns.shutdown().await;
+    }
     reach.shutdown().await;
     node.shutdown().await;
     Ok(())

@@ -45,6 +45,15 @@ pub struct RunArgs {
     /// only ever happens when listening on a non-loopback address.
     #[arg(long)]
     pub no_port_mapping: bool,
+    /// Do not announce this peer on the LAN or look for others there (mDNS,
+    /// `_p2p-chat._tcp.local`). LAN discovery only ever happens when listening on a
+    /// non-loopback address.
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// LAN discovery on the loopback interface only, announcing 127.0.0.1 (tests only: peers
+    /// on one computer find each other without a packet leaving it).
+    #[arg(long, hide = true)]
+    pub mdns_loopback: bool,
     /// P2P port (0 = any free port; the bound address is printed).
     #[arg(long, default_value_t = 6000)]
     pub port: u16,

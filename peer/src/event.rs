@@ -551,6 +551,11 @@ pub enum Event {
         /// Whether it is blocked now.
         blocked: bool,
     },
+    /// Everyone announcing themselves on our LAN now (PROTOCOL.md §8.9).
+    Nearby {
+        /// By name, then key; at most `crate::reach::nearby::MAX_NEARBY`.
+        people: Vec<crate::reach::nearby::NearbyPerson>,
+    },
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,
     /// Internal (not sent to the UI): the remote acknowledged message `id`.

@@ -19,7 +19,7 @@
 //!   controls that can disguise text.
 //! * [`invite`], [`fingerprints`] — invite strings and QR codes, the fingerprint cache.
 //! * [`reach`] — how other computers reach us: our addresses with their kinds, the dual-stack
-//!   listener, the router port mapping.
+//!   listener, the router port mapping, LAN discovery (mDNS) and the people nearby.
 //! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`browser`],
 //!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.

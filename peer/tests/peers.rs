@@ -259,12 +259,22 @@ async fn info_gives_kind_tagged_dialable_addresses_and_invites_use_the_first() {
         json!([{"address": expected, "kind": "lan"}])
     );
     assert!(local.log().contains("port mapping off"), "{}", local.log());
+    // Nor LAN discovery: listening on loopback, nothing is multicast (no --no-mdns needed).
+    assert!(
+        local
+            .log()
+            .contains("LAN discovery (mDNS) off: listening on loopback only"),
+        "{}",
+        local.log()
+    );
 
     for host in ["0.0.0.0", "::"] {
         let mut args = vec![
             "--host".to_owned(),
             host.to_owned(),
             "--no-port-mapping".to_owned(),
+            // Listening on every interface: no multicast onto this machine's real network.
+            "--no-mdns".to_owned(),
         ];
         args.extend(
             [

@@ -70,15 +70,19 @@ export function watchProblems(page) {
  * "p2p-chat UI: http://…/?token=…" line. Returns { url, origin, token, proc, output, stop }.
  * `options.dataDir` replaces --ephemeral with --data-dir DIR (state that survives a restart);
  * `options.port` fixes the P2P port (so contacts can redial it after a restart);
- * `options.savedName` leaves out --name (the name saved in the data directory is used).
+ * `options.savedName` leaves out --name (the name saved in the data directory is used);
+ * `options.mdnsLoopback` turns LAN discovery on, confined to the loopback interface.
  */
 export async function startPeer(name, extraArgs = [], options = {}) {
   const bin = peerBinary();
   if (!bin) throw new Error('no target/{release,debug}/p2p-chat: run `cargo build -p peer` first');
   const storage = options.dataDir ? ['--data-dir', options.dataDir] : ['--ephemeral'];
+  // Never a packet to the real network: no port mapping, no LAN discovery — or, with
+  // `options.mdnsLoopback`, discovery on the loopback interface only (listening there too).
+  const discovery = options.mdnsLoopback ? ['--host', '127.0.0.1', '--mdns-loopback'] : ['--no-mdns'];
   // `options.savedName`: no --name, so the peer uses the name saved in its data directory.
   const naming = options.savedName ? [] : ['--name', name];
-  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...storage, ...naming, ...extraArgs];
+  const args = ['--port', String(options.port ?? 0), '--web-port', '0', '--no-port-mapping', ...discovery, ...storage, ...naming, ...extraArgs];
   const proc = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },

@@ -9,6 +9,7 @@ import * as H from './history.js';
 import * as R from './requests.js';
 import { applyAmendment, applyReaction } from './convo.js';
 import * as T from './timer.js';
+import { applyNearby } from './nearby.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -118,6 +119,10 @@ const HANDLERS = {
 
   requests(state, event) {
     R.applyRequests(state, event);
+  },
+
+  nearby(state, event) {
+    applyNearby(state, event);
   },
 
   request_resolved(state, event, io) {

@@ -7,11 +7,13 @@ import { renderDialogs } from './dialogs.js';
 import { createMessageList } from './messages.js';
 import { createSearchView } from './search-view.js';
 import { renderTimer } from './timer.js';
+import { renderNearby } from './nearby-view.js';
 
 /**
  * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
  * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId),
- * onShowNewest(convId), onDeleteMessage(message), onOpenResult(result) }.
+ * onShowNewest(convId), onDeleteMessage(message), onOpenResult(result),
+ * onConnectNearby(peerId) }.
  * Returns render(state).
  */
 export function createRenderer(handlers) {
@@ -21,6 +23,7 @@ export function createRenderer(handlers) {
     V.renderConnection(state);
     V.renderIdentity(state);
     V.renderRequests(state, handlers);
+    renderNearby(state, handlers);
     V.renderConvList(state, handlers);
     V.renderPeerList(state, handlers);
     V.renderChatHeader(state);

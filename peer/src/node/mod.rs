@@ -23,6 +23,7 @@
 //!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
 //! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
 //! * [`history`] — search, history around a message, deleting on this device.
+//! * [`nearby`] — people nearby on the LAN (from `crate::reach::mdns`) and dialling them.
 //! * [`timers`] — disappearing messages: setting a conversation's timer, announcing it,
 //!   believing a received one, and `message_deleted` when the store's sweep deleted some.
 //!
@@ -35,6 +36,7 @@ mod driver;
 mod history;
 mod inbound;
 mod names;
+mod nearby;
 mod queries;
 mod reactions;
 mod redial;
@@ -59,6 +61,7 @@ use crate::persist::StoreHandle;
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use history::{HistoryActionError, MessageAuthor};
 pub use names::NicknameError;
+pub use nearby::NearbyError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use reactions::valid_emoji;
 pub use redial::{REDIAL_BASE, REDIAL_CAP};
@@ -101,6 +104,7 @@ struct Inner {
     redial: redial::Redial,
     addresses: addresses::OwnAddresses,
     contacts_notice: queries::ContactsNotice,
+    nearby: nearby::Nearby,
 }
 
 /// A handle to the node; cheap to clone.
@@ -144,6 +148,7 @@ impl Node {
                 redial: redial::Redial::default(),
                 addresses: addresses::OwnAddresses::default(),
                 contacts_notice: queries::ContactsNotice::default(),
+                nearby: nearby::Nearby::default(),
             }),
         }
     }

@@ -4,10 +4,14 @@
 //! addresses.
 //!
 //! Nothing here sends a packet unless the peer listens on a non-loopback address: port
-//! mapping only talks to the default gateway, and only when asked to.
+//! mapping only talks to the default gateway, and only when asked to. LAN discovery
+//! ([`mdns`], the bounded list of people nearby in [`nearby`]) multicasts on the LAN only,
+//! and only then too (`--no-mdns` turns it off).
 
 pub mod interfaces;
 pub mod listen;
+pub mod mdns;
+pub mod nearby;
 pub mod portmap;
 pub mod published;
 

@@ -96,6 +96,11 @@ pub enum Action {
         /// The peer.
         peer_id: PublicKey,
     },
+    /// Dial a person nearby at its announced addresses, expecting its key (PROTOCOL.md §8.9).
+    ConnectNearby {
+        /// The announced key.
+        peer_id: PublicKey,
+    },
     /// Send a chat message to a room (`send_message` with `to: "room:<id>"`).
     SendToRoom {
         /// The text.
@@ -320,6 +325,27 @@ fn message_key(from: &str, id: String) -> Result<MessageName, String> {
     Ok(MessageName { from, id })
 }
 
+/// `connect_nearby`: `peer_id`, a key in standard base64.
+fn parse_connect_nearby(
+    value: &Value,
+    req: Option<Value>,
+) -> Result<(Action, Option<Value>), ActionError> {
+    let fail = |message: String| ActionError {
+        message,
+        action: Some("connect_nearby".into()),
+        req: req.clone(),
+    };
+    let peer_id = match value.get("peer_id") {
+        Some(Value::String(text)) => peer_key(text).map_err(|e| fail(e.to_string()))?,
+        _ => {
+            return Err(fail(
+                "malformed connect_nearby: peer_id must be a key".into(),
+            ))
+        }
+    };
+    Ok((Action::ConnectNearby { peer_id }, req))
+}
+
 /// Parses one WebSocket text message. On success also returns its `req`.
 pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ActionError {
@@ -360,6 +386,9 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     if name == "set_timer" {
         return parse_set_timer(value, req);
     }
+    if name == "connect_nearby" {
+        return parse_connect_nearby(&value, req);
+    }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();
         return Err(fail(format!("unknown action {shown:?}"), None));
@@ -376,7 +405,13 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or_else(|| fail("port must be 1-65535".into(), Some(name.clone())))?;
-            let ip = ip.trim().to_owned();
+            let ip = ip.trim();
+            // `[2001:db8::1]` as typed into the IP field is the address inside the brackets.
+            let ip = ip
+                .strip_prefix('[')
+                .and_then(|v6| v6.strip_suffix(']'))
+                .unwrap_or(ip)
+                .to_owned();
             if ip.is_empty() {
                 return Err(fail("ip must not be empty".into(), Some(name)));
             }
@@ -624,6 +659,41 @@ fn parse_set_timer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_nearby_takes_a_key_and_connect_peer_a_bracketed_ipv6() {
+        let key = *crypto_core::Identity::generate().public_key();
+        let (a, req) = parse(&format!(
+            r#"{{"action":"connect_nearby","peer_id":"{}","req":3}}"#,
+            key.to_base64()
+        ))
+        .unwrap();
+        assert_eq!(a, Action::ConnectNearby { peer_id: key });
+        assert_eq!(req, Some(serde_json::json!(3)));
+        for bad in [
+            r#"{"action":"connect_nearby"}"#,
+            r#"{"action":"connect_nearby","peer_id":"nope","req":"r"}"#,
+            r#"{"action":"connect_nearby","peer_id":7}"#,
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.action.as_deref(), Some("connect_nearby"), "{bad}");
+        }
+        for ip in ["[2001:db8::1]", " [2001:db8::1] ", "2001:db8::1"] {
+            let (a, _) = parse(&format!(
+                r#"{{"action":"connect_peer","ip":"{ip}","port":6000}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                a,
+                Action::ConnectPeer {
+                    ip: "2001:db8::1".into(),
+                    port: 6000,
+                    peer_id: None
+                },
+                "{ip}"
+            );
+        }
+    }
 
     #[test]
     fn set_timer_takes_a_preset_for_a_chat_or_a_room() {

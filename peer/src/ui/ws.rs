@@ -112,6 +112,7 @@ async fn client(socket: WebSocket, state: AppState) {
     greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
     greeting.extend(node.greeting_events().await);
     greeting.push(node.requests_event().await);
+    greeting.push(node.nearby_event());
     for event in &greeting {
         if let Some(msg) = to_message(&node, event) {
             if sink.send(msg).await.is_err() {
@@ -252,6 +253,27 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
                 };
                 if let Err(e) = result {
                     reply.send(Event::dial_error(&e, "connect_peer", req)).await;
+                }
+            });
+        }
+        Action::ConnectNearby { peer_id } => {
+            let node = node.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                if let Err(e) = node.connect_nearby(peer_id).await {
+                    let address = match &e {
+                        crate::node::NearbyError::Dial(dial) => dial.address(),
+                        crate::node::NearbyError::NotNearby => None,
+                    };
+                    reply
+                        .send(Event::Error {
+                            message: e.to_string(),
+                            action: Some("connect_nearby".into()),
+                            req,
+                            code: Some(e.code()),
+                            address,
+                        })
+                        .await;
                 }
             });
         }
