@@ -13,7 +13,9 @@
 //! only when it changed. Why not a complete mDNS daemon crate: the maintained one caches every
 //! record it is sent without a bound and reads its socket until it is drained, so a host
 //! flooding the LAN could grow its memory at will; here nothing outlives the packet it came in
-//! except the bounded table.
+//! except the bounded table. `peer/tests/mdns_differential.rs` checks this code against that
+//! crate (`mdns-sd`) in both directions — its browser resolves our announcement and goodbye,
+//! ours lists its registration and drops it on unregister — in a private network namespace.
 
 pub mod records;
 
