@@ -25,6 +25,9 @@
 //! * [`history`] — search, history around a message, deleting on this device.
 //! * [`timers`] — disappearing messages: setting a conversation's timer, announcing it,
 //!   believing a received one, and `message_deleted` when the store's sweep deleted some.
+//! * [`indicators`], [`typing`], [`receipts`] — the opt-in typing indicators and read
+//!   receipts: their settings (global and per contact, reciprocal), typing rate-limited on the
+//!   wire and bounded on receipt, receipts for what the page shows (PROTOCOL.md §8.9).
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access
 //! goes through its thread, so nothing here blocks the runtime.
@@ -34,15 +37,18 @@ mod amend;
 mod driver;
 mod history;
 mod inbound;
+mod indicators;
 mod names;
 mod queries;
 mod reactions;
+mod receipts;
 mod redial;
 mod registry;
 mod rooms;
 mod sending;
 mod timers;
 mod trust;
+mod typing;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -58,15 +64,18 @@ use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use history::{HistoryActionError, MessageAuthor};
+pub use indicators::{IndicatorChange, IndicatorError};
 pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use reactions::valid_emoji;
+pub use receipts::ReceiptError;
 pub use redial::{REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal};
 pub use rooms::RoomError;
 pub use sending::{SendError, Target, MAX_TEXT_CHARS};
 pub use timers::{TimerError, MAX_TIMER_CLOCK_AHEAD_MS, TIMER_PRESETS};
 pub use trust::{InviteError, KeyChangeError, RequestError};
+pub use typing::{MAX_TYPING_PER_SENDER, TYPING_EXPIRY, TYPING_MIN_START_GAP, TYPING_RESEND};
 
 /// Capacity of the event channel; a UI that lags further loses events (and is told so).
 const EVENT_CAPACITY: usize = 4096;
@@ -101,6 +110,8 @@ struct Inner {
     redial: redial::Redial,
     addresses: addresses::OwnAddresses,
     contacts_notice: queries::ContactsNotice,
+    indicators: indicators::Indicators,
+    typing: typing::Typing,
 }
 
 /// A handle to the node; cheap to clone.
@@ -144,6 +155,8 @@ impl Node {
                 redial: redial::Redial::default(),
                 addresses: addresses::OwnAddresses::default(),
                 contacts_notice: queries::ContactsNotice::default(),
+                indicators: indicators::Indicators::default(),
+                typing: typing::Typing::default(),
             }),
         }
     }
