@@ -9,6 +9,7 @@
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js,
 //                   ui/search-view.js
 //   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
+//   ui/indicators.js typing indicators and read receipts: their settings, typing and what was read
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -29,6 +30,7 @@ import * as R from './ui/requests.js';
 import * as N from './ui/notify.js';
 import * as Convo from './ui/convo.js';
 import * as T from './ui/timer.js';
+import * as Ind from './ui/indicators.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -64,6 +66,7 @@ function splitHostPort() {
 
 /** Connects the page's static controls to commands; `act(fn)` runs fn(state, io) and redraws. */
 function wire(state, act) {
+  let typingTicker = null; // the timer repeating "typing" while the user types
   const submit = (id, fn) => $(id).addEventListener('submit', (e) => { e.preventDefault(); act(fn); });
   const click = (id, fn) => $(id).addEventListener('click', (e) => act((st, io) => fn(st, io, e)));
 
@@ -88,6 +91,10 @@ function wire(state, act) {
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
   click('new-room', (st) => C.openRoomDialog(st));
   T.wireTimer((seconds) => act((st, io) => T.setTimer(st, io, st.ui.active, seconds)));
+  Ind.wireIndicators(
+    (which, on) => act((st, io) => Ind.setGlobal(st, io, which, on)),
+    (which, choice) => act((st, io) => Ind.setContact(st, io, st.ui.active, which, choice)),
+  );
   submit('room-form', (st, io) => (st.ui.roomEditing
     ? C.changeRoom(st, io, st.ui.roomEditing, roomFormValues())
     : C.createRoom(st, io, roomFormValues())));
@@ -97,7 +104,10 @@ function wire(state, act) {
   const sendComposer = (st, io) => {
     const input = $('composer-input');
     const sent = Convo.activeEdit(st) ? Convo.sendEdit(st, io, input.value) : C.sendText(st, io, input.value);
-    if (sent) input.value = '';
+    if (sent) {
+      input.value = '';
+      Ind.typingStop(st, io);
+    }
     input.focus();
   };
   submit('composer', sendComposer);
@@ -112,6 +122,16 @@ function wire(state, act) {
   });
   composerInput.addEventListener('input', () => {
     renderCounter();
+    // Typing (not while editing an old message): said once a second, stopped after a pause.
+    if (!Convo.activeEdit(state)) {
+      act((st, io) => Ind.typingInput(st, io, composerInput.value));
+      if (!typingTicker && state.ui.typingOut) {
+        const tick = () => act((st, io) => {
+          typingTicker = Ind.typingTick(st, io) ? setTimeout(tick, Ind.TYPING_REPEAT_MS) : null;
+        });
+        typingTicker = setTimeout(tick, Ind.TYPING_REPEAT_MS);
+      }
+    }
     // A length error no longer applies once the text fits again.
     if (state.ui.errors['composer-error'] && composerInput.value.length <= C.MAX_TEXT && /the limit is/.test(state.ui.errors['composer-error'])) {
       act((st) => C.setError(st, 'composer-error', ''));
@@ -218,7 +238,8 @@ function wire(state, act) {
   });
   document.addEventListener('visibilitychange', () => {
     const c = state.convs.get(state.ui.active);
-    if (!document.hidden && c?.unread) act(() => { c.unread = 0; });
+    // Visible again: what is on screen now counts as read (the redraw tells our peer).
+    if (!document.hidden) act(() => { if (c?.unread) c.unread = 0; });
   });
 }
 
@@ -281,8 +302,11 @@ function main() {
     fn(state, io);
     render(state);
   };
-  render = createRenderer({
-    onSelect: (id) => act((st) => C.selectConv(st, io, id)),
+  const draw = createRenderer({
+    onSelect: (id) => act((st) => {
+      Ind.typingStop(st, io);
+      C.selectConv(st, io, id);
+    }),
     onVerify: (id) => act((st) => C.openVerify(st, id)),
     onDisconnect: (id) => act((st) => C.disconnectPeer(st, io, id)),
     onAcceptKey: (change) => act((st) => C.resolveKeyChange(st, io, change, true)),
@@ -303,6 +327,11 @@ function main() {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },
   });
+  // After every redraw: the open chat, if on screen, is read up to its newest message.
+  render = (st) => {
+    draw(st);
+    Ind.markRead(st, io, !document.hidden);
+  };
   wire(state, act);
   if (token) {
     socket = new PeerSocket(token, {
@@ -310,8 +339,14 @@ function main() {
         if (applyEvent(state, event, io)) render(state);
       },
       onState: (kind, detail) => act((st) => {
-        if (kind === 'open') S.connectionOpened(st);
-        else if (kind === 'waiting') S.connectionLost(st, detail);
+        if (kind === 'open') {
+          S.connectionOpened(st);
+          Ind.connectionOpened(st);
+        }
+        else if (kind === 'waiting') {
+          S.connectionLost(st, detail);
+          Ind.clearTyping(st);
+        }
         else {
           st.connection.kind = kind;
           st.connection.failures = detail.failures;
