@@ -150,6 +150,7 @@ test('http(s) addresses become links that open a new tab without a referrer; jav
   assert.equal(await bob.page.locator('#messages .msg-mine a[href="https://example.org/wiki/A_(b)"]').count(), 1);
   assert.deepEqual(outside, [], 'no link was fetched (no previews)');
   assert.equal(await alice.page.evaluate(() => window.__xss), undefined);
+  publish(await screenshot(alice.page, 'links'), 'links');
   assert.deepEqual(alice.problems, []);
 });
 
@@ -284,6 +285,7 @@ test('edit with ↑ and Esc, and delete for everyone, from the page: the other s
   await input.focus();
   await bob.page.keyboard.press('ArrowUp');
   await bob.page.locator('#reply-bar:not([hidden])', { hasText: 'Editing your message' }).waitFor();
+  await screenshot(bob.page, 'edit-bar');
   assert.equal(await input.inputValue(), 'bring the tickets');
   await bob.page.keyboard.press('Escape');
   await bob.page.locator('#reply-bar').waitFor({ state: 'hidden' });
