@@ -473,7 +473,7 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
         set(ui, json!({"typing": true, "read_receipts": true})).await;
     }
     ua.send(
-        json!({"action": "create_room", "name": "trip", "members": [b.public_key, c.public_key]}),
+        json!({"action": "create_room", "name": "trip", "members": [b.public_key]}),
     )
     .await;
     let room = ua.wait_type("room").await["id"]
@@ -481,7 +481,16 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
         .unwrap()
         .to_owned();
     ub.wait_type("room").await;
-    uc.wait_type("room").await;
+    // A message from before Carol was in the room; then Alice adds her.
+    let r0 = ua.say("before carol", Some(&room)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ub.hear("before carol").await;
+    ua.send(json!({"action": "change_room", "room": room, "add": [c.public_key]}))
+        .await;
+    uc.wait_for("the room", |e| e["type"] == "room" && e["id"] == room.as_str())
+        .await;
 
     // Bob types in the room: Alice and Carol see it, in the room.
     typing(&mut ub, &room, true).await;
@@ -523,6 +532,8 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
     );
     // Alice's history: her message went to Bob and Carol; Bob has read it, Carol not yet.
     let history = full_history(&mut ua, &room).await;
+    let before = history.iter().find(|m| m["id"] == r0.as_str()).unwrap();
+    assert_eq!(before["read_by"], json!([b.public_key]));
     let asked = history.iter().find(|m| m["id"] == r1.as_str()).unwrap();
     assert_eq!(asked["read_by"], json!([b.public_key]));
     assert_eq!(asked["recipients"].as_array().unwrap().len(), 2);
@@ -545,6 +556,9 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
     let mut expected = vec![b.public_key.as_str(), c.public_key.as_str()];
     expected.sort_unstable();
     assert_eq!(readers, expected);
+    // Carol's mark covers the message from before she was added, which she never got.
+    let before = history.iter().find(|m| m["id"] == r0.as_str()).unwrap();
+    assert_eq!(before["read_by"], json!([b.public_key]));
 
     // A contact of Carol's that is not in the room: its typing there is not shown.
     let mut snow = contact_client(&c, &mut uc).await;

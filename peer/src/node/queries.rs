@@ -422,6 +422,24 @@ pub(super) fn entries(
                 emoji: r.emoji,
             })
             .collect();
+        // Who read our message: a mark at or after it, from someone it was sent to (a room
+        // member added later has a mark on later messages only).
+        let read_by = if outgoing {
+            read_marks
+                .iter()
+                .filter(|(_, up_to)| *up_to >= m.seq)
+                .filter(|(reader, _)| {
+                    recipients
+                        .as_ref()
+                        .is_none_or(|list: &Vec<RecipientState>| {
+                            list.iter().any(|r| r.peer_id == *reader)
+                        })
+                })
+                .map(|(reader, _)| reader.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         out.push(HistoryEntry::Chat(HistoryMessage {
             seq: m.seq,
             id: m.message.id,
@@ -438,15 +456,7 @@ pub(super) fn entries(
             reactions,
             edited_at: m.edited_at,
             unsent: m.unsent,
-            read_by: if outgoing {
-                read_marks
-                    .iter()
-                    .filter(|(_, up_to)| *up_to >= m.seq)
-                    .map(|(reader, _)| reader.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            read_by,
         }));
     }
     out.extend(changes.map(|(_, _, line)| line));
