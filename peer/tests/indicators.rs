@@ -472,10 +472,8 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
     for ui in [&mut ua, &mut ub, &mut uc] {
         set(ui, json!({"typing": true, "read_receipts": true})).await;
     }
-    ua.send(
-        json!({"action": "create_room", "name": "trip", "members": [b.public_key]}),
-    )
-    .await;
+    ua.send(json!({"action": "create_room", "name": "trip", "members": [b.public_key]}))
+        .await;
     let room = ua.wait_type("room").await["id"]
         .as_str()
         .unwrap()
@@ -489,8 +487,10 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
     ub.hear("before carol").await;
     ua.send(json!({"action": "change_room", "room": room, "add": [c.public_key]}))
         .await;
-    uc.wait_for("the room", |e| e["type"] == "room" && e["id"] == room.as_str())
-        .await;
+    uc.wait_for("the room", |e| {
+        e["type"] == "room" && e["id"] == room.as_str()
+    })
+    .await;
 
     // Bob types in the room: Alice and Carol see it, in the room.
     typing(&mut ub, &room, true).await;
