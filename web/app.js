@@ -267,6 +267,17 @@ function startEditing(state, message) {
   });
 }
 
+/** The newest message row of the open chat in view (its top above the list's bottom edge): { from, id }. */
+function newestOnScreen() {
+  const list = $('messages');
+  const bottom = list.getBoundingClientRect().bottom;
+  const rows = list.querySelectorAll('li.msg[data-id]');
+  for (let i = rows.length - 1; i >= 0; i -= 1) {
+    if (rows[i].getBoundingClientRect().top < bottom) return { from: rows[i].dataset.from, id: rows[i].dataset.id };
+  }
+  return null;
+}
+
 /** Deleting for everyone asks first: it cannot be undone, and the others are told. */
 const UNSEND_TEXT = 'Delete this message for everyone?\n\nIt is removed here and on every device it reached that honours deletes. This cannot be undone.';
 
@@ -327,11 +338,14 @@ function main() {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },
   });
-  // After every redraw: the open chat, if on screen, is read up to its newest message.
+  // After every redraw, and when the list scrolls: the open chat, in a visible tab, is read up to
+  // the newest message on screen.
+  const markRead = () => Ind.markRead(state, io, !document.hidden, newestOnScreen());
   render = (st) => {
     draw(st);
-    Ind.markRead(st, io, !document.hidden);
+    markRead();
   };
+  $('messages').addEventListener('scroll', markRead, { passive: true });
   wire(state, act);
   if (token) {
     socket = new PeerSocket(token, {

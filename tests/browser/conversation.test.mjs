@@ -413,6 +413,38 @@ test('typing indicators and read receipts: off until both turn them on; then "Bo
   await setHidden(bob, false);
   await tickOf(alice, 'while you are away').and(alice.page.locator('[data-state="read"]')).waitFor();
 
+  // Scrolled up to older messages, a new one is not on screen: not read until Bob scrolls down.
+  // (Bob's page's actions are recorded: its next one, typing, would follow any mark_read.)
+  await bob.page.evaluate(() => {
+    window.__sent = [];
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function record(data) {
+      window.__sent.push(JSON.parse(data));
+      return send.call(this, data);
+    };
+    const list = document.getElementById('messages');
+    list.scrollTop = 0;
+  });
+  assert.ok(await bob.page.evaluate(() => {
+    const list = document.getElementById('messages');
+    return list.scrollHeight > list.clientHeight + 200;
+  }), 'enough messages to scroll');
+  await say(alice, 'below the fold');
+  await bob.page.locator('#messages .msg-text', { hasText: 'below the fold' }).waitFor();
+  await bob.page.locator('#composer-input').pressSequentially('x');
+  await bob.page.waitForFunction(() => window.__sent.some((a) => a.action === 'typing'));
+  assert.deepEqual(await bob.page.evaluate(() => window.__sent.filter((a) => a.action === 'mark_read')), []);
+  assert.equal(await tickOf(alice, 'below the fold').getAttribute('data-state'), 'delivered');
+  await bob.page.fill('#composer-input', '');
+  await bob.page.evaluate(() => {
+    const list = document.getElementById('messages');
+    list.scrollTop = list.scrollHeight;
+  });
+  await tickOf(alice, 'below the fold').and(alice.page.locator('[data-state="read"]')).waitFor();
+  const marks = await bob.page.evaluate(() => window.__sent.filter((a) => a.action === 'mark_read'));
+  assert.equal(marks.length, 1);
+  assert.equal(marks[0].conversation, aliceId);
+
   // Alice turns read receipts off for Bob only (the chat header): reciprocal, his read marks go.
   await alice.page.click('#chat-indicators summary');
   await alice.page.locator('#chat-receipts-setting').selectOption('off');

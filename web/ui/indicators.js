@@ -188,21 +188,28 @@ export function typingStop(state, io) {
 }
 
 /**
- * While the open chat is on screen in a visible tab, tells our peer the newest message shown (of
- * anyone) once; the peer sends the receipts this allows. Returns whether it told it.
+ * While the open chat is on screen in a visible tab, tells our peer how far it has been seen:
+ * `onScreen` is { from, id } of the newest message whose row is in view (the page scrolled up
+ * shows older ones only), or null. Names the newest message of others up to there, once; the
+ * peer sends the receipts this allows. Returns whether it told it.
  */
-export function markRead(state, io, visible) {
-  if (!visible || state.connection.kind !== 'open' || S.isFresh(state)) return false;
+export function markRead(state, io, visible, onScreen) {
+  if (!visible || !onScreen || state.connection.kind !== 'open' || S.isFresh(state)) return false;
   const convId = state.ui.active;
   const c = state.convs.get(convId);
   if (!c || c.hasNewer || !hasIndicators(state, convId)) return false;
-  const newest = [...c.messages].reverse().find((m) => !m.change && !m.mine);
-  if (!newest) return false;
+  const upto = c.messages.findIndex((m) => !m.change && m.id === onScreen.id && (m.mine ? 'me' : m.from) === onScreen.from);
+  if (upto < 0) return false;
+  let at = upto;
+  while (at >= 0 && (c.messages[at].change || c.messages[at].mine)) at -= 1;
+  if (at < 0) return false;
+  const newest = c.messages[at];
+  // Only forward: scrolling back up to older messages says nothing new.
   state.ui.readMarks ??= new Map();
-  const key = `${newest.from}/${newest.id}`;
-  if (state.ui.readMarks.get(convId) === key) return false;
+  const told = state.ui.readMarks.get(convId);
+  if (told && c.messages.indexOf(told) >= at) return false;
   if (io.send({ action: 'mark_read', conversation: convId, from: newest.from, id: newest.id }) === null) return false;
-  state.ui.readMarks.set(convId, key);
+  state.ui.readMarks.set(convId, newest);
   return true;
 }
 

@@ -276,7 +276,10 @@ function messageItem(state, message, runStart, handlers = {}) {
   const group = runStart ? ' msg-first' : '';
   return el('li', {
     class: `msg ${message.mine ? 'msg-mine' : 'msg-theirs'}${group}${inGroupChat ? ' msg-group' : ''}`,
-    attrs: { 'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id, 'data-seq': message.seq ?? null },
+    attrs: {
+      'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id, 'data-seq': message.seq ?? null,
+      'data-from': message.mine ? 'me' : message.from,
+    },
   },
   showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
   el('div', { class: 'bubble' },
