@@ -431,9 +431,14 @@ async fn a_forged_receipt_or_one_from_a_request_changes_nothing() {
     // Still a request: its receipt is ignored too.
     snow.send_payload(&json!({"kind": "read", "msg_id": to_bob}))
         .await;
-    snow.chat("request marker").await;
+    let request_chat = snow.chat("request marker").await;
     let events = events_until(&mut ua, "request marker", |e| e["text"] == "request marker").await;
     assert!(read_events(&events).is_empty(), "{events:?}");
+    // A request's messages are in no chat to mark read (so it never gets a receipt).
+    for conversation in [key.clone(), format!("request:{key}")] {
+        mark_read(&mut ua, &conversation, &key, &request_chat).await;
+        assert_eq!(ua.wait_type("error").await["action"], "mark_read");
+    }
     ua.accept_request(&key).await;
     snow.send_payload(&json!({"kind": "read", "msg_id": to_bob}))
         .await;
@@ -445,7 +450,8 @@ async fn a_forged_receipt_or_one_from_a_request_changes_nothing() {
     let history = full_history(&mut ua, &bk).await;
     assert!(history.iter().all(|m| m.get("read_by").is_none()));
     // Now a contact, it gets Alice's receipt in the wire form of PROTOCOL.md §5, one naming
-    // the newest of its messages.
+    // the newest of its messages — the only one it ever got (its payloads are read from the
+    // start of its session).
     let chats = full_history(&mut ua, &key).await;
     let newest = chats.last().unwrap()["id"].as_str().unwrap().to_owned();
     mark_read(&mut ua, &key, &key, &newest).await;
@@ -487,10 +493,14 @@ async fn in_a_room_each_sender_gets_its_own_receipt_and_typing_reaches_every_mem
     ub.hear("before carol").await;
     ua.send(json!({"action": "change_room", "room": room, "add": [c.public_key]}))
         .await;
-    uc.wait_for("the room", |e| {
-        e["type"] == "room" && e["id"] == room.as_str()
-    })
-    .await;
+    for ui in [&mut ub, &mut uc] {
+        ui.wait_for("the room with carol", |e| {
+            e["type"] == "room"
+                && e["id"] == room.as_str()
+                && e["members"].as_array().unwrap().len() == 3
+        })
+        .await;
+    }
 
     // Bob types in the room: Alice and Carol see it, in the room.
     typing(&mut ub, &room, true).await;

@@ -82,6 +82,13 @@ impl Node {
             .is_on(which, key)
     }
 
+    /// [`Node::indicator_on`] without waiting: `None` until the settings are loaded or while
+    /// they are being changed.
+    pub(super) fn indicator_on_now(&self, which: Indicator, key: &PublicKey) -> Option<bool> {
+        let settings = self.inner.indicators.settings.get()?.try_read().ok()?;
+        Some(settings.is_on(which, key))
+    }
+
     /// Applies `set_indicators`: saved, then every UI client gets `indicators`.
     pub async fn set_indicators(&self, change: IndicatorChange) -> Result<(), IndicatorError> {
         let lock = self.indicator_settings().await;

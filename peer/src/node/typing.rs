@@ -279,6 +279,14 @@ impl Node {
             }
             Change::Start(generation) => generation,
         };
+        // In a direct chat the check needs no store: done at once when the settings are at
+        // hand, so a start and the stop right behind it are shown in their order.
+        if room.is_none() {
+            if let Some(on) = self.indicator_on_now(Indicator::Typing, &peer) {
+                self.show_start(peer, conversation, generation, on);
+                return None;
+            }
+        }
         // Checked only for a start taken, so a flood of starts costs no store work.
         let me = self.inner.public;
         let member = room.map(|id| {
@@ -293,17 +301,28 @@ impl Node {
                 Some(check) => check.await.unwrap_or(false),
                 None => true,
             };
-            let typing = &node.inner.typing;
-            if !in_room || !node.indicator_on(Indicator::Typing, &peer).await {
-                typing.drop_start(&peer, &conversation, generation);
-                return None;
-            }
-            if typing.show(&peer, &conversation, generation) {
-                node.emit_typing(&peer, &conversation, true);
-                node.expire_typing(peer, conversation, generation);
-            }
+            let on = in_room && node.indicator_on(Indicator::Typing, &peer).await;
+            node.show_start(peer, conversation, generation, on);
             None
         }))
+    }
+
+    /// The checked start `generation`: shown (`allowed`, and still the current state) or off
+    /// again without an event.
+    fn show_start(
+        &self,
+        peer: PublicKey,
+        conversation: Conversation,
+        generation: u64,
+        allowed: bool,
+    ) {
+        let typing = &self.inner.typing;
+        if !allowed {
+            typing.drop_start(&peer, &conversation, generation);
+        } else if typing.show(&peer, &conversation, generation) {
+            self.emit_typing(&peer, &conversation, true);
+            self.expire_typing(peer, conversation, generation);
+        }
     }
 
     /// Turns the start `generation` off once [`TYPING_EXPIRY`] passed without another start.
