@@ -10,6 +10,7 @@
 //                   ui/search-view.js
 //   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
 //   ui/nearby.js    people nearby on the LAN (drawn by ui/nearby-view.js) and their Connect
+//   ui/indicators.js typing indicators and read receipts: their settings, typing and what was read
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -31,6 +32,7 @@ import * as N from './ui/notify.js';
 import * as Convo from './ui/convo.js';
 import * as T from './ui/timer.js';
 import * as Near from './ui/nearby.js';
+import * as Ind from './ui/indicators.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -71,6 +73,7 @@ function splitHostPort() {
 
 /** Connects the page's static controls to commands; `act(fn)` runs fn(state, io) and redraws. */
 function wire(state, act) {
+  let typingTicker = null; // the timer repeating "typing" while the user types
   const submit = (id, fn) => $(id).addEventListener('submit', (e) => { e.preventDefault(); act(fn); });
   const click = (id, fn) => $(id).addEventListener('click', (e) => act((st, io) => fn(st, io, e)));
 
@@ -95,6 +98,10 @@ function wire(state, act) {
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
   click('new-room', (st) => C.openRoomDialog(st));
   T.wireTimer((seconds) => act((st, io) => T.setTimer(st, io, st.ui.active, seconds)));
+  Ind.wireIndicators(
+    (which, on) => act((st, io) => Ind.setGlobal(st, io, which, on)),
+    (which, choice) => act((st, io) => Ind.setContact(st, io, st.ui.active, which, choice)),
+  );
   submit('room-form', (st, io) => (st.ui.roomEditing
     ? C.changeRoom(st, io, st.ui.roomEditing, roomFormValues())
     : C.createRoom(st, io, roomFormValues())));
@@ -104,7 +111,10 @@ function wire(state, act) {
   const sendComposer = (st, io) => {
     const input = $('composer-input');
     const sent = Convo.activeEdit(st) ? Convo.sendEdit(st, io, input.value) : C.sendText(st, io, input.value);
-    if (sent) input.value = '';
+    if (sent) {
+      input.value = '';
+      Ind.typingStop(st, io);
+    }
     input.focus();
   };
   submit('composer', sendComposer);
@@ -119,6 +129,16 @@ function wire(state, act) {
   });
   composerInput.addEventListener('input', () => {
     renderCounter();
+    // Typing (not while editing an old message): said once a second, stopped after a pause.
+    if (!Convo.activeEdit(state)) {
+      act((st, io) => Ind.typingInput(st, io, composerInput.value));
+      if (!typingTicker && state.ui.typingOut) {
+        const tick = () => act((st, io) => {
+          typingTicker = Ind.typingTick(st, io) ? setTimeout(tick, Ind.TYPING_REPEAT_MS) : null;
+        });
+        typingTicker = setTimeout(tick, Ind.TYPING_REPEAT_MS);
+      }
+    }
     // A length error no longer applies once the text fits again.
     if (state.ui.errors['composer-error'] && composerInput.value.length <= C.MAX_TEXT && /the limit is/.test(state.ui.errors['composer-error'])) {
       act((st) => C.setError(st, 'composer-error', ''));
@@ -225,7 +245,8 @@ function wire(state, act) {
   });
   document.addEventListener('visibilitychange', () => {
     const c = state.convs.get(state.ui.active);
-    if (!document.hidden && c?.unread) act(() => { c.unread = 0; });
+    // Visible again: what is on screen now counts as read (the redraw tells our peer).
+    if (!document.hidden) act(() => { if (c?.unread) c.unread = 0; });
   });
 }
 
@@ -251,6 +272,17 @@ function startEditing(state, message) {
     input.focus();
     input.setSelectionRange(input.value.length, input.value.length);
   });
+}
+
+/** The newest message row of the open chat in view (its top above the list's bottom edge): { from, id }. */
+function newestOnScreen() {
+  const list = $('messages');
+  const bottom = list.getBoundingClientRect().bottom;
+  const rows = list.querySelectorAll('li.msg[data-id]');
+  for (let i = rows.length - 1; i >= 0; i -= 1) {
+    if (rows[i].getBoundingClientRect().top < bottom) return { from: rows[i].dataset.from, id: rows[i].dataset.id };
+  }
+  return null;
 }
 
 /** Deleting for everyone asks first: it cannot be undone, and the others are told. */
@@ -288,8 +320,11 @@ function main() {
     fn(state, io);
     render(state);
   };
-  render = createRenderer({
-    onSelect: (id) => act((st) => C.selectConv(st, io, id)),
+  const draw = createRenderer({
+    onSelect: (id) => act((st) => {
+      Ind.typingStop(st, io);
+      C.selectConv(st, io, id);
+    }),
     onVerify: (id) => act((st) => C.openVerify(st, id)),
     onDisconnect: (id) => act((st) => C.disconnectPeer(st, io, id)),
     onConnectNearby: (id) => act((st) => Near.connectNearby(st, io, id)),
@@ -311,6 +346,14 @@ function main() {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },
   });
+  // After every redraw, and when the list scrolls: the open chat, in a visible tab, is read up to
+  // the newest message on screen.
+  const markRead = () => Ind.markRead(state, io, !document.hidden, newestOnScreen());
+  render = (st) => {
+    draw(st);
+    markRead();
+  };
+  $('messages').addEventListener('scroll', markRead, { passive: true });
   wire(state, act);
   if (token) {
     socket = new PeerSocket(token, {
@@ -318,8 +361,14 @@ function main() {
         if (applyEvent(state, event, io)) render(state);
       },
       onState: (kind, detail) => act((st) => {
-        if (kind === 'open') S.connectionOpened(st);
-        else if (kind === 'waiting') S.connectionLost(st, detail);
+        if (kind === 'open') {
+          S.connectionOpened(st);
+          Ind.connectionOpened(st);
+        }
+        else if (kind === 'waiting') {
+          S.connectionLost(st, detail);
+          Ind.clearTyping(st);
+        }
         else {
           st.connection.kind = kind;
           st.connection.failures = detail.failures;

@@ -363,6 +363,23 @@ pub enum Payload {
         /// The room whose timer it is; absent for the direct conversation.
         room: Option<String>,
     },
+    /// The sender started (`active`) or stopped typing in the direct conversation with the
+    /// receiver, or in `room` (PROTOCOL.md §5, §8.10). No `id`: never acknowledged, never
+    /// stored; a receiver that does not show typing ignores it.
+    Typing {
+        /// True: typing now (repeated at most every few seconds while it lasts); false: stopped.
+        active: bool,
+        /// The room it is typing in; absent for the direct conversation.
+        room: Option<String>,
+    },
+    /// The sender has read the receiver's messages up to and including the receiver's own
+    /// message `msg_id` (PROTOCOL.md §5, §8.10). It names only the receiver's messages, whose
+    /// ids the receiver chose, so it needs no sender and no conversation. No `id`: never
+    /// acknowledged.
+    Read {
+        /// The newest of the receiver's messages the sender has read, 1-64 characters.
+        msg_id: String,
+    },
 }
 
 impl Payload {
@@ -377,6 +394,16 @@ impl Payload {
             return Ok(Payload::Name {
                 name: take_string(&mut json, "name")?.into_owned(),
             });
+        }
+        if kind == "typing" {
+            return parse_typing(&mut json);
+        }
+        if kind == "read" {
+            let msg_id = take_string(&mut json, "msg_id")?.into_owned();
+            if msg_id.is_empty() || msg_id.chars().count() > MAX_ID_CHARS {
+                return Err(malformed("msg_id must be 1-64 characters"));
+            }
+            return Ok(Payload::Read { msg_id });
         }
         let id = take_string(&mut json, "id")?.into_owned();
         let payload = match &*kind {
@@ -507,7 +534,10 @@ impl Payload {
             | Payload::Edit { id, .. }
             | Payload::Delete { id, .. }
             | Payload::Timer { id, .. } => id,
-            Payload::Keepalive | Payload::Name { .. } => return Ok(payload),
+            Payload::Keepalive
+            | Payload::Name { .. }
+            | Payload::Typing { .. }
+            | Payload::Read { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
             return Err(FrameError::Malformed(
@@ -628,10 +658,36 @@ impl Payload {
                     object.string("room", room);
                 }
             }
+            Payload::Typing { active, room } => {
+                object.string("kind", "typing").boolean("active", *active);
+                if let Some(room) = room {
+                    object.string("room", room);
+                }
+            }
+            Payload::Read { msg_id } => {
+                object.string("kind", "read").string("msg_id", msg_id);
+            }
         }
         object.finish();
         out.into_bytes()
     }
+}
+
+/// The fields of a `typing` payload: `active` (a boolean) and an optional `room` id of 1-64
+/// characters.
+fn parse_typing(json: &mut Json<'_>) -> Result<Payload, FrameError> {
+    let active = match json.take("active") {
+        Some(Json::Bool(active)) => active,
+        _ => return Err(malformed("active must be a boolean")),
+    };
+    let room = match json.take("room") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(room)) if !room.is_empty() && room.chars().count() <= MAX_ID_CHARS => {
+            Some(room.into_owned())
+        }
+        Some(_) => return Err(malformed("room must be a string of 1-64 characters")),
+    };
+    Ok(Payload::Typing { active, room })
 }
 
 #[cfg(test)]
@@ -830,6 +886,60 @@ mod tests {
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);
+    }
+
+    #[test]
+    fn typing_and_read_receipts_round_trip_and_are_bounded() {
+        for (payload, bytes) in [
+            (
+                Payload::Typing {
+                    active: true,
+                    room: None,
+                },
+                &br#"{"kind":"typing","active":true}"#[..],
+            ),
+            (
+                Payload::Typing {
+                    active: false,
+                    room: Some("r1".into()),
+                },
+                br#"{"kind":"typing","active":false,"room":"r1"}"#,
+            ),
+            (
+                Payload::Read {
+                    msg_id: "m9".into(),
+                },
+                br#"{"kind":"read","msg_id":"m9"}"#,
+            ),
+        ] {
+            assert_eq!(payload.to_bytes(), bytes);
+            assert_eq!(Payload::parse(bytes).unwrap(), payload);
+        }
+        let long_room = alloc::format!(
+            r#"{{"kind":"typing","active":true,"room":"{}"}}"#,
+            "r".repeat(MAX_ID_CHARS + 1)
+        );
+        let long_id = alloc::format!(
+            r#"{{"kind":"read","msg_id":"{}"}}"#,
+            "m".repeat(MAX_ID_CHARS + 1)
+        );
+        for bad in [
+            &br#"{"kind":"typing"}"#[..],
+            br#"{"kind":"typing","active":1}"#,
+            br#"{"kind":"typing","active":true,"room":""}"#,
+            br#"{"kind":"typing","active":true,"room":5}"#,
+            long_room.as_bytes(),
+            br#"{"kind":"read"}"#,
+            br#"{"kind":"read","msg_id":""}"#,
+            br#"{"kind":"read","msg_id":7}"#,
+            long_id.as_bytes(),
+        ] {
+            assert!(
+                matches!(Payload::parse(bad), Err(FrameError::Malformed(_))),
+                "{}",
+                core::str::from_utf8(bad).unwrap()
+            );
+        }
     }
 
     #[test]

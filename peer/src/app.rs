@@ -207,6 +207,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     let mut store = store;
     let name = own_name_at_start(&mut store, &args.name);
     store.set_timer_unit_ms(args.timer_unit_ms);
+    store.set_early_amendment_max_ms(args.early_amendment_ms);
     let node = Node::with_limits(
         NodeConfig {
             identity,

@@ -109,6 +109,15 @@ pub struct RunArgs {
         default_value_t = 1_000
     )]
     pub timer_unit_ms: u64,
+    /// How long an edit or delete that arrived before its message is kept for it, in
+    /// milliseconds (24 h; tests only).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_EARLY_AMENDMENT_MS",
+        default_value_t = crate::store::EARLY_MAX_AGE_MS
+    )]
+    pub early_amendment_ms: u64,
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,

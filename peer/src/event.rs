@@ -181,6 +181,19 @@ pub struct HistoryMessage {
     /// Its sender deleted it for everyone (the text is empty); omitted when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unsent: bool,
+    /// Our message: who has read it (read receipts, PROTOCOL.md §8.10), only those with read
+    /// receipts on; omitted when nobody.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_by: Vec<String>,
+}
+
+/// One contact's overrides in the `indicators` event; `null` follows the global setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndicatorOverrideInfo {
+    /// Typing indicators with this contact, or null.
+    pub typing: Option<bool>,
+    /// Read receipts with this contact, or null.
+    pub read_receipts: Option<bool>,
 }
 
 /// The message a reply quotes (PROTOCOL.md §8.6). `text` and `name` come from our own history:
@@ -555,6 +568,37 @@ pub enum Event {
     Nearby {
         /// By name, then key; at most `crate::reach::nearby::MAX_NEARBY`.
         people: Vec<crate::reach::nearby::NearbyPerson>,
+    },
+    /// A contact started or stopped typing in a conversation (PROTOCOL.md §8.10): one event per
+    /// change.
+    Typing {
+        /// The contact's chat (its peer_id) or `room:<id>`.
+        conversation: String,
+        /// Who.
+        peer_id: String,
+        /// Typing now, or stopped.
+        active: bool,
+    },
+    /// A reader has read our messages in a conversation up to our message `id` (PROTOCOL.md
+    /// §8.10): one event per move of its mark.
+    Read {
+        /// The conversation (a peer_id or `room:<id>`).
+        conversation: String,
+        /// The reader.
+        peer_id: String,
+        /// Our newest message it has read.
+        id: String,
+        /// When we got the receipt, Unix ms.
+        read_at: u64,
+    },
+    /// The typing-indicator and read-receipt settings (PROTOCOL.md §8.10).
+    Indicators {
+        /// Typing indicators for contacts without an override.
+        typing: bool,
+        /// Read receipts for contacts without an override.
+        read_receipts: bool,
+        /// Contacts' overrides, peer_id -> the two settings (null: as the global one).
+        contacts: std::collections::BTreeMap<String, IndicatorOverrideInfo>,
     },
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,

@@ -444,3 +444,213 @@ async fn only_the_sender_edits_or_deletes_for_everyone_and_an_early_edit_waits_f
     );
     assert!(!b.log().contains("hello world") && !b.log().contains("edited early"));
 }
+
+/// Every event up to and including the first that matches.
+async fn events_until(ui: &mut Ui, what: &str, matches: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let seen = std::cell::RefCell::new(Vec::new());
+    ui.wait_for(what, |e| {
+        seen.borrow_mut().push(e.clone());
+        matches(e)
+    })
+    .await;
+    seen.into_inner()
+}
+
+fn count(events: &[Value], kind: &str, id: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind && e["id"] == id)
+        .count()
+}
+
+#[tokio::test]
+async fn a_forged_delete_changes_nothing_and_an_early_amendment_waits_a_bounded_time() {
+    // Bob holds an early edit or delete for 1.5 s instead of 24 hours.
+    let Pair {
+        a,
+        b,
+        mut ua,
+        mut ub,
+    } = Pair::with_b_args(&["--early-amendment-ms", "1500"]).await;
+    let sent = ua.say("alice's words", Some(&b.public_key)).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    ub.hear("alice's words").await;
+    let mut snow = accepted_client(&b, &mut ub).await;
+    let key = snow.public_key.clone();
+    ub.accept_request(&key).await;
+
+    // A contact deleting Alice's message by its id deletes nothing: it names its own message
+    // of that id, which does not exist (and is held, then dropped).
+    snow.send_payload(&json!({"kind": "delete", "id": "fd1", "msg_id": id, "sent_at": now_ms()}))
+        .await;
+    acked(&mut snow, "fd1").await;
+    snow.chat("after the forged delete").await;
+    let events = events_until(&mut ub, "the marker", |e| {
+        e["text"] == "after the forged delete"
+    })
+    .await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] != "message_unsent" && e["type"] != "message_edited"),
+        "{events:?}"
+    );
+    let history = full_history(&mut ub, &a.public_key).await;
+    let kept = message(&history, "alice's words");
+    assert!(kept.get("unsent").is_none(), "{kept}");
+
+    // A delete before its message: kept, applied when the message comes.
+    snow.send_payload(&json!({"kind": "delete", "id": "d2", "msg_id": "s2", "sent_at": now_ms()}))
+        .await;
+    acked(&mut snow, "d2").await;
+    snow.send_payload(
+        &json!({"kind": "chat", "id": "s2", "text": "soon gone", "sent_at": now_ms() - 1000}),
+    )
+    .await;
+    ub.hear("soon gone").await;
+    let gone = ub.wait_type("message_unsent").await;
+    assert_eq!(
+        (&gone["id"], &gone["from"], &gone["conversation"]),
+        (&json!("s2"), &json!(key), &json!(key))
+    );
+
+    // An edit whose message comes after the hold time: dropped, the message stays as sent.
+    snow.send_payload(
+        &json!({"kind": "edit", "id": "e3", "msg_id": "s3", "text": "too late", "sent_at": now_ms()}),
+    )
+    .await;
+    acked(&mut snow, "e3").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    snow.send_payload(
+        &json!({"kind": "chat", "id": "s3", "text": "as first written", "sent_at": now_ms()}),
+    )
+    .await;
+    snow.chat("after the late message").await;
+    let events = events_until(&mut ub, "the marker", |e| {
+        e["text"] == "after the late message"
+    })
+    .await;
+    assert_eq!(count(&events, "peer_message", "s3"), 1, "{events:?}");
+    assert_eq!(count(&events, "message_edited", "s3"), 0, "{events:?}");
+    let history = full_history(&mut ub, &key).await;
+    let late = message(&history, "as first written");
+    assert!(late.get("edited_at").is_none(), "{late}");
+    assert_eq!(
+        history.iter().find(|m| m["id"] == "s2").unwrap()["unsent"],
+        true
+    );
+    assert!(history.iter().all(|m| m["text"] != "too late"));
+}
+
+#[tokio::test]
+async fn in_a_room_edits_deletes_and_reactions_reach_an_offline_member_once() {
+    // Alice redials slowly, so Carol stays offline until the test connects them again.
+    let a = common::Peer::start_with("alice", &["--redial-base-ms", "60000"]);
+    let b = common::Peer::start("bob");
+    let c = common::Peer::start("carol");
+    let (mut ua, mut ub, mut uc) = (a.ui().await, b.ui().await, c.ui().await);
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    ua.connect_peer(c.p2p_port, &c.public_key).await;
+    ub.connect_peer(c.p2p_port, &c.public_key).await;
+    ub.accept_request(&a.public_key).await;
+    uc.accept_request(&a.public_key).await;
+    uc.accept_request(&b.public_key).await;
+    ua.send(
+        json!({"action": "create_room", "name": "plans", "members": [b.public_key, c.public_key]}),
+    )
+    .await;
+    let room = ua.wait_type("room").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ub.wait_type("room").await;
+    uc.wait_type("room").await;
+    let q1 = ua.say("first draft", Some(&room)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let q2 = ua.say("wrong chat, sorry", Some(&room)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for ui in [&mut ub, &mut uc] {
+        ui.hear("first draft").await;
+        ui.hear("wrong chat, sorry").await;
+    }
+
+    // Carol offline (for Alice); Alice edits, deletes and reacts; Bob sees each at once.
+    ua.send(json!({"action": "disconnect_peer", "peer_id": c.public_key}))
+        .await;
+    ua.wait_for("carol gone", |e| {
+        e["type"] == "peer_disconnected" && e["peer_id"] == c.public_key.as_str()
+    })
+    .await;
+    ua.send(json!({"action": "edit_message", "id": q1, "text": "final plan"}))
+        .await;
+    ua.wait_type("message_edited").await;
+    ua.send(json!({"action": "delete_for_everyone", "id": q2}))
+        .await;
+    ua.wait_type("message_unsent").await;
+    react(&mut ua, "me", &q1, "🎉").await;
+    let seen = events_until(&mut ub, "bob's reaction", |e| e["type"] == "reaction").await;
+    assert_eq!(count(&seen, "message_edited", &q1), 1, "{seen:?}");
+    assert_eq!(count(&seen, "message_unsent", &q2), 1, "{seen:?}");
+
+    // Back online: Carol gets each, once, and her history says so.
+    ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": c.p2p_port, "peer_id": c.public_key}))
+        .await;
+    let mut events = events_until(&mut uc, "the edit, the delete and the reaction", {
+        let (q1, q2) = (q1.clone(), q2.clone());
+        let seen = std::cell::RefCell::new((false, false, false));
+        move |e| {
+            let mut s = seen.borrow_mut();
+            s.0 |= e["type"] == "message_edited" && e["id"] == q1.as_str();
+            s.1 |= e["type"] == "message_unsent" && e["id"] == q2.as_str();
+            s.2 |= e["type"] == "reaction" && e["id"] == q1.as_str();
+            s.0 && s.1 && s.2
+        }
+    })
+    .await;
+    let edited = events
+        .iter()
+        .find(|e| e["type"] == "message_edited")
+        .unwrap();
+    assert_eq!(
+        (&edited["text"], &edited["from"], &edited["conversation"]),
+        (&json!("final plan"), &json!(a.public_key), &json!(room))
+    );
+    // A second session: nothing is sent again. (Alice's new room chat goes after a pause, so
+    // anything resent from the outbox would be shown before it.)
+    ua.send(json!({"action": "disconnect_peer", "peer_id": c.public_key}))
+        .await;
+    uc.wait_for("alice gone", |e| {
+        e["type"] == "peer_disconnected" && e["peer_id"] == a.public_key.as_str()
+    })
+    .await;
+    ua.send(json!({"action": "connect_peer", "ip": "127.0.0.1", "port": c.p2p_port, "peer_id": c.public_key}))
+        .await;
+    uc.wait_for("alice back", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == a.public_key.as_str()
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    ua.say("see you there", Some(&room)).await;
+    events.extend(events_until(&mut uc, "the marker", |e| e["text"] == "see you there").await);
+    assert_eq!(count(&events, "message_edited", &q1), 1, "{events:?}");
+    assert_eq!(count(&events, "message_unsent", &q2), 1, "{events:?}");
+    assert_eq!(count(&events, "reaction", &q1), 1, "{events:?}");
+    let history = full_history(&mut uc, &room).await;
+    let first = history.iter().find(|m| m["id"] == q1.as_str()).unwrap();
+    assert_eq!(first["text"], "final plan");
+    assert!(first["edited_at"].as_u64().is_some());
+    assert_eq!(
+        first["reactions"],
+        json!([{"by": a.public_key, "emoji": "🎉"}])
+    );
+    let second = history.iter().find(|m| m["id"] == q2.as_str()).unwrap();
+    assert_eq!(
+        (&second["text"], &second["unsent"]),
+        (&json!(""), &json!(true))
+    );
+    assert_eq!(history.iter().filter(|m| m["id"] == q1.as_str()).count(), 1);
+}

@@ -223,7 +223,7 @@ test('composer: the Enter hint and the tick legend are visible; a counter near t
   const { page } = sides.Alice;
   assert.equal(await page.locator('#composer-help').isVisible(), true);
   assert.equal(await page.locator('#composer-help').innerText(), 'Enter sends · Shift+Enter new line');
-  assert.deepEqual(await page.locator('#tick-legend .legend-item').evaluateAll((items) => items.map((i) => i.dataset.state)), ['queued', 'sent', 'delivered']);
+  assert.deepEqual(await page.locator('#tick-legend .legend-item').evaluateAll((items) => items.map((i) => i.dataset.state)), ['queued', 'sent', 'delivered', 'read']);
   assert.equal(await page.locator('#tick-legend').isVisible(), true);
   const counter = page.locator('#composer-count');
   await page.fill('#composer-input', 'x'.repeat(1000));

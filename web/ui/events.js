@@ -10,6 +10,7 @@ import * as R from './requests.js';
 import { applyAmendment, applyReaction } from './convo.js';
 import * as T from './timer.js';
 import { applyNearby } from './nearby.js';
+import * as Ind from './indicators.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -70,6 +71,7 @@ const HANDLERS = {
   },
 
   peer_message(state, event, io) {
+    Ind.noteMessage(state, event);
     const c = S.incoming(state, event);
     if (!c) return;
     S.noteArrival(state, c, io.pageVisible());
@@ -165,6 +167,18 @@ const HANDLERS = {
     T.applyTimer(state, event);
   },
 
+  indicators(state, event) {
+    Ind.applyIndicators(state, event);
+  },
+
+  typing(state, event) {
+    Ind.applyTyping(state, event);
+  },
+
+  read(state, event) {
+    Ind.applyRead(state, event);
+  },
+
   room(state, event, io) {
     T.applyRoomTimer(state, event);
     const applied = S.applyRoom(state, event);
@@ -219,6 +233,11 @@ const HANDLERS = {
     }
     if (event.action === 'search') {
       H.searchFailed(state, message);
+      return;
+    }
+    if (event.action === 'typing' || event.action === 'mark_read') {
+      // The page's own reports, not the user's to fix (a message deleted meanwhile).
+      state.ui.status = message;
       return;
     }
     if (event.action === 'history_around') {

@@ -13,6 +13,7 @@ import * as crypto from './crypto.js';
 import { linkified } from './links.js';
 import { QUICK_REACTIONS, reactionGroups } from './convo.js';
 import { timerText } from './timer.js';
+import { readCounts } from './indicators.js';
 
 /** A timeline line's words: a room change, or a disappearing-message timer setting. */
 function changeText(state, message) {
@@ -33,8 +34,19 @@ const DELIVERY_ICONS = {
     ['path', { d: TICK, ...STROKE, 'stroke-width': 1.8, 'stroke-linejoin': 'round' }],
     ['path', { d: 'M8.5 11 9.5 12l7.5-8', ...STROKE, 'stroke-width': 1.8, 'stroke-linejoin': 'round' }],
   ]),
+  // Read receipts (PROTOCOL.md §8.10): the same two ticks, drawn bolder and in another colour.
+  read: () => icon('tick-icon tick-icon-double', '0 0 22 16', [
+    ['path', { d: TICK, ...STROKE, 'stroke-width': 2.2, 'stroke-linejoin': 'round' }],
+    ['path', { d: 'M8.5 11 9.5 12l7.5-8', ...STROKE, 'stroke-width': 2.2, 'stroke-linejoin': 'round' }],
+  ]),
 };
-const TICK_LABEL = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered' };
+const TICK_LABEL = { queued: 'Queued', sent: 'Sent', delivered: 'Delivered', read: 'Read' };
+
+/** What our message's mark shows: its delivery state, or 'read' once every recipient read it. */
+function shownState(state, message) {
+  const read = readCounts(state, message);
+  return read && read.read === read.total ? 'read' : message.state;
+}
 
 /** The legend under the conversation: what the clock, one tick and two ticks mean. */
 export function fillTickLegend(node) {
@@ -42,6 +54,7 @@ export function fillTickLegend(node) {
     ['queued', 'queued, goes out when they are online'],
     ['sent', 'sent'],
     ['delivered', 'delivered (stored on their computer)'],
+    ['read', 'read (with read receipts on)'],
   ];
   node.replaceChildren(...items.map(([state, text]) => el('span', { class: 'legend-item', attrs: { 'data-state': state } },
     el('span', { class: `tick tick-${state}`, attrs: { 'aria-hidden': 'true' } }, DELIVERY_ICONS[state]()),
@@ -75,16 +88,23 @@ function memberLines(state, message) {
   const room = state.rooms.get(message.conv);
   const byName = (a, b) => memberLabel(state, a[0], room).localeCompare(memberLabel(state, b[0], room));
   const entries = [...message.members.entries()].sort(byName);
-  const have = entries.filter(([, v]) => v === 'delivered').map(([k]) => ({ key: k, state: 'delivered', text: `${memberLabel(state, k, room)}: has it` }));
-  const waiting = entries.filter(([, v]) => v !== 'delivered').map(([k, v]) => ({ key: k, state: v, text: waitingReason(state, room, k, v) }));
-  return { counts, lines: [...have, ...waiting], summary: `delivered to ${counts.delivered} of ${counts.total}` };
+  const readBy = readCounts(state, message)?.by ?? new Set();
+  // A member who read it has it, whatever its delivery state says yet (the `ack` may come later).
+  const has = ([k, v]) => v === 'delivered' || readBy.has(k);
+  const have = entries.filter(has).map(([k]) => ({
+    key: k, state: 'delivered', read: readBy.has(k), text: `${memberLabel(state, k, room)}: ${readBy.has(k) ? 'has read it' : 'has it'}`,
+  }));
+  const waiting = entries.filter((e) => !has(e)).map(([k, v]) => ({ key: k, state: v, read: false, text: waitingReason(state, room, k, v) }));
+  const read = readCounts(state, message);
+  const readText = read?.read ? `, read by ${read.read} of ${read.total}` : '';
+  return { counts, read, lines: [...have, ...waiting], summary: `delivered to ${counts.delivered} of ${counts.total}${readText}` };
 }
 
 /** What a tick shows; a row's tick is redrawn when this changes. */
 function tickSignature(state, message) {
   if (!message.state) return '';
   const members = memberLines(state, message);
-  return `${message.state}|${audience(state, message.conv)}|${members ? members.lines.map((l) => l.text).join('\n') : ''}`;
+  return `${shownState(state, message)}|${audience(state, message.conv)}|${members ? members.summary + members.lines.map((l) => l.text).join('\n') : ''}`;
 }
 
 /** What a row shows that can change after it is drawn: a tick, or a room change's words. */
@@ -95,7 +115,9 @@ function rowSignature(state, message) {
 function roomTickTitle(members) {
   const { delivered, total } = members.counts;
   const waiting = members.lines.filter((l) => l.state !== 'delivered').map((l) => l.text);
-  const head = delivered === total ? `Delivered to all ${total} members` : `Delivered to ${delivered} of ${total} members`;
+  const readBy = members.read?.read ?? 0;
+  const head = readBy === total ? `Read by all ${total} members`
+    : `${delivered === total ? `Delivered to all ${total} members` : `Delivered to ${delivered} of ${total} members`}${readBy ? `, read by ${readBy}` : ''}`;
   return waiting.length ? `${head}. Waiting: ${waiting.join('; ')}` : head;
 }
 
@@ -110,15 +132,17 @@ function lookSignature(message) {
 function deliveryMark(state, message) {
   if (!message.state) return el('span', { class: 'tick-none' }); // an unknown state: nothing to show
   const members = memberLines(state, message);
+  const shown = shownState(state, message);
+  const who = audience(state, message.conv);
   return el('span', {
-    class: `tick tick-${message.state}`,
+    class: `tick tick-${shown}`,
     attrs: {
       role: 'img',
-      'aria-label': members ? `${TICK_LABEL[message.state]}, ${members.summary}` : TICK_LABEL[message.state],
-      title: members ? roomTickTitle(members) : tickTitle(message.state, audience(state, message.conv)),
-      'data-state': message.state,
+      'aria-label': members ? `${TICK_LABEL[shown]}, ${members.summary}` : TICK_LABEL[shown],
+      title: members ? roomTickTitle(members) : shown === 'read' ? `Read by ${who}` : tickTitle(shown, who),
+      'data-state': shown,
     },
-  }, DELIVERY_ICONS[message.state]());
+  }, DELIVERY_ICONS[shown]());
 }
 
 /**
@@ -131,12 +155,12 @@ function membersDetail(state, message, wasOpen = false) {
   const { delivered, total } = members.counts;
   return el('details', {
     class: 'msg-members',
-    attrs: { open: wasOpen, 'data-delivered': delivered, 'data-total': total },
+    attrs: { open: wasOpen, 'data-delivered': delivered, 'data-total': total, 'data-read': members.read?.read ?? 0 },
   },
   el('summary', { text: members.summary }),
   el('ul', { class: 'msg-members-list' }, ...members.lines.map((line) => el('li', {
     text: line.text,
-    attrs: { 'data-peer': line.key, 'data-state': line.state },
+    attrs: { 'data-peer': line.key, 'data-state': line.state, 'data-read': line.read ? 'true' : false },
   }))));
 }
 
@@ -252,7 +276,10 @@ function messageItem(state, message, runStart, handlers = {}) {
   const group = runStart ? ' msg-first' : '';
   return el('li', {
     class: `msg ${message.mine ? 'msg-mine' : 'msg-theirs'}${group}${inGroupChat ? ' msg-group' : ''}`,
-    attrs: { 'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id, 'data-seq': message.seq ?? null },
+    attrs: {
+      'data-mine': message.mine ? 'true' : 'false', 'data-id': message.id, 'data-seq': message.seq ?? null,
+      'data-from': message.mine ? 'me' : message.from,
+    },
   },
   showName ? avatar(message.name, message.from, 'avatar-small msg-avatar') : null,
   el('div', { class: 'bubble' },

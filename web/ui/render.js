@@ -8,6 +8,7 @@ import { createMessageList } from './messages.js';
 import { createSearchView } from './search-view.js';
 import { renderTimer } from './timer.js';
 import { renderNearby } from './nearby-view.js';
+import { renderIndicators } from './indicators.js';
 
 /**
  * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
@@ -28,6 +29,7 @@ export function createRenderer(handlers) {
     V.renderPeerList(state, handlers);
     V.renderChatHeader(state);
     renderTimer(state);
+    renderIndicators(state);
     V.renderKeyChange(state, handlers);
     V.renderComposer(state);
     V.renderFingerprintAlert(state);

@@ -346,6 +346,11 @@ export function noteArrival(state, c, pageVisible) {
   if (!last.mine && !(c.id === state.ui.active && pageVisible)) c.unread += 1;
 }
 
+/** `read_by` of a history entry (PROTOCOL.md §8.10): who has read our message. */
+function readByOf(list) {
+  return new Set(Array.isArray(list) ? list.filter((k) => typeof k === 'string' && k) : []);
+}
+
 /**
  * Applies `history`: merges the messages (oldest first) into their conversation, skipping those
  * already shown (but taking their sequence number and a newer delivery state). Returns the
@@ -389,6 +394,7 @@ export function applyHistory(state, event) {
           else advanceMember(existing, key, value);
         }
       }
+      if (mine) for (const key of readByOf(m.read_by)) (existing.readBy ??= new Set()).add(key);
       existing.reactions = reactionsOf(m.reactions);
       existing.replyTo = quoteOf(m.reply_to) ?? existing.replyTo;
       existing.text = str(m.text);
@@ -414,6 +420,7 @@ export function applyHistory(state, event) {
       reactions: reactionsOf(m.reactions),
       editedAt: Number(m.edited_at) || null,
       unsent: m.unsent === true,
+      readBy: mine ? readByOf(m.read_by) : null,
     };
     state.byKey.set(messageKey(message), message);
     c.messages.push(message);

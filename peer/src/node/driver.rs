@@ -575,6 +575,7 @@ impl Node {
     fn emit_disconnected(&self, info: &PeerInfo, reason: &str) {
         if let Ok(key) = crypto_core::PublicKey::from_base64(&info.peer_id) {
             self.record_session_end(key);
+            self.typing_session_ended(&key);
         }
         self.emit(Event::PeerDisconnected {
             peer_id: info.peer_id.clone(),

@@ -159,6 +159,15 @@ impl Inbox for NodeInbox {
                 self.peer,
                 (id, seconds, set_at, room),
             ),
+            Payload::Typing { .. } | Payload::Read { .. } if stranger => {
+                // A message request is shown neither typing nor reading (PROTOCOL.md §8.10).
+                None
+            }
+            Payload::Typing { active, room } => {
+                self.node
+                    .receive_typing(self.peer, &self.pending, active, room)
+            }
+            Payload::Read { msg_id } => self.node.receive_read(self.peer, msg_id),
             Payload::Keepalive => None,
             Payload::Name { name } => {
                 let node = self.node.clone();
@@ -262,6 +271,9 @@ impl NodeInbox {
                 }
             };
             let reply = ack(message.id.clone());
+            // Its chat ends its typing there (PROTOCOL.md §8.10).
+            self.node
+                .typing_ends_with_chat(&self.peer, &message.conversation);
             self.node.emit(Event::PeerMessage {
                 peer_id: self.peer_id.clone(),
                 name: self.name.clone(),

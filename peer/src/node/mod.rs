@@ -26,6 +26,9 @@
 //! * [`nearby`] — people nearby on the LAN (from `crate::reach::mdns`) and dialling them.
 //! * [`timers`] — disappearing messages: setting a conversation's timer, announcing it,
 //!   believing a received one, and `message_deleted` when the store's sweep deleted some.
+//! * [`indicators`], [`typing`], [`receipts`] — the opt-in typing indicators and read
+//!   receipts: their settings (global and per contact, reciprocal), typing rate-limited on the
+//!   wire and bounded on receipt, receipts for what the page shows (PROTOCOL.md §8.10).
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access
 //! goes through its thread, so nothing here blocks the runtime.
@@ -35,16 +38,19 @@ mod amend;
 mod driver;
 mod history;
 mod inbound;
+mod indicators;
 mod names;
 mod nearby;
 mod queries;
 mod reactions;
+mod receipts;
 mod redial;
 mod registry;
 mod rooms;
 mod sending;
 mod timers;
 mod trust;
+mod typing;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -60,16 +66,19 @@ use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use history::{HistoryActionError, MessageAuthor};
+pub use indicators::{IndicatorChange, IndicatorError};
 pub use names::NicknameError;
 pub use nearby::NearbyError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use reactions::valid_emoji;
+pub use receipts::ReceiptError;
 pub use redial::{REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal};
 pub use rooms::RoomError;
 pub use sending::{SendError, Target, MAX_TEXT_CHARS};
 pub use timers::{TimerError, MAX_TIMER_CLOCK_AHEAD_MS, TIMER_PRESETS};
 pub use trust::{InviteError, KeyChangeError, RequestError};
+pub use typing::{MAX_TYPING_PER_SENDER, TYPING_EXPIRY, TYPING_MIN_START_GAP, TYPING_RESEND};
 
 /// Capacity of the event channel; a UI that lags further loses events (and is told so).
 const EVENT_CAPACITY: usize = 4096;
@@ -105,6 +114,8 @@ struct Inner {
     addresses: addresses::OwnAddresses,
     contacts_notice: queries::ContactsNotice,
     nearby: nearby::Nearby,
+    indicators: indicators::Indicators,
+    typing: typing::Typing,
 }
 
 /// A handle to the node; cheap to clone.
@@ -149,6 +160,8 @@ impl Node {
                 addresses: addresses::OwnAddresses::default(),
                 contacts_notice: queries::ContactsNotice::default(),
                 nearby: nearby::Nearby::default(),
+                indicators: indicators::Indicators::default(),
+                typing: typing::Typing::default(),
             }),
         }
     }

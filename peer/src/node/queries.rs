@@ -303,6 +303,7 @@ impl Node {
                     reactions: Vec::new(),
                     edited_at: None,
                     unsent: false,
+                    read_by: Vec::new(),
                 })
             })
             .collect();
@@ -366,6 +367,10 @@ pub(super) fn entries(
         .collect();
     lines.sort_by_key(|(after, at, _)| (*after, *at));
     let mut changes = lines.into_iter().peekable();
+    let read_marks = match page.first() {
+        Some(m) => shown_read_marks(s, &m.message.conversation)?,
+        None => Vec::new(),
+    };
     for m in page {
         let outgoing = m.direction == store::MessageDirection::Outgoing;
         let (from, name) = sender_of(s, &m, me, my_name, &mut names)?;
@@ -417,6 +422,24 @@ pub(super) fn entries(
                 emoji: r.emoji,
             })
             .collect();
+        // Who read our message: a mark at or after it, from someone it was sent to (a room
+        // member added later has a mark on later messages only).
+        let read_by = if outgoing {
+            read_marks
+                .iter()
+                .filter(|(_, up_to)| *up_to >= m.seq)
+                .filter(|(reader, _)| {
+                    recipients
+                        .as_ref()
+                        .is_none_or(|list: &Vec<RecipientState>| {
+                            list.iter().any(|r| r.peer_id == *reader)
+                        })
+                })
+                .map(|(reader, _)| reader.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         out.push(HistoryEntry::Chat(HistoryMessage {
             seq: m.seq,
             id: m.message.id,
@@ -433,10 +456,25 @@ pub(super) fn entries(
             reactions,
             edited_at: m.edited_at,
             unsent: m.unsent,
+            read_by,
         }));
     }
     out.extend(changes.map(|(_, _, line)| line));
     Ok(out)
+}
+
+/// Who has read how far of our messages in `conversation` (peer_id, our newest `seq` read),
+/// sorted, leaving out readers with read receipts off: they are reciprocal (PROTOCOL.md §8.10).
+fn shown_read_marks(s: &Store, conversation: &Conversation) -> store::Result<Vec<(String, i64)>> {
+    let settings = s.indicator_settings()?;
+    let mut marks: Vec<(String, i64)> = s
+        .read_marks_of(conversation)?
+        .into_iter()
+        .filter(|(reader, _)| settings.is_on(store::Indicator::ReadReceipts, reader))
+        .map(|(reader, up_to)| (reader.to_base64(), up_to))
+        .collect();
+    marks.sort();
+    Ok(marks)
 }
 
 /// A recorded room change as a `history` entry.

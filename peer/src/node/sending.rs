@@ -354,6 +354,7 @@ impl Node {
                     return;
                 }
             }
+            node.send_owed_receipts(remote).await;
             node.emit_contacts();
         });
     }

@@ -99,6 +99,11 @@ impl PendingAmendment {
 }
 
 impl Store {
+    /// How long an early amendment is held (tests shorten [`EARLY_MAX_AGE_MS`]; at least 1 ms).
+    pub fn set_early_amendment_max_ms(&mut self, ms: u64) {
+        self.early_max_age_ms = ms.max(1);
+    }
+
     /// An amendment from `sender` of its own message `msg_id`, received at `now`.
     pub fn apply_amendment(
         &mut self,
@@ -145,7 +150,7 @@ impl Store {
             "DELETE FROM early_amendments WHERE sender = ?1 AND msg_id = ?2",
             params![sender_text, msg_id],
         )?;
-        if now.saturating_sub(from_sql_time(received_at)) > EARLY_MAX_AGE_MS {
+        if now.saturating_sub(from_sql_time(received_at)) > self.early_max_age_ms {
             return Ok(None);
         }
         let Some(message) = self.message(sender, msg_id)? else {
@@ -312,7 +317,7 @@ impl Store {
         let tx = self.conn.savepoint()?;
         tx.execute(
             "DELETE FROM early_amendments WHERE received_at < ?1",
-            [to_sql_time(now.saturating_sub(EARLY_MAX_AGE_MS))],
+            [to_sql_time(now.saturating_sub(self.early_max_age_ms))],
         )?;
         tx.execute(
             "INSERT INTO early_amendments (sender, msg_id, kind, text, sent_at, received_at)

@@ -34,11 +34,13 @@ mod contacts;
 mod conversation;
 mod deletion;
 mod error;
+mod indicators;
 mod messages;
 mod name_index;
 mod outbox;
 mod reach;
 mod reactions;
+mod receipts;
 mod requests;
 mod rooms;
 mod schema;
@@ -63,10 +65,12 @@ pub use amend::{
 pub use contacts::{dialable_address, Contact};
 pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};
+pub use indicators::{Indicator, IndicatorOverride, IndicatorSettings};
 pub use messages::{ChatMessage, MessageDirection, MessageKey, StoredMessage};
 pub use outbox::{DeliveryUpdate, PendingMessage};
 pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
 pub use reactions::{OwnReaction, PendingReaction, Reaction, ReactionOutcome};
+pub use receipts::{ReadPosition, ReadUpdate};
 pub use requests::{
     KeyStanding, Request, RequestInsert, RequestMessage, RequestSeen, MAX_REQUESTS,
     MAX_REQUEST_BYTES, MAX_REQUEST_MESSAGES, MAX_REQUEST_MESSAGE_AGE_MS, REQUEST_IDLE_EXPIRY_MS,
@@ -92,6 +96,9 @@ pub struct Store {
     /// How long one second of a disappearing-message timer lasts, in ms (1,000; shorter only
     /// in tests, `--timer-unit-ms`).
     timer_unit_ms: i64,
+    /// How long an edit or delete that came before its message is held, in ms
+    /// ([`EARLY_MAX_AGE_MS`]; shorter only in tests, `--early-amendment-ms`).
+    early_max_age_ms: u64,
     /// Told which messages expired after each sweep (`timers.rs`); the node turns them into
     /// `message_deleted` events.
     expiry_listener: Option<timers::ExpiryListener>,
@@ -168,6 +175,7 @@ impl Store {
             conn,
             scrub_pending: false,
             timer_unit_ms: 1000,
+            early_max_age_ms: EARLY_MAX_AGE_MS,
             expiry_listener: None,
             name_index: std::cell::RefCell::new(None),
         })

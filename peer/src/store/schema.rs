@@ -393,8 +393,42 @@ CREATE TRIGGER contact_names_update AFTER UPDATE OF name, nickname, replaced_by 
 END;
 "#;
 
+/// Version 9: read receipts (PROTOCOL.md §5 `read`, §8.10; `receipts.rs`). Typing indicators
+/// are never stored; the settings of both are rows of `settings` (`indicators.rs`).
+///
+/// * `read_positions`: how far we have read each sender's messages in each conversation (the
+///   newest message of that sender shown to us, by `seq`, and its id), and whether the
+///   receipt naming it is still owed to the sender (`owed`: we read while it was offline, or
+///   before its session had room). A newer read replaces the row, so one receipt per sender
+///   and conversation is ever waiting, whatever was read meanwhile.
+/// * `read_marks`: how far each reader has read our messages in each conversation, by our
+///   `seq`: one row per (conversation, reader), only for a reader our message was sent to, so
+///   the table is bounded by conversations × their members. A message is read by a reader when
+///   its `seq` is at most the reader's `up_to_seq`.
+const V9: &str = r#"
+CREATE TABLE read_positions (
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    sender    TEXT NOT NULL CHECK (length(sender) = 44),
+    up_to_seq INTEGER NOT NULL,
+    msg_id    TEXT NOT NULL,
+    owed      INTEGER NOT NULL DEFAULT 0 CHECK (owed IN (0, 1)),
+    PRIMARY KEY (conv_kind, conv_id, sender)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX read_positions_owed ON read_positions (sender) WHERE owed = 1;
+
+CREATE TABLE read_marks (
+    conv_kind TEXT NOT NULL CHECK (conv_kind IN ('peer', 'room')),
+    conv_id   TEXT NOT NULL,
+    reader    TEXT NOT NULL CHECK (length(reader) = 44),
+    up_to_seq INTEGER NOT NULL,
+    read_at   INTEGER NOT NULL,
+    PRIMARY KEY (conv_kind, conv_id, reader)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -483,6 +517,8 @@ mod tests {
                 "outbox",
                 "reaction_outbox",
                 "reactions",
+                "read_marks",
+                "read_positions",
                 "request_messages",
                 "requests",
                 "room_changes",

@@ -185,6 +185,8 @@ pub enum Action {
     },
     /// Search, history around a message, deletes (`history_actions`).
     History(super::history_actions::HistoryAction),
+    /// Typing, what was read, the indicator settings (`indicator_actions`).
+    Indicators(super::indicator_actions::IndicatorAction),
     /// Set a conversation's disappearing-message timer (`set_timer`).
     SetTimer {
         /// A contact's chat or a room.
@@ -388,6 +390,9 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     }
     if name == "connect_nearby" {
         return parse_connect_nearby(&value, req);
+    if super::indicator_actions::ACTIONS.contains(&name.as_str()) {
+        let action = super::indicator_actions::parse(&name, value.clone(), req.clone())?;
+        return Ok((Action::Indicators(action), req));
     }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();

@@ -113,6 +113,7 @@ async fn client(socket: WebSocket, state: AppState) {
     greeting.extend(node.greeting_events().await);
     greeting.push(node.requests_event().await);
     greeting.push(node.nearby_event());
+    greeting.push(node.indicators_event().await);
     for event in &greeting {
         if let Some(msg) = to_message(&node, event) {
             if sink.send(msg).await.is_err() {
@@ -423,6 +424,11 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
         }
         Action::History(action) => {
             if let Some(event) = super::history_actions::run(node, action, req).await {
+                reply.send(event).await;
+            }
+        }
+        Action::Indicators(action) => {
+            if let Some(event) = super::indicator_actions::run(node, action, req).await {
                 reply.send(event).await;
             }
         }
