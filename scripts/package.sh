@@ -30,8 +30,19 @@ remap=(--remap-path-prefix="$ROOT=/p2p-chat"
     --remap-path-prefix="$cargo_home=/cargo"
     --remap-path-prefix="$rustup_home=/rustup")
 log "cargo build --release (target/package, paths remapped)"
-CARGO_TARGET_DIR="$out/target" RUSTFLAGS="${remap[*]}" CARGO_PROFILE_RELEASE_STRIP=symbols \
-    cargo build --release --locked -p peer --bin p2p-chat
+build() {
+    CARGO_TARGET_DIR="$out/target" RUSTFLAGS="${remap[*]}" CARGO_PROFILE_RELEASE_STRIP=symbols \
+        cargo build --release --locked -p peer --bin p2p-chat
+}
+# A failed build says what the machine had left (an out-of-memory kill or a full disk also ends
+# cargo with status 101) and is tried once more: a compile error fails twice, the same way.
+if ! build; then
+    log "release build failed; free memory and disk:"
+    free -m >&2 || true
+    df -h "$out" >&2 || true
+    log "trying the release build once more"
+    build
+fi
 bin="$out/target/release/p2p-chat"
 
 # Nothing in the binary may name this machine's directories.

@@ -3,9 +3,9 @@
 #   set-up (installs what is missing), cargo fmt --check, clippy -D warnings (workspace and
 #   per package), cargo check of the fuzz targets, cargo test,
 #   the wasm build (size budget), the native parity file, node tests of the wasm build,
-#   browser tests (Debian's Chromium via playwright-core), the release archive test, the network
-#   lab (tests/netlab/). The wasm build comes before every release build (a release build embeds
-#   web/pkg/).
+#   the release build and archive (scripts/package.sh), browser tests (Debian's Chromium via
+#   playwright-core) and the network lab (tests/netlab/) on that release binary, the archive
+#   test. The wasm build comes before the release build (a release build embeds web/pkg/).
 # Every step runs even if an earlier one failed, so one run shows everything; the exit status
 # is non-zero if any step failed, and the failed steps are listed at the end.
 set -uo pipefail
@@ -53,20 +53,31 @@ fuzz_check() {
     cargo check --manifest-path fuzz/Cargo.toml --bins
 }
 
-browser_tests() {
-    # The browser tests start real peers: build the binary they look for first.
-    cargo build -q --release -p peer --bin p2p-chat && node --test tests/browser/
+# One release build for every step after it: scripts/package.sh builds the binary that ships
+# (page and wasm inside, paths remapped) and the archive; the browser tests and the network lab
+# run that same binary, so what is tested is what ships, and CI builds the release only once.
+RELEASE_BIN="$ROOT/target/package/target/release/p2p-chat"
+release_build() {
+    scripts/package.sh
 }
 
-# The release archive (scripts/package.sh), extracted and run with nothing else around it.
+# The browser tests start real peers from the shipped binary. Without it they would all skip,
+# so a missing binary fails the step instead.
+browser_tests() {
+    [ -x "$RELEASE_BIN" ] || { echo "no release binary ($RELEASE_BIN): the release build failed" >&2; return 1; }
+    P2P_CHAT_BIN="$RELEASE_BIN" node --test tests/browser/
+}
+
+# The release archive, extracted and run with nothing else around it.
 archive_test() {
-    scripts/package.sh && node --test tests/archive/
+    node --test tests/archive/
 }
 
 # The network lab (tests/netlab/run.sh) exits 77 when this machine cannot run it (not root, no
 # network namespaces): that is reported as SKIPPED, neither a pass nor a failure.
 netlab() {
-    tests/netlab/run.sh
+    [ -x "$RELEASE_BIN" ] || { echo "no release binary ($RELEASE_BIN): the release build failed" >&2; return 1; }
+    P2P_CHAT_BIN="$RELEASE_BIN" tests/netlab/run.sh
     local rc=$?
     if [ "$rc" -eq 77 ]; then
         skipped+=("network lab")
@@ -90,8 +101,9 @@ step "cargo test" cargo test --workspace
 step "wasm build" scripts/build-wasm.sh
 step "native parity file" native_parity
 step "node tests (wasm)" node --test tests/node/
+step "release build and archive" release_build
 step "browser tests" browser_tests
-step "release archive" archive_test
+step "release archive test" archive_test
 step "network lab" netlab
 
 printf '\n==================== summary (%d s) ====================\n' $((SECONDS - start))
