@@ -196,7 +196,8 @@ export function renderChatHeader(state) {
     const name = req.name || 'Unnamed peer';
     const reqPeer = state.peers.get(req.id);
     titleNode.replaceChildren(el('span', { text: name, attrs: { title: name } }), ' ', el('span', { class: 'tag tag-muted', text: 'Message request' }));
-    const fp = reqPeer?.check?.localFp || req.fingerprint || reqPeer?.daemonFp || '';
+    // The daemon sends no fingerprint for a request (PROTOCOL.md §8.2): computed here in wasm.
+    const fp = reqPeer?.check?.localFp || localFingerprint(req.id);
     sub.textContent = `Not in your contacts${reqPeer?.online ? ' · online' : ''}${fp ? ` · fingerprint ${fp}` : ''}`;
     avatarBox.className = `avatar ${hueClass(req.id)} ${reqPeer?.online ? 'online' : 'offline'}`;
     avatarBox.textContent = initials(name);

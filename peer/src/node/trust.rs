@@ -154,7 +154,7 @@ fn reached_kind(addr: SocketAddr) -> store::AddressKind {
     }
 }
 
-/// The `request` event of a stored request (the fingerprint is filled in on the way to a UI).
+/// The `request` event of a stored request (no fingerprint: the page computes it, PROTOCOL.md §8.2).
 pub(super) fn request_info(request: &Request, confusable_with: Vec<String>) -> RequestInfo {
     RequestInfo {
         peer_id: request.public_key.to_base64(),
@@ -494,7 +494,9 @@ impl Node {
                 Ok(out)
             })
             .await;
-        let mut requests = match listed {
+        // No fingerprints: up to 1,000 of them would hold a runtime thread for seconds at
+        // every greeting; the page computes the one it shows (PROTOCOL.md §8.2).
+        let requests = match listed {
             Ok(Ok(list)) => list,
             Ok(Err(e)) => {
                 tracing::warn!("cannot list requests: {e}");
@@ -502,11 +504,6 @@ impl Node {
             }
             Err(_) => Vec::new(),
         };
-        for request in &mut requests {
-            if let Ok(key) = PublicKey::from_base64(&request.peer_id) {
-                request.fingerprint = self.fingerprint_of(&key);
-            }
-        }
         Event::Requests { requests }
     }
 
