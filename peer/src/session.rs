@@ -308,7 +308,10 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                     in_flight.push_back(reply);
                 }
             }
-            Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
+            Err(e) => crate::remote_log::ignored(
+                &ctx.peer_id,
+                format_args!("ignoring invalid payload: {e}"),
+            ),
         }
     }
 }

@@ -205,11 +205,19 @@ impl Node {
                     // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
                     let addr = crate::reach::listen::canonical(addr);
                     if !connections.rate.allow(addr.ip()) {
-                        tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
+                        crate::remote_log::ignored(
+                            &addr,
+                            format_args!(
+                                "connection closed: handshake rate limit for this address"
+                            ),
+                        );
                         continue;
                     }
                     if self.inner.sessions.is_full_of_contacts() {
-                        tracing::warn!(%addr, "connection closed: session limit reached");
+                        crate::remote_log::ignored(
+                            &addr,
+                            format_args!("connection closed: session limit reached"),
+                        );
                         continue;
                     }
                     // Never refused: a full table or address makes room (PROTOCOL.md §9.1).

@@ -1,0 +1,63 @@
+//! A second outside review of message requests and admission (PROTOCOL.md §8.2, §9;
+//! SECURITY.md), as an attacker with raw PROTOCOL.md endpoints built on crypto-core
+//! (`attack_helpers`) against real `p2p-chat` processes over loopback. Many remote addresses
+//! are played with 127.0.0.0/8 source addresses. Each test names the attack and asserts what
+//! the protocol promises; each failed against the code before its fix.
+
+mod attack_helpers;
+mod common;
+
+use attack_helpers::{connect_from, core_initiate, hello, loopback};
+use common::Peer;
+use crypto_core::Identity;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+/// SECURITY.md §1: a hostile peer sends "acks and announcements for things it was never
+/// sent". A stranger's edits, deletes, reactions, timers and room announcements are ignored
+/// (PROTOCOL.md §8.2) — ignoring them must cost no more than reading them: not a log line
+/// each, which a peer can make as fast as it can write (a disk filled through the journal).
+#[tokio::test]
+async fn ignored_payloads_from_a_stranger_do_not_flood_the_log() {
+    const IGNORED: usize = 20_000;
+    let b = Peer::start("bob");
+    let mut ub = b.ui().await;
+    let id = Identity::generate();
+    let key = id.public_key().to_base64();
+    let mut stranger = core_initiate(
+        connect_from(loopback(1), b.p2p_port).await,
+        &id,
+        &hello("noisy", 0),
+    )
+    .await;
+    ub.wait_for("request", |e| e["type"] == "request" && e["peer_id"] == key)
+        .await;
+    let before = b.log().lines().count();
+    let kinds = [
+        json!({"kind": "reaction", "id": "r", "to": {"from": key, "id": "x"}, "emoji": "👍", "sent_at": 1}),
+        json!({"kind": "edit", "id": "e", "msg_id": "x", "text": "t", "sent_at": 1}),
+        json!({"kind": "delete", "id": "d", "msg_id": "x", "sent_at": 1}),
+        json!({"kind": "timer", "id": "t", "seconds": 60, "set_at": 1}),
+        json!({"kind": "room", "id": "room", "name": "Free crypto", "members": [key]}),
+        json!({"kind": "no such kind"}),
+        json!({"kind": "chat"}),
+    ];
+    let mut flood = String::new();
+    for i in 0..IGNORED {
+        let payload = &kinds[i % kinds.len()];
+        flood.push_str(&stranger.seal(payload.to_string().as_bytes()));
+    }
+    stranger
+        .writer
+        .write_all(flood.as_bytes())
+        .await
+        .expect("write");
+    stranger.chat("marker after the flood", None).await;
+    ub.hear("marker after the flood").await;
+    let lines = b.log().lines().count() - before;
+    println!("{IGNORED} ignored payloads wrote {lines} log lines");
+    assert!(
+        lines <= 100,
+        "{IGNORED} ignored payloads from a stranger wrote {lines} log lines"
+    );
+}
