@@ -7,8 +7,8 @@
 mod attack_helpers;
 mod common;
 
-use attack_helpers::{connect_from, core_initiate, hello, loopback};
-use common::Peer;
+use attack_helpers::{connect_from, core_initiate, hello, loopback, try_core_initiate};
+use common::{expect_closed, Peer, EVENT_TIMEOUT};
 use crypto_core::Identity;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -59,5 +59,64 @@ async fn ignored_payloads_from_a_stranger_do_not_flood_the_log() {
     assert!(
         lines <= 100,
         "{IGNORED} ignored payloads from a stranger wrote {lines} log lines"
+    );
+}
+
+/// Loopback counted like any other address, with a bucket too large to matter: the attack
+/// below needs only the default rate (20 handshakes/s, burst 50) and a minute.
+const LIMIT_LOOPBACK: [&str; 5] = [
+    "--rate-limit-loopback",
+    "--handshake-rate",
+    "10000",
+    "--handshake-burst",
+    "100000",
+];
+
+/// PROTOCOL.md §8.2: "At most 1,000 requests are kept; when a new one would exceed that, the
+/// request with the oldest `last_seen` is deleted". The per-address cap bounds strangers'
+/// *sessions*, not the requests they leave: one address that connects, completes a handshake
+/// with a fresh key and closes, 1,000 times (50 s at the default per-IP rate), deletes every
+/// honest request and its messages, from everywhere, and keeps doing so. Expected: a full
+/// request table makes room from the address holding the most requests, as the pending
+/// table does (§9.1), so one address churning keys only evicts its own.
+#[tokio::test]
+async fn one_address_churning_keys_does_not_evict_other_addresses_requests() {
+    let b = Peer::start_with("bob", &LIMIT_LOOPBACK);
+    let mut ub = b.ui().await;
+    let honest = Identity::generate();
+    let honest_key = honest.public_key().to_base64();
+    let mut conn = core_initiate(
+        connect_from(loopback(2), b.p2p_port).await,
+        &honest,
+        &hello("honest", 0),
+    )
+    .await;
+    ub.wait_for("request", |e| {
+        e["type"] == "request" && e["peer_id"] == honest_key
+    })
+    .await;
+    conn.chat("please accept me", None).await;
+    ub.hear("please accept me").await;
+    drop(conn);
+
+    for i in 0..1_010 {
+        let stream = connect_from(loopback(3), b.p2p_port).await;
+        let name = format!("churn {i}");
+        if let Some(mut churn) =
+            try_core_initiate(stream, &Identity::generate(), &hello(&name, 0)).await
+        {
+            // Wait until B has taken the handshake (its first keepalive or our close).
+            drop(churn.writer);
+            expect_closed(&mut churn.reader, EVENT_TIMEOUT).await;
+        }
+    }
+    ub.send(json!({"action": "list_requests"})).await;
+    let listed = ub.wait_type("requests").await;
+    let requests = listed["requests"].as_array().expect("requests");
+    let honest_kept = requests.iter().any(|r| r["peer_id"] == honest_key.as_str());
+    println!("{} requests after the churn", requests.len());
+    assert!(
+        honest_kept,
+        "1,010 handshakes from one address evicted another address's request"
     );
 }

@@ -205,7 +205,7 @@ impl Node {
                     &name,
                     &dialable,
                     port,
-                    dialled,
+                    (addr, dialled),
                     room_for_stranger,
                     now,
                 )?;
@@ -259,7 +259,7 @@ impl Node {
         name: &str,
         dialable: &str,
         port: u16,
-        dialled: Option<SocketAddr>,
+        (source, dialled): (SocketAddr, Option<SocketAddr>),
         room_for_stranger: bool,
         now: u64,
     ) -> store::Result<Result<(Admission, Vec<PublicKey>), Refusal>> {
@@ -297,21 +297,24 @@ impl Node {
             // recorded, so it evicts no one's request (PROTOCOL.md §9.1).
             return Ok(Err(Refusal::TooManyFromAddress));
         }
-        let (request, evicted) = match s.record_request(&remote, name, dialable, port, now)? {
-            RequestSeen::New { request, evicted } => (request, evicted),
-            RequestSeen::Known(request) => (request, Vec::new()),
-            RequestSeen::Blocked => return Ok(Err(Refusal::Blocked)),
-            RequestSeen::IsContact => {
-                let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
-                return Ok(Ok((
-                    Admission::Contact {
-                        verified: contact.verified,
-                        confusable_with: Vec::new(),
-                    },
-                    Vec::new(),
-                )));
-            }
-        };
+        // Counted per address as the rate limiter does (IPv6 by /64), for fair eviction.
+        let source = crate::limits::bucket_of(source.ip()).to_string();
+        let (request, evicted) =
+            match s.record_request(&remote, name, dialable, port, &source, now)? {
+                RequestSeen::New { request, evicted } => (request, evicted),
+                RequestSeen::Known(request) => (request, Vec::new()),
+                RequestSeen::Blocked => return Ok(Err(Refusal::Blocked)),
+                RequestSeen::IsContact => {
+                    let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
+                    return Ok(Ok((
+                        Admission::Contact {
+                            verified: contact.verified,
+                            confusable_with: Vec::new(),
+                        },
+                        Vec::new(),
+                    )));
+                }
+            };
         let confusable_with = s.confusable_contacts(&request.name, None)?;
         let event = Event::Request(request_info(&request, confusable_with.clone()));
         Ok(Ok((
