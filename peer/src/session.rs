@@ -160,20 +160,23 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// The per-session token bucket of PROTOCOL.md §9.2: `rate` payloads per second, burst
-/// `rate`. The clock is read only when the bucket runs dry.
+/// A per-session token bucket of PROTOCOL.md §9.2: `rate` payloads per second, `burst` at
+/// once. The clock is read only when the bucket runs dry.
 struct PayloadRate {
     rate: u32,
+    burst: u32,
     tokens: u32,
     since: Instant,
 }
 
 impl PayloadRate {
-    fn new(rate: u32) -> Self {
+    fn new(rate: u32, burst: u32) -> Self {
         let rate = rate.max(1);
+        let burst = burst.max(1);
         Self {
             rate,
-            tokens: rate,
+            burst,
+            tokens: burst,
             since: Instant::now(),
         }
     }
@@ -196,7 +199,7 @@ impl PayloadRate {
         let now = Instant::now();
         let earned = now.saturating_duration_since(self.since).as_secs_f64() * f64::from(self.rate);
         if earned >= 1.0 {
-            self.tokens = earned.min(f64::from(self.rate)) as u32;
+            self.tokens = earned.min(f64::from(self.burst)) as u32;
             self.since = now;
         }
     }
@@ -212,7 +215,8 @@ impl PayloadRate {
 
 /// Reads frames until something ends the session; returns why. Enforces PROTOCOL.md §9.2:
 /// the idle timeout with one timer, re-armed only when it fires; the partial-line deadline in
-/// the [`LineReader`]; the payload rate with a token bucket.
+/// the [`LineReader`]; the payload rate with a token bucket, and while the remote is a
+/// stranger a much lower one with a second bucket.
 pub async fn reader_loop<R: AsyncRead + Unpin>(
     mut receiver: TransportReceiver,
     mut reader: LineReader<R>,
@@ -222,7 +226,9 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     let limits = &ctx.limits;
     reader.set_line_deadline(limits.line_deadline);
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
-    let mut rate = PayloadRate::new(limits.payload_rate);
+    let mut rate = PayloadRate::new(limits.payload_rate, limits.payload_rate);
+    let mut stranger_rate =
+        PayloadRate::new(limits.stranger_payload_rate, limits.stranger_payload_burst);
     // Activity is noted with flags per payload and turned into a time once per wait.
     let start = Instant::now();
     let (mut last_any, mut last_counted) = (start, start);
@@ -300,6 +306,11 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             // let what was collected reach the store.
             ctx.inbox.flush();
             rate.take().await;
+        }
+        if ctx.inbox.is_stranger() && !stranger_rate.try_take() {
+            // A message request's session: its events reach the page, which must keep up.
+            ctx.inbox.flush();
+            stranger_rate.take().await;
         }
         match Payload::parse(&plaintext) {
             Ok(payload) => {

@@ -319,14 +319,19 @@ async fn a_million_acks_for_ids_never_sent_cost_no_memory_and_delay_no_one() {
     const ACKS: usize = 1_000_000;
     let (a, b, mut ua, mut ub) = bob_dials_alice(&[]).await;
     let pid = b.child.id();
+    let flooder_id = Identity::generate();
     let mut flooder = core_initiate(
         connect_from(loopback(1), b.p2p_port).await,
-        &Identity::generate(),
+        &flooder_id,
         &hello("flooder", 0),
     )
     .await;
     flooder.chat("warm up", None).await;
     ub.hear("warm up").await;
+    // A contact: a stranger's session is read at a person's pace (PROTOCOL.md §9.2), so the
+    // flood comes from a session read at the full payload rate.
+    ub.accept_request(&flooder_id.public_key().to_base64())
+        .await;
     let peak_before = proc_kib(pid, "VmHWM");
     let store_cpu_before = threads_cpu_ms(pid, STORE_THREAD);
     // A million acks for ids B never sent to anyone, sealed beforehand and then written as

@@ -120,3 +120,88 @@ async fn one_address_churning_keys_does_not_evict_other_addresses_requests() {
         "1,010 handshakes from one address evicted another address's request"
     );
 }
+
+/// Bob dials Alice (she is his contact); both UIs open.
+async fn bob_dials_alice() -> (Peer, Peer, common::Ui, common::Ui) {
+    let a = Peer::start("alice");
+    let b = Peer::start("bob");
+    let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
+    ub.connect_peer(a.p2p_port, &a.public_key).await;
+    ua.wait_for("bob", |e| e["type"] == "peer_connected").await;
+    ua.accept_request(&b.public_key).await;
+    (a, b, ua, ub)
+}
+
+/// A stranger's session is read at most at this rate, after a burst (PROTOCOL.md §9.2).
+const STRANGER_RATE: f64 = 100.0;
+const STRANGER_BURST: f64 = 1_000.0;
+
+/// PROTOCOL.md §9.2 paces every session at 200,000 payloads per second, which the load bench
+/// needs between contacts. A message request's chats are events for the page, one each, and
+/// a page that renders them falls behind the 4,096 events the peer buffers per window: it then
+/// loses events (a contact's chat among them) with no way to catch up but a reload. So one
+/// stranger writing 20,000 chats at once made the peer emit them as fast as it could read (all
+/// 20,000 within a few seconds). Expected: a stranger's session is read at a person's pace
+/// (burst 1,000, then 100 per second), its session is not closed for it, and a contact's chat
+/// is not held up.
+#[tokio::test]
+async fn a_strangers_session_is_read_at_a_persons_pace() {
+    const FLOOD: usize = 20_000;
+    let (a, b, mut ua, mut ub) = bob_dials_alice().await;
+    let id = Identity::generate();
+    let key = id.public_key().to_base64();
+    let mut stranger = core_initiate(
+        connect_from(loopback(1), b.p2p_port).await,
+        &id,
+        &hello("flooder", 0),
+    )
+    .await;
+    ub.wait_for("request", |e| e["type"] == "request" && e["peer_id"] == key)
+        .await;
+    let mut flood = String::with_capacity(FLOOD * 160);
+    for i in 0..FLOOD {
+        let chat = json!({"kind": "chat", "id": format!("f{i}"), "text": format!("flood {i}"), "sent_at": 1});
+        flood.push_str(&stranger.seal(chat.to_string().as_bytes()));
+    }
+    let started = std::time::Instant::now();
+    let writer = tokio::spawn(async move {
+        let _ = stranger.writer.write_all(flood.as_bytes()).await;
+        stranger.writer
+    });
+    let conversation = format!("request:{key}");
+    let window = std::time::Duration::from_secs(3);
+    let mut shown = 0usize;
+    while started.elapsed() < window {
+        let left = window.saturating_sub(started.elapsed());
+        let Ok(e) = tokio::time::timeout(left, ub.next()).await else {
+            break;
+        };
+        if e["type"] == "peer_message" && e["conversation"] == conversation.as_str() {
+            shown += 1;
+        }
+        assert!(
+            !(e["type"] == "peer_disconnected" && e["peer_id"] == key.as_str()),
+            "the stranger was disconnected instead of slowed: {e}"
+        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let allowed = STRANGER_BURST + STRANGER_RATE * elapsed + 50.0;
+    println!("a stranger's {FLOOD} chats: {shown} shown in {elapsed:.1} s (allowed {allowed:.0})");
+    assert!(
+        (shown as f64) <= allowed,
+        "{shown} of a stranger's chats shown in {elapsed:.1} s"
+    );
+    // Still being read, just slowly; and a contact is not held up by it.
+    ub.wait_for("more of the stranger's chats", |e| {
+        e["type"] == "peer_message" && e["conversation"] == conversation.as_str()
+    })
+    .await;
+    let chatting = std::time::Instant::now();
+    ua.say("from a contact during the flood", Some(&b.public_key))
+        .await;
+    ub.hear("from a contact during the flood").await;
+    println!("a contact's chat during it: {:?}", chatting.elapsed());
+    writer.abort();
+    drop(a);
+}
