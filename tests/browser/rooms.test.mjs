@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, acceptRequest } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish, acceptRequest } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/{release,debug}/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -122,8 +122,10 @@ test('the creator adds and removes members; every member sees each change in the
   await openConv(bob, roomId);
   await bob.page.locator('#messages .msg-change', { hasText: 'removed you' }).waitFor();
   assert.deepEqual(await changeLines(bob), ['Alice added Carol', 'Alice removed you and renamed the room “Cabin trip”']);
+  // The chat list's preview of the room is the change's words, not an empty "name: text".
+  assert.equal(await bob.page.locator(`#conv-list [data-conv="${roomId}"] .conv-preview`).innerText(), 'Alice removed you and renamed the room “Cabin trip”');
 
-  await screenshot(bob.page, 'room-changes-removed-member');
+  publish(await screenshot(bob.page, 'room-changes-removed-member'), 'room-changes');
   await screenshot(carol.page, 'room-changes-member');
   for (const side of [alice, bob, carol]) assert.deepEqual(side.problems, []);
 });
