@@ -99,6 +99,17 @@ test('the creator adds and removes members; every member sees each change in the
   assert.equal(await carol.page.locator('#chat-room-members').isHidden(), true);
   assert.deepEqual(await changeLines(alice), ['You added Carol']);
 
+  // In a room a name is only what its sender claims (PROTOCOL.md §8.3): next to Alice's name
+  // Carol's page shows the first two groups of Alice's fingerprint, computed there.
+  await openConv(alice, roomId);
+  await alice.page.fill('#composer-input', 'Hi both');
+  await alice.page.press('#composer-input', 'Enter');
+  const aliceFp = /p2p-chat identity: \S+ fingerprint ([\d ]+)/.exec(alice.peer.output.join('\n'))?.[1]?.trim();
+  assert.ok(aliceFp, 'Alice printed her fingerprint');
+  const said = carol.page.locator('#messages .msg', { hasText: 'Hi both' });
+  await said.waitFor();
+  assert.equal(await said.locator('.msg-fp').innerText(), aliceFp.split(' ').slice(0, 2).join(' '));
+
   // Alice removes Bob and renames the room: one change, shown to Carol, and to Bob, whose copy
   // becomes read-only.
   await alice.page.click('#chat-room-members');
