@@ -408,3 +408,95 @@ impl Session {
         reason
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crypto_core::noise::{InitiatorStart, ResponderStart};
+    use crypto_core::Identity;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Semaphore;
+
+    /// An initiator's sender and the responder's receiver of one handshake: what one side
+    /// seals, the other opens.
+    fn sender_and_receiver() -> (TransportSender, TransportReceiver) {
+        let (i1, m1) = InitiatorStart::new(&Identity::generate())
+            .write_message_1(&[])
+            .unwrap();
+        let (r1, _) = ResponderStart::new(&Identity::generate())
+            .read_message_1(&m1)
+            .unwrap();
+        let (r2, m2) = r1.write_message_2(&[]).unwrap();
+        let (i2, _) = i1.read_message_2(&m2).unwrap();
+        let (initiator, m3) = i2.write_message_3(&[]).unwrap();
+        let (responder, _) = r2.read_message_3(&m3).unwrap();
+        (initiator.into_halves().0, responder.into_halves().1)
+    }
+
+    /// A store that takes jobs but answers none until the gate opens.
+    struct StuckStore {
+        received: AtomicUsize,
+        gate: Arc<Semaphore>,
+    }
+
+    impl Inbox for StuckStore {
+        fn receive(self: Arc<Self>, _payload: Payload) -> Option<InboxReply> {
+            self.received.fetch_add(1, Ordering::SeqCst);
+            let gate = Arc::clone(&self.gate);
+            Some(Box::pin(async move {
+                let _ = gate.acquire().await;
+                None
+            }))
+        }
+        fn flush(&self) {}
+        fn is_stranger(&self) -> bool {
+            false
+        }
+    }
+
+    /// PROTOCOL.md §9.2: "at most 1,024 payloads of one session wait for the store; when that
+    /// many are outstanding the reader waits" — so a peer cannot queue unbounded store work
+    /// by writing faster than the store commits; what it wrote stays in the socket (TCP
+    /// back-pressure) until the store answers.
+    #[tokio::test]
+    async fn the_reader_stops_reading_while_its_store_backlog_is_full() {
+        const BACKLOG: usize = 16;
+        let (mut sender, receiver) = sender_and_receiver();
+        let mut lines = String::new();
+        for i in 0..200 {
+            let chat = format!(r#"{{"kind":"chat","id":"m{i}","text":"t","sent_at":1}}"#);
+            sender.seal_to_line(chat.as_bytes(), &mut lines).unwrap();
+        }
+        let (mut remote, local) = tokio::io::duplex(1 << 20);
+        remote.write_all(lines.as_bytes()).await.unwrap();
+        let store = Arc::new(StuckStore {
+            received: AtomicUsize::new(0),
+            gate: Arc::new(Semaphore::new(0)),
+        });
+        let ctx = ReaderContext {
+            peer_id: "test".into(),
+            inbox: store.clone(),
+            limits: SessionLimits {
+                store_backlog: BACKLOG,
+                ..SessionLimits::default()
+            },
+        };
+        let (acks, _acks_rx) = mpsc::channel(QUEUE_DEPTH);
+        let reader =
+            tokio::spawn(
+                async move { reader_loop(receiver, LineReader::new(local), acks, &ctx).await },
+            );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store.received.load(Ordering::SeqCst), BACKLOG);
+        // The store answers: the reader goes on, and takes every payload written.
+        store.gate.add_permits(10_000);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.received.load(Ordering::SeqCst) < 200 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.received.load(Ordering::SeqCst), 200);
+        drop(remote);
+        let reason = reader.await.unwrap();
+        assert_eq!(reason, "closed by peer");
+    }
+}
