@@ -368,3 +368,58 @@ async fn a_stranger_listed_in_our_room_is_heard_there_and_nowhere_else() {
         "a room member became a contact: {contacts}"
     );
 }
+
+/// PROTOCOL.md §8.2 (a defence that holds; no test ran it): a request "becomes a contact when
+/// the user accepts it or replies to it". Bob answers a stranger with `send_message` to its
+/// key: the request is resolved as accepted, its message moves into the chat, the stranger
+/// gets the reply, and only then is it a contact.
+#[tokio::test]
+async fn replying_to_a_request_makes_it_a_contact() {
+    let b = Peer::start("bob");
+    let mut ub = b.ui().await;
+    let id = Identity::generate();
+    let key = id.public_key().to_base64();
+    let mut conn = core_initiate(
+        connect_from(loopback(5), b.p2p_port).await,
+        &id,
+        &hello("dora", 0),
+    )
+    .await;
+    ub.wait_for("request", |e| e["type"] == "request" && e["peer_id"] == key)
+        .await;
+    conn.chat("hello bob, it's dora", None).await;
+    let heard = ub.hear("hello bob, it's dora").await;
+    assert_eq!(heard["conversation"], format!("request:{key}"));
+    ub.send(json!({"action": "send_message", "text": "hi dora", "to": key}))
+        .await;
+    ub.wait_for("accepted", |e| {
+        assert_ne!(e["type"], "error", "{e}");
+        e["type"] == "request_resolved" && e["peer_id"] == key && e["outcome"] == "accepted"
+    })
+    .await;
+    let reply = conn
+        .recv_until(|p| p["kind"] == "chat")
+        .await
+        .expect("the reply");
+    assert_eq!(reply["text"], "hi dora");
+    ub.send(json!({"action": "load_history", "conversation": key}))
+        .await;
+    let history = ub.wait_type("history").await;
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["hello bob, it's dora", "hi dora"], "{history}");
+    ub.send(json!({"action": "list_contacts"})).await;
+    let contacts = ub.wait_type("contacts").await;
+    assert!(
+        contacts["contacts"]
+            .as_array()
+            .expect("contacts")
+            .iter()
+            .any(|c| c["peer_id"] == key.as_str()),
+        "{contacts}"
+    );
+}
