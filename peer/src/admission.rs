@@ -33,6 +33,13 @@ pub const DEFAULT_MAX_PENDING_PER_IP: usize = 32;
 pub const DEFAULT_MAX_STRANGER_SESSIONS_PER_IP: usize = 32;
 /// Close reason of a pending handshake pushed out by a newcomer.
 pub const EVICTED: &str = "pending handshake evicted";
+/// Inbound handshakes whose trust check (one store job each, which records a stranger's
+/// message request, PROTOCOL.md §8.2) may wait on the store thread at once. A completed
+/// handshake waits for one of these places while it still holds its pending slot, so the
+/// waiting stays under the handshake deadline and the eviction rules of §9.1, and the store's
+/// queue holds at most this many trust checks: a burst of strangers' handshakes queues a
+/// bounded amount of work (one group commit) ahead of contacts' chats.
+pub const MAX_ADMISSIONS_IN_FLIGHT: usize = 64;
 
 /// The pending-handshake table: at most `capacity` handshakes, at most `per_address` from one
 /// non-exempt address. Cloning shares the table.

@@ -29,7 +29,8 @@ pub struct PeerInfo {
     pub listen_port: u16,
     /// Who dialled.
     pub direction: ConnectionDirection,
-    /// The daemon-computed fingerprint of the remote key.
+    /// The daemon-computed fingerprint of the remote key; empty for a message request (the
+    /// page computes it, PROTOCOL.md §8.2).
     pub fingerprint: String,
     /// Whether the user marked this key verified.
     pub verified: bool,
@@ -46,7 +47,8 @@ pub struct RequestInfo {
     pub peer_id: String,
     /// The name it announced last.
     pub name: String,
-    /// Its fingerprint (filled in on the way to a UI).
+    /// Always empty: the daemon spends no fingerprint on a stranger (PROTOCOL.md §8.2); the
+    /// page computes it from `peer_id`. Kept for pages that read it.
     pub fingerprint: String,
     /// Its dialable address, if it announced a port.
     pub address: Option<String>,

@@ -3,7 +3,9 @@
 //! A fingerprint costs 5,200 SHA-512 rounds (~2 ms, PROTOCOL.md §6). Computing it for every
 //! completed handshake made it ~80 % of the peer's CPU per handshake (BENCHMARKS.md), although
 //! only a UI, the terminal chat or a log line ever shows it. So sessions carry no fingerprint;
-//! the UI layer fills it in from this cache as it serialises events.
+//! the UI layer fills it in from this cache as it serialises a contact's events. Strangers get
+//! none from the daemon at all (the page computes theirs in wasm): in the UI writer, one
+//! fingerprint per stranger's handshake let a burst of strangers delay contacts' chats.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -15,6 +15,7 @@
 //!   the vector files built into the binary (or read from `--web-dir`).
 //! * [`limits`], [`admission`] — every bound a remote party could otherwise push: rates, the
 //!   fair pending-handshake table, per-address stranger sessions (PROTOCOL.md §9, SECURITY.md).
+//! * [`remote_log`] — the one budget for log lines a remote party can cause per frame.
 //! * [`confusable`], [`bidi`] — names that look alike (PROTOCOL.md §8.3) and the bidirectional
 //!   controls that can disguise text.
 //! * [`invite`], [`fingerprints`] — invite strings and QR codes, the fingerprint cache.
@@ -45,6 +46,7 @@ pub mod limits;
 pub mod node;
 pub mod persist;
 pub mod reach;
+pub mod remote_log;
 pub mod session;
 pub mod store;
 pub mod ui;

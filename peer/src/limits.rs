@@ -30,6 +30,11 @@ pub const DEFAULT_LINE_DEADLINE: Duration = Duration::from_secs(30);
 pub const DEFAULT_PAYLOAD_RATE: u32 = 200_000;
 /// Default payloads of one session that may wait for the store at once.
 pub const DEFAULT_STORE_BACKLOG: usize = 1024;
+/// Default payloads per second a stranger's session (a message request, PROTOCOL.md §8.2) may
+/// deliver: a person writing, not a flood of events the page cannot keep up with.
+pub const DEFAULT_STRANGER_PAYLOAD_RATE: u32 = 100;
+/// Default burst of a stranger's session above its rate.
+pub const DEFAULT_STRANGER_PAYLOAD_BURST: u32 = 1_000;
 
 /// Timers and rates of an established session (PROTOCOL.md §9.2).
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +51,10 @@ pub struct SessionLimits {
     pub payload_rate: u32,
     /// Payloads that may wait for the store at once; reading pauses beyond it.
     pub store_backlog: usize,
+    /// Payloads per second while the remote is a stranger, on top of `payload_rate`.
+    pub stranger_payload_rate: u32,
+    /// The burst of `stranger_payload_rate`.
+    pub stranger_payload_burst: u32,
 }
 
 impl Default for SessionLimits {
@@ -57,6 +66,8 @@ impl Default for SessionLimits {
             line_deadline: DEFAULT_LINE_DEADLINE,
             payload_rate: DEFAULT_PAYLOAD_RATE,
             store_backlog: DEFAULT_STORE_BACKLOG,
+            stranger_payload_rate: DEFAULT_STRANGER_PAYLOAD_RATE,
+            stranger_payload_burst: DEFAULT_STRANGER_PAYLOAD_BURST,
         }
     }
 }

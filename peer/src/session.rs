@@ -160,20 +160,23 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// The per-session token bucket of PROTOCOL.md §9.2: `rate` payloads per second, burst
-/// `rate`. The clock is read only when the bucket runs dry.
+/// A per-session token bucket of PROTOCOL.md §9.2: `rate` payloads per second, `burst` at
+/// once. The clock is read only when the bucket runs dry.
 struct PayloadRate {
     rate: u32,
+    burst: u32,
     tokens: u32,
     since: Instant,
 }
 
 impl PayloadRate {
-    fn new(rate: u32) -> Self {
+    fn new(rate: u32, burst: u32) -> Self {
         let rate = rate.max(1);
+        let burst = burst.max(1);
         Self {
             rate,
-            tokens: rate,
+            burst,
+            tokens: burst,
             since: Instant::now(),
         }
     }
@@ -196,7 +199,7 @@ impl PayloadRate {
         let now = Instant::now();
         let earned = now.saturating_duration_since(self.since).as_secs_f64() * f64::from(self.rate);
         if earned >= 1.0 {
-            self.tokens = earned.min(f64::from(self.rate)) as u32;
+            self.tokens = earned.min(f64::from(self.burst)) as u32;
             self.since = now;
         }
     }
@@ -212,7 +215,8 @@ impl PayloadRate {
 
 /// Reads frames until something ends the session; returns why. Enforces PROTOCOL.md §9.2:
 /// the idle timeout with one timer, re-armed only when it fires; the partial-line deadline in
-/// the [`LineReader`]; the payload rate with a token bucket.
+/// the [`LineReader`]; the payload rate with a token bucket, and while the remote is a
+/// stranger a much lower one with a second bucket.
 pub async fn reader_loop<R: AsyncRead + Unpin>(
     mut receiver: TransportReceiver,
     mut reader: LineReader<R>,
@@ -222,7 +226,9 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     let limits = &ctx.limits;
     reader.set_line_deadline(limits.line_deadline);
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
-    let mut rate = PayloadRate::new(limits.payload_rate);
+    let mut rate = PayloadRate::new(limits.payload_rate, limits.payload_rate);
+    let mut stranger_rate =
+        PayloadRate::new(limits.stranger_payload_rate, limits.stranger_payload_burst);
     // Activity is noted with flags per payload and turned into a time once per wait.
     let start = Instant::now();
     let (mut last_any, mut last_counted) = (start, start);
@@ -301,6 +307,11 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             ctx.inbox.flush();
             rate.take().await;
         }
+        if ctx.inbox.is_stranger() && !stranger_rate.try_take() {
+            // A message request's session: its events reach the page, which must keep up.
+            ctx.inbox.flush();
+            stranger_rate.take().await;
+        }
         match Payload::parse(&plaintext) {
             Ok(payload) => {
                 if let Some(reply) = Arc::clone(&ctx.inbox).receive(payload) {
@@ -308,7 +319,10 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                     in_flight.push_back(reply);
                 }
             }
-            Err(e) => tracing::info!(peer = %ctx.peer_id, "ignoring invalid payload: {e}"),
+            Err(e) => crate::remote_log::ignored(
+                &ctx.peer_id,
+                format_args!("ignoring invalid payload: {e}"),
+            ),
         }
     }
 }
@@ -392,5 +406,97 @@ impl Session {
             writer.abort();
         }
         reason
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crypto_core::noise::{InitiatorStart, ResponderStart};
+    use crypto_core::Identity;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Semaphore;
+
+    /// An initiator's sender and the responder's receiver of one handshake: what one side
+    /// seals, the other opens.
+    fn sender_and_receiver() -> (TransportSender, TransportReceiver) {
+        let (i1, m1) = InitiatorStart::new(&Identity::generate())
+            .write_message_1(&[])
+            .unwrap();
+        let (r1, _) = ResponderStart::new(&Identity::generate())
+            .read_message_1(&m1)
+            .unwrap();
+        let (r2, m2) = r1.write_message_2(&[]).unwrap();
+        let (i2, _) = i1.read_message_2(&m2).unwrap();
+        let (initiator, m3) = i2.write_message_3(&[]).unwrap();
+        let (responder, _) = r2.read_message_3(&m3).unwrap();
+        (initiator.into_halves().0, responder.into_halves().1)
+    }
+
+    /// A store that takes jobs but answers none until the gate opens.
+    struct StuckStore {
+        received: AtomicUsize,
+        gate: Arc<Semaphore>,
+    }
+
+    impl Inbox for StuckStore {
+        fn receive(self: Arc<Self>, _payload: Payload) -> Option<InboxReply> {
+            self.received.fetch_add(1, Ordering::SeqCst);
+            let gate = Arc::clone(&self.gate);
+            Some(Box::pin(async move {
+                let _ = gate.acquire().await;
+                None
+            }))
+        }
+        fn flush(&self) {}
+        fn is_stranger(&self) -> bool {
+            false
+        }
+    }
+
+    /// PROTOCOL.md §9.2: "at most 1,024 payloads of one session wait for the store; when that
+    /// many are outstanding the reader waits" — so a peer cannot queue unbounded store work
+    /// by writing faster than the store commits; what it wrote stays in the socket (TCP
+    /// back-pressure) until the store answers.
+    #[tokio::test]
+    async fn the_reader_stops_reading_while_its_store_backlog_is_full() {
+        const BACKLOG: usize = 16;
+        let (mut sender, receiver) = sender_and_receiver();
+        let mut lines = String::new();
+        for i in 0..200 {
+            let chat = format!(r#"{{"kind":"chat","id":"m{i}","text":"t","sent_at":1}}"#);
+            sender.seal_to_line(chat.as_bytes(), &mut lines).unwrap();
+        }
+        let (mut remote, local) = tokio::io::duplex(1 << 20);
+        remote.write_all(lines.as_bytes()).await.unwrap();
+        let store = Arc::new(StuckStore {
+            received: AtomicUsize::new(0),
+            gate: Arc::new(Semaphore::new(0)),
+        });
+        let ctx = ReaderContext {
+            peer_id: "test".into(),
+            inbox: store.clone(),
+            limits: SessionLimits {
+                store_backlog: BACKLOG,
+                ..SessionLimits::default()
+            },
+        };
+        let (acks, _acks_rx) = mpsc::channel(QUEUE_DEPTH);
+        let reader =
+            tokio::spawn(
+                async move { reader_loop(receiver, LineReader::new(local), acks, &ctx).await },
+            );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store.received.load(Ordering::SeqCst), BACKLOG);
+        // The store answers: the reader goes on, and takes every payload written.
+        store.gate.add_permits(10_000);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.received.load(Ordering::SeqCst) < 200 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.received.load(Ordering::SeqCst), 200);
+        drop(remote);
+        let reason = reader.await.unwrap();
+        assert_eq!(reason, "closed by peer");
     }
 }

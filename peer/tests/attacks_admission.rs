@@ -25,6 +25,10 @@ const PENDING_PER_ADDRESS: usize = 32;
 const STRANGER_SESSIONS_PER_ADDRESS: usize = 32;
 /// The peer's store thread (`peer/src/persist.rs`).
 const STORE_THREAD: &str = "p2p-chat-store";
+/// How long an honest handshake may take while a flood of silent connections is held open
+/// (PROTOCOL.md §9.1: it completes in one round trip; before fair admission it was refused at
+/// once, or waited for the flood's deadline).
+const HONEST_HANDSHAKE: Duration = Duration::from_secs(1);
 /// Messages a message request keeps (PROTOCOL.md §8.2 default).
 const REQUEST_MESSAGES: usize = 100;
 
@@ -61,19 +65,18 @@ async fn one_address_holds_at_most_its_share_of_pending_handshakes() {
     // 300 silent connections are still held open by the attacker.
     let handshaking = std::time::Instant::now();
     let mut same = SnowClient::connect(b.p2p_port, json!({"name": "same address"})).await;
-    eprintln!(
-        "honest handshake from the flooded address: {:?}",
-        handshaking.elapsed()
-    );
+    let took = handshaking.elapsed();
+    eprintln!("honest handshake from the flooded address: {took:?}");
+    // One round trip, not the flood's deadline (60 s here).
+    assert!(took < HONEST_HANDSHAKE, "{took:?}");
     same.chat("from the flooded address").await;
     ub.hear("from the flooded address").await;
     let other = connect_from(loopback(2), b.p2p_port).await;
     let handshaking = std::time::Instant::now();
     let mut other = core_initiate(other, &Identity::generate(), &hello("other", 0)).await;
-    eprintln!(
-        "honest handshake from another address: {:?}",
-        handshaking.elapsed()
-    );
+    let took = handshaking.elapsed();
+    eprintln!("honest handshake from another address: {took:?}");
+    assert!(took < HONEST_HANDSHAKE, "{took:?}");
     other.chat("from another address", None).await;
     ub.hear("from another address").await;
     drop(flood);
@@ -105,10 +108,12 @@ async fn a_full_pending_table_makes_room_for_a_new_address_even_under_an_exempt_
     // is not refused: the oldest handshake of the heaviest address makes room.
     let handshaking = std::time::Instant::now();
     let mut honest = SnowClient::connect(b.p2p_port, json!({"name": "honest"})).await;
+    let took = handshaking.elapsed();
     eprintln!(
-        "honest handshake through a full table (320 silent connections from 40 addresses): {:?}",
-        handshaking.elapsed()
+        "honest handshake through a full table (320 silent connections from 40 addresses): \
+         {took:?}"
     );
+    assert!(took < HONEST_HANDSHAKE, "{took:?}");
     assert_eq!(honest.remote_hello["name"], "bob");
     honest.chat("through a full table").await;
     ub.hear("through a full table").await;
@@ -266,10 +271,8 @@ async fn a_stranger_lands_in_requests_with_a_bounded_number_of_messages() {
         })
         .await;
     assert_eq!(request["name"], "stranger");
-    assert_eq!(
-        request["fingerprint"],
-        crypto_core::fingerprint(stranger_id.public_key()).as_str()
-    );
+    // The daemon spends no fingerprint on a stranger (PROTOCOL.md §8.2): the page computes it.
+    assert_eq!(request["fingerprint"], "", "{request}");
     let conversation = format!("request:{stranger_key}");
     let total = REQUEST_MESSAGES + 50;
     for i in 0..total {
@@ -321,14 +324,19 @@ async fn a_million_acks_for_ids_never_sent_cost_no_memory_and_delay_no_one() {
     const ACKS: usize = 1_000_000;
     let (a, b, mut ua, mut ub) = bob_dials_alice(&[]).await;
     let pid = b.child.id();
+    let flooder_id = Identity::generate();
     let mut flooder = core_initiate(
         connect_from(loopback(1), b.p2p_port).await,
-        &Identity::generate(),
+        &flooder_id,
         &hello("flooder", 0),
     )
     .await;
     flooder.chat("warm up", None).await;
     ub.hear("warm up").await;
+    // A contact: a stranger's session is read at a person's pace (PROTOCOL.md §9.2), so the
+    // flood comes from a session read at the full payload rate.
+    ub.accept_request(&flooder_id.public_key().to_base64())
+        .await;
     let peak_before = proc_kib(pid, "VmHWM");
     let store_cpu_before = threads_cpu_ms(pid, STORE_THREAD);
     // A million acks for ids B never sent to anyone, sealed beforehand and then written as

@@ -74,6 +74,10 @@ test('a stranger is a message request, a look-alike name is flagged, accept make
   await bob.page.locator('#messages .msg-text', { hasText: 'climbing club' }).waitFor();
   assert.match(await bob.page.locator('#chat-title').innerText(), /Alice\s+Message request/);
   assert.match(await bob.page.locator('#chat-sub').innerText(), /Not in your contacts/);
+  // The daemon sends no fingerprint for a request (PROTOCOL.md §8.2): the page computes it.
+  const aliceFp = /p2p-chat identity: \S+ fingerprint ([\d ]+)/.exec(alice.peer.output.join('\n'))?.[1]?.trim();
+  assert.ok(aliceFp, 'Alice printed her fingerprint');
+  await bob.page.locator('#chat-sub', { hasText: `fingerprint ${aliceFp}` }).waitFor();
   assert.equal(await bob.page.locator('#chat-accept').isVisible(), true);
   assert.equal(await bob.page.locator('#chat-block').isVisible(), true);
   assert.equal(await bob.page.locator('#chat-alert').isHidden(), true, 'Alice looks like no contact');

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, acceptRequest } from './lib.mjs';
+import { launch, startPeer, peerBinary, wasmBuilt, watchProblems, screenshot, publish, acceptRequest } from './lib.mjs';
 
 const missing = !peerBinary() ? 'no target/{release,debug}/p2p-chat (cargo build -p peer)'
   : !wasmBuilt() ? 'web/pkg not built (scripts/build-wasm.sh)' : false;
@@ -99,6 +99,17 @@ test('the creator adds and removes members; every member sees each change in the
   assert.equal(await carol.page.locator('#chat-room-members').isHidden(), true);
   assert.deepEqual(await changeLines(alice), ['You added Carol']);
 
+  // In a room a name is only what its sender claims (PROTOCOL.md §8.3): next to Alice's name
+  // Carol's page shows the first two groups of Alice's fingerprint, computed there.
+  await openConv(alice, roomId);
+  await alice.page.fill('#composer-input', 'Hi both');
+  await alice.page.press('#composer-input', 'Enter');
+  const aliceFp = /p2p-chat identity: \S+ fingerprint ([\d ]+)/.exec(alice.peer.output.join('\n'))?.[1]?.trim();
+  assert.ok(aliceFp, 'Alice printed her fingerprint');
+  const said = carol.page.locator('#messages .msg', { hasText: 'Hi both' });
+  await said.waitFor();
+  assert.equal(await said.locator('.msg-fp').innerText(), aliceFp.split(' ').slice(0, 2).join(' '));
+
   // Alice removes Bob and renames the room: one change, shown to Carol, and to Bob, whose copy
   // becomes read-only.
   await alice.page.click('#chat-room-members');
@@ -122,8 +133,10 @@ test('the creator adds and removes members; every member sees each change in the
   await openConv(bob, roomId);
   await bob.page.locator('#messages .msg-change', { hasText: 'removed you' }).waitFor();
   assert.deepEqual(await changeLines(bob), ['Alice added Carol', 'Alice removed you and renamed the room “Cabin trip”']);
+  // The chat list's preview of the room is the change's words, not an empty "name: text".
+  assert.equal(await bob.page.locator(`#conv-list [data-conv="${roomId}"] .conv-preview`).innerText(), 'Alice removed you and renamed the room “Cabin trip”');
 
-  await screenshot(bob.page, 'room-changes-removed-member');
+  publish(await screenshot(bob.page, 'room-changes-removed-member'), 'room-changes');
   await screenshot(carol.page, 'room-changes-member');
   for (const side of [alice, bob, carol]) assert.deepEqual(side.problems, []);
 });

@@ -6,7 +6,9 @@ import * as crypto from './crypto.js';
 import {
   EVERYONE, peerLabel, sidebarConvs, canChangeRoom, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
   canSend, isConnecting, totalUnread, dialableAddress, splitAddress, unreachableMembers, neverMetText, memberLabel,
+  roomChangeText,
 } from './state.js';
+import { timerText } from './timer.js';
 import { MAX_TEXT, NAME_SAVED_MS } from './commands.js';
 import * as R from './requests.js';
 import * as N from './notify.js';
@@ -49,6 +51,8 @@ function preview(state, c) {
     const peer = state.peers.get(c.id);
     return peer?.online ? 'Say hello' : offlineText(peer);
   }
+  // A timeline line (a room change, a timer setting) has no text of its own: its words.
+  if (last.change) return last.change.timer ? timerText(state, last.change, c.id) : roomChangeText(state, last.change, c.id);
   const who = last.mine ? 'You: ' : isGroup(c.id) ? `${last.name}: ` : '';
   return who + last.text.replace(/\s+/g, ' ');
 }
@@ -196,7 +200,8 @@ export function renderChatHeader(state) {
     const name = req.name || 'Unnamed peer';
     const reqPeer = state.peers.get(req.id);
     titleNode.replaceChildren(el('span', { text: name, attrs: { title: name } }), ' ', el('span', { class: 'tag tag-muted', text: 'Message request' }));
-    const fp = reqPeer?.check?.localFp || req.fingerprint || reqPeer?.daemonFp || '';
+    // The daemon sends no fingerprint for a request (PROTOCOL.md §8.2): computed here in wasm.
+    const fp = reqPeer?.check?.localFp || localFingerprint(req.id);
     sub.textContent = `Not in your contacts${reqPeer?.online ? ' · online' : ''}${fp ? ` · fingerprint ${fp}` : ''}`;
     avatarBox.className = `avatar ${hueClass(req.id)} ${reqPeer?.online ? 'online' : 'offline'}`;
     avatarBox.textContent = initials(name);

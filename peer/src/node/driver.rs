@@ -17,12 +17,14 @@ use crypto_core::wire::{Hello, AGENT};
 use crypto_core::PublicKey;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore, SemaphorePermit};
 
 use super::registry::{NewSession, Refusal, SessionShared};
 use super::trust::{Admission, Expect};
 use super::{Inner, Node};
-use crate::admission::{PendingTable, PendingTicket, StrangerSessions, StrangerSlot, EVICTED};
+use crate::admission::{
+    PendingTable, PendingTicket, StrangerSessions, StrangerSlot, EVICTED, MAX_ADMISSIONS_IN_FLIGHT,
+};
 use crate::event::{ConnectionDirection, Event, PeerInfo};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
@@ -132,6 +134,9 @@ pub(super) struct Connections {
     live_tasks: AtomicUsize,
     tasks_done: Notify,
     pending: PendingTable,
+    /// Places for inbound handshakes' trust checks on the store thread
+    /// ([`MAX_ADMISSIONS_IN_FLIGHT`]).
+    admissions: Semaphore,
     strangers: StrangerSessions,
     rate: RateLimiter,
     session_limits: SessionLimits,
@@ -147,6 +152,7 @@ impl Connections {
                 limits.max_pending_per_ip,
                 limits.rate_limit_loopback,
             ),
+            admissions: Semaphore::new(MAX_ADMISSIONS_IN_FLIGHT),
             strangers: StrangerSessions::new(
                 limits.max_stranger_sessions_per_ip,
                 limits.rate_limit_loopback,
@@ -199,11 +205,19 @@ impl Node {
                     // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
                     let addr = crate::reach::listen::canonical(addr);
                     if !connections.rate.allow(addr.ip()) {
-                        tracing::warn!(%addr, "connection closed: handshake rate limit for this address");
+                        crate::remote_log::ignored(
+                            &addr,
+                            format_args!(
+                                "connection closed: handshake rate limit for this address"
+                            ),
+                        );
                         continue;
                     }
                     if self.inner.sessions.is_full_of_contacts() {
-                        tracing::warn!(%addr, "connection closed: session limit reached");
+                        crate::remote_log::ignored(
+                            &addr,
+                            format_args!("connection closed: session limit reached"),
+                        );
                         continue;
                     }
                     // Never refused: a full table or address makes room (PROTOCOL.md §9.1).
@@ -322,11 +336,12 @@ impl Node {
             agent: AGENT.to_owned(),
         };
         let timeout = self.inner.handshake_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let identity = &self.inner.identity;
         // Boxed (state and result) so the handshake does not size the long-lived connection
         // future: an idle session should cost as little memory as possible.
         let result = Box::pin(async {
-            let handshake = tokio::time::timeout(timeout, async {
+            let handshake = tokio::time::timeout_at(deadline, async {
                 match direction {
                     ConnectionDirection::Outbound => {
                         handshake::initiate(
@@ -354,7 +369,6 @@ impl Node {
             Some(finished.unwrap_or_else(|_| Err(HandshakeFailure::Timeout(timeout.as_millis()))))
         })
         .await;
-        drop(pending);
         let Some(result) = result else {
             return EVICTED.to_owned();
         };
@@ -362,6 +376,16 @@ impl Node {
             Ok(established) => established,
             Err(e) => return Box::pin(self.handshake_failed(e, addr, ready, expect)).await,
         };
+        // An inbound handshake's trust check waits for a place, still holding its pending slot
+        // (so still under the deadline and evictable), then gives the slot up.
+        let admission_place = match &pending {
+            Some(ticket) => match Box::pin(self.admission_place(ticket, deadline)).await {
+                Ok(place) => Some(place),
+                Err(reason) => return reason,
+            },
+            None => None,
+        };
+        drop(pending);
         let remote = established.remote();
         // A message request counts against its address until its session ends (or it becomes
         // a contact): one address cannot park more than its share (PROTOCOL.md §9.1). The place
@@ -380,6 +404,7 @@ impl Node {
             room_for_stranger,
         ))
         .await;
+        drop(admission_place);
         let admission = match admitted {
             Ok(admission) => admission,
             Err(reason) => return refuse(ready, addr, reason),
@@ -406,6 +431,25 @@ impl Node {
             .wait(|reason| self.unregister(&remote, conn_id, reason))
             .await;
         format!("session with {peer_id} ended: {reason}")
+    }
+
+    /// Waits for a place for an inbound handshake's trust check ([`MAX_ADMISSIONS_IN_FLIGHT`]);
+    /// the close reason if its pending slot is taken by a newcomer or the handshake deadline
+    /// passes first.
+    async fn admission_place(
+        &self,
+        ticket: &PendingTicket,
+        deadline: tokio::time::Instant,
+    ) -> Result<SemaphorePermit<'_>, String> {
+        let admissions = &self.inner.connections.admissions;
+        tokio::select! {
+            place = admissions.acquire() => place.map_err(|_| "shutting down".to_owned()),
+            () = ticket.evicted() => Err(EVICTED.to_owned()),
+            () = tokio::time::sleep_until(deadline) => Err(format!(
+                "handshake not finished within {} ms (waiting for its trust check)",
+                self.inner.handshake_timeout.as_millis()
+            )),
+        }
     }
 
     /// Tells the dialler why the handshake failed; a dial that expected a contact's key and

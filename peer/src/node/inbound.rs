@@ -25,6 +25,7 @@ use super::sending::delivery_event;
 use super::{lock, Node};
 use crate::event::{now_ms, Event};
 use crate::persist::StoreBatch;
+use crate::remote_log;
 use crate::session::{Inbox, Outgoing};
 use crate::store::{
     self, Amend, ChatMessage, Conversation, Delivery, MessageKey, RequestInsert, RoomAnnouncement,
@@ -76,7 +77,10 @@ impl Inbox for NodeInbox {
                 reply_to,
             } => self.receive_chat(id, text, sent_at, room, broadcast, reply_to),
             Payload::Room { .. } if stranger => {
-                tracing::info!(peer = %self.peer_id, "ignoring a room announcement from a stranger");
+                remote_log::ignored(
+                    &self.peer_id,
+                    format_args!("ignoring a room announcement from a stranger"),
+                );
                 None
             }
             Payload::Edit { .. } | Payload::Delete { .. } | Payload::Reaction { .. }
@@ -84,7 +88,10 @@ impl Inbox for NodeInbox {
             {
                 // A request's messages are not in any conversation to amend or react to; once
                 // accepted, the sender's retransmissions apply.
-                tracing::info!(peer = %self.peer_id, "ignoring an edit, delete or reaction from a stranger");
+                remote_log::ignored(
+                    &self.peer_id,
+                    format_args!("ignoring an edit, delete or reaction from a stranger"),
+                );
                 None
             }
             Payload::Edit {
@@ -146,7 +153,10 @@ impl Inbox for NodeInbox {
             } => self.receive_room(id, name, members, creator, names),
             Payload::Timer { .. } if stranger => {
                 // Not acknowledged: offered again once it is a contact (`timers`).
-                tracing::info!(peer = %self.peer_id, "ignoring a timer from a stranger");
+                remote_log::ignored(
+                    &self.peer_id,
+                    format_args!("ignoring a timer from a stranger"),
+                );
                 None
             }
             Payload::Timer {
@@ -257,7 +267,10 @@ impl NodeInbox {
                 // A retransmission: already stored (and shown), acknowledged again.
                 Ok(Ok((Some(false), message, _, _))) => return Some(ack(message.id)),
                 Ok(Ok((None, _, _, _))) => {
-                    tracing::info!(peer = %self.peer_id, "ignoring a room message from a non-member");
+                    remote_log::ignored(
+                        &self.peer_id,
+                        format_args!("ignoring a room message from a non-member"),
+                    );
                     return None;
                 }
                 Ok(Err(e)) => {
@@ -315,7 +328,10 @@ impl NodeInbox {
                 Ok(Ok((RequestInsert::NoRequest, _, _))) => {
                     // Accepted, blocked or evicted meanwhile: not stored, so not acknowledged;
                     // the sender will try again.
-                    tracing::info!(peer = %self.peer_id, "a request's message arrived after the request ended");
+                    remote_log::ignored(
+                        &self.peer_id,
+                        format_args!("a request's message arrived after the request ended"),
+                    );
                     return None;
                 }
                 Ok(Err(e)) => {
@@ -388,7 +404,10 @@ impl NodeInbox {
             members.iter().map(|m| PublicKey::from_base64(m)).collect();
         let creator = creator.as_deref().map(PublicKey::from_base64).transpose();
         let (Ok(keys), Ok(creator)) = (keys, creator) else {
-            tracing::info!(peer = %self.peer_id, "ignoring a room with a bad key");
+            remote_log::ignored(
+                &self.peer_id,
+                format_args!("ignoring a room with a bad key"),
+            );
             return None;
         };
         let name = clean_name(&name);
@@ -424,9 +443,14 @@ impl NodeInbox {
                 }
                 Ok(Ok(RoomAnnouncement::Unchanged)) => {}
                 Ok(Ok(RoomAnnouncement::Ignored(why))) => {
-                    tracing::info!(peer = %self.peer_id, "ignoring a room announcement: {why:?}");
+                    remote_log::ignored(
+                        &self.peer_id,
+                        format_args!("ignoring a room announcement: {why:?}"),
+                    );
                 }
-                Ok(Err(e)) => tracing::info!(peer = %self.peer_id, "ignoring a room: {e}"),
+                Ok(Err(e)) => {
+                    remote_log::ignored(&self.peer_id, format_args!("ignoring a room: {e}"))
+                }
                 Err(e) => tracing::warn!("{e}"),
             }
             None

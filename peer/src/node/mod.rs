@@ -200,20 +200,18 @@ impl Node {
         self.inner.fingerprints.get(key).to_string()
     }
 
-    /// Fills in the fingerprint of a `peer_connected` event on its way to a UI.
+    /// Fills in the fingerprint of a contact's `peer_connected` event on its way to a UI.
+    /// A message request's events carry none (PROTOCOL.md §8.2): 5,200 SHA-512 rounds for
+    /// every stranger's handshake, in the UI writer that also carries contacts' chats, would
+    /// let a burst of strangers delay those chats (SECURITY.md §5); the page computes a
+    /// stranger's fingerprint itself, in wasm, when it shows one.
     pub fn with_fingerprint(&self, event: &Event) -> Option<Event> {
         match event {
-            Event::PeerConnected(info) if info.fingerprint.is_empty() => {
+            Event::PeerConnected(info) if info.contact && info.fingerprint.is_empty() => {
                 let key = PublicKey::from_base64(&info.public_key).ok()?;
                 let mut info = info.clone();
                 info.fingerprint = self.fingerprint_of(&key);
                 Some(Event::PeerConnected(info))
-            }
-            Event::Request(info) if info.fingerprint.is_empty() => {
-                let key = PublicKey::from_base64(&info.peer_id).ok()?;
-                let mut info = info.clone();
-                info.fingerprint = self.fingerprint_of(&key);
-                Some(Event::Request(info))
             }
             _ => None,
         }

@@ -150,7 +150,7 @@ impl Node {
         sent_at: u64,
     ) -> Reply {
         let Some(to) = MessageKey::from_wire(&to) else {
-            tracing::info!("ignoring a reaction naming a bad key");
+            crate::remote_log::ignored(&peer, format_args!("ignoring a reaction naming a bad key"));
             return None;
         };
         let me = self.inner.public;
@@ -181,7 +181,10 @@ impl Node {
                 }),
                 Ok(Ok(ReactionOutcome::Unchanged)) => {}
                 Ok(Ok(outcome)) => {
-                    tracing::info!("dropping a reaction: {outcome:?}");
+                    crate::remote_log::ignored(
+                        &peer,
+                        format_args!("dropping a reaction: {outcome:?}"),
+                    );
                 }
                 Ok(Err(e)) => {
                     // Not stored, so not acknowledged: the sender will try again.

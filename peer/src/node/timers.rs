@@ -189,12 +189,18 @@ impl Node {
     ) -> Option<Reply> {
         let peer_id = peer.to_base64();
         if seconds > MAX_TIMER_SECONDS {
-            tracing::info!(peer = %peer_id, "ignoring a timer longer than a year");
+            crate::remote_log::ignored(
+                &peer_id,
+                format_args!("ignoring a timer longer than a year"),
+            );
             return None;
         }
         if set_at > now_ms().saturating_add(MAX_TIMER_CLOCK_AHEAD_MS) {
             // Not acknowledged: offered again at a later session, by when our clocks may agree.
-            tracing::info!(peer = %peer_id, "ignoring a timer set in the future");
+            crate::remote_log::ignored(
+                &peer_id,
+                format_args!("ignoring a timer set in the future"),
+            );
             return None;
         }
         let me = self.inner.public;
@@ -219,7 +225,10 @@ impl Node {
                 }
                 Ok(Ok(Some(TimerUpdate::Stale))) => {}
                 Ok(Ok(None)) => {
-                    tracing::info!(peer = %peer_id, "ignoring a room timer from a non-member");
+                    crate::remote_log::ignored(
+                        &peer_id,
+                        format_args!("ignoring a room timer from a non-member"),
+                    );
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(peer = %peer_id, "cannot store a timer: {e}");

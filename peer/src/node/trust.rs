@@ -154,7 +154,7 @@ fn reached_kind(addr: SocketAddr) -> store::AddressKind {
     }
 }
 
-/// The `request` event of a stored request (the fingerprint is filled in on the way to a UI).
+/// The `request` event of a stored request (no fingerprint: the page computes it, PROTOCOL.md §8.2).
 pub(super) fn request_info(request: &Request, confusable_with: Vec<String>) -> RequestInfo {
     RequestInfo {
         peer_id: request.public_key.to_base64(),
@@ -205,7 +205,7 @@ impl Node {
                     &name,
                     &dialable,
                     port,
-                    dialled,
+                    (addr, dialled),
                     room_for_stranger,
                     now,
                 )?;
@@ -259,7 +259,7 @@ impl Node {
         name: &str,
         dialable: &str,
         port: u16,
-        dialled: Option<SocketAddr>,
+        (source, dialled): (SocketAddr, Option<SocketAddr>),
         room_for_stranger: bool,
         now: u64,
     ) -> store::Result<Result<(Admission, Vec<PublicKey>), Refusal>> {
@@ -297,21 +297,24 @@ impl Node {
             // recorded, so it evicts no one's request (PROTOCOL.md §9.1).
             return Ok(Err(Refusal::TooManyFromAddress));
         }
-        let (request, evicted) = match s.record_request(&remote, name, dialable, port, now)? {
-            RequestSeen::New { request, evicted } => (request, evicted),
-            RequestSeen::Known(request) => (request, Vec::new()),
-            RequestSeen::Blocked => return Ok(Err(Refusal::Blocked)),
-            RequestSeen::IsContact => {
-                let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
-                return Ok(Ok((
-                    Admission::Contact {
-                        verified: contact.verified,
-                        confusable_with: Vec::new(),
-                    },
-                    Vec::new(),
-                )));
-            }
-        };
+        // Counted per address as the rate limiter does (IPv6 by /64), for fair eviction.
+        let source = crate::limits::bucket_of(source.ip()).to_string();
+        let (request, evicted) =
+            match s.record_request(&remote, name, dialable, port, &source, now)? {
+                RequestSeen::New { request, evicted } => (request, evicted),
+                RequestSeen::Known(request) => (request, Vec::new()),
+                RequestSeen::Blocked => return Ok(Err(Refusal::Blocked)),
+                RequestSeen::IsContact => {
+                    let (contact, _) = s.mark_seen(&remote, name, dialable, port, now)?;
+                    return Ok(Ok((
+                        Admission::Contact {
+                            verified: contact.verified,
+                            confusable_with: Vec::new(),
+                        },
+                        Vec::new(),
+                    )));
+                }
+            };
         let confusable_with = s.confusable_contacts(&request.name, None)?;
         let event = Event::Request(request_info(&request, confusable_with.clone()));
         Ok(Ok((
@@ -494,7 +497,9 @@ impl Node {
                 Ok(out)
             })
             .await;
-        let mut requests = match listed {
+        // No fingerprints: up to 1,000 of them would hold a runtime thread for seconds at
+        // every greeting; the page computes the one it shows (PROTOCOL.md §8.2).
+        let requests = match listed {
             Ok(Ok(list)) => list,
             Ok(Err(e)) => {
                 tracing::warn!("cannot list requests: {e}");
@@ -502,11 +507,6 @@ impl Node {
             }
             Err(_) => Vec::new(),
         };
-        for request in &mut requests {
-            if let Ok(key) = PublicKey::from_base64(&request.peer_id) {
-                request.fingerprint = self.fingerprint_of(&key);
-            }
-        }
         Event::Requests { requests }
     }
 

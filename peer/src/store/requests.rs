@@ -6,7 +6,8 @@
 //! creation) then means contacts without a filter someone could forget, and what strangers can
 //! fill is bounded here on its own: [`MAX_REQUEST_MESSAGES`], [`MAX_REQUEST_BYTES`] and
 //! [`MAX_REQUEST_MESSAGE_AGE_MS`] per request, [`MAX_REQUESTS`] in all (the least recently
-//! seen is evicted) and [`REQUEST_IDLE_EXPIRY_MS`] of inactivity. Accepting moves the messages
+//! seen of the source address holding the most is evicted, so one address churning keys
+//! evicts its own) and [`REQUEST_IDLE_EXPIRY_MS`] of inactivity. Accepting moves the messages
 //! into the direct conversation with that key; blocking deletes them and is remembered.
 
 use crypto_core::PublicKey;
@@ -141,6 +142,36 @@ fn load_request(conn: &Connection, b64: &str) -> Result<Option<Request>> {
         .optional()?)
 }
 
+/// Deletes requests beyond [`MAX_REQUESTS`], never `keep` (the one just recorded): each time
+/// the least recently seen request of the source holding the most requests (ties: the source
+/// whose least recent request is oldest). So, as in the pending-handshake table (PROTOCOL.md
+/// §9.1), an address evicts its own requests before anyone else's: one address churning
+/// fresh keys cannot push out the requests of everyone else. Returns the evicted keys.
+fn evict_over_limit(conn: &Connection, keep: &str) -> Result<Vec<PublicKey>> {
+    let count: i64 = conn.query_row("SELECT count(*) FROM requests", [], |r| r.get(0))?;
+    let mut victim = conn.prepare_cached(
+        "SELECT public_key FROM requests WHERE public_key <> ?1 AND source IS (
+             SELECT source FROM requests WHERE public_key <> ?1
+             GROUP BY source ORDER BY count(*) DESC, min(last_seen) LIMIT 1)
+         ORDER BY last_seen, public_key LIMIT 1",
+    )?;
+    let mut evicted = Vec::new();
+    for _ in 0..(count - MAX_REQUESTS).max(0) {
+        let Some(key) = victim
+            .query_row([keep], |r| r.get::<_, String>(0))
+            .optional()?
+        else {
+            break;
+        };
+        conn.execute("DELETE FROM requests WHERE public_key = ?1", [&key])?;
+        evicted.push(
+            PublicKey::from_base64(&key)
+                .map_err(|_| StoreError::Invalid("a stored request key is not a key".into()))?,
+        );
+    }
+    Ok(evicted)
+}
+
 fn exists(conn: &Connection, table: &str, b64: &str) -> Result<bool> {
     Ok(conn
         .query_row(
@@ -195,8 +226,9 @@ impl Store {
         )
     }
 
-    /// Records a completed handshake with a stranger: creates its request (evicting the least
-    /// recently seen ones beyond [`MAX_REQUESTS`]) or refreshes name, address and `last_seen`,
+    /// Records a completed handshake with a stranger from `source` (its address, IPv6 by /64):
+    /// creates its request (evicting beyond [`MAX_REQUESTS`], see [`evict_over_limit`]) or
+    /// refreshes name, address, source and `last_seen`,
     /// with the same rules as [`Store::mark_seen`] (an empty name never replaces one; only a
     /// dialable `ip:listen_port` is kept). Never turns a contact into a request and never
     /// records a blocked key.
@@ -206,6 +238,7 @@ impl Store {
         name: &str,
         address: &str,
         listen_port: u16,
+        source: &str,
         now: u64,
     ) -> Result<RequestSeen> {
         let b64 = key.to_base64();
@@ -220,33 +253,27 @@ impl Store {
         let is_new = !exists(&tx, "requests", &b64)?;
         tx.execute(
             "INSERT INTO requests (public_key, name, last_address, listen_port, first_seen,
-                 last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 last_seen, source) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
              ON CONFLICT (public_key) DO UPDATE SET
                  name = CASE WHEN excluded.name = '' THEN name ELSE excluded.name END,
                  last_address = coalesce(excluded.last_address, last_address),
                  listen_port = coalesce(excluded.listen_port, listen_port),
-                 last_seen = max(last_seen, excluded.last_seen)",
+                 last_seen = max(last_seen, excluded.last_seen),
+                 source = excluded.source",
             params![
                 b64,
                 name,
                 dialable.then_some(address),
                 dialable.then_some(listen_port),
-                to_sql_time(now)
+                to_sql_time(now),
+                source
             ],
         )?;
-        let mut evicted = Vec::new();
-        if is_new {
-            let mut stmt = tx.prepare(
-                "DELETE FROM requests WHERE public_key IN (
-                     SELECT public_key FROM requests WHERE public_key <> ?1
-                     ORDER BY last_seen, public_key
-                     LIMIT max(0, (SELECT count(*) FROM requests) - ?2))
-                 RETURNING public_key",
-            )?;
-            evicted = stmt
-                .query_map(params![b64, MAX_REQUESTS], |r| key_at(r, 0))?
-                .collect::<rusqlite::Result<_>>()?;
-        }
+        let evicted = if is_new {
+            evict_over_limit(&tx, &b64)?
+        } else {
+            Vec::new()
+        };
         let request = load_request(&tx, &b64)?
             .ok_or_else(|| StoreError::Invalid("request vanished".into()))?;
         tx.commit()?;
@@ -482,7 +509,14 @@ mod tests {
 
     fn stranger(s: &mut Store, n: u8, now: u64) -> Request {
         match s
-            .record_request(&key(n), &format!("s{n}"), "10.0.0.5:6000", 6000, now)
+            .record_request(
+                &key(n),
+                &format!("s{n}"),
+                "10.0.0.5:6000",
+                6000,
+                "10.0.0.5",
+                now,
+            )
             .unwrap()
         {
             RequestSeen::New { request, .. } | RequestSeen::Known(request) => request,
@@ -506,7 +540,7 @@ mod tests {
         assert_eq!(s.contact(&key(5)).unwrap(), None);
         // A second handshake refreshes it; an empty name does not erase the old one.
         let seen = s
-            .record_request(&key(5), "", "10.0.0.5:6000", 6000, 20)
+            .record_request(&key(5), "", "10.0.0.5:6000", 6000, "10.0.0.5", 20)
             .unwrap();
         let RequestSeen::Known(r) = seen else {
             panic!("{seen:?}")
@@ -515,7 +549,8 @@ mod tests {
         // A contact never becomes a request.
         s.mark_seen(&key(6), "c", "h:1", 1, 1).unwrap();
         assert_eq!(
-            s.record_request(&key(6), "c", "h:1", 1, 2).unwrap(),
+            s.record_request(&key(6), "c", "h:1", 1, "10.0.0.6", 2)
+                .unwrap(),
             RequestSeen::IsContact
         );
         assert_eq!(s.request(&key(6)).unwrap(), None);
@@ -646,7 +681,7 @@ mod tests {
         let mut s = Store::open(&path).unwrap();
         assert_eq!(s.key_standing(&key(5)).unwrap(), KeyStanding::Blocked);
         assert_eq!(
-            s.record_request(&key(5), "again", "10.0.0.5:6000", 6000, 40)
+            s.record_request(&key(5), "again", "10.0.0.5:6000", 6000, "10.0.0.5", 40)
                 .unwrap(),
             RequestSeen::Blocked
         );
@@ -663,7 +698,7 @@ mod tests {
         assert!(!s.unblock_key(&key(5)).unwrap());
         assert!(!s.is_blocked(&key(5)).unwrap());
         assert!(matches!(
-            s.record_request(&key(5), "back", "10.0.0.5:6000", 6000, 60)
+            s.record_request(&key(5), "back", "10.0.0.5:6000", 6000, "10.0.0.5", 60)
                 .unwrap(),
             RequestSeen::New { .. }
         ));
@@ -678,7 +713,7 @@ mod tests {
             bytes[..8].copy_from_slice(&i.to_le_bytes());
             let k = PublicKey::from_bytes(bytes);
             let seen = s
-                .record_request(&k, "x", "10.0.0.1:1", 1, 1_000 + i as u64)
+                .record_request(&k, "x", "10.0.0.1:1", 1, "10.0.0.1", 1_000 + i as u64)
                 .unwrap();
             assert!(matches!(seen, RequestSeen::New { ref evicted, .. } if evicted.is_empty()));
         }
@@ -694,7 +729,7 @@ mod tests {
         let second = PublicKey::from_bytes(second);
 
         let seen = s
-            .record_request(&key(0xEE), "new", "10.0.0.9:1", 1, 6_000)
+            .record_request(&key(0xEE), "new", "10.0.0.9:1", 1, "10.0.0.9", 6_000)
             .unwrap();
         let RequestSeen::New { evicted, .. } = seen else {
             panic!("{seen:?}")
@@ -704,6 +739,46 @@ mod tests {
         assert!(s.request(&first).unwrap().is_some());
         assert!(s.request(&key(0xEE)).unwrap().is_some());
         assert_eq!(s.list_requests().unwrap()[0].public_key, key(0xEE));
+    }
+
+    #[test]
+    fn a_full_table_evicts_from_the_source_holding_the_most_requests() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.begin_group().unwrap();
+        // The oldest request of all comes from an honest address, alone there.
+        s.record_request(&key(0xAA), "honest", "", 0, "198.51.100.7", 1)
+            .unwrap();
+        let churned = |i: i64| {
+            let mut bytes = [1u8; 32];
+            bytes[..8].copy_from_slice(&i.to_le_bytes());
+            PublicKey::from_bytes(bytes)
+        };
+        for i in 0..MAX_REQUESTS + 50 {
+            let seen = s
+                .record_request(&churned(i), "churn", "", 0, "203.0.113.9", 10 + i as u64)
+                .unwrap();
+            let RequestSeen::New { evicted, .. } = seen else {
+                panic!("{seen:?}")
+            };
+            // Only the churning address's own oldest requests go.
+            if i >= MAX_REQUESTS - 1 {
+                assert_eq!(evicted, vec![churned(i - (MAX_REQUESTS - 1))]);
+            } else {
+                assert!(evicted.is_empty());
+            }
+        }
+        s.commit_group().unwrap();
+        assert!(s.request(&key(0xAA)).unwrap().is_some());
+        assert_eq!(s.list_requests().unwrap().len() as i64, MAX_REQUESTS);
+        // A second honest address: the churner still holds the most, so it loses again.
+        let seen = s
+            .record_request(&key(0xBB), "other", "", 0, "2001:db8:1:2::", 5_000)
+            .unwrap();
+        let RequestSeen::New { evicted, .. } = seen else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(evicted, vec![churned(51)]);
+        assert!(s.request(&key(0xAA)).unwrap().is_some());
     }
 
     #[test]

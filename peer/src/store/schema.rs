@@ -427,8 +427,17 @@ CREATE TABLE read_marks (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Version 10: `requests.source`, the address (IPv6: /64, as the rate limiter counts) a
+/// request last connected from, so a full request table makes room from the source holding
+/// the most requests (PROTOCOL.md §8.2) and one address churning keys evicts only its own.
+/// Requests stored before have none and count as one source.
+const V10: &str = r#"
+ALTER TABLE requests ADD COLUMN source TEXT;
+CREATE INDEX requests_by_source ON requests (source, last_seen);
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -22,6 +22,12 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_p2p-chat");
 
+/// The binary `Peer` starts: [`BIN`], or `P2P_CHAT_TEST_BIN` when set, so an attack test can
+/// be run against an older build to show that it fails there (SECURITY.md §7).
+pub fn peer_binary() -> String {
+    std::env::var("P2P_CHAT_TEST_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
+
 /// A running peer process; killed on drop.
 pub struct Peer {
     pub child: Child,
@@ -75,7 +81,7 @@ impl Peer {
     pub fn start_args_env(args: &[String], env: &[(&str, &str)]) -> Peer {
         let log = temp_path("log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(peer_binary())
             .args(args)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
