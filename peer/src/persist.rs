@@ -4,7 +4,8 @@
 //! returns a future of the answer.
 //!
 //! When no job has come for a moment, the thread indexes newly stored messages for search in
-//! small batches (`store/search.rs` says why that is not done per insert). It also deletes
+//! small batches (`store/search.rs` says why that is not done per insert), and runs the full
+//! integrity check a large database did not finish at open (`store/mod.rs`). It also deletes
 //! disappearing messages when they expire (`store/timers.rs`): it sleeps until the next expiry
 //! the store knows of, sweeps at start what expired while the peer was stopped, and never polls.
 //!
@@ -189,8 +190,9 @@ impl StoreHandle {
                         expiry.sweep(&mut store);
                         continue;
                     }
-                    let index_in =
-                        backlog.then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
+                    let idle_work = backlog || store.integrity_pending();
+                    let index_in = idle_work
+                        .then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
                     let wait = match (index_in, expiry.wait()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -199,6 +201,13 @@ impl StoreHandle {
                         Some(wait) => match queue.recv_timeout(wait) {
                             Ok(first) => first,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
+                                if store.integrity_pending()
+                                    && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR
+                                {
+                                    check_integrity(&mut store);
+                                    idle_since = Instant::now();
+                                    continue;
+                                }
                                 if backlog && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR {
                                     backlog =
                                         store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
@@ -271,6 +280,21 @@ impl StoreHandle {
         if self.jobs.send(jobs).is_err() {
             tracing::error!("the message store is not running; a write was dropped");
         }
+    }
+}
+
+/// The full integrity check of a database too large to check at open (`store/mod.rs`). A
+/// damaged file is reported in the log; what is stored keeps being served as far as it can.
+fn check_integrity(store: &mut Store) {
+    let started = Instant::now();
+    match store.check_integrity() {
+        Ok(()) => tracing::info!(
+            "database integrity check passed in {} ms",
+            started.elapsed().as_millis()
+        ),
+        Err(e) => tracing::error!(
+            "the database is damaged ({e}); stop p2p-chat and restore it from a backup"
+        ),
     }
 }
 

@@ -27,7 +27,12 @@
 //! * **`secure_delete = ON`**: what the user deletes is overwritten, not left in free pages
 //!   (`deletion.rs`).
 //! * At open, `PRAGMA quick_check`: a damaged file is reported at start as
-//!   [`StoreError::Corrupt`], not halfway through a conversation.
+//!   [`StoreError::Corrupt`], not halfway through a conversation. It reads the whole file, so
+//!   it gets [`OPEN_CHECK_BUDGET`] at open: a small database (every test's, a few months of
+//!   chat) is checked in full before the peer starts; a large one (a million messages is
+//!   ~0.5 GB) is checked again in full by the store thread once the peer is up and the thread
+//!   is idle ([`Store::check_integrity`], `crate::persist`), so the page opens without waiting
+//!   for it (BENCHMARKS.md, "History at scale").
 
 mod amend;
 mod contacts;
@@ -51,7 +56,7 @@ mod trust;
 mod durability_tests;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crypto_core::PublicKey;
 use rusqlite::types::Type;
@@ -97,7 +102,12 @@ pub struct Store {
     expiry_listener: Option<timers::ExpiryListener>,
     /// Contacts' names by skeleton, rebuilt when a contact's name changed (`name_index.rs`).
     name_index: std::cell::RefCell<Option<name_index::NameIndex>>,
+    /// The integrity check at open ran out of [`OPEN_CHECK_BUDGET`]: the full check is owed.
+    integrity_pending: bool,
 }
+
+/// How long the integrity check at open may take before the rest of it is left for later.
+pub const OPEN_CHECK_BUDGET: Duration = Duration::from_millis(40);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,8 +165,8 @@ impl Store {
                 )));
             }
             conn.pragma_update(None, "synchronous", "FULL")?;
-            quick_check(&conn)?;
         }
+        let integrity_pending = on_disk && !quick_check(&conn, Some(OPEN_CHECK_BUDGET))?;
         schema::migrate(&mut conn)?;
         if on_disk {
             // In WAL mode the first read under EXCLUSIVE locking already takes the lock for
@@ -170,7 +180,23 @@ impl Store {
             timer_unit_ms: 1000,
             expiry_listener: None,
             name_index: std::cell::RefCell::new(None),
+            integrity_pending,
         })
+    }
+
+    /// Whether the full integrity check is still owed (the one at open ran out of time).
+    pub fn integrity_pending(&self) -> bool {
+        self.integrity_pending
+    }
+
+    /// Runs the owed integrity check in full (`PRAGMA quick_check`; a large database takes
+    /// seconds). `Corrupt` names what is damaged. Does nothing when none is owed.
+    pub fn check_integrity(&mut self) -> Result<()> {
+        if !self.integrity_pending {
+            return Ok(());
+        }
+        self.integrity_pending = false;
+        quick_check(&self.conn, None).map(drop)
     }
 
     /// The schema version recorded in the file (equals [`SCHEMA_VERSION`] after open).
@@ -220,14 +246,31 @@ impl Store {
     }
 }
 
-/// `PRAGMA quick_check` returns the single row "ok" or a list of problems.
-fn quick_check(conn: &Connection) -> Result<()> {
-    let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
-    let problems: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<_>>()?;
+/// `PRAGMA quick_check` returns the single row "ok" or a list of problems. With a `budget`
+/// the check is interrupted once it has run that long: `Ok(false)`, nothing found so far.
+fn quick_check(conn: &Connection, budget: Option<Duration>) -> Result<bool> {
+    if let Some(budget) = budget {
+        let deadline = Instant::now() + budget;
+        conn.progress_handler(10_000, Some(move || Instant::now() >= deadline))?;
+    }
+    let result = conn.prepare("PRAGMA quick_check(5)").and_then(|mut stmt| {
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+    });
+    if budget.is_some() {
+        conn.progress_handler(0, None::<fn() -> bool>)?;
+    }
+    let problems = match result {
+        Ok(problems) => problems,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if problems.len() == 1 && problems[0] == "ok" {
-        Ok(())
+        Ok(true)
     } else {
         Err(StoreError::Corrupt {
             reason: problems.join("; "),

@@ -108,8 +108,14 @@ async fn client(socket: WebSocket, state: AppState) {
         queue: direct_tx,
         dropped: dropped.clone(),
     };
-    let mut greeting = vec![node.info()];
-    greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
+    // `info` first, before the greeting reads the store: it is what tells the page its peer
+    // is up, so it never waits for a listing of ten thousand contacts.
+    if let Some(msg) = to_message(&node, &node.info()) {
+        if sink.send(msg).await.is_err() {
+            return;
+        }
+    }
+    let mut greeting: Vec<Event> = node.peers().into_iter().map(Event::PeerConnected).collect();
     greeting.extend(node.greeting_events().await);
     greeting.push(node.requests_event().await);
     for event in &greeting {
