@@ -433,10 +433,7 @@ async fn throughput_counted(
     if a1 == a0 {
         bail!("no acks during the measured slice");
     }
-    Ok((
-        (a1 - a0) as f64 / elapsed,
-        p.acked.load(Ordering::Relaxed),
-    ))
+    Ok(((a1 - a0) as f64 / elapsed, p.acked.load(Ordering::Relaxed)))
 }
 
 async fn peer_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {

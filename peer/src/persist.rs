@@ -15,7 +15,8 @@
 //! session acknowledge a message — never precedes the commit that made it durable.
 
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -161,6 +162,8 @@ pub enum StoreUnavailable {
 #[derive(Clone)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Vec<Job>>,
+    /// Batches queued and not yet taken by the thread: what interrupts idle-time work.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -174,6 +177,11 @@ impl StoreHandle {
     /// last handle is dropped.
     pub fn spawn(store: Store) -> std::io::Result<StoreHandle> {
         let (jobs, queue) = mpsc::channel::<Vec<Job>>();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let handle = StoreHandle {
+            jobs,
+            waiting: waiting.clone(),
+        };
         std::thread::Builder::new()
             .name("p2p-chat-store".into())
             .spawn(move || {
@@ -191,8 +199,8 @@ impl StoreHandle {
                         continue;
                     }
                     let idle_work = backlog || store.integrity_pending();
-                    let index_in = idle_work
-                        .then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
+                    let index_in =
+                        idle_work.then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
                     let wait = match (index_in, expiry.wait()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -204,7 +212,7 @@ impl StoreHandle {
                                 if store.integrity_pending()
                                     && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR
                                 {
-                                    check_integrity(&mut store);
+                                    check_integrity(&mut store, &waiting);
                                     idle_since = Instant::now();
                                     continue;
                                 }
@@ -227,10 +235,14 @@ impl StoreHandle {
                             Err(_) => break,
                         },
                     };
+                    waiting.fetch_sub(1, Ordering::Relaxed);
                     group.extend(first);
                     while group.len() < MAX_GROUP {
                         match queue.try_recv() {
-                            Ok(batch) => group.extend(batch),
+                            Ok(batch) => {
+                                waiting.fetch_sub(1, Ordering::Relaxed);
+                                group.extend(batch);
+                            }
                             Err(_) => break,
                         }
                     }
@@ -244,7 +256,7 @@ impl StoreHandle {
                     tracing::warn!("closing the database: {e}");
                 }
             })?;
-        Ok(StoreHandle { jobs })
+        Ok(handle)
     }
 
     /// Queues `job` without waiting for it. Its effects are durable once the group it runs in
@@ -277,21 +289,26 @@ impl StoreHandle {
     }
 
     fn queue(&self, jobs: Vec<Job>) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         if self.jobs.send(jobs).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("the message store is not running; a write was dropped");
         }
     }
 }
 
-/// The full integrity check of a database too large to check at open (`store/mod.rs`). A
-/// damaged file is reported in the log; what is stored keeps being served as far as it can.
-fn check_integrity(store: &mut Store) {
+/// The full integrity check of a database too large to check at open (`store/mod.rs`), given
+/// way to any job that arrives meanwhile (it starts over at the next idle moment). A damaged
+/// file is reported in the log; what is stored keeps being served as far as it can.
+fn check_integrity(store: &mut Store, waiting: &Arc<AtomicUsize>) {
     let started = Instant::now();
-    match store.check_integrity() {
-        Ok(()) => tracing::info!(
+    let waiting = waiting.clone();
+    match store.check_integrity(move || waiting.load(Ordering::Relaxed) > 0) {
+        Ok(true) => tracing::info!(
             "database integrity check passed in {} ms",
             started.elapsed().as_millis()
         ),
+        Ok(false) => tracing::debug!("integrity check interrupted by a job; it runs again later"),
         Err(e) => tracing::error!(
             "the database is damaged ({e}); stop p2p-chat and restore it from a backup"
         ),

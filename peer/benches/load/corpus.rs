@@ -165,9 +165,9 @@ fn random_key(rng: &mut StdRng) -> String {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Bo", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jun", "Kofi",
-    "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma", "Vera",
-    "Wei", "Xenia", "Yusuf", "Zoe",
+    "Ada", "Bo", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jun", "Kofi", "Lena",
+    "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomás", "Uma", "Vera", "Wei",
+    "Xenia", "Yusuf", "Zoe",
 ];
 const LAST: &[&str] = &[
     "Abe", "Berg", "Costa", "Dube", "Eze", "Fischer", "García", "Horvat", "Ito", "Jensen",
@@ -179,16 +179,16 @@ const GLUE: &[&str] = &[
     "with", "this", "be", "at", "have", "not", "I", "so", "but", "just", "can",
 ];
 const CJK_WORDS: &[&str] = &[
-    "你好", "我们", "今天", "明天", "时间", "工作", "朋友", "问题", "学习", "知道", "什么",
-    "没有", "可以", "喜欢", "现在", "已经", "一起", "电话", "晚上", "早上", "下午", "谢谢",
-    "吃饭", "开会", "周末", "天气", "回家", "地方", "照片", "音乐", "电影", "咖啡",
+    "你好", "我们", "今天", "明天", "时间", "工作", "朋友", "问题", "学习", "知道", "什么", "没有",
+    "可以", "喜欢", "现在", "已经", "一起", "电话", "晚上", "早上", "下午", "谢谢", "吃饭", "开会",
+    "周末", "天气", "回家", "地方", "照片", "音乐", "电影", "咖啡",
 ];
 
 /// A pronounceable made-up word of 2–4 syllables (no "q", so no planted word occurs by chance).
 fn made_up_word(rng: &mut StdRng) -> String {
     const ONSETS: &[&str] = &[
-        "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
-        "br", "ch", "dr", "gr", "pl", "st", "sh", "tr",
+        "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "br",
+        "ch", "dr", "gr", "pl", "st", "sh", "tr",
     ];
     const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ea", "ou"];
     let syllables = rng.gen_range(2..=4);
@@ -207,7 +207,9 @@ fn made_up_word(rng: &mut StdRng) -> String {
 fn zipf(rng: &mut StdRng, cumulative: &[f64]) -> usize {
     let total = cumulative.last().copied().unwrap_or(1.0);
     let x = rng.gen::<f64>() * total;
-    cumulative.partition_point(|&c| c < x).min(cumulative.len() - 1)
+    cumulative
+        .partition_point(|&c| c < x)
+        .min(cumulative.len() - 1)
 }
 
 fn cumulative(n: usize) -> Vec<f64> {

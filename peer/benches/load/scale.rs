@@ -126,10 +126,18 @@ async fn start_timed(bin: &Path, dir: &Path) -> Result<(PeerProc, ui::UiTx, ui::
 }
 
 /// Sends `action` and waits for the reply of type `kind`; the time in ms and the reply.
-async fn ask(tx: &mut ui::UiTx, rx: &mut ui::UiRx, action: Value, kind: &str) -> Result<(f64, Value)> {
+async fn ask(
+    tx: &mut ui::UiTx,
+    rx: &mut ui::UiRx,
+    action: Value,
+    kind: &str,
+) -> Result<(f64, Value)> {
     let t0 = Instant::now();
     ui::send(tx, &action).await?;
-    let reply = ui::wait_for(rx, EVENT_LIMIT, |e| e["type"] == kind || e["type"] == "error").await?;
+    let reply = ui::wait_for(rx, EVENT_LIMIT, |e| {
+        e["type"] == kind || e["type"] == "error"
+    })
+    .await?;
     if reply["type"] == "error" {
         bail!("{action} failed: {reply}");
     }
@@ -224,7 +232,15 @@ fn raw_requests(
              WHERE conv_kind = 'peer' AND conv_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT 50",
         )?;
         let rows = stmt.query_map(rusqlite::params![conv, before], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     };
@@ -282,7 +298,8 @@ fn raw_requests(
 
 /// Bytes per table and index (SQLite's `dbstat`), largest first.
 fn space_by_object(db: &Path) -> Result<Vec<(String, u64)>> {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare(
         "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC",
     )?;
@@ -316,7 +333,12 @@ pub async fn phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()> {
     let work = working_copy(&corpus)?;
     let work_db: PathBuf = work.path().join("p2p-chat.db");
     let plan = Plan {
-        opens: corpus.conversations.iter().take(if opts.quick { 100 } else { 300 }).cloned().collect(),
+        opens: corpus
+            .conversations
+            .iter()
+            .take(if opts.quick { 100 } else { 300 })
+            .cloned()
+            .collect(),
         pages: if opts.quick { 100 } else { 300 },
         searches: if opts.quick { 30 } else { 100 },
     };
@@ -326,7 +348,9 @@ pub async fn phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()> {
     let mut searches: Vec<Samples> = QUERIES.iter().map(|_| Samples::default()).collect();
     for round in 0..opts.rounds() {
         // Baseline start: the same binary on an empty data directory.
-        let empty = tempfile::Builder::new().prefix("p2p-chat-load-empty-").tempdir()?;
+        let empty = tempfile::Builder::new()
+            .prefix("p2p-chat-load-empty-")
+            .tempdir()?;
         let (peer, _tx, _rx, to_info, _) = start_timed(bin, empty.path()).await?;
         drop(peer);
         empty_starts.push(to_info);
@@ -399,7 +423,11 @@ pub async fn phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()> {
         ("older page, keyset (50)".into(), &mut pages, 10.0),
     ];
     for (query, samples) in QUERIES.iter().zip(searches.iter_mut()) {
-        rows.push((format!("search {:?}: {}", query.text, query.label), samples, 50.0));
+        rows.push((
+            format!("search {:?}: {}", query.text, query.label),
+            samples,
+            50.0,
+        ));
     }
     for (label, samples, target) in rows {
         let (p50, p99, raw50, raw99) = samples.summary();

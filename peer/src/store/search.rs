@@ -269,9 +269,9 @@ impl Store {
     /// version 9) in one savepoint: as many as hold about `max_bytes` of text (at least one;
     /// `0` indexes none and only asks). Returns whether messages are still waiting.
     pub fn index_backlog(&self, max_bytes: usize) -> Result<bool> {
-        let indexed_to: i64 =
-            self.conn
-                .query_row("SELECT indexed_to FROM fts_state", [], |r| r.get(0))?;
+        let indexed_to: i64 = self
+            .conn
+            .query_row("SELECT indexed_to FROM fts_state", [], |r| r.get(0))?;
         // The newest `seq` of this step: waiting messages up to it are indexed.
         let mut cutoff: Option<i64> = None;
         if max_bytes > 0 {
@@ -399,7 +399,9 @@ impl Store {
         let (kind, id) = conv.to_sql();
         let newest: i64 =
             self.conn
-                .query_row("SELECT coalesce(max(seq), 0) FROM messages", [], |r| r.get(0))?;
+                .query_row("SELECT coalesce(max(seq), 0) FROM messages", [], |r| {
+                    r.get(0)
+                })?;
         let threshold = (newest / LARGE_CONVERSATION_SHARE).max(1);
         let counted: i64 = self.conn.prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM messages WHERE conv_kind = ?1 AND conv_id = ?2 LIMIT ?3)",
@@ -624,17 +626,19 @@ mod tests {
         put(&mut s, bob.clone(), "old3", "鑫");
         put(&mut s, bob.clone(), "old4", "say OK");
         for i in 0..30 {
-            put(&mut s, Conversation::Everyone, &format!("n{i}"), "nothing to see here");
+            put(
+                &mut s,
+                Conversation::Everyone,
+                &format!("n{i}"),
+                "nothing to see here",
+            );
         }
         put(&mut s, bob.clone(), "new1", "ok then");
         assert!(!s.index_backlog(usize::MAX).unwrap());
         let short = |s: &Store, term: &str, scope: Option<&Conversation>, want: usize| {
             let term = term.to_owned();
             let found = s.search_short(&[&term], scope, want, 10).unwrap();
-            found
-                .into_iter()
-                .map(|m| m.message.id)
-                .collect::<Vec<_>>()
+            found.into_iter().map(|m| m.message.id).collect::<Vec<_>>()
         };
         // The newest ten rows hold one match; the index finds the older ones.
         assert_eq!(short(&s, "ok", None, 10), ["new1", "old4", "old1"]);
@@ -648,7 +652,12 @@ mod tests {
         // Through `search` too, with a deleted and an edited message left out of the index.
         s.delete_message(&bob, "old1", None).unwrap();
         assert!(s.search("鑫", None, 10).unwrap().hits.len() == 1);
-        let ids = |p: SearchPage| p.hits.into_iter().map(|h| h.message.message.id).collect::<Vec<_>>();
+        let ids = |p: SearchPage| {
+            p.hits
+                .into_iter()
+                .map(|h| h.message.message.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(s.search("ok", None, 10).unwrap()), ["new1", "old4"]);
     }
 
