@@ -10,7 +10,7 @@ import { renderTimer } from './timer.js';
 
 /**
  * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
- * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId),
+ * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId), onLoadNewer(convId),
  * onShowNewest(convId), onDeleteMessage(message), onOpenResult(result) }.
  * Returns render(state).
  */

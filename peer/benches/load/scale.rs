@@ -26,50 +26,90 @@ use super::{percentile, Opts, Report};
 
 const EVENT_LIMIT: Duration = Duration::from_secs(60);
 
-/// One search the figures time: what it is called, the query, scoped to the big conversation.
+/// Where a search looks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Everywhere,
+    /// Conversation 0 (100,000 messages).
+    Big,
+    /// A conversation of a few hundred messages (conversation [`SMALL`]).
+    Small,
+}
+
+/// The conversation the small-scope searches look in (the conversations are Zipf-sized: this
+/// one holds a few hundred messages).
+const SMALL: usize = 300;
+
+/// One search the figures time: what it is called, the query, where.
 struct Query {
     label: &'static str,
     text: &'static str,
-    scoped: bool,
+    scope: Scope,
 }
 
 const QUERIES: &[Query] = &[
     Query {
         label: "common word",
         text: corpus::COMMON_WORD,
-        scoped: false,
+        scope: Scope::Everywhere,
     },
     Query {
         label: "rare word",
         text: corpus::RARE_WORD,
-        scoped: false,
+        scope: Scope::Everywhere,
     },
     Query {
         label: "common 2-letter word",
         text: corpus::COMMON_SHORT,
-        scoped: false,
+        scope: Scope::Everywhere,
     },
     Query {
         label: "rare 2-character CJK word",
         text: corpus::RARE_CJK_PAIR,
-        scoped: false,
+        scope: Scope::Everywhere,
     },
     Query {
         label: "rare 1-character CJK word",
         text: corpus::RARE_CJK_CHAR,
-        scoped: false,
+        scope: Scope::Everywhere,
     },
     Query {
         label: "common word, big conversation",
         text: corpus::COMMON_WORD,
-        scoped: true,
+        scope: Scope::Big,
     },
     Query {
         label: "rare word, big conversation",
         text: corpus::RARE_WORD,
-        scoped: true,
+        scope: Scope::Big,
+    },
+    Query {
+        label: "common word, small conversation",
+        text: corpus::COMMON_WORD,
+        scope: Scope::Small,
+    },
+    Query {
+        label: "common 2-letter word, small conversation",
+        text: corpus::COMMON_SHORT,
+        scope: Scope::Small,
+    },
+    Query {
+        label: "rare 2-character CJK word, big conversation",
+        text: corpus::RARE_CJK_PAIR,
+        scope: Scope::Big,
     },
 ];
+
+impl Query {
+    /// The conversation it is limited to, if any.
+    fn conversation<'a>(&self, corpus: &'a Corpus) -> Option<&'a str> {
+        match self.scope {
+            Scope::Everywhere => None,
+            Scope::Big => Some(corpus.big()),
+            Scope::Small => Some(corpus.conversations[SMALL].as_str()),
+        }
+    }
+}
 
 /// Milliseconds of each request of one kind, over all rounds.
 #[derive(Default)]
@@ -198,11 +238,13 @@ async fn peer_requests(
     for (query, samples) in QUERIES.iter().zip(searches.iter_mut()) {
         for _ in 0..plan.searches {
             let mut action = json!({"action": "search", "query": query.text, "limit": 50});
-            if query.scoped {
-                action["conversation"] = json!(big);
+            if let Some(conv) = query.conversation(corpus) {
+                action["conversation"] = json!(conv);
             }
             let (t, results) = ask(tx, rx, action, "search_results").await?;
-            if !query.scoped && results["results"].as_array().is_none_or(Vec::is_empty) {
+            if query.scope == Scope::Everywhere
+                && results["results"].as_array().is_none_or(Vec::is_empty)
+            {
                 bail!("search {:?} found nothing", query.text);
             }
             samples.peer.push(t);
@@ -259,11 +301,12 @@ fn raw_requests(
     }
     for (query, samples) in QUERIES.iter().zip(searches.iter_mut()) {
         let short = query.text.chars().count() < 3;
-        let scope = if query.scoped {
-            " AND m.conv_kind = 'peer' AND m.conv_id = ?2"
-        } else {
+        let scope = if query.scope == Scope::Everywhere {
             " AND ?2 IS NOT NULL"
+        } else {
+            " AND m.conv_kind = 'peer' AND m.conv_id = ?2"
         };
+        let conv = query.conversation(corpus).unwrap_or_default();
         let sql = if short {
             format!(
                 "SELECT m.seq, m.text FROM messages m WHERE m.text LIKE ?1{scope}
@@ -283,12 +326,12 @@ fn raw_requests(
         for _ in 0..plan.searches {
             let t0 = Instant::now();
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params![pattern, corpus.big()], |r| {
+            let rows = stmt.query_map(rusqlite::params![pattern, conv], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })?;
             let found: Vec<(i64, String)> = rows.collect::<rusqlite::Result<_>>()?;
             samples.raw.push(ms(t0));
-            if !query.scoped && found.is_empty() {
+            if query.scope == Scope::Everywhere && found.is_empty() {
                 bail!("raw search {:?} found nothing", query.text);
             }
         }
