@@ -6,6 +6,7 @@
 //   ui/errors.js    the peer's error texts in plain words (until errors carry a typed reason)
 //   ui/commands.js  what the user asks for, sent as actions
 //   ui/history.js   search, opening a chat at a found message, deleting on this device
+//   ui/window.js    the window of a conversation the page holds, moved a page at a time
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js,
 //                   ui/search-view.js
 //   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
@@ -33,6 +34,7 @@ import * as Convo from './ui/convo.js';
 import * as T from './ui/timer.js';
 import * as Near from './ui/nearby.js';
 import * as Ind from './ui/indicators.js';
+import * as W from './ui/window.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -110,6 +112,8 @@ function wire(state, act) {
 
   const sendComposer = (st, io) => {
     const input = $('composer-input');
+    // Sending from further up a long conversation shows its end, where the message goes.
+    if (S.conv(st, st.ui.active).hasNewer) H.showNewest(st, io, st.ui.active);
     const sent = Convo.activeEdit(st) ? Convo.sendEdit(st, io, input.value) : C.sendText(st, io, input.value);
     if (sent) {
       input.value = '';
@@ -315,6 +319,16 @@ function main() {
       onOpen: () => act((st) => C.selectConv(st, io, c.id)),
     }),
   };
+  // Events are drawn together: a burst of a thousand messages is one redraw, not a thousand.
+  let redrawPending = false;
+  const redrawSoon = () => {
+    if (redrawPending) return;
+    redrawPending = true;
+    setTimeout(() => {
+      redrawPending = false;
+      render(state);
+    }, 0);
+  };
   /** Runs a change to the state, then redraws. */
   const act = (fn) => {
     fn(state, io);
@@ -331,6 +345,7 @@ function main() {
     onAcceptKey: (change) => act((st) => C.resolveKeyChange(st, io, change, true)),
     onRejectKey: (change) => act((st) => C.resolveKeyChange(st, io, change, false)),
     onLoadOlder: (id) => act((st) => C.loadOlder(st, io, id)),
+    onLoadNewer: (id) => act((st) => W.loadNewer(st, io, id)),
     onShowNewest: (id) => act((st) => H.showNewest(st, io, id)),
     onOpenResult: (result) => act((st) => H.openResult(st, io, result)),
     onReply: (message) => act((st) => {
@@ -358,7 +373,7 @@ function main() {
   if (token) {
     socket = new PeerSocket(token, {
       onEvent: (event) => {
-        if (applyEvent(state, event, io)) render(state);
+        if (applyEvent(state, event, io)) redrawSoon();
       },
       onState: (kind, detail) => act((st) => {
         if (kind === 'open') {

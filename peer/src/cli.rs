@@ -193,6 +193,15 @@ pub struct LimitArgs {
         default_value_t = 30_000
     )]
     pub line_deadline_ms: u64,
+    /// Events queued for the UI clients before one that lags gets `resync` (tests only;
+    /// 4,096).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_EVENT_CAPACITY",
+        default_value_t = crate::limits::DEFAULT_EVENT_CAPACITY
+    )]
+    pub event_capacity: usize,
 }
 
 impl LimitArgs {
@@ -216,6 +225,7 @@ impl LimitArgs {
                 line_deadline: Duration::from_millis(self.line_deadline_ms.max(1)),
                 ..crate::limits::SessionLimits::default()
             },
+            event_capacity: self.event_capacity.max(1),
         }
     }
 

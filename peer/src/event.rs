@@ -309,6 +309,10 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
+        /// Its `seq` in our history (absent for a message request's message), so a page that
+        /// holds only a window of the conversation can page on from it (PROTOCOL.md §8.1).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
     },
     /// We sent a message.
     MessageSent {
@@ -327,6 +331,9 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
+        /// Its `seq` in our history (absent when it went to nobody and was not stored).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
     },
     /// The sender edited a message (PROTOCOL.md §8.7).
     MessageEdited {
@@ -500,6 +507,10 @@ pub enum Event {
         /// there is none ("everyone", requests).
         #[serde(skip_serializing_if = "Option::is_none")]
         timer: Option<u64>,
+        /// Answering `load_history` with `after`: that `seq` (the page holds newer messages,
+        /// and `has_newer` says whether even newer ones exist).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
     },
     /// The answer to `search` (to the asking client only).
     SearchResults {
@@ -611,6 +622,13 @@ pub enum Event {
         peer_id: String,
         /// The acknowledged id.
         id: String,
+    },
+    /// This UI client fell further behind than the event queue holds: `dropped` events were
+    /// lost for it. The connect snapshot follows; the page reloads what it shows from history
+    /// (PROTOCOL.md §8).
+    Resync {
+        /// How many events it missed.
+        dropped: u64,
     },
 }
 

@@ -91,7 +91,13 @@ pub struct NodeLimits {
     pub max_stranger_sessions_per_ip: usize,
     /// Timers and rates of established sessions.
     pub session: SessionLimits,
+    /// Events queued for the UI clients: one further behind than this gets `resync`
+    /// (PROTOCOL.md §8).
+    pub event_capacity: usize,
 }
+
+/// Default events queued for UI clients.
+pub const DEFAULT_EVENT_CAPACITY: usize = 4096;
 
 impl Default for NodeLimits {
     fn default() -> Self {
@@ -106,6 +112,7 @@ impl Default for NodeLimits {
             max_pending_per_ip: DEFAULT_MAX_PENDING_PER_IP,
             max_stranger_sessions_per_ip: DEFAULT_MAX_STRANGER_SESSIONS_PER_IP,
             session: SessionLimits::default(),
+            event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
 }

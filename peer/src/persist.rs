@@ -4,7 +4,8 @@
 //! returns a future of the answer.
 //!
 //! When no job has come for a moment, the thread indexes newly stored messages for search in
-//! small batches (`store/search.rs` says why that is not done per insert). It also deletes
+//! small batches (`store/search.rs` says why that is not done per insert), and runs the full
+//! integrity check a large database did not finish at open (`store/mod.rs`). It also deletes
 //! disappearing messages when they expire (`store/timers.rs`): it sleeps until the next expiry
 //! the store knows of, sweeps at start what expired while the peer was stopped, and never polls.
 //!
@@ -14,7 +15,8 @@
 //! session acknowledge a message — never precedes the commit that made it durable.
 
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -160,6 +162,8 @@ pub enum StoreUnavailable {
 #[derive(Clone)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Vec<Job>>,
+    /// Batches queued and not yet taken by the thread: what interrupts idle-time work.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for StoreHandle {
@@ -173,6 +177,11 @@ impl StoreHandle {
     /// last handle is dropped.
     pub fn spawn(store: Store) -> std::io::Result<StoreHandle> {
         let (jobs, queue) = mpsc::channel::<Vec<Job>>();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let handle = StoreHandle {
+            jobs,
+            waiting: waiting.clone(),
+        };
         std::thread::Builder::new()
             .name("p2p-chat-store".into())
             .spawn(move || {
@@ -189,8 +198,9 @@ impl StoreHandle {
                         expiry.sweep(&mut store);
                         continue;
                     }
+                    let idle_work = backlog || store.integrity_pending();
                     let index_in =
-                        backlog.then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
+                        idle_work.then(|| INDEX_WHEN_IDLE_FOR.saturating_sub(idle_since.elapsed()));
                     let wait = match (index_in, expiry.wait()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -199,6 +209,13 @@ impl StoreHandle {
                         Some(wait) => match queue.recv_timeout(wait) {
                             Ok(first) => first,
                             Err(mpsc::RecvTimeoutError::Timeout) => {
+                                if store.integrity_pending()
+                                    && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR
+                                {
+                                    check_integrity(&mut store, &waiting);
+                                    idle_since = Instant::now();
+                                    continue;
+                                }
                                 if backlog && idle_since.elapsed() >= INDEX_WHEN_IDLE_FOR {
                                     backlog =
                                         store.index_backlog(INDEX_BATCH).unwrap_or_else(|e| {
@@ -218,10 +235,14 @@ impl StoreHandle {
                             Err(_) => break,
                         },
                     };
+                    waiting.fetch_sub(1, Ordering::Relaxed);
                     group.extend(first);
                     while group.len() < MAX_GROUP {
                         match queue.try_recv() {
-                            Ok(batch) => group.extend(batch),
+                            Ok(batch) => {
+                                waiting.fetch_sub(1, Ordering::Relaxed);
+                                group.extend(batch);
+                            }
                             Err(_) => break,
                         }
                     }
@@ -235,7 +256,7 @@ impl StoreHandle {
                     tracing::warn!("closing the database: {e}");
                 }
             })?;
-        Ok(StoreHandle { jobs })
+        Ok(handle)
     }
 
     /// Queues `job` without waiting for it. Its effects are durable once the group it runs in
@@ -268,9 +289,29 @@ impl StoreHandle {
     }
 
     fn queue(&self, jobs: Vec<Job>) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         if self.jobs.send(jobs).is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("the message store is not running; a write was dropped");
         }
+    }
+}
+
+/// The full integrity check of a database too large to check at open (`store/mod.rs`), given
+/// way to any job that arrives meanwhile (it starts over at the next idle moment). A damaged
+/// file is reported in the log; what is stored keeps being served as far as it can.
+fn check_integrity(store: &mut Store, waiting: &Arc<AtomicUsize>) {
+    let started = Instant::now();
+    let waiting = waiting.clone();
+    match store.check_integrity(move || waiting.load(Ordering::Relaxed) > 0) {
+        Ok(true) => tracing::info!(
+            "database integrity check passed in {} ms",
+            started.elapsed().as_millis()
+        ),
+        Ok(false) => tracing::debug!("integrity check interrupted by a job; it runs again later"),
+        Err(e) => tracing::error!(
+            "the database is damaged ({e}); stop p2p-chat and restore it from a backup"
+        ),
     }
 }
 

@@ -91,14 +91,21 @@ export function loadHistory(state, io, convId, { before = null, limit = null } =
   c.loadingOlder = before !== null;
 }
 
+/** Messages per older page (the window of window.js holds four). */
+const OLDER_PAGE = 50;
+
 export function loadOlder(state, io, convId) {
   const c = S.conv(state, convId);
-  if (c.loading || c.oldestSeq === null) return;
-  loadHistory(state, io, convId, { before: c.oldestSeq });
+  if (c.loading || c.oldestSeq === null || !c.hasMore) return;
+  loadHistory(state, io, convId, { before: c.oldestSeq, limit: OLDER_PAGE });
 }
 
-/** After the first `contacts` on a connection: every conversation's recent history (the open one in full). */
+/**
+ * After the first `contacts` on a connection (or a resync): every conversation's recent history
+ * (the open one in full), each newest page replacing what the page held (window.js).
+ */
 export function loadAllHistory(state, io) {
+  for (const c of state.convs.values()) c.stale = true;
   loadHistory(state, io, state.ui.active);
   for (const c of state.convs.values()) {
     if (c.id !== state.ui.active) loadHistory(state, io, c.id, { limit: 20 });

@@ -11,6 +11,7 @@ import { applyAmendment, applyReaction } from './convo.js';
 import * as T from './timer.js';
 import { applyNearby } from './nearby.js';
 import * as Ind from './indicators.js';
+import * as W from './window.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -75,12 +76,23 @@ const HANDLERS = {
     const c = S.incoming(state, event);
     if (!c) return;
     S.noteArrival(state, c, io.pageVisible());
+    W.afterLive(state, c);
     io.notify?.(c, event);
   },
 
   message_sent(state, event, io) {
     const c = S.outgoing(state, event);
-    if (c) S.noteArrival(state, c, io.pageVisible());
+    if (!c) return;
+    S.noteArrival(state, c, io.pageVisible());
+    W.afterLive(state, c);
+  },
+
+  resync(state) {
+    // This window fell behind and events were dropped for it: what it holds may have holes. The
+    // snapshot that follows is handled as after a reconnect (a new generation): every
+    // conversation's newest page replaces its window (window.js).
+    state.connection.generation += 1;
+    state.ui.status = 'This window fell behind; it reloaded its messages.';
   },
 
   delivery(state, event) {
@@ -147,8 +159,14 @@ const HANDLERS = {
 
   history(state, event) {
     T.applyHistoryTimers(state, event);
+    const known = typeof event.conversation === 'string' ? state.convs.get(event.conversation) : null;
+    const newestPage = !Number.isSafeInteger(event.after) && !Number.isSafeInteger(event.around) && !known?.loadingOlder;
+    if (known && newestPage) W.replaceWindow(state, known, event);
+    const olderPage = known?.loadingOlder === true;
     const c = S.applyHistory(state, event);
-    if (c && Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);
+    if (!c) return;
+    if (Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);
+    W.afterPage(state, c, event, olderPage);
   },
 
   search_results(state, event) {

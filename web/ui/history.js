@@ -82,6 +82,8 @@ export function resetConv(state, convId) {
   c.oldestSeq = null;
   c.hasMore = false;
   c.hasNewer = false;
+  c.loadingNewer = false;
+  c.stale = false;
   return c;
 }
 

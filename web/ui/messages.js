@@ -334,6 +334,9 @@ function emptyText(state, id) {
   return `This is the start of your conversation with ${peerLabel(state.peers.get(id))}. Compare safety numbers before you share anything private.`;
 }
 
+/** How close to an end of the list (px) scrolling loads the next page there. */
+const NEAR_EDGE_PX = 300;
+
 function startsWith(longer, prefix) {
   return prefix.length <= longer.length && prefix.every((key, i) => longer[i] === key);
 }
@@ -348,7 +351,21 @@ export function createMessageList() {
   let older = null; // the "Load older messages" row, when shown
   let empty = null; // the placeholder of an empty conversation, when shown
   let handlers = {}; // what a row's buttons call (Delete, Reply, React)
-  let shownNewer = false; // the "Show newest messages" row is on screen (the list ends with it)
+  let edgeHandlers = {}; // what scrolling to either end calls (older and newer pages, window.js)
+  let newer = null; // the "Show newest messages" row (the list's last), when shown
+  let lastState = null; // the state last drawn, for the scroll listener
+
+  // Scrolling near either end of the window loads the next page there (window.js), so the list
+  // holds a bounded number of rows however long the conversation is.
+  list.addEventListener('scroll', () => {
+    const state = lastState;
+    const c = state?.convs.get(state.ui.active);
+    if (!c || c.id !== shownConv) return;
+    const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight;
+    state.ui.atBottom = fromBottom < NEAR_EDGE_PX;
+    if (list.scrollTop < NEAR_EDGE_PX && c.hasMore && !c.loading) edgeHandlers.onLoadOlder?.(c.id);
+    else if (fromBottom < NEAR_EDGE_PX && c.hasNewer && !c.loading && !c.loadingNewer) edgeHandlers.onLoadNewer?.(c.id);
+  }, { passive: true });
 
   function row(state, message, runStart) {
     const node = messageItem(state, message, runStart, handlers);
@@ -381,17 +398,46 @@ export function createMessageList() {
     }));
   }
 
-  function rebuild(state, c, messages, keys, onLoadOlder, keepOffset, onShowNewest) {
-    const fromBottom = list.scrollHeight - list.scrollTop;
+  /** The first row at least partly in view, and where it is, to keep it in place across a redraw. */
+  function anchor() {
+    const top = list.getBoundingClientRect().top;
+    for (const key of shownKeys) {
+      const shown = rows.get(key);
+      if (!shown) continue;
+      const box = shown.node.getBoundingClientRect();
+      if (box.bottom > top) return { key, top: box.top };
+    }
+    return null;
+  }
+
+  /** Scrolls so the anchored row is where it was; false when it is gone. */
+  function restore(at) {
+    const shown = at && rows.get(at.key);
+    if (!shown || !shown.node.isConnected) return false;
+    list.scrollTop += shown.node.getBoundingClientRect().top - at.top;
+    return true;
+  }
+
+  /** The "Show newest messages" row is the list's last while the window does not reach the end. */
+  function placeNewer(c, onShowNewest) {
+    const want = c.hasNewer && onShowNewest;
+    if (want && !newer) {
+      newer = newerRow(c, onShowNewest);
+      list.append(newer);
+    } else if (!want && newer) {
+      newer.remove();
+      newer = null;
+    }
+  }
+
+  function rebuild(state, c, messages, keys, onLoadOlder, onShowNewest) {
     rows = new Map();
     older = olderRow(c, onLoadOlder);
     empty = messages.length === 0 ? el('li', { class: 'msg-empty', text: emptyText(state, c.id) }) : null;
-    const newer = newerRow(c, onShowNewest);
-    shownNewer = newer !== null;
+    newer = newerRow(c, onShowNewest);
     list.replaceChildren(...[older, empty, ...messages.map((m, i) => row(state, m, startsRun(messages, i))), newer].filter(Boolean));
     shownConv = c.id;
     shownKeys = keys;
-    list.scrollTop = keepOffset ? list.scrollHeight - fromBottom : list.scrollHeight;
   }
 
   /** Brings the rows that stay up to date: ticks, the "load older" row, the placeholder. */
@@ -443,6 +489,7 @@ export function createMessageList() {
   }
 
   return function render(state, handlers) {
+    lastState = state;
     const c = state.convs.get(state.ui.active);
     if (!c) return;
     draw(state, c, handlers);
@@ -459,36 +506,55 @@ export function createMessageList() {
       onEdit: writable ? onEdit : null,
       onUnsend: writable ? onUnsend : null,
     };
+    edgeHandlers = { onLoadOlder, onLoadNewer: allHandlers.onLoadNewer };
     const messages = c.messages;
     const keys = messages.map(messageKey);
     if (shownConv !== c.id) {
-      rebuild(state, c, messages, keys, onLoadOlder, false, onShowNewest);
-      return;
-    }
-    // A window opened from a search ends with its "Show newest" row: redraw it whole.
-    if (shownNewer || c.hasNewer) {
-      rebuild(state, c, messages, keys, onLoadOlder, true, onShowNewest);
+      rebuild(state, c, messages, keys, onLoadOlder, onShowNewest);
+      list.scrollTop = list.scrollHeight;
+      state.ui.atBottom = true;
       return;
     }
     if (keys.length === shownKeys.length && startsWith(keys, shownKeys)) {
       refresh(state, c, messages, onLoadOlder);
+      placeNewer(c, onShowNewest);
       return;
     }
-    if (startsWith(keys, shownKeys)) {
-      // Only new messages at the end: append them.
-      const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-      empty?.remove();
-      empty = null;
-      const added = messages.slice(shownKeys.length);
-      list.append(...added.map((m, i) => row(state, m, startsRun(messages, shownKeys.length + i))));
-      shownKeys = keys;
-      refresh(state, c, messages, onLoadOlder);
-      if (nearBottom || added.some((m) => m.mine)) list.scrollTop = list.scrollHeight;
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_EDGE_PX;
+    const at = anchor();
+    // The window moved (window.js): rows left at one end and came at the other, or both. When the
+    // rows that stay are one run in the same order, only the ends change; otherwise (a message
+    // deleted in the middle, an order change) the list is drawn again.
+    const wanted = new Set(keys);
+    const stays = shownKeys.filter((k) => wanted.has(k));
+    const first = stays.length ? keys.indexOf(stays[0]) : -1;
+    const oneRun = first >= 0 && startsWith(keys.slice(first), stays)
+      && startsWith(shownKeys.slice(shownKeys.indexOf(stays[0])), stays);
+    if (!oneRun) {
+      rebuild(state, c, messages, keys, onLoadOlder, onShowNewest);
+      if (!restore(at) || nearBottom) list.scrollTop = list.scrollHeight;
       return;
     }
-    // Older messages came in above (the newest is unchanged), or one was deleted: keep the view
-    // where it was.
-    const sameNewest = shownKeys.length > 0 && keys.at(-1) === shownKeys.at(-1);
-    rebuild(state, c, messages, keys, onLoadOlder, sameNewest, onShowNewest);
+    for (const key of shownKeys) {
+      if (wanted.has(key)) continue;
+      rows.get(key)?.node.remove();
+      rows.delete(key);
+    }
+    empty?.remove();
+    empty = null;
+    const last = first + stays.length;
+    const firstStaying = rows.get(stays[0]).node;
+    for (let i = 0; i < first; i += 1) firstStaying.before(row(state, messages[i], startsRun(messages, i)));
+    // The first staying row may start a run now (or no longer), which changes how it is drawn.
+    const runStart = startsRun(messages, first);
+    const kept = rows.get(stays[0]);
+    if (kept.runStart !== runStart) kept.node.replaceWith(row(state, messages[first], runStart));
+    const added = messages.slice(last);
+    for (let i = last; i < messages.length; i += 1) list.insertBefore(row(state, messages[i], startsRun(messages, i)), newer);
+    shownKeys = keys;
+    refresh(state, c, messages, onLoadOlder);
+    placeNewer(c, onShowNewest);
+    if (added.length && (nearBottom || added.some((m) => m.mine)) && !c.hasNewer) list.scrollTop = list.scrollHeight;
+    else restore(at);
   }
 }

@@ -13,7 +13,7 @@ import { renderIndicators } from './indicators.js';
 /**
  * `handlers`: what the drawn controls do — { onSelect(convId), onVerify(peerId),
  * onDisconnect(peerId), onAcceptKey(change), onRejectKey(change), onLoadOlder(convId),
- * onShowNewest(convId), onDeleteMessage(message), onOpenResult(result),
+ * onLoadNewer(convId), onShowNewest(convId), onDeleteMessage(message), onOpenResult(result),
  * onConnectNearby(peerId) }.
  * Returns render(state).
  */

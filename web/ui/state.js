@@ -34,6 +34,7 @@ export function createState() {
     // ---- this page's own state ----
     ui: {
       active: EVERYONE, // the open conversation
+      atBottom: true, // the open conversation is scrolled to its end (messages.js keeps this)
       status: '', // the line at the foot of the sidebar
       statusUntil: 0, // when a "connecting to …" status stops being true (ms), else 0
       toast: null, // { text, until }
@@ -71,6 +72,10 @@ function newConv(id) {
     loadedGen: -1, // the connection on which the full history was asked for
     previewGen: -1, // … or at least a preview of it
     loading: false, loadingOlder: false,
+    // The window of the conversation held here (window.js): newer messages exist after it, a
+    // newer page is on its way, the next newest page replaces it (after a reconnect or resync).
+    hasNewer: false, loadingNewer: false, stale: false,
+    lastArrival: null, // the last live message, shown or not (for the unread count)
   };
 }
 
@@ -279,12 +284,15 @@ function byTime(a, b) {
 export function addMessage(state, convId, message) {
   const key = messageKey(message);
   if (state.byKey.has(key)) return null;
-  state.byKey.set(key, message);
   message.conv = convId;
   const c = conv(state, convId);
+  c.lastArrival = message;
+  c.lastAt = Math.max(c.lastAt, message.at);
+  // A window that does not reach the newest messages (window.js) leaves it to the newer pages.
+  if (c.hasNewer) return c;
+  state.byKey.set(key, message);
   c.messages.push(message);
   if (c.messages.length > 1 && byTime(c.messages[c.messages.length - 2], message) > 0) c.messages.sort(byTime);
-  c.lastAt = Math.max(c.lastAt, message.at);
   return c;
 }
 
@@ -317,6 +325,7 @@ export function incoming(state, event) {
     at,
     replyTo: quoteOf(event.reply_to),
     reactions: new Map(),
+    seq: Number.isSafeInteger(event.seq) ? event.seq : null,
   });
 }
 
@@ -337,13 +346,14 @@ export function outgoing(state, event) {
     members: isRoom(convId) && Array.isArray(event.recipients) ? memberStates(event.recipients, (r) => [r, 'queued']) : null,
     replyTo: quoteOf(event.reply_to),
     reactions: new Map(),
+    seq: Number.isSafeInteger(event.seq) ? event.seq : null,
   });
 }
 
 /** A message counts as unread unless it is ours or its conversation is on screen. */
 export function noteArrival(state, c, pageVisible) {
-  const last = c.messages[c.messages.length - 1];
-  if (!last.mine && !(c.id === state.ui.active && pageVisible)) c.unread += 1;
+  const last = c.lastArrival;
+  if (last && !last.mine && !(c.id === state.ui.active && pageVisible)) c.unread += 1;
 }
 
 /** `read_by` of a history entry (PROTOCOL.md §8.10): who has read our message. */

@@ -101,28 +101,37 @@ impl PeerProc {
         Self::start_with(bin, name, Some(dir))
     }
 
+    /// `p2p-chat` on an existing data directory `dir` (kept), without `--name`, so a start
+    /// writes nothing to its database: the scale figures start many peers on one history.
+    pub fn start_in(bin: &Path, dir: &Path) -> Result<PeerProc> {
+        let storage = vec!["--data-dir".into(), dir.into()];
+        Self::spawn(bin, "history", &[], storage, None)
+    }
+
     fn start_with(bin: &Path, name: &str, data_dir: Option<tempfile::TempDir>) -> Result<PeerProc> {
         let storage: Vec<std::ffi::OsString> = match &data_dir {
             Some(dir) => vec!["--data-dir".into(), dir.path().into()],
             None => vec!["--ephemeral".into()],
         };
+        Self::spawn(bin, name, &["--name", name], storage, data_dir)
+    }
+
+    fn spawn(
+        bin: &Path,
+        label: &str,
+        extra: &[&str],
+        storage: Vec<std::ffi::OsString>,
+        data_dir: Option<tempfile::TempDir>,
+    ) -> Result<PeerProc> {
         let log = std::env::temp_dir().join(format!(
-            "p2p-chat-load-{}-{name}-{}.log",
+            "p2p-chat-load-{}-{label}-{}.log",
             std::process::id(),
             rand::random::<u32>()
         ));
         let log_file = std::fs::File::create(&log)?;
         let mut child = Command::new(bin)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--web-port",
-                "0",
-                "--name",
-                name,
-            ])
+            .args(["--host", "127.0.0.1", "--port", "0", "--web-port", "0"])
+            .args(extra)
             .args(&storage)
             .env(
                 "RUST_LOG",

@@ -153,6 +153,7 @@ impl Node {
             around: Some(seq),
             has_newer: Some(has_newer),
             timer,
+            after: None,
         })
     }
 

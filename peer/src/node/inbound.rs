@@ -240,7 +240,8 @@ impl NodeInbox {
                     return Ok((None, message, None, None));
                 }
             }
-            let is_new = s.insert_incoming(&message)?;
+            let seq = s.insert_incoming_seq(&message)?;
+            let is_new = seq.is_some();
             // An edit or delete that came first applies now (PROTOCOL.md §8.7).
             let amended = if is_new {
                 s.apply_held_amendment(&message.sender, &message.id, received_at)?
@@ -259,13 +260,15 @@ impl NodeInbox {
                 )?),
                 _ => None,
             };
-            Ok((Some(is_new), message, quote, amended))
+            Ok((Some(seq), message, quote, amended))
         });
         Some(Box::pin(async move {
-            let (message, reply_to, amended) = match stored.await {
-                Ok(Ok((Some(true), message, quote, amended))) => (message, quote, amended),
+            let (seq, message, reply_to, amended) = match stored.await {
+                Ok(Ok((Some(Some(seq)), message, quote, amended))) => {
+                    (seq, message, quote, amended)
+                }
                 // A retransmission: already stored (and shown), acknowledged again.
-                Ok(Ok((Some(false), message, _, _))) => return Some(ack(message.id)),
+                Ok(Ok((Some(None), message, _, _))) => return Some(ack(message.id)),
                 Ok(Ok((None, _, _, _))) => {
                     remote_log::ignored(
                         &self.peer_id,
@@ -296,6 +299,7 @@ impl NodeInbox {
                 sent_at: message.sent_at,
                 received_at: message.received_at,
                 reply_to,
+                seq: Some(seq),
             });
             if let Some(amended) = amended {
                 self.node
@@ -353,6 +357,7 @@ impl NodeInbox {
                 sent_at,
                 received_at,
                 reply_to: None,
+                seq: None,
             });
             Some(reply)
         }))

@@ -80,9 +80,6 @@ pub use timers::{TimerError, MAX_TIMER_CLOCK_AHEAD_MS, TIMER_PRESETS};
 pub use trust::{InviteError, KeyChangeError, RequestError};
 pub use typing::{MAX_TYPING_PER_SENDER, TYPING_EXPIRY, TYPING_MIN_START_GAP, TYPING_RESEND};
 
-/// Capacity of the event channel; a UI that lags further loses events (and is told so).
-const EVENT_CAPACITY: usize = 4096;
-
 /// Node settings.
 pub struct NodeConfig {
     /// Our static identity.
@@ -140,7 +137,8 @@ impl Node {
     /// A node with no listener yet and these limits.
     pub fn with_limits(config: NodeConfig, limits: NodeLimits) -> Self {
         let public = *config.identity.public_key();
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        // A UI that lags further than this loses events and is told to resync (`crate::ui`).
+        let (events, _) = broadcast::channel(limits.event_capacity.max(1));
         Self {
             inner: Arc::new(Inner {
                 public_b64: public.to_base64(),

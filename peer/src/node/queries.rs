@@ -249,6 +249,74 @@ impl Node {
                 around: None,
                 has_newer: None,
                 timer,
+                after: None,
+            }),
+            Ok(Err(e)) => Err(HistoryError::Read(e)),
+            Err(e) => Err(HistoryError::Unavailable(e)),
+        }
+    }
+
+    /// One page of history newer than `after` (a `seq`), oldest first: how a page holding
+    /// only a window of a conversation moves forward (PROTOCOL.md §8.1). Room changes and
+    /// timer lines go with the message they follow, as in [`Node::history`]; the page also
+    /// takes those after message `after` itself (a page already holding them shows them once).
+    pub async fn history_after(
+        &self,
+        conversation: Conversation,
+        after: i64,
+        limit: usize,
+    ) -> Result<Event, HistoryError> {
+        let limit = limit.clamp(1, MAX_HISTORY_PAGE);
+        let conv = conversation.clone();
+        let me = self.inner.public;
+        let my_name = self.name();
+        type Page = (Vec<HistoryEntry>, bool, bool, Option<u64>);
+        let result = self
+            .store()
+            .call(move |s| -> store::Result<Page> {
+                let mut page = s.messages_after(Some(&conv), after, limit + 1)?;
+                let has_newer = page.len() > limit;
+                // The first message of the next page, where this page's lines end.
+                let next = if has_newer {
+                    page.pop().map(|m| m.seq)
+                } else {
+                    None
+                };
+                let has_more = !s
+                    .history(&conv, Some(after.saturating_add(1)), 1)?
+                    .is_empty();
+                let keep = |at: i64| at >= after && next.is_none_or(|n| at < n);
+                let timers = s
+                    .timer_changes(&conv)?
+                    .into_iter()
+                    .filter(|c| keep(c.after_seq))
+                    .collect();
+                let changes = match &conv {
+                    Conversation::Room(id) => s
+                        .room_changes(id)?
+                        .into_iter()
+                        .filter(|c| keep(c.after_seq))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let timer = super::timers::timer_of(s, &conv)?;
+                Ok((
+                    entries(s, page, changes, timers, &me, &my_name)?,
+                    has_more,
+                    has_newer,
+                    timer,
+                ))
+            })
+            .await;
+        match result {
+            Ok(Ok((messages, has_more, has_newer, timer))) => Ok(Event::History {
+                conversation: conversation.ui_id(),
+                messages,
+                has_more,
+                around: None,
+                has_newer: Some(has_newer),
+                timer,
+                after: Some(after),
             }),
             Ok(Err(e)) => Err(HistoryError::Read(e)),
             Err(e) => Err(HistoryError::Unavailable(e)),
@@ -314,6 +382,7 @@ impl Node {
             around: None,
             has_newer: None,
             timer: None,
+            after: None,
         })
     }
 }

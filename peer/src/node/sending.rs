@@ -217,6 +217,7 @@ impl Node {
         // others it is part of the backlog their session reads (decided on the store thread,
         // so no message is written twice or missed).
         let mut direct = Vec::new();
+        let mut seq = None;
         let mut quote = None;
         if let Some(reply) = reply_to {
             let conv = conversation.clone();
@@ -244,13 +245,14 @@ impl Node {
         if !recipients.is_empty() {
             let to = recipients.clone();
             let node = self.clone();
-            direct = self
+            let (stored, ready) = self
                 .store()
                 .call(move |s| {
-                    s.enqueue(&message, &to)?;
-                    Ok::<_, StoreError>(node.inner.outbox.ready_among(&to))
+                    let seq = s.enqueue(&message, &to)?;
+                    Ok::<_, StoreError>((seq, node.inner.outbox.ready_among(&to)))
                 })
                 .await??;
+            (seq, direct) = (Some(stored), ready);
         }
         let event = Event::MessageSent {
             id: id.clone(),
@@ -260,6 +262,7 @@ impl Node {
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
             reply_to: quote,
+            seq,
         };
         self.emit(event.clone());
         let payload: Outgoing = payload.into();

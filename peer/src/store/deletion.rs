@@ -215,7 +215,8 @@ mod tests {
             .conn
             .query_row(
                 "SELECT (SELECT count(*) FROM messages_fts_docsize),
-                        (SELECT count(*) FROM fts_pending)",
+                        (SELECT count(*) FROM messages
+                         WHERE seq > (SELECT indexed_to FROM fts_state))",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -181,13 +181,18 @@ impl Store {
     /// (sender, id) was already stored (a retransmission: acknowledge it, do not show it).
     /// Once this returns the message is on disk, so it is safe to send the `ack`.
     pub fn insert_incoming(&mut self, msg: &ChatMessage) -> Result<bool> {
-        Ok(insert(
+        Ok(self.insert_incoming_seq(msg)?.is_some())
+    }
+
+    /// [`Store::insert_incoming`], returning the new message's `seq` (`None`: a
+    /// retransmission, already stored).
+    pub fn insert_incoming_seq(&mut self, msg: &ChatMessage) -> Result<Option<i64>> {
+        insert(
             &self.conn,
             msg,
             MessageDirection::Incoming,
             self.timer_unit_ms,
-        )?
-        .is_some())
+        )
     }
 
     /// Up to `limit` messages of `conversation` older than `before` (a `seq`; `None` for the

@@ -27,7 +27,13 @@
 //! * **`secure_delete = ON`**: what the user deletes is overwritten, not left in free pages
 //!   (`deletion.rs`).
 //! * At open, `PRAGMA quick_check`: a damaged file is reported at start as
-//!   [`StoreError::Corrupt`], not halfway through a conversation.
+//!   [`StoreError::Corrupt`], not halfway through a conversation. It reads the whole file, so
+//!   it gets [`OPEN_CHECK_BUDGET`] at open: a small database (every test's, a few months of
+//!   chat) is checked in full before the peer starts; a large one (a million messages is
+//!   ~0.7 GB) is checked again in full by the store thread once the peer is up, while the
+//!   thread has nothing else to do: a job that arrives interrupts the check, which starts over
+//!   at the next idle moment ([`Store::check_integrity`], `crate::persist`). So the page opens
+//!   without waiting for it (BENCHMARKS.md, "History at scale").
 
 mod amend;
 mod contacts;
@@ -53,7 +59,7 @@ mod trust;
 mod durability_tests;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crypto_core::PublicKey;
 use rusqlite::types::Type;
@@ -104,7 +110,12 @@ pub struct Store {
     expiry_listener: Option<timers::ExpiryListener>,
     /// Contacts' names by skeleton, rebuilt when a contact's name changed (`name_index.rs`).
     name_index: std::cell::RefCell<Option<name_index::NameIndex>>,
+    /// The integrity check at open ran out of [`OPEN_CHECK_BUDGET`]: the full check is owed.
+    integrity_pending: bool,
 }
+
+/// How long the integrity check at open may take before the rest of it is left for later.
+pub const OPEN_CHECK_BUDGET: Duration = Duration::from_millis(40);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,8 +173,8 @@ impl Store {
                 )));
             }
             conn.pragma_update(None, "synchronous", "FULL")?;
-            quick_check(&conn)?;
         }
+        let integrity_pending = on_disk && !quick_check(&conn, Some(OPEN_CHECK_BUDGET))?;
         schema::migrate(&mut conn)?;
         if on_disk {
             // In WAL mode the first read under EXCLUSIVE locking already takes the lock for
@@ -178,7 +189,28 @@ impl Store {
             early_max_age_ms: EARLY_MAX_AGE_MS,
             expiry_listener: None,
             name_index: std::cell::RefCell::new(None),
+            integrity_pending,
         })
+    }
+
+    /// Whether the full integrity check is still owed (the one at open ran out of time).
+    pub fn integrity_pending(&self) -> bool {
+        self.integrity_pending
+    }
+
+    /// Runs the owed integrity check in full (`PRAGMA quick_check`; a database of a million
+    /// messages takes seconds), unless `stop` says so first: it is asked every few thousand
+    /// steps, and a `true` interrupts the check, which stays owed (`Ok(false)`). `Corrupt`
+    /// names what is damaged. `Ok(true)` when none is owed.
+    pub fn check_integrity(&mut self, stop: impl FnMut() -> bool + Send + 'static) -> Result<bool> {
+        if !self.integrity_pending {
+            return Ok(true);
+        }
+        let done = quick_check_with(&self.conn, Some(stop));
+        if !matches!(done, Ok(false)) {
+            self.integrity_pending = false;
+        }
+        done
     }
 
     /// The schema version recorded in the file (equals [`SCHEMA_VERSION`] after open).
@@ -228,14 +260,45 @@ impl Store {
     }
 }
 
-/// `PRAGMA quick_check` returns the single row "ok" or a list of problems.
-fn quick_check(conn: &Connection) -> Result<()> {
-    let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
-    let problems: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<_>>()?;
+/// `PRAGMA quick_check` with at most `budget` of time: `Ok(false)` when it ran out.
+fn quick_check(conn: &Connection, budget: Option<Duration>) -> Result<bool> {
+    match budget {
+        Some(budget) => {
+            let deadline = Instant::now() + budget;
+            quick_check_with(conn, Some(move || Instant::now() >= deadline))
+        }
+        None => quick_check_with(conn, None::<fn() -> bool>),
+    }
+}
+
+/// `PRAGMA quick_check` returns the single row "ok" or a list of problems. `stop`, asked every
+/// few thousand steps, may interrupt it: `Ok(false)`, nothing found so far.
+fn quick_check_with(
+    conn: &Connection,
+    stop: Option<impl FnMut() -> bool + Send + 'static>,
+) -> Result<bool> {
+    let watched = stop.is_some();
+    if let Some(stop) = stop {
+        conn.progress_handler(10_000, Some(stop))?;
+    }
+    let result = conn.prepare("PRAGMA quick_check(5)").and_then(|mut stmt| {
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+    });
+    if watched {
+        conn.progress_handler(0, None::<fn() -> bool>)?;
+    }
+    let problems = match result {
+        Ok(problems) => problems,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if problems.len() == 1 && problems[0] == "ok" {
-        Ok(())
+        Ok(true)
     } else {
         Err(StoreError::Corrupt {
             reason: problems.join("; "),
@@ -298,6 +361,23 @@ mod tests {
         assert_eq!(get("synchronous"), "Integer(2)", "2 = FULL");
         assert_eq!(get("foreign_keys"), "Integer(1)");
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        store.close().unwrap();
+    }
+
+    #[test]
+    fn an_owed_integrity_check_gives_way_and_runs_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("p.db")).unwrap();
+        assert!(
+            !store.integrity_pending(),
+            "a small file is checked at open"
+        );
+        // As if the check at open had run out of time.
+        store.integrity_pending = true;
+        assert!(!store.check_integrity(|| true).unwrap(), "interrupted");
+        assert!(store.integrity_pending(), "still owed");
+        assert!(store.check_integrity(|| false).unwrap());
+        assert!(!store.integrity_pending());
         store.close().unwrap();
     }
 

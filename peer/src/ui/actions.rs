@@ -127,6 +127,9 @@ pub enum Action {
         before: Option<i64>,
         /// Page size, 1-500.
         limit: usize,
+        /// Newer than this `seq` instead (oldest first): a page that holds only a window of
+        /// the conversation pages forward (PROTOCOL.md §8.1).
+        after: Option<i64>,
     },
     /// Resolve a held key change.
     ResolveKeyChange {
@@ -240,6 +243,7 @@ enum RawAction {
         conversation: String,
         before: Option<i64>,
         limit: Option<u64>,
+        after: Option<i64>,
     },
     AcceptKeyChange {
         change_id: i64,
@@ -512,7 +516,11 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
             conversation,
             before,
             limit,
+            after,
         } => {
+            if before.is_some() && after.is_some() {
+                return Err(fail("give before or after, not both".into(), Some(name)));
+            }
             let limit = match limit {
                 None => DEFAULT_HISTORY_PAGE,
                 Some(n) if (1..=MAX_HISTORY_PAGE as u64).contains(&n) => n as usize,
@@ -524,6 +532,12 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                 }
             };
             if let Some(requester) = conversation.strip_prefix("request:") {
+                if after.is_some() {
+                    return Err(fail(
+                        "a message request's history pages backwards only".into(),
+                        Some(name),
+                    ));
+                }
                 Action::LoadRequestHistory {
                     peer_id: peer_key(requester)
                         .map_err(|e| fail(e.to_string(), Some(name.clone())))?,
@@ -536,6 +550,7 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
                         .map_err(|e| fail(e.to_string(), Some(name.clone())))?,
                     before,
                     limit,
+                    after,
                 }
             }
         }

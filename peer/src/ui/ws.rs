@@ -70,6 +70,38 @@ fn to_message(node: &crate::node::Node, event: &Event) -> Option<Message> {
         .map(|text| Message::Text(text.into()))
 }
 
+/// Most events written to a client with one flush.
+const WRITE_BATCH: usize = 256;
+
+/// What a client is sent on connect after `info` (and again after a `resync`): every live
+/// session, the contacts, rooms, held key changes and requests (PROTOCOL.md §8, §8.1).
+async fn snapshot(node: &crate::node::Node) -> Vec<Event> {
+    let mut events: Vec<Event> = node.peers().into_iter().map(Event::PeerConnected).collect();
+    events.extend(node.greeting_events().await);
+    events.push(node.requests_event().await);
+    events.push(node.nearby_event());
+    events.push(node.indicators_event().await);
+    events
+}
+
+/// A broadcast event as this client gets it: `Some(None)` skips it (internal), `None` ends
+/// the client (the node is gone). A lag becomes `resync` (PROTOCOL.md §8).
+async fn for_this_client(
+    node: &crate::node::Node,
+    event: Result<Event, broadcast::error::RecvError>,
+) -> Option<Option<Event>> {
+    match event {
+        Ok(Event::ContactsChanged) => Some(Some(node.contacts_event().await)),
+        Ok(event) if event.is_for_ui() => Some(Some(event)),
+        Ok(_) => Some(None),
+        Err(broadcast::error::RecvError::Lagged(n)) => {
+            tracing::info!("a UI client fell behind by {n} events; it resyncs");
+            Some(Some(Event::Resync { dropped: n }))
+        }
+        Err(broadcast::error::RecvError::Closed) => None,
+    }
+}
+
 /// Most replies (errors, `history`, `invite`, listings) waiting for one client (PROTOCOL.md §8).
 const REPLY_QUEUE: usize = 64;
 
@@ -108,13 +140,14 @@ async fn client(socket: WebSocket, state: AppState) {
         queue: direct_tx,
         dropped: dropped.clone(),
     };
-    let mut greeting = vec![node.info()];
-    greeting.extend(node.peers().into_iter().map(Event::PeerConnected));
-    greeting.extend(node.greeting_events().await);
-    greeting.push(node.requests_event().await);
-    greeting.push(node.nearby_event());
-    greeting.push(node.indicators_event().await);
-    for event in &greeting {
+    // `info` first, before the greeting reads the store: it is what tells the page its peer
+    // is up, so it never waits for a listing of ten thousand contacts.
+    if let Some(msg) = to_message(&node, &node.info()) {
+        if sink.send(msg).await.is_err() {
+            return;
+        }
+    }
+    for event in &snapshot(&node).await {
         if let Some(msg) = to_message(&node, event) {
             if sink.send(msg).await.is_err() {
                 return;
@@ -159,23 +192,59 @@ async fn client(socket: WebSocket, state: AppState) {
     };
     let writer = async {
         loop {
-            let (outgoing, direct) = tokio::select! {
-                event = events.recv() => match event {
-                    Ok(Event::ContactsChanged) => (node.contacts_event().await, false),
-                    Ok(event) if event.is_for_ui() => (event, false),
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(n)) => (Event::Status {
-                        message: format!("this window fell behind: {n} events were dropped"),
-                    }, false),
-                    Err(broadcast::error::RecvError::Closed) => return,
+            let (first, direct) = tokio::select! {
+                event = events.recv() => match for_this_client(&node, event).await {
+                    Some(Some(event)) => (event, false),
+                    Some(None) => continue,
+                    None => return,
                 },
                 Some(event) = direct_rx.recv() => (event, true),
                 _ = shutdown.changed() => return,
             };
-            if let Some(msg) = to_message(&node, &outgoing) {
-                if sink.send(msg).await.is_err() {
-                    return;
+            // Whatever else is ready goes into the same write: one flush for a burst, not
+            // one per event (a flood of chats is ~150,000 events a second).
+            let mut batch = vec![first];
+            while batch.len() < WRITE_BATCH {
+                match events.try_recv() {
+                    Ok(event) => match for_this_client(&node, Ok(event)).await {
+                        Some(Some(event)) => batch.push(event),
+                        Some(None) => {}
+                        None => return,
+                    },
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        batch.push(Event::Resync { dropped: n });
+                    }
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    Err(broadcast::error::TryRecvError::Closed) => return,
                 }
+            }
+            while batch.len() < WRITE_BATCH {
+                match direct_rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            for event in batch {
+                let resync = matches!(event, Event::Resync { .. });
+                if let Some(msg) = to_message(&node, &event) {
+                    if sink.feed(msg).await.is_err() {
+                        return;
+                    }
+                }
+                if resync {
+                    // What this window missed is unknown: the connect snapshot again, after
+                    // which the page reloads what it shows from history (PROTOCOL.md §8).
+                    for event in std::iter::once(node.info()).chain(snapshot(&node).await) {
+                        if let Some(msg) = to_message(&node, &event) {
+                            if sink.feed(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
             // Errors are dropped only while the queue is full, so it holds replies then and
             // this runs again once they are written.
@@ -328,11 +397,13 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
             conversation,
             before,
             limit,
+            after,
         } => {
-            let event = node
-                .history(conversation, before, limit)
-                .await
-                .unwrap_or_else(|e| error(e.to_string(), "load_history"));
+            let page = match after {
+                Some(after) => node.history_after(conversation, after, limit).await,
+                None => node.history(conversation, before, limit).await,
+            };
+            let event = page.unwrap_or_else(|e| error(e.to_string(), "load_history"));
             reply.send(event).await;
         }
         Action::ResolveKeyChange { change_id, accept } => {
