@@ -75,7 +75,7 @@ impl Tree {
     /// The tree hash.
     pub fn root(&self) -> Hash {
         match self.levels.last().and_then(|top| top.first()) {
-            Some(root) if self.len() > 0 => *root,
+            Some(root) if !self.is_empty() => *root,
             _ => empty_root(),
         }
     }

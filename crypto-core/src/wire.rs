@@ -1281,7 +1281,7 @@ mod tests {
         }
         let mut long = Vec::from(&br#"{"kind":"file_chunk","file":"f","index":0,"proof":[]}"#[..]);
         long.push(0);
-        long.extend(core::iter::repeat(1).take(MAX_CHUNK_SIZE as usize + 1));
+        long.extend(core::iter::repeat_n(1, MAX_CHUNK_SIZE as usize + 1));
         assert!(
             Payload::parse(&long).is_err(),
             "a chunk longer than the largest chunk size"
