@@ -181,6 +181,9 @@ pub struct HistoryMessage {
     /// Its sender deleted it for everyone (the text is empty); omitted when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unsent: bool,
+    /// A file message's file (PROTOCOL.md §8.9); omitted for a chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
 }
 
 /// The message a reply quotes (PROTOCOL.md §8.6). `text` and `name` come from our own history:
@@ -233,6 +236,26 @@ pub struct SearchResult {
     pub cut_before: bool,
     /// Text was left out after the snippet.
     pub cut_after: bool,
+}
+
+/// The file of a file message, in `peer_message`, `message_sent` and `history` entries
+/// (PROTOCOL.md §8.9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    /// Names it in `GET /files/<key>`.
+    pub key: String,
+    /// The cleaned name (untrusted: render as text).
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// The offered media type (a claim).
+    pub media_type: String,
+    /// The offered SHA-256 of the whole file, hex.
+    pub sha256: String,
+    /// Where its transfer stands (`file_progress.state`).
+    pub state: &'static str,
+    /// Bytes verified by the receiver.
+    pub bytes: u64,
 }
 
 /// One UI event.
@@ -294,6 +317,9 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
+        /// A file message's file (PROTOCOL.md §8.9).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<FileInfo>,
     },
     /// We sent a message.
     MessageSent {
@@ -312,6 +338,9 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
+        /// A file message's file (PROTOCOL.md §8.9).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<FileInfo>,
     },
     /// The sender edited a message (PROTOCOL.md §8.7).
     MessageEdited {
@@ -550,6 +579,31 @@ pub enum Event {
         peer_id: String,
         /// Whether it is blocked now.
         blocked: bool,
+    },
+    /// A file transfer moved or changed state (PROTOCOL.md §8.9).
+    FileProgress {
+        /// The file message's conversation.
+        conversation: String,
+        /// The file's sender: `"me"` or a peer_id.
+        from: String,
+        /// The file message's id.
+        id: String,
+        /// The other side of this transfer.
+        peer_id: String,
+        /// `"out"` (ours) or `"in"`.
+        direction: &'static str,
+        /// `waiting`, `sending`, `receiving`, `paused`, `complete`, `failed`, `cancelled` or
+        /// `refused`.
+        state: &'static str,
+        /// Bytes verified by the receiver.
+        bytes: u64,
+        /// The file's size.
+        size: u64,
+        /// Recent bytes per second.
+        rate: u64,
+        /// Why it failed, was cancelled or refused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,

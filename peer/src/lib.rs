@@ -6,7 +6,8 @@
 //!   module map says which file does what).
 //! * [`handshake`] / [`session`] / [`framing`] — one connection on the wire: the Noise XX
 //!   handshake with hellos, then the reader and writer of a session over newline-delimited
-//!   frames (PROTOCOL.md §3–§5), with the session timers and rates of PROTOCOL.md §9.2.
+//!   frames (PROTOCOL.md §3–§5), with the session timers and rates of PROTOCOL.md §9.2;
+//!   [`bulk_lane`] — the session's low-priority queue for file chunks.
 //! * [`store`] — the SQLite database (contacts, message requests, history, outbox, rooms, key
 //!   changes, settings); [`persist`] — the thread it runs on, with group commit; [`datadir`] —
 //!   the data directory's permissions.
@@ -30,6 +31,7 @@ pub mod app;
 pub mod assets;
 pub mod bidi;
 pub mod browser;
+pub mod bulk_lane;
 pub mod chat_cli;
 pub mod cli;
 pub mod config;

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::bulk_lane::BulkLane;
 use crate::framing::LineReader;
 use crate::limits::SessionLimits;
 
@@ -104,9 +105,25 @@ enum Next {
 /// `keepalive` after `keepalive` without writing anything. The keepalive timer lives in this
 /// task and is re-armed only when it fires, so a busy session never touches it.
 pub async fn writer_loop<W: AsyncWrite + Unpin>(
+    sender: TransportSender,
+    socket: W,
+    queue: mpsc::Receiver<Outgoing>,
+    bulk: Arc<BulkLane>,
+    keepalive: Duration,
+) -> Result<(), WriterError> {
+    let result = write_until_closed(sender, socket, queue, &bulk, keepalive).await;
+    // Transfers waiting to queue a chunk on this session stop here.
+    bulk.close();
+    result
+}
+
+/// [`writer_loop`]'s body. The main queue always goes first; a chunk from the bulk lane is
+/// taken only when nothing else waits (PROTOCOL.md §5.1, "Chats first").
+async fn write_until_closed<W: AsyncWrite + Unpin>(
     mut sender: TransportSender,
     mut socket: W,
     mut queue: mpsc::Receiver<Outgoing>,
+    bulk: &BulkLane,
     keepalive: Duration,
 ) -> Result<(), WriterError> {
     let mut line = String::new();
@@ -114,9 +131,17 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     let timer = tokio::time::sleep(keepalive);
     tokio::pin!(timer);
     loop {
-        let next = tokio::select! {
+        let waiting = match queue.try_recv() {
+            Ok(next) => Some(Next::Payload(next)),
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(Next::Closed),
+            Err(mpsc::error::TryRecvError::Empty) => bulk.try_pop().map(Next::Payload),
+        };
+        let next = match waiting {
+            Some(next) => next,
+            None => tokio::select! {
             biased;
             next = queue.recv() => next.map_or(Next::Closed, Next::Payload),
+            () = bulk.ready() => continue,
             () = &mut timer => {
                 let due = last_write + keepalive;
                 if Instant::now() >= due {
@@ -127,6 +152,7 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
                     continue;
                 }
             }
+            },
         };
         match next {
             Next::Closed => break,
@@ -338,6 +364,7 @@ pub fn start<R, W>(
     io: SessionIo<R, W>,
     queue_tx: mpsc::Sender<Outgoing>,
     queue_rx: mpsc::Receiver<Outgoing>,
+    bulk: Arc<BulkLane>,
     close: oneshot::Receiver<String>,
     ctx: ReaderContext,
 ) -> Session
@@ -351,7 +378,13 @@ where
         reader,
         writer,
     } = io;
-    let writer = tokio::spawn(writer_loop(sender, writer, queue_rx, ctx.limits.keepalive));
+    let writer = tokio::spawn(writer_loop(
+        sender,
+        writer,
+        queue_rx,
+        bulk,
+        ctx.limits.keepalive,
+    ));
     let reader = Box::pin(async move { reader_loop(receiver, reader, queue_tx, &ctx).await });
     Session {
         reader,

@@ -168,6 +168,14 @@ impl Inbox for NodeInbox {
                     None
                 }))
             }
+            payload @ (Payload::File { .. }
+            | Payload::FileWant { .. }
+            | Payload::FileCredit { .. }
+            | Payload::FileChunk { .. }
+            | Payload::FilePause { .. }
+            | Payload::FileCancel { .. }) => {
+                self.node.receive_file_payload(self.peer, stranger, payload)
+            }
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
                 None
@@ -271,6 +279,7 @@ impl NodeInbox {
                 sent_at: message.sent_at,
                 received_at: message.received_at,
                 reply_to,
+                file: None,
             });
             if let Some(amended) = amended {
                 self.node
@@ -325,6 +334,7 @@ impl NodeInbox {
                 sent_at,
                 received_at,
                 reply_to: None,
+                file: None,
             });
             Some(reply)
         }))
@@ -354,6 +364,8 @@ impl NodeInbox {
                 }) {
                     let _ = events.send(event);
                 }
+                // A file's offer is acknowledged once the whole file is verified (PROTOCOL.md §5.1).
+                super::files::delivered(s, &peer, &id, &events);
                 let _ = events.send(Event::Delivered { peer_id, id });
             }
             Err(e) => tracing::warn!("cannot record an ack: {e}"),

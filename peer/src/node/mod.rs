@@ -25,6 +25,8 @@
 //! * [`history`] — search, history around a message, deleting on this device.
 //! * [`timers`] — disappearing messages: setting a conversation's timer, announcing it,
 //!   believing a received one, and `message_deleted` when the store's sweep deleted some.
+//! * [`files`] — files and pictures: offers, pulling chunks through a bounded window,
+//!   verifying and storing them, resuming, pause/cancel/retry, uploads and downloads.
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access
 //! goes through its thread, so nothing here blocks the runtime.
@@ -32,6 +34,7 @@
 mod addresses;
 mod amend;
 mod driver;
+mod files;
 mod history;
 mod inbound;
 mod names;
@@ -57,6 +60,10 @@ use crate::limits::NodeLimits;
 use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
+pub use files::{
+    clean_file_name, Download, FileControl, FileError, FilesConfig, SendSource, DEFAULT_FILE_QUOTA,
+    DEFAULT_FILE_QUOTA_PER_CONTACT, DEFAULT_MAX_FILE_SIZE, MAX_PENDING_UPLOADS,
+};
 pub use history::{HistoryActionError, MessageAuthor};
 pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
@@ -101,6 +108,7 @@ struct Inner {
     redial: redial::Redial,
     addresses: addresses::OwnAddresses,
     contacts_notice: queries::ContactsNotice,
+    files: files::Files,
 }
 
 /// A handle to the node; cheap to clone.
@@ -144,6 +152,7 @@ impl Node {
                 redial: redial::Redial::default(),
                 addresses: addresses::OwnAddresses::default(),
                 contacts_notice: queries::ContactsNotice::default(),
+                files: files::Files::default(),
             }),
         }
     }

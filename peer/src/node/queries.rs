@@ -303,6 +303,7 @@ impl Node {
                     reactions: Vec::new(),
                     edited_at: None,
                     unsent: false,
+                    file: None,
                 })
             })
             .collect();
@@ -433,6 +434,7 @@ pub(super) fn entries(
             reactions,
             edited_at: m.edited_at,
             unsent: m.unsent,
+            file: super::files::file_info_of(s, m.seq, me)?,
         }));
     }
     out.extend(changes.map(|(_, _, line)| line));

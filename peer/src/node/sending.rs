@@ -260,6 +260,7 @@ impl Node {
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
             reply_to: quote,
+            file: None,
         };
         self.emit(event.clone());
         let payload: Outgoing = payload.into();
@@ -354,6 +355,8 @@ impl Node {
                     return;
                 }
             }
+            // File offers last: a file's chunks never hold up what was queued before it.
+            node.offer_pending_files(remote).await;
             node.emit_contacts();
         });
     }
@@ -399,7 +402,7 @@ impl Node {
         }
     }
 
-    fn mark_sent(&self, peer: PublicKey, id: String) {
+    pub(super) fn mark_sent(&self, peer: PublicKey, id: String) {
         let events = self.inner.events.clone();
         self.store().exec(move |s| match s.mark_sent(&peer, &id) {
             Ok(Some(update)) => {

@@ -34,6 +34,7 @@ mod contacts;
 mod conversation;
 mod deletion;
 mod error;
+mod files;
 mod messages;
 mod name_index;
 mod outbox;
@@ -63,6 +64,7 @@ pub use amend::{
 pub use contacts::{dialable_address, Contact};
 pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};
+pub use files::{new_file_key, FileMeta, FileRecord, FileSend, FileSource, FileState, TrashedFile};
 pub use messages::{ChatMessage, MessageDirection, MessageKey, StoredMessage};
 pub use outbox::{DeliveryUpdate, PendingMessage};
 pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
@@ -97,7 +99,14 @@ pub struct Store {
     expiry_listener: Option<timers::ExpiryListener>,
     /// Contacts' names by skeleton, rebuilt when a contact's name changed (`name_index.rs`).
     name_index: std::cell::RefCell<Option<name_index::NameIndex>>,
+    /// Where files of file messages live (`files.rs`); `None` when files are not kept.
+    files_dir: Option<std::path::PathBuf>,
+    /// Told which files' rows went after each delete (`files.rs`), so their transfers stop.
+    file_trash_listener: Option<FileTrashListener>,
 }
+
+/// Told the keys of files whose rows were deleted (see [`Store::set_file_trash_listener`]).
+pub type FileTrashListener = Box<dyn FnMut(Vec<TrashedFile>) + Send>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -170,6 +179,8 @@ impl Store {
             timer_unit_ms: 1000,
             expiry_listener: None,
             name_index: std::cell::RefCell::new(None),
+            files_dir: None,
+            file_trash_listener: None,
         })
     }
 
