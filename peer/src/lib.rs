@@ -25,8 +25,11 @@
 //!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
 //! * [`history_cli`] — `p2p-chat search` and `p2p-chat export` on a stopped peer's database.
+//! * [`send_file_cli`], [`api_token`] — `p2p-chat send-file`, through the running peer's local
+//!   API (its `api-token`) or with a session of its own.
 
 pub mod admission;
+pub mod api_token;
 pub mod app;
 pub mod assets;
 pub mod bidi;
@@ -47,6 +50,7 @@ pub mod limits;
 pub mod node;
 pub mod persist;
 pub mod reach;
+pub mod send_file_cli;
 pub mod session;
 pub mod store;
 pub mod ui;

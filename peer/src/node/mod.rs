@@ -61,8 +61,9 @@ use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use files::{
-    clean_file_name, Download, FileControl, FileError, FilesConfig, SendSource, DEFAULT_FILE_QUOTA,
-    DEFAULT_FILE_QUOTA_PER_CONTACT, DEFAULT_MAX_FILE_SIZE, MAX_PENDING_UPLOADS,
+    clean_file_name, create_private_file, Download, FileControl, FileError, FilesConfig,
+    SendSource, DEFAULT_FILE_QUOTA, DEFAULT_FILE_QUOTA_PER_CONTACT, DEFAULT_MAX_FILE_SIZE,
+    MAX_PENDING_UPLOADS,
 };
 pub use history::{HistoryActionError, MessageAuthor};
 pub use names::NicknameError;

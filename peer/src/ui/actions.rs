@@ -180,6 +180,8 @@ pub enum Action {
     },
     /// Search, history around a message, deletes (`history_actions`).
     History(super::history_actions::HistoryAction),
+    /// Files: send, pause, resume, cancel, retry (`file_actions`).
+    File(super::file_actions::FileAction),
     /// Set a conversation's disappearing-message timer (`set_timer`).
     SetTimer {
         /// A contact's chat or a room.
@@ -322,6 +324,11 @@ fn message_key(from: &str, id: String) -> Result<MessageName, String> {
 
 /// Parses one WebSocket text message. On success also returns its `req`.
 pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
+    parse_for(text, false)
+}
+
+/// [`parse`] for a socket that holds the local API token (`api`), which may send files by path.
+pub fn parse_for(text: &str, api: bool) -> Result<(Action, Option<Value>), ActionError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ActionError {
         message: format!("malformed action: not JSON ({e})"),
         action: None,
@@ -359,6 +366,10 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     }
     if name == "set_timer" {
         return parse_set_timer(value, req);
+    }
+    if super::file_actions::ACTIONS.contains(&name.as_str()) {
+        let action = super::file_actions::parse(&name, value.clone(), req.clone(), api)?;
+        return Ok((Action::File(action), req));
     }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();

@@ -167,7 +167,7 @@ fn store_offer(
             ),
         ));
     }
-    let dirs = Dirs::new(config.dir.clone());
+    let dirs = Dirs::of(&config);
     let name = free_name(s, &dirs, &offer.name)?;
     let message = ChatMessage {
         conversation: Conversation::of_received(*peer, offer.room.clone(), false),
@@ -377,7 +377,7 @@ impl Node {
         let Some(config) = self.files_config() else {
             return;
         };
-        let dirs = Dirs::new(config.dir.clone());
+        let dirs = Dirs::of(&config);
         let sender = record.message.sender;
         let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
         let (report_tx, report_rx) = mpsc::unbounded_channel();

@@ -40,6 +40,7 @@ use crate::store::{self, FileRecord, FileState, MessageDirection, Store, StoreEr
 pub use control::FileControl;
 pub use names::clean_file_name;
 pub use send::SendSource;
+pub use storage::create_private as create_private_file;
 pub use upload::{Download, MAX_PENDING_UPLOADS};
 
 /// Default largest file sent or received (`--max-file-size`).
@@ -75,6 +76,9 @@ pub struct FilesConfig {
     pub quota_per_contact: u64,
     /// Bytes of received files kept in all.
     pub quota_total: u64,
+    /// Where complete received files go, if not `dir/received` (the terminal chat's
+    /// `--files-dir`).
+    pub received_dir: Option<std::path::PathBuf>,
 }
 
 impl FilesConfig {
@@ -85,6 +89,7 @@ impl FilesConfig {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             quota_per_contact: DEFAULT_FILE_QUOTA_PER_CONTACT,
             quota_total: DEFAULT_FILE_QUOTA,
+            received_dir: None,
         }
     }
 }
@@ -246,7 +251,7 @@ impl Node {
     /// `no_storage` and `send_file` fails): creates the directories, deletes uploads left by an
     /// earlier run and whatever a crash left in the trash, and lets deletes stop transfers.
     pub fn enable_files(&self, config: FilesConfig) -> std::io::Result<()> {
-        let dirs = storage::Dirs::new(config.dir.clone());
+        let dirs = storage::Dirs::of(&config);
         dirs.create()?;
         upload::clear_uploads(&dirs);
         *self
@@ -294,8 +299,7 @@ impl Node {
 
     /// The files directory's layout, if files are kept.
     fn file_dirs(&self) -> Option<storage::Dirs> {
-        self.files_config()
-            .map(|c| storage::Dirs::new(c.dir.clone()))
+        self.files_config().map(|c| storage::Dirs::of(&c))
     }
 
     /// Where received files land (README), if files are kept.
@@ -400,6 +404,35 @@ impl Node {
     fn file_deleted(&self, key: &str) {
         self.incoming_deleted(key);
         self.outgoing_deleted(key);
+    }
+
+    /// The largest file sent or received, if files are kept.
+    pub fn max_file_size(&self) -> Option<u64> {
+        self.files_config().map(|c| c.max_file_size)
+    }
+
+    /// Whether `key` has a live session.
+    pub fn is_connected(&self, key: &PublicKey) -> bool {
+        self.is_online(key)
+    }
+
+    /// The key answering at `addr`: a live session dialled there (or whose peer listens
+    /// there), else a contact last reached there.
+    pub async fn peer_at(&self, addr: std::net::SocketAddr) -> Option<PublicKey> {
+        for (key, info) in self.inner.sessions.infos() {
+            let dialled = info.address.parse::<std::net::SocketAddr>().ok();
+            if dialled == Some(addr)
+                || (dialled.is_some_and(|d| d.ip() == addr.ip()) && info.listen_port == addr.port())
+            {
+                return Some(key);
+            }
+        }
+        let wanted = addr.to_string();
+        let contacts = self.store().call(|s| s.list_contacts()).await.ok()?.ok()?;
+        contacts
+            .into_iter()
+            .find(|c| c.replaced_by.is_none() && c.last_address.as_deref() == Some(wanted.as_str()))
+            .map(|c| c.public_key)
     }
 
     /// Pushes a control payload on `peer`'s session, if it has one.

@@ -68,7 +68,7 @@ impl Node {
         let Some(config) = self.files_config() else {
             return;
         };
-        let dirs = Dirs::new(config.dir.clone());
+        let dirs = Dirs::of(&config);
         let node = self.clone();
         tokio::spawn(async move {
             let me = node.inner.public;

@@ -76,7 +76,7 @@ impl Node {
     /// the same single recipient is not sent again: the answer names that message.
     pub async fn send_file(&self, source: SendSource, target: Target) -> Result<Event, FileError> {
         let config = self.files_config().ok_or(FileError::NoStorage)?;
-        let dirs = Dirs::new(config.dir.clone());
+        let dirs = Dirs::of(&config);
         let me = self.inner.public;
         let (conversation, recipients) = self.file_recipients(target).await?;
         let key = new_file_key();

@@ -18,12 +18,25 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Dirs {
     root: PathBuf,
+    received: PathBuf,
 }
 
 impl Dirs {
-    /// The layout under `root` (`<data dir>/files`, or the terminal chat's directory).
+    /// The layout under `root` (`<data dir>/files`).
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            received: root.join("received"),
+            root,
+        }
+    }
+
+    /// The layout `config` names (received files elsewhere for the terminal chat).
+    pub fn of(config: &super::FilesConfig) -> Self {
+        let mut dirs = Self::new(config.dir.clone());
+        if let Some(received) = &config.received_dir {
+            dirs.received = received.clone();
+        }
+        dirs
     }
 
     /// The files directory.
@@ -57,7 +70,7 @@ impl Dirs {
 
     /// Where complete received files are.
     pub fn received_dir(&self) -> PathBuf {
-        self.root.join("received")
+        self.received.clone()
     }
 
     /// A complete received file.
