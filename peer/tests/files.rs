@@ -114,3 +114,116 @@ async fn a_200_mib_file_arrives_byte_identical_through_send_file() {
     eprintln!("200 MiB through send-file and the running peer in {took:?}");
     drop(a);
 }
+
+/// Bob on 127.0.0.2:P behind a counting relay on 127.0.0.1:P: Alice dials the relay, so the
+/// address she keeps for Bob (the IP she dialled, the port he announces) is the relay's, and
+/// every later dial of hers goes through it too.
+async fn relayed_pair(
+    da: &std::path::Path,
+    db: &std::path::Path,
+) -> (Peer, Peer, Ui, Ui, CountingRelay) {
+    let b = start_bob_at(db, 0);
+    let relay = CountingRelay::start_at(b.p2p_port, ("127.0.0.2", b.p2p_port)).await;
+    let a = start_in("alice", da, 0, &[]);
+    let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
+    ua.connect_peer(relay.port, &b.public_key).await;
+    ub.wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
+        .await;
+    ub.accept_request(&a.public_key).await;
+    (a, b, ua, ub, relay)
+}
+
+/// Bob keeping his state in `dir`, listening on 127.0.0.2 (`port` 0: any).
+fn start_bob_at(dir: &std::path::Path, port: u16) -> Peer {
+    let port = port.to_string();
+    let args: Vec<String> = [
+        "--host",
+        "127.0.0.2",
+        "--port",
+        &port,
+        "--web-port",
+        "0",
+        "--data-dir",
+        &dir.display().to_string(),
+        "--name",
+        "bob",
+        "--redial-base-ms",
+        "100",
+    ]
+    .map(String::from)
+    .to_vec();
+    Peer::start_args(&args)
+}
+
+/// Wire bytes of `file_bytes` of chunks: base64 of the sealed chunk (its header with a proof
+/// of up to 17 hashes, 0x00, the bytes, the tag) in a `data` frame.
+fn wire_bytes(file_bytes: u64) -> u64 {
+    file_bytes * 136 / 100
+}
+
+const KILL_TEST_SIZE: u64 = 128 << 20;
+
+#[tokio::test]
+async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (mut a, b, mut ua, mut ub, relay) = relayed_pair(da.path(), db.path()).await;
+    let path = src.path().join("half.bin");
+    write_pattern_file(&path, KILL_TEST_SIZE, 9);
+    let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let half = wait_bytes(&mut ub, &id, KILL_TEST_SIZE * 2 / 5, Duration::from_secs(60)).await;
+    a.kill();
+    let at_kill = half["bytes"].as_u64().unwrap();
+    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
+    // Back on the same port and data directory: it redials Bob (through the relay) and
+    // offers the file again; Bob asks from what he verified.
+    let a_port = a.p2p_port;
+    let _a = start_in("alice", da.path(), a_port, &[]);
+    wait_state(&mut ub, &id, "complete", Duration::from_secs(90)).await;
+    assert_eq!(sha256_file(&received(db.path(), "half.bin")), sha256_file(&path));
+    b.wait_for_log("resuming a received file at").await;
+    let sent_bytes = relay.forward_bytes();
+    eprintln!(
+        "sender killed at {at_kill} of {KILL_TEST_SIZE} bytes; {sent_bytes} bytes crossed the relay"
+    );
+    // Everything once, plus at most the window and the chunks in flight at the kill; a
+    // restart from zero would add another {at_kill} bytes.
+    assert!(sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100, "{sent_bytes}");
+    assert!(
+        sent_bytes <= wire_bytes(KILL_TEST_SIZE + (3 << 20)) + (64 << 10),
+        "{sent_bytes} bytes: verified chunks were sent again"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunks() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, mut b, mut ua, mut ub, relay) = relayed_pair(da.path(), db.path()).await;
+    let path = src.path().join("half.bin");
+    write_pattern_file(&path, KILL_TEST_SIZE, 10);
+    let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let half = wait_bytes(&mut ub, &id, KILL_TEST_SIZE * 2 / 5, Duration::from_secs(60)).await;
+    b.kill();
+    drop(ub);
+    let at_kill = half["bytes"].as_u64().unwrap();
+    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
+    let b_port = b.p2p_port;
+    let b = start_bob_at(db.path(), b_port);
+    wait_state(&mut ua, &id, "complete", Duration::from_secs(90)).await;
+    assert_eq!(sha256_file(&received(db.path(), "half.bin")), sha256_file(&path));
+    b.wait_for_log("resuming a received file at").await;
+    let sent_bytes = relay.forward_bytes();
+    eprintln!(
+        "receiver killed at {at_kill} of {KILL_TEST_SIZE} bytes; {sent_bytes} bytes crossed the relay"
+    );
+    assert!(sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100, "{sent_bytes}");
+    assert!(
+        sent_bytes <= wire_bytes(KILL_TEST_SIZE + (3 << 20)) + (64 << 10),
+        "{sent_bytes} bytes: verified chunks were sent again"
+    );
+    // No partial file or leaves are left behind.
+    let partial = std::fs::read_dir(db.path().join("files/partial")).unwrap().count();
+    assert_eq!(partial, 0);
+}

@@ -234,15 +234,23 @@ pub struct CountingRelay {
 }
 
 impl CountingRelay {
+    /// A relay on a free port to `127.0.0.1:target`.
     pub async fn start(target: u16) -> CountingRelay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        Self::start_at(0, ("127.0.0.1", target)).await
+    }
+
+    /// A relay on `127.0.0.1:port` to `target`.
+    pub async fn start_at(port: u16, target: (&'static str, u16)) -> CountingRelay {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind relay");
         let port = listener.local_addr().expect("addr").port();
         let forward = Arc::new(AtomicU64::new(0));
         let backward = Arc::new(AtomicU64::new(0));
         let (f, b) = (forward.clone(), backward.clone());
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
+                let Ok(outbound) = TcpStream::connect(target).await else {
                     continue;
                 };
                 let (f, b) = (f.clone(), b.clone());
