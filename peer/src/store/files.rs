@@ -557,7 +557,8 @@ impl Store {
     }
 
     /// Removes from disk what `file_trash` lists and empties it; returns the keys of the files
-    /// that went, so their transfers stop. Runs after a commit (`deletion.rs`) and at start.
+    /// whose rows went, so their transfers stop. Runs after a commit (`deletion.rs`) and at
+    /// start.
     pub fn empty_file_trash(&mut self) -> Result<Vec<TrashedFile>> {
         let entries: Vec<(String, String)> = {
             let mut stmt = self
@@ -582,7 +583,13 @@ impl Store {
             }
         }
         self.conn.execute("DELETE FROM file_trash", [])?;
-        let mut keys: Vec<String> = entries.into_iter().map(|(key, _)| key).collect();
+        // Only files whose row went: a partial file removed from a row that stays (a cancel,
+        // a failure) is not a deleted message.
+        let mut keys: Vec<String> = entries
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| !matches!(self.file_by_key(key), Ok(Some(_))))
+            .collect();
         keys.sort_unstable();
         keys.dedup();
         Ok(keys.into_iter().map(|key| TrashedFile { key }).collect())
