@@ -227,3 +227,255 @@ async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunk
     let partial = std::fs::read_dir(db.path().join("files/partial")).unwrap().count();
     assert_eq!(partial, 0);
 }
+
+#[tokio::test]
+async fn size_and_quota_limits_refuse_with_a_clear_error() {
+    let (da, db, dc, src) = (tempdir(), tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(
+        da.path(),
+        db.path(),
+        &[
+            "--max-file-size",
+            "10K",
+            "--file-quota-per-contact",
+            "15K",
+            "--file-quota",
+            "18K",
+        ],
+    )
+    .await;
+    let write = |name: &str, len: usize| {
+        let path = src.path().join(name);
+        std::fs::write(&path, pattern(len, len as u64)).unwrap();
+        path
+    };
+    // Over Bob's largest file.
+    let sent = send_upload(&a, &mut ua, &write("big.bin", 11 << 10), "big.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let refused = wait_state(&mut ua, &id, "refused", Duration::from_secs(15)).await;
+    assert_eq!(refused["reason"], "too_large");
+    let told = ua
+        .wait_for("Alice's error", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .await;
+    assert!(told["message"].as_str().unwrap().contains("big.bin"), "{told}");
+    let bob_told = ub
+        .wait_for("Bob's error", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .await;
+    let words = bob_told["message"].as_str().unwrap();
+    assert!(words.contains("big.bin") && words.contains("10240-byte limit"), "{words}");
+    // Within the quota, then over Alice's share of it.
+    let ok = send_upload(&a, &mut ua, &write("ten.bin", 10 << 10), "ten.bin", &b.public_key).await;
+    wait_state(&mut ub, ok["id"].as_str().unwrap(), "complete", Duration::from_secs(15)).await;
+    let over = send_upload(&a, &mut ua, &write("six.bin", 6 << 10), "six.bin", &b.public_key).await;
+    let refused = wait_state(&mut ua, over["id"].as_str().unwrap(), "refused", Duration::from_secs(15)).await;
+    assert_eq!(refused["reason"], "quota");
+    let bob_told = ub
+        .wait_for("Bob's quota error", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .await;
+    assert!(
+        bob_told["message"].as_str().unwrap().contains("quota per contact"),
+        "{bob_told}"
+    );
+    // Carol's own share is free, but all received files together would pass 18K.
+    let c = start_in("carol", dc.path(), 0, &[]);
+    let mut uc = c.ui().await;
+    uc.connect_peer(b.p2p_port, &b.public_key).await;
+    ub.accept_request(&c.public_key).await;
+    let total = send_upload(&c, &mut uc, &write("nine.bin", 9 << 10), "nine.bin", &b.public_key).await;
+    let refused = wait_state(&mut uc, total["id"].as_str().unwrap(), "refused", Duration::from_secs(15)).await;
+    assert_eq!(refused["reason"], "quota");
+    let bob_told = ub
+        .wait_for("Bob's total quota error", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .await;
+    assert!(
+        bob_told["message"].as_str().unwrap().contains("18432-byte quota"),
+        "{bob_told}"
+    );
+    for name in ["big.bin", "six.bin", "nine.bin"] {
+        assert!(!received(db.path(), name).exists(), "{name}");
+    }
+    // Sending something over our own limit is an error at once.
+    let small = start_in("dave", &da.path().join("dave"), 0, &["--max-file-size", "1K"]);
+    let mut ud = small.ui().await;
+    ud.connect_peer(b.p2p_port, &b.public_key).await;
+    let origin = small.origin();
+    let refused = http(
+        small.web_port,
+        "POST",
+        "/files",
+        &[("X-P2P-Chat-Token", &small.token), ("Origin", &origin)],
+        Some(&write("two.bin", 2048)),
+    )
+    .await;
+    assert_eq!(refused.status, 413, "{}", refused.head);
+    assert!(String::from_utf8_lossy(&refused.body).contains("--max-file-size"));
+    // An upload id it never gave is an error of send_file.
+    ud.send(json!({"action": "send_file", "upload": "0".repeat(32), "name": "x", "to": b.public_key, "req": 9}))
+        .await;
+    let error = ud
+        .wait_for("send_file error", |e| e["type"] == "error" && e["req"] == 9)
+        .await;
+    assert_eq!(error["message"], "no such upload", "{error}");
+}
+
+#[tokio::test]
+async fn hostile_names_land_cleaned_and_collisions_are_renamed() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    let cases = [
+        ("../../.ssh/authorized_keys", "_.._.ssh_authorized_keys"),
+        ("/etc/passwd", "_etc_passwd"),
+        (".bashrc", "bashrc"),
+        ("CON", "_CON"),
+        ("invoice_\u{202e}fdp.exe", "invoice_fdp.exe"),
+        ("same.txt", "same.txt"),
+        ("same.txt", "same (1).txt"),
+    ];
+    for (i, (name, landed)) in cases.iter().enumerate() {
+        let path = src.path().join(format!("f{i}"));
+        std::fs::write(&path, format!("content {i}")).unwrap();
+        let sent = send_upload(&a, &mut ua, &path, name, &b.public_key).await;
+        let id = sent["id"].as_str().unwrap().to_owned();
+        wait_state(&mut ub, &id, "complete", Duration::from_secs(15)).await;
+        let file = received(db.path(), landed);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            format!("content {i}"),
+            "{name:?} should land as {landed:?}"
+        );
+    }
+    // Nothing was written anywhere else.
+    let mut landed: Vec<String> = std::fs::read_dir(db.path().join("files/received"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    landed.sort();
+    assert_eq!(landed.len(), cases.len(), "{landed:?}");
+    assert!(!db.path().join(".ssh").exists() && !db.path().join("passwd").exists());
+}
+
+#[tokio::test]
+async fn a_room_file_reaches_every_member() {
+    let (da, db, dc, src) = (tempdir(), tempdir(), tempdir(), tempdir());
+    let a = start_in("alice", da.path(), 0, &[]);
+    let b = start_in("bob", db.path(), 0, &[]);
+    let c = start_in("carol", dc.path(), 0, &[]);
+    let (mut ua, mut ub, mut uc) = (a.ui().await, b.ui().await, c.ui().await);
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    ua.connect_peer(c.p2p_port, &c.public_key).await;
+    ub.accept_request(&a.public_key).await;
+    uc.accept_request(&a.public_key).await;
+    ua.send(json!({"action": "create_room", "name": "club", "members": [b.public_key, c.public_key]}))
+        .await;
+    let room = ua.wait_type("room").await["id"].as_str().unwrap().to_owned();
+    ub.wait_type("room").await;
+    uc.wait_type("room").await;
+    let path = src.path().join("photo.png");
+    write_pattern_file(&path, 3 << 20, 5);
+    let sent = send_upload(&a, &mut ua, &path, "photo.png", &room).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    assert_eq!(sent["conversation"], room.as_str());
+    for (ui, dir) in [(&mut ub, &db), (&mut uc, &dc)] {
+        let offered = ui
+            .wait_for("the room offer", |e| e["type"] == "peer_message" && e["id"] == id.as_str())
+            .await;
+        assert_eq!(offered["conversation"], room.as_str());
+        wait_state(ui, &id, "complete", Duration::from_secs(30)).await;
+        assert_eq!(sha256_file(&received(dir.path(), "photo.png")), sha256_file(&path));
+    }
+    // Alice hears of both members.
+    let mut done = std::collections::HashSet::new();
+    while done.len() < 2 {
+        let e = wait_state(&mut ua, &id, "complete", Duration::from_secs(30)).await;
+        done.insert(e["peer_id"].as_str().unwrap().to_owned());
+    }
+    assert!(done.contains(&b.public_key) && done.contains(&c.public_key));
+}
+
+#[tokio::test]
+async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, mut b, mut ua, mut ub) = pair(da.path(), db.path(), &["--timer-unit-ms", "1"]).await;
+    let mut send = |name: &'static str| {
+        let path = src.path().join(name);
+        std::fs::write(&path, format!("bytes of {name}")).unwrap();
+        path
+    };
+    let p1 = send("local.txt");
+    let p2 = send("unsent.txt");
+    let p3 = send("kept.txt");
+    let mut ids = Vec::new();
+    for (path, name) in [(&p1, "local.txt"), (&p2, "unsent.txt"), (&p3, "kept.txt")] {
+        let sent = send_upload(&a, &mut ua, path, name, &b.public_key).await;
+        let id = sent["id"].as_str().unwrap().to_owned();
+        wait_state(&mut ub, &id, "complete", Duration::from_secs(15)).await;
+        assert!(received(db.path(), name).exists());
+        ids.push(id);
+    }
+    // Bob deletes one on his device; Alice deletes another for everyone.
+    ub.send(json!({"action": "delete_message", "conversation": a.public_key, "id": ids[0], "from": a.public_key}))
+        .await;
+    ub.wait_type("message_deleted").await;
+    assert!(!received(db.path(), "local.txt").exists(), "a local delete removes the file");
+    ua.send(json!({"action": "delete_for_everyone", "id": ids[1]})).await;
+    ub.wait_for("message_unsent", |e| e["type"] == "message_unsent" && e["id"] == ids[1].as_str())
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received(db.path(), "unsent.txt").exists() {
+        assert!(Instant::now() < deadline, "a delete for everyone removes the file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Alice's copy of her upload goes with her own message too.
+    let sent_dir = da.path().join("files/sent");
+    let copies = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".leaves"))
+            .count()
+    };
+    assert_eq!(copies(&sent_dir), 2, "local.txt's and kept.txt's copies stay");
+    // Disappearing messages: a file received while the timer is on goes when it expires.
+    ub.send(json!({"action": "set_timer", "conversation": a.public_key, "seconds": 300}))
+        .await;
+    ua.wait_type("timer").await;
+    let p4 = send("fleeting.txt");
+    let sent = send_upload(&a, &mut ua, &p4, "fleeting.txt", &b.public_key).await;
+    let fleeting = sent["id"].as_str().unwrap().to_owned();
+    ub.wait_for("expired", |e| {
+        e["type"] == "message_deleted" && e["id"] == fleeting.as_str() && e["reason"] == "expired"
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received(db.path(), "fleeting.txt").exists() {
+        assert!(Instant::now() < deadline, "an expired file message removes its file");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ub.send(json!({"action": "set_timer", "conversation": a.public_key, "seconds": 0}))
+        .await;
+    ub.wait_type("timer").await;
+    // The export of Bob's stopped peer lists the file that is left, with where it is.
+    drop(ub);
+    assert!(b.terminate().success());
+    let out = std::process::Command::new(common::BIN)
+        .args(["export", "--format", "json", "--data-dir"])
+        .arg(db.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let export: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&Value> = export["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["file"].is_object())
+        .collect();
+    assert_eq!(files.len(), 1, "{export}");
+    let kept = &files[0]["file"];
+    assert_eq!(kept["name"], "kept.txt");
+    assert_eq!(kept["state"], "complete");
+    assert_eq!(kept["sha256"], sha256_file(&p3));
+    assert_eq!(
+        kept["path"],
+        received(db.path(), "kept.txt").display().to_string().as_str()
+    );
+}

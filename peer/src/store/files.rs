@@ -567,7 +567,8 @@ impl Store {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        if entries.is_empty() {
+        // Without the directory the entries stay for a store that knows it (the peer's).
+        if entries.is_empty() || self.files_dir.is_none() {
             return Ok(Vec::new());
         }
         if let Some(dir) = &self.files_dir {
