@@ -81,8 +81,11 @@ pub async fn http(
         .expect("connect");
     let length = upload.map_or(0, |p| std::fs::metadata(p).expect("upload").len());
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {length}\r\n"
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {length}\r\n"
     );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
