@@ -266,7 +266,12 @@ fn exported_file(
         name: record.meta.name,
         size: record.meta.size,
         media_type: record.meta.media_type,
-        sha256: record.meta.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: record
+            .meta
+            .sha256
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
         state: state.as_str(),
         path,
     }))

@@ -15,11 +15,7 @@ use serde_json::{json, Value};
 use store_common::{start_in, tempdir};
 
 /// Alice (dialler) and Bob with data directories, each the other's contact.
-async fn pair(
-    da: &std::path::Path,
-    db: &std::path::Path,
-    b_args: &[&str],
-) -> (Peer, Peer, Ui, Ui) {
+async fn pair(da: &std::path::Path, db: &std::path::Path, b_args: &[&str]) -> (Peer, Peer, Ui, Ui) {
     let a = start_in("alice", da, 0, &[]);
     let b = start_in("bob", db, 0, b_args);
     let mut ua = a.ui().await;
@@ -35,7 +31,11 @@ async fn pair(
 async fn files_of_0_1_and_1_mib_plus_1_bytes_arrive_byte_identical() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
     let (a, b, mut ua, mut ub) = pair(da.path(), db.path(), &[]).await;
-    for (size, name) in [(0usize, "empty.bin"), (1, "one.bin"), ((1 << 20) + 1, "mib.bin")] {
+    for (size, name) in [
+        (0usize, "empty.bin"),
+        (1, "one.bin"),
+        ((1 << 20) + 1, "mib.bin"),
+    ] {
         let path = src.path().join(name);
         std::fs::write(&path, pattern(size, size as u64 + 7)).unwrap();
         let sent = send_upload(&a, &mut ua, &path, name, &b.public_key).await;
@@ -45,7 +45,9 @@ async fn files_of_0_1_and_1_mib_plus_1_bytes_arrive_byte_identical() {
         assert_eq!(sent["text"], name);
         // Bob is told of the file, then has it whole; Alice hears that he verified it.
         let offered = ub
-            .wait_for("the offer on B", |e| e["type"] == "peer_message" && e["id"] == id.as_str())
+            .wait_for("the offer on B", |e| {
+                e["type"] == "peer_message" && e["id"] == id.as_str()
+            })
             .await;
         assert_eq!(offered["file"]["name"], name);
         assert_eq!(offered["conversation"], a.public_key.as_str());
@@ -57,7 +59,10 @@ async fn files_of_0_1_and_1_mib_plus_1_bytes_arrive_byte_identical() {
         .await;
         wait_state(&mut ua, &id, "complete", Duration::from_secs(30)).await;
         let landed = received(db.path(), name);
-        assert_eq!(std::fs::read(&landed).unwrap(), std::fs::read(&path).unwrap());
+        assert_eq!(
+            std::fs::read(&landed).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -69,7 +74,10 @@ async fn files_of_0_1_and_1_mib_plus_1_bytes_arrive_byte_identical() {
         let got = download(&b, key).await;
         assert_eq!(got.status, 200, "{}", got.head);
         assert_eq!(got.body, std::fs::read(&path).unwrap());
-        assert!(got.head.to_ascii_lowercase().contains("content-disposition: attachment"));
+        assert!(got
+            .head
+            .to_ascii_lowercase()
+            .contains("content-disposition: attachment"));
     }
     // History shows both sides' file messages with their states.
     ub.send(json!({"action": "load_history", "conversation": a.public_key}))
@@ -105,12 +113,20 @@ async fn a_200_mib_file_arrives_byte_identical_through_send_file() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "send-file failed: {stderr}");
     assert!(stderr.contains("verified by the receiver"), "{stderr}");
-    assert!(stderr.contains("handing big.bin to the peer running"), "{stderr}");
+    assert!(
+        stderr.contains("handing big.bin to the peer running"),
+        "{stderr}"
+    );
     let offered = ub
-        .wait_for("the offer", |e| e["type"] == "peer_message" && e["file"].is_object())
+        .wait_for("the offer", |e| {
+            e["type"] == "peer_message" && e["file"].is_object()
+        })
         .await;
     assert_eq!(offered["file"]["size"], 200u64 << 20);
-    assert_eq!(sha256_file(&received(db.path(), "big.bin")), sha256_file(&path));
+    assert_eq!(
+        sha256_file(&received(db.path(), "big.bin")),
+        sha256_file(&path)
+    );
     eprintln!("200 MiB through send-file and the running peer in {took:?}");
     drop(a);
 }
@@ -172,7 +188,13 @@ async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks(
     write_pattern_file(&path, KILL_TEST_SIZE, 9);
     let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
     let id = sent["id"].as_str().unwrap().to_owned();
-    let half = wait_bytes(&mut ub, &id, KILL_TEST_SIZE * 2 / 5, Duration::from_secs(60)).await;
+    let half = wait_bytes(
+        &mut ub,
+        &id,
+        KILL_TEST_SIZE * 2 / 5,
+        Duration::from_secs(60),
+    )
+    .await;
     a.kill();
     let at_kill = half["bytes"].as_u64().unwrap();
     assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
@@ -181,7 +203,10 @@ async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks(
     let a_port = a.p2p_port;
     let _a = start_in("alice", da.path(), a_port, &[]);
     wait_state(&mut ub, &id, "complete", Duration::from_secs(90)).await;
-    assert_eq!(sha256_file(&received(db.path(), "half.bin")), sha256_file(&path));
+    assert_eq!(
+        sha256_file(&received(db.path(), "half.bin")),
+        sha256_file(&path)
+    );
     b.wait_for_log("resuming a received file at").await;
     let sent_bytes = relay.forward_bytes();
     eprintln!(
@@ -189,7 +214,10 @@ async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks(
     );
     // Everything once, plus at most the window and the chunks in flight at the kill; a
     // restart from zero would add another {at_kill} bytes.
-    assert!(sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100, "{sent_bytes}");
+    assert!(
+        sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100,
+        "{sent_bytes}"
+    );
     assert!(
         sent_bytes <= wire_bytes(KILL_TEST_SIZE + (3 << 20)) + (64 << 10),
         "{sent_bytes} bytes: verified chunks were sent again"
@@ -204,7 +232,13 @@ async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunk
     write_pattern_file(&path, KILL_TEST_SIZE, 10);
     let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
     let id = sent["id"].as_str().unwrap().to_owned();
-    let half = wait_bytes(&mut ub, &id, KILL_TEST_SIZE * 2 / 5, Duration::from_secs(60)).await;
+    let half = wait_bytes(
+        &mut ub,
+        &id,
+        KILL_TEST_SIZE * 2 / 5,
+        Duration::from_secs(60),
+    )
+    .await;
     b.kill();
     drop(ub);
     let at_kill = half["bytes"].as_u64().unwrap();
@@ -212,19 +246,27 @@ async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunk
     let b_port = b.p2p_port;
     let b = start_bob_at(db.path(), b_port);
     wait_state(&mut ua, &id, "complete", Duration::from_secs(90)).await;
-    assert_eq!(sha256_file(&received(db.path(), "half.bin")), sha256_file(&path));
+    assert_eq!(
+        sha256_file(&received(db.path(), "half.bin")),
+        sha256_file(&path)
+    );
     b.wait_for_log("resuming a received file at").await;
     let sent_bytes = relay.forward_bytes();
     eprintln!(
         "receiver killed at {at_kill} of {KILL_TEST_SIZE} bytes; {sent_bytes} bytes crossed the relay"
     );
-    assert!(sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100, "{sent_bytes}");
+    assert!(
+        sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100,
+        "{sent_bytes}"
+    );
     assert!(
         sent_bytes <= wire_bytes(KILL_TEST_SIZE + (3 << 20)) + (64 << 10),
         "{sent_bytes} bytes: verified chunks were sent again"
     );
     // No partial file or leaves are left behind.
-    let partial = std::fs::read_dir(db.path().join("files/partial")).unwrap().count();
+    let partial = std::fs::read_dir(db.path().join("files/partial"))
+        .unwrap()
+        .count();
     assert_eq!(partial, 0);
 }
 
@@ -250,30 +292,78 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
         path
     };
     // Over Bob's largest file.
-    let sent = send_upload(&a, &mut ua, &write("big.bin", 11 << 10), "big.bin", &b.public_key).await;
+    let sent = send_upload(
+        &a,
+        &mut ua,
+        &write("big.bin", 11 << 10),
+        "big.bin",
+        &b.public_key,
+    )
+    .await;
     let id = sent["id"].as_str().unwrap().to_owned();
     let refused = wait_state(&mut ua, &id, "refused", Duration::from_secs(15)).await;
     assert_eq!(refused["reason"], "too_large");
     let told = ua
-        .wait_for("Alice's error", |e| e["type"] == "error" && e["code"] == "file_refused")
-        .await;
-    assert!(told["message"].as_str().unwrap().contains("big.bin"), "{told}");
-    let bob_told = ub
-        .wait_for("Bob's error", |e| e["type"] == "error" && e["code"] == "file_refused")
-        .await;
-    let words = bob_told["message"].as_str().unwrap();
-    assert!(words.contains("big.bin") && words.contains("10240-byte limit"), "{words}");
-    // Within the quota, then over Alice's share of it.
-    let ok = send_upload(&a, &mut ua, &write("ten.bin", 10 << 10), "ten.bin", &b.public_key).await;
-    wait_state(&mut ub, ok["id"].as_str().unwrap(), "complete", Duration::from_secs(15)).await;
-    let over = send_upload(&a, &mut ua, &write("six.bin", 6 << 10), "six.bin", &b.public_key).await;
-    let refused = wait_state(&mut ua, over["id"].as_str().unwrap(), "refused", Duration::from_secs(15)).await;
-    assert_eq!(refused["reason"], "quota");
-    let bob_told = ub
-        .wait_for("Bob's quota error", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .wait_for("Alice's error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
         .await;
     assert!(
-        bob_told["message"].as_str().unwrap().contains("quota per contact"),
+        told["message"].as_str().unwrap().contains("big.bin"),
+        "{told}"
+    );
+    let bob_told = ub
+        .wait_for("Bob's error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    let words = bob_told["message"].as_str().unwrap();
+    assert!(
+        words.contains("big.bin") && words.contains("10240-byte limit"),
+        "{words}"
+    );
+    // Within the quota, then over Alice's share of it.
+    let ok = send_upload(
+        &a,
+        &mut ua,
+        &write("ten.bin", 10 << 10),
+        "ten.bin",
+        &b.public_key,
+    )
+    .await;
+    wait_state(
+        &mut ub,
+        ok["id"].as_str().unwrap(),
+        "complete",
+        Duration::from_secs(15),
+    )
+    .await;
+    let over = send_upload(
+        &a,
+        &mut ua,
+        &write("six.bin", 6 << 10),
+        "six.bin",
+        &b.public_key,
+    )
+    .await;
+    let refused = wait_state(
+        &mut ua,
+        over["id"].as_str().unwrap(),
+        "refused",
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(refused["reason"], "quota");
+    let bob_told = ub
+        .wait_for("Bob's quota error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    assert!(
+        bob_told["message"]
+            .as_str()
+            .unwrap()
+            .contains("quota per contact"),
         "{bob_told}"
     );
     // Carol's own share is free, but all received files together would pass 18K.
@@ -281,21 +371,44 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
     let mut uc = c.ui().await;
     uc.connect_peer(b.p2p_port, &b.public_key).await;
     ub.accept_request(&c.public_key).await;
-    let total = send_upload(&c, &mut uc, &write("nine.bin", 9 << 10), "nine.bin", &b.public_key).await;
-    let refused = wait_state(&mut uc, total["id"].as_str().unwrap(), "refused", Duration::from_secs(15)).await;
+    let total = send_upload(
+        &c,
+        &mut uc,
+        &write("nine.bin", 9 << 10),
+        "nine.bin",
+        &b.public_key,
+    )
+    .await;
+    let refused = wait_state(
+        &mut uc,
+        total["id"].as_str().unwrap(),
+        "refused",
+        Duration::from_secs(15),
+    )
+    .await;
     assert_eq!(refused["reason"], "quota");
     let bob_told = ub
-        .wait_for("Bob's total quota error", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .wait_for("Bob's total quota error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
         .await;
     assert!(
-        bob_told["message"].as_str().unwrap().contains("18432-byte quota"),
+        bob_told["message"]
+            .as_str()
+            .unwrap()
+            .contains("18432-byte quota"),
         "{bob_told}"
     );
     for name in ["big.bin", "six.bin", "nine.bin"] {
         assert!(!received(db.path(), name).exists(), "{name}");
     }
     // Sending something over our own limit is an error at once.
-    let small = start_in("dave", &da.path().join("dave"), 0, &["--max-file-size", "1K"]);
+    let small = start_in(
+        "dave",
+        &da.path().join("dave"),
+        0,
+        &["--max-file-size", "1K"],
+    );
     let mut ud = small.ui().await;
     ud.connect_peer(b.p2p_port, &b.public_key).await;
     let origin = small.origin();
@@ -365,9 +478,14 @@ async fn a_room_file_reaches_every_member() {
     ua.connect_peer(c.p2p_port, &c.public_key).await;
     ub.accept_request(&a.public_key).await;
     uc.accept_request(&a.public_key).await;
-    ua.send(json!({"action": "create_room", "name": "club", "members": [b.public_key, c.public_key]}))
-        .await;
-    let room = ua.wait_type("room").await["id"].as_str().unwrap().to_owned();
+    ua.send(
+        json!({"action": "create_room", "name": "club", "members": [b.public_key, c.public_key]}),
+    )
+    .await;
+    let room = ua.wait_type("room").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     ub.wait_type("room").await;
     uc.wait_type("room").await;
     let path = src.path().join("photo.png");
@@ -377,11 +495,16 @@ async fn a_room_file_reaches_every_member() {
     assert_eq!(sent["conversation"], room.as_str());
     for (ui, dir) in [(&mut ub, &db), (&mut uc, &dc)] {
         let offered = ui
-            .wait_for("the room offer", |e| e["type"] == "peer_message" && e["id"] == id.as_str())
+            .wait_for("the room offer", |e| {
+                e["type"] == "peer_message" && e["id"] == id.as_str()
+            })
             .await;
         assert_eq!(offered["conversation"], room.as_str());
         wait_state(ui, &id, "complete", Duration::from_secs(30)).await;
-        assert_eq!(sha256_file(&received(dir.path(), "photo.png")), sha256_file(&path));
+        assert_eq!(
+            sha256_file(&received(dir.path(), "photo.png")),
+            sha256_file(&path)
+        );
     }
     // Alice hears of both members.
     let mut done = std::collections::HashSet::new();
@@ -396,7 +519,7 @@ async fn a_room_file_reaches_every_member() {
 async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
     let (a, mut b, mut ua, mut ub) = pair(da.path(), db.path(), &["--timer-unit-ms", "1"]).await;
-    let mut send = |name: &'static str| {
+    let send = |name: &'static str| {
         let path = src.path().join(name);
         std::fs::write(&path, format!("bytes of {name}")).unwrap();
         path
@@ -416,13 +539,22 @@ async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
     ub.send(json!({"action": "delete_message", "conversation": a.public_key, "id": ids[0], "from": a.public_key}))
         .await;
     ub.wait_type("message_deleted").await;
-    assert!(!received(db.path(), "local.txt").exists(), "a local delete removes the file");
-    ua.send(json!({"action": "delete_for_everyone", "id": ids[1]})).await;
-    ub.wait_for("message_unsent", |e| e["type"] == "message_unsent" && e["id"] == ids[1].as_str())
+    assert!(
+        !received(db.path(), "local.txt").exists(),
+        "a local delete removes the file"
+    );
+    ua.send(json!({"action": "delete_for_everyone", "id": ids[1]}))
         .await;
+    ub.wait_for("message_unsent", |e| {
+        e["type"] == "message_unsent" && e["id"] == ids[1].as_str()
+    })
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while received(db.path(), "unsent.txt").exists() {
-        assert!(Instant::now() < deadline, "a delete for everyone removes the file");
+        assert!(
+            Instant::now() < deadline,
+            "a delete for everyone removes the file"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Alice's copy of her upload goes with her own message too.
@@ -430,10 +562,20 @@ async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
     let copies = |dir: &std::path::Path| {
         std::fs::read_dir(dir)
             .unwrap()
-            .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".leaves"))
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".leaves")
+            })
             .count()
     };
-    assert_eq!(copies(&sent_dir), 2, "local.txt's and kept.txt's copies stay");
+    assert_eq!(
+        copies(&sent_dir),
+        2,
+        "local.txt's and kept.txt's copies stay"
+    );
     // Disappearing messages: a file received while the timer is on goes when it expires.
     ub.send(json!({"action": "set_timer", "conversation": a.public_key, "seconds": 300}))
         .await;
@@ -447,7 +589,10 @@ async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
     .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while received(db.path(), "fleeting.txt").exists() {
-        assert!(Instant::now() < deadline, "an expired file message removes its file");
+        assert!(
+            Instant::now() < deadline,
+            "an expired file message removes its file"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     ub.send(json!({"action": "set_timer", "conversation": a.public_key, "seconds": 0}))
@@ -461,7 +606,11 @@ async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
         .arg(db.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let export: Value = serde_json::from_slice(&out.stdout).unwrap();
     let files: Vec<&Value> = export["messages"]
         .as_array()
@@ -476,6 +625,9 @@ async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
     assert_eq!(kept["sha256"], sha256_file(&p3));
     assert_eq!(
         kept["path"],
-        received(db.path(), "kept.txt").display().to_string().as_str()
+        received(db.path(), "kept.txt")
+            .display()
+            .to_string()
+            .as_str()
     );
 }

@@ -54,7 +54,12 @@ impl Fake {
         if corrupt {
             data[0] ^= 0x55;
         }
-        chunk_bytes(id, index as u64, &self.tree.proof(index as u64).unwrap(), &data)
+        chunk_bytes(
+            id,
+            index as u64,
+            &self.tree.proof(index as u64).unwrap(),
+            &data,
+        )
     }
 }
 
@@ -88,18 +93,30 @@ async fn a_corrupted_chunk_is_rejected_and_asked_for_again() {
     let db = tempdir();
     let (b, mut ub, mut liar) = bob_and_liar(db.path()).await;
     let fake = Fake::new(2500);
-    liar.send(&fake.offer("f1", "liar.bin", sha256(&fake.data))).await;
-    let want = liar.recv_until(|p| is_want(p, "f1")).await.expect("a file_want");
+    liar.send(&fake.offer("f1", "liar.bin", sha256(&fake.data)))
+        .await;
+    let want = liar
+        .recv_until(|p| is_want(p, "f1"))
+        .await
+        .expect("a file_want");
     assert_eq!(want["offset"], 0);
     let offered = ub
-        .wait_for("the offer", |e| e["type"] == "peer_message" && e["id"] == "f1")
+        .wait_for("the offer", |e| {
+            e["type"] == "peer_message" && e["id"] == "f1"
+        })
         .await;
     let key = offered["file"]["key"].as_str().unwrap().to_owned();
     // Chunk 0 honest, chunk 1 corrupted (its proof is the honest one, so it cannot verify).
     send_raw(&mut liar, &fake.chunk("f1", 0, false)).await;
     send_raw(&mut liar, &fake.chunk("f1", 1, true)).await;
-    let again = liar.recv_until(|p| is_want(p, "f1")).await.expect("asked again");
-    assert_eq!(again["offset"], CHUNK, "asked again from the verified offset: {again}");
+    let again = liar
+        .recv_until(|p| is_want(p, "f1"))
+        .await
+        .expect("asked again");
+    assert_eq!(
+        again["offset"], CHUNK,
+        "asked again from the verified offset: {again}"
+    );
     // Only the verified chunk is on disk.
     let partial = db.path().join(format!("files/partial/{key}.part"));
     assert_eq!(std::fs::metadata(&partial).unwrap().len(), CHUNK as u64);
@@ -109,9 +126,18 @@ async fn a_corrupted_chunk_is_rejected_and_asked_for_again() {
     send_raw(&mut liar, &fake.chunk("f1", 1, false)).await;
     send_raw(&mut liar, &fake.chunk("f1", 2, false)).await;
     wait_state(&mut ub, "f1", "complete", Duration::from_secs(15)).await;
-    assert_eq!(std::fs::read(received(db.path(), "liar.bin")).unwrap(), fake.data);
-    let ack = liar.recv_until(|p| p["kind"] == "ack").await.expect("an ack");
-    assert_eq!(ack["id"], "f1", "the offer is acknowledged once the file is whole");
+    assert_eq!(
+        std::fs::read(received(db.path(), "liar.bin")).unwrap(),
+        fake.data
+    );
+    let ack = liar
+        .recv_until(|p| p["kind"] == "ack")
+        .await
+        .expect("an ack");
+    assert_eq!(
+        ack["id"], "f1",
+        "the offer is acknowledged once the file is whole"
+    );
     b.wait_for_log("a file chunk failed verification").await;
 }
 
@@ -120,8 +146,11 @@ async fn chunks_that_keep_failing_end_the_transfer() {
     let db = tempdir();
     let (_b, mut ub, mut liar) = bob_and_liar(db.path()).await;
     let fake = Fake::new(3000);
-    liar.send(&fake.offer("f2", "bad.bin", sha256(&fake.data))).await;
-    liar.recv_until(|p| is_want(p, "f2")).await.expect("a file_want");
+    liar.send(&fake.offer("f2", "bad.bin", sha256(&fake.data)))
+        .await;
+    liar.recv_until(|p| is_want(p, "f2"))
+        .await
+        .expect("a file_want");
     for _ in 0..3 {
         send_raw(&mut liar, &fake.chunk("f2", 0, true)).await;
         if let Some(p) = liar
@@ -137,7 +166,9 @@ async fn chunks_that_keep_failing_end_the_transfer() {
     let failed = wait_state(&mut ub, "f2", "failed", Duration::from_secs(15)).await;
     assert_eq!(failed["reason"], "verification");
     assert!(!received(db.path(), "bad.bin").exists());
-    let leftovers = std::fs::read_dir(db.path().join("files/partial")).unwrap().count();
+    let leftovers = std::fs::read_dir(db.path().join("files/partial"))
+        .unwrap()
+        .count();
     assert_eq!(leftovers, 0, "the partial file was deleted");
 }
 
@@ -147,8 +178,11 @@ async fn a_file_whose_whole_hash_does_not_match_is_deleted_and_reported() {
     let (_b, mut ub, mut liar) = bob_and_liar(db.path()).await;
     let fake = Fake::new(2048);
     // Every chunk matches the root, but the offered SHA-256 is of other bytes.
-    liar.send(&fake.offer("f3", "lie.bin", sha256(b"something else"))).await;
-    liar.recv_until(|p| is_want(p, "f3")).await.expect("a file_want");
+    liar.send(&fake.offer("f3", "lie.bin", sha256(b"something else")))
+        .await;
+    liar.recv_until(|p| is_want(p, "f3"))
+        .await
+        .expect("a file_want");
     send_raw(&mut liar, &fake.chunk("f3", 0, false)).await;
     send_raw(&mut liar, &fake.chunk("f3", 1, false)).await;
     let cancel = liar
@@ -159,7 +193,9 @@ async fn a_file_whose_whole_hash_does_not_match_is_deleted_and_reported() {
     let failed = wait_state(&mut ub, "f3", "failed", Duration::from_secs(15)).await;
     assert_eq!(failed["reason"], "hash_mismatch");
     let error = ub
-        .wait_for("the error", |e| e["type"] == "error" && e["code"] == "file_failed")
+        .wait_for("the error", |e| {
+            e["type"] == "error" && e["code"] == "file_failed"
+        })
         .await;
     assert!(
         error["message"].as_str().unwrap().contains("SHA-256"),
@@ -167,7 +203,9 @@ async fn a_file_whose_whole_hash_does_not_match_is_deleted_and_reported() {
     );
     assert!(!received(db.path(), "lie.bin").exists());
     assert_eq!(
-        std::fs::read_dir(db.path().join("files/partial")).unwrap().count(),
+        std::fs::read_dir(db.path().join("files/partial"))
+            .unwrap()
+            .count(),
         0
     );
 }
@@ -181,7 +219,8 @@ async fn a_strangers_offer_is_refused() {
     let stream = TcpStream::connect(("127.0.0.1", b.p2p_port)).await.unwrap();
     let mut conn = core_initiate(stream, &stranger, &hello("stranger", 1)).await;
     let fake = Fake::new(100);
-    conn.send(&fake.offer("s1", "hello.bin", sha256(&fake.data))).await;
+    conn.send(&fake.offer("s1", "hello.bin", sha256(&fake.data)))
+        .await;
     let cancel = conn
         .recv_until(|p| p["kind"] == "file_cancel")
         .await
@@ -189,8 +228,13 @@ async fn a_strangers_offer_is_refused() {
     assert_eq!(cancel["reason"], "not_contact");
     assert_eq!(cancel["file"], "s1");
     let error = ub
-        .wait_for("the refusal", |e| e["type"] == "error" && e["code"] == "file_refused")
+        .wait_for("the refusal", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
         .await;
-    assert!(error["message"].as_str().unwrap().contains("only from contacts"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("only from contacts"));
     assert!(!received(db.path(), "hello.bin").exists());
 }

@@ -26,7 +26,9 @@ async fn downloads_need_the_token_in_a_header() {
     let id = sent["id"].as_str().unwrap();
     // Each side names the file by a key of its own.
     let offered = ub
-        .wait_for("the offer", |e| e["type"] == "peer_message" && e["id"] == id)
+        .wait_for("the offer", |e| {
+            e["type"] == "peer_message" && e["id"] == id
+        })
         .await;
     wait_state(&mut ub, id, "complete", std::time::Duration::from_secs(15)).await;
     let key = offered["file"]["key"].as_str().unwrap();
@@ -39,7 +41,10 @@ async fn downloads_need_the_token_in_a_header() {
         (route.clone(), vec![]),
         (format!("{route}?token={}", b.token), vec![]),
         (route.clone(), vec![("X-P2P-Chat-Token", "wrong")]),
-        (route.clone(), vec![("Cookie", "token=x"), ("Referer", "http://evil.example/")]),
+        (
+            route.clone(),
+            vec![("Cookie", "token=x"), ("Referer", "http://evil.example/")],
+        ),
     ] {
         let got = http(b.web_port, "GET", &path, &headers, None).await;
         assert_eq!(got.status, 403, "{path} {headers:?}");
@@ -50,7 +55,10 @@ async fn downloads_need_the_token_in_a_header() {
     assert_eq!(got.status, 200);
     assert_eq!(got.body, b"\x89PNG not really");
     let head = got.head.to_ascii_lowercase();
-    assert!(head.contains("content-type: application/octet-stream"), "{head}");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
     assert!(head.contains("x-content-type-options: nosniff"));
     assert!(head.contains("cache-control: no-store"));
     assert!(head.contains("img-src 'self' data: blob:;"), "{head}");
@@ -81,7 +89,10 @@ async fn uploads_need_the_token_header_and_our_origin() {
     for headers in [
         vec![("Origin", origin.as_str())],
         vec![("X-P2P-Chat-Token", a.token.as_str())],
-        vec![("X-P2P-Chat-Token", a.token.as_str()), ("Origin", "http://evil.example")],
+        vec![
+            ("X-P2P-Chat-Token", a.token.as_str()),
+            ("Origin", "http://evil.example"),
+        ],
         vec![("X-P2P-Chat-Token", a.token.as_str()), ("Origin", "null")],
         vec![("X-P2P-Chat-Token", "wrong"), ("Origin", origin.as_str())],
     ] {
@@ -89,12 +100,19 @@ async fn uploads_need_the_token_header_and_our_origin() {
         assert_eq!(got.status, 403, "{headers:?}");
     }
     assert_eq!(
-        std::fs::read_dir(da.path().join("files/uploads")).unwrap().count(),
+        std::fs::read_dir(da.path().join("files/uploads"))
+            .unwrap()
+            .count(),
         0,
         "nothing refused was written"
     );
     // Other methods and other paths stay GET-only.
-    for (method, route) in [("PUT", "/files"), ("DELETE", "/files"), ("POST", "/ws"), ("POST", "/")] {
+    for (method, route) in [
+        ("PUT", "/files"),
+        ("DELETE", "/files"),
+        ("POST", "/ws"),
+        ("POST", "/"),
+    ] {
         let got = http(
             a.web_port,
             method,
@@ -127,7 +145,13 @@ async fn a_send_by_path_needs_the_local_api_token() {
     let error = ua
         .wait_for("error", |e| e["type"] == "error" && e["req"] == 1)
         .await;
-    assert!(error["message"].as_str().unwrap().contains("local API token"), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("local API token"),
+        "{error}"
+    );
     // A wrong API token is refused at the upgrade; the right one (from the data directory,
     // mode 0600) is accepted.
     let origin = a.origin();
@@ -137,23 +161,35 @@ async fn a_send_by_path_needs_the_local_api_token() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(da.path().join("api-token")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(da.path().join("api-token"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let mut api_ui = connect_with_api(a.web_port, &a.token, &origin, api.trim())
         .await
         .expect("the API token is accepted");
-    api_ui.send(json!({"action": "send_file", "path": "relative.txt", "to": a.public_key, "req": 2}))
+    api_ui
+        .send(json!({"action": "send_file", "path": "relative.txt", "to": a.public_key, "req": 2}))
         .await;
     let error = api_ui
         .wait_for("error", |e| e["type"] == "error" && e["req"] == 2)
         .await;
     assert!(
-        error["message"].as_str().unwrap().contains("files go to a contact or a room"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("files go to a contact or a room"),
         "sending to ourselves is not a contact: {error}"
     );
 }
 
 async fn connect_with_api(port: u16, token: &str, origin: &str, api: &str) -> Result<Ui, u16> {
-    Ui::connect_with_headers(port, token, &[("origin", origin), ("x-p2p-chat-api-token", api)]).await
+    Ui::connect_with_headers(
+        port,
+        token,
+        &[("origin", origin), ("x-p2p-chat-api-token", api)],
+    )
+    .await
 }

@@ -58,7 +58,11 @@ pub fn sha256_file(path: &Path) -> String {
         }
         hasher.update(&buffer[..n]);
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A raw HTTP/1.1 response: status, head, body.
@@ -80,9 +84,8 @@ pub async fn http(
         .await
         .expect("connect");
     let length = upload.map_or(0, |p| std::fs::metadata(p).expect("upload").len());
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {length}\r\n"
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {length}\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         head.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
     }
@@ -113,7 +116,10 @@ pub async fn http(
         .unwrap_or(response.len());
     let head = String::from_utf8_lossy(&response[..split]).to_string();
     let mut body = response[(split + 4).min(response.len())..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     let status = head

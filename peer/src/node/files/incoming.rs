@@ -167,7 +167,7 @@ fn store_offer(
             ),
         ));
     }
-    let dirs = Dirs::of(&config);
+    let dirs = Dirs::of(config);
     let name = free_name(s, &dirs, &offer.name)?;
     let message = ChatMessage {
         conversation: Conversation::of_received(*peer, offer.room.clone(), false),
