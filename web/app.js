@@ -9,6 +9,7 @@
 //   ui/render.js    redraws the page from the state: ui/views.js, ui/messages.js, ui/dialogs.js,
 //                   ui/search-view.js
 //   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
+//   ui/files.js     files and pictures: uploads, transfers' progress, pictures checked and shown
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -29,6 +30,7 @@ import * as R from './ui/requests.js';
 import * as N from './ui/notify.js';
 import * as Convo from './ui/convo.js';
 import * as T from './ui/timer.js';
+import * as F from './ui/files.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -63,7 +65,7 @@ function splitHostPort() {
 }
 
 /** Connects the page's static controls to commands; `act(fn)` runs fn(state, io) and redraws. */
-function wire(state, act) {
+function wire(state, act, io) {
   const submit = (id, fn) => $(id).addEventListener('submit', (e) => { e.preventDefault(); act(fn); });
   const click = (id, fn) => $(id).addEventListener('click', (e) => act((st, io) => fn(st, io, e)));
 
@@ -87,6 +89,40 @@ function wire(state, act) {
   click('empty-share-invite', C.shareInvite);
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
   click('new-room', (st) => C.openRoomDialog(st));
+  // Files: the attach button, or files dropped anywhere on the open conversation.
+  const sendFiles = (files) => {
+    const to = state.ui.active;
+    if (!files?.length || !F.canAttach(state)) return;
+    F.sendFiles(io, files, to, (message) => act((st) => C.setError(st, 'composer-error', message)));
+  };
+  $('attach-btn').addEventListener('click', () => $('attach-input').click());
+  $('attach-input').addEventListener('change', (e) => {
+    sendFiles([...e.currentTarget.files]);
+    e.currentTarget.value = '';
+  });
+  const chat = $('messages').parentElement;
+  let dragDepth = 0;
+  const showDrop = (on) => { $('drop-hint').hidden = !on; };
+  chat.addEventListener('dragenter', (e) => {
+    if (!F.canAttach(state) || !e.dataTransfer?.types?.includes('Files')) return;
+    e.preventDefault();
+    dragDepth += 1;
+    showDrop(true);
+  });
+  chat.addEventListener('dragover', (e) => {
+    if (F.canAttach(state) && e.dataTransfer?.types?.includes('Files')) e.preventDefault();
+  });
+  chat.addEventListener('dragleave', () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) showDrop(false);
+  });
+  chat.addEventListener('drop', (e) => {
+    if (!e.dataTransfer?.files?.length) return;
+    e.preventDefault();
+    dragDepth = 0;
+    showDrop(false);
+    sendFiles([...e.dataTransfer.files]);
+  });
   T.wireTimer((seconds) => act((st, io) => T.setTimer(st, io, st.ui.active, seconds)));
   submit('room-form', (st, io) => (st.ui.roomEditing
     ? C.changeRoom(st, io, st.ui.roomEditing, roomFormValues())
@@ -265,6 +301,7 @@ function main() {
   let socket = null;
   let render = null;
   const io = {
+    token,
     send: (action) => socket?.send(action) ?? null,
     later: (ms) => setTimeout(() => render(state), ms + 50),
     focus: (id) => queueMicrotask(() => $(id).focus()),
@@ -302,8 +339,13 @@ function main() {
     onDeleteMessage: (message) => {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },
+    io,
+    onFileControl: (action, message) => {
+      if (action === 'cancel_file' && !window.confirm(`Cancel ${message.file.name}? This cannot be undone.`)) return;
+      io.send({ action, from: message.mine ? 'me' : message.from, id: message.id });
+    },
   });
-  wire(state, act);
+  wire(state, act, io);
   if (token) {
     socket = new PeerSocket(token, {
       onEvent: (event) => {

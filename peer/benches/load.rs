@@ -1,6 +1,6 @@
 //! Load tool for the real release `p2p-chat` over loopback (the figures of BENCHMARKS.md).
 //!
-//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout]`
+//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout,files] [-- --file-mib N]`
 //!
 //! Every figure is printed beside a baseline measured in the same invocation, as a ratio:
 //! * handshakes/s (TCP connect → Noise XX → first chat acknowledged) against a running
@@ -20,6 +20,8 @@
 
 #[path = "load/client.rs"]
 mod client;
+#[path = "load/files.rs"]
+mod files;
 #[path = "load/proc.rs"]
 mod proc;
 #[path = "load/ui.rs"]
@@ -58,6 +60,8 @@ struct Opts {
     memory_sessions: Vec<usize>,
     /// Length of each measured slice (`--slice-ms`, for profiling runs).
     slice_ms: Option<u64>,
+    /// Size of the file phase's file in MiB (`--file-mib`; 64 quick, 1024 full).
+    file_mib: Option<u64>,
 }
 
 impl Opts {
@@ -1017,7 +1021,9 @@ fn parse_opts() -> Option<Opts> {
             }
         });
     let slice_ms = value("--slice-ms").and_then(|v| v.parse().ok());
+    let file_mib = value("--file-mib").and_then(|v| v.parse().ok());
     Some(Opts {
+        file_mib,
         slice_ms,
         quick,
         only,
@@ -1070,12 +1076,13 @@ fn main() -> std::process::ExitCode {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<()>> + 'a>,
         >;
-        let phases: [(&str, Phase); 5] = [
+        let phases: [(&str, Phase); 6] = [
             ("handshake", |b, o, r| Box::pin(handshake_phase(b, o, r))),
             ("messages", |b, o, r| Box::pin(messages_phase(b, o, r))),
             ("delivery", |b, o, r| Box::pin(delivery_phase(b, o, r))),
             ("latency", |b, o, r| Box::pin(latency_phase(b, o, r))),
             ("fanout", |b, o, r| Box::pin(fanout_phase(b, o, r))),
+            ("files", |b, o, r| Box::pin(files::files_phase(b, o, r))),
         ];
         for (name, phase) in phases {
             if opts.wants(name) {

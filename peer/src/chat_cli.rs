@@ -192,12 +192,12 @@ pub async fn run(options: ChatOptions) -> ExitCode {
                         None => print_line(&format!("{name}: {}", printable(&text))),
                     }
                 }
-                Ok(Event::FileProgress { direction: "in", state, reason, id, .. })
-                    if matches!(state, "complete" | "failed" | "cancelled") =>
+                Ok(Event::FileProgress(p))
+                    if p.direction == "in" && matches!(p.state, "complete" | "failed" | "cancelled") =>
                 {
-                    match (state, &received_dir) {
-                        ("complete", Some(dir)) => eprintln!("file {id} received into {}", dir.display()),
-                        _ => eprintln!("file {id} {state}: {}", printable(reason.as_deref().unwrap_or(""))),
+                    match (p.state, &received_dir) {
+                        ("complete", Some(dir)) => eprintln!("file {} received into {}", p.id, dir.display()),
+                        _ => eprintln!("file {} {}: {}", p.id, p.state, printable(p.reason.as_deref().unwrap_or(""))),
                     }
                 }
                 Ok(Event::Error { code: Some("file_refused" | "file_failed"), message, .. }) => {

@@ -258,6 +258,33 @@ pub struct FileInfo {
     pub bytes: u64,
 }
 
+/// A `file_progress` event (PROTOCOL.md §8.9).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileProgressInfo {
+    /// The file message's conversation.
+    pub conversation: String,
+    /// The file's sender: `"me"` or a peer_id.
+    pub from: String,
+    /// The file message's id.
+    pub id: String,
+    /// The other side of this transfer.
+    pub peer_id: String,
+    /// `"out"` (ours) or `"in"`.
+    pub direction: &'static str,
+    /// `waiting`, `sending`, `receiving`, `paused`, `complete`, `failed`, `cancelled` or
+    /// `refused`.
+    pub state: &'static str,
+    /// Bytes verified by the receiver.
+    pub bytes: u64,
+    /// The file's size.
+    pub size: u64,
+    /// Recent bytes per second.
+    pub rate: u64,
+    /// Why it failed, was cancelled or refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// One UI event.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -317,9 +344,9 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
-        /// A file message's file (PROTOCOL.md §8.9).
+        /// A file message's file (PROTOCOL.md §8.9); boxed, so chats do not pay for it.
         #[serde(skip_serializing_if = "Option::is_none")]
-        file: Option<FileInfo>,
+        file: Option<Box<FileInfo>>,
     },
     /// We sent a message.
     MessageSent {
@@ -338,9 +365,9 @@ pub enum Event {
         /// The message it replies to (quoted from our history).
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<QuoteInfo>,
-        /// A file message's file (PROTOCOL.md §8.9).
+        /// A file message's file (PROTOCOL.md §8.9); boxed, so chats do not pay for it.
         #[serde(skip_serializing_if = "Option::is_none")]
-        file: Option<FileInfo>,
+        file: Option<Box<FileInfo>>,
     },
     /// The sender edited a message (PROTOCOL.md §8.7).
     MessageEdited {
@@ -580,31 +607,9 @@ pub enum Event {
         /// Whether it is blocked now.
         blocked: bool,
     },
-    /// A file transfer moved or changed state (PROTOCOL.md §8.9).
-    FileProgress {
-        /// The file message's conversation.
-        conversation: String,
-        /// The file's sender: `"me"` or a peer_id.
-        from: String,
-        /// The file message's id.
-        id: String,
-        /// The other side of this transfer.
-        peer_id: String,
-        /// `"out"` (ours) or `"in"`.
-        direction: &'static str,
-        /// `waiting`, `sending`, `receiving`, `paused`, `complete`, `failed`, `cancelled` or
-        /// `refused`.
-        state: &'static str,
-        /// Bytes verified by the receiver.
-        bytes: u64,
-        /// The file's size.
-        size: u64,
-        /// Recent bytes per second.
-        rate: u64,
-        /// Why it failed, was cancelled or refused.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
+    /// A file transfer moved or changed state (PROTOCOL.md §8.9); boxed, so the event every
+    /// session may hold stays small.
+    FileProgress(Box<FileProgressInfo>),
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,
     /// Internal (not sent to the UI): the remote acknowledged message `id`.

@@ -210,19 +210,16 @@ async fn in_process(
     };
     let outcome = loop {
         match events.recv().await {
-            Ok(Event::FileProgress {
-                id: of,
-                peer_id,
-                state,
-                bytes,
-                reason,
-                ..
-            }) if of == id && peer_id == key.to_base64() => {
-                progress.set_position(bytes);
-                match state {
+            Ok(Event::FileProgress(p)) if p.id == id && p.peer_id == key.to_base64() => {
+                progress.set_position(p.bytes);
+                match p.state {
                     "complete" => break Outcome::Complete,
                     "failed" | "cancelled" | "refused" => {
-                        break Outcome::Stopped(format!("{state}: {}", reason.unwrap_or_default()))
+                        break Outcome::Stopped(format!(
+                            "{}: {}",
+                            p.state,
+                            p.reason.clone().unwrap_or_default()
+                        ))
                     }
                     _ => {}
                 }

@@ -101,31 +101,29 @@ enum Next {
     Closed,
 }
 
+/// Closes a session's bulk lane when the writer ends.
+struct ClosesOnDrop(Arc<BulkLane>);
+
+impl Drop for ClosesOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Seals and writes queued payloads until the queue closes or the socket fails; writes a
 /// `keepalive` after `keepalive` without writing anything. The keepalive timer lives in this
 /// task and is re-armed only when it fires, so a busy session never touches it.
 pub async fn writer_loop<W: AsyncWrite + Unpin>(
-    sender: TransportSender,
-    socket: W,
-    queue: mpsc::Receiver<Outgoing>,
-    bulk: Arc<BulkLane>,
-    keepalive: Duration,
-) -> Result<(), WriterError> {
-    let result = write_until_closed(sender, socket, queue, &bulk, keepalive).await;
-    // Transfers waiting to queue a chunk on this session stop here.
-    bulk.close();
-    result
-}
-
-/// [`writer_loop`]'s body. The main queue always goes first; a chunk from the bulk lane is
-/// taken only when nothing else waits (PROTOCOL.md §5.1, "Chats first").
-async fn write_until_closed<W: AsyncWrite + Unpin>(
     mut sender: TransportSender,
     mut socket: W,
     mut queue: mpsc::Receiver<Outgoing>,
-    bulk: &BulkLane,
+    bulk: Arc<BulkLane>,
     keepalive: Duration,
 ) -> Result<(), WriterError> {
+    // However the writer ends, transfers waiting to queue a chunk here stop (a guard, not a
+    // wrapping future: an idle session's writer stays as small as it was).
+    let closing = ClosesOnDrop(bulk);
+    let bulk: &BulkLane = &closing.0;
     let mut line = String::new();
     let mut last_write = Instant::now();
     let timer = tokio::time::sleep(keepalive);

@@ -9,6 +9,7 @@ import * as H from './history.js';
 import * as R from './requests.js';
 import { applyAmendment, applyReaction } from './convo.js';
 import * as T from './timer.js';
+import { applyFileProgress } from './files.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -90,6 +91,10 @@ const HANDLERS = {
 
   reaction(state, event) {
     applyReaction(state, event);
+  },
+
+  file_progress(state, event) {
+    applyFileProgress(state, event);
   },
 
   message_edited(state, event) {

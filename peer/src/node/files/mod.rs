@@ -199,7 +199,7 @@ pub(super) fn progress_event(
     rate: u64,
     reason: Option<String>,
 ) -> Event {
-    Event::FileProgress {
+    Event::FileProgress(Box::new(crate::event::FileProgressInfo {
         conversation: record.message.conversation.ui_id(),
         from: who(&record.message.sender, me),
         id: record.message.id.clone(),
@@ -213,7 +213,7 @@ pub(super) fn progress_event(
         size: record.meta.size,
         rate,
         reason,
-    }
+    }))
 }
 
 /// Called in the store job of an owed `ack`: if `id` is our file sent to `peer`, that

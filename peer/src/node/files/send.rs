@@ -197,7 +197,7 @@ impl Node {
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
             reply_to: None,
-            file: Some(file_info(&record, FileState::Waiting, 0)),
+            file: Some(Box::new(file_info(&record, FileState::Waiting, 0))),
         };
         self.emit(event.clone());
         for peer in &recipients {
@@ -277,7 +277,7 @@ impl Node {
             recipients: vec![recipient.to_base64()],
             state: "queued".into(),
             reply_to: None,
-            file: Some(file_info(&record, state, bytes)),
+            file: Some(Box::new(file_info(&record, state, bytes))),
         };
         self.emit(event.clone());
         let me = self.inner.public;
