@@ -116,7 +116,12 @@ test('a dragged picture shows inline on both pages, and another origin cannot lo
 
   for (const side of [bob, alice]) {
     const image = side.page.locator('#messages .file-card[data-state="complete"] img.file-image');
-    await image.waitFor({ timeout: 30000 });
+    try {
+      await image.waitFor({ timeout: 30000 });
+    } catch (err) {
+      const seen = await side.page.locator('#messages').innerHTML();
+      throw new Error(`${err.message}\nmessages: ${seen}\nproblems: ${side.problems.join('; ')}\n${side.peer.output.slice(-15).join('\n')}`);
+    }
     const shown = await image.evaluate((img) => ({ w: img.naturalWidth, h: img.naturalHeight, src: img.src }));
     assert.equal(shown.w, 320, 'decoded by the browser');
     assert.equal(shown.h, 200);

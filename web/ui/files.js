@@ -205,7 +205,6 @@ export function fileCard(state, io, message, onControl) {
   return el('div', { class: 'file-card', attrs: { 'data-state': file.state, 'data-key': file.key } },
     picture,
     el('div', { class: 'file-head' },
-      el('span', { class: 'file-icon', text: '📄', attrs: { 'aria-hidden': 'true' } }),
       saveable
         ? el('a', {
           class: 'file-name', text: file.name,

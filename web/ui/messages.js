@@ -427,10 +427,12 @@ export function createMessageList() {
   };
 
   function draw(state, c, allHandlers) {
-    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact, onEdit, onUnsend } = allHandlers;
+    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact, onEdit, onUnsend, io, onFileControl } = allHandlers;
     const writable = canWrite(state, c.id);
     handlers = {
       onDeleteMessage,
+      io,
+      onFileControl,
       onReply: writable ? onReply : null,
       onReact: writable ? onReact : null,
       onEdit: writable ? onEdit : null,
