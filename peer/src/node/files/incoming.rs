@@ -95,6 +95,16 @@ struct Active {
     stored: Arc<AtomicU64>,
     chunks: mpsc::Sender<Chunk>,
     paused: bool,
+    /// Tells this transfer's driver from a later one of the same file.
+    generation: u64,
+    /// Set when the transfer is stopped: its worker writes nothing more.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
 }
 
 /// Running and waiting incoming transfers.
@@ -103,6 +113,10 @@ pub(super) struct Incoming {
     /// By (sender, offer id).
     active: HashMap<(PublicKey, String), Active>,
     waiting: VecDeque<(PublicKey, String)>,
+    generations: u64,
+    /// One per file with a worker: a new worker of the same file waits until the last one
+    /// has let go of the partial file.
+    file_locks: HashMap<String, Arc<std::sync::Mutex<()>>>,
 }
 
 /// Chunks queued for a worker before the session's reader waits.
@@ -383,18 +397,28 @@ impl Node {
         let (report_tx, report_rx) = mpsc::unbounded_channel();
         let until = Arc::new(AtomicU64::new(0));
         let stored = Arc::new(AtomicU64::new(0));
-        guard(&self.inner.files.incoming).active.insert(
-            (sender, record.message.id.clone()),
-            Active {
-                seq: record.seq,
-                key: record.key.clone(),
-                chunk_size: u64::from(record.meta.chunk_size),
-                until: Arc::clone(&until),
-                stored: Arc::clone(&stored),
-                chunks: chunk_tx,
-                paused: false,
-            },
-        );
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (generation, file_lock) = {
+            let mut incoming = guard(&self.inner.files.incoming);
+            incoming.generations += 1;
+            let generation = incoming.generations;
+            let file_lock = Arc::clone(incoming.file_locks.entry(record.key.clone()).or_default());
+            incoming.active.insert(
+                (sender, record.message.id.clone()),
+                Active {
+                    seq: record.seq,
+                    key: record.key.clone(),
+                    chunk_size: u64::from(record.meta.chunk_size),
+                    until: Arc::clone(&until),
+                    stored: Arc::clone(&stored),
+                    chunks: chunk_tx,
+                    paused: false,
+                    generation,
+                    stop: Arc::clone(&stop),
+                },
+            );
+            (generation, file_lock)
+        };
         let job = Job {
             dirs,
             key: record.key.clone(),
@@ -403,6 +427,8 @@ impl Node {
             chunk_size: u64::from(record.meta.chunk_size),
             sha256: record.meta.sha256,
             root: record.meta.root,
+            stop,
+            file_lock,
         };
         let spawned = std::thread::Builder::new()
             .name("p2p-chat-file".into())
@@ -415,7 +441,10 @@ impl Node {
             return;
         }
         let node = self.clone();
-        tokio::spawn(async move { node.drive(record, until, stored, report_rx).await });
+        tokio::spawn(async move {
+            node.drive(record, until, stored, report_rx, generation)
+                .await
+        });
     }
 
     /// Turns the worker's reports into credits, progress, and the end of the transfer.
@@ -425,6 +454,7 @@ impl Node {
         until: Arc<AtomicU64>,
         stored: Arc<AtomicU64>,
         mut reports: mpsc::UnboundedReceiver<Report>,
+        generation: u64,
     ) {
         let me = self.inner.public;
         let sender = record.message.sender;
@@ -562,7 +592,7 @@ impl Node {
                 }
             }
         }
-        self.finish_active(&transfer);
+        self.finish_active(&transfer, generation);
     }
 
     /// The transfer ends without the file: recorded, the partial file removed, the sender and
@@ -616,10 +646,22 @@ impl Node {
     }
 
     /// A transfer's worker ended: its slot goes to the next waiting one.
-    fn finish_active(&self, transfer: &(PublicKey, String)) {
+    fn finish_active(&self, transfer: &(PublicKey, String), generation: u64) {
         let next = {
             let mut incoming = guard(&self.inner.files.incoming);
-            incoming.active.remove(transfer);
+            // Only this driver's transfer: a newer one of the same file (the sender came back
+            // while this one drained) keeps running.
+            if incoming
+                .active
+                .get(transfer)
+                .is_some_and(|a| a.generation == generation)
+            {
+                incoming.active.remove(transfer);
+            }
+            // A file lock only this map holds is no worker's any more.
+            incoming
+                .file_locks
+                .retain(|_, lock| Arc::strong_count(lock) > 1);
             let mut next = None;
             while incoming.active.len() < MAX_ACTIVE_INCOMING {
                 let Some(candidate) = incoming.waiting.pop_front() else {
@@ -748,6 +790,10 @@ struct Job {
     chunk_size: u64,
     sha256: [u8; 32],
     root: [u8; 32],
+    /// Set when the transfer was stopped.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while the worker runs (see `Incoming::file_locks`).
+    file_lock: Arc<std::sync::Mutex<()>>,
 }
 
 /// The worker: creates or resumes the partial file, then verifies and writes chunks until the
@@ -757,6 +803,8 @@ fn receive_file(
     mut chunks: mpsc::Receiver<Chunk>,
     reports: mpsc::UnboundedSender<Report>,
 ) {
+    let lock = Arc::clone(&job.file_lock);
+    let _only_worker = lock.lock().unwrap_or_else(|p| p.into_inner());
     let report = |r: Report| {
         let _ = reports.send(r);
     };
@@ -776,6 +824,9 @@ fn receive_file(
         }
         return;
     }
+    if job.stop.load(Ordering::Acquire) {
+        return;
+    }
     let mut state = match Partial::open(&job) {
         Ok(state) => state,
         Err(e) => {
@@ -787,6 +838,10 @@ fn receive_file(
     report(Report::Ready(state.offset));
     let mut in_a_row = 0u32;
     while let Some(chunk) = chunks.blocking_recv() {
+        if job.stop.load(Ordering::Acquire) {
+            // Stopped (session over, cancelled, deleted): nothing more is written.
+            return;
+        }
         if chunk.index != state.next {
             // Not the one we expect (an old stream's, or a lie): not ours to write.
             continue;
