@@ -631,3 +631,73 @@ async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
             .as_str()
     );
 }
+
+#[tokio::test]
+async fn pause_resume_cancel_and_retry_reach_both_sides() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    let path = src.path().join("long.bin");
+    write_pattern_file(&path, 96 << 20, 21);
+    let sent = send_upload(&a, &mut ua, &path, "long.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let from = a.public_key.clone();
+    wait_bytes(&mut ub, &id, 1, Duration::from_secs(30)).await;
+    // Bob pauses: Alice is told, and the bytes stop.
+    ub.send(json!({"action": "pause_file", "from": from, "id": id}))
+        .await;
+    let paused = wait_state(&mut ua, &id, "paused", Duration::from_secs(15)).await;
+    assert_eq!(paused["reason"], "paused by the other side");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let partial_size = |dir: &std::path::Path| -> u64 {
+        std::fs::read_dir(dir.join("files/partial"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    let held = partial_size(db.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(partial_size(db.path()), held, "nothing moves while paused");
+    assert!(held < 96 << 20);
+    // Resumed, it completes.
+    ub.send(json!({"action": "resume_file", "from": from, "id": id}))
+        .await;
+    wait_state(&mut ub, &id, "complete", Duration::from_secs(60)).await;
+    assert_eq!(
+        sha256_file(&received(db.path(), "long.bin")),
+        sha256_file(&path)
+    );
+    // Bob cancels another: Alice hears it, Bob's partial file goes; Bob's retry starts over.
+    let sent = send_upload(&a, &mut ua, &path, "again.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    wait_bytes(&mut ub, &id, 1, Duration::from_secs(30)).await;
+    ub.send(json!({"action": "cancel_file", "from": from, "id": id}))
+        .await;
+    let cancelled = wait_state(&mut ua, &id, "cancelled", Duration::from_secs(15)).await;
+    assert_eq!(cancelled["reason"], "cancelled");
+    wait_state(&mut ub, &id, "cancelled", Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(partial_size(db.path()), 0, "the partial file is deleted");
+    // Nothing to resume once cancelled; a retry starts over.
+    ub.send(json!({"action": "resume_file", "from": from, "id": id, "req": 3}))
+        .await;
+    let error = ub
+        .wait_for("resume error", |e| e["type"] == "error" && e["req"] == 3)
+        .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to resume"),
+        "{error}"
+    );
+    ub.send(json!({"action": "retry_file", "from": from, "id": id}))
+        .await;
+    wait_state(&mut ub, &id, "complete", Duration::from_secs(60)).await;
+    assert_eq!(
+        sha256_file(&received(db.path(), "again.bin")),
+        sha256_file(&path)
+    );
+    wait_state(&mut ua, &id, "complete", Duration::from_secs(15)).await;
+}

@@ -349,26 +349,30 @@ impl NodeInbox {
         let peer = self.peer;
         let events = self.node.inner.events.clone();
         let peer_id = self.peer_id.clone();
-        let done = lock(&self.pending).call(move |s| match s.mark_delivered(&peer, &id) {
-            Ok(None) => {
-                // Not a chat: perhaps our timer setting (`timers`), now no longer owed.
-                if let Err(e) = s.timer_acked(&peer, &id) {
-                    tracing::warn!("cannot record an ack: {e}");
+        let done = lock(&self.pending).call(move |s| {
+            let file_id = id.clone();
+            match s.mark_delivered(&peer, &id) {
+                Ok(None) => {
+                    // Not a chat: perhaps our timer setting (`timers`), now no longer owed.
+                    if let Err(e) = s.timer_acked(&peer, &id) {
+                        tracing::warn!("cannot record an ack: {e}");
+                    }
+                    let _ = events.send(Event::Delivered { peer_id, id });
                 }
-                let _ = events.send(Event::Delivered { peer_id, id });
-            }
-            Ok(update) => {
-                if let Some(event) = update.and_then(|u| {
-                    let changed = u.aggregate_changed;
-                    delivery_event(&peer, id.clone(), u, Delivery::Delivered, changed)
-                }) {
-                    let _ = events.send(event);
+                Ok(update) => {
+                    if let Some(event) = update.and_then(|u| {
+                        let changed = u.aggregate_changed;
+                        delivery_event(&peer, id.clone(), u, Delivery::Delivered, changed)
+                    }) {
+                        let _ = events.send(event);
+                    }
+                    let _ = events.send(Event::Delivered { peer_id, id });
                 }
-                // A file's offer is acknowledged once the whole file is verified (PROTOCOL.md §5.1).
-                super::files::delivered(s, &peer, &id, &events);
-                let _ = events.send(Event::Delivered { peer_id, id });
+                Err(e) => tracing::warn!("cannot record an ack: {e}"),
             }
-            Err(e) => tracing::warn!("cannot record an ack: {e}"),
+            // A file's offer is acknowledged once the whole file is verified (PROTOCOL.md
+            // §5.1), also after a cancel and a retry took it out of the outbox.
+            super::files::delivered(s, &peer, &file_id, &events);
         });
         Box::pin(async move {
             let _ = done.await;

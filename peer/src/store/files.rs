@@ -418,6 +418,14 @@ impl Store {
                         params![seq, recipient.to_base64()],
                     )?;
                 }
+                // Reopened by the receiver (its retry): owed again, already written to it.
+                FileState::Sending => {
+                    tx.execute(
+                        "INSERT INTO outbox (recipient, message, state) VALUES (?2, ?1, 1)
+                         ON CONFLICT (recipient, message) DO NOTHING",
+                        params![seq, recipient.to_base64()],
+                    )?;
+                }
                 _ => {}
             }
         }
