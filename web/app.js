@@ -12,6 +12,7 @@
 //   ui/timer.js     disappearing messages: the header control, its indicator, the timeline line
 //   ui/nearby.js    people nearby on the LAN (drawn by ui/nearby-view.js) and their Connect
 //   ui/indicators.js typing indicators and read receipts: their settings, typing and what was read
+//   ui/files.js     files and pictures: uploads, transfers' progress, pictures checked and shown
 //   ui/socket.js    the WebSocket, reconnected with backoff
 //   ui/crypto.js    the wasm package: fingerprints, safety numbers, self-test, test vectors
 //
@@ -35,6 +36,7 @@ import * as T from './ui/timer.js';
 import * as Near from './ui/nearby.js';
 import * as Ind from './ui/indicators.js';
 import * as W from './ui/window.js';
+import * as F from './ui/files.js';
 
 /** Deleting is local and cannot be undone: the page asks first, saying so. */
 const DELETE_MESSAGE_TEXT = 'Delete this message on this device only?\n\nThe other side keeps its copy. This cannot be undone.';
@@ -74,7 +76,7 @@ function splitHostPort() {
 }
 
 /** Connects the page's static controls to commands; `act(fn)` runs fn(state, io) and redraws. */
-function wire(state, act) {
+function wire(state, act, io) {
   let typingTicker = null; // the timer repeating "typing" while the user types
   const submit = (id, fn) => $(id).addEventListener('submit', (e) => { e.preventDefault(); act(fn); });
   const click = (id, fn) => $(id).addEventListener('click', (e) => act((st, io) => fn(st, io, e)));
@@ -99,6 +101,40 @@ function wire(state, act) {
   click('empty-share-invite', C.shareInvite);
   $('copy-invite').addEventListener('click', (e) => copyText(e.currentTarget, state.invite?.text ?? ''));
   click('new-room', (st) => C.openRoomDialog(st));
+  // Files: the attach button, or files dropped anywhere on the open conversation.
+  const sendFiles = (files) => {
+    const to = state.ui.active;
+    if (!files?.length || !F.canAttach(state)) return;
+    F.sendFiles(io, files, to, (message) => act((st) => C.setError(st, 'composer-error', message)));
+  };
+  $('attach-btn').addEventListener('click', () => $('attach-input').click());
+  $('attach-input').addEventListener('change', (e) => {
+    sendFiles([...e.currentTarget.files]);
+    e.currentTarget.value = '';
+  });
+  const chat = $('messages').parentElement;
+  let dragDepth = 0;
+  const showDrop = (on) => { $('drop-hint').hidden = !on; };
+  chat.addEventListener('dragenter', (e) => {
+    if (!F.canAttach(state) || !e.dataTransfer?.types?.includes('Files')) return;
+    e.preventDefault();
+    dragDepth += 1;
+    showDrop(true);
+  });
+  chat.addEventListener('dragover', (e) => {
+    if (F.canAttach(state) && e.dataTransfer?.types?.includes('Files')) e.preventDefault();
+  });
+  chat.addEventListener('dragleave', () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) showDrop(false);
+  });
+  chat.addEventListener('drop', (e) => {
+    if (!e.dataTransfer?.files?.length) return;
+    e.preventDefault();
+    dragDepth = 0;
+    showDrop(false);
+    sendFiles([...e.dataTransfer.files]);
+  });
   T.wireTimer((seconds) => act((st, io) => T.setTimer(st, io, st.ui.active, seconds)));
   Ind.wireIndicators(
     (which, on) => act((st, io) => Ind.setGlobal(st, io, which, on)),
@@ -308,6 +344,7 @@ function main() {
   let socket = null;
   let render = null;
   const io = {
+    token,
     send: (action) => socket?.send(action) ?? null,
     later: (ms) => setTimeout(() => render(state), ms + 50),
     focus: (id) => queueMicrotask(() => $(id).focus()),
@@ -360,6 +397,11 @@ function main() {
     onDeleteMessage: (message) => {
       if (window.confirm(DELETE_MESSAGE_TEXT)) act((st) => H.deleteMessage(st, io, message));
     },
+    io,
+    onFileControl: (action, message) => {
+      if (action === 'cancel_file' && !window.confirm(`Cancel ${message.file.name}? This cannot be undone.`)) return;
+      io.send({ action, from: message.mine ? 'me' : message.from, id: message.id });
+    },
   });
   // After every redraw, and when the list scrolls: the open chat, in a visible tab, is read up to
   // the newest message on screen.
@@ -369,7 +411,7 @@ function main() {
     markRead();
   };
   $('messages').addEventListener('scroll', markRead, { passive: true });
-  wire(state, act);
+  wire(state, act, io);
   if (token) {
     socket = new PeerSocket(token, {
       onEvent: (event) => {

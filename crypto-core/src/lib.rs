@@ -8,6 +8,7 @@
 //! * [`fingerprint`] — the human-comparable fingerprint of one key and the safety number of a pair.
 //! * [`noise`] — `Noise_XX_25519_AESGCM_SHA256` as typed state machines, ending in a [`noise::Transport`].
 //! * [`wire`] — the JSON frames and payloads peers exchange (one definition for every crate).
+//! * [`merkle`] — the Merkle tree over a file's chunks that lets a receiver check each chunk.
 //! * [`primitives`] — thin wrappers over the RustCrypto/dalek primitives, the only place they are called.
 //! * [`vectors`] / [`selftest`] — known-answer runners shared by tests, the CLI and the page.
 #![no_std]
@@ -24,6 +25,7 @@ pub mod encoding;
 pub mod fingerprint;
 pub mod json;
 pub mod keys;
+pub mod merkle;
 pub mod noise;
 pub mod parity;
 pub mod primitives;

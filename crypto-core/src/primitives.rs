@@ -110,6 +110,43 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// SHA-256 of the concatenation of `parts`, without copying them together (a Merkle leaf is
+/// `0x00 ‖ chunk`, PROTOCOL.md §5.1).
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// SHA-256 over data that arrives in pieces (a whole file, chunk by chunk).
+#[derive(Clone, Default)]
+pub struct Sha256Stream(Sha256);
+
+impl Sha256Stream {
+    /// An empty stream.
+    pub fn new() -> Self {
+        Self(Sha256::new())
+    }
+
+    /// Hashes the next piece.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The digest of everything given.
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+impl core::fmt::Debug for Sha256Stream {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Sha256Stream")
+    }
+}
+
 /// SHA-512.
 pub fn sha512(data: &[u8]) -> [u8; 64] {
     Sha512::digest(data).into()

@@ -22,6 +22,39 @@ pub const MAX_ID_CHARS: usize = 64;
 /// built of several code points (a family, a flag, a skin tone), not for a message.
 pub const MAX_EMOJI_BYTES: usize = 32;
 
+/// Largest `chunk_size` a file offer may name (PROTOCOL.md §5.1): with its header and a proof
+/// of up to 64 hashes a chunk stays within one transport message.
+pub const MAX_CHUNK_SIZE: u32 = 61_440;
+
+/// Smallest `chunk_size` a file offer may name.
+pub const MIN_CHUNK_SIZE: u32 = 1_024;
+
+/// Largest file an offer may announce (JSON numbers are exact up to here).
+pub const MAX_WIRE_FILE_SIZE: u64 = (1 << 53) - 1;
+
+/// Longest file name an offer may carry, in UTF-8 bytes (receivers clean and shorten it).
+pub const MAX_FILE_NAME_BYTES: usize = 1_024;
+
+/// Longest `media_type`; a longer or malformed one is read as `application/octet-stream`.
+pub const MAX_MEDIA_TYPE_CHARS: usize = 127;
+
+/// The media type of a file whose type is unknown or malformed.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+/// Most hashes in a chunk's inclusion proof.
+pub const MAX_PROOF_HASHES: usize = 64;
+
+/// Longest `reason` of a `file_cancel`.
+pub const MAX_CANCEL_REASON_CHARS: usize = 64;
+
+/// Whether `text` is a media type as PROTOCOL.md §5.1 allows: `type/subtype`, printable ASCII
+/// without spaces, at most [`MAX_MEDIA_TYPE_CHARS`].
+pub fn is_media_type(text: &str) -> bool {
+    text.len() <= MAX_MEDIA_TYPE_CHARS
+        && text.bytes().all(|b| b.is_ascii_graphic())
+        && matches!(text.split_once('/'), Some((t, sub)) if !t.is_empty() && !sub.is_empty() && !sub.contains('/'))
+}
+
 /// A message named by its sender's key (base64, as in `members`) and the sender's id: what a
 /// reply quotes and a reaction is about (PROTOCOL.md §5). The receiver checks the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,6 +384,76 @@ pub enum Payload {
         /// The new name (receivers clean it and never let an empty one replace a stored name).
         name: String,
     },
+    /// A file offer (PROTOCOL.md §5.1): acknowledged with `ack` once the receiver holds the
+    /// whole file, verified against `sha256` and every chunk against `root`.
+    File {
+        /// Sender-chosen unique id (chats' id space).
+        id: String,
+        /// The sender's name for it (receivers clean it before using it).
+        name: String,
+        /// Bytes.
+        size: u64,
+        /// The claimed MIME type (a malformed one is read as [`OCTET_STREAM`]).
+        media_type: String,
+        /// Bytes per chunk, [`MIN_CHUNK_SIZE`]..=[`MAX_CHUNK_SIZE`].
+        chunk_size: u32,
+        /// SHA-256 of the whole file.
+        sha256: [u8; 32],
+        /// Merkle tree hash over the chunks (`crate::merkle`).
+        root: [u8; 32],
+        /// Sender's clock.
+        sent_at: u64,
+        /// The room it was sent in; absent for a direct conversation.
+        room: Option<String>,
+    },
+    /// Receiver → sender: (re)start the chunks of `file` at byte `offset`, up to `until`.
+    FileWant {
+        /// The offer's id.
+        file: String,
+        /// Where to start (a multiple of the chunk size).
+        offset: u64,
+        /// Send only chunks that start before this.
+        until: u64,
+    },
+    /// Receiver → sender: `offset` bytes are verified and stored; send on up to `until`.
+    FileCredit {
+        /// The offer's id.
+        file: String,
+        /// Bytes verified and stored.
+        offset: u64,
+        /// The new limit.
+        until: u64,
+    },
+    /// Sender → receiver: one chunk with its inclusion proof. On the wire a JSON header, a
+    /// 0x00 byte, then the bytes (PROTOCOL.md §5.1).
+    FileChunk {
+        /// The offer's id.
+        file: String,
+        /// Which chunk.
+        index: u64,
+        /// Its inclusion proof, nearest sibling first.
+        proof: Vec<[u8; 32]>,
+        /// The chunk's bytes.
+        data: Vec<u8>,
+    },
+    /// Either side paused (or resumed) the transfer of `sender`'s file `file`.
+    FilePause {
+        /// The key that offered the file, base64 (the receiver checks it).
+        sender: String,
+        /// The offer's id.
+        file: String,
+        /// Paused now, or resumed.
+        paused: bool,
+    },
+    /// Either side ended the transfer of `sender`'s file `file`, or the receiver refused it.
+    FileCancel {
+        /// The key that offered the file, base64.
+        sender: String,
+        /// The offer's id.
+        file: String,
+        /// Why (`cancelled`, `quota`, `verification`, …; PROTOCOL.md §5.1).
+        reason: String,
+    },
     /// The sender set the disappearing-message timer of a conversation (PROTOCOL.md §5): the
     /// direct conversation between sender and receiver, or `room`. Acknowledged like a chat.
     Timer {
@@ -385,10 +488,23 @@ pub enum Payload {
 impl Payload {
     /// Parses and bounds-checks a decrypted payload.
     pub fn parse(plaintext: &[u8]) -> Result<Self, FrameError> {
-        let mut json = parse_object(plaintext)?;
+        let mut json = match parse_object(plaintext) {
+            Ok(json) => json,
+            // A chunk is a JSON header, 0x00, then bytes (PROTOCOL.md §5.1); JSON itself never
+            // holds a raw 0x00, so the first one ends the header.
+            Err(e) => {
+                return match plaintext.iter().position(|b| *b == 0) {
+                    Some(at) => parse_chunk(&plaintext[..at], &plaintext[at + 1..]),
+                    None => Err(e),
+                }
+            }
+        };
         let kind = take_string(&mut json, "kind")?;
         if kind == "keepalive" {
             return Ok(Payload::Keepalive);
+        }
+        if let Some(control) = parse_file_control(&kind, &mut json)? {
+            return Ok(control);
         }
         if kind == "name" {
             return Ok(Payload::Name {
@@ -479,6 +595,7 @@ impl Payload {
                 }
             }
             "ack" => Payload::Ack { id },
+            "file" => parse_offer(id, &mut json)?,
             "timer" => Payload::Timer {
                 id,
                 seconds: json["seconds"]
@@ -533,11 +650,17 @@ impl Payload {
             | Payload::Reaction { id, .. }
             | Payload::Edit { id, .. }
             | Payload::Delete { id, .. }
-            | Payload::Timer { id, .. } => id,
+            | Payload::Timer { id, .. }
+            | Payload::File { id, .. } => id,
             Payload::Keepalive
             | Payload::Name { .. }
             | Payload::Typing { .. }
-            | Payload::Read { .. } => return Ok(payload),
+            | Payload::Read { .. }
+            | Payload::FileWant { .. }
+            | Payload::FileCredit { .. }
+            | Payload::FileChunk { .. }
+            | Payload::FilePause { .. }
+            | Payload::FileCancel { .. } => return Ok(payload),
         };
         if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
             return Err(FrameError::Malformed(
@@ -547,11 +670,90 @@ impl Payload {
         Ok(payload)
     }
 
-    /// The JSON bytes to seal.
+    /// The bytes to seal: JSON, or for a chunk its header, 0x00 and the bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
+        if let Payload::FileChunk {
+            file,
+            index,
+            proof,
+            data,
+        } = self
+        {
+            return chunk_bytes(file, *index, proof, data);
+        }
         let mut out = String::new();
         let mut object = ObjectWriter::new(&mut out);
         match self {
+            Payload::FileChunk { .. } => {}
+            Payload::File {
+                id,
+                name,
+                size,
+                media_type,
+                chunk_size,
+                sha256,
+                root,
+                sent_at,
+                room,
+            } => {
+                object
+                    .string("kind", "file")
+                    .string("id", id)
+                    .string("name", name)
+                    .number("size", *size)
+                    .string("media_type", media_type)
+                    .number("chunk_size", u64::from(*chunk_size))
+                    .string("sha256", &crate::encoding::to_base64(sha256))
+                    .string("root", &crate::encoding::to_base64(root))
+                    .number("sent_at", *sent_at);
+                if let Some(room) = room {
+                    object.string("room", room);
+                }
+            }
+            Payload::FileWant {
+                file,
+                offset,
+                until,
+            } => {
+                object
+                    .string("kind", "file_want")
+                    .string("file", file)
+                    .number("offset", *offset)
+                    .number("until", *until);
+            }
+            Payload::FileCredit {
+                file,
+                offset,
+                until,
+            } => {
+                object
+                    .string("kind", "file_credit")
+                    .string("file", file)
+                    .number("offset", *offset)
+                    .number("until", *until);
+            }
+            Payload::FilePause {
+                sender,
+                file,
+                paused,
+            } => {
+                object
+                    .string("kind", "file_pause")
+                    .string("sender", sender)
+                    .string("file", file)
+                    .boolean("paused", *paused);
+            }
+            Payload::FileCancel {
+                sender,
+                file,
+                reason,
+            } => {
+                object
+                    .string("kind", "file_cancel")
+                    .string("sender", sender)
+                    .string("file", file)
+                    .string("reason", reason);
+            }
             Payload::Chat {
                 id,
                 text,
@@ -688,6 +890,168 @@ fn parse_typing(json: &mut Json<'_>) -> Result<Payload, FrameError> {
         Some(_) => return Err(malformed("room must be a string of 1-64 characters")),
     };
     Ok(Payload::Typing { active, room })
+}
+
+/// The bytes of a `file_chunk`: its JSON header, 0x00, then `data` (PROTOCOL.md §5.1).
+pub fn chunk_bytes(file: &str, index: u64, proof: &[[u8; 32]], data: &[u8]) -> Vec<u8> {
+    let mut header = String::with_capacity(64 + proof.len() * 47);
+    ObjectWriter::new(&mut header)
+        .string("kind", "file_chunk")
+        .string("file", file)
+        .number("index", index)
+        .raw("proof", |out| {
+            out.push('[');
+            for (i, hash) in proof.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                crate::encoding::to_base64_into(hash, out);
+                out.push('"');
+            }
+            out.push(']');
+        })
+        .finish();
+    let mut bytes = Vec::with_capacity(header.len() + 1 + data.len());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// A file id (`file` of the file payloads): 1-64 characters, like a message id.
+fn file_id(json: &mut Json<'_>) -> Result<String, FrameError> {
+    let file = take_string(json, "file")?.into_owned();
+    if file.is_empty() || file.chars().count() > MAX_ID_CHARS {
+        return Err(malformed("file must be 1-64 characters"));
+    }
+    Ok(file)
+}
+
+fn number(json: &Json<'_>, key: &'static str) -> Result<u64, FrameError> {
+    json[key]
+        .as_u64()
+        .ok_or_else(|| FrameError::Malformed(concat(&[key, " must be a non-negative integer"])))
+}
+
+/// A base64 SHA-256 value.
+fn hash32(text: &str) -> Result<[u8; 32], FrameError> {
+    crate::encoding::from_base64(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| malformed("a hash must be base64 of 32 bytes"))
+}
+
+/// The file payloads without an `id` (`file_want`, `file_credit`, `file_pause`,
+/// `file_cancel`); `None` for any other kind.
+fn parse_file_control(kind: &str, json: &mut Json<'_>) -> Result<Option<Payload>, FrameError> {
+    Ok(Some(match kind {
+        "file_want" | "file_credit" => {
+            let file = file_id(json)?;
+            let offset = number(json, "offset")?;
+            let until = number(json, "until")?;
+            if kind == "file_want" {
+                Payload::FileWant {
+                    file,
+                    offset,
+                    until,
+                }
+            } else {
+                Payload::FileCredit {
+                    file,
+                    offset,
+                    until,
+                }
+            }
+        }
+        "file_pause" => Payload::FilePause {
+            sender: take_string(json, "sender")?.into_owned(),
+            file: file_id(json)?,
+            paused: json["paused"]
+                .as_bool()
+                .ok_or_else(|| malformed("paused must be a boolean"))?,
+        },
+        "file_cancel" => {
+            let reason = take_string(json, "reason")?.into_owned();
+            if reason.chars().count() > MAX_CANCEL_REASON_CHARS {
+                return Err(malformed("reason must be at most 64 characters"));
+            }
+            Payload::FileCancel {
+                sender: take_string(json, "sender")?.into_owned(),
+                file: file_id(json)?,
+                reason,
+            }
+        }
+        "file_chunk" => return Err(malformed("a file_chunk carries its bytes after a 0x00")),
+        _ => return Ok(None),
+    }))
+}
+
+/// The fields of a `file` offer after its `id`.
+fn parse_offer(id: String, json: &mut Json<'_>) -> Result<Payload, FrameError> {
+    let name = take_string(json, "name")?.into_owned();
+    if name.is_empty() || name.len() > MAX_FILE_NAME_BYTES {
+        return Err(malformed("name must be 1-1024 bytes"));
+    }
+    let size = number(json, "size")?;
+    if size > MAX_WIRE_FILE_SIZE {
+        return Err(malformed("size must be below 2^53"));
+    }
+    let media_type = take_string(json, "media_type")?;
+    let media_type = if is_media_type(&media_type) {
+        media_type.into_owned()
+    } else {
+        OCTET_STREAM.into()
+    };
+    let chunk_size = u32::try_from(number(json, "chunk_size")?)
+        .ok()
+        .filter(|c| (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(c))
+        .ok_or_else(|| malformed("chunk_size must be 1024-61440"))?;
+    Ok(Payload::File {
+        id,
+        name,
+        size,
+        media_type,
+        chunk_size,
+        sha256: hash32(&take_string(json, "sha256")?)?,
+        root: hash32(&take_string(json, "root")?)?,
+        sent_at: number(json, "sent_at")?,
+        room: match json.take("room") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(room)) => Some(room.into_owned()),
+            Some(_) => return Err(malformed("room must be a string")),
+        },
+    })
+}
+
+/// A `file_chunk`: its JSON `header` and the bytes after the 0x00.
+fn parse_chunk(header: &[u8], data: &[u8]) -> Result<Payload, FrameError> {
+    let mut json = parse_object(header)?;
+    if take_string(&mut json, "kind")? != "file_chunk" {
+        return Err(malformed("only a file_chunk carries bytes after its JSON"));
+    }
+    let file = file_id(&mut json)?;
+    let index = number(&json, "index")?;
+    let proof = json["proof"]
+        .as_array()
+        .filter(|p| p.len() <= MAX_PROOF_HASHES)
+        .ok_or_else(|| malformed("proof must be an array of at most 64 hashes"))?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .ok_or_else(|| malformed("proof hashes must be strings"))
+                .and_then(hash32)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if data.len() > MAX_CHUNK_SIZE as usize {
+        return Err(malformed("a chunk holds at most 61440 bytes"));
+    }
+    Ok(Payload::FileChunk {
+        file,
+        index,
+        proof,
+        data: data.to_vec(),
+    })
 }
 
 #[cfg(test)]
@@ -940,6 +1304,107 @@ mod tests {
                 core::str::from_utf8(bad).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn file_payloads_round_trip_and_are_bounded() {
+        let offer = Payload::File {
+            id: "f1".into(),
+            name: "cat.png".into(),
+            size: 70_000,
+            media_type: "image/png".into(),
+            chunk_size: MAX_CHUNK_SIZE,
+            sha256: [7; 32],
+            root: [9; 32],
+            sent_at: 5,
+            room: Some("r".into()),
+        };
+        let bytes = offer.to_bytes();
+        assert!(bytes.starts_with(br#"{"kind":"file","id":"f1","name":"cat.png","size":70000,"media_type":"image/png","chunk_size":61440,"sha256":"BwcH"#));
+        assert_eq!(Payload::parse(&bytes).unwrap(), offer);
+        for control in [
+            Payload::FileWant {
+                file: "f1".into(),
+                offset: 0,
+                until: 2 << 20,
+            },
+            Payload::FileCredit {
+                file: "f1".into(),
+                offset: 61_440,
+                until: 3 << 20,
+            },
+            Payload::FilePause {
+                sender: "k".into(),
+                file: "f1".into(),
+                paused: true,
+            },
+            Payload::FileCancel {
+                sender: "k".into(),
+                file: "f1".into(),
+                reason: "quota".into(),
+            },
+        ] {
+            assert_eq!(Payload::parse(&control.to_bytes()).unwrap(), control);
+        }
+        // A chunk: JSON header, 0x00, bytes (which may hold anything, 0x00 and newlines too).
+        let chunk = Payload::FileChunk {
+            file: "f1".into(),
+            index: 1,
+            proof: alloc::vec![[1; 32], [2; 32]],
+            data: alloc::vec![0, 10, 255, 0, b'{'],
+        };
+        let bytes = chunk.to_bytes();
+        let header_end = bytes.iter().position(|b| *b == 0).unwrap();
+        assert_eq!(
+            &bytes[..header_end],
+            br#"{"kind":"file_chunk","file":"f1","index":1,"proof":["AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="]}"#
+        );
+        assert_eq!(Payload::parse(&bytes).unwrap(), chunk);
+        // A malformed media type is read as octet-stream; the rest must be in range.
+        let odd = offer_json("\"text/html; x=1\"", "61440", "70000");
+        assert!(matches!(
+            Payload::parse(odd.as_bytes()),
+            Ok(Payload::File { media_type, .. }) if media_type == OCTET_STREAM
+        ));
+        for bad in [
+            offer_json("\"a/b\"", "1023", "1"),
+            offer_json("\"a/b\"", "61441", "1"),
+            offer_json("\"a/b\"", "4096", "9007199254740992"),
+            offer_json("5", "4096", "1"),
+        ] {
+            assert!(Payload::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        for bad in [
+            &br#"{"kind":"file_chunk","file":"f","index":0,"proof":[]}"#[..],
+            b"{\"kind\":\"chat\",\"id\":\"x\",\"text\":\"t\",\"sent_at\":1}\0abc",
+            b"{\"kind\":\"file_chunk\",\"file\":\"f\",\"index\":0,\"proof\":[\"AA==\"]}\0abc",
+            b"{\"kind\":\"file_chunk\",\"file\":\"\",\"index\":0,\"proof\":[]}\0abc",
+            br#"{"kind":"file_want","file":"f","offset":-1,"until":0}"#,
+            br#"{"kind":"file_pause","sender":"k","file":"f","paused":1}"#,
+        ] {
+            assert!(
+                Payload::parse(bad).is_err(),
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
+        }
+        let mut long = Vec::from(&br#"{"kind":"file_chunk","file":"f","index":0,"proof":[]}"#[..]);
+        long.push(0);
+        long.extend(core::iter::repeat_n(1, MAX_CHUNK_SIZE as usize + 1));
+        assert!(
+            Payload::parse(&long).is_err(),
+            "a chunk longer than the largest chunk size"
+        );
+        assert!(is_media_type("image/svg+xml"));
+        assert!(!is_media_type("image"));
+        assert!(!is_media_type("a/b/c"));
+    }
+
+    fn offer_json(media_type: &str, chunk_size: &str, size: &str) -> String {
+        alloc::format!(
+            r#"{{"kind":"file","id":"f","name":"n","size":{size},"media_type":{media_type},"chunk_size":{chunk_size},"sha256":"{h}","root":"{h}","sent_at":1}}"#,
+            h = crate::encoding::to_base64(&[0; 32])
+        )
     }
 
     #[test]

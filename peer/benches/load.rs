@@ -1,6 +1,6 @@
 //! Load tool for the real release `p2p-chat` over loopback (the figures of BENCHMARKS.md).
 //!
-//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout]`
+//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout,files] [-- --file-mib N]`
 //!
 //! Every figure is printed beside a baseline measured in the same invocation, as a ratio:
 //! * handshakes/s (TCP connect → Noise XX → first chat acknowledged) against a running
@@ -22,6 +22,8 @@
 mod client;
 #[path = "load/corpus.rs"]
 mod corpus;
+#[path = "load/files.rs"]
+mod files;
 #[path = "load/proc.rs"]
 mod proc;
 #[path = "load/scale.rs"]
@@ -62,6 +64,8 @@ struct Opts {
     memory_sessions: Vec<usize>,
     /// Length of each measured slice (`--slice-ms`, for profiling runs).
     slice_ms: Option<u64>,
+    /// Size of the file phase's file in MiB (`--file-mib`; 64 quick, 1024 full).
+    file_mib: Option<u64>,
 }
 
 impl Opts {
@@ -1046,7 +1050,9 @@ fn parse_opts() -> Option<Opts> {
             }
         });
     let slice_ms = value("--slice-ms").and_then(|v| v.parse().ok());
+    let file_mib = value("--file-mib").and_then(|v| v.parse().ok());
     Some(Opts {
+        file_mib,
         slice_ms,
         quick,
         only,
@@ -1106,6 +1112,7 @@ fn main() -> std::process::ExitCode {
             ("latency", |b, o, r| Box::pin(latency_phase(b, o, r))),
             ("fanout", |b, o, r| Box::pin(fanout_phase(b, o, r))),
             ("scale", |b, o, r| Box::pin(scale::phase(b, o, r))),
+            ("files", |b, o, r| Box::pin(files::files_phase(b, o, r))),
         ];
         for (name, phase) in phases {
             if opts.wants(name) {

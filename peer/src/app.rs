@@ -22,7 +22,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The terminal chat keeps stderr for its own status lines unless RUST_LOG asks for more.
     let default_level = match cli.command {
-        Some(Command::Chat { .. }) => "warn",
+        Some(Command::Chat { .. } | Command::SendFile { .. }) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -79,13 +79,37 @@ pub fn main() -> ExitCode {
                 name,
                 linger_ms,
                 handshake_timeout_ms,
+                files_dir,
+                max_file_size,
             }) => Ok(chat_cli::run(chat_cli::ChatOptions {
                 address,
                 name,
                 linger: Duration::from_millis(linger_ms),
                 handshake_timeout: Duration::from_millis(handshake_timeout_ms),
+                files_dir,
+                max_file_size,
             })
             .await),
+            Some(Command::SendFile {
+                address,
+                path,
+                port,
+                data_dir,
+                handshake_timeout_ms,
+            }) => {
+                let storage = crate::cli::StorageArgs {
+                    data_dir,
+                    ephemeral: false,
+                };
+                crate::send_file_cli::run(crate::send_file_cli::SendFileOptions {
+                    address,
+                    path,
+                    storage,
+                    port,
+                    handshake_timeout: Duration::from_millis(handshake_timeout_ms),
+                })
+                .await
+            }
             Some(Command::Url { port, data_dir }) => {
                 let storage = crate::cli::StorageArgs {
                     data_dir,
@@ -218,6 +242,11 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         },
         args.limits.node_limits(),
     );
+    // Files and pictures live under the data directory (README); --ephemeral keeps none.
+    if let Some(dir) = &data_dir {
+        node.enable_files(args.files.config(dir.join("files")))
+            .context("cannot create the files directory")?;
+    }
     let p2p_addr = resolve(&args.host, args.port).await?;
     let p2p = node
         .listen(p2p_addr)
@@ -261,6 +290,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {web_addr}"))?;
     let web = web_listener.local_addr()?;
     let token = new_token();
+    let api_token = data_dir.as_ref().map(|_| new_token());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         node: node.clone(),
@@ -270,6 +300,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
                 vectors_dir: args.vectors_dir.clone(),
             },
             token: token.clone(),
+            api_token: api_token.clone(),
             web_host: args.web_host.clone(),
             web_port: web.port(),
             limits: ui_limits,
@@ -297,6 +328,13 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
             tracing::info!("ephemeral: nothing is written to disk");
             None
         }
+    };
+    let _api_token_file = match (&data_dir, &api_token) {
+        (Some(dir), Some(api)) => Some(
+            crate::api_token::ApiTokenFile::write(dir, api)
+                .context("cannot write the local API token file")?,
+        ),
+        _ => None,
     };
     println!("p2p-chat UI: {ui_url}");
     println!(

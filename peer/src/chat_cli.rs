@@ -2,7 +2,8 @@
 //!
 //! Incoming messages go to stdout as `<name>: <text>` (control characters escaped, so a peer
 //! cannot drive the terminal, and bidi formatting characters too, so it cannot disguise text);
-//! status goes to stderr. When stdin ends the chat waits (up to five seconds) for the peer to
+//! status goes to stderr. With `--files-dir DIR`, files the peer sends are received into DIR
+//! (each announced as `<name>: [file NAME (N bytes)]`); without it they are refused. When stdin ends the chat waits (up to five seconds) for the peer to
 //! acknowledge everything it sent, lingers if asked, and exits 0.
 //! If the peer disconnects first it exits 1.
 
@@ -55,6 +56,10 @@ pub struct ChatOptions {
     pub linger: Duration,
     /// Handshake deadline.
     pub handshake_timeout: Duration,
+    /// Where files the peer sends are accepted (`None`: they are refused).
+    pub files_dir: Option<std::path::PathBuf>,
+    /// Largest file accepted.
+    pub max_file_size: u64,
 }
 
 /// Runs the chat.
@@ -80,6 +85,20 @@ pub async fn run(options: ChatOptions) -> ExitCode {
         handshake_timeout: options.handshake_timeout,
         store,
     });
+    if let Some(dir) = &options.files_dir {
+        // Received files land in the directory itself; partial files wait in a hidden one.
+        let config = crate::node::FilesConfig {
+            dir: dir.join(".p2p-chat-files"),
+            max_file_size: options.max_file_size,
+            received_dir: Some(dir.clone()),
+            ..crate::node::FilesConfig::new(dir.clone())
+        };
+        if let Err(e) = node.enable_files(config) {
+            eprintln!("cannot use {} for files: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let received_dir = node.received_files_dir();
     let mut events = node.subscribe();
     let (target, expected) = if options.address.starts_with(crate::invite::SCHEME) {
         match crate::invite::Invite::parse(&options.address) {
@@ -162,9 +181,27 @@ pub async fn run(options: ChatOptions) -> ExitCode {
                 }
             },
             event = events.recv() => match event {
-                Ok(Event::PeerMessage { name, peer_id, text, .. }) => {
+                Ok(Event::PeerMessage { name, peer_id, text, file, .. }) => {
                     let name = if name.is_empty() { peer_id.chars().take(8).collect() } else { printable(&name) };
-                    print_line(&format!("{name}: {}", printable(&text)));
+                    match file {
+                        Some(file) => print_line(&format!(
+                            "{name}: [file {} ({} bytes)]",
+                            printable(&file.name),
+                            file.size
+                        )),
+                        None => print_line(&format!("{name}: {}", printable(&text))),
+                    }
+                }
+                Ok(Event::FileProgress(p))
+                    if p.direction == "in" && matches!(p.state, "complete" | "failed" | "cancelled") =>
+                {
+                    match (p.state, &received_dir) {
+                        ("complete", Some(dir)) => eprintln!("file {} received into {}", p.id, dir.display()),
+                        _ => eprintln!("file {} {}: {}", p.id, p.state, printable(p.reason.as_deref().unwrap_or(""))),
+                    }
+                }
+                Ok(Event::Error { code: Some("file_refused" | "file_failed"), message, .. }) => {
+                    eprintln!("{}", printable(&message));
                 }
                 Ok(Event::Delivered { id, .. }) => {
                     if unacked.remove(&id) && !stdin_open && unacked.is_empty() {

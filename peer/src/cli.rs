@@ -121,6 +121,61 @@ pub struct RunArgs {
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Files and pictures.
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+/// Files and pictures (PROTOCOL.md §8.11): kept under the data directory, `files/received/`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Files")]
+pub struct FileArgs {
+    /// Largest file sent or received (bytes; K, M, G suffixes are powers of 1024).
+    #[arg(long, default_value = "4G", value_parser = parse_size, value_name = "SIZE")]
+    pub max_file_size: u64,
+    /// Most bytes of received files kept from one contact; a larger offer is refused.
+    #[arg(long, default_value = "8G", value_parser = parse_size, value_name = "SIZE")]
+    pub file_quota_per_contact: u64,
+    /// Most bytes of received files kept in all; a larger offer is refused.
+    #[arg(long, default_value = "32G", value_parser = parse_size, value_name = "SIZE")]
+    pub file_quota: u64,
+}
+
+impl FileArgs {
+    /// The node's files settings with files under `dir`.
+    pub fn config(&self, dir: PathBuf) -> crate::node::FilesConfig {
+        crate::node::FilesConfig {
+            dir,
+            max_file_size: self.max_file_size,
+            quota_per_contact: self.file_quota_per_contact,
+            quota_total: self.file_quota,
+            received_dir: None,
+        }
+    }
+}
+
+/// A byte count: digits, optionally followed by K, M, G or T (with or without `iB`/`B`),
+/// each a power of 1024.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 4G, 512M, 1048576)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        other => return Err(format!("unknown size unit {other:?} (use K, M, G or T)")),
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Resource limits of a running peer (see SECURITY.md).
@@ -279,6 +334,33 @@ pub enum Command {
         /// for this many milliseconds before exiting.
         #[arg(long, default_value_t = 0, value_name = "MS")]
         linger_ms: u64,
+        /// Handshake deadline in milliseconds.
+        #[arg(long, hide = true, default_value_t = 10_000)]
+        handshake_timeout_ms: u64,
+        /// Accept files the peer sends into this directory (without it, files are refused).
+        #[arg(long, value_name = "DIR")]
+        files_dir: Option<PathBuf>,
+        /// Largest file accepted (bytes; K, M, G suffixes).
+        #[arg(long, default_value = "4G", value_parser = parse_size, value_name = "SIZE")]
+        max_file_size: u64,
+    },
+    /// Send a file to a peer as the identity of a data directory (the receiver knows it as a
+    /// contact). When the peer of that data directory is running, it sends the file (through
+    /// its local API); otherwise this command does, with a session of its own. Waits until the
+    /// receiver has verified the whole file; run it again after an interruption to resume.
+    /// Progress goes to stderr.
+    SendFile {
+        /// The receiver's P2P address, or its invite (`p2p-chat://…`).
+        #[arg(value_name = "HOST:PORT|INVITE")]
+        address: String,
+        /// The file.
+        path: PathBuf,
+        /// The P2P port whose default data directory to use.
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// The sending peer's data directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
         /// Handshake deadline in milliseconds.
         #[arg(long, hide = true, default_value_t = 10_000)]
         handshake_timeout_ms: u64,

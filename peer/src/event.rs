@@ -187,6 +187,9 @@ pub struct HistoryMessage {
     /// receipts on; omitted when nobody.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub read_by: Vec<String>,
+    /// A file message's file (PROTOCOL.md §8.11); omitted for a chat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
 }
 
 /// One contact's overrides in the `indicators` event; `null` follows the global setting.
@@ -248,6 +251,53 @@ pub struct SearchResult {
     pub cut_before: bool,
     /// Text was left out after the snippet.
     pub cut_after: bool,
+}
+
+/// The file of a file message, in `peer_message`, `message_sent` and `history` entries
+/// (PROTOCOL.md §8.11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    /// Names it in `GET /files/<key>`.
+    pub key: String,
+    /// The cleaned name (untrusted: render as text).
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// The offered media type (a claim).
+    pub media_type: String,
+    /// The offered SHA-256 of the whole file, hex.
+    pub sha256: String,
+    /// Where its transfer stands (`file_progress.state`).
+    pub state: &'static str,
+    /// Bytes verified by the receiver.
+    pub bytes: u64,
+}
+
+/// A `file_progress` event (PROTOCOL.md §8.11).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileProgressInfo {
+    /// The file message's conversation.
+    pub conversation: String,
+    /// The file's sender: `"me"` or a peer_id.
+    pub from: String,
+    /// The file message's id.
+    pub id: String,
+    /// The other side of this transfer.
+    pub peer_id: String,
+    /// `"out"` (ours) or `"in"`.
+    pub direction: &'static str,
+    /// `waiting`, `sending`, `receiving`, `paused`, `complete`, `failed`, `cancelled` or
+    /// `refused`.
+    pub state: &'static str,
+    /// Bytes verified by the receiver.
+    pub bytes: u64,
+    /// The file's size.
+    pub size: u64,
+    /// Recent bytes per second.
+    pub rate: u64,
+    /// Why it failed, was cancelled or refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One UI event.
@@ -313,6 +363,9 @@ pub enum Event {
         /// holds only a window of the conversation can page on from it (PROTOCOL.md §8.1).
         #[serde(skip_serializing_if = "Option::is_none")]
         seq: Option<i64>,
+        /// A file message's file (PROTOCOL.md §8.11); boxed, so chats do not pay for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<Box<FileInfo>>,
     },
     /// We sent a message.
     MessageSent {
@@ -334,6 +387,9 @@ pub enum Event {
         /// Its `seq` in our history (absent when it went to nobody and was not stored).
         #[serde(skip_serializing_if = "Option::is_none")]
         seq: Option<i64>,
+        /// A file message's file (PROTOCOL.md §8.11); boxed, so chats do not pay for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<Box<FileInfo>>,
     },
     /// The sender edited a message (PROTOCOL.md §8.7).
     MessageEdited {
@@ -613,6 +669,9 @@ pub enum Event {
         /// Contacts' overrides, peer_id -> the two settings (null: as the global one).
         contacts: std::collections::BTreeMap<String, IndicatorOverrideInfo>,
     },
+    /// A file transfer moved or changed state (PROTOCOL.md §8.11); boxed, so the event every
+    /// session may hold stays small.
+    FileProgress(Box<FileProgressInfo>),
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,
     /// Internal (not sent to the UI): the remote acknowledged message `id`.

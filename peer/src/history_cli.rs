@@ -52,6 +52,8 @@ fn open(dir: &Path) -> anyhow::Result<Store> {
     }
     match Store::open_with_timeout(&path, LOCK_WAIT) {
         Ok(mut store) => {
+            // Files of messages deleted here are removed with them (PROTOCOL.md §8.11).
+            store.set_files_dir(Some(dir.join("files")));
             // What expired while the peer was stopped goes first, as the peer itself does at
             // start (PROTOCOL.md §8.8): a search or an export never shows it.
             while store
@@ -217,6 +219,62 @@ struct ExportedMessage<'a> {
     text: &'a str,
     sent_at: u64,
     received_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<ExportedFile>,
+}
+
+/// The file of a file message in the export (PROTOCOL.md §8.11): what was offered, where the
+/// transfer stands and, once the file is here, where it is.
+#[derive(Serialize)]
+struct ExportedFile {
+    name: String,
+    size: u64,
+    media_type: String,
+    sha256: String,
+    state: &'static str,
+    path: Option<String>,
+}
+
+/// The file of message `seq`, if it is a file message.
+fn exported_file(
+    store: &crate::store::Store,
+    dir: &Path,
+    seq: i64,
+) -> anyhow::Result<Option<ExportedFile>> {
+    let Some(record) = store.file_of_message(seq)? else {
+        return Ok(None);
+    };
+    let (state, path) = match record.direction {
+        crate::store::MessageDirection::Incoming => (
+            record.state,
+            (record.state == crate::store::FileState::Complete).then(|| {
+                dir.join("files")
+                    .join("received")
+                    .join(&record.meta.name)
+                    .display()
+                    .to_string()
+            }),
+        ),
+        crate::store::MessageDirection::Outgoing => (
+            store
+                .least_send(seq)?
+                .map_or(crate::store::FileState::Waiting, |(s, _)| s),
+            record.source.as_ref().map(|s| s.path.display().to_string()),
+        ),
+    };
+    Ok(Some(ExportedFile {
+        name: record.meta.name,
+        size: record.meta.size,
+        media_type: record.meta.media_type,
+        sha256: record
+            .meta
+            .sha256
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        state: state.as_str(),
+        path,
+    }))
 }
 
 /// Runs `p2p-chat export` to stdout; returns how many messages it wrote.
@@ -245,6 +303,7 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
         for m in &page {
             let conversation_name = names.conversation(&m.message.conversation);
             let sender_name = names.sender(m);
+            let file = exported_file(&store, dir, m.seq)?;
             match format {
                 ExportFormat::Json => {
                     let entry = ExportedMessage {
@@ -261,6 +320,7 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
                         text: &m.message.text,
                         sent_at: m.message.sent_at,
                         received_at: m.message.received_at,
+                        file,
                     };
                     if count > 0 {
                         out.write_all(b",")?;
@@ -274,7 +334,16 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
                     utc_minute(m.message.received_at),
                     printable(&conversation_name),
                     printable(&sender_name),
-                    printable(&m.message.text),
+                    match &file {
+                        Some(f) => format!(
+                            "[file {} ({} bytes, {}, sha256 {})]",
+                            printable(&f.name),
+                            f.size,
+                            f.state,
+                            f.sha256
+                        ),
+                        None => printable(&m.message.text),
+                    },
                 )?,
             }
             count += 1;

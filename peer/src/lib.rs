@@ -6,7 +6,8 @@
 //!   module map says which file does what).
 //! * [`handshake`] / [`session`] / [`framing`] — one connection on the wire: the Noise XX
 //!   handshake with hellos, then the reader and writer of a session over newline-delimited
-//!   frames (PROTOCOL.md §3–§5), with the session timers and rates of PROTOCOL.md §9.2.
+//!   frames (PROTOCOL.md §3–§5), with the session timers and rates of PROTOCOL.md §9.2;
+//!   [`bulk_lane`] — the session's low-priority queue for file chunks.
 //! * [`store`] — the SQLite database (contacts, message requests, history, outbox, rooms, key
 //!   changes, settings); [`persist`] — the thread it runs on, with group commit; [`datadir`] —
 //!   the data directory's permissions.
@@ -25,12 +26,16 @@
 //!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
 //! * [`history_cli`] — `p2p-chat search` and `p2p-chat export` on a stopped peer's database.
+//! * [`send_file_cli`], [`api_token`] — `p2p-chat send-file`, through the running peer's local
+//!   API (its `api-token`) or with a session of its own.
 
 pub mod admission;
+pub mod api_token;
 pub mod app;
 pub mod assets;
 pub mod bidi;
 pub mod browser;
+pub mod bulk_lane;
 pub mod chat_cli;
 pub mod cli;
 pub mod config;
@@ -47,6 +52,7 @@ pub mod node;
 pub mod persist;
 pub mod reach;
 pub mod remote_log;
+pub mod send_file_cli;
 pub mod session;
 pub mod store;
 pub mod ui;

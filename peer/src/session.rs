@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::bulk_lane::BulkLane;
 use crate::framing::LineReader;
 use crate::limits::SessionLimits;
 
@@ -100,6 +101,15 @@ enum Next {
     Closed,
 }
 
+/// Closes a session's bulk lane when the writer ends.
+struct ClosesOnDrop(Arc<BulkLane>);
+
+impl Drop for ClosesOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Seals and writes queued payloads until the queue closes or the socket fails; writes a
 /// `keepalive` after `keepalive` without writing anything. The keepalive timer lives in this
 /// task and is re-armed only when it fires, so a busy session never touches it.
@@ -107,16 +117,29 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     mut sender: TransportSender,
     mut socket: W,
     mut queue: mpsc::Receiver<Outgoing>,
+    bulk: Arc<BulkLane>,
     keepalive: Duration,
 ) -> Result<(), WriterError> {
+    // However the writer ends, transfers waiting to queue a chunk here stop (a guard, not a
+    // wrapping future: an idle session's writer stays as small as it was).
+    let closing = ClosesOnDrop(bulk);
+    let bulk: &BulkLane = &closing.0;
     let mut line = String::new();
     let mut last_write = Instant::now();
     let timer = tokio::time::sleep(keepalive);
     tokio::pin!(timer);
     loop {
-        let next = tokio::select! {
+        let waiting = match queue.try_recv() {
+            Ok(next) => Some(Next::Payload(next)),
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(Next::Closed),
+            Err(mpsc::error::TryRecvError::Empty) => bulk.try_pop().map(Next::Payload),
+        };
+        let next = match waiting {
+            Some(next) => next,
+            None => tokio::select! {
             biased;
             next = queue.recv() => next.map_or(Next::Closed, Next::Payload),
+            () = bulk.ready() => continue,
             () = &mut timer => {
                 let due = last_write + keepalive;
                 if Instant::now() >= due {
@@ -127,6 +150,7 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
                     continue;
                 }
             }
+            },
         };
         match next {
             Next::Closed => break,
@@ -352,6 +376,7 @@ pub fn start<R, W>(
     io: SessionIo<R, W>,
     queue_tx: mpsc::Sender<Outgoing>,
     queue_rx: mpsc::Receiver<Outgoing>,
+    bulk: Arc<BulkLane>,
     close: oneshot::Receiver<String>,
     ctx: ReaderContext,
 ) -> Session
@@ -365,7 +390,13 @@ where
         reader,
         writer,
     } = io;
-    let writer = tokio::spawn(writer_loop(sender, writer, queue_rx, ctx.limits.keepalive));
+    let writer = tokio::spawn(writer_loop(
+        sender,
+        writer,
+        queue_rx,
+        bulk,
+        ctx.limits.keepalive,
+    ));
     let reader = Box::pin(async move { reader_loop(receiver, reader, queue_tx, &ctx).await });
     Session {
         reader,

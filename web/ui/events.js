@@ -12,6 +12,7 @@ import * as T from './timer.js';
 import { applyNearby } from './nearby.js';
 import * as Ind from './indicators.js';
 import * as W from './window.js';
+import { applyFileProgress } from './files.js';
 
 /** A "connecting to …" line is true only while that dial is under way. */
 function clearDialStatus(state) {
@@ -105,6 +106,10 @@ const HANDLERS = {
 
   reaction(state, event) {
     applyReaction(state, event);
+  },
+
+  file_progress(state, event) {
+    applyFileProgress(state, event);
   },
 
   message_edited(state, event) {

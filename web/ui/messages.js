@@ -14,6 +14,7 @@ import { linkified } from './links.js';
 import { QUICK_REACTIONS, reactionGroups } from './convo.js';
 import { timerText } from './timer.js';
 import { readCounts } from './indicators.js';
+import { fileCard, fileSignature } from './files.js';
 
 /** A timeline line's words: a room change, or a disappearing-message timer setting. */
 function changeText(state, message) {
@@ -122,10 +123,11 @@ function roomTickTitle(members) {
 }
 
 /** What a row's reactions, quote and text show; the row is redrawn whole when this changes. */
-function lookSignature(message) {
+function lookSignature(message, state) {
   const reactions = [...(message.reactions ?? [])].map(([by, emoji]) => `${by}=${emoji}`).join(',');
   const quote = message.replyTo ? `${message.replyTo.id}:${message.replyTo.text ?? ''}` : '';
-  return `${reactions}|${quote}|${message.unsent ? 'unsent' : `${message.editedAt ?? ''}:${message.text}`}`;
+  const file = state && message.file ? fileSignature(state, message) : '';
+  return `${reactions}|${quote}|${message.unsent ? 'unsent' : `${message.editedAt ?? ''}:${message.text}`}|${file}`;
 }
 
 /** The tick(s) after one of our messages: queued (clock), sent (one tick), delivered (two). */
@@ -289,7 +291,9 @@ function messageItem(state, message, runStart, handlers = {}) {
     el('span', { class: 'visually-hidden', text: message.mine ? 'You said: ' : `${name} said: ` }),
     message.unsent
       ? el('p', { class: 'msg-text msg-unsent', text: message.mine ? 'You deleted this message for everyone' : 'This message was deleted' })
-      : el('p', { class: 'msg-text' }, ...linkified(message.text)),
+      : message.file && handlers.io
+        ? fileCard(state, handlers.io, message, handlers.onFileControl)
+        : el('p', { class: 'msg-text' }, ...linkified(message.text)),
     reactionBar(state, message, handlers.onReact),
     meta,
     message.mine ? membersDetail(state, message) : null));
@@ -373,7 +377,7 @@ export function createMessageList() {
     const focus = state.ui.focus;
     if (focus && focus.conv === message.conv && focus.seq === message.seq && !message.change) node.classList.add('msg-focus');
     rows.set(messageKey(message), {
-      node, tick: rowSignature(state, message), look: lookSignature(message), runStart,
+      node, tick: rowSignature(state, message), look: lookSignature(message, state), runStart,
     });
     return node;
   }
@@ -444,7 +448,7 @@ export function createMessageList() {
   function refresh(state, c, messages, onLoadOlder) {
     for (const message of messages) {
       const before = rows.get(messageKey(message));
-      if (before && !message.change && before.look !== lookSignature(message)) {
+      if (before && !message.change && before.look !== lookSignature(message, state)) {
         // A reaction or a quote changed: redraw the row in place (focus stays on its button).
         const focused = before.node.contains(document.activeElement) ? document.activeElement.getAttribute('data-emoji') : null;
         const old = before.node;
@@ -497,10 +501,12 @@ export function createMessageList() {
   };
 
   function draw(state, c, allHandlers) {
-    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact, onEdit, onUnsend } = allHandlers;
+    const { onLoadOlder, onShowNewest, onDeleteMessage, onReply, onReact, onEdit, onUnsend, io, onFileControl } = allHandlers;
     const writable = canWrite(state, c.id);
     handlers = {
       onDeleteMessage,
+      io,
+      onFileControl,
       onReply: writable ? onReply : null,
       onReact: writable ? onReact : null,
       onEdit: writable ? onEdit : null,

@@ -2,6 +2,7 @@
 // read it. No DOM here: views (views.js, messages.js, dialogs.js) draw this state, events.js
 // applies the peer's events to it, commands.js the user's actions.
 
+import { fileOf } from './files.js';
 import * as crypto from './crypto.js';
 import { quoteOf, reactionsOf } from './convo.js';
 
@@ -23,6 +24,7 @@ export function createState() {
     convs: new Map([[EVERYONE, newConv(EVERYONE)]]),
     byKey: new Map(), // "sender/id" -> message, so a message never shows twice
     invite: null, // { text, qrSvg } from the last `invite` event
+    filePreviews: new Map(), // file key -> { status, url }: pictures checked and shown (files.js)
     // ---- the connection to our peer ----
     connection: {
       kind: 'starting', // 'none' (no token), 'connecting', 'open', 'waiting'
@@ -326,6 +328,7 @@ export function incoming(state, event) {
     replyTo: quoteOf(event.reply_to),
     reactions: new Map(),
     seq: Number.isSafeInteger(event.seq) ? event.seq : null,
+    file: fileOf(event.file),
   });
 }
 
@@ -347,6 +350,7 @@ export function outgoing(state, event) {
     replyTo: quoteOf(event.reply_to),
     reactions: new Map(),
     seq: Number.isSafeInteger(event.seq) ? event.seq : null,
+    file: fileOf(event.file),
   });
 }
 
@@ -410,6 +414,7 @@ export function applyHistory(state, event) {
       existing.text = str(m.text);
       existing.editedAt = Number(m.edited_at) || null;
       existing.unsent = m.unsent === true;
+      if (!existing.file) existing.file = fileOf(m.file);
       continue;
     }
     const peer = state.peers.get(from);
@@ -431,6 +436,7 @@ export function applyHistory(state, event) {
       editedAt: Number(m.edited_at) || null,
       unsent: m.unsent === true,
       readBy: mine ? readByOf(m.read_by) : null,
+      file: fileOf(m.file),
     };
     state.byKey.set(messageKey(message), message);
     c.messages.push(message);

@@ -1,6 +1,7 @@
 // The page's regions drawn from the state: each render* function redraws its part of the page
 // from `state` alone. Peer-supplied strings only ever reach the DOM through el()/textContent.
 
+import { canAttach } from './files.js';
 import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, showError } from './dom.js';
 import * as crypto from './crypto.js';
 import {
@@ -281,6 +282,7 @@ export function renderComposer(state) {
   const title = convTitle(state, id);
   const sendable = canSend(state);
   $('send-btn').disabled = !sendable;
+  $('attach-btn').hidden = !canAttach(state);
   $('composer-input').placeholder = state.connection.kind !== 'open' ? 'Not connected to your peer…'
     : sendable ? (id === EVERYONE ? 'Message everyone…' : R.isRequest(id) ? `Reply to ${title} (replying accepts the request)…`
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)

@@ -557,6 +557,7 @@ impl Node {
             return Err(reason);
         }
         tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
+        let shared_bulk = Arc::clone(&shared.bulk);
         let ctx = ReaderContext {
             peer_id: peer_id.clone(),
             inbox: self.inbox(remote, &info.name, shared),
@@ -582,7 +583,8 @@ impl Node {
             reader,
             writer: write_half,
         };
-        let session = session::start(io, queue_tx, queue_rx, close_rx, ctx);
+        let bulk = Arc::clone(&shared_bulk);
+        let session = session::start(io, queue_tx, queue_rx, bulk, close_rx, ctx);
         Ok((session, remote, conn_id, peer_id))
     }
 
@@ -590,6 +592,7 @@ impl Node {
     fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
         if let Some(info) = self.inner.sessions.remove_if_current(remote, conn_id) {
             self.inner.outbox.session_gone(remote);
+            self.files_session_gone(remote);
             // A message request's end changes no contact: no listing of every contact for it.
             let was_stranger = self.inner.trust.release(remote);
             self.emit_disconnected(&info, reason);
@@ -604,6 +607,7 @@ impl Node {
         match self.inner.sessions.remove(peer) {
             Some(removed) => {
                 self.inner.outbox.session_gone(peer);
+                self.files_session_gone(peer);
                 let was_stranger = self.inner.trust.release(peer);
                 self.emit_disconnected(&removed.info, reason);
                 if !was_stranger {
@@ -701,7 +705,13 @@ mod size_tests {
 
         let (sender, receiver) = crate::handshake::tests::transport_pair();
         let (tx, rx) = mpsc::channel(4);
-        let writer = session::writer_loop(sender, tokio::io::sink(), rx, Duration::from_secs(60));
+        let writer = session::writer_loop(
+            sender,
+            tokio::io::sink(),
+            rx,
+            crate::bulk_lane::BulkLane::new(),
+            Duration::from_secs(60),
+        );
         assert!(
             std::mem::size_of_val(&writer) <= 3072,
             "{}",

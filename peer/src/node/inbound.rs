@@ -187,6 +187,14 @@ impl Inbox for NodeInbox {
                     None
                 }))
             }
+            payload @ (Payload::File { .. }
+            | Payload::FileWant { .. }
+            | Payload::FileCredit { .. }
+            | Payload::FileChunk { .. }
+            | Payload::FilePause { .. }
+            | Payload::FileCancel { .. }) => {
+                self.node.receive_file_payload(self.peer, stranger, payload)
+            }
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
                 None
@@ -300,6 +308,7 @@ impl NodeInbox {
                 received_at: message.received_at,
                 reply_to,
                 seq: Some(seq),
+                file: None,
             });
             if let Some(amended) = amended {
                 self.node
@@ -358,6 +367,7 @@ impl NodeInbox {
                 received_at,
                 reply_to: None,
                 seq: None,
+                file: None,
             });
             Some(reply)
         }))
@@ -372,24 +382,30 @@ impl NodeInbox {
         let peer = self.peer;
         let events = self.node.inner.events.clone();
         let peer_id = self.peer_id.clone();
-        let done = lock(&self.pending).call(move |s| match s.mark_delivered(&peer, &id) {
-            Ok(None) => {
-                // Not a chat: perhaps our timer setting (`timers`), now no longer owed.
-                if let Err(e) = s.timer_acked(&peer, &id) {
-                    tracing::warn!("cannot record an ack: {e}");
+        let done = lock(&self.pending).call(move |s| {
+            let file_id = id.clone();
+            match s.mark_delivered(&peer, &id) {
+                Ok(None) => {
+                    // Not a chat: perhaps our timer setting (`timers`), now no longer owed.
+                    if let Err(e) = s.timer_acked(&peer, &id) {
+                        tracing::warn!("cannot record an ack: {e}");
+                    }
+                    let _ = events.send(Event::Delivered { peer_id, id });
                 }
-                let _ = events.send(Event::Delivered { peer_id, id });
-            }
-            Ok(update) => {
-                if let Some(event) = update.and_then(|u| {
-                    let changed = u.aggregate_changed;
-                    delivery_event(&peer, id.clone(), u, Delivery::Delivered, changed)
-                }) {
-                    let _ = events.send(event);
+                Ok(update) => {
+                    if let Some(event) = update.and_then(|u| {
+                        let changed = u.aggregate_changed;
+                        delivery_event(&peer, id.clone(), u, Delivery::Delivered, changed)
+                    }) {
+                        let _ = events.send(event);
+                    }
+                    let _ = events.send(Event::Delivered { peer_id, id });
                 }
-                let _ = events.send(Event::Delivered { peer_id, id });
+                Err(e) => tracing::warn!("cannot record an ack: {e}"),
             }
-            Err(e) => tracing::warn!("cannot record an ack: {e}"),
+            // A file's offer is acknowledged once the whole file is verified (PROTOCOL.md
+            // §5.1), also after a cancel and a retry took it out of the outbox.
+            super::files::delivered(s, &peer, &file_id, &events);
         });
         Box::pin(async move {
             let _ = done.await;

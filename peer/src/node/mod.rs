@@ -29,6 +29,8 @@
 //! * [`indicators`], [`typing`], [`receipts`] — the opt-in typing indicators and read
 //!   receipts: their settings (global and per contact, reciprocal), typing rate-limited on the
 //!   wire and bounded on receipt, receipts for what the page shows (PROTOCOL.md §8.10).
+//! * [`files`] — files and pictures: offers, pulling chunks through a bounded window,
+//!   verifying and storing them, resuming, pause/cancel/retry, uploads and downloads.
 //!
 //! The store handle is given at construction ([`NodeConfig::store`]); every database access
 //! goes through its thread, so nothing here blocks the runtime.
@@ -36,6 +38,7 @@
 mod addresses;
 mod amend;
 mod driver;
+mod files;
 mod history;
 mod inbound;
 mod indicators;
@@ -65,6 +68,11 @@ use crate::limits::NodeLimits;
 use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
+pub use files::{
+    clean_file_name, create_private_file, Download, FileControl, FileError, FilesConfig,
+    SendSource, DEFAULT_FILE_QUOTA, DEFAULT_FILE_QUOTA_PER_CONTACT, DEFAULT_MAX_FILE_SIZE,
+    MAX_PENDING_UPLOADS,
+};
 pub use history::{HistoryActionError, MessageAuthor};
 pub use indicators::{IndicatorChange, IndicatorError};
 pub use names::NicknameError;
@@ -113,6 +121,7 @@ struct Inner {
     nearby: nearby::Nearby,
     indicators: indicators::Indicators,
     typing: typing::Typing,
+    files: files::Files,
 }
 
 /// A handle to the node; cheap to clone.
@@ -160,6 +169,7 @@ impl Node {
                 nearby: nearby::Nearby::default(),
                 indicators: indicators::Indicators::default(),
                 typing: typing::Typing::default(),
+                files: files::Files::default(),
             }),
         }
     }

@@ -372,6 +372,7 @@ impl Node {
                     edited_at: None,
                     unsent: false,
                     read_by: Vec::new(),
+                    file: None,
                 })
             })
             .collect();
@@ -526,6 +527,7 @@ pub(super) fn entries(
             edited_at: m.edited_at,
             unsent: m.unsent,
             read_by,
+            file: super::files::file_info_of(s, m.seq, me)?,
         }));
     }
     out.extend(changes.map(|(_, _, line)| line));

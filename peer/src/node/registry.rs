@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::lock;
 use crate::admission::StrangerSlot;
+use crate::bulk_lane::BulkLane;
 use crate::event::{ConnectionDirection, PeerInfo};
 use crate::session::Outgoing;
 
@@ -80,6 +81,8 @@ pub(super) struct SessionShared {
     /// A stranger's place in its address's count, freed with the session or on promotion.
     stranger_slot: Mutex<Option<StrangerSlot>>,
     owed: Mutex<HashSet<Box<str>>>,
+    /// The session's low-priority queue, for file chunks (`crate::bulk_lane`).
+    pub(super) bulk: Arc<BulkLane>,
 }
 
 impl SessionShared {
@@ -89,6 +92,7 @@ impl SessionShared {
             stranger: AtomicBool::new(stranger_slot.is_some()),
             stranger_slot: Mutex::new(stranger_slot),
             owed: Mutex::default(),
+            bulk: BulkLane::new(),
         })
     }
 
@@ -230,6 +234,13 @@ impl Registry {
     /// The send queue of `key`'s session.
     pub(super) fn queue(&self, key: &PublicKey) -> Option<mpsc::Sender<Outgoing>> {
         lock(&self.sessions).get(key).map(|h| h.queue.clone())
+    }
+
+    /// The send queue, the bulk lane (file chunks) and the shared state of `key`'s session.
+    pub(super) fn bulk_lane(&self, key: &PublicKey) -> Option<Arc<BulkLane>> {
+        lock(&self.sessions)
+            .get(key)
+            .map(|h| Arc::clone(&h.shared.bulk))
     }
 
     /// `key` became a contact while its session is live (see [`SessionShared::promote`]).

@@ -263,6 +263,7 @@ impl Node {
             state: "queued".into(),
             reply_to: quote,
             seq,
+            file: None,
         };
         self.emit(event.clone());
         let payload: Outgoing = payload.into();
@@ -358,6 +359,8 @@ impl Node {
                 }
             }
             node.send_owed_receipts(remote).await;
+            // File offers last: a file's chunks never hold up what was queued before it.
+            node.offer_pending_files(remote).await;
             node.emit_contacts();
         });
     }
@@ -403,7 +406,7 @@ impl Node {
         }
     }
 
-    fn mark_sent(&self, peer: PublicKey, id: String) {
+    pub(super) fn mark_sent(&self, peer: PublicKey, id: String) {
         let events = self.inner.events.clone();
         self.store().exec(move |s| match s.mark_sent(&peer, &id) {
             Ok(Some(update)) => {

@@ -70,6 +70,11 @@ impl Store {
         Ok(deleted)
     }
 
+    /// Tells `listener` the keys of files whose rows were deleted, after each commit.
+    pub fn set_file_trash_listener(&mut self, listener: super::FileTrashListener) {
+        self.file_trash_listener = Some(listener);
+    }
+
     /// After a delete has committed: checkpoints the WAL into the database and truncates it,
     /// so the pages written before the delete are gone from the `-wal` file too. Does nothing
     /// when no delete is pending or while a transaction is open (the next call does it).
@@ -78,6 +83,16 @@ impl Store {
             return;
         }
         self.scrub_pending = false;
+        // A deleted file message takes its files on disk with it (`files.rs`).
+        match self.empty_file_trash() {
+            Ok(gone) if !gone.is_empty() => {
+                if let Some(listener) = self.file_trash_listener.as_mut() {
+                    listener(gone);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot delete the files of deleted messages: {e}"),
+        }
         let result: rusqlite::Result<(i64, i64, i64)> =
             self.conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {

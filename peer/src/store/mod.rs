@@ -41,6 +41,7 @@ mod conversation;
 mod deletion;
 mod error;
 mod indicators;
+mod files;
 mod messages;
 mod name_index;
 mod outbox;
@@ -72,6 +73,7 @@ pub use contacts::{dialable_address, Contact};
 pub use conversation::{room_ui_id, Conversation, ConversationIdError, Delivery};
 pub use error::{Result, StoreError};
 pub use indicators::{Indicator, IndicatorOverride, IndicatorSettings};
+pub use files::{new_file_key, FileMeta, FileRecord, FileSend, FileSource, FileState, TrashedFile};
 pub use messages::{ChatMessage, MessageDirection, MessageKey, StoredMessage};
 pub use outbox::{DeliveryUpdate, PendingMessage};
 pub use reach::{AddressKind, ContactAddress, MAX_CONTACT_ADDRESSES};
@@ -112,10 +114,17 @@ pub struct Store {
     name_index: std::cell::RefCell<Option<name_index::NameIndex>>,
     /// The integrity check at open ran out of [`OPEN_CHECK_BUDGET`]: the full check is owed.
     integrity_pending: bool,
+    /// Where files of file messages live (`files.rs`); `None` when files are not kept.
+    files_dir: Option<std::path::PathBuf>,
+    /// Told which files' rows went after each delete (`files.rs`), so their transfers stop.
+    file_trash_listener: Option<FileTrashListener>,
 }
 
 /// How long the integrity check at open may take before the rest of it is left for later.
 pub const OPEN_CHECK_BUDGET: Duration = Duration::from_millis(40);
+
+/// Told the keys of files whose rows were deleted (see [`Store::set_file_trash_listener`]).
+pub type FileTrashListener = Box<dyn FnMut(Vec<TrashedFile>) + Send>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,6 +199,8 @@ impl Store {
             expiry_listener: None,
             name_index: std::cell::RefCell::new(None),
             integrity_pending,
+            files_dir: None,
+            file_trash_listener: None,
         })
     }
 

@@ -83,14 +83,16 @@ impl Store {
         Ok(seq)
     }
 
-    /// Everything still owed to `peer` (queued, or sent without an `ack`), oldest first: what
-    /// to send when its session comes up.
+    /// Every chat still owed to `peer` (queued, or sent without an `ack`), oldest first: what
+    /// to send when its session comes up. File offers are in `files.rs` (`pending_files_for`).
     pub fn pending_for(&self, peer: &PublicKey) -> Result<Vec<PendingMessage>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.seq, m.msg_id, m.text, m.sent_at, m.conv_kind, m.conv_id, o.state,
                  m.reply_from, m.reply_id
              FROM outbox o JOIN messages m ON m.seq = o.message
-             WHERE o.recipient = ?1 AND o.state < 2 AND m.unsent = 0 ORDER BY m.seq",
+             WHERE o.recipient = ?1 AND o.state < 2 AND m.unsent = 0
+                 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.message = m.seq)
+             ORDER BY m.seq",
         )?;
         let rows = stmt.query_map([peer.to_base64()], |row| {
             Ok(PendingMessage {

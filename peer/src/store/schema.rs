@@ -474,8 +474,74 @@ END;
 CREATE VIRTUAL TABLE messages_fts_instances USING fts5vocab(messages_fts, 'instance');
 "#;
 
+/// Version 12: files and pictures (PROTOCOL.md §5.1, §8.11; `files.rs`).
+///
+/// * `files`: one row per file message (ours or received), keyed by the message: what was
+///   offered (name, size, media type, chunk size, SHA-256, Merkle root), `key` (random, names the
+///   files on disk and `GET /files/<key>`), and for a received file where its transfer stands
+///   (`state`, `bytes` verified as last recorded, `peer`: its sender, whose quota it counts in).
+///   For ours, `source` is the file sent (the user's own path, or our copy of an upload when
+///   `owned`), with its modification time when hashed: a changed file is never sent.
+/// * `file_sends`: our file's transfer to each recipient (its delivery state stays in `outbox`,
+///   where the offer's `ack` marks it delivered once the recipient verified the whole file).
+/// * `file_trash`: files on disk whose row is gone (a local delete, an expiry, a delete for
+///   everyone, a cancel), removed by the store thread right after the commit (`deletion.rs`) and,
+///   after a crash, at the next start. Triggers fill it, so every path that deletes a message —
+///   whatever code runs it — deletes its file too; a delete for everyone drops the file row.
+const V12: &str = r#"
+CREATE TABLE files (
+    message    INTEGER PRIMARY KEY REFERENCES messages (seq) ON DELETE CASCADE,
+    key        TEXT NOT NULL UNIQUE CHECK (length(key) = 32),
+    direction  TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL CHECK (size >= 0),
+    media_type TEXT NOT NULL,
+    chunk_size INTEGER NOT NULL CHECK (chunk_size > 0),
+    sha256     BLOB NOT NULL CHECK (length(sha256) = 32),
+    root       BLOB NOT NULL CHECK (length(root) = 32),
+    source     TEXT,
+    owned      INTEGER NOT NULL DEFAULT 0 CHECK (owned IN (0, 1)),
+    mtime_ns   INTEGER,
+    state      TEXT NOT NULL CHECK (state IN ('waiting', 'receiving', 'paused', 'complete',
+                                              'failed', 'cancelled', 'sending')),
+    bytes      INTEGER NOT NULL DEFAULT 0,
+    reason     TEXT,
+    peer       TEXT CHECK (peer IS NULL OR length(peer) = 44)
+) STRICT;
+CREATE INDEX files_received_by_peer ON files (peer) WHERE direction = 'in';
+CREATE INDEX files_received_by_name ON files (name) WHERE direction = 'in';
+
+CREATE TABLE file_sends (
+    message   INTEGER NOT NULL REFERENCES files (message) ON DELETE CASCADE,
+    recipient TEXT NOT NULL CHECK (length(recipient) = 44),
+    state     TEXT NOT NULL CHECK (state IN ('waiting', 'sending', 'paused', 'complete', 'failed',
+                                             'cancelled', 'refused')),
+    bytes     INTEGER NOT NULL DEFAULT 0,
+    reason    TEXT,
+    PRIMARY KEY (message, recipient)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE file_trash (
+    key  TEXT NOT NULL,
+    path TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER files_to_trash AFTER DELETE ON files BEGIN
+    INSERT INTO file_trash (key, path)
+        SELECT old.key, 'partial/' || old.key || '.part' WHERE old.direction = 'in'
+        UNION ALL SELECT old.key, 'partial/' || old.key || '.leaves' WHERE old.direction = 'in'
+        UNION ALL SELECT old.key, 'received/' || old.name
+            WHERE old.direction = 'in' AND old.state = 'complete'
+        UNION ALL SELECT old.key, 'sent/' || old.key WHERE old.direction = 'out' AND old.owned = 1
+        UNION ALL SELECT old.key, 'sent/' || old.key || '.leaves' WHERE old.direction = 'out';
+END;
+CREATE TRIGGER files_of_unsent_messages AFTER UPDATE OF unsent ON messages
+    WHEN new.unsent = 1 BEGIN
+    DELETE FROM files WHERE message = new.seq;
+END;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -552,6 +618,9 @@ mod tests {
                 "contact_names_version",
                 "contacts",
                 "early_amendments",
+                "file_sends",
+                "file_trash",
+                "files",
                 "fts_state",
                 "key_changes",
                 "message_edits",

@@ -190,6 +190,8 @@ pub enum Action {
     History(super::history_actions::HistoryAction),
     /// Typing, what was read, the indicator settings (`indicator_actions`).
     Indicators(super::indicator_actions::IndicatorAction),
+    /// Files: send, pause, resume, cancel, retry (`file_actions`).
+    File(super::file_actions::FileAction),
     /// Set a conversation's disappearing-message timer (`set_timer`).
     SetTimer {
         /// A contact's chat or a room.
@@ -354,6 +356,11 @@ fn parse_connect_nearby(
 
 /// Parses one WebSocket text message. On success also returns its `req`.
 pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
+    parse_for(text, false)
+}
+
+/// [`parse`] for a socket that holds the local API token (`api`), which may send files by path.
+pub fn parse_for(text: &str, api: bool) -> Result<(Action, Option<Value>), ActionError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ActionError {
         message: format!("malformed action: not JSON ({e})"),
         action: None,
@@ -394,9 +401,14 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     }
     if name == "connect_nearby" {
         return parse_connect_nearby(&value, req);
+    }
     if super::indicator_actions::ACTIONS.contains(&name.as_str()) {
         let action = super::indicator_actions::parse(&name, value.clone(), req.clone())?;
         return Ok((Action::Indicators(action), req));
+    }
+    if super::file_actions::ACTIONS.contains(&name.as_str()) {
+        let action = super::file_actions::parse(&name, value.clone(), req.clone(), api)?;
+        return Ok((Action::File(action), req));
     }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();

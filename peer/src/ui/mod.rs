@@ -1,7 +1,10 @@
 //! The local HTTP/WebSocket server (PROTOCOL.md §8): the page, its static files, the wasm
-//! package, the vector files, `/healthz` and `/ws`, all behind [`security::guard`].
+//! package, the vector files, `/healthz`, `/ws` and the file routes (`files_http`, §8.11), all
+//! behind [`security::guard`].
 
 pub mod actions;
+pub mod file_actions;
+pub mod files_http;
 pub mod history_actions;
 pub mod indicator_actions;
 pub mod security;
@@ -10,7 +13,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::{watch, Semaphore};
 
@@ -23,6 +26,9 @@ pub struct UiConfig {
     pub assets: Assets,
     /// The per-launch token.
     pub token: String,
+    /// The local API token (`api-token` in the data directory, PROTOCOL.md §8.11): a WebSocket
+    /// presenting it may send files by path. `None`: no such WebSocket.
+    pub api_token: Option<String>,
     /// The configured `--web-host` (also accepted as a Host name).
     pub web_host: String,
     /// The port the server is bound to.
@@ -77,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(static_files::index))
         .route("/healthz", get(static_files::healthz))
         .route("/ws", get(ws::upgrade))
+        .route("/files", post(files_http::upload))
+        .route("/files/{key}", get(files_http::download))
         .route("/static/{*path}", get(static_files::web))
         .route("/pkg/{*path}", get(static_files::pkg))
         .route("/vectors/{*path}", get(static_files::vectors))

@@ -15,7 +15,7 @@ use super::UiConfig;
 
 /// The page's Content-Security-Policy: no inline script, wasm allowed, no framing.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Whether a `Host` header names this server: a loopback name or the configured web host, with
 /// the bound port (a browser omits it only for port 80).
@@ -77,7 +77,8 @@ fn add_security_headers(headers: &mut HeaderMap) {
     );
 }
 
-/// Middleware on every route: refuse foreign Hosts and non-GET methods; add the headers.
+/// Middleware on every route: refuse foreign Hosts and methods other than GET (and POST of an
+/// upload to `/files`); add the headers.
 pub async fn guard(State(config): State<Arc<UiConfig>>, request: Request, next: Next) -> Response {
     let host_ok = request
         .headers()
@@ -87,7 +88,11 @@ pub async fn guard(State(config): State<Arc<UiConfig>>, request: Request, next: 
     let mut response = if !host_ok {
         tracing::info!("refused HTTP request with a foreign Host header");
         (StatusCode::FORBIDDEN, "forbidden: unknown Host\n").into_response()
-    } else if request.method() != Method::GET && request.method() != Method::HEAD {
+    } else if request.method() != Method::GET
+        && request.method() != Method::HEAD
+        // The one route that takes a body: an upload (PROTOCOL.md §8.11, `files_http`).
+        && !(request.method() == Method::POST && request.uri().path() == "/files")
+    {
         (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response()
     } else {
         next.run(request).await
@@ -104,6 +109,7 @@ mod tests {
         UiConfig {
             assets: crate::assets::Assets::default(),
             token: "secret".into(),
+            api_token: None,
             web_host: "127.0.0.1".into(),
             web_port: 8000,
             limits: super::super::UiLimits::default(),

@@ -19,6 +19,9 @@ use crate::event::Event;
 use crate::node::{ConnectError, Target};
 use crate::store::Amend;
 
+/// The header of the local API token (PROTOCOL.md §8.11).
+pub const API_TOKEN_HEADER: &str = "x-p2p-chat-api-token";
+
 /// WebSocket close code for a message over the size limit (RFC 6455 §7.4.1).
 const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for any other protocol error.
@@ -37,6 +40,23 @@ pub async fn upgrade(
         tracing::info!("refused WebSocket: {why}");
         return (StatusCode::FORBIDDEN, "forbidden\n").into_response();
     }
+    // The local API token (PROTOCOL.md §8.11): only a non-browser client can send the header.
+    let api = match headers.get(API_TOKEN_HEADER) {
+        None => false,
+        Some(given) => {
+            let given = given.to_str().unwrap_or_default();
+            if !state
+                .config
+                .api_token
+                .as_deref()
+                .is_some_and(|t| security::token_matches(t, given))
+            {
+                tracing::info!("refused WebSocket: wrong local API token");
+                return (StatusCode::FORBIDDEN, "forbidden\n").into_response();
+            }
+            true
+        }
+    };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
@@ -57,7 +77,7 @@ pub async fn upgrade(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
-            client(socket, state).await;
+            client(socket, state, api).await;
             drop(slot);
         })
 }
@@ -128,7 +148,7 @@ impl Replies {
     }
 }
 
-async fn client(socket: WebSocket, state: AppState) {
+async fn client(socket: WebSocket, state: AppState, api: bool) {
     let node = state.node.clone();
     let mut shutdown = state.shutdown.clone();
     let (mut sink, mut stream) = socket.split();
@@ -159,7 +179,7 @@ async fn client(socket: WebSocket, state: AppState) {
     let reader = async {
         loop {
             match stream.next().await {
-                Some(Ok(Message::Text(text))) => handle(&state, text.as_str(), &replies).await,
+                Some(Ok(Message::Text(text))) => handle(&state, text.as_str(), &replies, api).await,
                 Some(Ok(Message::Binary(_))) => {
                     replies
                         .send(Event::error(
@@ -288,8 +308,8 @@ fn is_too_big(error: axum::Error) -> bool {
 }
 
 /// Runs one action; errors go to this client only.
-async fn handle(state: &AppState, text: &str, reply: &Replies) {
-    let (action, req) = match actions::parse(text) {
+async fn handle(state: &AppState, text: &str, reply: &Replies, api: bool) {
+    let (action, req) = match actions::parse_for(text, api) {
         Ok(parsed) => parsed,
         Err(e) => {
             reply
@@ -502,6 +522,16 @@ async fn handle(state: &AppState, text: &str, reply: &Replies) {
             if let Some(event) = super::indicator_actions::run(node, action, req).await {
                 reply.send(event).await;
             }
+        }
+        Action::File(action) => {
+            // Hashing a large file takes a while: never hold this client's actions for it.
+            let node = node.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                if let Some(event) = super::file_actions::run(&node, action, req).await {
+                    reply.send(event).await;
+                }
+            });
         }
     }
 }

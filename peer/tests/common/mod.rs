@@ -248,6 +248,28 @@ impl Ui {
         }
     }
 
+    /// Connects to `/ws?token=` with exactly these extra headers.
+    pub async fn connect_with_headers(
+        port: u16,
+        token: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Ui, u16> {
+        let url = format!("ws://127.0.0.1:{port}/ws?token={token}");
+        let mut request = url.into_client_request().expect("request");
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, value.parse().expect("header"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Ui { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("websocket error: {e}"),
+        }
+    }
+
     pub async fn send(&mut self, action: Value) {
         self.send_text(&action.to_string()).await;
     }

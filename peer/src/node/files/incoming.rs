@@ -1,0 +1,1009 @@
+//! Receiving files (PROTOCOL.md §5.1, §8.11). An offer from a contact, within the size limit
+//! and the quotas, is stored as a message and pulled: a worker thread per transfer (at most
+//! [`MAX_ACTIVE_INCOMING`] at once, the others wait) checks every chunk against the offer's
+//! Merkle root before it writes it, appends its leaf hash to the `.leaves` file beside the
+//! partial file, and feeds the whole-file SHA-256; the transfer's driver task turns what the
+//! worker reports into credits, progress and, at the end, the `ack`.
+//!
+//! Resuming: the worker re-reads the partial file and keeps the longest run of chunks whose
+//! leaf hashes match the recorded ones (a chunk counts once its data and its leaf are written,
+//! so a kill at any moment loses at most the chunk being written), then asks from there.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crypto_core::merkle::{empty_root, leaf_hash, verify_inclusion, Hash};
+use crypto_core::primitives::{sha256, Sha256Stream};
+use crypto_core::wire::Payload;
+use crypto_core::PublicKey;
+use tokio::sync::mpsc;
+
+use super::hashing::{read_full, read_leaves};
+use super::names::{clean_file_name, numbered};
+use super::progress::Meter;
+use super::storage::{create_private, sync_dir, Dirs};
+use super::{
+    file_info, guard, progress_event, FilesConfig, CREDIT_STEP, MAX_ACTIVE_INCOMING,
+    MAX_BAD_CHUNKS, WINDOW,
+};
+use crate::event::{now_ms, Event};
+use crate::node::inbound::ack;
+use crate::node::Node;
+use crate::session::InboxReply;
+use crate::store::{
+    self, new_file_key, ChatMessage, Conversation, FileMeta, FileRecord, FileState, Store,
+};
+
+/// A `file` offer as received.
+pub(super) struct Offer {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) size: u64,
+    pub(super) media_type: String,
+    pub(super) chunk_size: u32,
+    pub(super) sha256: [u8; 32],
+    pub(super) root: [u8; 32],
+    pub(super) sent_at: u64,
+    pub(super) room: Option<String>,
+}
+
+/// What the store made of an offer.
+enum Stored {
+    /// Stored now.
+    New(FileRecord),
+    /// Seen before: answer from where it stands.
+    Known(FileRecord),
+    /// Refused, with the reason for `file_cancel` and the words for the user.
+    Refused(&'static str, String),
+    /// A room we (or the sender) are not in: ignored like its chats.
+    Ignored,
+}
+
+/// A chunk on its way to the worker.
+struct Chunk {
+    index: u64,
+    proof: Vec<Hash>,
+    data: Vec<u8>,
+}
+
+/// What the worker reports to the transfer's driver.
+enum Report {
+    /// Ready to receive from `offset` (after creating or re-reading the partial file).
+    Ready(u64),
+    /// `offset` bytes are verified and written.
+    Stored(u64),
+    /// A chunk failed verification; `offset` is where to restart.
+    Bad { offset: u64, in_a_row: u32 },
+    /// The whole file is verified and in place under `name`.
+    Done { name: String },
+    /// It cannot complete (`reason` for `file_cancel`).
+    Failed(&'static str),
+}
+
+/// One running transfer.
+struct Active {
+    seq: i64,
+    key: String,
+    chunk_size: u64,
+    /// Chunks starting at or beyond this are outside the window and dropped unread.
+    until: Arc<AtomicU64>,
+    /// Bytes the worker reported verified and written.
+    stored: Arc<AtomicU64>,
+    chunks: mpsc::Sender<Chunk>,
+    paused: bool,
+    /// Tells this transfer's driver from a later one of the same file.
+    generation: u64,
+    /// Set when the transfer is stopped: its worker writes nothing more.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// Running and waiting incoming transfers.
+#[derive(Default)]
+pub(super) struct Incoming {
+    /// By (sender, offer id).
+    active: HashMap<(PublicKey, String), Active>,
+    waiting: VecDeque<(PublicKey, String)>,
+    generations: u64,
+    /// One per file with a worker: a new worker of the same file waits until the last one
+    /// has let go of the partial file.
+    file_locks: HashMap<String, Arc<std::sync::Mutex<()>>>,
+}
+
+/// Chunks queued for a worker before the session's reader waits.
+const CHUNK_QUEUE: usize = 64;
+
+/// The reason for `file_cancel` when a refusal is about a limit.
+fn refusal(reason: &'static str, words: String) -> Stored {
+    Stored::Refused(reason, words)
+}
+
+/// A name for a new received file: cleaned, and not taken on disk or by another transfer.
+fn free_name(s: &Store, dirs: &Dirs, name: &str) -> store::Result<String> {
+    let cleaned = clean_file_name(name);
+    let mut candidate = cleaned.clone();
+    let mut n = 0;
+    while s.received_name_taken(&candidate)? || dirs.received(&candidate).exists() {
+        n += 1;
+        candidate = numbered(&cleaned, n);
+    }
+    Ok(candidate)
+}
+
+/// The store's side of an offer: known, refused, or stored now.
+fn store_offer(
+    s: &mut Store,
+    config: &FilesConfig,
+    me: &PublicKey,
+    peer: &PublicKey,
+    offer: &Offer,
+) -> store::Result<Stored> {
+    if let Some(room) = &offer.room {
+        if !s.is_room_member(room, me)? || !s.is_room_member(room, peer)? {
+            return Ok(Stored::Ignored);
+        }
+    }
+    if let Some(known) = s.file(peer, &offer.id)? {
+        return Ok(Stored::Known(known));
+    }
+    if offer.size > config.max_file_size {
+        return Ok(refusal(
+            "too_large",
+            format!("it is larger than the {}-byte limit", config.max_file_size),
+        ));
+    }
+    let from_peer = s.received_file_bytes(Some(peer))?;
+    if from_peer.saturating_add(offer.size) > config.quota_per_contact {
+        return Ok(refusal(
+            "quota",
+            format!(
+                "files from this contact would take more than the {}-byte quota per contact",
+                config.quota_per_contact
+            ),
+        ));
+    }
+    let total = s.received_file_bytes(None)?;
+    if total.saturating_add(offer.size) > config.quota_total {
+        return Ok(refusal(
+            "quota",
+            format!(
+                "received files would take more than the {}-byte quota",
+                config.quota_total
+            ),
+        ));
+    }
+    let dirs = Dirs::of(config);
+    let name = free_name(s, &dirs, &offer.name)?;
+    let message = ChatMessage {
+        conversation: Conversation::of_received(*peer, offer.room.clone(), false),
+        sender: *peer,
+        id: offer.id.clone(),
+        text: name.clone(),
+        sent_at: offer.sent_at,
+        received_at: now_ms(),
+        reply_to: None,
+    };
+    let meta = FileMeta {
+        name,
+        size: offer.size,
+        media_type: offer.media_type.clone(),
+        chunk_size: offer.chunk_size,
+        sha256: offer.sha256,
+        root: offer.root,
+    };
+    let key = new_file_key();
+    match s.insert_incoming_file(&message, &key, &meta)? {
+        Some(seq) => Ok(s.file_of_message(seq)?.map_or(Stored::Ignored, Stored::New)),
+        None => Ok(s
+            .file(peer, &offer.id)?
+            .map_or(Stored::Ignored, Stored::Known)),
+    }
+}
+
+impl Node {
+    /// A `file` offer from `peer` (PROTOCOL.md §5.1).
+    pub(super) fn receive_offer(&self, peer: PublicKey, stranger: bool, offer: Offer) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            let me = node.inner.public;
+            let refuse = |reason: &'static str, words: String| {
+                node.refuse_offer(peer, &offer.id, &offer.name, reason, words);
+            };
+            if stranger {
+                refuse(
+                    "not_contact",
+                    "files are taken only from contacts (accept the request first)".into(),
+                );
+                return;
+            }
+            let Some(config) = node.files_config() else {
+                refuse(
+                    "no_storage",
+                    "this peer keeps no files (--ephemeral)".into(),
+                );
+                return;
+            };
+            let offered_id = offer.id.clone();
+            let offered_name = offer.name.clone();
+            let stored = node
+                .store()
+                .call(move |s| store_offer(s, &config, &me, &peer, &offer))
+                .await;
+            match stored {
+                Ok(Ok(Stored::New(record))) => {
+                    node.emit(Event::PeerMessage {
+                        peer_id: peer.to_base64(),
+                        name: node
+                            .inner
+                            .sessions
+                            .info(&peer)
+                            .map(|i| i.name)
+                            .unwrap_or_default(),
+                        id: record.message.id.clone(),
+                        text: record.meta.name.clone(),
+                        sent_at: record.message.sent_at,
+                        received_at: record.message.received_at,
+                        conversation: record.message.conversation.ui_id(),
+                        reply_to: None,
+                        file: Some(Box::new(file_info(&record, FileState::Waiting, 0))),
+                    });
+                    node.start_or_queue(record);
+                }
+                Ok(Ok(Stored::Known(record))) => node.answer_known_offer(peer, record),
+                Ok(Ok(Stored::Refused(reason, words))) => {
+                    node.refuse_offer(peer, &offered_id, &offered_name, reason, words)
+                }
+                Ok(Ok(Stored::Ignored)) => {
+                    tracing::info!("ignoring a file offer for a room we do not share");
+                }
+                Ok(Err(e)) => tracing::warn!("cannot store a file offer: {e}"),
+                Err(e) => tracing::warn!("a file offer was not stored: {e}"),
+            }
+        });
+    }
+
+    /// Tells `peer` we will not take its file, and every UI why.
+    fn refuse_offer(
+        &self,
+        peer: PublicKey,
+        id: &str,
+        name: &str,
+        reason: &'static str,
+        words: String,
+    ) {
+        self.push_control(
+            peer,
+            Payload::FileCancel {
+                sender: peer.to_base64(),
+                file: id.to_owned(),
+                reason: reason.into(),
+            },
+        );
+        let shown = clean_file_name(name);
+        self.emit(Event::Error {
+            message: format!(
+                "refused the file {shown:?} from {}: {words}",
+                self.inner
+                    .sessions
+                    .info(&peer)
+                    .map(|i| i.name)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| peer.to_base64())
+            ),
+            action: None,
+            req: None,
+            code: Some("file_refused"),
+            address: None,
+        });
+    }
+
+    /// A repeated offer: answered from where its transfer stands.
+    fn answer_known_offer(&self, peer: PublicKey, record: FileRecord) {
+        match record.state {
+            FileState::Complete => {
+                let reply = ack(record.message.id.clone());
+                let node = self.clone();
+                tokio::spawn(async move {
+                    node.push(&peer, reply).await;
+                });
+            }
+            FileState::Paused => self.push_control(
+                peer,
+                Payload::FilePause {
+                    sender: peer.to_base64(),
+                    file: record.message.id.clone(),
+                    paused: true,
+                },
+            ),
+            FileState::Failed | FileState::Cancelled | FileState::Refused => self.push_control(
+                peer,
+                Payload::FileCancel {
+                    sender: peer.to_base64(),
+                    file: record.message.id.clone(),
+                    reason: record.reason.clone().unwrap_or_else(|| "cancelled".into()),
+                },
+            ),
+            FileState::Waiting | FileState::Receiving | FileState::Sending => {
+                self.start_or_queue(record)
+            }
+        }
+    }
+
+    /// Starts the transfer of `record` now if a slot is free, else queues it.
+    pub(super) fn start_or_queue(&self, record: FileRecord) {
+        let sender = record.message.sender;
+        let transfer = (sender, record.message.id.clone());
+        {
+            let mut incoming = guard(&self.inner.files.incoming);
+            if incoming.active.contains_key(&transfer) {
+                // Running: the sender came back (a new session) and needs asking again.
+                drop(incoming);
+                self.restart_active(&transfer);
+                return;
+            }
+            if incoming.active.len() >= MAX_ACTIVE_INCOMING {
+                if !incoming.waiting.contains(&transfer) {
+                    incoming.waiting.push_back(transfer);
+                }
+                return;
+            }
+        }
+        self.start_transfer(record);
+    }
+
+    /// Asks a running transfer's sender again, from what its worker has stored.
+    pub(super) fn restart_active(&self, transfer: &(PublicKey, String)) {
+        let (offset, until) = {
+            let incoming = guard(&self.inner.files.incoming);
+            let Some(active) = incoming.active.get(transfer) else {
+                return;
+            };
+            if active.paused {
+                return;
+            }
+            (
+                active.stored.load(Ordering::Acquire),
+                Arc::clone(&active.until),
+            )
+        };
+        until.store(offset + WINDOW, Ordering::Release);
+        self.push_control(
+            transfer.0,
+            Payload::FileWant {
+                file: transfer.1.clone(),
+                offset,
+                until: offset + WINDOW,
+            },
+        );
+    }
+
+    /// Starts a worker and its driver for `record` (an empty file completes at once).
+    fn start_transfer(&self, record: FileRecord) {
+        let Some(config) = self.files_config() else {
+            return;
+        };
+        let dirs = Dirs::of(&config);
+        let sender = record.message.sender;
+        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
+        let (report_tx, report_rx) = mpsc::unbounded_channel();
+        let until = Arc::new(AtomicU64::new(0));
+        let stored = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (generation, file_lock) = {
+            let mut incoming = guard(&self.inner.files.incoming);
+            incoming.generations += 1;
+            let generation = incoming.generations;
+            let file_lock = Arc::clone(incoming.file_locks.entry(record.key.clone()).or_default());
+            incoming.active.insert(
+                (sender, record.message.id.clone()),
+                Active {
+                    seq: record.seq,
+                    key: record.key.clone(),
+                    chunk_size: u64::from(record.meta.chunk_size),
+                    until: Arc::clone(&until),
+                    stored: Arc::clone(&stored),
+                    chunks: chunk_tx,
+                    paused: false,
+                    generation,
+                    stop: Arc::clone(&stop),
+                },
+            );
+            (generation, file_lock)
+        };
+        let job = Job {
+            dirs,
+            key: record.key.clone(),
+            name: record.meta.name.clone(),
+            size: record.meta.size,
+            chunk_size: u64::from(record.meta.chunk_size),
+            sha256: record.meta.sha256,
+            root: record.meta.root,
+            stop,
+            file_lock,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("p2p-chat-file".into())
+            .spawn(move || receive_file(job, chunk_rx, report_tx));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a file worker: {e}");
+            guard(&self.inner.files.incoming)
+                .active
+                .remove(&(sender, record.message.id.clone()));
+            return;
+        }
+        let node = self.clone();
+        tokio::spawn(async move {
+            node.drive(record, until, stored, report_rx, generation)
+                .await
+        });
+    }
+
+    /// Turns the worker's reports into credits, progress, and the end of the transfer.
+    async fn drive(
+        self,
+        record: FileRecord,
+        until: Arc<AtomicU64>,
+        stored: Arc<AtomicU64>,
+        mut reports: mpsc::UnboundedReceiver<Report>,
+        generation: u64,
+    ) {
+        let me = self.inner.public;
+        let sender = record.message.sender;
+        let id = record.message.id.clone();
+        let seq = record.seq;
+        let mut meter = Meter::new(record.bytes);
+        let mut credited = 0u64;
+        let transfer = (sender, id.clone());
+        while let Some(report) = reports.recv().await {
+            let paused = guard(&self.inner.files.incoming)
+                .active
+                .get(&transfer)
+                .is_some_and(|a| a.paused);
+            match report {
+                Report::Ready(offset) => {
+                    stored.store(offset, Ordering::Release);
+                    credited = offset;
+                    meter = Meter::new(offset);
+                    let state = if paused {
+                        FileState::Paused
+                    } else {
+                        FileState::Receiving
+                    };
+                    let _ = self
+                        .store()
+                        .call(move |s| s.set_received_state(seq, state, Some(offset), None))
+                        .await;
+                    self.emit(progress_event(
+                        &record, &me, &sender, state, offset, 0, None,
+                    ));
+                    if !paused {
+                        until.store(offset + WINDOW, Ordering::Release);
+                        self.push_control(
+                            sender,
+                            Payload::FileWant {
+                                file: id.clone(),
+                                offset,
+                                until: offset + WINDOW,
+                            },
+                        );
+                    }
+                }
+                Report::Stored(offset) => {
+                    stored.store(offset, Ordering::Release);
+                    if !paused && offset - credited >= CREDIT_STEP {
+                        credited = offset;
+                        until.store(offset + WINDOW, Ordering::Release);
+                        self.push_control(
+                            sender,
+                            Payload::FileCredit {
+                                file: id.clone(),
+                                offset,
+                                until: offset + WINDOW,
+                            },
+                        );
+                    }
+                    if meter.store_due() {
+                        self.store().exec(move |s| {
+                            let _ =
+                                s.set_received_state(seq, FileState::Receiving, Some(offset), None);
+                        });
+                    }
+                    if let Some(rate) = meter.update(offset) {
+                        let state = if paused {
+                            FileState::Paused
+                        } else {
+                            FileState::Receiving
+                        };
+                        self.emit(progress_event(
+                            &record, &me, &sender, state, offset, rate, None,
+                        ));
+                    }
+                }
+                Report::Bad { offset, in_a_row } => {
+                    tracing::warn!(peer = %sender.to_base64(), "a file chunk failed verification ({in_a_row} in a row)");
+                    if in_a_row < MAX_BAD_CHUNKS {
+                        until.store(offset + WINDOW, Ordering::Release);
+                        credited = offset;
+                        self.push_control(
+                            sender,
+                            Payload::FileWant {
+                                file: id.clone(),
+                                offset,
+                                until: offset + WINDOW,
+                            },
+                        );
+                    } else {
+                        self.receive_failed(&record, "verification").await;
+                        break;
+                    }
+                }
+                Report::Done { name } => {
+                    let size = record.meta.size;
+                    let renamed = (name != record.meta.name).then(|| name.clone());
+                    let kept = self
+                        .store()
+                        .call(move |s| -> store::Result<bool> {
+                            if let Some(name) = &renamed {
+                                s.rename_received(seq, name)?;
+                            }
+                            s.set_received_state(seq, FileState::Complete, Some(size), None)
+                        })
+                        .await;
+                    match kept {
+                        Ok(Ok(true)) => {
+                            self.push(&sender, ack(id.clone())).await;
+                            let mut done = record.clone();
+                            done.meta.name = name;
+                            self.emit(progress_event(
+                                &done,
+                                &me,
+                                &sender,
+                                FileState::Complete,
+                                size,
+                                meter.rate(),
+                                None,
+                            ));
+                            tracing::info!(
+                                "received a file of {size} bytes in {:.1} s",
+                                meter.elapsed().as_secs_f64()
+                            );
+                        }
+                        _ => {
+                            // Its message was deleted meanwhile: so is the file.
+                            if let Some(dirs) = self.file_dirs() {
+                                let _ = std::fs::remove_file(dirs.received(&name));
+                            }
+                        }
+                    }
+                    break;
+                }
+                Report::Failed(reason) => {
+                    self.receive_failed(&record, reason).await;
+                    break;
+                }
+            }
+        }
+        self.finish_active(&transfer, generation);
+    }
+
+    /// The transfer ends without the file: recorded, the partial file removed, the sender and
+    /// every UI told.
+    async fn receive_failed(&self, record: &FileRecord, reason: &'static str) {
+        let me = self.inner.public;
+        let sender = record.message.sender;
+        let seq = record.seq;
+        let key = record.key.clone();
+        let _ = self
+            .store()
+            .call(move |s| -> store::Result<()> {
+                if s.set_received_state(seq, FileState::Failed, Some(0), Some(reason))? {
+                    s.trash_paths(&key, &partial_paths(&key))?;
+                }
+                Ok(())
+            })
+            .await;
+        self.push_control(
+            sender,
+            Payload::FileCancel {
+                sender: sender.to_base64(),
+                file: record.message.id.clone(),
+                reason: reason.into(),
+            },
+        );
+        self.emit(progress_event(
+            record,
+            &me,
+            &sender,
+            FileState::Failed,
+            0,
+            0,
+            Some(reason.into()),
+        ));
+        let words = match reason {
+            "hash_mismatch" => "its SHA-256 does not match the offer: it was deleted",
+            "verification" => "its chunks kept failing verification",
+            _ => reason,
+        };
+        self.emit(Event::Error {
+            message: format!(
+                "the file {:?} could not be received: {words}",
+                record.meta.name
+            ),
+            action: None,
+            req: None,
+            code: Some("file_failed"),
+            address: None,
+        });
+    }
+
+    /// A transfer's worker ended: its slot goes to the next waiting one.
+    fn finish_active(&self, transfer: &(PublicKey, String), generation: u64) {
+        let next = {
+            let mut incoming = guard(&self.inner.files.incoming);
+            // Only this driver's transfer: a newer one of the same file (the sender came back
+            // while this one drained) keeps running.
+            if incoming
+                .active
+                .get(transfer)
+                .is_some_and(|a| a.generation == generation)
+            {
+                incoming.active.remove(transfer);
+            }
+            // A file lock only this map holds is no worker's any more.
+            incoming
+                .file_locks
+                .retain(|_, lock| Arc::strong_count(lock) > 1);
+            let mut next = None;
+            while incoming.active.len() < MAX_ACTIVE_INCOMING {
+                let Some(candidate) = incoming.waiting.pop_front() else {
+                    break;
+                };
+                if self.inner.sessions.contains(&candidate.0) {
+                    next = Some(candidate);
+                    break;
+                }
+            }
+            next
+        };
+        if let Some((sender, id)) = next {
+            let node = self.clone();
+            tokio::spawn(async move {
+                if let Ok(Ok(Some(record))) = node.store().call(move |s| s.file(&sender, &id)).await
+                {
+                    if !record.state.is_final() && record.state != FileState::Paused {
+                        node.start_or_queue(record);
+                    }
+                }
+            });
+        }
+    }
+
+    /// A chunk from `peer`: handed to its transfer's worker if it is inside the window.
+    pub(super) fn receive_chunk(
+        &self,
+        peer: PublicKey,
+        file: String,
+        index: u64,
+        proof: Vec<Hash>,
+        data: Vec<u8>,
+    ) -> Option<InboxReply> {
+        let chunks = {
+            let incoming = guard(&self.inner.files.incoming);
+            let active = incoming.active.get(&(peer, file))?;
+            let offset = index.checked_mul(active.chunk_size)?;
+            if offset >= active.until.load(Ordering::Acquire) {
+                tracing::debug!("dropping a file chunk outside the window");
+                return None;
+            }
+            active.chunks.clone()
+        };
+        let chunk = Chunk { index, proof, data };
+        match chunks.try_send(chunk) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+            // The worker is behind: the reader waits for it (TCP pushes back on the sender).
+            Err(mpsc::error::TrySendError::Full(chunk)) => Some(Box::pin(async move {
+                let _ = chunks.send(chunk).await;
+                None
+            })),
+        }
+    }
+
+    /// Stops the workers of `peer`'s files (its session ended); they resume at its next offer.
+    pub(super) fn stop_incoming_from(&self, peer: &PublicKey) {
+        let mut incoming = guard(&self.inner.files.incoming);
+        // Dropping a worker's chunk queue ends it once it has written what was queued.
+        incoming.active.retain(|(sender, _), _| sender != peer);
+        incoming.waiting.retain(|(sender, _)| sender != peer);
+    }
+
+    /// A received file `key` was deleted: its worker stops and its sender is told.
+    pub(super) fn incoming_deleted(&self, key: &str) {
+        let stopped: Vec<(PublicKey, String)> = {
+            let mut incoming = guard(&self.inner.files.incoming);
+            let transfers: Vec<(PublicKey, String)> = incoming
+                .active
+                .iter()
+                .filter(|(_, a)| a.key == key)
+                .map(|(t, _)| t.clone())
+                .collect();
+            for t in &transfers {
+                incoming.active.remove(t);
+            }
+            transfers
+        };
+        for (sender, file) in stopped {
+            self.push_control(
+                sender,
+                Payload::FileCancel {
+                    sender: sender.to_base64(),
+                    file,
+                    reason: "deleted".into(),
+                },
+            );
+        }
+    }
+
+    /// Marks a running transfer paused or not; returns its `until` and whether it runs.
+    pub(super) fn set_incoming_paused(
+        &self,
+        transfer: &(PublicKey, String),
+        paused: bool,
+    ) -> Option<(i64, Arc<AtomicU64>)> {
+        let mut incoming = guard(&self.inner.files.incoming);
+        let active = incoming.active.get_mut(transfer)?;
+        active.paused = paused;
+        Some((active.seq, Arc::clone(&active.until)))
+    }
+
+    /// Stops a running transfer (cancelled or failed by one side), if it runs.
+    pub(super) fn stop_incoming(&self, transfer: &(PublicKey, String)) {
+        let mut incoming = guard(&self.inner.files.incoming);
+        incoming.active.remove(transfer);
+        incoming.waiting.retain(|t| t != transfer);
+    }
+}
+
+/// The partial file and its leaves, as `file_trash` paths.
+pub(super) fn partial_paths(key: &str) -> Vec<String> {
+    vec![
+        format!("partial/{key}.part"),
+        format!("partial/{key}.leaves"),
+    ]
+}
+
+/// What a worker needs to know about its file.
+struct Job {
+    dirs: Dirs,
+    key: String,
+    name: String,
+    size: u64,
+    chunk_size: u64,
+    sha256: [u8; 32],
+    root: [u8; 32],
+    /// Set when the transfer was stopped.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while the worker runs (see `Incoming::file_locks`).
+    file_lock: Arc<std::sync::Mutex<()>>,
+}
+
+/// The worker: creates or resumes the partial file, then verifies and writes chunks until the
+/// file is whole (or its queue closes: the session ended, the transfer was stopped).
+fn receive_file(
+    job: Job,
+    mut chunks: mpsc::Receiver<Chunk>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let lock = Arc::clone(&job.file_lock);
+    let _only_worker = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let report = |r: Report| {
+        let _ = reports.send(r);
+    };
+    let n = job.size.div_ceil(job.chunk_size);
+    if job.size == 0 {
+        // Nothing to pull: the offer itself must describe the empty file.
+        if job.root != empty_root() || job.sha256 != sha256(&[]) {
+            report(Report::Failed("hash_mismatch"));
+            return;
+        }
+        match place(&job, None) {
+            Ok(name) => report(Report::Done { name }),
+            Err(e) => {
+                tracing::warn!("cannot store a received file: {e}");
+                report(Report::Failed("no_storage"));
+            }
+        }
+        return;
+    }
+    if job.stop.load(Ordering::Acquire) {
+        return;
+    }
+    let mut state = match Partial::open(&job) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::warn!("cannot open a partial file: {e}");
+            report(Report::Failed("no_storage"));
+            return;
+        }
+    };
+    report(Report::Ready(state.offset));
+    let mut in_a_row = 0u32;
+    while let Some(chunk) = chunks.blocking_recv() {
+        if job.stop.load(Ordering::Acquire) {
+            // Stopped (session over, cancelled, deleted): nothing more is written.
+            return;
+        }
+        if chunk.index != state.next {
+            // Not the one we expect (an old stream's, or a lie): not ours to write.
+            continue;
+        }
+        let expected_len = if chunk.index + 1 == n {
+            job.size - chunk.index * job.chunk_size
+        } else {
+            job.chunk_size
+        };
+        let leaf = leaf_hash(&chunk.data);
+        if chunk.data.len() as u64 != expected_len
+            || !verify_inclusion(&job.root, chunk.index, n, &leaf, &chunk.proof)
+        {
+            in_a_row += 1;
+            report(Report::Bad {
+                offset: state.offset,
+                in_a_row,
+            });
+            // Everything queued behind a bad chunk belongs to the abandoned stream.
+            while chunks.try_recv().is_ok() {}
+            continue;
+        }
+        in_a_row = 0;
+        if let Err(e) = state.append(&chunk.data, &leaf) {
+            tracing::warn!("cannot write a received file: {e}");
+            report(Report::Failed("no_storage"));
+            return;
+        }
+        report(Report::Stored(state.offset));
+        if state.next == n {
+            let Partial { file, whole, .. } = state;
+            if whole.finish() != job.sha256 {
+                report(Report::Failed("hash_mismatch"));
+                return;
+            }
+            match place(&job, Some(file)) {
+                Ok(name) => report(Report::Done { name }),
+                Err(e) => {
+                    tracing::warn!("cannot store a received file: {e}");
+                    report(Report::Failed("no_storage"));
+                }
+            }
+            return;
+        }
+    }
+}
+
+/// A partial file being written: its handle, its leaves file, the whole-file hash so far.
+struct Partial {
+    file: File,
+    leaves: File,
+    whole: Sha256Stream,
+    /// The next chunk expected.
+    next: u64,
+    /// Bytes verified and written.
+    offset: u64,
+}
+
+impl Partial {
+    /// Opens the partial file, keeping the longest run of chunks that match their recorded
+    /// leaves (none when it is new).
+    fn open(job: &Job) -> std::io::Result<Partial> {
+        let path = job.dirs.partial(&job.key);
+        let leaves_path = job.dirs.partial_leaves(&job.key);
+        let recorded = match read_leaves(&leaves_path) {
+            Ok(leaves) if path.exists() => leaves,
+            _ => Vec::new(),
+        };
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path)?;
+        let mut whole = Sha256Stream::new();
+        let mut buffer = vec![0u8; job.chunk_size as usize];
+        let mut next = 0u64;
+        let mut offset = 0u64;
+        file.seek(SeekFrom::Start(0))?;
+        for leaf in &recorded {
+            let want = job.chunk_size.min(job.size - offset) as usize;
+            let n = read_full(&mut file, &mut buffer[..want])?;
+            if n != want || leaf_hash(&buffer[..n]) != *leaf {
+                break;
+            }
+            whole.update(&buffer[..n]);
+            next += 1;
+            offset += n as u64;
+            if offset >= job.size {
+                break;
+            }
+        }
+        // What follows the verified run is dropped, in the file and in the leaves.
+        file.set_len(offset)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut leaves = create_private_append(&leaves_path)?;
+        leaves.set_len(next * 32)?;
+        leaves.seek(SeekFrom::Start(next * 32))?;
+        if next > 0 {
+            tracing::info!("resuming a received file at {offset} of {} bytes", job.size);
+        }
+        Ok(Partial {
+            file,
+            leaves,
+            whole,
+            next,
+            offset,
+        })
+    }
+
+    /// Writes a verified chunk, then its leaf: a leaf on disk vouches for data before it.
+    fn append(&mut self, data: &[u8], leaf: &Hash) -> std::io::Result<()> {
+        self.file.write_all(data)?;
+        self.leaves.write_all(leaf)?;
+        self.whole.update(data);
+        self.next += 1;
+        self.offset += data.len() as u64;
+        Ok(())
+    }
+}
+
+/// Opens (creating, mode 0600) a file for writing without truncating it.
+fn create_private_append(path: &std::path::Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Puts the complete file in `files/received/` under its reserved name — or, should something
+/// have taken that name on disk meanwhile, the next free one (never replacing a file) — and
+/// removes the partial file's leaves. Returns the name used.
+fn place(job: &Job, file: Option<File>) -> std::io::Result<String> {
+    let partial = job.dirs.partial(&job.key);
+    match file {
+        Some(file) => file.sync_all()?,
+        None => {
+            create_private(&partial)?.sync_all()?;
+        }
+    }
+    let mut name = job.name.clone();
+    let mut n = 0;
+    loop {
+        let target: PathBuf = job.dirs.received(&name);
+        // A hard link fails if the target exists, so nothing of the user's is replaced.
+        match std::fs::hard_link(&partial, &target) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => {
+                n += 1;
+                name = numbered(&job.name, n);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    sync_dir(&job.dirs.received_dir());
+    let _ = std::fs::remove_file(&partial);
+    let _ = std::fs::remove_file(job.dirs.partial_leaves(&job.key));
+    Ok(name)
+}

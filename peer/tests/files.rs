@@ -1,0 +1,703 @@
+//! Files and pictures between real peers (PROTOCOL.md §5.1, §8.11): sizes from empty to 200 MiB
+//! arrive byte-identical, limits refuse with a clear `error`, hostile names land cleaned, a room
+//! file reaches every member, downloads need the token in a header, and deleting a message
+//! deletes its file.
+
+mod common;
+mod files_common;
+mod store_common;
+
+use std::time::{Duration, Instant};
+
+use common::{Peer, Ui};
+use files_common::*;
+use serde_json::{json, Value};
+use store_common::{start_in, tempdir};
+
+/// Alice (dialler) and Bob with data directories, each the other's contact.
+async fn pair(da: &std::path::Path, db: &std::path::Path, b_args: &[&str]) -> (Peer, Peer, Ui, Ui) {
+    let a = start_in("alice", da, 0, &[]);
+    let b = start_in("bob", db, 0, b_args);
+    let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    ub.wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
+        .await;
+    ub.accept_request(&a.public_key).await;
+    (a, b, ua, ub)
+}
+
+#[tokio::test]
+async fn files_of_0_1_and_1_mib_plus_1_bytes_arrive_byte_identical() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    for (size, name) in [
+        (0usize, "empty.bin"),
+        (1, "one.bin"),
+        ((1 << 20) + 1, "mib.bin"),
+    ] {
+        let path = src.path().join(name);
+        std::fs::write(&path, pattern(size, size as u64 + 7)).unwrap();
+        let sent = send_upload(&a, &mut ua, &path, name, &b.public_key).await;
+        let id = sent["id"].as_str().unwrap().to_owned();
+        assert_eq!(sent["file"]["size"], size);
+        assert_eq!(sent["file"]["sha256"], sha256_file(&path));
+        assert_eq!(sent["text"], name);
+        // Bob is told of the file, then has it whole; Alice hears that he verified it.
+        let offered = ub
+            .wait_for("the offer on B", |e| {
+                e["type"] == "peer_message" && e["id"] == id.as_str()
+            })
+            .await;
+        assert_eq!(offered["file"]["name"], name);
+        assert_eq!(offered["conversation"], a.public_key.as_str());
+        wait_state(&mut ub, &id, "complete", Duration::from_secs(30)).await;
+        // The offer's ack (delivered) comes only with the whole file verified.
+        ua.wait_for("delivered", |e| {
+            e["type"] == "delivery" && e["id"] == id.as_str() && e["state"] == "delivered"
+        })
+        .await;
+        wait_state(&mut ua, &id, "complete", Duration::from_secs(30)).await;
+        let landed = received(db.path(), name);
+        assert_eq!(
+            std::fs::read(&landed).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&landed).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+        // The page downloads it with the token in a header.
+        let key = offered["file"]["key"].as_str().unwrap();
+        let got = download(&b, key).await;
+        assert_eq!(got.status, 200, "{}", got.head);
+        assert_eq!(got.body, std::fs::read(&path).unwrap());
+        assert!(got
+            .head
+            .to_ascii_lowercase()
+            .contains("content-disposition: attachment"));
+    }
+    // History shows both sides' file messages with their states.
+    ub.send(json!({"action": "load_history", "conversation": a.public_key}))
+        .await;
+    let history = ub.wait_type("history").await;
+    let files: Vec<&Value> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["file"].is_object())
+        .collect();
+    assert_eq!(files.len(), 3);
+    assert!(files.iter().all(|m| m["file"]["state"] == "complete"));
+}
+
+#[tokio::test]
+async fn a_200_mib_file_arrives_byte_identical_through_send_file() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, _ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    let path = src.path().join("big.bin");
+    write_pattern_file(&path, 200 << 20, 42);
+    let started = Instant::now();
+    // Handed to Alice's running peer through its local API.
+    let out = tokio::process::Command::new(common::BIN)
+        .args(["send-file", &format!("127.0.0.1:{}", b.p2p_port)])
+        .arg(&path)
+        .arg("--data-dir")
+        .arg(da.path())
+        .output()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "send-file failed: {stderr}");
+    assert!(stderr.contains("verified by the receiver"), "{stderr}");
+    assert!(
+        stderr.contains("handing big.bin to the peer running"),
+        "{stderr}"
+    );
+    let offered = ub
+        .wait_for("the offer", |e| {
+            e["type"] == "peer_message" && e["file"].is_object()
+        })
+        .await;
+    assert_eq!(offered["file"]["size"], 200u64 << 20);
+    assert_eq!(
+        sha256_file(&received(db.path(), "big.bin")),
+        sha256_file(&path)
+    );
+    eprintln!("200 MiB through send-file and the running peer in {took:?}");
+    drop(a);
+}
+
+/// Bob on 127.0.0.2:P behind a counting relay on 127.0.0.1:P: Alice dials the relay, so the
+/// address she keeps for Bob (the IP she dialled, the port he announces) is the relay's, and
+/// every later dial of hers goes through it too.
+async fn relayed_pair(
+    da: &std::path::Path,
+    db: &std::path::Path,
+) -> (Peer, Peer, Ui, Ui, CountingRelay) {
+    let b = start_bob_at(db, 0);
+    let relay = CountingRelay::start_at(b.p2p_port, ("127.0.0.2", b.p2p_port)).await;
+    let a = start_in("alice", da, 0, &[]);
+    let mut ua = a.ui().await;
+    let mut ub = b.ui().await;
+    ua.connect_peer(relay.port, &b.public_key).await;
+    ub.wait_for("peer_connected on B", |e| e["type"] == "peer_connected")
+        .await;
+    ub.accept_request(&a.public_key).await;
+    (a, b, ua, ub, relay)
+}
+
+/// Bob keeping his state in `dir`, listening on 127.0.0.2 (`port` 0: any).
+fn start_bob_at(dir: &std::path::Path, port: u16) -> Peer {
+    let port = port.to_string();
+    let args: Vec<String> = [
+        "--host",
+        "127.0.0.2",
+        "--port",
+        &port,
+        "--web-port",
+        "0",
+        "--data-dir",
+        &dir.display().to_string(),
+        "--name",
+        "bob",
+        "--redial-base-ms",
+        "100",
+    ]
+    .map(String::from)
+    .to_vec();
+    Peer::start_args(&args)
+}
+
+/// Wire bytes of `file_bytes` of chunks: base64 of the sealed chunk (its header with a proof
+/// of up to 17 hashes, 0x00, the bytes, the tag) in a `data` frame.
+fn wire_bytes(file_bytes: u64) -> u64 {
+    file_bytes * 136 / 100
+}
+
+const KILL_TEST_SIZE: u64 = 128 << 20;
+
+#[tokio::test]
+async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (mut a, b, mut ua, mut ub, relay) = relayed_pair(da.path(), db.path()).await;
+    let path = src.path().join("half.bin");
+    write_pattern_file(&path, KILL_TEST_SIZE, 9);
+    let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let half = wait_bytes(
+        &mut ub,
+        &id,
+        KILL_TEST_SIZE * 2 / 5,
+        Duration::from_secs(60),
+    )
+    .await;
+    a.kill();
+    let at_kill = half["bytes"].as_u64().unwrap();
+    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
+    // Back on the same port and data directory: it redials Bob (through the relay) and
+    // offers the file again; Bob asks from what he verified.
+    let a_port = a.p2p_port;
+    let _a = start_in("alice", da.path(), a_port, &[]);
+    wait_state(&mut ub, &id, "complete", Duration::from_secs(90)).await;
+    assert_eq!(
+        sha256_file(&received(db.path(), "half.bin")),
+        sha256_file(&path)
+    );
+    b.wait_for_log("resuming a received file at").await;
+    let sent_bytes = relay.forward_bytes();
+    eprintln!(
+        "sender killed at {at_kill} of {KILL_TEST_SIZE} bytes; {sent_bytes} bytes crossed the relay"
+    );
+    // Everything once, plus at most the window and the chunks in flight at the kill; a
+    // restart from zero would add another {at_kill} bytes.
+    assert!(
+        sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100,
+        "{sent_bytes}"
+    );
+    assert!(
+        sent_bytes <= wire_bytes(KILL_TEST_SIZE + (3 << 20)) + (64 << 10),
+        "{sent_bytes} bytes: verified chunks were sent again"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunks() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, mut b, mut ua, mut ub, relay) = relayed_pair(da.path(), db.path()).await;
+    let path = src.path().join("half.bin");
+    write_pattern_file(&path, KILL_TEST_SIZE, 10);
+    let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let half = wait_bytes(
+        &mut ub,
+        &id,
+        KILL_TEST_SIZE * 2 / 5,
+        Duration::from_secs(60),
+    )
+    .await;
+    b.kill();
+    drop(ub);
+    let at_kill = half["bytes"].as_u64().unwrap();
+    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
+    let b_port = b.p2p_port;
+    let b = start_bob_at(db.path(), b_port);
+    wait_state(&mut ua, &id, "complete", Duration::from_secs(90)).await;
+    assert_eq!(
+        sha256_file(&received(db.path(), "half.bin")),
+        sha256_file(&path)
+    );
+    b.wait_for_log("resuming a received file at").await;
+    let sent_bytes = relay.forward_bytes();
+    eprintln!(
+        "receiver killed at {at_kill} of {KILL_TEST_SIZE} bytes; {sent_bytes} bytes crossed the relay"
+    );
+    assert!(
+        sent_bytes >= wire_bytes(KILL_TEST_SIZE) * 99 / 100,
+        "{sent_bytes}"
+    );
+    assert!(
+        sent_bytes <= wire_bytes(KILL_TEST_SIZE + (3 << 20)) + (64 << 10),
+        "{sent_bytes} bytes: verified chunks were sent again"
+    );
+    // No partial file or leaves are left behind.
+    let partial = std::fs::read_dir(db.path().join("files/partial"))
+        .unwrap()
+        .count();
+    assert_eq!(partial, 0);
+}
+
+#[tokio::test]
+async fn size_and_quota_limits_refuse_with_a_clear_error() {
+    let (da, db, dc, src) = (tempdir(), tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(
+        da.path(),
+        db.path(),
+        &[
+            "--max-file-size",
+            "10K",
+            "--file-quota-per-contact",
+            "15K",
+            "--file-quota",
+            "18K",
+        ],
+    )
+    .await;
+    let write = |name: &str, len: usize| {
+        let path = src.path().join(name);
+        std::fs::write(&path, pattern(len, len as u64)).unwrap();
+        path
+    };
+    // Over Bob's largest file.
+    let sent = send_upload(
+        &a,
+        &mut ua,
+        &write("big.bin", 11 << 10),
+        "big.bin",
+        &b.public_key,
+    )
+    .await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let refused = wait_state(&mut ua, &id, "refused", Duration::from_secs(15)).await;
+    assert_eq!(refused["reason"], "too_large");
+    let told = ua
+        .wait_for("Alice's error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    assert!(
+        told["message"].as_str().unwrap().contains("big.bin"),
+        "{told}"
+    );
+    let bob_told = ub
+        .wait_for("Bob's error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    let words = bob_told["message"].as_str().unwrap();
+    assert!(
+        words.contains("big.bin") && words.contains("10240-byte limit"),
+        "{words}"
+    );
+    // Within the quota, then over Alice's share of it.
+    let ok = send_upload(
+        &a,
+        &mut ua,
+        &write("ten.bin", 10 << 10),
+        "ten.bin",
+        &b.public_key,
+    )
+    .await;
+    wait_state(
+        &mut ub,
+        ok["id"].as_str().unwrap(),
+        "complete",
+        Duration::from_secs(15),
+    )
+    .await;
+    let over = send_upload(
+        &a,
+        &mut ua,
+        &write("six.bin", 6 << 10),
+        "six.bin",
+        &b.public_key,
+    )
+    .await;
+    let refused = wait_state(
+        &mut ua,
+        over["id"].as_str().unwrap(),
+        "refused",
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(refused["reason"], "quota");
+    let bob_told = ub
+        .wait_for("Bob's quota error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    assert!(
+        bob_told["message"]
+            .as_str()
+            .unwrap()
+            .contains("quota per contact"),
+        "{bob_told}"
+    );
+    // Carol's own share is free, but all received files together would pass 18K.
+    let c = start_in("carol", dc.path(), 0, &[]);
+    let mut uc = c.ui().await;
+    uc.connect_peer(b.p2p_port, &b.public_key).await;
+    ub.accept_request(&c.public_key).await;
+    let total = send_upload(
+        &c,
+        &mut uc,
+        &write("nine.bin", 9 << 10),
+        "nine.bin",
+        &b.public_key,
+    )
+    .await;
+    let refused = wait_state(
+        &mut uc,
+        total["id"].as_str().unwrap(),
+        "refused",
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(refused["reason"], "quota");
+    let bob_told = ub
+        .wait_for("Bob's total quota error", |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    assert!(
+        bob_told["message"]
+            .as_str()
+            .unwrap()
+            .contains("18432-byte quota"),
+        "{bob_told}"
+    );
+    for name in ["big.bin", "six.bin", "nine.bin"] {
+        assert!(!received(db.path(), name).exists(), "{name}");
+    }
+    // Sending something over our own limit is an error at once.
+    let small = start_in(
+        "dave",
+        &da.path().join("dave"),
+        0,
+        &["--max-file-size", "1K"],
+    );
+    let mut ud = small.ui().await;
+    ud.connect_peer(b.p2p_port, &b.public_key).await;
+    let origin = small.origin();
+    let refused = http(
+        small.web_port,
+        "POST",
+        "/files",
+        &[("X-P2P-Chat-Token", &small.token), ("Origin", &origin)],
+        Some(&write("two.bin", 2048)),
+    )
+    .await;
+    assert_eq!(refused.status, 413, "{}", refused.head);
+    assert!(String::from_utf8_lossy(&refused.body).contains("--max-file-size"));
+    // An upload id it never gave is an error of send_file.
+    ud.send(json!({"action": "send_file", "upload": "0".repeat(32), "name": "x", "to": b.public_key, "req": 9}))
+        .await;
+    let error = ud
+        .wait_for("send_file error", |e| e["type"] == "error" && e["req"] == 9)
+        .await;
+    assert_eq!(error["message"], "no such upload", "{error}");
+}
+
+#[tokio::test]
+async fn hostile_names_land_cleaned_and_collisions_are_renamed() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    let cases = [
+        ("../../.ssh/authorized_keys", "_.._.ssh_authorized_keys"),
+        ("/etc/passwd", "_etc_passwd"),
+        (".bashrc", "bashrc"),
+        ("CON", "_CON"),
+        ("invoice_\u{202e}fdp.exe", "invoice_fdp.exe"),
+        ("same.txt", "same.txt"),
+        ("same.txt", "same (1).txt"),
+    ];
+    for (i, (name, landed)) in cases.iter().enumerate() {
+        let path = src.path().join(format!("f{i}"));
+        std::fs::write(&path, format!("content {i}")).unwrap();
+        let sent = send_upload(&a, &mut ua, &path, name, &b.public_key).await;
+        let id = sent["id"].as_str().unwrap().to_owned();
+        wait_state(&mut ub, &id, "complete", Duration::from_secs(15)).await;
+        let file = received(db.path(), landed);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap_or_default(),
+            format!("content {i}"),
+            "{name:?} should land as {landed:?}"
+        );
+    }
+    // Nothing was written anywhere else.
+    let mut landed: Vec<String> = std::fs::read_dir(db.path().join("files/received"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    landed.sort();
+    assert_eq!(landed.len(), cases.len(), "{landed:?}");
+    assert!(!db.path().join(".ssh").exists() && !db.path().join("passwd").exists());
+}
+
+#[tokio::test]
+async fn a_room_file_reaches_every_member() {
+    let (da, db, dc, src) = (tempdir(), tempdir(), tempdir(), tempdir());
+    let a = start_in("alice", da.path(), 0, &[]);
+    let b = start_in("bob", db.path(), 0, &[]);
+    let c = start_in("carol", dc.path(), 0, &[]);
+    let (mut ua, mut ub, mut uc) = (a.ui().await, b.ui().await, c.ui().await);
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    ua.connect_peer(c.p2p_port, &c.public_key).await;
+    ub.accept_request(&a.public_key).await;
+    uc.accept_request(&a.public_key).await;
+    ua.send(
+        json!({"action": "create_room", "name": "club", "members": [b.public_key, c.public_key]}),
+    )
+    .await;
+    let room = ua.wait_type("room").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ub.wait_type("room").await;
+    uc.wait_type("room").await;
+    let path = src.path().join("photo.png");
+    write_pattern_file(&path, 3 << 20, 5);
+    let sent = send_upload(&a, &mut ua, &path, "photo.png", &room).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    assert_eq!(sent["conversation"], room.as_str());
+    for (ui, dir) in [(&mut ub, &db), (&mut uc, &dc)] {
+        let offered = ui
+            .wait_for("the room offer", |e| {
+                e["type"] == "peer_message" && e["id"] == id.as_str()
+            })
+            .await;
+        assert_eq!(offered["conversation"], room.as_str());
+        wait_state(ui, &id, "complete", Duration::from_secs(30)).await;
+        assert_eq!(
+            sha256_file(&received(dir.path(), "photo.png")),
+            sha256_file(&path)
+        );
+    }
+    // Alice hears of both members.
+    let mut done = std::collections::HashSet::new();
+    while done.len() < 2 {
+        let e = wait_state(&mut ua, &id, "complete", Duration::from_secs(30)).await;
+        done.insert(e["peer_id"].as_str().unwrap().to_owned());
+    }
+    assert!(done.contains(&b.public_key) && done.contains(&c.public_key));
+}
+
+#[tokio::test]
+async fn deleting_a_file_message_deletes_its_file_and_export_lists_files() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, mut b, mut ua, mut ub) = pair(da.path(), db.path(), &["--timer-unit-ms", "1"]).await;
+    let send = |name: &'static str| {
+        let path = src.path().join(name);
+        std::fs::write(&path, format!("bytes of {name}")).unwrap();
+        path
+    };
+    let p1 = send("local.txt");
+    let p2 = send("unsent.txt");
+    let p3 = send("kept.txt");
+    let mut ids = Vec::new();
+    for (path, name) in [(&p1, "local.txt"), (&p2, "unsent.txt"), (&p3, "kept.txt")] {
+        let sent = send_upload(&a, &mut ua, path, name, &b.public_key).await;
+        let id = sent["id"].as_str().unwrap().to_owned();
+        wait_state(&mut ub, &id, "complete", Duration::from_secs(15)).await;
+        assert!(received(db.path(), name).exists());
+        ids.push(id);
+    }
+    // Bob deletes one on his device; Alice deletes another for everyone.
+    ub.send(json!({"action": "delete_message", "conversation": a.public_key, "id": ids[0], "from": a.public_key}))
+        .await;
+    ub.wait_type("message_deleted").await;
+    assert!(
+        !received(db.path(), "local.txt").exists(),
+        "a local delete removes the file"
+    );
+    ua.send(json!({"action": "delete_for_everyone", "id": ids[1]}))
+        .await;
+    ub.wait_for("message_unsent", |e| {
+        e["type"] == "message_unsent" && e["id"] == ids[1].as_str()
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received(db.path(), "unsent.txt").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "a delete for everyone removes the file"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Alice's copy of her upload goes with her own message too.
+    let sent_dir = da.path().join("files/sent");
+    let copies = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".leaves")
+            })
+            .count()
+    };
+    assert_eq!(
+        copies(&sent_dir),
+        2,
+        "local.txt's and kept.txt's copies stay"
+    );
+    // Disappearing messages: a file received while the timer is on goes when it expires.
+    ub.send(json!({"action": "set_timer", "conversation": a.public_key, "seconds": 300}))
+        .await;
+    ua.wait_type("timer").await;
+    let p4 = send("fleeting.txt");
+    let sent = send_upload(&a, &mut ua, &p4, "fleeting.txt", &b.public_key).await;
+    let fleeting = sent["id"].as_str().unwrap().to_owned();
+    ub.wait_for("expired", |e| {
+        e["type"] == "message_deleted" && e["id"] == fleeting.as_str() && e["reason"] == "expired"
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received(db.path(), "fleeting.txt").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "an expired file message removes its file"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ub.send(json!({"action": "set_timer", "conversation": a.public_key, "seconds": 0}))
+        .await;
+    ub.wait_type("timer").await;
+    // The export of Bob's stopped peer lists the file that is left, with where it is.
+    drop(ub);
+    assert!(b.terminate().success());
+    let out = std::process::Command::new(common::BIN)
+        .args(["export", "--format", "json", "--data-dir"])
+        .arg(db.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&Value> = export["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["file"].is_object())
+        .collect();
+    assert_eq!(files.len(), 1, "{export}");
+    let kept = &files[0]["file"];
+    assert_eq!(kept["name"], "kept.txt");
+    assert_eq!(kept["state"], "complete");
+    assert_eq!(kept["sha256"], sha256_file(&p3));
+    assert_eq!(
+        kept["path"],
+        received(db.path(), "kept.txt")
+            .display()
+            .to_string()
+            .as_str()
+    );
+}
+
+#[tokio::test]
+async fn pause_resume_cancel_and_retry_reach_both_sides() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, mut ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    let path = src.path().join("long.bin");
+    write_pattern_file(&path, 96 << 20, 21);
+    let sent = send_upload(&a, &mut ua, &path, "long.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let from = a.public_key.clone();
+    wait_bytes(&mut ub, &id, 1, Duration::from_secs(30)).await;
+    // Bob pauses: Alice is told, and the bytes stop.
+    ub.send(json!({"action": "pause_file", "from": from, "id": id}))
+        .await;
+    let paused = wait_state(&mut ua, &id, "paused", Duration::from_secs(15)).await;
+    assert_eq!(paused["reason"], "paused by the other side");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let partial_size = |dir: &std::path::Path| -> u64 {
+        std::fs::read_dir(dir.join("files/partial"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    let held = partial_size(db.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(partial_size(db.path()), held, "nothing moves while paused");
+    assert!(held < 96 << 20);
+    // Resumed, it completes.
+    ub.send(json!({"action": "resume_file", "from": from, "id": id}))
+        .await;
+    wait_state(&mut ub, &id, "complete", Duration::from_secs(60)).await;
+    assert_eq!(
+        sha256_file(&received(db.path(), "long.bin")),
+        sha256_file(&path)
+    );
+    // Bob cancels another: Alice hears it, Bob's partial file goes; Bob's retry starts over.
+    let sent = send_upload(&a, &mut ua, &path, "again.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    wait_bytes(&mut ub, &id, 1, Duration::from_secs(30)).await;
+    ub.send(json!({"action": "cancel_file", "from": from, "id": id}))
+        .await;
+    let cancelled = wait_state(&mut ua, &id, "cancelled", Duration::from_secs(15)).await;
+    assert_eq!(cancelled["reason"], "cancelled");
+    wait_state(&mut ub, &id, "cancelled", Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(partial_size(db.path()), 0, "the partial file is deleted");
+    // Nothing to resume once cancelled; a retry starts over.
+    ub.send(json!({"action": "resume_file", "from": from, "id": id, "req": 3}))
+        .await;
+    let error = ub
+        .wait_for("resume error", |e| e["type"] == "error" && e["req"] == 3)
+        .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to resume"),
+        "{error}"
+    );
+    ub.send(json!({"action": "retry_file", "from": from, "id": id}))
+        .await;
+    wait_state(&mut ub, &id, "complete", Duration::from_secs(60)).await;
+    assert_eq!(
+        sha256_file(&received(db.path(), "again.bin")),
+        sha256_file(&path)
+    );
+    wait_state(&mut ua, &id, "complete", Duration::from_secs(15)).await;
+}
