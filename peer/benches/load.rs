@@ -1105,7 +1105,7 @@ fn main() -> std::process::ExitCode {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<()>> + 'a>,
         >;
-        let phases: [(&str, Phase); 6] = [
+        let phases: [(&str, Phase); 7] = [
             ("handshake", |b, o, r| Box::pin(handshake_phase(b, o, r))),
             ("messages", |b, o, r| Box::pin(messages_phase(b, o, r))),
             ("delivery", |b, o, r| Box::pin(delivery_phase(b, o, r))),

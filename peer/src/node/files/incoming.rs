@@ -254,6 +254,7 @@ impl Node {
                         received_at: record.message.received_at,
                         conversation: record.message.conversation.ui_id(),
                         reply_to: None,
+                        seq: Some(record.seq),
                         file: Some(Box::new(file_info(&record, FileState::Waiting, 0))),
                     });
                     node.start_or_queue(record);

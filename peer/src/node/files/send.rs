@@ -197,6 +197,7 @@ impl Node {
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
             reply_to: None,
+            seq: Some(record.seq),
             file: Some(Box::new(file_info(&record, FileState::Waiting, 0))),
         };
         self.emit(event.clone());
@@ -277,6 +278,7 @@ impl Node {
             recipients: vec![recipient.to_base64()],
             state: "queued".into(),
             reply_to: None,
+            seq: Some(record.seq),
             file: Some(Box::new(file_info(&record, state, bytes))),
         };
         self.emit(event.clone());
