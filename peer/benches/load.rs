@@ -1,6 +1,6 @@
 //! Load tool for the real release `p2p-chat` over loopback (the figures of BENCHMARKS.md).
 //!
-//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout,files] [-- --file-mib N]`
+//! `cargo bench -p peer --bench load [-- --quick] [-- --only handshake,messages,delivery,latency,fanout,scale,files] [-- --file-mib N]`
 //!
 //! Every figure is printed beside a baseline measured in the same invocation, as a ratio:
 //! * handshakes/s (TCP connect → Noise XX → first chat acknowledged) against a running

@@ -32,7 +32,7 @@ pub struct Shape {
     pub big: usize,
 }
 
-/// The history: a heavy user.
+/// The history BENCHMARKS.md measures: a heavy user.
 pub const FULL: Shape = Shape {
     messages: 1_000_000,
     conversations: 1_000,
