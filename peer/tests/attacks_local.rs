@@ -33,7 +33,8 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// The data directory is 0700 and everything in it (identity, database, its WAL) 0600.
+/// The data directory is 0700 and everything in it private too: directories (the files
+/// area, README "Files and pictures") 0700, files (identity, database, its WAL) 0600.
 fn assert_private(dir: &Path) {
     let dir_mode = mode(dir);
     assert_eq!(
@@ -43,15 +44,27 @@ fn assert_private(dir: &Path) {
         dir.display()
     );
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let file_mode = mode(&path);
-        assert_eq!(
-            file_mode, 0o600,
-            "{name} in the data directory is {file_mode:o}"
-        );
-        names.push(name);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(next) = todo.pop() {
+        for entry in std::fs::read_dir(&next).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let entry_mode = mode(&path);
+            if path.is_dir() {
+                assert_eq!(entry_mode, 0o700, "directory {name} is {entry_mode:o}");
+                todo.push(path);
+            } else {
+                assert_eq!(
+                    entry_mode, 0o600,
+                    "{name} in the data directory is {entry_mode:o}"
+                );
+            }
+            names.push(name);
+        }
     }
     for expected in ["identity.key", "p2p-chat.db", "p2p-chat.db-wal"] {
         assert!(
@@ -80,7 +93,8 @@ async fn an_existing_data_directory_and_its_database_are_made_private() {
     alice.kill();
     set_mode(&dir, 0o755);
     for entry in std::fs::read_dir(&dir).expect("read_dir") {
-        set_mode(&entry.expect("entry").path(), 0o644);
+        let path = entry.expect("entry").path();
+        set_mode(&path, if path.is_dir() { 0o755 } else { 0o644 });
     }
     let alice = start_in("alice", &dir, 0, &[]);
     let mut ua = alice.ui().await;

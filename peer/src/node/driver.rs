@@ -427,9 +427,10 @@ impl Node {
             Ok(parts) => parts,
             Err(reason) => return reason.to_string(),
         };
-        let reason = session
-            .wait(|reason| self.unregister(&remote, conn_id, reason))
-            .await;
+        // Boxed: the session's state (its lanes, files' bulk lane included) lives on the heap
+        // once, not also in this future's state.
+        let reason =
+            Box::pin(session.wait(|reason| self.unregister(&remote, conn_id, reason))).await;
         format!("session with {peer_id} ended: {reason}")
     }
 

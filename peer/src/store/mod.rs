@@ -383,7 +383,17 @@ mod tests {
             !store.integrity_pending(),
             "a small file is checked at open"
         );
-        // As if the check at open had run out of time.
+        // Enough rows that the check takes many of SQLite's progress steps (an empty schema
+        // is checked within one), as if the check at open had run out of time.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TABLE filler (x TEXT);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+                 INSERT INTO filler SELECT hex(randomblob(16)) FROM n;
+                 CREATE INDEX filler_x ON filler (x);",
+            )
+            .unwrap();
         store.integrity_pending = true;
         assert!(!store.check_integrity(|| true).unwrap(), "interrupted");
         assert!(store.integrity_pending(), "still owed");
