@@ -7,6 +7,7 @@
 //! * [`keys`] — static identity keys and public keys (base64 on the wire).
 //! * [`fingerprint`] — the human-comparable fingerprint of one key and the safety number of a pair.
 //! * [`noise`] — `Noise_XX_25519_AESGCM_SHA256` as typed state machines, ending in a [`noise::Transport`].
+//! * [`introduce`] — the tag an introduction names the key it wants by, instead of the key.
 //! * [`wire`] — the JSON frames and payloads peers exchange (one definition for every crate).
 //! * [`primitives`] — thin wrappers over the RustCrypto/dalek primitives, the only place they are called.
 //! * [`vectors`] / [`selftest`] — known-answer runners shared by tests, the CLI and the page.
@@ -22,6 +23,7 @@ extern crate alloc;
 
 pub mod encoding;
 pub mod fingerprint;
+pub mod introduce;
 pub mod json;
 pub mod keys;
 pub mod noise;

@@ -82,8 +82,8 @@ pub struct RunArgs {
         default_value_t = 10_000
     )]
     pub handshake_timeout_ms: u64,
-    /// First redial delay in milliseconds for contacts owed messages (doubles to 5 min;
-    /// tests only).
+    /// First redial delay in milliseconds of a contact the peer keeps connected (doubles to
+    /// 5 min; tests only).
     #[arg(
         long,
         hide = true,
@@ -100,6 +100,15 @@ pub struct RunArgs {
         default_value_t = 1_000
     )]
     pub timer_unit_ms: u64,
+    /// How often the interface addresses are listed again to notice a network change, in
+    /// milliseconds (tests only).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_INTERFACE_POLL_MS",
+        default_value_t = 10_000
+    )]
+    pub interface_poll_ms: u64,
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,

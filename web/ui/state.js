@@ -76,7 +76,7 @@ function newConv(id) {
 
 function newPeer(id, fields = {}) {
   return {
-    id, publicKey: id, name: '', address: '', listenPort: null, direction: '', daemonFp: '',
+    id, publicKey: id, name: '', address: '', listenPort: null, direction: '', reached: '', daemonFp: '',
     verified: false, online: false, contact: false, lastSeen: 0, lastAddress: '', check: null, ...fields,
   };
 }
@@ -111,6 +111,8 @@ export function upsertPeer(state, event) {
     address: str(event.address),
     listenPort: Number.isInteger(event.listen_port) ? event.listen_port : null,
     direction: str(event.direction),
+    // How the session was reached (PROTOCOL.md §7.1): direct, mapped or punched.
+    reached: str(event.reached),
     daemonFp: str(event.fingerprint),
     verified: event.verified === true,
     online: true,

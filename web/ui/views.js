@@ -129,6 +129,19 @@ export function renderRequests(state, { onSelect }) {
   );
 }
 
+/** How a session was reached (PROTOCOL.md §7.1), as a small label with its explanation. */
+const REACHED = {
+  direct: ['direct', 'A direct connection: one of you dialled the other’s address'],
+  mapped: ['via router', 'Through a home router’s port mapping (UPnP-IGD, NAT-PMP or PCP)'],
+  punched: ['punched', 'Through both routers at once, after a mutual contact introduced you; messages go straight between you, never through that contact'],
+};
+
+function reachedTag(peer) {
+  const [text, title] = REACHED[peer.reached] ?? [];
+  if (!text) return null;
+  return el('span', { class: 'tag tag-muted peer-reached', text, attrs: { 'data-reached': peer.reached, title } });
+}
+
 /** The "Peers" list: connected peers with address, fingerprint and verification state. */
 export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
   // Every live session, a message request's too (tagged, and its name opens the request).
@@ -151,7 +164,8 @@ export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
         el('p', { class: 'peer-addr' },
           el('span', { class: 'visually-hidden', text: 'Address ' }),
           el('span', { text: dialableAddress(peer) || 'unknown address', attrs: { title: peer.address && peer.address !== dialableAddress(peer) ? `Connected from ${peer.address}` : false } }),
-          peer.direction ? el('span', { class: 'peer-dir', text: peer.direction === 'inbound' ? ' · they connected' : ' · you connected' }) : null),
+          peer.direction ? el('span', { class: 'peer-dir', text: peer.direction === 'inbound' ? ' · they connected' : ' · you connected' }) : null,
+          reachedTag(peer)),
         el('p', { class: 'peer-fp', attrs: { title: checked ? 'Fingerprint computed in this page (wasm)' : 'Fingerprint as reported by your peer; not yet checked here' } },
           el('span', { class: 'visually-hidden', text: 'Fingerprint ' }),
           el('code', { text: fp })),

@@ -18,9 +18,14 @@
 //! * [`rooms`] — creating and announcing rooms. Room authority goes here.
 //! * [`names`] — our display name (saved, sent on change), contacts' renames, nicknames and
 //!   the confusable-name check every new name goes through; `last_seen` at a session's end.
-//! * [`redial`] — dialling contacts we owe messages to, with backoff.
+//! * [`redial`] — keeping contacts connected: dialling every known address of each contact
+//!   we want a session with (`crate::reach::keep` is the plan), then an introduction.
 //! * [`addresses`] — where others can reach us (listen port, our kind-tagged addresses from
-//!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
+//!   `crate::reach` and what contacts observed, the invite's target).
+//! * [`announce`] — the `addresses` payload: ours to each contact, theirs into their address
+//!   lists, where they see us into our observed addresses; how a session was reached.
+//! * [`introduce`] — introductions through a mutual contact: asking, passing on, answering
+//!   (PROTOCOL.md §7.2); [`punch`] — the simultaneous dial that follows.
 //! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
 //! * [`history`] — search, history around a message, deleting on this device.
 //! * [`timers`] — disappearing messages: setting a conversation's timer, announcing it,
@@ -31,10 +36,13 @@
 
 mod addresses;
 mod amend;
+mod announce;
 mod driver;
 mod history;
 mod inbound;
+mod introduce;
 mod names;
+mod punch;
 mod queries;
 mod reactions;
 mod redial;
@@ -61,8 +69,9 @@ pub use history::{HistoryActionError, MessageAuthor};
 pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use reactions::valid_emoji;
-pub use redial::{REDIAL_BASE, REDIAL_CAP};
-pub use registry::{keep_new_session, Refusal};
+pub use introduce::{IntroduceError, ASK_TIMEOUT, MAX_INTRODUCERS};
+pub use redial::{MAX_CONCURRENT_DIALS, REDIAL_BASE, REDIAL_CAP};
+pub use registry::{keep_new_session, Refusal, RACE_WINDOW};
 pub use rooms::RoomError;
 pub use sending::{SendError, Target, MAX_TEXT_CHARS};
 pub use timers::{TimerError, MAX_TIMER_CLOCK_AHEAD_MS, TIMER_PRESETS};
@@ -100,6 +109,8 @@ struct Inner {
     outbox: sending::Outbox,
     redial: redial::Redial,
     addresses: addresses::OwnAddresses,
+    punches: punch::Punches,
+    introductions: introduce::Introductions,
     contacts_notice: queries::ContactsNotice,
 }
 
@@ -143,6 +154,8 @@ impl Node {
                 outbox: sending::Outbox::default(),
                 redial: redial::Redial::default(),
                 addresses: addresses::OwnAddresses::default(),
+                punches: punch::Punches::default(),
+                introductions: introduce::Introductions::default(),
                 contacts_notice: queries::ContactsNotice::default(),
             }),
         }

@@ -180,6 +180,8 @@ pub enum Action {
     },
     /// Search, history around a message, deletes (`history_actions`).
     History(super::history_actions::HistoryAction),
+    /// Introductions and contacts' addresses (`reach_actions`).
+    Reach(super::reach_actions::ReachAction),
     /// Set a conversation's disappearing-message timer (`set_timer`).
     SetTimer {
         /// A contact's chat or a room.
@@ -359,6 +361,10 @@ pub fn parse(text: &str) -> Result<(Action, Option<Value>), ActionError> {
     }
     if name == "set_timer" {
         return parse_set_timer(value, req);
+    }
+    if super::reach_actions::ACTIONS.contains(&name.as_str()) {
+        let action = super::reach_actions::parse(&name, value.clone(), req.clone())?;
+        return Ok((Action::Reach(action), req));
     }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();

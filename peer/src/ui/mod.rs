@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod history_actions;
+pub mod reach_actions;
 pub mod security;
 pub mod static_files;
 pub mod ws;
