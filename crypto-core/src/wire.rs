@@ -820,7 +820,9 @@ impl Payload {
 fn write_addresses(object: &mut ObjectWriter<'_>, list: &[WireAddress]) {
     let addresses: Vec<&str> = list.iter().map(|a| a.address.as_str()).collect();
     let kinds: Vec<&str> = list.iter().map(|a| a.kind.as_str()).collect();
-    object.strings("addresses", &addresses).strings("kinds", &kinds);
+    object
+        .strings("addresses", &addresses)
+        .strings("kinds", &kinds);
 }
 
 /// An address string of 1-[`MAX_ADDRESS_CHARS`] characters.
@@ -1188,7 +1190,11 @@ mod tests {
             br#"{"kind":"addresses","observed":5}"#,
             br#"{"kind":"addresses","addresses":["a"],"kinds":["a-kind-far-too-long"]}"#,
         ] {
-            assert!(Payload::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                Payload::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let many = |n: usize| {
             let list: Vec<String> = (0..n).map(|i| alloc::format!("\"10.0.0.{i}:1\"")).collect();
@@ -1256,7 +1262,11 @@ mod tests {
             br#"{"kind":"introduce_answer","id":"i","peer":"k"}"#,
             br#"{"kind":"introduce_result","id":"i","peer":"k"}"#,
         ] {
-            assert!(Payload::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                Payload::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

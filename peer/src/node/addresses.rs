@@ -65,10 +65,7 @@ impl OwnAddresses {
 
     /// Where others can dial us, best first.
     pub(super) fn dial_addresses(&self) -> Vec<ReachAddress> {
-        self.lists
-            .read()
-            .map(|l| l.all.clone())
-            .unwrap_or_default()
+        self.lists.read().map(|l| l.all.clone()).unwrap_or_default()
     }
 
     /// Our router mappings now (to tell a session that came in through one).
@@ -178,16 +175,27 @@ mod tests {
         for i in 1..=6u8 {
             assert!(own.add_observed(format!("11.0.0.{i}:6000").parse().unwrap()));
         }
-        assert!(!own.add_observed("11.0.0.6:6000".parse().unwrap()), "already first");
+        assert!(
+            !own.add_observed("11.0.0.6:6000".parse().unwrap()),
+            "already first"
+        );
         assert!(!own.add_observed("127.0.0.1:6000".parse().unwrap()));
-        assert!(!own.add_observed("192.168.1.10:6000".parse().unwrap()), "listed");
+        assert!(
+            !own.add_observed("192.168.1.10:6000".parse().unwrap()),
+            "listed"
+        );
         assert!(!own.add_observed("[::ffff:127.0.0.1]:6000".parse().unwrap()));
         let list = own.dial_addresses();
         assert_eq!(list[0], at("192.168.1.10:6000", AddressKind::Lan));
         let observed: Vec<String> = list[1..].iter().map(|a| a.address.to_string()).collect();
         assert_eq!(
             observed,
-            ["11.0.0.6:6000", "11.0.0.5:6000", "11.0.0.4:6000", "11.0.0.3:6000"]
+            [
+                "11.0.0.6:6000",
+                "11.0.0.5:6000",
+                "11.0.0.4:6000",
+                "11.0.0.3:6000"
+            ]
         );
         // Seen again: back to the front.
         assert!(own.add_observed("11.0.0.4:6000".parse().unwrap()));

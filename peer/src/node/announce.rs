@@ -101,8 +101,8 @@ impl Node {
         // Where it sees us is one of our addresses only if the connection is ours on our
         // listening port (it dialled us, or we dialled from that port): a dial from another
         // port shows a mapping nobody else can use.
-        let ours_on_listen_port =
-            direction == ConnectionDirection::Inbound || link.local_port == self.inner.addresses.port();
+        let ours_on_listen_port = direction == ConnectionDirection::Inbound
+            || link.local_port == self.inner.addresses.port();
         if let Some(observed) = observed.filter(|_| ours_on_listen_port) {
             self.observed_at(observed);
         }

@@ -210,7 +210,10 @@ impl Node {
             };
             hints.push(observed(link.remote));
             if info.listen_port != 0 && info.listen_port != link.remote.port() {
-                hints.push(observed(SocketAddr::new(link.remote.ip(), info.listen_port)));
+                hints.push(observed(SocketAddr::new(
+                    link.remote.ip(),
+                    info.listen_port,
+                )));
             }
         }
         hints.extend(own.iter().cloned());
@@ -316,7 +319,9 @@ impl Node {
             }
             self.emit_introduction(&peer, Some(&via), "asked");
             let answer = self.ask(peer, via).await;
-            let state = answer.as_ref().map_or("no_answer", |a| outcome_state(&a.outcome));
+            let state = answer
+                .as_ref()
+                .map_or("no_answer", |a| outcome_state(&a.outcome));
             self.emit_introduction(&peer, Some(&via), state);
             last = state;
             let Some(answer) = answer.filter(|_| state == "accepted") else {
@@ -597,7 +602,10 @@ mod tests {
         let a = *crypto_core::Identity::generate().public_key();
         let taken = (0..10).filter(|_| buckets.take(a, start)).count();
         assert_eq!(taken, 4, "a burst of 4 per asker");
-        assert!(buckets.take(a, start + Duration::from_secs(15)), "then one per 15 s");
+        assert!(
+            buckets.take(a, start + Duration::from_secs(15)),
+            "then one per 15 s"
+        );
         assert!(!buckets.take(a, start + Duration::from_secs(15)));
         // Many askers share the introducer's own bucket (16, then one per 2 s).
         let mut all = Buckets::new(ASKER_RATE, INTRODUCER_RATE);

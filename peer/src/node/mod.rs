@@ -66,10 +66,10 @@ use crate::persist::StoreHandle;
 
 pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use history::{HistoryActionError, MessageAuthor};
+pub use introduce::{IntroduceError, ASK_TIMEOUT, MAX_INTRODUCERS};
 pub use names::NicknameError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use reactions::valid_emoji;
-pub use introduce::{IntroduceError, ASK_TIMEOUT, MAX_INTRODUCERS};
 pub use redial::{MAX_CONCURRENT_DIALS, REDIAL_BASE, REDIAL_CAP};
 pub use registry::{keep_new_session, Refusal, RACE_WINDOW};
 pub use rooms::RoomError;

@@ -233,7 +233,11 @@ mod tests {
     #[test]
     fn only_a_session_the_other_side_closed_is_left_alone() {
         assert!(closed_by_the_other_side("closed by peer"));
-        assert!(!closed_by_the_other_side("idle timeout (900000 ms without a message)"));
-        assert!(!closed_by_the_other_side("read error: connection reset by peer"));
+        assert!(!closed_by_the_other_side(
+            "idle timeout (900000 ms without a message)"
+        ));
+        assert!(!closed_by_the_other_side(
+            "read error: connection reset by peer"
+        ));
     }
 }

@@ -4,8 +4,8 @@
 //! looks at the remote address is in `crate::admission`, wired in by the driver.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -249,9 +249,7 @@ impl Registry {
 
     /// `key`'s session: how it was opened and its connection's two ends.
     pub(super) fn link(&self, key: &PublicKey) -> Option<(ConnectionDirection, Link)> {
-        lock(&self.sessions)
-            .get(key)
-            .map(|h| (h.direction, h.link))
+        lock(&self.sessions).get(key).map(|h| (h.direction, h.link))
     }
 
     /// Sets how `key`'s session was reached; its new `peer_connected` payload if that changed.

@@ -114,8 +114,8 @@ impl<K: Copy + Eq + Hash> KeepPlan<K> {
     /// or already being tried gets its first attempt somewhere in a window that grows with
     /// the number of keys, and its backoff starts again at the base.
     pub fn want_all(&mut self, keys: &[K], now: Instant) {
-        let spread = (SPREAD_PER_CONTACT * keys.len().min(u32::MAX as usize) as u32)
-            .min(MAX_SPREAD);
+        let spread =
+            (SPREAD_PER_CONTACT * keys.len().min(u32::MAX as usize) as u32).min(MAX_SPREAD);
         let base = self.base;
         for key in keys {
             let at = now + spread.mul_f64(self.fraction());
@@ -331,7 +331,10 @@ mod tests {
         };
         assert_eq!(p.dial_failed(first, now, true), AfterDial::Introduce);
         assert_eq!(p.phase(&first), Some(Phase::Introducing));
-        assert!(p.due(now).is_empty(), "the introduction still holds the slot");
+        assert!(
+            p.due(now).is_empty(),
+            "the introduction still holds the slot"
+        );
         p.introduction_failed(first, now);
         assert!(matches!(p.phase(&first), Some(Phase::Waiting(_))));
         assert_eq!(p.due(now).len(), 1, "the other contact gets the slot");
@@ -391,7 +394,10 @@ mod tests {
         let Some(Phase::Waiting(next)) = p.phase(&1) else {
             panic!()
         };
-        assert!(next <= soon + BASE.mul_f64(1.1), "backoff starts again at the base");
+        assert!(
+            next <= soon + BASE.mul_f64(1.1),
+            "backoff starts again at the base"
+        );
     }
 
     #[test]

@@ -171,7 +171,10 @@ impl Store {
             .into_iter()
             .map(|a| a.address)
             .collect();
-        if let Some(last) = contact.last_address.filter(|_| contact.listen_port != Some(0)) {
+        if let Some(last) = contact
+            .last_address
+            .filter(|_| contact.listen_port != Some(0))
+        {
             if !list.contains(&last) {
                 list.push(last);
             }

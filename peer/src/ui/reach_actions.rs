@@ -117,11 +117,16 @@ mod tests {
             Ok(ReachAction::Introduce { via: None, .. })
         ));
         assert!(matches!(
-            parsed(format!(r#"{{"action":"introduce","peer_id":"{key}","via":"{key}"}}"#)),
+            parsed(format!(
+                r#"{{"action":"introduce","peer_id":"{key}","via":"{key}"}}"#
+            )),
             Ok(ReachAction::Introduce { via: Some(_), .. })
         ));
         assert!(parsed(r#"{"action":"introduce","peer_id":"nope"}"#.into()).is_err());
-        assert!(parsed(format!(r#"{{"action":"introduce","peer_id":"{key}","via":5}}"#)).is_err());
+        assert!(parsed(format!(
+            r#"{{"action":"introduce","peer_id":"{key}","via":5}}"#
+        ))
+        .is_err());
         assert!(parsed(r#"{"action":"contact_addresses"}"#.into()).is_err());
     }
 }
