@@ -94,7 +94,7 @@ async fn only_a_contact_changes_its_own_addresses_and_third_party_hints_are_neve
     make_contacts(&mut ua, &mut ub, &a, &b).await;
     let bob_address = format!("127.0.0.1:{}", b.p2p_port);
     let before = addresses_of(&mut ua, &b.public_key).await;
-    assert_eq!(before, [bob_address.clone()], "where A reached B");
+    assert_eq!(before, [bob_address], "where A reached B");
     // Bob closes the session: A must find him again to talk to him.
     ub.send(json!({"action": "disconnect_peer", "peer_id": a.public_key}))
         .await;
