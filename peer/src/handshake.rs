@@ -71,10 +71,6 @@ pub enum HandshakeFailure {
     /// The deadline passed.
     #[error("handshake not finished within {0} ms")]
     Timeout(u128),
-    /// Message 2 named a key we already have a live session with; message 3 was not written
-    /// (PROTOCOL.md §7).
-    #[error("already connected to that key")]
-    AlreadyConnected,
     /// The other side of a punched connection is not the key it was opened for (PROTOCOL.md
     /// §7.2).
     #[error("not the introduced key")]
@@ -134,16 +130,13 @@ fn empty_hello() -> Hello {
 /// Runs the initiator side: message 1 out, 2 in, 3 out. With `expected`, a responder whose
 /// static key (learnt from message 2) is another fails with
 /// [`HandshakeFailure::UnexpectedKey`] before message 3 — which carries our static key and
-/// hello — is written. A key for which `connected` holds fails with
-/// [`HandshakeFailure::AlreadyConnected`], also before message 3, so the responder never
-/// registers a second session (PROTOCOL.md §7).
+/// hello — is written.
 pub async fn initiate<R, W>(
     reader: &mut LineReader<R>,
     writer: &mut W,
     identity: &Identity,
     hello: &Hello,
     expected: Option<&PublicKey>,
-    connected: &(dyn Fn(&PublicKey) -> bool + Send + Sync),
 ) -> Result<Established, HandshakeFailure>
 where
     R: AsyncRead + Unpin,
@@ -162,9 +155,6 @@ where
                 name: clean_name(&remote_hello.name),
             });
         }
-    }
-    if connected(send3.remote_static()) {
-        return Err(HandshakeFailure::AlreadyConnected);
     }
     let (transport, message3) = send3.write_message_3(&hello.to_bytes())?;
     send_step(writer, 3, &message3).await?;
@@ -238,7 +228,6 @@ pub(crate) mod tests {
                 &alice,
                 &hello("alice"),
                 None,
-                &|_| false,
             )
             .await
         });

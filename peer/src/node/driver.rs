@@ -278,15 +278,6 @@ impl Node {
         self.emit(Event::Status {
             message: format!("connecting to {addr}"),
         });
-        if let Some(key) = expect.key() {
-            if self.inner.sessions.contains(key) {
-                // PROTOCOL.md §7: we would stop at message 2 anyway; do not even connect.
-                return Err(ConnectError::Refused {
-                    addr,
-                    reason: Refusal::Duplicate,
-                });
-            }
-        }
         let timeout = self.inner.handshake_timeout;
         // From our listening port when it is shared (`crate::reach::dial`), so the address a
         // contact sees us at is worth passing on (PROTOCOL.md §7.1).
@@ -361,10 +352,6 @@ impl Node {
         // Boxed (state and result) so the handshake does not size the long-lived connection
         // future: an idle session should cost as little memory as possible.
         let result = Box::pin(async {
-            let sessions = &self.inner.sessions;
-            // A punch replaces whatever session of that key we still hold (its other side has
-            // none: it asked to be introduced); any other dial stops at message 2 (§7).
-            let already = move |key: &PublicKey| !opened.is_punch() && sessions.contains(key);
             let handshake = tokio::time::timeout(timeout, async {
                 match direction {
                     ConnectionDirection::Outbound => {
@@ -374,7 +361,6 @@ impl Node {
                             identity,
                             &hello,
                             expect.key(),
-                            &already,
                         )
                         .await
                     }
@@ -467,10 +453,6 @@ impl Node {
     ) -> String {
         let reason = format!("handshake failed: {failure}");
         let error = match (&failure, expect) {
-            (HandshakeFailure::AlreadyConnected, _) => ConnectError::Refused {
-                addr,
-                reason: Refusal::Duplicate,
-            },
             (HandshakeFailure::UnexpectedKey { got, .. }, Expect::Invite(expected)) => {
                 ConnectError::Refused {
                     addr,

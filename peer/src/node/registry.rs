@@ -55,9 +55,9 @@ pub enum Refusal {
 pub const RACE_WINDOW: Duration = Duration::from_secs(10);
 
 /// PROTOCOL.md §7: given a live session registered `old_age` ago and a newly completed one
-/// with the same remote. A live session older than [`RACE_WINDOW`] gives way: an initiator
-/// never completes a handshake while it holds a session with that key, so the other side lost
-/// it (it restarted, or moved to another network and the old connection is dead). Within the
+/// with the same remote. A live session older than [`RACE_WINDOW`] gives way: a peer dials a
+/// key it holds a session with only when that session is gone on its side (it restarted, or
+/// moved to another network and the old connection is dead) or its user asks. Within the
 /// window two dials crossed: keep the one initiated by the smaller static key; if one side
 /// initiated both, keep the older.
 pub fn keep_new_session(
