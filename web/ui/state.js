@@ -49,6 +49,7 @@ export function createState() {
       lastDial: null, // { form, ip, port } or { form, invite }: what Retry dials again
       failedDial: null, // the form whose last dial failed (its Retry button shows)
       contactDial: null, // the offline contact whose Connect button was pressed
+      introducing: new Set(), // keys the user asked an introduction to, until it ends (§8.9)
       nameSaving: null, // the name sent with set_name, until `info` confirms it
       nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
       pasteTooLong: false, // the composer refused a paste past the limit

@@ -225,7 +225,14 @@ export function renderChatHeader(state) {
   const unreachable = room ? unreachableMembers(state, room) : [];
   const reach = $('chat-reach');
   reach.hidden = unreachable.length === 0;
-  reach.replaceChildren(...unreachable.map((key) => el('li', { text: `Not reachable: ${neverMetText(state, room, key)}.`, attrs: { 'data-peer': key } })));
+  reach.replaceChildren(...unreachable.map((key) => el('li', { attrs: { 'data-peer': key } },
+    el('span', { class: 'reach-text', text: `Not reachable: ${neverMetText(state, room, key)}.` }),
+    ' ',
+    el('button', {
+      class: 'btn btn-small btn-ghost',
+      text: state.ui.introducing.has(key) ? 'Asking…' : 'Ask for an introduction',
+      attrs: { type: 'button', 'data-introduce': key, disabled: state.ui.introducing.has(key), title: `Ask a member connected to both of you to introduce you to ${memberLabel(state, key, room)}` },
+    }))));
   // The creator of a room changes its members (PROTOCOL.md §8.4); nobody else can.
   $('chat-room-members').hidden = !canChangeRoom(state, room);
   // An offline contact: a Connect button that dials its last dialable address.

@@ -134,6 +134,8 @@ struct Answer {
 }
 
 struct Asked {
+    /// The key we want.
+    peer: PublicKey,
     /// The target's tag as sent (`crypto_core::introduce`).
     tag: String,
     via: PublicKey,
@@ -369,6 +371,7 @@ impl Node {
             asked.insert(
                 id.clone(),
                 Asked {
+                    peer,
                     tag: introduction_tag(&self.inner.public, &peer),
                     via,
                     reply,
@@ -553,7 +556,14 @@ impl Node {
         let within_rate =
             lock(&self.inner.introductions.as_introduced).take(introducer, Instant::now());
         let me = self.inner.public;
+        // Both asking for each other at once: the smaller key's question goes on, so the two
+        // punches do not cross with opposite roles on one four-tuple (PROTOCOL.md §7.2).
+        let crossing = me.as_bytes() < key.as_bytes()
+            && lock(&self.inner.introductions.asked)
+                .values()
+                .any(|a| a.peer == key && !a.reply.is_closed());
         let welcome = within_rate
+            && !crossing
             && key != me
             && self
                 .store()
@@ -570,6 +580,7 @@ impl Node {
             tracing::info!(
                 asker = %asker,
                 within_rate,
+                crossing,
                 "introduction declined"
             );
             self.send_payload(introducer, answer(false, Vec::new()));
