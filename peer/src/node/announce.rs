@@ -5,16 +5,49 @@
 //! sees *us* joins our observed addresses. Strangers' announcements are ignored, and ours are
 //! not sent to them (a request learns no LAN address of ours).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 
 use crypto_core::wire::{Payload, WireAddress};
 use crypto_core::PublicKey;
 
 use super::registry::Link;
-use super::Node;
+use super::{lock, Node};
 use crate::event::{now_ms, ConnectionDirection, Event, Reached};
 use crate::reach::AddressKind;
 use crate::session::Outgoing;
+
+/// Message requests whose `addresses` payload is held until the user accepts them (then it is
+/// applied as if just received) or their session ends: at most this many, the oldest dropped.
+const MAX_HELD: usize = 256;
+
+/// The last `addresses` payload of live message requests' sessions (PROTOCOL.md §7.1): nothing
+/// of it is used unless the request becomes a contact while its session lasts.
+#[derive(Default)]
+pub(super) struct HeldAnnouncements {
+    held: Mutex<HashMap<PublicKey, (u64, Option<String>, Vec<WireAddress>)>>,
+}
+
+impl HeldAnnouncements {
+    fn hold(&self, key: PublicKey, observed: Option<String>, list: Vec<WireAddress>) {
+        let mut held = lock(&self.held);
+        let order = held.values().map(|h| h.0).max().map_or(0, |n| n + 1);
+        if held.len() >= MAX_HELD && !held.contains_key(&key) {
+            let oldest = held.iter().min_by_key(|(_, h)| h.0).map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                held.remove(&oldest);
+            }
+        }
+        held.insert(key, (order, observed, list));
+    }
+
+    /// Takes what `key` announced while it was a stranger (its session ended or it was
+    /// accepted).
+    pub(super) fn take(&self, key: &PublicKey) -> Option<(Option<String>, Vec<WireAddress>)> {
+        lock(&self.held).remove(key).map(|(_, o, l)| (o, l))
+    }
+}
 
 /// An address a peer sent, if it is one we would dial: a real `ip:port` (no host names, no
 /// port 0, no unspecified or multicast address), loopback only when `link_is_loopback` (the
@@ -52,7 +85,16 @@ impl Node {
         .into()
     }
 
-    /// Sends our addresses on `peer`'s session (a contact's session came up).
+    /// A contact's session came up: ours go out, and what it announced while it was a message
+    /// request (if it was one) is taken now.
+    pub(super) fn exchange_addresses(&self, peer: PublicKey) {
+        self.send_addresses(peer);
+        if let Some((observed, list)) = self.inner.held_announcements.take(&peer) {
+            self.receive_addresses(peer, observed, list);
+        }
+    }
+
+    /// Sends our addresses on `peer`'s session.
     pub(super) fn send_addresses(&self, peer: PublicKey) {
         let Some((_, link)) = self.inner.sessions.link(&peer) else {
             return;
@@ -82,7 +124,8 @@ impl Node {
         list: Vec<WireAddress>,
     ) {
         if self.inner.trust.is_stranger(&peer) {
-            tracing::info!(peer = %peer.to_base64(), "ignoring a stranger's addresses");
+            // Believed only if the user accepts the request while this session lasts.
+            self.inner.held_announcements.hold(peer, observed, list);
             return;
         }
         let Some((direction, link)) = self.inner.sessions.link(&peer) else {

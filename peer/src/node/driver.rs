@@ -275,13 +275,31 @@ impl Node {
         addr: SocketAddr,
         expect: Expect,
     ) -> Result<PeerInfo, ConnectError> {
+        self.dial_from(addr, expect, true).await
+    }
+
+    /// [`Node::dial`], from our listening port only when `from_listening_port` (and it is
+    /// shared, `crate::reach::dial`). A redial of an address a contact was *seen* at behind its
+    /// router leaves from another port: a failed SYN from the listening port to it would leave
+    /// our router expecting that very connection, and a later hole punch on the same ports
+    /// would then reach our listener instead of our punch (PROTOCOL.md §7.2).
+    pub(super) async fn dial_from(
+        &self,
+        addr: SocketAddr,
+        expect: Expect,
+        from_listening_port: bool,
+    ) -> Result<PeerInfo, ConnectError> {
         self.emit(Event::Status {
             message: format!("connecting to {addr}"),
         });
         let timeout = self.inner.handshake_timeout;
         // From our listening port when it is shared (`crate::reach::dial`), so the address a
         // contact sees us at is worth passing on (PROTOCOL.md §7.1).
-        let port = self.inner.addresses.dial_port();
+        let port = self
+            .inner
+            .addresses
+            .dial_port()
+            .filter(|_| from_listening_port);
         let stream = crate::reach::dial::connect(addr, port, timeout)
             .await
             .map_err(|source| ConnectError::Connect { addr, source })?;
@@ -590,6 +608,7 @@ impl Node {
             self.inner.outbox.session_gone(remote);
             // A message request's end changes no contact: no listing of every contact for it.
             let was_stranger = self.inner.trust.release(remote);
+            self.inner.held_announcements.take(remote);
             if !was_stranger {
                 self.keep_session_ended(*remote, reason);
             }
@@ -607,6 +626,7 @@ impl Node {
                 self.inner.outbox.session_gone(peer);
                 // Closed on purpose here: not redialled (PROTOCOL.md §7.3).
                 self.keep_forget(peer);
+                self.inner.held_announcements.take(peer);
                 let was_stranger = self.inner.trust.release(peer);
                 self.emit_disconnected(&removed.info, reason);
                 if !was_stranger {

@@ -111,6 +111,7 @@ struct Inner {
     addresses: addresses::OwnAddresses,
     punches: punch::Punches,
     introductions: introduce::Introductions,
+    held_announcements: announce::HeldAnnouncements,
     contacts_notice: queries::ContactsNotice,
 }
 
@@ -156,6 +157,7 @@ impl Node {
                 addresses: addresses::OwnAddresses::default(),
                 punches: punch::Punches::default(),
                 introductions: introduce::Introductions::default(),
+                held_announcements: announce::HeldAnnouncements::default(),
                 contacts_notice: queries::ContactsNotice::default(),
             }),
         }

@@ -16,8 +16,10 @@ use crypto_core::PublicKey;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 
+use super::trust::Expect;
 use super::{lock, Node};
 use crate::reach::keep::{AfterDial, KeepPlan};
+use crate::reach::AddressKind;
 use crate::store;
 
 /// Longest backoff between attempts to reach a contact.
@@ -163,9 +165,9 @@ impl Node {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let addresses: Vec<SocketAddr> = candidates
+        let addresses: Vec<(SocketAddr, Option<AddressKind>)> = candidates
             .iter()
-            .filter_map(|a| a.parse::<SocketAddr>().ok())
+            .filter_map(|(a, kind)| Some((a.parse::<SocketAddr>().ok()?, *kind)))
             .collect();
         let reached = !addresses.is_empty() && self.dial_any(key, addresses).await;
         if reached || self.inner.sessions.contains(&key) {
@@ -193,15 +195,24 @@ impl Node {
 
     /// Dials `key` at `addresses`, best first, each next one [`STAGGER`] later (or as soon as
     /// one fails); true once a session with `key` is up.
-    async fn dial_any(&self, key: PublicKey, addresses: Vec<SocketAddr>) -> bool {
+    async fn dial_any(
+        &self,
+        key: PublicKey,
+        addresses: Vec<(SocketAddr, Option<AddressKind>)>,
+    ) -> bool {
         let mut pending = addresses.into_iter();
         let mut dials = FuturesUnordered::new();
         loop {
-            if let Some(addr) = pending.next() {
+            if let Some((addr, kind)) = pending.next() {
                 let node = self.clone();
                 dials.push(async move {
-                    // Every redial expects the contact's key (PROTOCOL.md §8.3).
-                    let result = node.connect_expecting(addr, Some(key)).await;
+                    // Every redial expects the contact's key (PROTOCOL.md §8.3); one to where
+                    // the contact was seen behind its router keeps our listening port clear for
+                    // a punch (`Node::dial_from`).
+                    let from_listening_port = kind != Some(AddressKind::Observed);
+                    let result = node
+                        .dial_from(addr, Expect::Contact(key), from_listening_port)
+                        .await;
                     if let Err(e) = &result {
                         tracing::debug!("redial failed: {e}");
                     }

@@ -280,7 +280,7 @@ impl Node {
     /// order), refresh the contacts.
     pub(super) fn session_online(&self, remote: PublicKey) {
         self.keep_online(remote);
-        self.send_addresses(remote);
+        self.exchange_addresses(remote);
         let node = self.clone();
         tokio::spawn(async move {
             let marker = node.clone();

@@ -160,23 +160,24 @@ impl Store {
 pub const MAX_CO_MEMBERS: i64 = 1024;
 
 impl Store {
-    /// Where to dial `key`: its known addresses, most recently useful first, then its last
-    /// dialable address if not among them. Empty for a key that is not a current contact.
-    pub fn dial_candidates(&self, key: &PublicKey) -> Result<Vec<String>> {
+    /// Where to dial `key`: its known addresses with their kinds, most recently useful first,
+    /// then its last dialable address (kind unknown) if not among them. Empty for a key that is
+    /// not a current contact.
+    pub fn dial_candidates(&self, key: &PublicKey) -> Result<Vec<(String, Option<AddressKind>)>> {
         let Some(contact) = self.contact(key)?.filter(|c| c.replaced_by.is_none()) else {
             return Ok(Vec::new());
         };
-        let mut list: Vec<String> = self
+        let mut list: Vec<(String, Option<AddressKind>)> = self
             .contact_addresses(key)?
             .into_iter()
-            .map(|a| a.address)
+            .map(|a| (a.address, Some(a.kind)))
             .collect();
         if let Some(last) = contact
             .last_address
             .filter(|_| contact.listen_port != Some(0))
         {
-            if !list.contains(&last) {
-                list.push(last);
+            if !list.iter().any(|(a, _)| *a == last) {
+                list.push((last, None));
             }
         }
         Ok(list)
@@ -351,12 +352,18 @@ mod tests {
     #[test]
     fn dial_candidates_list_the_known_addresses_then_the_last_one() {
         let mut s = with_bob();
-        assert_eq!(s.dial_candidates(&key(2)).unwrap(), ["10.0.0.2:6000"]);
+        assert_eq!(
+            s.dial_candidates(&key(2)).unwrap(),
+            [("10.0.0.2:6000".to_owned(), None)]
+        );
         s.record_announced_addresses(&key(2), &[("192.0.2.9:6000", AddressKind::Mapped)], 5)
             .unwrap();
         assert_eq!(
             s.dial_candidates(&key(2)).unwrap(),
-            ["192.0.2.9:6000", "10.0.0.2:6000"]
+            [
+                ("192.0.2.9:6000".to_owned(), Some(AddressKind::Mapped)),
+                ("10.0.0.2:6000".to_owned(), None)
+            ]
         );
         assert!(s.dial_candidates(&key(9)).unwrap().is_empty());
         assert_eq!(s.contacts_to_keep().unwrap(), vec![key(2)]);
