@@ -22,11 +22,14 @@ use crate::session::Outgoing;
 /// applied as if just received) or their session ends: at most this many, the oldest dropped.
 const MAX_HELD: usize = 256;
 
+/// One held announcement: its arrival order, the `observed` and the address list.
+type Held = (u64, Option<String>, Vec<WireAddress>);
+
 /// The last `addresses` payload of live message requests' sessions (PROTOCOL.md §7.1): nothing
 /// of it is used unless the request becomes a contact while its session lasts.
 #[derive(Default)]
 pub(super) struct HeldAnnouncements {
-    held: Mutex<HashMap<PublicKey, (u64, Option<String>, Vec<WireAddress>)>>,
+    held: Mutex<HashMap<PublicKey, Held>>,
 }
 
 impl HeldAnnouncements {
