@@ -193,6 +193,70 @@ async fn only_a_contact_changes_its_own_addresses_and_third_party_hints_are_neve
     assert_eq!(addresses_of(&mut ua, &b.public_key).await, before);
 }
 
+/// PROTOCOL.md §7.1: a message request's `addresses` payload is held, unused, and taken only if
+/// the request is accepted while its session lasts; one whose session ended first is dropped.
+#[tokio::test]
+async fn a_message_requests_addresses_count_only_once_it_is_accepted_while_connected() {
+    let b = Peer::start("bob");
+    let mut ub = b.ui().await;
+    let announce =
+        |address: &str| json!({"kind": "addresses", "addresses": [address], "kinds": ["lan"]});
+
+    // Mallory dials Bob (a message request at Bob's), announces an address, and is accepted.
+    let mallory = Identity::generate();
+    let mallory_id = mallory.public_key().to_base64();
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", b.p2p_port))
+        .await
+        .expect("dial bob");
+    let mut m = attack_helpers::core_initiate(stream, &mallory, &hello("mallory", 0)).await;
+    ub.wait_for("the request", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == mallory_id.as_str()
+    })
+    .await;
+    m.send(&announce("127.0.0.1:7771")).await;
+    // A chat after it: once Bob shows it, the announcement was read (while a request).
+    m.send(&json!({"kind": "chat", "id": "m-1", "text": "hello", "sent_at": 1}))
+        .await;
+    ub.wait_for("her message", |e| {
+        e["type"] == "peer_message" && e["text"] == "hello"
+    })
+    .await;
+    ub.accept_request(&mallory_id).await;
+    let list = addresses_when(&mut ub, &mallory_id, |l| !l.is_empty()).await;
+    assert_eq!(list, ["127.0.0.1:7771"]);
+
+    // Trudy announces one too, but her session ends before Bob accepts her.
+    let trudy = Identity::generate();
+    let trudy_id = trudy.public_key().to_base64();
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", b.p2p_port))
+        .await
+        .expect("dial bob");
+    let mut t = attack_helpers::core_initiate(stream, &trudy, &hello("trudy", 0)).await;
+    ub.wait_for("the second request", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == trudy_id.as_str()
+    })
+    .await;
+    t.send(&announce("127.0.0.1:7772")).await;
+    t.send(&json!({"kind": "chat", "id": "t-1", "text": "hi", "sent_at": 1}))
+        .await;
+    ub.wait_for("her message", |e| {
+        e["type"] == "peer_message" && e["text"] == "hi"
+    })
+    .await;
+    drop(t);
+    ub.wait_for("trudy gone", |e| {
+        e["type"] == "peer_disconnected" && e["peer_id"] == trudy_id.as_str()
+    })
+    .await;
+    ub.accept_request(&trudy_id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        addresses_of(&mut ub, &trudy_id).await.is_empty(),
+        "an announcement outlived its request's session"
+    );
+    drop(m);
+}
+
 /// PROTOCOL.md §7.2: B answers an introduction only for a contact (or a room co-member); for
 /// anyone else it declines, the introducer says so, and nothing connects.
 #[tokio::test]
