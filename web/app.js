@@ -144,6 +144,10 @@ function wire(state, act, io) {
     ? C.changeRoom(st, io, st.ui.roomEditing, roomFormValues())
     : C.createRoom(st, io, roomFormValues())));
   click('chat-room-members', (st) => C.openRoomMembers(st, st.ui.active));
+  $('chat-reach').addEventListener('click', (e) => {
+    const button = e.target.closest('button[data-introduce]');
+    if (button) act((st, io) => C.introduce(st, io, button.dataset.introduce));
+  });
   click('room-cancel', (st) => { st.ui.dialog = null; });
 
   const sendComposer = (st, io) => {

@@ -7,6 +7,7 @@
 //! * [`keys`] — static identity keys and public keys (base64 on the wire).
 //! * [`fingerprint`] — the human-comparable fingerprint of one key and the safety number of a pair.
 //! * [`noise`] — `Noise_XX_25519_AESGCM_SHA256` as typed state machines, ending in a [`noise::Transport`].
+//! * [`introduce`] — the tag an introduction names the key it wants by, instead of the key.
 //! * [`wire`] — the JSON frames and payloads peers exchange (one definition for every crate).
 //! * [`merkle`] — the Merkle tree over a file's chunks that lets a receiver check each chunk.
 //! * [`primitives`] — thin wrappers over the RustCrypto/dalek primitives, the only place they are called.
@@ -23,6 +24,7 @@ extern crate alloc;
 
 pub mod encoding;
 pub mod fingerprint;
+pub mod introduce;
 pub mod json;
 pub mod keys;
 pub mod merkle;

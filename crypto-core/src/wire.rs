@@ -55,6 +55,28 @@ pub fn is_media_type(text: &str) -> bool {
         && matches!(text.split_once('/'), Some((t, sub)) if !t.is_empty() && !sub.is_empty() && !sub.contains('/'))
 }
 
+/// Most addresses one payload lists (PROTOCOL.md §5: `addresses` and the introduction
+/// payloads); a longer list makes the payload invalid.
+pub const MAX_WIRE_ADDRESSES: usize = 16;
+
+/// Longest `host:port` accepted in an address list, in characters (a bracketed IPv6 address
+/// with its port is at most 47).
+pub const MAX_ADDRESS_CHARS: usize = 64;
+
+/// Longest address `kind` accepted, in characters (`mapped`, `lan`, `ipv6`, `observed`; an
+/// unknown kind from a newer version is the receiver's to ignore).
+pub const MAX_ADDRESS_KIND_CHARS: usize = 16;
+
+/// One entry of an address list (PROTOCOL.md §5): `host:port` as sent and the kind the sender
+/// gave it. Nothing here checks that it is a dialable address; the receiver does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireAddress {
+    /// `ip:port` or `[ipv6]:port`, 1-64 characters.
+    pub address: String,
+    /// `mapped`, `lan`, `ipv6` or `observed` (another value: the entry is ignored).
+    pub kind: String,
+}
+
 /// A message named by its sender's key (base64, as in `members`) and the sender's id: what a
 /// reply quotes and a reaction is about (PROTOCOL.md §5). The receiver checks the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -483,6 +505,57 @@ pub enum Payload {
         /// The newest of the receiver's messages the sender has read, 1-64 characters.
         msg_id: String,
     },
+    /// Where the sender can be reached, and where it sees the receiver (PROTOCOL.md §5, §7.1):
+    /// sent on every session when it comes up and again whenever the sender's addresses change.
+    /// Believed only from the session's own key, and only about that key. No `id`: never
+    /// acknowledged.
+    Addresses {
+        /// The address the receiver's connection comes from, as the sender sees it.
+        observed: Option<String>,
+        /// Every address the sender can be dialled at, best first.
+        addresses: Vec<WireAddress>,
+    },
+    /// "Introduce me to `peer`" (PROTOCOL.md §7.2), to a contact connected to both.
+    Introduce {
+        /// The asker's id of this introduction, echoed by every later step.
+        id: String,
+        /// The tag of the key the asker wants to reach (`crate::introduce`), not the key.
+        peer: String,
+        /// The asker's own addresses.
+        addresses: Vec<WireAddress>,
+    },
+    /// The introducer passes an [`Payload::Introduce`] on: `peer` asks to be connected to the
+    /// receiver and may be dialled at `addresses` (dial hints only).
+    Introduction {
+        /// The asker's id.
+        id: String,
+        /// The asker's key, base64.
+        peer: String,
+        /// Where the introducer sees the asker, then the asker's own list.
+        addresses: Vec<WireAddress>,
+    },
+    /// The answer to an [`Payload::Introduction`], to the introducer.
+    IntroduceAnswer {
+        /// The asker's id.
+        id: String,
+        /// The asker's key, base64.
+        peer: String,
+        /// Whether the receiver of the introduction dials the asker now.
+        accept: bool,
+        /// The answerer's own addresses (empty when it declines).
+        addresses: Vec<WireAddress>,
+    },
+    /// The introducer's answer to the asker.
+    IntroduceResult {
+        /// The asker's id.
+        id: String,
+        /// The tag the asker sent, echoed.
+        peer: String,
+        /// `accepted`, `declined`, `not_connected`, `refused` or `busy` (PROTOCOL.md §7.2).
+        outcome: String,
+        /// Where the introducer sees `peer`, then its own list (when accepted; dial hints only).
+        addresses: Vec<WireAddress>,
+    },
 }
 
 impl Payload {
@@ -520,6 +593,19 @@ impl Payload {
                 return Err(malformed("msg_id must be 1-64 characters"));
             }
             return Ok(Payload::Read { msg_id });
+        }
+        if kind == "addresses" {
+            let observed = match json.take("observed") {
+                None | Some(Json::Null) => None,
+                Some(Json::String(observed)) => {
+                    Some(bounded_address(observed.into_owned(), "observed")?)
+                }
+                Some(_) => return Err(malformed("observed must be a string")),
+            };
+            return Ok(Payload::Addresses {
+                observed,
+                addresses: address_list(&mut json)?,
+            });
         }
         let id = take_string(&mut json, "id")?.into_owned();
         let payload = match &*kind {
@@ -636,6 +722,37 @@ impl Payload {
                         .ok_or_else(|| malformed("names must be strings"))?,
                 },
             },
+            "introduce" | "introduction" => {
+                let peer = take_string(&mut json, "peer")?.into_owned();
+                let addresses = address_list(&mut json)?;
+                if kind == "introduce" {
+                    Payload::Introduce {
+                        id,
+                        peer,
+                        addresses,
+                    }
+                } else {
+                    Payload::Introduction {
+                        id,
+                        peer,
+                        addresses,
+                    }
+                }
+            }
+            "introduce_answer" => Payload::IntroduceAnswer {
+                id,
+                peer: take_string(&mut json, "peer")?.into_owned(),
+                accept: json["accept"]
+                    .as_bool()
+                    .ok_or_else(|| malformed("accept must be a boolean"))?,
+                addresses: address_list(&mut json)?,
+            },
+            "introduce_result" => Payload::IntroduceResult {
+                id,
+                peer: take_string(&mut json, "peer")?.into_owned(),
+                outcome: take_string(&mut json, "outcome")?.into_owned(),
+                addresses: address_list(&mut json)?,
+            },
             _ => return Err(malformed("unknown payload kind")),
         };
         let id = match &payload {
@@ -651,9 +768,14 @@ impl Payload {
             | Payload::Edit { id, .. }
             | Payload::Delete { id, .. }
             | Payload::Timer { id, .. }
-            | Payload::File { id, .. } => id,
+            | Payload::File { id, .. }
+            | Payload::Introduce { id, .. }
+            | Payload::Introduction { id, .. }
+            | Payload::IntroduceAnswer { id, .. }
+            | Payload::IntroduceResult { id, .. } => id,
             Payload::Keepalive
             | Payload::Name { .. }
+            | Payload::Addresses { .. }
             | Payload::Typing { .. }
             | Payload::Read { .. }
             | Payload::FileWant { .. }
@@ -869,6 +991,64 @@ impl Payload {
             Payload::Read { msg_id } => {
                 object.string("kind", "read").string("msg_id", msg_id);
             }
+            Payload::Addresses {
+                observed,
+                addresses,
+            } => {
+                object.string("kind", "addresses");
+                if let Some(observed) = observed {
+                    object.string("observed", observed);
+                }
+                write_addresses(&mut object, addresses);
+            }
+            Payload::Introduce {
+                id,
+                peer,
+                addresses,
+            } => {
+                object
+                    .string("kind", "introduce")
+                    .string("id", id)
+                    .string("peer", peer);
+                write_addresses(&mut object, addresses);
+            }
+            Payload::Introduction {
+                id,
+                peer,
+                addresses,
+            } => {
+                object
+                    .string("kind", "introduction")
+                    .string("id", id)
+                    .string("peer", peer);
+                write_addresses(&mut object, addresses);
+            }
+            Payload::IntroduceAnswer {
+                id,
+                peer,
+                accept,
+                addresses,
+            } => {
+                object
+                    .string("kind", "introduce_answer")
+                    .string("id", id)
+                    .string("peer", peer)
+                    .boolean("accept", *accept);
+                write_addresses(&mut object, addresses);
+            }
+            Payload::IntroduceResult {
+                id,
+                peer,
+                outcome,
+                addresses,
+            } => {
+                object
+                    .string("kind", "introduce_result")
+                    .string("id", id)
+                    .string("peer", peer)
+                    .string("outcome", outcome);
+                write_addresses(&mut object, addresses);
+            }
         }
         object.finish();
         out.into_bytes()
@@ -1052,6 +1232,63 @@ fn parse_chunk(header: &[u8], data: &[u8]) -> Result<Payload, FrameError> {
         proof,
         data: data.to_vec(),
     })
+}
+
+/// Writes an address list as the two parallel arrays of PROTOCOL.md §5 (`addresses`,
+/// `kinds`): an array of objects would spend the 16-object cap of §2 on one list.
+fn write_addresses(object: &mut ObjectWriter<'_>, list: &[WireAddress]) {
+    let addresses: Vec<&str> = list.iter().map(|a| a.address.as_str()).collect();
+    let kinds: Vec<&str> = list.iter().map(|a| a.kind.as_str()).collect();
+    object
+        .strings("addresses", &addresses)
+        .strings("kinds", &kinds);
+}
+
+/// An address string of 1-[`MAX_ADDRESS_CHARS`] characters.
+fn bounded_address(address: String, field: &'static str) -> Result<String, FrameError> {
+    if address.is_empty() || address.chars().count() > MAX_ADDRESS_CHARS {
+        return Err(FrameError::Malformed(concat(&[
+            field,
+            " must be 1-64 characters",
+        ])));
+    }
+    Ok(address)
+}
+
+/// The `addresses` and `kinds` arrays of an address list: both absent (an empty list) or
+/// both present with one kind per address, at most [`MAX_WIRE_ADDRESSES`].
+fn address_list(json: &mut Json<'_>) -> Result<Vec<WireAddress>, FrameError> {
+    let strings = |value: Option<Json<'_>>, field: &'static str| match value {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(value) => value
+            .as_array()
+            .ok_or_else(|| malformed("an address list must be arrays"))?
+            .iter()
+            .map(|v| v.as_str().map(String::from))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| FrameError::Malformed(concat(&[field, " must be strings"]))),
+    };
+    let addresses = strings(json.take("addresses"), "addresses")?;
+    let kinds = strings(json.take("kinds"), "kinds")?;
+    if addresses.len() != kinds.len() {
+        return Err(malformed("kinds must have one entry per address"));
+    }
+    if addresses.len() > MAX_WIRE_ADDRESSES {
+        return Err(malformed("at most 16 addresses"));
+    }
+    addresses
+        .into_iter()
+        .zip(kinds)
+        .map(|(address, kind)| {
+            if kind.chars().count() > MAX_ADDRESS_KIND_CHARS {
+                return Err(malformed("an address kind must be at most 16 characters"));
+            }
+            Ok(WireAddress {
+                address: bounded_address(address, "an address")?,
+                kind,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1493,5 +1730,117 @@ mod tests {
                 .is_err()
         );
         assert!(Payload::parse(br#"{"kind":"edit","id":"e","msg_id":"m","sent_at":1}"#).is_err());
+    }
+
+    #[test]
+    fn address_lists_round_trip_as_two_arrays_and_are_bounded() {
+        let lan = WireAddress {
+            address: "192.168.1.10:6000".into(),
+            kind: "lan".into(),
+        };
+        let announce = Payload::Addresses {
+            observed: Some("11.0.0.2:6000".into()),
+            addresses: alloc::vec![lan.clone()],
+        };
+        let bytes = announce.to_bytes();
+        assert_eq!(
+            bytes,
+            br#"{"kind":"addresses","observed":"11.0.0.2:6000","addresses":["192.168.1.10:6000"],"kinds":["lan"]}"#
+        );
+        assert_eq!(Payload::parse(&bytes), Ok(announce));
+        // Neither list nor observed: an empty announcement.
+        assert_eq!(
+            Payload::parse(br#"{"kind":"addresses"}"#),
+            Ok(Payload::Addresses {
+                observed: None,
+                addresses: Vec::new()
+            })
+        );
+        for bad in [
+            &br#"{"kind":"addresses","addresses":["a"]}"#[..],
+            br#"{"kind":"addresses","addresses":["a"],"kinds":["lan","lan"]}"#,
+            br#"{"kind":"addresses","addresses":[""],"kinds":["lan"]}"#,
+            br#"{"kind":"addresses","addresses":[1],"kinds":["lan"]}"#,
+            br#"{"kind":"addresses","observed":5}"#,
+            br#"{"kind":"addresses","addresses":["a"],"kinds":["a-kind-far-too-long"]}"#,
+        ] {
+            assert!(
+                Payload::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let many = |n: usize| {
+            let list: Vec<String> = (0..n).map(|i| alloc::format!("\"10.0.0.{i}:1\"")).collect();
+            let kinds: Vec<&str> = (0..n).map(|_| "\"lan\"").collect();
+            alloc::format!(
+                r#"{{"kind":"addresses","addresses":[{}],"kinds":[{}]}}"#,
+                list.join(","),
+                kinds.join(",")
+            )
+        };
+        assert!(Payload::parse(many(MAX_WIRE_ADDRESSES).as_bytes()).is_ok());
+        assert!(Payload::parse(many(MAX_WIRE_ADDRESSES + 1).as_bytes()).is_err());
+        let long = alloc::format!(
+            r#"{{"kind":"addresses","observed":"{}"}}"#,
+            "1".repeat(MAX_ADDRESS_CHARS + 1)
+        );
+        assert!(Payload::parse(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_introduction_exchange_round_trips() {
+        let hint = WireAddress {
+            address: "11.0.0.1:6000".into(),
+            kind: "observed".into(),
+        };
+        for payload in [
+            Payload::Introduce {
+                id: "i1".into(),
+                peer: "k".into(),
+                addresses: Vec::new(),
+            },
+            Payload::Introduction {
+                id: "i1".into(),
+                peer: "k".into(),
+                addresses: alloc::vec![hint.clone()],
+            },
+            Payload::IntroduceAnswer {
+                id: "i1".into(),
+                peer: "k".into(),
+                accept: false,
+                addresses: Vec::new(),
+            },
+            Payload::IntroduceResult {
+                id: "i1".into(),
+                peer: "k".into(),
+                outcome: "accepted".into(),
+                addresses: alloc::vec![hint],
+            },
+        ] {
+            assert_eq!(Payload::parse(&payload.to_bytes()), Ok(payload));
+        }
+        assert_eq!(
+            Payload::IntroduceAnswer {
+                id: "i".into(),
+                peer: "k".into(),
+                accept: true,
+                addresses: Vec::new(),
+            }
+            .to_bytes(),
+            br#"{"kind":"introduce_answer","id":"i","peer":"k","accept":true,"addresses":[],"kinds":[]}"#
+        );
+        for bad in [
+            &br#"{"kind":"introduce","id":"","peer":"k"}"#[..],
+            br#"{"kind":"introduce","id":"i"}"#,
+            br#"{"kind":"introduce_answer","id":"i","peer":"k"}"#,
+            br#"{"kind":"introduce_result","id":"i","peer":"k"}"#,
+        ] {
+            assert!(
+                Payload::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -258,6 +258,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
         crate::reach::ReachOptions {
             port_mapping: !args.no_port_mapping,
             data_dir: data_dir.clone(),
+            interface_poll: Duration::from_millis(args.interface_poll_ms.max(10)),
         },
         {
             let node = node.clone();

@@ -91,8 +91,8 @@ pub struct RunArgs {
         default_value_t = 10_000
     )]
     pub handshake_timeout_ms: u64,
-    /// First redial delay in milliseconds for contacts owed messages (doubles to 5 min;
-    /// tests only).
+    /// First redial delay in milliseconds of a contact the peer keeps connected (doubles to
+    /// 5 min; tests only).
     #[arg(
         long,
         hide = true,
@@ -118,6 +118,15 @@ pub struct RunArgs {
         default_value_t = crate::store::EARLY_MAX_AGE_MS
     )]
     pub early_amendment_ms: u64,
+    /// How often the interface addresses are listed again to notice a network change, in
+    /// milliseconds (tests only).
+    #[arg(
+        long,
+        hide = true,
+        env = "P2P_CHAT_INTERFACE_POLL_MS",
+        default_value_t = 10_000
+    )]
+    pub interface_poll_ms: u64,
     /// Resource limits.
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -14,6 +14,18 @@ pub enum ConnectionDirection {
     Outbound,
 }
 
+/// How a session was reached (PROTOCOL.md §7.1, `peer_connected.reached`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reached {
+    /// One side dialled an address of the other (same LAN, a public or IPv6 address).
+    Direct,
+    /// Through a home router's port mapping (UPnP-IGD, NAT-PMP or PCP) of one side.
+    Mapped,
+    /// Through an introduction by a mutual contact: both sides dialled each other at once.
+    Punched,
+}
+
 /// A live session as the UI sees it (`peer_connected`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerInfo {
@@ -38,6 +50,21 @@ pub struct PeerInfo {
     pub contact: bool,
     /// Contacts whose names are equal or confusable with this one's (PROTOCOL.md §8.3).
     pub confusable_with: Vec<String>,
+    /// How the session was reached: `direct`, `mapped` or `punched`.
+    pub reached: Reached,
+}
+
+/// One known address of a contact (`contact_addresses`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactAddressInfo {
+    /// `ip:port` (`[ipv6]:port`).
+    pub address: String,
+    /// `lan`, `mapped`, `ipv6` or `observed`.
+    pub kind: &'static str,
+    /// When the contact last told us about it, or we last reached it there, Unix ms.
+    pub last_heard: u64,
+    /// When a session with the contact's key last succeeded there, Unix ms; null: never.
+    pub last_worked: Option<u64>,
 }
 
 /// A message request (PROTOCOL.md §8.2): the `request` event and the `requests` entries.
@@ -672,6 +699,23 @@ pub enum Event {
     /// A file transfer moved or changed state (PROTOCOL.md §8.11); boxed, so the event every
     /// session may hold stays small.
     FileProgress(Box<FileProgressInfo>),
+    /// The known addresses of one contact (the answer to `contact_addresses`).
+    ContactAddresses {
+        /// The contact.
+        peer_id: String,
+        /// Most recently useful first (the order redials try them in).
+        addresses: Vec<ContactAddressInfo>,
+    },
+    /// How an introduction we asked for is going (PROTOCOL.md §7.2, §8.12).
+    Introduction {
+        /// The key we want to reach.
+        peer_id: String,
+        /// The contact asked to introduce us; null once every one was tried.
+        via: Option<String>,
+        /// `asked`, `accepted`, `declined`, `not_connected`, `refused`, `busy`,
+        /// `no_answer`, `connected`, `failed` or `no_introducer`.
+        state: &'static str,
+    },
     #[serde(rename = "internal_contacts_changed")]
     ContactsChanged,
     /// Internal (not sent to the UI): the remote acknowledged message `id`.

@@ -71,6 +71,10 @@ pub enum HandshakeFailure {
     /// The deadline passed.
     #[error("handshake not finished within {0} ms")]
     Timeout(u128),
+    /// The other side of a punched connection is not the key it was opened for (PROTOCOL.md
+    /// §7.2).
+    #[error("not the introduced key")]
+    NotIntroduced,
 }
 
 async fn send_step<W: AsyncWrite + Unpin>(

@@ -209,14 +209,20 @@ test('an offline contact has a Connect button that redials its last address; Ret
   await alice.page.locator('#chat-connect:not([disabled])', { hasText: 'Retry' }).waitFor();
   await screenshot(alice.page, 'first-use-retry');
 
-  // Bob is back (same key, same port) but does not dial Alice himself: the button does.
-  await start('Bob', { dataDir: bob.dataDir, port: bobPort });
-  await alice.page.waitForTimeout(1500);
+  // Bob is back (same key, same port): his peer dials its contacts at start, Alice among them
+  // (PROTOCOL.md §7.3), so she sees him online without pressing anything.
+  const back = await start('Bob', { dataDir: bob.dataDir, port: bobPort });
+  await alice.page.locator(`#conv-list [data-conv="${bobId}"][data-online="true"]`).waitFor({ timeout: 20000 });
+  await alice.page.locator('#chat-connect').waitFor({ state: 'hidden' });
+  assert.equal(await error.isVisible(), false);
+  // A session closed on purpose is redialled by neither side; the button dials it again.
+  await alice.page.locator(`#peer-list [data-peer="${bobId}"] button`, { hasText: 'Disconnect' }).click();
+  await alice.page.locator(`#conv-list [data-conv="${bobId}"][data-online="false"]`).waitFor();
+  await back.page.waitForTimeout(1500);
   assert.equal(await alice.page.locator(`#conv-list [data-conv="${bobId}"]`).getAttribute('data-online'), 'false');
   await alice.page.click('#chat-connect');
   await alice.page.locator(`#conv-list [data-conv="${bobId}"][data-online="true"]`).waitFor({ timeout: 20000 });
   await alice.page.locator('#chat-connect').waitFor({ state: 'hidden' });
-  assert.equal(await error.isVisible(), false);
 });
 
 test('composer: the Enter hint and the tick legend are visible; a counter near the limit; a too-long paste is refused whole', { skip: missing }, async () => {

@@ -1,8 +1,9 @@
 // Room delivery member by member (PROTOCOL.md §8.1), three real `p2p-chat` peers each driven by
-// its own page: a room message says "delivered to 1 of 2" and lists who has it and who waits and
-// why; a member the sender never connected to is said to be unreachable (in the room's header and
-// under the message), not silently skipped; an absent member's count moves to "2 of 2" on the page
-// when it comes back.
+// its own page: a room message says how many members have it and lists who has it and who waits
+// and why; a member the sender never connected to is said to be unreachable (in the room's
+// header), not silently skipped, until the sender has something for it — then its peer asks a
+// member connected to both for an introduction (PROTOCOL.md §7.2) and delivers directly; an
+// absent member's count moves to "2 of 2" on the page when it comes back.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,7 +84,7 @@ after(async () => {
   if (carolDir) rmSync(carolDir, { recursive: true, force: true });
 });
 
-test('a room message shows how many members have it, who waits and why, and a member never met is unreachable', { skip: missing }, async () => {
+test('a room message shows how many members have it, who waits and why; a member never met is reached through an introduction', { skip: missing }, async () => {
   const { Alice: alice, Bob: bob, Carol: carol } = sides;
   // Bob and Carol each dial Alice; they never meet each other.
   await connect(bob, alice);
@@ -107,20 +108,26 @@ test('a room message shows how many members have it, who waits and why, and a me
   await openConv(bob, roomId);
   const unreachable = 'you have never connected to Carol — ask Alice to introduce you or to share an invite';
   await bob.page.locator('#chat-reach li').waitFor();
-  assert.deepEqual(await bob.page.locator('#chat-reach li').allInnerTexts(), [`Not reachable: ${unreachable}.`]);
+  assert.deepEqual(await bob.page.locator('#chat-reach li .reach-text').allInnerTexts(), [`Not reachable: ${unreachable}.`]);
+  assert.equal(await bob.page.locator('#chat-reach li button').innerText(), 'Ask for an introduction');
   assert.equal(await bob.page.locator('#chat-reach li').getAttribute('data-peer'), carolId);
   assert.equal(await bob.page.locator('#chat-sub').innerText(), '3 members: you, Alice, Carol');
 
-  // Bob writes: Alice has it, Carol cannot get it — one of two, never "every member".
+  await screenshot(bob.page, 'room-delivery-unreachable');
+
+  // Bob writes: his peer asks Alice to introduce him to Carol, the two connect directly
+  // ("punched", Alice carries no message) and Carol has it — two of two, and nobody is
+  // unreachable any more.
   const fromBob = await say(bob, 'hello room');
   await alice.page.locator(`#conv-list [data-conv="${roomId}"]`).waitFor();
-  await fromBob.locator('details.msg-members[data-delivered="1"][data-total="2"]').waitFor();
-  assert.equal(await fromBob.locator('.msg-members summary').innerText(), 'delivered to 1 of 2');
-  assert.deepEqual(await memberLines(fromBob), ['Alice: has it', 'Carol: not reachable, you have never connected to them — ask Alice to introduce you or to share an invite']);
-  const bobTick = await fromBob.locator('.tick').getAttribute('title');
-  assert.match(bobTick, /^Delivered to 1 of 2 members\. Waiting: Carol: not reachable, you have never connected to them/);
-  assert.doesNotMatch(bobTick, /every member/);
-  publish(await screenshot(bob.page, 'room-delivery-unreachable'), 'room-delivery');
+  await fromBob.locator('details.msg-members[data-delivered="2"][data-total="2"]').waitFor({ timeout: 30000 });
+  assert.equal(await fromBob.locator('.msg-members summary').innerText(), 'delivered to 2 of 2');
+  assert.deepEqual(await memberLines(fromBob), ['Alice: has it', 'Carol: has it']);
+  await bob.page.locator('#chat-reach').waitFor({ state: 'hidden' });
+  const reached = bob.page.locator(`#peer-list [data-peer="${carolId}"] .peer-reached`);
+  assert.equal(await reached.getAttribute('data-reached'), 'punched');
+  assert.equal(await reached.innerText(), 'punched');
+  publish(await screenshot(bob.page, 'room-delivery-introduced'), 'room-delivery');
 
   // Carol stops. Alice writes: Bob has it, Carol is offline and waits.
   await openConv(carol, roomId);

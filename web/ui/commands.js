@@ -236,6 +236,12 @@ export function shareInvite(state, io) {
   state.ui.inviteWanted = send(state, io, { action: 'get_invite' }) !== null;
 }
 
+/** Asks our peer to find someone to introduce us to `peerId` (PROTOCOL.md §8.12). */
+export function introduce(state, io, peerId) {
+  if (send(state, io, { action: 'introduce', peer_id: peerId }) === null) return;
+  state.ui.introducing.add(peerId);
+}
+
 export function disconnectPeer(state, io, peerId) {
   send(state, io, { action: 'disconnect_peer', peer_id: peerId });
 }

@@ -245,6 +245,25 @@ const HANDLERS = {
     state.ui.inviteWanted = false;
   },
 
+  /** How an introduction goes (PROTOCOL.md §8.12): shown only for those the user asked for. */
+  introduction(state, event) {
+    const key = S.str(event.peer_id);
+    if (!state.ui.introducing.has(key)) return;
+    const name = S.peerLabel(state.peers.get(key)) || 'them';
+    const via = event.via ? S.peerLabel(state.peers.get(event.via)) : null;
+    const words = {
+      asked: `Asking ${via} to introduce you to ${name}…`,
+      accepted: `${name} agreed; connecting…`,
+      connected: `Connected to ${name} through an introduction`,
+      declined: `${name} declined the introduction`,
+      failed: `Introduced to ${name}, but no connection came through`,
+      no_introducer: `Nobody who could introduce you to ${name} is connected`,
+    };
+    const final = ['connected', 'failed', 'declined', 'no_introducer'].includes(event.state) || !event.via;
+    state.ui.status = words[event.state] ?? (final ? `Nobody could introduce you to ${name}` : `${via} cannot introduce you to ${name}`);
+    if (final) state.ui.introducing.delete(key);
+  },
+
   error(state, event, io) {
     const message = plainError(state, event);
     const target = C.errorTargetOf(state, event);
@@ -268,6 +287,7 @@ const HANDLERS = {
     }
     if (event.action === 'get_invite') state.ui.inviteWanted = false;
     if (event.action === 'create_room') state.ui.roomRequested = false;
+    if (event.action === 'introduce') state.ui.introducing.clear();
     if (C.DIAL_FORMS.includes(target)) {
       C.setConnecting(state, io, false);
       clearDialStatus(state);

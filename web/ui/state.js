@@ -52,6 +52,7 @@ export function createState() {
       lastDial: null, // { form, ip, port } or { form, invite }: what Retry dials again
       failedDial: null, // the form whose last dial failed (its Retry button shows)
       contactDial: null, // the offline contact whose Connect button was pressed
+      introducing: new Set(), // keys the user asked an introduction to, until it ends (§8.12)
       nameSaving: null, // the name sent with set_name, until `info` confirms it
       nameSaved: 0, // when `info` confirmed it (ms): "Saved" shows for a while
       pasteTooLong: false, // the composer refused a paste past the limit
@@ -83,7 +84,7 @@ function newConv(id) {
 
 function newPeer(id, fields = {}) {
   return {
-    id, publicKey: id, name: '', address: '', listenPort: null, direction: '', daemonFp: '',
+    id, publicKey: id, name: '', address: '', listenPort: null, direction: '', reached: '', daemonFp: '',
     verified: false, online: false, contact: false, lastSeen: 0, lastAddress: '', check: null, ...fields,
   };
 }
@@ -118,6 +119,8 @@ export function upsertPeer(state, event) {
     address: str(event.address),
     listenPort: Number.isInteger(event.listen_port) ? event.listen_port : null,
     direction: str(event.direction),
+    // How the session was reached (PROTOCOL.md §7.1): direct, mapped or punched.
+    reached: str(event.reached),
     daemonFp: str(event.fingerprint),
     verified: event.verified === true,
     online: true,

@@ -134,6 +134,19 @@ export function renderRequests(state, { onSelect }) {
   );
 }
 
+/** How a session was reached (PROTOCOL.md §7.1), as a small label with its explanation. */
+const REACHED = {
+  direct: ['direct', 'A direct connection: one of you dialled the other’s address'],
+  mapped: ['via router', 'Through a home router’s port mapping (UPnP-IGD, NAT-PMP or PCP)'],
+  punched: ['punched', 'Through both routers at once, after a mutual contact introduced you; messages go straight between you, never through that contact'],
+};
+
+function reachedTag(peer) {
+  const [text, title] = REACHED[peer.reached] ?? [];
+  if (!text) return null;
+  return el('span', { class: 'tag tag-muted peer-reached', text, attrs: { 'data-reached': peer.reached, title } });
+}
+
 /** The "Peers" list: connected peers with address, fingerprint and verification state. */
 export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
   // Every live session, a message request's too (tagged, and its name opens the request).
@@ -156,7 +169,8 @@ export function renderPeerList(state, { onVerify, onDisconnect, onSelect }) {
         el('p', { class: 'peer-addr' },
           el('span', { class: 'visually-hidden', text: 'Address ' }),
           el('span', { text: dialableAddress(peer) || 'unknown address', attrs: { title: peer.address && peer.address !== dialableAddress(peer) ? `Connected from ${peer.address}` : false } }),
-          peer.direction ? el('span', { class: 'peer-dir', text: peer.direction === 'inbound' ? ' · they connected' : ' · you connected' }) : null),
+          peer.direction ? el('span', { class: 'peer-dir', text: peer.direction === 'inbound' ? ' · they connected' : ' · you connected' }) : null,
+          reachedTag(peer)),
         el('p', { class: 'peer-fp', attrs: { title: checked ? 'Fingerprint computed in this page (wasm)' : 'Fingerprint as reported by your peer; not yet checked here' } },
           el('span', { class: 'visually-hidden', text: 'Fingerprint ' }),
           el('code', { text: fp })),
@@ -217,7 +231,14 @@ export function renderChatHeader(state) {
   const unreachable = room ? unreachableMembers(state, room) : [];
   const reach = $('chat-reach');
   reach.hidden = unreachable.length === 0;
-  reach.replaceChildren(...unreachable.map((key) => el('li', { text: `Not reachable: ${neverMetText(state, room, key)}.`, attrs: { 'data-peer': key } })));
+  reach.replaceChildren(...unreachable.map((key) => el('li', { attrs: { 'data-peer': key } },
+    el('span', { class: 'reach-text', text: `Not reachable: ${neverMetText(state, room, key)}.` }),
+    ' ',
+    el('button', {
+      class: 'btn btn-small btn-ghost',
+      text: state.ui.introducing.has(key) ? 'Asking…' : 'Ask for an introduction',
+      attrs: { type: 'button', 'data-introduce': key, disabled: state.ui.introducing.has(key), title: `Ask a member connected to both of you to introduce you to ${memberLabel(state, key, room)}` },
+    }))));
   // The creator of a room changes its members (PROTOCOL.md §8.4); nobody else can.
   $('chat-room-members').hidden = !canChangeRoom(state, room);
   // An offline contact: a Connect button that dials its last dialable address.

@@ -19,13 +19,13 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore, SemaphorePermit};
 
-use super::registry::{NewSession, Refusal, SessionShared};
+use super::registry::{Link, NewSession, Refusal, SessionShared};
 use super::trust::{Admission, Expect};
 use super::{Inner, Node};
 use crate::admission::{
     PendingTable, PendingTicket, StrangerSessions, StrangerSlot, EVICTED, MAX_ADMISSIONS_IN_FLIGHT,
 };
-use crate::event::{ConnectionDirection, Event, PeerInfo};
+use crate::event::{ConnectionDirection, Event, PeerInfo, Reached};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
 use crate::limits::{NodeLimits, RateLimiter, SessionLimits};
@@ -129,6 +129,27 @@ fn connect_code(error: &std::io::Error) -> &'static str {
 /// Who learns how a dial ended.
 type Ready = Option<oneshot::Sender<Result<PeerInfo, ConnectError>>>;
 
+/// How a connection came to be, which decides who sends Noise message 1 (PROTOCOL.md §2,
+/// §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Opened {
+    /// Our listener accepted it: we are the responder.
+    Accepted,
+    /// We dialled it: we are the initiator.
+    Dialled,
+    /// A hole punch for an introduction we accepted: we are the initiator.
+    PunchInitiator,
+    /// A hole punch for an introduction we asked for: we are the responder, unless message 1
+    /// has not come within `punch::ROLE_WAIT` (then we are the initiator).
+    PunchResponder,
+}
+
+impl Opened {
+    fn is_punch(self) -> bool {
+        matches!(self, Opened::PunchInitiator | Opened::PunchResponder)
+    }
+}
+
 /// The connection tasks and what bounds inbound ones.
 pub(super) struct Connections {
     live_tasks: AtomicUsize,
@@ -227,7 +248,7 @@ impl Node {
                         node.run_connection(
                             stream,
                             addr,
-                            ConnectionDirection::Inbound,
+                            Opened::Accepted,
                             Some(ticket),
                             None,
                             Expect::Anyone,
@@ -268,29 +289,39 @@ impl Node {
         addr: SocketAddr,
         expect: Expect,
     ) -> Result<PeerInfo, ConnectError> {
+        self.dial_from(addr, expect, true).await
+    }
+
+    /// [`Node::dial`], from our listening port only when `from_listening_port` (and it is
+    /// shared, `crate::reach::dial`). A redial of an address a contact was *seen* at behind its
+    /// router leaves from another port: a failed SYN from the listening port to it would leave
+    /// our router expecting that very connection, and a later hole punch on the same ports
+    /// would then reach our listener instead of our punch (PROTOCOL.md §7.2).
+    pub(super) async fn dial_from(
+        &self,
+        addr: SocketAddr,
+        expect: Expect,
+        from_listening_port: bool,
+    ) -> Result<PeerInfo, ConnectError> {
         self.emit(Event::Status {
             message: format!("connecting to {addr}"),
         });
         let timeout = self.inner.handshake_timeout;
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        // From our listening port when it is shared (`crate::reach::dial`), so the address a
+        // contact sees us at is worth passing on (PROTOCOL.md §7.1).
+        let port = self
+            .inner
+            .addresses
+            .dial_port()
+            .filter(|_| from_listening_port);
+        let stream = crate::reach::dial::connect(addr, port, timeout)
             .await
-            .map_err(|_| ConnectError::Connect {
-                addr,
-                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
-            })?
             .map_err(|source| ConnectError::Connect { addr, source })?;
         let (ready_tx, ready_rx) = oneshot::channel();
         let node = self.clone();
         tokio::spawn(async move {
-            node.run_connection(
-                stream,
-                addr,
-                ConnectionDirection::Outbound,
-                None,
-                Some(ready_tx),
-                expect,
-            )
-            .await;
+            node.run_connection(stream, addr, Opened::Dialled, None, Some(ready_tx), expect)
+                .await;
         });
         match ready_rx.await {
             Ok(result) => result,
@@ -299,20 +330,20 @@ impl Node {
     }
 
     /// Runs one connection to its end and logs why it closed (never key material or text).
-    async fn run_connection(
+    pub(super) async fn run_connection(
         &self,
         stream: TcpStream,
         addr: SocketAddr,
-        direction: ConnectionDirection,
+        opened: Opened,
         pending: Option<PendingTicket>,
         ready: Ready,
         expect: Expect,
     ) {
         let _guard = TaskGuard::new(&self.inner);
         let reason = self
-            .connection_body(stream, addr, direction, pending, ready, expect)
+            .connection_body(stream, addr, opened, pending, ready, expect)
             .await;
-        tracing::info!(%addr, ?direction, "connection closed: {reason}");
+        tracing::info!(%addr, ?opened, "connection closed: {reason}");
     }
 
     /// Handshake, admit, register, run, unregister; returns the close reason. `ready` learns
@@ -322,12 +353,25 @@ impl Node {
         &self,
         stream: TcpStream,
         addr: SocketAddr,
-        direction: ConnectionDirection,
+        opened: Opened,
         pending: Option<PendingTicket>,
         ready: Ready,
         expect: Expect,
     ) -> String {
         let _ = stream.set_nodelay(true);
+        let direction = match opened {
+            Opened::Accepted => ConnectionDirection::Inbound,
+            Opened::Dialled | Opened::PunchInitiator => ConnectionDirection::Outbound,
+            // Message 1 already on its way means the other side initiates (PROTOCOL.md §7.2).
+            Opened::PunchResponder => Box::pin(tokio::time::timeout(
+                super::punch::ROLE_WAIT,
+                stream.readable(),
+            ))
+            .await
+            .map_or(ConnectionDirection::Outbound, |_| {
+                ConnectionDirection::Inbound
+            }),
+        };
         let (read_half, mut write_half) = stream.into_split();
         let mut reader = LineReader::new(read_half);
         let hello = Hello {
@@ -387,23 +431,27 @@ impl Node {
         };
         drop(pending);
         let remote = established.remote();
+        if opened.is_punch() && expect.key().is_some_and(|k| *k != remote) {
+            // As responder we learn the key only now: a punch is for the introduced key only.
+            let failure = HandshakeFailure::NotIntroduced;
+            return Box::pin(self.handshake_failed(failure, addr, ready, expect)).await;
+        }
         // A message request counts against its address until its session ends (or it becomes
         // a contact): one address cannot park more than its share (PROTOCOL.md §9.1). The place
         // is taken before the trust check, so a handshake refused for its address's share
         // records no request and evicts no one's.
-        let place = match direction {
-            ConnectionDirection::Inbound => self.inner.connections.strangers.admit(addr.ip()).ok(),
-            ConnectionDirection::Outbound => None,
+        // Ours: we dialled it, it is a punch, or its key has an introduction under way (its
+        // punch reached our listener first: then it counts as punched too).
+        let punched = opened.is_punch()
+            || (opened == Opened::Accepted && self.inner.punches.is_expected(&remote));
+        let ours = direction == ConnectionDirection::Outbound || punched;
+        let place = match ours {
+            false => self.inner.connections.strangers.admit(addr.ip()).ok(),
+            true => None,
         };
         let room_for_stranger = place.is_some();
-        let admitted = Box::pin(self.admit(
-            remote,
-            &established.hello,
-            addr,
-            direction,
-            room_for_stranger,
-        ))
-        .await;
+        let admitted =
+            Box::pin(self.admit(remote, &established.hello, addr, ours, room_for_stranger)).await;
         drop(admission_place);
         let admission = match admitted {
             Ok(admission) => admission,
@@ -416,10 +464,14 @@ impl Node {
         // Everything between the handshake and the session runs in a plain function, so the
         // transport keys and buffers moved into the session are not also kept in this
         // long-lived future's state.
+        let link = Link {
+            remote: addr,
+            local_port: write_half.local_addr().map_or(0, |a| a.port()),
+        };
         let (session, remote, conn_id, peer_id) = match self.establish(
             established,
             (reader, write_half),
-            (addr, direction),
+            (link, direction, punched),
             admission,
             stranger_slot,
             ready,
@@ -499,12 +551,13 @@ impl Node {
         &self,
         established: Box<handshake::Established>,
         io: (LineReader<OwnedReadHalf>, OwnedWriteHalf),
-        (addr, direction): (SocketAddr, ConnectionDirection),
+        (link, direction, punched): (Link, ConnectionDirection, bool),
         admission: Admission,
         stranger: Option<StrangerSlot>,
         ready: Ready,
     ) -> Result<(session::Session, PublicKey, u64, String), Refusal> {
         let remote = established.remote();
+        let addr = link.remote;
         let peer_id = remote.to_base64();
         let conn_id = self.inner.sessions.next_conn_id();
         let info = PeerInfo {
@@ -526,6 +579,11 @@ impl Node {
                     confusable_with, ..
                 } => confusable_with.clone(),
             },
+            reached: if punched {
+                Reached::Punched
+            } else {
+                Reached::Direct
+            },
         };
         let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
         let (close_tx, close_rx) = oneshot::channel();
@@ -542,6 +600,7 @@ impl Node {
                 remote,
                 conn_id,
                 direction,
+                link,
                 info: &info,
                 queue: &queue_tx,
                 shared: &shared,
@@ -557,7 +616,8 @@ impl Node {
             refuse(ready, addr, reason.clone());
             return Err(reason);
         }
-        tracing::info!(%addr, peer = %peer_id, ?direction, name = %info.name, "session established");
+        self.inner.punches.done(&remote);
+        tracing::info!(%addr, peer = %peer_id, ?direction, reached = ?info.reached, name = %info.name, "session established");
         let shared_bulk = Arc::clone(&shared.bulk);
         let ctx = ReaderContext {
             peer_id: peer_id.clone(),
@@ -596,6 +656,10 @@ impl Node {
             self.files_session_gone(remote);
             // A message request's end changes no contact: no listing of every contact for it.
             let was_stranger = self.inner.trust.release(remote);
+            self.inner.held_announcements.take(remote);
+            if !was_stranger {
+                self.keep_session_ended(*remote, reason);
+            }
             self.emit_disconnected(&info, reason);
             if !was_stranger {
                 self.emit_contacts();
@@ -609,6 +673,9 @@ impl Node {
             Some(removed) => {
                 self.inner.outbox.session_gone(peer);
                 self.files_session_gone(peer);
+                // Closed on purpose here: not redialled (PROTOCOL.md §7.3).
+                self.keep_forget(peer);
+                self.inner.held_announcements.take(peer);
                 let was_stranger = self.inner.trust.release(peer);
                 self.emit_disconnected(&removed.info, reason);
                 if !was_stranger {
@@ -690,14 +757,8 @@ mod size_tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stream = TcpStream::connect(addr).await.unwrap();
-        let connection = node.run_connection(
-            stream,
-            addr,
-            ConnectionDirection::Inbound,
-            None,
-            None,
-            Expect::Anyone,
-        );
+        let connection =
+            node.run_connection(stream, addr, Opened::Accepted, None, None, Expect::Anyone);
         assert!(
             std::mem::size_of_val(&connection) <= 1536,
             "{}",

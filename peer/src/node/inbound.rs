@@ -195,6 +195,53 @@ impl Inbox for NodeInbox {
             | Payload::FileCancel { .. }) => {
                 self.node.receive_file_payload(self.peer, stranger, payload)
             }
+            Payload::Addresses {
+                observed,
+                addresses,
+            } => {
+                self.node.receive_addresses(self.peer, observed, addresses);
+                None
+            }
+            Payload::Introduce {
+                id,
+                peer,
+                addresses,
+            } => {
+                self.node.receive_introduce(self.peer, id, peer, addresses);
+                None
+            }
+            Payload::Introduction {
+                id,
+                peer,
+                addresses,
+            } => {
+                let node = self.node.clone();
+                let from = self.peer;
+                tokio::spawn(async move {
+                    node.receive_introduction(from, id, peer, addresses).await;
+                });
+                None
+            }
+            Payload::IntroduceAnswer {
+                id,
+                peer,
+                accept,
+                addresses,
+            } => {
+                self.node
+                    .receive_introduce_answer(self.peer, id, peer, accept, addresses);
+                None
+            }
+            Payload::IntroduceResult {
+                id,
+                peer,
+                outcome,
+                addresses,
+            } => {
+                self.node
+                    .receive_introduce_result(self.peer, id, peer, outcome, addresses);
+                None
+            }
             _ => {
                 tracing::debug!(peer = %self.peer_id, "ignoring a payload kind this version does not use");
                 None

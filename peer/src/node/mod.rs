@@ -18,9 +18,14 @@
 //! * [`rooms`] — creating and announcing rooms. Room authority goes here.
 //! * [`names`] — our display name (saved, sent on change), contacts' renames, nicknames and
 //!   the confusable-name check every new name goes through; `last_seen` at a session's end.
-//! * [`redial`] — dialling contacts we owe messages to, with backoff.
+//! * [`redial`] — keeping contacts connected: dialling every known address of each contact
+//!   we want a session with (`crate::reach::keep` is the plan), then an introduction.
 //! * [`addresses`] — where others can reach us (listen port, our kind-tagged addresses from
-//!   `crate::reach`, the invite's target). Addresses per contact and hole punching go here.
+//!   `crate::reach` and what contacts observed, the invite's target).
+//! * [`announce`] — the `addresses` payload: ours to each contact, theirs into their address
+//!   lists, where they see us into our observed addresses; how a session was reached.
+//! * [`introduce`] — introductions through a mutual contact: asking, passing on, answering
+//!   (PROTOCOL.md §7.2); [`punch`] — the simultaneous dial that follows.
 //! * [`queries`] — what the UI asks for: `info`, peers, contacts, greeting, history.
 //! * [`history`] — search, history around a message, deleting on this device.
 //! * [`nearby`] — people nearby on the LAN (from `crate::reach::mdns`) and dialling them.
@@ -37,13 +42,16 @@
 
 mod addresses;
 mod amend;
+mod announce;
 mod driver;
 mod files;
 mod history;
 mod inbound;
 mod indicators;
+mod introduce;
 mod names;
 mod nearby;
+mod punch;
 mod queries;
 mod reactions;
 mod receipts;
@@ -75,13 +83,14 @@ pub use files::{
 };
 pub use history::{HistoryActionError, MessageAuthor};
 pub use indicators::{IndicatorChange, IndicatorError};
+pub use introduce::{IntroduceError, ASK_TIMEOUT, MAX_INTRODUCERS};
 pub use names::NicknameError;
 pub use nearby::NearbyError;
 pub use queries::{HistoryError, MAX_HISTORY_PAGE};
 pub use reactions::valid_emoji;
 pub use receipts::ReceiptError;
-pub use redial::{REDIAL_BASE, REDIAL_CAP};
-pub use registry::{keep_new_session, Refusal};
+pub use redial::{MAX_CONCURRENT_DIALS, REDIAL_BASE, REDIAL_CAP};
+pub use registry::{keep_new_session, Refusal, RACE_WINDOW};
 pub use rooms::RoomError;
 pub use sending::{SendError, Target, MAX_TEXT_CHARS};
 pub use timers::{TimerError, MAX_TIMER_CLOCK_AHEAD_MS, TIMER_PRESETS};
@@ -117,6 +126,9 @@ struct Inner {
     outbox: sending::Outbox,
     redial: redial::Redial,
     addresses: addresses::OwnAddresses,
+    punches: punch::Punches,
+    introductions: introduce::Introductions,
+    held_announcements: announce::HeldAnnouncements,
     contacts_notice: queries::ContactsNotice,
     nearby: nearby::Nearby,
     indicators: indicators::Indicators,
@@ -165,6 +177,9 @@ impl Node {
                 outbox: sending::Outbox::default(),
                 redial: redial::Redial::default(),
                 addresses: addresses::OwnAddresses::default(),
+                punches: punch::Punches::default(),
+                introductions: introduce::Introductions::default(),
+                held_announcements: announce::HeldAnnouncements::default(),
                 contacts_notice: queries::ContactsNotice::default(),
                 nearby: nearby::Nearby::default(),
                 indicators: indicators::Indicators::default(),

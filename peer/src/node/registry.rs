@@ -4,8 +4,10 @@
 //! looks at the remote address is in `crate::admission`, wired in by the driver.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crypto_core::PublicKey;
 use tokio::sync::{mpsc, oneshot};
@@ -13,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::lock;
 use crate::admission::StrangerSlot;
 use crate::bulk_lane::BulkLane;
-use crate::event::{ConnectionDirection, PeerInfo};
+use crate::event::{ConnectionDirection, PeerInfo, Reached};
 use crate::session::Outgoing;
 
 /// Why a finished handshake was not (or no longer) let in.
@@ -49,14 +51,26 @@ pub enum Refusal {
     Unavailable,
 }
 
-/// PROTOCOL.md §7: given a live session and a newly completed one with the same remote, keep
-/// the one initiated by the smaller static key; if one side initiated both, keep the older.
+/// How long after its registration a session counts as racing a newer one (PROTOCOL.md §7):
+/// the handshake deadline, the longest two crossing dials can take.
+pub const RACE_WINDOW: Duration = Duration::from_secs(10);
+
+/// PROTOCOL.md §7: given a live session registered `old_age` ago and a newly completed one
+/// with the same remote. A live session older than [`RACE_WINDOW`] gives way: a peer dials a
+/// key it holds a session with only when that session is gone on its side (it restarted, or
+/// moved to another network and the old connection is dead) or its user asks. Within the
+/// window two dials crossed: keep the one initiated by the smaller static key; if one side
+/// initiated both, keep the older.
 pub fn keep_new_session(
     me: &PublicKey,
     remote: &PublicKey,
     old: ConnectionDirection,
     new: ConnectionDirection,
+    old_age: Duration,
 ) -> bool {
+    if old_age >= RACE_WINDOW {
+        return true;
+    }
     if old == new {
         return false;
     }
@@ -122,6 +136,10 @@ impl SessionShared {
 struct SessionHandle {
     conn_id: u64,
     direction: ConnectionDirection,
+    /// When it was registered (the duplicate rule's race window).
+    since: Instant,
+    /// The connection's two ends: the remote's address and port, and our local port.
+    link: Link,
     info: PeerInfo,
     queue: mpsc::Sender<Outgoing>,
     shared: Arc<SessionShared>,
@@ -143,11 +161,20 @@ impl Removed {
     }
 }
 
+/// A session's TCP connection: where the remote is as we see it, and our local port on it
+/// (whether a dial left from our listening port, `crate::reach::dial`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Link {
+    pub(super) remote: SocketAddr,
+    pub(super) local_port: u16,
+}
+
 /// Everything [`Registry::register`] needs about a new session.
 pub(super) struct NewSession<'a> {
     pub(super) remote: PublicKey,
     pub(super) conn_id: u64,
     pub(super) direction: ConnectionDirection,
+    pub(super) link: Link,
     pub(super) info: &'a PeerInfo,
     pub(super) queue: &'a mpsc::Sender<Outgoing>,
     pub(super) shared: &'a Arc<SessionShared>,
@@ -224,6 +251,31 @@ impl Registry {
         lock(&self.sessions).get(key).map(|h| h.info.clone())
     }
 
+    /// `key`'s session: how it was opened and its connection's two ends.
+    pub(super) fn link(&self, key: &PublicKey) -> Option<(ConnectionDirection, Link)> {
+        lock(&self.sessions).get(key).map(|h| (h.direction, h.link))
+    }
+
+    /// Sets how `key`'s session was reached; its new `peer_connected` payload if that changed.
+    pub(super) fn set_reached(&self, key: &PublicKey, reached: Reached) -> Option<PeerInfo> {
+        let mut sessions = lock(&self.sessions);
+        let handle = sessions.get_mut(key)?;
+        if handle.info.reached == reached {
+            return None;
+        }
+        handle.info.reached = reached;
+        Some(handle.info.clone())
+    }
+
+    /// The keys of the live sessions for which `keep` holds.
+    pub(super) fn keys_where(&self, keep: impl Fn(&Arc<SessionShared>) -> bool) -> Vec<PublicKey> {
+        lock(&self.sessions)
+            .iter()
+            .filter(|(_, h)| keep(&h.shared))
+            .map(|(key, _)| *key)
+            .collect()
+    }
+
     /// A live session's peer announced a new name.
     pub(super) fn set_name(&self, key: &PublicKey, name: &str) {
         if let Some(handle) = lock(&self.sessions).get_mut(key) {
@@ -266,6 +318,7 @@ impl Registry {
             remote,
             conn_id,
             direction,
+            link,
             info,
             queue,
             shared,
@@ -279,7 +332,13 @@ impl Registry {
             return Err(Refusal::SessionLimit(self.max_sessions));
         }
         if let Some(existing) = sessions.get_mut(&remote) {
-            if !keep_new_session(me, &remote, existing.direction, direction) {
+            if !keep_new_session(
+                me,
+                &remote,
+                existing.direction,
+                direction,
+                existing.since.elapsed(),
+            ) {
                 return Err(Refusal::Duplicate);
             }
             // Replaced: the UI sees a fresh peer_connected, not a disconnect.
@@ -292,6 +351,8 @@ impl Registry {
             SessionHandle {
                 conn_id,
                 direction,
+                since: Instant::now(),
+                link,
                 info: info.clone(),
                 queue: queue.clone(),
                 shared: Arc::clone(shared),
@@ -329,14 +390,34 @@ mod tests {
         let a = *Identity::generate().public_key();
         let b = *Identity::generate().public_key();
         use ConnectionDirection::*;
+        let racing = Duration::from_millis(5);
         // A's outbound conn is B's inbound conn; both sides must agree for every pair.
         for (old, new) in [(Outbound, Inbound), (Inbound, Outbound)] {
-            let on_a = keep_new_session(&a, &b, old, new);
+            let on_a = keep_new_session(&a, &b, old, new, racing);
             let flip = |d| if d == Outbound { Inbound } else { Outbound };
-            let on_b = keep_new_session(&b, &a, flip(old), flip(new));
+            let on_b = keep_new_session(&b, &a, flip(old), flip(new), racing);
             assert_eq!(on_a, on_b);
         }
-        assert!(!keep_new_session(&a, &b, Outbound, Outbound));
-        assert!(!keep_new_session(&a, &b, Inbound, Inbound));
+        let smaller_is_a = a.as_bytes() < b.as_bytes();
+        assert_eq!(
+            keep_new_session(&a, &b, Inbound, Outbound, racing),
+            smaller_is_a
+        );
+        // One side initiated both within the window: the older one.
+        assert!(!keep_new_session(&a, &b, Outbound, Outbound, racing));
+        assert!(!keep_new_session(&a, &b, Inbound, Inbound, racing));
+    }
+
+    #[test]
+    fn a_session_older_than_the_race_window_gives_way_to_a_new_one() {
+        // The other side restarted or moved: its new handshake replaces the session it lost,
+        // whoever initiated either.
+        let a = *Identity::generate().public_key();
+        let b = *Identity::generate().public_key();
+        use ConnectionDirection::*;
+        for (old, new) in [(Outbound, Inbound), (Inbound, Outbound), (Inbound, Inbound)] {
+            assert!(keep_new_session(&a, &b, old, new, RACE_WINDOW));
+            assert!(keep_new_session(&b, &a, old, new, RACE_WINDOW));
+        }
     }
 }

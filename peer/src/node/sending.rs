@@ -283,7 +283,8 @@ impl Node {
     /// A contact's session came up: announce its rooms, send what it is owed (in
     /// order), refresh the contacts.
     pub(super) fn session_online(&self, remote: PublicKey) {
-        self.inner.redial.forget(&remote);
+        self.keep_online(remote);
+        self.exchange_addresses(remote);
         let node = self.clone();
         tokio::spawn(async move {
             let marker = node.clone();

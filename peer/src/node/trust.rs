@@ -20,7 +20,7 @@ use crypto_core::PublicKey;
 
 use super::registry::Refusal;
 use super::{lock, ConnectError, Node};
-use crate::event::{now_ms, ConnectionDirection, Event, PeerInfo, RequestInfo};
+use crate::event::{now_ms, Event, PeerInfo, RequestInfo};
 use crate::invite::{self, Invite, QrError};
 use crate::persist::StoreUnavailable;
 use crate::store::{self, dialable_address, KeyChangeState, KeyStanding, Request, RequestSeen};
@@ -39,13 +39,16 @@ pub(super) enum Expect {
     Contact(PublicKey),
     /// An invite's key: another key is an error for the dial.
     Invite(PublicKey),
+    /// The key an introduction was for (PROTOCOL.md §7.2): another key is a failed punch,
+    /// never a key change (the address came from a third party).
+    Introduced(PublicKey),
 }
 
 impl Expect {
     pub(super) fn key(&self) -> Option<&PublicKey> {
         match self {
             Expect::Anyone => None,
-            Expect::Contact(key) | Expect::Invite(key) => Some(key),
+            Expect::Contact(key) | Expect::Invite(key) | Expect::Introduced(key) => Some(key),
         }
     }
 }
@@ -170,13 +173,14 @@ pub(super) fn request_info(request: &Request, confusable_with: Vec<String>) -> R
 
 impl Node {
     /// After the handshake and before the session is registered: a blocked key is refused; a
-    /// key we dialled, or a contact, is a contact; any other inbound key is a message request.
+    /// key we dialled (`ours`: also a punch, or a key with an introduction under way), or a
+    /// contact, is a contact; any other inbound key is a message request.
     pub(super) async fn admit(
         &self,
         remote: PublicKey,
         hello: &Hello,
         addr: SocketAddr,
-        direction: ConnectionDirection,
+        ours: bool,
         room_for_stranger: bool,
     ) -> Result<Admission, Refusal> {
         if remote == self.inner.public {
@@ -188,7 +192,7 @@ impl Node {
         let name = clean_name(&hello.name);
         let port = hello.listen_port;
         let dialable = dialable_address(addr.ip(), port).unwrap_or_default();
-        let dialled = direction == ConnectionDirection::Outbound;
+        let dialled = ours;
         let now = now_ms();
         type Verdict = Result<((Admission, Vec<PublicKey>), bool), Refusal>;
         let node = self.clone();
@@ -345,10 +349,12 @@ impl Node {
                 else {
                     return Ok(None);
                 };
+                // Only an address where this contact's key worked before: one it merely
+                // announced (or that it left long ago) may be someone else's by now.
                 let given = contact.last_address.as_deref() == Some(address.as_str())
                     || s.contact_addresses(&expected)?
                         .iter()
-                        .any(|a| a.address == address);
+                        .any(|a| a.address == address && a.last_worked.is_some());
                 if !given {
                     return Ok(None);
                 }
@@ -406,7 +412,7 @@ impl Node {
             self.inner.trust.set_verified_flag(new_key, false);
             // What was owed to the old key now waits for the new one, and the user wants to
             // talk to it: dial it at once where it answered, expecting the new key.
-            self.inner.redial.forget(&new_key);
+            self.keep_forget(&new_key);
             if let Some(addr) = address.and_then(|a| a.parse::<SocketAddr>().ok()) {
                 let node = self.clone();
                 tokio::spawn(async move {

@@ -22,7 +22,7 @@ pub fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     }
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn socket_for(addr: SocketAddr) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     if addr.is_ipv6() {
         socket.set_only_v6(false)?;
@@ -30,6 +30,21 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     // As TcpListener::bind does on Unix: a restarted peer can take its port back at once.
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
+    Ok(socket)
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    // SO_REUSEPORT (below) lets our dials leave from this port (`dial.rs`), but it would also
+    // let a second peer of the same user bind the same port and silently share its
+    // connections. So the port is first taken without it: a port already in use is refused
+    // as it always was.
+    #[cfg(unix)]
+    if addr.port() != 0 {
+        socket_for(addr)?.bind(&addr.into())?;
+    }
+    let socket = socket_for(addr)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
@@ -45,6 +60,17 @@ pub fn canonical(addr: SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_port_in_use_is_refused_even_though_dials_share_it() {
+        let first = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let taken = first.local_addr().unwrap();
+        let second = bind_listener(taken);
+        assert_eq!(
+            second.map(|_| ()).unwrap_err().kind(),
+            std::io::ErrorKind::AddrInUse
+        );
+    }
 
     #[tokio::test]
     async fn a_dual_stack_listener_accepts_ipv4_and_reports_it_as_ipv4() {

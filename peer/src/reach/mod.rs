@@ -8,7 +8,9 @@
 //! ([`mdns`], the bounded list of people nearby in [`nearby`]) multicasts on the LAN only,
 //! and only then too (`--no-mdns` turns it off).
 
+pub mod dial;
 pub mod interfaces;
+pub mod keep;
 pub mod listen;
 pub mod mdns;
 pub mod nearby;
@@ -115,13 +117,38 @@ pub struct ReachOptions {
     pub port_mapping: bool,
     /// The data directory, where `p2p-chat invite` finds the current addresses.
     pub data_dir: Option<PathBuf>,
+    /// How often the interfaces are listed again to notice a network change (a new Wi-Fi, a
+    /// new DHCP lease): [`INTERFACE_POLL`] unless a test shortens it.
+    pub interface_poll: std::time::Duration,
 }
 
-/// The running address keeper: the interface addresses found at start plus, while it lasts,
-/// the router mapping.
+/// How often the interfaces are listed again by default.
+pub const INTERFACE_POLL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The running address keeper: the interface addresses (listed again every
+/// [`ReachOptions::interface_poll`]) plus, while it lasts, the router mapping.
 pub struct Reach {
     mapper: Option<portmap::PortMapper>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
     file: Option<PathBuf>,
+}
+
+/// What the published list is made of.
+#[derive(Default)]
+struct Found {
+    interfaces: Vec<ReachAddress>,
+    mapped: Option<SocketAddr>,
+}
+
+impl Found {
+    fn list(&self) -> Vec<ReachAddress> {
+        let mut list = self.interfaces.clone();
+        list.extend(self.mapped.map(|address| ReachAddress {
+            address,
+            kind: AddressKind::Mapped,
+        }));
+        ordered(list)
+    }
 }
 
 impl Reach {
@@ -129,7 +156,10 @@ impl Reach {
     /// when listening on a non-loopback address and `options.port_mapping` — starts mapping
     /// the port on the router; every change is published again.
     pub fn start(local: SocketAddr, options: ReachOptions, publish: Publish) -> Reach {
-        let base = interfaces::local_addresses(local);
+        let found = Arc::new(std::sync::Mutex::new(Found {
+            interfaces: interfaces::local_addresses(local),
+            mapped: None,
+        }));
         let file = options.data_dir.map(|dir| dir.join(published::FILE));
         let announce: Publish = {
             let file = file.clone();
@@ -140,7 +170,38 @@ impl Reach {
                 publish(list);
             })
         };
-        announce(ordered(base.clone()));
+        let republish = {
+            let found = Arc::clone(&found);
+            let announce = Arc::clone(&announce);
+            move || {
+                let list = found.lock().map(|f| f.list()).unwrap_or_default();
+                announce(list);
+            }
+        };
+        republish();
+        let watcher = (!local.ip().to_canonical().is_loopback()).then(|| {
+            let found = Arc::clone(&found);
+            let republish = republish.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(options.interface_poll);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let now = interfaces::local_addresses(local);
+                    let changed = match found.lock() {
+                        Ok(mut f) if f.interfaces != now => {
+                            f.interfaces = now;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if changed {
+                        tracing::info!("the network changed: new interface addresses");
+                        republish();
+                    }
+                }
+            })
+        });
         let mapper = if !options.port_mapping {
             tracing::info!("port mapping off (--no-port-mapping)");
             None
@@ -151,20 +212,25 @@ impl Reach {
             Some(portmap::PortMapper::spawn(
                 local,
                 Arc::new(move |mapped: Option<SocketAddr>| {
-                    let mut list = base.clone();
-                    list.extend(mapped.map(|address| ReachAddress {
-                        address,
-                        kind: AddressKind::Mapped,
-                    }));
-                    announce(ordered(list));
+                    if let Ok(mut f) = found.lock() {
+                        f.mapped = mapped;
+                    }
+                    republish();
                 }),
             ))
         };
-        Reach { mapper, file }
+        Reach {
+            mapper,
+            watcher,
+            file,
+        }
     }
 
     /// Removes the router mapping (if any) and the published address file.
     pub async fn shutdown(self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
         if let Some(mapper) = self.mapper {
             mapper.shutdown().await;
         }

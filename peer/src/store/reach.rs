@@ -155,6 +155,87 @@ impl Store {
     }
 }
 
+/// Room co-members listed for keeping connected at most (a peer in many large rooms still
+/// dials a bounded number of people it never met).
+pub const MAX_CO_MEMBERS: i64 = 1024;
+
+impl Store {
+    /// Where to dial `key`: its known addresses with their kinds, most recently useful first,
+    /// then its last dialable address (kind unknown) if not among them. Empty for a key that is
+    /// not a current contact.
+    pub fn dial_candidates(&self, key: &PublicKey) -> Result<Vec<(String, Option<AddressKind>)>> {
+        let Some(contact) = self.contact(key)?.filter(|c| c.replaced_by.is_none()) else {
+            return Ok(Vec::new());
+        };
+        let mut list: Vec<(String, Option<AddressKind>)> = self
+            .contact_addresses(key)?
+            .into_iter()
+            .map(|a| (a.address, Some(a.kind)))
+            .collect();
+        if let Some(last) = contact
+            .last_address
+            .filter(|_| contact.listen_port != Some(0))
+        {
+            if !list.iter().any(|(a, _)| *a == last) {
+                list.push((last, None));
+            }
+        }
+        Ok(list)
+    }
+
+    /// Every current contact that is not blocked: whom the peer keeps connected.
+    pub fn contacts_to_keep(&self) -> Result<Vec<PublicKey>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT public_key FROM contacts WHERE replaced_by IS NULL
+             AND public_key NOT IN (SELECT public_key FROM blocked)",
+        )?;
+        let keys = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for key in keys {
+            if let Ok(key) = PublicKey::from_base64(&key?) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `me` and `key` are both members of one room (PROTOCOL.md §7.2: an
+    /// introduction from a room co-member is answered like a contact's).
+    pub fn shares_room(&self, me: &PublicKey, key: &PublicKey) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM room_members a JOIN room_members b ON a.room = b.room
+                 WHERE a.member = ?1 AND b.member = ?2 LIMIT 1",
+            )?
+            .query_row(params![me.to_base64(), key.to_base64()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// The members of our rooms who are not contacts (people we never met), at most
+    /// [`MAX_CO_MEMBERS`]; blocked keys are left out.
+    pub fn co_members_never_met(&self, me: &PublicKey) -> Result<Vec<PublicKey>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT b.member FROM room_members a JOIN room_members b ON a.room = b.room
+             WHERE a.member = ?1 AND b.member != ?1
+             AND b.member NOT IN (SELECT public_key FROM contacts WHERE replaced_by IS NULL)
+             AND b.member NOT IN (SELECT public_key FROM blocked)
+             LIMIT ?2",
+        )?;
+        let keys = stmt.query_map(params![me.to_base64(), MAX_CO_MEMBERS], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for key in keys {
+            if let Ok(key) = PublicKey::from_base64(&key?) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::contacts::tests::key;
@@ -266,5 +347,39 @@ mod tests {
         s.close().unwrap();
         let s = Store::open(&path).unwrap();
         assert_eq!(listed(&s, 2), ["10.0.0.2:6000"]);
+    }
+
+    #[test]
+    fn dial_candidates_list_the_known_addresses_then_the_last_one() {
+        let mut s = with_bob();
+        assert_eq!(
+            s.dial_candidates(&key(2)).unwrap(),
+            [("10.0.0.2:6000".to_owned(), None)]
+        );
+        s.record_announced_addresses(&key(2), &[("192.0.2.9:6000", AddressKind::Mapped)], 5)
+            .unwrap();
+        assert_eq!(
+            s.dial_candidates(&key(2)).unwrap(),
+            [
+                ("192.0.2.9:6000".to_owned(), Some(AddressKind::Mapped)),
+                ("10.0.0.2:6000".to_owned(), None)
+            ]
+        );
+        assert!(s.dial_candidates(&key(9)).unwrap().is_empty());
+        assert_eq!(s.contacts_to_keep().unwrap(), vec![key(2)]);
+        s.block_key(&key(2), 6).unwrap();
+        assert!(s.contacts_to_keep().unwrap().is_empty());
+    }
+
+    #[test]
+    fn room_co_members_are_known_and_those_never_met_listed() {
+        let mut s = with_bob();
+        let me = key(1);
+        s.create_own_room(&me, "r", "trip", &[key(2), key(3)], 1)
+            .unwrap();
+        assert!(s.shares_room(&me, &key(3)).unwrap());
+        assert!(s.shares_room(&me, &key(2)).unwrap());
+        assert!(!s.shares_room(&me, &key(4)).unwrap());
+        assert_eq!(s.co_members_never_met(&me).unwrap(), vec![key(3)]);
     }
 }

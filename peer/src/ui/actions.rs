@@ -192,6 +192,8 @@ pub enum Action {
     Indicators(super::indicator_actions::IndicatorAction),
     /// Files: send, pause, resume, cancel, retry (`file_actions`).
     File(super::file_actions::FileAction),
+    /// Introductions and contacts' addresses (`reach_actions`).
+    Reach(super::reach_actions::ReachAction),
     /// Set a conversation's disappearing-message timer (`set_timer`).
     SetTimer {
         /// A contact's chat or a room.
@@ -409,6 +411,10 @@ pub fn parse_for(text: &str, api: bool) -> Result<(Action, Option<Value>), Actio
     if super::file_actions::ACTIONS.contains(&name.as_str()) {
         let action = super::file_actions::parse(&name, value.clone(), req.clone(), api)?;
         return Ok((Action::File(action), req));
+    }
+    if super::reach_actions::ACTIONS.contains(&name.as_str()) {
+        let action = super::reach_actions::parse(&name, value.clone(), req.clone())?;
+        return Ok((Action::Reach(action), req));
     }
     if !ACTIONS.contains(&name.as_str()) {
         let shown: String = name.chars().take(64).collect();

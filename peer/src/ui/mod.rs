@@ -7,6 +7,7 @@ pub mod file_actions;
 pub mod files_http;
 pub mod history_actions;
 pub mod indicator_actions;
+pub mod reach_actions;
 pub mod security;
 pub mod static_files;
 pub mod ws;

@@ -533,5 +533,15 @@ async fn handle(state: &AppState, text: &str, reply: &Replies, api: bool) {
                 }
             });
         }
+        Action::Reach(action) => {
+            // An introduction can take seconds; never block this client's loop on it.
+            let node = node.clone();
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                if let Some(event) = super::reach_actions::run(&node, action, req).await {
+                    reply.send(event).await;
+                }
+            });
+        }
     }
 }

@@ -677,7 +677,20 @@ impl SnowClient {
     }
 
     /// Reads and opens the next data frame, checking its nonce is the next counter.
+    /// The next payload, skipping `addresses` (sent on every contact's session when it comes up
+    /// and whenever the peer's addresses change, PROTOCOL.md §7.1: tests that want it use
+    /// [`SnowClient::recv_any_payload`]).
     pub async fn recv_payload(&mut self) -> Value {
+        loop {
+            let payload = self.recv_any_payload().await;
+            if payload["kind"] != "addresses" {
+                return payload;
+            }
+        }
+    }
+
+    /// The next payload, whatever its kind.
+    pub async fn recv_any_payload(&mut self) -> Value {
         let frame = read_json_line(&mut self.reader).await;
         assert_eq!(frame["type"], "data", "{frame}");
         let nonce = unb64(frame["nonce"].as_str().expect("nonce"));
