@@ -6,7 +6,7 @@
 # Needs root and network namespaces. Without them it prints a line starting with "SKIP" and
 # exits with status 77 (never a pass). Set P2P_CHAT_BIN to test a binary other than the release
 # build it makes (and NETLAB_FORGER_BIN for the poisoning test's lying contact,
-# peer/examples/netlab_forger.rs); extra arguments go to `node --test` (e.g.
+# peer/examples/netlab_forger.rs, else built in debug); extra arguments go to `node --test` (e.g.
 # --test-name-pattern).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,15 +27,12 @@ if [ -z "${P2P_CHAT_BIN:-}" ]; then
     (cd "$ROOT" && cargo build -q --release -p peer --bin p2p-chat) || exit 1
     export P2P_CHAT_BIN="$ROOT/target/release/p2p-chat"
 fi
-# The lying contact of the poisoning test (peer/examples/netlab_forger.rs), built beside the
-# binary under test unless NETLAB_FORGER_BIN names one.
+# The lying contact of the poisoning test (peer/examples/netlab_forger.rs), unless
+# NETLAB_FORGER_BIN names one: a debug build, which reuses what `cargo test` compiled (a release
+# build of its own would compile every dependency again).
 if [ -z "${NETLAB_FORGER_BIN:-}" ]; then
-    profile=release
-    case "$P2P_CHAT_BIN" in */debug/*) profile=dev ;; esac
-    (cd "$ROOT" && cargo build -q --profile "$profile" -p peer --example netlab_forger) || exit 1
-    dir=release
-    [ "$profile" = dev ] && dir=debug
-    export NETLAB_FORGER_BIN="$ROOT/target/$dir/examples/netlab_forger"
+    (cd "$ROOT" && cargo build -q -p peer --example netlab_forger) || exit 1
+    export NETLAB_FORGER_BIN="$ROOT/target/debug/examples/netlab_forger"
 fi
 
 export NETLAB_PREFIX="p2pl$$"
