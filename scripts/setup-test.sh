@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what TESTING p2p-chat needs on top of scripts/setup-run.sh and is missing:
-#   apt:   chromium (browser tests);
+#   apt:   chromium (browser tests), iproute2 (`ss`, for the file tests);
 #   rustup components rustfmt and clippy;
 #   npm:   tests/node_modules from tests/package-lock.json (playwright-core; never a browser
 #          download).
@@ -10,6 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 start=$SECONDS
 apt_ensure chromium
+# `ss` (iproute2): the file tests count the bytes a sender put on its sockets.
+apt_ensure iproute2
 
 command -v cargo >/dev/null || die "cargo not found (install Rust with rustup first)"
 for component in rustfmt clippy; do

@@ -186,9 +186,13 @@ async fn disconnect_and_reconnect() {
     let mut ub2 = b2.ui().await;
     let info = ua.connect_peer(b2.p2p_port, &b2.public_key).await;
     assert_eq!(info["name"], "bob");
-    ua.say("welcome back", None).await;
+    // To Bob, not to "everyone": the restarted Bob also dials Alice by itself (PROTOCOL.md
+    // §7.3), and a broadcast goes only to the sessions up at that instant, so one sent while
+    // the duplicate rule swaps the two sessions could reach nobody. A direct message is queued
+    // and delivered on whichever session stays.
+    ua.say("welcome back", Some(&b2.public_key)).await;
     ub2.hear("welcome back").await;
-    ub2.say("glad to be back", None).await;
+    ub2.say("glad to be back", Some(&a.public_key)).await;
     ua.hear("glad to be back").await;
     drop(b2);
     let _ = std::fs::remove_dir_all(&dir);
