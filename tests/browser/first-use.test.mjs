@@ -209,9 +209,13 @@ test('an offline contact has a Connect button that redials its last address; Ret
   await alice.page.locator('#chat-connect:not([disabled])', { hasText: 'Retry' }).waitFor();
   await screenshot(alice.page, 'first-use-retry');
 
-  // Bob is back (same key, same port): his peer dials its contacts at start, Alice among them
-  // (PROTOCOL.md §7.3), so she sees him online without pressing anything.
+  // Bob is back (same key, same port). Alice's dial never became a contact on his side (a
+  // message request he did not accept), so he does not dial her at start, and she does not
+  // redial a session he closed by shutting down (PROTOCOL.md §7.3): the button does.
   const back = await start('Bob', { dataDir: bob.dataDir, port: bobPort });
+  await alice.page.waitForTimeout(1500);
+  assert.equal(await alice.page.locator(`#conv-list [data-conv="${bobId}"]`).getAttribute('data-online'), 'false');
+  await alice.page.click('#chat-connect');
   await alice.page.locator(`#conv-list [data-conv="${bobId}"][data-online="true"]`).waitFor({ timeout: 20000 });
   await alice.page.locator('#chat-connect').waitFor({ state: 'hidden' });
   assert.equal(await error.isVisible(), false);

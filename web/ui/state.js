@@ -129,6 +129,8 @@ export function upsertPeer(state, event) {
     stranger: event.contact === false,
     confusableWith: Array.isArray(event.confusable_with) ? event.confusable_with.filter((k) => typeof k === 'string') : [],
     lastAddress: old?.lastAddress ?? '',
+    // Ours, not the peer's: a new session (a redial, or the duplicate rule's swap) keeps it.
+    nickname: old?.nickname ?? '',
     lastSeen: Date.now(),
     check: old?.check ?? null,
   });
@@ -158,9 +160,12 @@ export function splitAddress(text) {
   return port >= 1 && port <= 65535 ? { ip: match[1], port } : null;
 }
 
-/** A name to show for a peer (names are optional and peer-chosen). */
+/**
+ * A name to show for a peer (names are optional and peer-chosen): our own nickname for it wins,
+ * whatever name its sessions and messages carry.
+ */
 export function peerLabel(peer) {
-  return peer?.name || 'Unnamed peer';
+  return peer?.nickname || peer?.name || 'Unnamed peer';
 }
 
 /**
