@@ -301,7 +301,11 @@ test('history: loaded on open and on reconnect, oldest first, never shown twice,
   assert.equal(await page.locator('#messages .msg-mine').count(), rows.slice(30).filter((r) => r.direction === 'out').length);
   // A retransmitted message already in history is not shown again.
   d.send({ type: 'peer_message', peer_id: B, name: 'Bob', id: 'h130', text: 'message 130', sent_at: t0, received_at: Date.now(), conversation: B });
-  d.send({ type: 'peer_message', peer_id: B, name: 'Bob', id: 'live-1', text: 'live one', sent_at: Date.now(), received_at: Date.now(), conversation: B });
+  // A real peer stores what it delivers: after a reconnect the page reloads its window of
+  // the conversation from history, the live message included.
+  const live = { ...row(131, { from: B, name: 'Bob', text: 'live one', conversation: B, at: Date.now() }), id: 'live-1' };
+  rows.push(live);
+  d.send({ type: 'peer_message', peer_id: B, name: 'Bob', id: 'live-1', text: 'live one', sent_at: live.sent_at, received_at: live.received_at, conversation: B, seq: 131 });
   await page.locator('#messages .msg-text', { hasText: 'live one' }).waitFor();
   assert.equal(await page.locator('#messages .msg-text', { hasText: /^message 130$/ }).count(), 1);
   // Older pages.
