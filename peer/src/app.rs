@@ -322,7 +322,8 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     let _ui_url_file = match &data_dir {
         Some(dir) => {
             tracing::info!("data directory {}", dir.display());
-            let file = crate::ui_url::UiUrlFile::write(dir, &ui_url);
+            let file =
+                crate::launch_file::LaunchFile::write(dir, crate::ui_url::UI_URL_FILE, &ui_url);
             Some(file.context("cannot write the UI address file")?)
         }
         None => {
@@ -332,7 +333,7 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     };
     let _api_token_file = match (&data_dir, &api_token) {
         (Some(dir), Some(api)) => Some(
-            crate::api_token::ApiTokenFile::write(dir, api)
+            crate::launch_file::LaunchFile::write(dir, crate::api_token::API_TOKEN_FILE, api)
                 .context("cannot write the local API token file")?,
         ),
         _ => None,

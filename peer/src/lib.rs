@@ -22,7 +22,7 @@
 //! * [`invite`], [`fingerprints`] — invite strings and QR codes, the fingerprint cache.
 //! * [`reach`] — how other computers reach us: our addresses with their kinds, the dual-stack
 //!   listener, the router port mapping, LAN discovery (mDNS) and the people nearby.
-//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`browser`],
+//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`launch_file`], [`browser`],
 //!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
 //! * [`history_cli`] — `p2p-chat search` and `p2p-chat export` on a stopped peer's database.
@@ -47,6 +47,7 @@ pub mod framing;
 pub mod handshake;
 pub mod history_cli;
 pub mod invite;
+pub mod launch_file;
 pub mod limits;
 pub mod node;
 pub mod persist;

@@ -33,41 +33,6 @@ pub enum UrlError {
     },
 }
 
-/// The file for this launch; removes it when dropped (a clean exit).
-#[derive(Debug)]
-pub struct UiUrlFile {
-    path: PathBuf,
-}
-
-impl UiUrlFile {
-    /// Writes `url` to `dir/ui-url`, mode 0600, replacing an older one.
-    pub fn write(dir: &Path, url: &str) -> std::io::Result<UiUrlFile> {
-        let path = dir.join(UI_URL_FILE);
-        // A fresh file each launch, so a mode loosened by hand on an old one does not carry over.
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path)?;
-        file.write_all(format!("{url}\n").as_bytes())?;
-        file.sync_all()?;
-        Ok(UiUrlFile { path })
-    }
-}
-
-impl Drop for UiUrlFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 /// The URL of the peer running with data directory `dir`, checked to answer `/healthz`.
 pub fn running_url(dir: &Path) -> Result<String, UrlError> {
     let path = dir.join(UI_URL_FILE);
