@@ -351,6 +351,11 @@ async fn run_peer(args: RunArgs) -> anyhow::Result<()> {
     if crate::browser::wanted(args.open, args.no_open) {
         crate::browser::open(ui_url);
     }
+    // Every reply is one small write; without TCP_NODELAY a reply that follows another
+    // unacknowledged one waits for the client's delayed ACK (~40 ms on Linux).
+    let web_listener = axum::serve::ListenerExt::tap_io(web_listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server =
         axum::serve(web_listener, crate::ui::router(state)).with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -25,7 +25,8 @@ pub async fn open(peer: &PeerProc) -> Result<(UiTx, UiRx)> {
         "origin",
         format!("http://127.0.0.1:{}", peer.web_port).parse()?,
     );
-    let (ws, _) = tokio_tungstenite::connect_async(request)
+    // No Nagle, as a browser's sockets: the bench times the peer, not the client's stack.
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .context("websocket")?;
     Ok(ws.split())

@@ -70,6 +70,10 @@ impl Node {
         let node = self.clone();
         tokio::spawn(async move {
             node.want_everyone().await;
+            // Who is owed messages is asked once per tick, not at every wake-up: each ended
+            // attempt wakes the loop, and with thousands of contacts offline that would be a
+            // store query per refused dial, ahead of the page's requests.
+            let mut owed_asked: Option<Instant> = None;
             loop {
                 let next = node.inner.redial.with(|p| p.next_due()).flatten();
                 let sleep = next.map_or(tick, |at| {
@@ -79,7 +83,10 @@ impl Node {
                     () = tokio::time::sleep(sleep) => {}
                     () = node.inner.redial.wake.notified() => {}
                 }
-                node.want_owed().await;
+                if owed_asked.is_none_or(|at| at.elapsed() >= tick) {
+                    node.want_owed().await;
+                    owed_asked = Some(Instant::now());
+                }
                 let due = node
                     .inner
                     .redial

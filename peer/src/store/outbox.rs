@@ -57,6 +57,15 @@ impl PendingMessage {
     }
 }
 
+/// Who is owed a message, reaction, edit, delete or timer setting. `outbox` is read through
+/// its index of undelivered rows (`schema.rs`, version 13): the other tables hold only what is
+/// owed, `outbox` holds every message ever sent.
+const WHO_IS_OWED: &str = "SELECT recipient FROM outbox WHERE state < 2
+     UNION SELECT recipient FROM reaction_outbox
+     UNION SELECT recipient FROM amend_outbox
+     UNION SELECT recipient FROM timer_outbox
+     ORDER BY recipient";
+
 impl Store {
     /// Commits an outgoing message and a `queued` row per recipient, atomically and durably.
     /// Duplicate recipients count once. Returns the message's `seq`. Refuses an empty
@@ -117,13 +126,7 @@ impl Store {
     /// Peers that are owed at least one message, reaction, edit, delete or timer setting
     /// (`timers.rs`): whom to redial.
     pub fn peers_with_pending(&self) -> Result<Vec<PublicKey>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT recipient FROM outbox WHERE state < 2
-             UNION SELECT recipient FROM reaction_outbox
-             UNION SELECT recipient FROM amend_outbox
-             UNION SELECT recipient FROM timer_outbox
-             ORDER BY recipient",
-        )?;
+        let mut stmt = self.conn.prepare_cached(WHO_IS_OWED)?;
         let rows = stmt.query_map([], |row| key_at(row, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -414,5 +417,33 @@ mod tests {
             ]
         );
         assert_eq!(Delivery::Delivered.as_str(), "delivered");
+    }
+
+    #[test]
+    fn who_is_owed_reads_only_undelivered_rows() {
+        let mut s = Store::open_in_memory().unwrap();
+        for i in 0..200 {
+            let m = outgoing(Conversation::Everyone, &format!("m{i}"), i);
+            s.enqueue(&m, &[key(1), key(2)]).unwrap();
+            s.mark_delivered(&key(1), &format!("m{i}")).unwrap();
+        }
+        assert_eq!(s.peers_with_pending().unwrap(), vec![key(2)]);
+        // Asked about once a second: a scan of every row ever sent would grow with history.
+        let plan: Vec<String> = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {WHO_IS_OWED}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let outbox = plan
+            .iter()
+            .find(|step| step.split_whitespace().nth(1) == Some("outbox"))
+            .expect("the plan reads outbox");
+        assert!(
+            outbox.contains("outbox_pending"),
+            "outbox is read through the index of undelivered rows, not scanned: {plan:?}"
+        );
     }
 }

@@ -540,8 +540,16 @@ CREATE TRIGGER files_of_unsent_messages AFTER UPDATE OF unsent ON messages
 END;
 "#;
 
+/// Version 13: the peer asks which peers are still owed a message (`outbox.rs`,
+/// `peers_with_pending`) about once a second to redial them. Without an index that is a scan
+/// of every outbox row ever written — ~30 ms with a million delivered messages, on the store
+/// thread, ahead of every request of the page. This index holds only the undelivered rows.
+const V13: &str = r#"
+CREATE INDEX outbox_pending ON outbox (recipient) WHERE state < 2;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
