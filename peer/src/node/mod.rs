@@ -79,7 +79,7 @@ pub use driver::{ConnectError, MAX_PENDING_HANDSHAKES};
 pub use files::{
     clean_file_name, create_private_file, Download, FileControl, FileError, FilesConfig,
     SendSource, DEFAULT_FILE_QUOTA, DEFAULT_FILE_QUOTA_PER_CONTACT, DEFAULT_MAX_FILE_SIZE,
-    MAX_PENDING_UPLOADS,
+    MAX_PENDING_UPLOADS, SYNC_EVERY,
 };
 pub use history::{HistoryActionError, MessageAuthor};
 pub use indicators::{IndicatorChange, IndicatorError};

@@ -68,7 +68,7 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Bod
             crate::node::create_private_file(&path)
                 .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
         );
-        let mut size = 0u64;
+        let (mut size, mut unsynced) = (0u64, 0u64);
         let mut stream = body.into_data_stream();
         while let Some(piece) = stream.next().await {
             let piece = piece.map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
@@ -79,6 +79,13 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Bod
             file.write_all(&piece)
                 .await
                 .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            unsynced += piece.len() as u64;
+            if unsynced >= crate::node::SYNC_EVERY {
+                file.sync_data()
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                unsynced = 0;
+            }
         }
         file.sync_all()
             .await

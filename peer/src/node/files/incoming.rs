@@ -28,7 +28,7 @@ use super::progress::Meter;
 use super::storage::{create_private, sync_dir, Dirs};
 use super::{
     file_info, guard, progress_event, FilesConfig, CREDIT_STEP, MAX_ACTIVE_INCOMING,
-    MAX_BAD_CHUNKS, WINDOW,
+    MAX_BAD_CHUNKS, SYNC_EVERY, WINDOW,
 };
 use crate::event::{now_ms, Event};
 use crate::node::inbound::ack;
@@ -899,6 +899,8 @@ struct Partial {
     next: u64,
     /// Bytes verified and written.
     offset: u64,
+    /// Bytes written since the file was last flushed to disk.
+    unsynced: u64,
 }
 
 impl Partial {
@@ -952,6 +954,7 @@ impl Partial {
             whole,
             next,
             offset,
+            unsynced: 0,
         })
     }
 
@@ -962,6 +965,11 @@ impl Partial {
         self.whole.update(data);
         self.next += 1;
         self.offset += data.len() as u64;
+        self.unsynced += data.len() as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
         Ok(())
     }
 }
