@@ -177,8 +177,12 @@ impl Node {
             .filter_map(|(a, kind)| Some((a.parse::<SocketAddr>().ok()?, *kind)))
             .collect();
         let reached = !addresses.is_empty() && self.dial_any(key, addresses).await;
-        if reached || self.inner.sessions.contains(&key) {
+        if self.inner.sessions.contains(&key) {
             self.keep_online(key);
+        } else if reached {
+            // The session came up and has already ended (the other side kept an older one, a
+            // duplicate): its end decided what comes next (`keep_session_ended`). Marking it
+            // online now would leave it "connected" with no session, never dialled again.
         } else {
             let can_introduce = self.could_be_introduced(&key);
             let next = self
