@@ -22,8 +22,8 @@
 //! * [`invite`], [`fingerprints`] — invite strings and QR codes, the fingerprint cache.
 //! * [`reach`] — how other computers reach us: our addresses with their kinds, the dual-stack
 //!   listener, the router port mapping, LAN discovery (mDNS) and the people nearby.
-//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`launch_file`], [`browser`],
-//!   [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
+//! * [`app`], [`cli`], [`config`], [`chat_cli`], [`vectors_cmd`], [`ui_url`], [`launch_file`],
+//!   [`browser`], [`version`] — the `p2p-chat` binary: the daemon, its options and data directory, the
 //!   terminal chat, the test-vector command, `p2p-chat url`, `--open`, `--version`.
 //! * [`history_cli`] — `p2p-chat search` and `p2p-chat export` on a stopped peer's database.
 //! * [`send_file_cli`], [`api_token`] — `p2p-chat send-file`, through the running peer's local

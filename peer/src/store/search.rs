@@ -134,6 +134,12 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// The `MATCH` argument for `terms`: every one of them, each as a quoted phrase.
+fn fts_match(terms: &[&String]) -> Value {
+    let phrases: Vec<String> = terms.iter().map(|t| fts_phrase(t)).collect();
+    Value::Text(phrases.join(" "))
+}
+
 /// A term as a `LIKE … ESCAPE '\'` pattern matching it anywhere.
 fn like_pattern(term: &str) -> String {
     let mut out = String::with_capacity(term.len() + 2);
@@ -405,8 +411,7 @@ impl Store {
                 return self.search_small(long, short, conv, want, WALK_ROWS, WALK_BYTES);
             }
         }
-        let phrases: Vec<String> = long.iter().map(|t| fts_phrase(t)).collect();
-        let mut args = vec![Value::Text(phrases.join(" "))];
+        let mut args = vec![fts_match(long)];
         let extra = filters(short, scope, &mut args);
         args.push(Value::Integer(want as i64));
         let sql = format!(
@@ -418,13 +423,13 @@ impl Store {
     }
 
     /// A search in a small conversation: its newest messages (up to `walk_rows`, [`WALK_ROWS`],
-    /// and `walk_bytes` of text, [`WALK_BYTES`]) are read and matched here, so the cost is bounded by the
-    /// conversation, not by how common a word is in the whole history (the index's matches of
-    /// a common word are tens of thousands of rows). Matching folds case as the snippets do
-    /// ([`fold`]) for terms of three or more characters and as `LIKE` does for shorter ones;
-    /// a test checks the first agrees with the index over several scripts. What lies beyond
-    /// the budget comes from the index: its matches taken as a set, then the older rows of
-    /// the conversation walked.
+    /// and `walk_bytes` of text, [`WALK_BYTES`]) are read and matched here, so the cost is
+    /// bounded by the conversation, not by how common a word is in the whole history (the
+    /// index's matches of a common word are tens of thousands of rows). Matching folds case
+    /// as the snippets do ([`fold`]) for terms of three or more characters and as `LIKE` does
+    /// for shorter ones; a test checks the first agrees with the index over several scripts.
+    /// What lies beyond the budget comes from the index: its matches taken as a set, then the
+    /// older rows of the conversation walked.
     fn search_small(
         &self,
         long: &[&String],
@@ -475,8 +480,7 @@ impl Store {
         let Some(below) = rest_below.filter(|_| found.len() < want) else {
             return Ok(found);
         };
-        let phrases: Vec<String> = long.iter().map(|t| fts_phrase(t)).collect();
-        let mut args = vec![Value::Text(phrases.join(" ")), Value::Integer(below)];
+        let mut args = vec![fts_match(long), Value::Integer(below)];
         let extra = filters(short, Some(conv), &mut args);
         args.push(Value::Integer((want - found.len()) as i64));
         let sql = format!(
