@@ -65,7 +65,8 @@ pub const CREDIT_STEP: u64 = 512 << 10;
 /// cache before it is flushed to disk. Flushing as it arrives keeps every flush short: left to
 /// the end, the flush of a 1 GiB file held the disk for over a second, and every chat commit
 /// (an fsync) of the peer — and of any other program — waited behind it; every 8 MiB, a chat
-/// still waited up to ~20 ms (BENCHMARKS.md, "Files").
+/// still waited up to ~20 ms (BENCHMARKS.md, "Files and history at scale: the fixed wait
+/// found").
 pub const SYNC_EVERY: u64 = 2 << 20;
 
 /// Failed chunks in a row after which a receiver gives up.
