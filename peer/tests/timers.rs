@@ -213,8 +213,13 @@ async fn a_message_that_expired_while_its_peer_was_stopped_is_swept_at_start_and
     let b = start_in("bob", db.path(), b_port, UNIT);
     b.wait_for_log("1 disappearing message(s) expired").await;
     let mut ub = b.ui().await;
-    // Alice redials Bob, owed the setting: it arrives once.
-    timer_seen(&mut ub, &ak, 3600, &ak).await;
+    // Alice redials Bob, owed the setting: it arrives once. Bob's own redial at start can
+    // deliver it before this page connects, so the stored setting is what is awaited.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while history(&mut ub, &ak).await["timer"] != 3600 {
+        assert!(Instant::now() < deadline, "the owed setting never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let page = full_history(&mut ub, &ak).await;
     assert!(
         page.iter().all(|m| m["text"] != "gone while bob sleeps"),
