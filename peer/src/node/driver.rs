@@ -634,6 +634,9 @@ impl Node {
         }
         if contact {
             self.session_online(remote);
+        } else {
+            let node = self.clone();
+            tokio::spawn(async move { node.recheck_request_session(remote).await });
         }
         let handshake::Established { transport, .. } = *established;
         let (sender, receiver) = transport.into_halves();

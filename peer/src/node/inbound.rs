@@ -28,7 +28,8 @@ use crate::persist::StoreBatch;
 use crate::remote_log;
 use crate::session::{Inbox, Outgoing};
 use crate::store::{
-    self, Amend, ChatMessage, Conversation, Delivery, MessageKey, RequestInsert, RoomAnnouncement,
+    self, Amend, ChatMessage, Conversation, Delivery, KeyStanding, MessageKey, RequestInsert,
+    RoomAnnouncement,
 };
 
 /// The per-session inbox: store first, then acknowledge.
@@ -376,16 +377,36 @@ impl NodeInbox {
     ) -> Reply {
         let peer = self.peer;
         let received_at = now_ms();
+        let conversation = Conversation::of_received(peer, None, broadcast);
         let stored = lock(&self.pending).call(move |s| {
             let insert =
                 s.insert_request_message(&peer, &id, &text, sent_at, received_at, broadcast)?;
-            Ok::<_, store::StoreError>((insert, id, text))
+            // Accepted between this chat's arrival and its store job (our own dial to the
+            // same key, or the user): the chat belongs in the conversation now.
+            let as_contact = match insert {
+                RequestInsert::NoRequest if s.key_standing(&peer)? == KeyStanding::Contact => {
+                    Some(s.insert_incoming_seq(&ChatMessage {
+                        conversation,
+                        sender: peer,
+                        id: id.clone(),
+                        text: text.clone(),
+                        sent_at,
+                        received_at,
+                        reply_to: None,
+                    })?)
+                }
+                _ => None,
+            };
+            Ok::<_, store::StoreError>((insert, as_contact, id, text))
         });
         Some(Box::pin(async move {
             let (id, text) = match stored.await {
-                Ok(Ok((RequestInsert::Stored { .. }, id, text))) => (id, text),
-                Ok(Ok((RequestInsert::Duplicate, id, _))) => return Some(ack(id)),
-                Ok(Ok((RequestInsert::NoRequest, _, _))) => {
+                Ok(Ok((_, Some(seq), id, text))) => {
+                    return self.accepted_meanwhile(id, text, sent_at, received_at, broadcast, seq)
+                }
+                Ok(Ok((RequestInsert::Stored { .. }, _, id, text))) => (id, text),
+                Ok(Ok((RequestInsert::Duplicate, _, id, _))) => return Some(ack(id)),
+                Ok(Ok((RequestInsert::NoRequest, _, _, _))) => {
                     // Accepted, blocked or evicted meanwhile: not stored, so not acknowledged;
                     // the sender will try again.
                     remote_log::ignored(
@@ -418,6 +439,36 @@ impl NodeInbox {
             });
             Some(reply)
         }))
+    }
+
+    /// A request's chat stored in the conversation because the request was accepted while it
+    /// waited for the store: shown as a contact's chat (`seq: None` if it was already there).
+    fn accepted_meanwhile(
+        &self,
+        id: String,
+        text: String,
+        sent_at: u64,
+        received_at: u64,
+        broadcast: bool,
+        seq: Option<i64>,
+    ) -> Option<Outgoing> {
+        let reply = ack(id.clone());
+        if let Some(seq) = seq {
+            let conversation = Conversation::of_received(self.peer, None, broadcast);
+            self.node.emit(Event::PeerMessage {
+                peer_id: self.peer_id.clone(),
+                name: self.name.clone(),
+                conversation: conversation.ui_id(),
+                id,
+                text,
+                sent_at,
+                received_at,
+                reply_to: None,
+                seq: Some(seq),
+                file: None,
+            });
+        }
+        Some(reply)
     }
 
     /// Records an owed ack; the session waits for it like for a chat, so acks count against

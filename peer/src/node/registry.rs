@@ -115,10 +115,12 @@ impl SessionShared {
     }
 
     /// The remote became a contact: the contact's idle timeout from now on, and its address's
-    /// stranger count is freed.
-    pub(super) fn promote(&self) {
-        self.stranger.store(false, Ordering::Relaxed);
+    /// stranger count is freed. True only for the call that ended the stranger mark, so a
+    /// promotion noticed twice is acted on once.
+    pub(super) fn promote(&self) -> bool {
+        let was_stranger = self.stranger.swap(false, Ordering::Relaxed);
         lock(&self.stranger_slot).take();
+        was_stranger
     }
 
     /// Records that chat `id` is about to be written on this session.
@@ -295,11 +297,12 @@ impl Registry {
             .map(|h| Arc::clone(&h.shared.bulk))
     }
 
-    /// `key` became a contact while its session is live (see [`SessionShared::promote`]).
-    pub(super) fn promote(&self, key: &PublicKey) {
-        if let Some(handle) = lock(&self.sessions).get(key) {
-            handle.shared.promote();
-        }
+    /// `key` became a contact while its session is live (see [`SessionShared::promote`]): true
+    /// if that session was still a stranger's.
+    pub(super) fn promote(&self, key: &PublicKey) -> bool {
+        lock(&self.sessions)
+            .get(key)
+            .is_some_and(|handle| handle.shared.promote())
     }
 
     /// The send queue of `key`'s session and the state it shares with its reader.

@@ -444,11 +444,39 @@ impl Node {
     /// contact's session gets (its rooms and backlog, a contact's idle timeout) and leaves its
     /// address's stranger count (PROTOCOL.md §9.1).
     fn promote_live_session(&self, peer: PublicKey) {
-        self.inner.sessions.promote(&peer);
+        let live = self.inner.sessions.promote(&peer);
         self.emit(Event::RequestResolved {
             peer_id: peer.to_base64(),
             outcome: "accepted",
         });
+        if live {
+            self.live_session_became_a_contacts(peer);
+        }
+        self.emit_contacts();
+    }
+
+    /// A session registered as a message request asks the store once more whether its key is
+    /// a contact. A dial to that key, or the user's accepting it, may have promoted it between
+    /// the session's admission and its registration, when there was no live session to
+    /// promote; without this check it would stay a request's session, and nothing owed to the
+    /// contact would be written on it.
+    pub(super) async fn recheck_request_session(&self, remote: PublicKey) {
+        let standing = self.store().call(move |s| s.key_standing(&remote)).await;
+        if !matches!(standing, Ok(Ok(KeyStanding::Contact))) {
+            return;
+        }
+        // Whoever clears the session's stranger mark first acts on it: this check or
+        // `promote_live_session`.
+        if self.inner.sessions.promote(&remote) {
+            self.inner.trust.release(&remote);
+            self.live_session_became_a_contacts(remote);
+            self.emit_contacts();
+        }
+    }
+
+    /// What a contact's session gets at its start: every UI sees it as a contact's, and it
+    /// reads its rooms and backlog.
+    fn live_session_became_a_contacts(&self, peer: PublicKey) {
         if let Some(mut info) = self.inner.sessions.info(&peer) {
             info.contact = true;
             info.confusable_with = Vec::new();
@@ -456,7 +484,6 @@ impl Node {
             self.emit(Event::PeerConnected(info));
             self.session_online(peer);
         }
-        self.emit_contacts();
     }
 
     /// Blocks (or unblocks) `peer`: a blocked key's session is closed, its request deleted,
