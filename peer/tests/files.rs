@@ -28,6 +28,24 @@ async fn pair(da: &std::path::Path, db: &std::path::Path, b_args: &[&str]) -> (P
     (a, b, ua, ub)
 }
 
+/// Waits until the sender sees file message `sent` refused for `reason`.
+async fn refused(sender: &mut Ui, sent: &Value, reason: &str) {
+    let id = sent["id"].as_str().unwrap();
+    let event = wait_state(sender, id, "refused", Duration::from_secs(15)).await;
+    assert_eq!(event["reason"], reason, "{event}");
+}
+
+/// Waits for the `file_refused` error shown on `ui` and checks it names every one of `words`.
+async fn told_refused(ui: &mut Ui, whose: &str, words: &[&str]) {
+    let told = ui
+        .wait_for(whose, |e| {
+            e["type"] == "error" && e["code"] == "file_refused"
+        })
+        .await;
+    let message = told["message"].as_str().unwrap();
+    assert!(words.iter().all(|w| message.contains(w)), "{told}");
+}
+
 #[tokio::test]
 async fn files_of_0_1_and_1_mib_plus_1_bytes_arrive_byte_identical() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
@@ -243,26 +261,54 @@ fn at_most_once(sent_bytes: u64) {
     );
 }
 
+/// A [`KILL_TEST_SIZE`] transfer from Alice to Bob, watched until Bob has verified two
+/// fifths of it: what the kill tests need to check afterwards.
+struct Halfway {
+    path: std::path::PathBuf,
+    id: String,
+    /// Alice's socket counters before the transfer and at the moment it was two fifths done.
+    before: HashMap<String, u64>,
+    at_kill_sockets: HashMap<String, u64>,
+    /// Bob's verified bytes then.
+    at_kill: u64,
+}
+
+async fn send_until_two_fifths(
+    (a, ua): (&Peer, &mut Ui),
+    (b, ub): (&Peer, &mut Ui),
+    src: &std::path::Path,
+    seed: u64,
+) -> Halfway {
+    let path = src.join("half.bin");
+    write_pattern_file(&path, KILL_TEST_SIZE, seed);
+    let sent = send_upload(a, ua, &path, "half.bin", &b.public_key).await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let before = sent_by(a.child.id());
+    let half = wait_bytes(ub, &id, KILL_TEST_SIZE * 2 / 5, Duration::from_secs(60)).await;
+    let at_kill_sockets = sent_by(a.child.id());
+    let at_kill = half["bytes"].as_u64().unwrap();
+    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
+    Halfway {
+        path,
+        id,
+        before,
+        at_kill_sockets,
+        at_kill,
+    }
+}
+
 #[tokio::test]
 async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
     let (mut a, b, mut ua, mut ub, _relay) = relayed_pair(da.path(), db.path()).await;
-    let path = src.path().join("half.bin");
-    write_pattern_file(&path, KILL_TEST_SIZE, 9);
-    let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
-    let id = sent["id"].as_str().unwrap().to_owned();
-    let before = sent_by(a.child.id());
-    let half = wait_bytes(
-        &mut ub,
-        &id,
-        KILL_TEST_SIZE * 2 / 5,
-        Duration::from_secs(60),
-    )
-    .await;
-    let at_kill_sockets = sent_by(a.child.id());
+    let Halfway {
+        path,
+        id,
+        before,
+        at_kill_sockets,
+        at_kill,
+    } = send_until_two_fifths((&a, &mut ua), (&b, &mut ub), src.path(), 9).await;
     a.kill();
-    let at_kill = half["bytes"].as_u64().unwrap();
-    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
     // Back on the same port and data directory: the two reconnect and Alice offers the file
     // again; Bob asks from what he verified.
     let a_port = a.p2p_port;
@@ -285,23 +331,15 @@ async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks(
 async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunks() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
     let (a, mut b, mut ua, mut ub, _relay) = relayed_pair(da.path(), db.path()).await;
-    let path = src.path().join("half.bin");
-    write_pattern_file(&path, KILL_TEST_SIZE, 10);
-    let sent = send_upload(&a, &mut ua, &path, "half.bin", &b.public_key).await;
-    let id = sent["id"].as_str().unwrap().to_owned();
-    let before = sent_by(a.child.id());
-    let half = wait_bytes(
-        &mut ub,
-        &id,
-        KILL_TEST_SIZE * 2 / 5,
-        Duration::from_secs(60),
-    )
-    .await;
-    let at_kill_sockets = sent_by(a.child.id());
+    let Halfway {
+        path,
+        id,
+        before,
+        at_kill_sockets,
+        at_kill,
+    } = send_until_two_fifths((&a, &mut ua), (&b, &mut ub), src.path(), 10).await;
     b.kill();
     drop(ub);
-    let at_kill = half["bytes"].as_u64().unwrap();
-    assert!(at_kill < KILL_TEST_SIZE, "killed before the end");
     let b_port = b.p2p_port;
     let b = start_bob_at(db.path(), b_port);
     wait_state(&mut ua, &id, "complete", Duration::from_secs(90)).await;
@@ -350,28 +388,9 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
         &b.public_key,
     )
     .await;
-    let id = sent["id"].as_str().unwrap().to_owned();
-    let refused = wait_state(&mut ua, &id, "refused", Duration::from_secs(15)).await;
-    assert_eq!(refused["reason"], "too_large");
-    let told = ua
-        .wait_for("Alice's error", |e| {
-            e["type"] == "error" && e["code"] == "file_refused"
-        })
-        .await;
-    assert!(
-        told["message"].as_str().unwrap().contains("big.bin"),
-        "{told}"
-    );
-    let bob_told = ub
-        .wait_for("Bob's error", |e| {
-            e["type"] == "error" && e["code"] == "file_refused"
-        })
-        .await;
-    let words = bob_told["message"].as_str().unwrap();
-    assert!(
-        words.contains("big.bin") && words.contains("10240-byte limit"),
-        "{words}"
-    );
+    refused(&mut ua, &sent, "too_large").await;
+    told_refused(&mut ua, "Alice's error", &["big.bin"]).await;
+    told_refused(&mut ub, "Bob's error", &["big.bin", "10240-byte limit"]).await;
     // Within the quota, then over Alice's share of it.
     let ok = send_upload(
         &a,
@@ -396,26 +415,8 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
         &b.public_key,
     )
     .await;
-    let refused = wait_state(
-        &mut ua,
-        over["id"].as_str().unwrap(),
-        "refused",
-        Duration::from_secs(15),
-    )
-    .await;
-    assert_eq!(refused["reason"], "quota");
-    let bob_told = ub
-        .wait_for("Bob's quota error", |e| {
-            e["type"] == "error" && e["code"] == "file_refused"
-        })
-        .await;
-    assert!(
-        bob_told["message"]
-            .as_str()
-            .unwrap()
-            .contains("quota per contact"),
-        "{bob_told}"
-    );
+    refused(&mut ua, &over, "quota").await;
+    told_refused(&mut ub, "Bob's quota error", &["quota per contact"]).await;
     // Carol's own share is free, but all received files together would pass 18K.
     let c = start_in("carol", dc.path(), 0, &[]);
     let mut uc = c.ui().await;
@@ -429,26 +430,8 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
         &b.public_key,
     )
     .await;
-    let refused = wait_state(
-        &mut uc,
-        total["id"].as_str().unwrap(),
-        "refused",
-        Duration::from_secs(15),
-    )
-    .await;
-    assert_eq!(refused["reason"], "quota");
-    let bob_told = ub
-        .wait_for("Bob's total quota error", |e| {
-            e["type"] == "error" && e["code"] == "file_refused"
-        })
-        .await;
-    assert!(
-        bob_told["message"]
-            .as_str()
-            .unwrap()
-            .contains("18432-byte quota"),
-        "{bob_told}"
-    );
+    refused(&mut uc, &total, "quota").await;
+    told_refused(&mut ub, "Bob's total quota error", &["18432-byte quota"]).await;
     for name in ["big.bin", "six.bin", "nine.bin"] {
         assert!(!received(db.path(), name).exists(), "{name}");
     }
@@ -462,7 +445,7 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
     let mut ud = small.ui().await;
     ud.connect_peer(b.p2p_port, &b.public_key).await;
     let origin = small.origin();
-    let refused = http(
+    let too_big = http(
         small.web_port,
         "POST",
         "/files",
@@ -470,8 +453,8 @@ async fn size_and_quota_limits_refuse_with_a_clear_error() {
         Some(&write("two.bin", 2048)),
     )
     .await;
-    assert_eq!(refused.status, 413, "{}", refused.head);
-    assert!(String::from_utf8_lossy(&refused.body).contains("--max-file-size"));
+    assert_eq!(too_big.status, 413, "{}", too_big.head);
+    assert!(String::from_utf8_lossy(&too_big.body).contains("--max-file-size"));
     // An upload id it never gave is an error of send_file.
     ud.send(json!({"action": "send_file", "upload": "0".repeat(32), "name": "x", "to": b.public_key, "req": 9}))
         .await;
