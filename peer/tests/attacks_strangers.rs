@@ -423,3 +423,98 @@ async fn replying_to_a_request_makes_it_a_contact() {
         "{contacts}"
     );
 }
+
+/// A stranger swaps its session for a new one at the moment the new one's handshake ends:
+/// the old session's end must not make the new one a contact's. "Stranger" was a mark per
+/// key, which the old session's end cleared after the new session had been admitted as a
+/// request; the new session's chats then took a contact's path (a broadcast landed in
+/// "everyone", a direct chat in a conversation) and it was answered as a contact (read
+/// receipts, introductions, its address announcements). Timing decides, so the swap is tried
+/// at many delays; before the fix it failed within the first 8 attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stranger_swapping_sessions_stays_a_stranger() {
+    use attack_helpers::{read_line, CoreConn};
+    use crypto_core::noise::InitiatorStart;
+    use crypto_core::wire::{Frame, Hello};
+    use std::time::{Duration, Instant};
+    use tokio::io::BufReader;
+
+    const ATTEMPTS: u64 = 200;
+    let b = Peer::start("bob");
+    let mut ub = b.ui().await;
+    let id = Identity::generate();
+    let key = id.public_key().to_base64();
+    let greeting: Hello = hello("eve", 0);
+    let mut old: CoreConn =
+        core_initiate(connect_from(loopback(2), b.p2p_port).await, &id, &greeting).await;
+    ub.wait_for("the request", |e| {
+        e["type"] == "request" && e["peer_id"] == key
+    })
+    .await;
+    let (mut refused, mut swapped) = (0, 0);
+    for attempt in 0..ATTEMPTS {
+        // The new session, up to its last handshake message.
+        let (read, mut writer) = connect_from(loopback(3), b.p2p_port).await.into_split();
+        let mut reader = BufReader::new(read);
+        let (await_2, m1) = InitiatorStart::new(&id).write_message_1(&[]).unwrap();
+        writer
+            .write_all(&Frame::handshake(1, &m1).to_line())
+            .await
+            .unwrap();
+        let line = read_line(&mut reader).await.expect("message 2");
+        let Ok(Frame::Handshake { step: 2, message }) = Frame::parse(&line) else {
+            panic!("expected message 2");
+        };
+        let m2 = crypto_core::encoding::from_base64(&message).unwrap();
+        let (send_3, _) = await_2.read_message_2(&m2).unwrap();
+        let (transport, m3) = send_3.write_message_3(&greeting.to_bytes()).unwrap();
+        // Message 3, then the old session's end a varying moment later (busy-waited: a
+        // sleep is far coarser than the window).
+        writer
+            .write_all(&Frame::handshake(3, &m3).to_line())
+            .await
+            .unwrap();
+        let until = Instant::now() + Duration::from_micros((attempt * 37) % 1500);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        let _ = old.writer.shutdown().await;
+        drop(old);
+        let (sender, receiver) = transport.into_halves();
+        let mut new = CoreConn {
+            reader,
+            writer,
+            sender,
+            receiver,
+            remote: crypto_core::PublicKey::from_base64(&b.public_key).unwrap(),
+            hello: greeting.clone(),
+        };
+        let text = format!("probe {attempt}");
+        let probe = format!("p-{attempt}");
+        new.send(
+            &json!({"kind": "chat", "id": probe, "text": text, "sent_at": 1, "broadcast": true}),
+        )
+        .await;
+        if new
+            .recv_until(|p| p["kind"] == "ack" && p["id"] == probe.as_str())
+            .await
+            .is_none()
+        {
+            // Refused as a duplicate of the old session: start again from a fresh one.
+            refused += 1;
+            old = core_initiate(connect_from(loopback(2), b.p2p_port).await, &id, &greeting).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        let heard = ub.hear(&text).await;
+        assert_eq!(
+            heard["conversation"],
+            format!("request:{key}"),
+            "attempt {attempt}: a stranger's broadcast was taken as a contact's"
+        );
+        swapped += 1;
+        old = new;
+    }
+    eprintln!("{ATTEMPTS} attempts: {swapped} swaps kept a stranger's session, {refused} refused");
+    assert!(swapped > ATTEMPTS / 4, "too few swaps exercised: {swapped}");
+}

@@ -111,7 +111,7 @@ impl Node {
 
     /// Our addresses changed: every connected contact is told.
     pub(super) fn announce_addresses(&self) {
-        let strangers = self.inner.trust.stranger_keys();
+        let strangers = self.inner.sessions.stranger_keys();
         for key in self.inner.sessions.keys() {
             if !strangers.contains(&key) {
                 self.send_addresses(key);
@@ -126,7 +126,7 @@ impl Node {
         observed: Option<String>,
         list: Vec<WireAddress>,
     ) {
-        if self.inner.trust.is_stranger(&peer) {
+        if self.inner.sessions.is_stranger(&peer) {
             // Believed only if the user accepts the request while this session lasts.
             self.inner.held_announcements.hold(peer, observed, list);
             return;

@@ -635,6 +635,8 @@ impl Node {
         if contact {
             self.session_online(remote);
         } else {
+            // An older request session of this key that ended meanwhile released the key.
+            self.inner.trust.admitted_as_request(remote);
             let node = self.clone();
             tokio::spawn(async move { node.recheck_request_session(remote).await });
         }
@@ -654,16 +656,19 @@ impl Node {
 
     /// Removes a session if it is still the registered one for its key.
     fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
-        if let Some(info) = self.inner.sessions.remove_if_current(remote, conn_id) {
+        if let Some(removed) = self.inner.sessions.remove_if_current(remote, conn_id) {
             self.inner.outbox.session_gone(remote);
             self.files_session_gone(remote);
             // A message request's end changes no contact: no listing of every contact for it.
-            let was_stranger = self.inner.trust.release(remote);
+            let was_stranger = removed.stranger;
+            if was_stranger {
+                self.inner.trust.release(remote);
+            }
             self.inner.held_announcements.take(remote);
             if !was_stranger {
                 self.keep_session_ended(*remote, reason);
             }
-            self.emit_disconnected(&info, reason);
+            self.emit_disconnected(&removed.info, reason);
             if !was_stranger {
                 self.emit_contacts();
             }
@@ -679,7 +684,10 @@ impl Node {
                 // Closed on purpose here: not redialled (PROTOCOL.md §7.3).
                 self.keep_forget(peer);
                 self.inner.held_announcements.take(peer);
-                let was_stranger = self.inner.trust.release(peer);
+                let was_stranger = removed.stranger;
+                if was_stranger {
+                    self.inner.trust.release(peer);
+                }
                 self.emit_disconnected(&removed.info, reason);
                 if !was_stranger {
                     self.emit_contacts();

@@ -59,7 +59,7 @@ impl Inbox for NodeInbox {
     /// Adds the payload's store job to this session's batch, in arrival order; the returned
     /// future waits for its commit, so the session keeps reading while a burst is stored.
     fn receive(self: Arc<Self>, payload: Payload) -> Reply {
-        let stranger = self.node.inner.trust.is_stranger(&self.peer);
+        let stranger = self.shared.is_stranger();
         match payload {
             Payload::Chat {
                 id,

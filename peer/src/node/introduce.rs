@@ -409,7 +409,7 @@ impl Node {
             outcome: outcome.to_owned(),
             addresses: Vec::new(),
         };
-        if self.inner.trust.is_stranger(&asker) {
+        if self.inner.sessions.is_stranger(&asker) {
             // Introductions are for contacts: a stranger cannot use us to probe who we know.
             self.send_payload(asker, answer("refused"));
             return;
@@ -539,7 +539,7 @@ impl Node {
         asker: String,
         addresses: Vec<WireAddress>,
     ) {
-        if self.inner.trust.is_stranger(&introducer) {
+        if self.inner.sessions.is_stranger(&introducer) {
             tracing::info!("ignoring an introduction from a stranger");
             return;
         }

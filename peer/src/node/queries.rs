@@ -57,7 +57,7 @@ impl Node {
     /// Every live session, as `peer_connected` payloads (`contact` false for a request).
     pub fn peers(&self) -> Vec<PeerInfo> {
         let verified = self.inner.trust.verified_keys();
-        let strangers = self.inner.trust.stranger_keys();
+        let strangers = self.inner.sessions.stranger_keys();
         self.inner
             .sessions
             .infos()

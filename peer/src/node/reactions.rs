@@ -87,7 +87,7 @@ impl Node {
         }
         let me = self.inner.public;
         // A message request's session never gets our reactions (PROTOCOL.md §8.2).
-        let strangers = self.inner.trust.stranger_keys();
+        let strangers = self.inner.sessions.stranger_keys();
         let live: Vec<PublicKey> = self
             .inner
             .sessions

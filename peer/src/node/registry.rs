@@ -151,6 +151,8 @@ struct SessionHandle {
 /// A session taken out of the registry: what the UI is told and how to close it.
 pub(super) struct Removed {
     pub(super) info: PeerInfo,
+    /// Whether it was still a message request's session.
+    pub(super) stranger: bool,
     close: Option<oneshot::Sender<String>>,
 }
 
@@ -235,6 +237,24 @@ impl Registry {
 
     pub(super) fn contains(&self, key: &PublicKey) -> bool {
         lock(&self.sessions).contains_key(key)
+    }
+
+    /// Whether `key`'s live session is a message request's (PROTOCOL.md §8.2, §9.1): the
+    /// session's own mark, which every check of "is this a stranger" reads, so a session's
+    /// payloads are never judged by another session of the same key.
+    pub(super) fn is_stranger(&self, key: &PublicKey) -> bool {
+        lock(&self.sessions)
+            .get(key)
+            .is_some_and(|h| h.shared.is_stranger())
+    }
+
+    /// The keys of the live message-request sessions.
+    pub(super) fn stranger_keys(&self) -> HashSet<PublicKey> {
+        lock(&self.sessions)
+            .iter()
+            .filter(|(_, h)| h.shared.is_stranger())
+            .map(|(key, _)| *key)
+            .collect()
     }
 
     pub(super) fn keys(&self) -> Vec<PublicKey> {
@@ -368,16 +388,21 @@ impl Registry {
     /// Takes `key`'s session out, whichever connection it is.
     pub(super) fn remove(&self, key: &PublicKey) -> Option<Removed> {
         lock(&self.sessions).remove(key).map(|h| Removed {
+            stranger: h.shared.is_stranger(),
             info: h.info,
             close: h.close,
         })
     }
 
     /// Takes `key`'s session out if it is still connection `conn_id` (not a newer one).
-    pub(super) fn remove_if_current(&self, key: &PublicKey, conn_id: u64) -> Option<PeerInfo> {
+    pub(super) fn remove_if_current(&self, key: &PublicKey, conn_id: u64) -> Option<Removed> {
         let mut sessions = lock(&self.sessions);
         match sessions.get(key) {
-            Some(handle) if handle.conn_id == conn_id => sessions.remove(key).map(|h| h.info),
+            Some(handle) if handle.conn_id == conn_id => sessions.remove(key).map(|h| Removed {
+                stranger: h.shared.is_stranger(),
+                info: h.info,
+                close: h.close,
+            }),
             _ => None,
         }
     }

@@ -106,21 +106,19 @@ pub enum InviteError {
 /// The trust state kept in memory (contacts, requests and blocks are in the store).
 #[derive(Default)]
 pub(super) struct Trust {
-    /// Live sessions that are message requests (bounded by the session limit).
+    /// Keys admitted as message requests whose session is being registered or live (bounded
+    /// by the session limit): how an admission of the same key as a contact (our dial) knows
+    /// a request was promoted. Whether a live session *is* a stranger's is its own mark
+    /// (`Registry::is_stranger`), never this set.
     strangers: Mutex<HashSet<PublicKey>>,
     /// Keys the user marked verified (mirrors the store, read on every `peer_connected`).
     verified: Mutex<HashSet<PublicKey>>,
 }
 
 impl Trust {
-    /// Whether `key`'s live session is a message request.
-    pub(super) fn is_stranger(&self, key: &PublicKey) -> bool {
-        lock(&self.strangers).contains(key)
-    }
-
-    /// The keys of live message-request sessions.
-    pub(super) fn stranger_keys(&self) -> HashSet<PublicKey> {
-        lock(&self.strangers).clone()
+    /// `key`'s request session was registered.
+    pub(super) fn admitted_as_request(&self, key: PublicKey) {
+        lock(&self.strangers).insert(key);
     }
 
     /// `key`'s session ended (or it became a contact): it is no longer a live request.
@@ -245,7 +243,8 @@ impl Node {
         if let Admission::Contact { verified, .. } = &admission {
             self.inner.trust.set_verified_flag(remote, *verified);
         }
-        if promoted {
+        let contact = matches!(admission, Admission::Contact { .. });
+        if contact && (promoted || self.inner.sessions.is_stranger(&remote)) {
             // A live request session from this key (a simultaneous dial in the other
             // direction) is now a contact's; it may be the one the duplicate rule keeps.
             self.promote_live_session(remote);

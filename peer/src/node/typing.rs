@@ -233,7 +233,7 @@ impl Node {
         for key in recipients {
             // A live session that is not a message request is a contact's (PROTOCOL.md §8.2).
             if self.is_online(&key)
-                && !self.inner.trust.is_stranger(&key)
+                && !self.inner.sessions.is_stranger(&key)
                 && self.indicator_on(Indicator::Typing, &key).await
             {
                 ready.push(key);

@@ -233,7 +233,7 @@ impl Node {
             Target::Peer(key) => {
                 let contact = self.store().call(move |s| s.contact(&key)).await??;
                 if contact.is_none_or(|c| c.replaced_by.is_some())
-                    || self.inner.trust.is_stranger(&key)
+                    || self.inner.sessions.is_stranger(&key)
                 {
                     return Err(FileError::BadTarget);
                 }
