@@ -857,12 +857,14 @@ fn receive_file(
             || !verify_inclusion(&job.root, chunk.index, n, &leaf, &chunk.proof)
         {
             in_a_row += 1;
+            // Everything queued behind a bad chunk belongs to the abandoned stream. Dropped
+            // before the report, which asks the sender to restart: a restarted chunk that
+            // came back quickly was dropped with them, and the transfer stalled.
+            while chunks.try_recv().is_ok() {}
             report(Report::Bad {
                 offset: state.offset,
                 in_a_row,
             });
-            // Everything queued behind a bad chunk belongs to the abandoned stream.
-            while chunks.try_recv().is_ok() {}
             continue;
         }
         in_a_row = 0;
