@@ -518,3 +518,55 @@ async fn a_stranger_swapping_sessions_stays_a_stranger() {
     eprintln!("{ATTEMPTS} attempts: {swapped} swaps kept a stranger's session, {refused} refused");
     assert!(swapped > ATTEMPTS / 4, "too few swaps exercised: {swapped}");
 }
+
+/// A stranger's `introduction` followed at once by a malformed line: the session ends while
+/// the introduction is still being handled. Whether the sender is a stranger was asked of
+/// the registry by then, which knew no session of that key and so no stranger: we answered
+/// it, registered a punch and dialled the addresses it chose, as for a contact
+/// (PROTOCOL.md §7.2) — telling a stranger which keys we know, and filling the punch table.
+/// The session's own mark is now taken as the payload arrives.
+#[tokio::test]
+async fn a_strangers_introduction_is_ignored_even_when_its_session_ends_at_once() {
+    let mut pair = common::Pair::new().await;
+    let contact_of_b = pair.a.public_key.clone();
+    let ignored = "ignoring an introduction from a stranger";
+    for (n, then_a_bad_line) in [(5u8, false), (6, true)] {
+        let id = Identity::generate();
+        let key = id.public_key().to_base64();
+        let mut stranger = core_initiate(
+            connect_from(loopback(n), pair.b.p2p_port).await,
+            &id,
+            &hello("eve", 0),
+        )
+        .await;
+        pair.ub
+            .wait_for("the request", |e| {
+                e["type"] == "request" && e["peer_id"] == key
+            })
+            .await;
+        let mut burst = stranger.seal(
+            json!({"kind": "introduction", "id": format!("i{n}"), "peer": contact_of_b})
+                .to_string()
+                .as_bytes(),
+        );
+        if then_a_bad_line {
+            burst.push_str("not a frame\n");
+        }
+        stranger.writer.write_all(burst.as_bytes()).await.unwrap();
+        let expected = if then_a_bad_line { 2 } else { 1 };
+        let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+        while pair.b.log().matches(ignored).count() < expected {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "introduction {n} was not ignored:\n{}",
+                pair.b.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    assert!(
+        !pair.b.log().contains("introduction accepted"),
+        "{}",
+        pair.b.log()
+    );
+}

@@ -184,10 +184,15 @@ async fn disconnect_and_reconnect() {
     assert_eq!(b2.public_key, b.public_key, "identity survives a restart");
     assert_eq!(b2.p2p_port, b.p2p_port);
     let mut ub2 = b2.ui().await;
-    let info = ua.connect_peer(b2.p2p_port, &b2.public_key).await;
+    // The restarted Bob dials Alice by itself (PROTOCOL.md §7.3). A `connect_peer` of Alice's
+    // here would race that dial, and its refusal as a duplicate could come at any later point.
+    let info = ua
+        .wait_for("Bob back", |e| {
+            e["type"] == "peer_connected" && e["peer_id"] == b2.public_key.as_str()
+        })
+        .await;
     assert_eq!(info["name"], "bob");
-    // To Bob, not to "everyone": the restarted Bob also dials Alice by itself (PROTOCOL.md
-    // §7.3), and a broadcast goes only to the sessions up at that instant, so one sent while
+    // To Bob, not to "everyone": Alice may be dialling Bob too, and a broadcast goes only to the sessions up at that instant, so one sent while
     // the duplicate rule swaps the two sessions could reach nobody. A direct message is queued
     // and delivered on whichever session stays.
     ua.say("welcome back", Some(&b2.public_key)).await;

@@ -93,7 +93,7 @@ impl Node {
     pub(super) fn exchange_addresses(&self, peer: PublicKey) {
         self.send_addresses(peer);
         if let Some((observed, list)) = self.inner.held_announcements.take(&peer) {
-            self.receive_addresses(peer, observed, list);
+            self.receive_addresses(peer, false, observed, list);
         }
     }
 
@@ -111,22 +111,21 @@ impl Node {
 
     /// Our addresses changed: every connected contact is told.
     pub(super) fn announce_addresses(&self) {
-        let strangers = self.inner.sessions.stranger_keys();
-        for key in self.inner.sessions.keys() {
-            if !strangers.contains(&key) {
-                self.send_addresses(key);
-            }
+        for key in self.inner.sessions.keys_where(|s| !s.is_stranger()) {
+            self.send_addresses(key);
         }
     }
 
-    /// A contact's `addresses` payload, received on its own authenticated session.
+    /// A contact's `addresses` payload, received on its own authenticated session
+    /// (`stranger`: that session's mark when it arrived).
     pub(super) fn receive_addresses(
         &self,
         peer: PublicKey,
+        stranger: bool,
         observed: Option<String>,
         list: Vec<WireAddress>,
     ) {
-        if self.inner.sessions.is_stranger(&peer) {
+        if stranger {
             // Believed only if the user accepts the request while this session lasts.
             self.inner.held_announcements.hold(peer, observed, list);
             return;

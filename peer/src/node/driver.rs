@@ -637,9 +637,9 @@ impl Node {
         } else {
             // An older request session of this key that ended meanwhile released the key.
             self.inner.trust.admitted_as_request(remote);
-            let node = self.clone();
-            tokio::spawn(async move { node.recheck_request_session(remote).await });
         }
+        let node = self.clone();
+        tokio::spawn(async move { node.recheck_session(remote, conn_id).await });
         let handshake::Established { transport, .. } = *established;
         let (sender, receiver) = transport.into_halves();
         let (reader, write_half) = io;

@@ -200,7 +200,8 @@ impl Inbox for NodeInbox {
                 observed,
                 addresses,
             } => {
-                self.node.receive_addresses(self.peer, observed, addresses);
+                self.node
+                    .receive_addresses(self.peer, stranger, observed, addresses);
                 None
             }
             Payload::Introduce {
@@ -208,7 +209,15 @@ impl Inbox for NodeInbox {
                 peer,
                 addresses,
             } => {
-                self.node.receive_introduce(self.peer, id, peer, addresses);
+                self.node
+                    .receive_introduce(self.peer, stranger, id, peer, addresses);
+                None
+            }
+            Payload::Introduction { .. } if stranger => {
+                remote_log::ignored(
+                    &self.peer_id,
+                    format_args!("ignoring an introduction from a stranger"),
+                );
                 None
             }
             Payload::Introduction {

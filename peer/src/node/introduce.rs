@@ -394,11 +394,12 @@ impl Node {
         answer
     }
 
-    /// As introducer: `asker` (the session's key) asks to be introduced to the key whose tag
-    /// is `peer`.
+    /// As introducer: `asker` (the session's key; `stranger`, that session's mark) asks to be
+    /// introduced to the key whose tag is `peer`.
     pub(super) fn receive_introduce(
         &self,
         asker: PublicKey,
+        stranger: bool,
         id: String,
         peer: String,
         addresses: Vec<WireAddress>,
@@ -409,7 +410,7 @@ impl Node {
             outcome: outcome.to_owned(),
             addresses: Vec::new(),
         };
-        if self.inner.sessions.is_stranger(&asker) {
+        if stranger {
             // Introductions are for contacts: a stranger cannot use us to probe who we know.
             self.send_payload(asker, answer("refused"));
             return;
@@ -529,8 +530,8 @@ impl Node {
         }
     }
 
-    /// As the one introduced: `introducer` (the session's key) passes on `asker`'s wish to be
-    /// connected to us. We accept only a contact of ours or a room co-member, and dial it at
+    /// As the one introduced: `introducer` (the session's key, a contact's: a stranger's
+    /// introduction is dropped as it arrives) passes on `asker`'s wish to be connected to us. We accept only a contact of ours or a room co-member, and dial it at
     /// once.
     pub(super) async fn receive_introduction(
         &self,
@@ -539,10 +540,6 @@ impl Node {
         asker: String,
         addresses: Vec<WireAddress>,
     ) {
-        if self.inner.sessions.is_stranger(&introducer) {
-            tracing::info!("ignoring an introduction from a stranger");
-            return;
-        }
         let answer = |accept: bool, addresses: Vec<WireAddress>| Payload::IntroduceAnswer {
             id: id.clone(),
             peer: asker.clone(),

@@ -57,23 +57,19 @@ impl Node {
     /// Every live session, as `peer_connected` payloads (`contact` false for a request).
     pub fn peers(&self) -> Vec<PeerInfo> {
         let verified = self.inner.trust.verified_keys();
-        let strangers = self.inner.sessions.stranger_keys();
+        // `contact` is kept with the session's stranger mark (`Registry::promote`).
         self.inner
             .sessions
             .infos()
             .into_iter()
-            .map(|(key, info)| {
-                let contact = !strangers.contains(&key);
-                PeerInfo {
-                    verified: verified.contains(&key),
-                    contact,
-                    confusable_with: if contact {
-                        Vec::new()
-                    } else {
-                        info.confusable_with
-                    },
-                    ..info
-                }
+            .map(|(key, info)| PeerInfo {
+                verified: verified.contains(&key),
+                confusable_with: if info.contact {
+                    Vec::new()
+                } else {
+                    info.confusable_with
+                },
+                ..info
             })
             .collect()
     }

@@ -87,14 +87,7 @@ impl Node {
         }
         let me = self.inner.public;
         // A message request's session never gets our reactions (PROTOCOL.md §8.2).
-        let strangers = self.inner.sessions.stranger_keys();
-        let live: Vec<PublicKey> = self
-            .inner
-            .sessions
-            .keys()
-            .into_iter()
-            .filter(|k| !strangers.contains(k))
-            .collect();
+        let live: Vec<PublicKey> = self.inner.sessions.keys_where(|s| !s.is_stranger());
         let id = self.inner.outbox.message_id();
         let sent_at = now_ms();
         let node = self.clone();

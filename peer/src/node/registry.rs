@@ -248,15 +248,6 @@ impl Registry {
             .is_some_and(|h| h.shared.is_stranger())
     }
 
-    /// The keys of the live message-request sessions.
-    pub(super) fn stranger_keys(&self) -> HashSet<PublicKey> {
-        lock(&self.sessions)
-            .iter()
-            .filter(|(_, h)| h.shared.is_stranger())
-            .map(|(key, _)| *key)
-            .collect()
-    }
-
     pub(super) fn keys(&self) -> Vec<PublicKey> {
         lock(&self.sessions).keys().copied().collect()
     }
@@ -320,9 +311,21 @@ impl Registry {
     /// `key` became a contact while its session is live (see [`SessionShared::promote`]): true
     /// if that session was still a stranger's.
     pub(super) fn promote(&self, key: &PublicKey) -> bool {
-        lock(&self.sessions)
-            .get(key)
-            .is_some_and(|handle| handle.shared.promote())
+        let mut sessions = lock(&self.sessions);
+        let Some(handle) = sessions.get_mut(key) else {
+            return false;
+        };
+        let promoted = handle.shared.promote();
+        if promoted {
+            handle.info.contact = true;
+            handle.info.confusable_with = Vec::new();
+        }
+        promoted
+    }
+
+    /// The connection id of `key`'s live session.
+    pub(super) fn conn_id(&self, key: &PublicKey) -> Option<u64> {
+        lock(&self.sessions).get(key).map(|h| h.conn_id)
     }
 
     /// The send queue of `key`'s session and the state it shares with its reader.

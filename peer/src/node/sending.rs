@@ -159,14 +159,7 @@ impl Node {
         let (conversation, recipients): (Conversation, Vec<PublicKey>) = match target {
             Target::Everyone => {
                 // Message requests never receive what is sent to "everyone" (PROTOCOL.md §8.2).
-                let strangers = self.inner.sessions.stranger_keys();
-                let live = self
-                    .inner
-                    .sessions
-                    .keys()
-                    .into_iter()
-                    .filter(|k| !strangers.contains(k))
-                    .collect();
+                let live = self.inner.sessions.keys_where(|s| !s.is_stranger());
                 (Conversation::Everyone, live)
             }
             Target::Peer(key) => {

@@ -454,22 +454,32 @@ impl Node {
         self.emit_contacts();
     }
 
-    /// A session registered as a message request asks the store once more whether its key is
-    /// a contact. A dial to that key, or the user's accepting it, may have promoted it between
-    /// the session's admission and its registration, when there was no live session to
-    /// promote; without this check it would stay a request's session, and nothing owed to the
-    /// contact would be written on it.
-    pub(super) async fn recheck_request_session(&self, remote: PublicKey) {
-        let standing = self.store().call(move |s| s.key_standing(&remote)).await;
-        if !matches!(standing, Ok(Ok(KeyStanding::Contact))) {
+    /// A session just registered asks the store once more what its key is. Our own dial to
+    /// it, or the user's accepting it, may have made a request's key a contact between the
+    /// session's admission and its registration, when there was no live session to promote;
+    /// without this it would stay a request's session and nothing owed to the contact would
+    /// be written on it. And a block that came in that gap found no session to close.
+    pub(super) async fn recheck_session(&self, remote: PublicKey, conn_id: u64) {
+        let standing = match self.store().call(move |s| s.key_standing(&remote)).await {
+            Ok(Ok(standing)) => standing,
+            _ => return,
+        };
+        if self.inner.sessions.conn_id(&remote) != Some(conn_id) {
+            // Gone or replaced: the newer session has a check of its own.
             return;
         }
-        // Whoever clears the session's stranger mark first acts on it: this check or
-        // `promote_live_session`.
-        if self.inner.sessions.promote(&remote) {
-            self.inner.trust.release(&remote);
-            self.live_session_became_a_contacts(remote);
-            self.emit_contacts();
+        match standing {
+            KeyStanding::Blocked => {
+                self.disconnect(&remote, "blocked");
+            }
+            // Whoever clears the session's stranger mark first acts on it: this check or
+            // `promote_live_session`.
+            KeyStanding::Contact if self.inner.sessions.promote(&remote) => {
+                self.inner.trust.release(&remote);
+                self.live_session_became_a_contacts(remote);
+                self.emit_contacts();
+            }
+            _ => {}
         }
     }
 
