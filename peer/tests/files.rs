@@ -273,6 +273,19 @@ struct Halfway {
     at_kill: u64,
 }
 
+impl Halfway {
+    /// After the restart: `ui` sees the transfer complete, the file in `db` is byte-identical,
+    /// and the receiver resumed from what it had verified rather than starting again.
+    async fn resumed(&self, ui: &mut Ui, receiver: &Peer, db: &std::path::Path) {
+        wait_state(ui, &self.id, "complete", Duration::from_secs(90)).await;
+        assert_eq!(
+            sha256_file(&received(db, "half.bin")),
+            sha256_file(&self.path)
+        );
+        receiver.wait_for_log("resuming a received file at").await;
+    }
+}
+
 async fn send_until_two_fifths(
     (a, ua): (&Peer, &mut Ui),
     (b, ub): (&Peer, &mut Ui),
@@ -301,28 +314,18 @@ async fn send_until_two_fifths(
 async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
     let (mut a, b, mut ua, mut ub, _relay) = relayed_pair(da.path(), db.path()).await;
-    let Halfway {
-        path,
-        id,
-        before,
-        at_kill_sockets,
-        at_kill,
-    } = send_until_two_fifths((&a, &mut ua), (&b, &mut ub), src.path(), 9).await;
+    let half = send_until_two_fifths((&a, &mut ua), (&b, &mut ub), src.path(), 9).await;
     a.kill();
     // Back on the same port and data directory: the two reconnect and Alice offers the file
     // again; Bob asks from what he verified.
     let a_port = a.p2p_port;
     let a2 = start_in("alice", da.path(), a_port, &[]);
-    wait_state(&mut ub, &id, "complete", Duration::from_secs(90)).await;
-    assert_eq!(
-        sha256_file(&received(db.path(), "half.bin")),
-        sha256_file(&path)
-    );
-    b.wait_for_log("resuming a received file at").await;
-    let sent_bytes = sent_between(&before, &[&at_kill_sockets])
+    half.resumed(&mut ub, &b, db.path()).await;
+    let sent_bytes = sent_between(&half.before, &[&half.at_kill_sockets])
         + sent_between(&HashMap::new(), &[&sent_by(a2.child.id())]);
     eprintln!(
-        "sender killed at {at_kill} of {KILL_TEST_SIZE} bytes; its two runs sent {sent_bytes} bytes"
+        "sender killed at {} of {KILL_TEST_SIZE} bytes; its two runs sent {sent_bytes} bytes",
+        half.at_kill
     );
     at_most_once(sent_bytes);
 }
@@ -331,25 +334,20 @@ async fn kill_9_of_the_sender_at_half_resumes_without_resending_verified_chunks(
 async fn kill_9_of_the_receiver_at_half_resumes_without_resending_verified_chunks() {
     let (da, db, src) = (tempdir(), tempdir(), tempdir());
     let (a, mut b, mut ua, mut ub, _relay) = relayed_pair(da.path(), db.path()).await;
-    let Halfway {
-        path,
-        id,
-        before,
-        at_kill_sockets,
-        at_kill,
-    } = send_until_two_fifths((&a, &mut ua), (&b, &mut ub), src.path(), 10).await;
+    let half = send_until_two_fifths((&a, &mut ua), (&b, &mut ub), src.path(), 10).await;
     b.kill();
     drop(ub);
     let b_port = b.p2p_port;
     let b = start_bob_at(db.path(), b_port);
-    wait_state(&mut ua, &id, "complete", Duration::from_secs(90)).await;
-    assert_eq!(
-        sha256_file(&received(db.path(), "half.bin")),
-        sha256_file(&path)
+    half.resumed(&mut ua, &b, db.path()).await;
+    let sent_bytes = sent_between(
+        &half.before,
+        &[&half.at_kill_sockets, &sent_by(a.child.id())],
     );
-    b.wait_for_log("resuming a received file at").await;
-    let sent_bytes = sent_between(&before, &[&at_kill_sockets, &sent_by(a.child.id())]);
-    eprintln!("receiver killed at {at_kill} of {KILL_TEST_SIZE} bytes; the sender sent {sent_bytes} bytes");
+    eprintln!(
+        "receiver killed at {} of {KILL_TEST_SIZE} bytes; the sender sent {sent_bytes} bytes",
+        half.at_kill
+    );
     at_most_once(sent_bytes);
     // No partial file or leaves are left behind.
     let partial = std::fs::read_dir(db.path().join("files/partial"))

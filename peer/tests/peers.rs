@@ -192,9 +192,10 @@ async fn disconnect_and_reconnect() {
         })
         .await;
     assert_eq!(info["name"], "bob");
-    // To Bob, not to "everyone": Alice may be dialling Bob too, and a broadcast goes only to the sessions up at that instant, so one sent while
-    // the duplicate rule swaps the two sessions could reach nobody. A direct message is queued
-    // and delivered on whichever session stays.
+    // To Bob, not to "everyone": Alice may be dialling Bob too, and a broadcast goes only to
+    // the sessions up at that instant, so one sent while the duplicate rule swaps the two
+    // sessions could reach nobody. A direct message is queued and delivered on whichever
+    // session stays.
     ua.say("welcome back", Some(&b2.public_key)).await;
     ub2.hear("welcome back").await;
     ub2.say("glad to be back", Some(&a.public_key)).await;

@@ -19,7 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore, SemaphorePermit};
 
-use super::registry::{Link, NewSession, Refusal, SessionShared};
+use super::registry::{Link, NewSession, Refusal, Removed, SessionShared};
 use super::trust::{Admission, Expect};
 use super::{Inner, Node};
 use crate::admission::{
@@ -657,21 +657,35 @@ impl Node {
     /// Removes a session if it is still the registered one for its key.
     fn unregister(&self, remote: &PublicKey, conn_id: u64, reason: &str) {
         if let Some(removed) = self.inner.sessions.remove_if_current(remote, conn_id) {
-            self.inner.outbox.session_gone(remote);
-            self.files_session_gone(remote);
-            // A message request's end changes no contact: no listing of every contact for it.
-            let was_stranger = removed.stranger;
-            if was_stranger {
-                self.inner.trust.release(remote);
-            }
-            self.inner.held_announcements.take(remote);
-            if !was_stranger {
-                self.keep_session_ended(*remote, reason);
-            }
-            self.emit_disconnected(&removed.info, reason);
-            if !was_stranger {
-                self.emit_contacts();
-            }
+            self.session_removed(remote, &removed, reason, || {
+                if !removed.stranger {
+                    self.keep_session_ended(*remote, reason);
+                }
+            });
+        }
+    }
+
+    /// What a session taken out of the registry leaves behind, however it ended: its outbox
+    /// and files stop, what it announced while a request goes, `redial` decides whether it is
+    /// dialled again, and every UI is told (the contacts relisted unless it was a request's:
+    /// a request's end changes no contact).
+    fn session_removed(
+        &self,
+        peer: &PublicKey,
+        removed: &Removed,
+        reason: &str,
+        redial: impl FnOnce(),
+    ) {
+        self.inner.outbox.session_gone(peer);
+        self.files_session_gone(peer);
+        if removed.stranger {
+            self.inner.trust.release(peer);
+        }
+        self.inner.held_announcements.take(peer);
+        redial();
+        self.emit_disconnected(&removed.info, reason);
+        if !removed.stranger {
+            self.emit_contacts();
         }
     }
 
@@ -679,19 +693,8 @@ impl Node {
     pub fn disconnect(&self, peer: &PublicKey, reason: &str) -> bool {
         match self.inner.sessions.remove(peer) {
             Some(removed) => {
-                self.inner.outbox.session_gone(peer);
-                self.files_session_gone(peer);
                 // Closed on purpose here: not redialled (PROTOCOL.md §7.3).
-                self.keep_forget(peer);
-                self.inner.held_announcements.take(peer);
-                let was_stranger = removed.stranger;
-                if was_stranger {
-                    self.inner.trust.release(peer);
-                }
-                self.emit_disconnected(&removed.info, reason);
-                if !was_stranger {
-                    self.emit_contacts();
-                }
+                self.session_removed(peer, &removed, reason, || self.keep_forget(peer));
                 removed.close(reason);
                 true
             }

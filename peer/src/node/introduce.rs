@@ -531,8 +531,8 @@ impl Node {
     }
 
     /// As the one introduced: `introducer` (the session's key, a contact's: a stranger's
-    /// introduction is dropped as it arrives) passes on `asker`'s wish to be connected to us. We accept only a contact of ours or a room co-member, and dial it at
-    /// once.
+    /// introduction is dropped as it arrives) passes on `asker`'s wish to be connected to us.
+    /// We accept only a contact of ours or a room co-member, and dial it at once.
     pub(super) async fn receive_introduction(
         &self,
         introducer: PublicKey,

@@ -157,6 +157,14 @@ pub(super) struct Removed {
 }
 
 impl Removed {
+    fn from_handle(handle: SessionHandle) -> Self {
+        Self {
+            stranger: handle.shared.is_stranger(),
+            info: handle.info,
+            close: handle.close,
+        }
+    }
+
     /// Tells the session task to end with `reason` (if it has not already ended).
     pub(super) fn close(mut self, reason: &str) {
         if let Some(close) = self.close.take() {
@@ -390,22 +398,16 @@ impl Registry {
 
     /// Takes `key`'s session out, whichever connection it is.
     pub(super) fn remove(&self, key: &PublicKey) -> Option<Removed> {
-        lock(&self.sessions).remove(key).map(|h| Removed {
-            stranger: h.shared.is_stranger(),
-            info: h.info,
-            close: h.close,
-        })
+        lock(&self.sessions).remove(key).map(Removed::from_handle)
     }
 
     /// Takes `key`'s session out if it is still connection `conn_id` (not a newer one).
     pub(super) fn remove_if_current(&self, key: &PublicKey, conn_id: u64) -> Option<Removed> {
         let mut sessions = lock(&self.sessions);
         match sessions.get(key) {
-            Some(handle) if handle.conn_id == conn_id => sessions.remove(key).map(|h| Removed {
-                stranger: h.shared.is_stranger(),
-                info: h.info,
-                close: h.close,
-            }),
+            Some(handle) if handle.conn_id == conn_id => {
+                sessions.remove(key).map(Removed::from_handle)
+            }
             _ => None,
         }
     }
