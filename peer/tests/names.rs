@@ -89,7 +89,12 @@ async fn names_survive_a_restart_on_both_sides_renames_reach_the_other_side_and_
         (&json!("info"), &json!("Robert")),
         "{info}"
     );
-    ua.connect_peer(b_port, &b_key).await;
+    // Both redial their contact at start (PROTOCOL.md §7.3): a `connect_peer` here would race
+    // those dials, and its refusal as a duplicate could come as an `error` at any later point.
+    ua.wait_for("Bob back", |e| {
+        e["type"] == "peer_connected" && e["peer_id"] == b_key.as_str()
+    })
+    .await;
     let seen = ub.wait_type("peer_connected").await;
     assert_eq!(seen["name"], "Alice B", "the saved name is in the hello");
     let bob = contact_where(&mut ua, &b_key, |c| c["online"] == true).await;
