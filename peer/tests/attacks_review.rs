@@ -662,13 +662,15 @@ fn again_chat_line(conn: &mut attack_helpers::CoreConn) -> String {
 /// backlog per session) bounded. A burst of 100 strangers' handshakes (loopback is exempt
 /// from the per-address caps, as 100 addresses would be) must not delay a contact's chat:
 /// SECURITY.md measures "another peer's chat reached the UI in 1.8 ms" under an ack flood;
-/// expected here: well under a second. Found: 1.4 s in a debug build on a quiet machine
-/// (4.8–5.2 s on a loaded one), 16.9 s before the contacts' name index. The store was not
-/// the cause (the 100 trust checks ran in a few group commits): the UI writer, which also
-/// carries contacts' chats, computed every stranger's fingerprint (5,200 SHA-512 rounds)
-/// for its `peer_connected` and `request` events, one after the other. Now strangers' events
-/// carry no fingerprint (PROTOCOL.md §8.2) and the trust checks waiting on the store are
-/// bounded (`MAX_ADMISSIONS_IN_FLIGHT`).
+/// expected here: well under a second (16–410 ms in a debug build; 1.1 s once beside a full
+/// test run and a second build), so the bound is 3 s, below what the fault cost on a loaded
+/// machine, where the tests run. Found: 1.4 s in a debug build on a quiet machine (4.8–5.2 s
+/// on a loaded one), 16.9 s before the contacts' name index. The store was not the cause
+/// (the 100 trust checks ran in a few group commits): the UI writer, which also carries
+/// contacts' chats, computed every stranger's fingerprint (5,200 SHA-512 rounds) for its
+/// `peer_connected` and `request` events, one after the other. Now strangers' events carry
+/// no fingerprint (PROTOCOL.md §8.2) and the trust checks waiting on the store are bounded
+/// (`MAX_ADMISSIONS_IN_FLIGHT`).
 #[tokio::test]
 async fn a_burst_of_strangers_handshakes_does_not_delay_a_contacts_chat() {
     let dir = data_dir_with_contacts(10_000);
@@ -717,7 +719,7 @@ async fn a_burst_of_strangers_handshakes_does_not_delay_a_contacts_chat() {
     let took = started.elapsed();
     println!("a contact's chat behind 100 strangers' handshakes: {took:?}");
     assert!(
-        heard.is_ok() && took < std::time::Duration::from_secs(1),
+        heard.is_ok() && took < std::time::Duration::from_secs(3),
         "took {took:?}"
     );
     drop(held);

@@ -69,6 +69,10 @@ test('a page flooded past its event queue resyncs and shows every message', { sk
   chat.stdin.write('hello from the terminal\n');
   await page.locator('#request-list [data-conv^="request:"]').first().click();
   await page.locator('#chat-accept:not([hidden])').click();
+  // The flood starts once Alice has accepted (her `request_resolved` took the request off the
+  // list): a request keeps only its newest 64 KiB (PROTOCOL.md §8.2), so chats that beat the
+  // acceptance would drop the oldest of the flood by design.
+  await page.locator('#request-list [data-conv^="request:"]').waitFor({ state: 'detached' });
   await page.locator('#conv-list [data-conv="everyone"]').click();
 
   // The page stops reading for a while (its main thread is busy) while the flood arrives.
@@ -90,6 +94,7 @@ test('a page flooded past its event queue resyncs and shows every message', { sk
   // Scrolling up pages through the whole flood; every message shows up, in order.
   const seen = new Set();
   let previousFirst = null;
+  let stalled = 0;
   for (let step = 0; step < 200; step += 1) {
     const { labels, rows } = await rowsNow(page);
     assert.ok(rows <= MAX_ROWS, `the list holds ${rows} rows`);
@@ -99,7 +104,12 @@ test('a page flooded past its event queue resyncs and shows every message', { sk
     if (labels[0] === label(1)) break;
     if (labels[0] === previousFirst) {
       // No older page came since the last step: scroll to the top again (loads the next one).
+      // Five times in a row means there is none; the check below says what is missing.
+      stalled += 1;
+      if (stalled >= 5) break;
       await page.waitForTimeout(50);
+    } else {
+      stalled = 0;
     }
     previousFirst = labels[0];
     await page.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
@@ -110,6 +120,6 @@ test('a page flooded past its event queue resyncs and shows every message', { sk
   }
   const missingLabels = [];
   for (let i = 1; i <= FLOOD; i += 1) if (!seen.has(label(i))) missingLabels.push(label(i));
-  assert.deepEqual(missingLabels, [], 'every flooded message was shown');
+  assert.deepEqual(missingLabels.slice(0, 20), [], `every flooded message was shown (${missingLabels.length} missing)`);
   assert.deepEqual(problems, []);
 });
