@@ -97,7 +97,7 @@ impl Node {
         }
     }
 
-    /// Sends our addresses on `peer`'s session.
+    /// Sends our addresses on `peer`'s session, if that is a contact's.
     pub(super) fn send_addresses(&self, peer: PublicKey) {
         let Some((_, link)) = self.inner.sessions.link(&peer) else {
             return;
@@ -105,7 +105,7 @@ impl Node {
         let payload = self.addresses_payload(link.remote);
         let node = self.clone();
         tokio::spawn(async move {
-            node.push(&peer, payload).await;
+            node.push_to_contact(&peer, payload).await;
         });
     }
 

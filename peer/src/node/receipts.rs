@@ -77,7 +77,7 @@ impl Node {
     /// Writes the receipt naming `msg_id` to `sender`'s live session, if it has one that is
     /// not a message request, and settles it.
     async fn send_receipt(&self, conversation: &Conversation, sender: &PublicKey, msg_id: &str) {
-        if self.inner.sessions.is_stranger(sender) || !self.push(sender, receipt(msg_id)).await {
+        if !self.push_to_contact(sender, receipt(msg_id)).await {
             return; // owed: it goes when the session comes up
         }
         let (conv, sender, msg_id) = (conversation.clone(), *sender, msg_id.to_owned());

@@ -368,6 +368,18 @@ impl Node {
         self.push_to(peer, queue, payload).await
     }
 
+    /// [`Node::push`] only if `peer`'s live session is a contact's, judged on the session the
+    /// payload goes to, so a newer session of the same key that is a message request's never
+    /// gets what only contacts get (PROTOCOL.md §8.2).
+    pub(super) async fn push_to_contact(&self, peer: &PublicKey, payload: Outgoing) -> bool {
+        match self.inner.sessions.queue_and_shared(peer) {
+            Some((queue, shared)) if !shared.is_stranger() => {
+                self.push_to(peer, queue, payload).await
+            }
+            _ => false,
+        }
+    }
+
     /// [`Node::push`] for our chat `id`: the session owes us its ack from now on (recorded
     /// before the write, so the ack cannot arrive first; PROTOCOL.md §5).
     pub(super) async fn push_chat(&self, peer: &PublicKey, id: &str, payload: Outgoing) -> bool {

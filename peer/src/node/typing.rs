@@ -253,7 +253,7 @@ impl Node {
         }
         let payload: Outgoing = Payload::Typing { active, room }.to_bytes().into();
         for key in ready {
-            self.push(&key, payload.clone()).await;
+            self.push_to_contact(&key, payload.clone()).await;
         }
     }
 
