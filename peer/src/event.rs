@@ -594,6 +594,10 @@ pub enum Event {
         /// and `has_newer` says whether even newer ones exist).
         #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<i64>,
+        /// Answering `load_history` with `before`: that `seq`, so a client can tell the page
+        /// from an answer to a request it made before showing another part of the conversation.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<i64>,
     },
     /// The answer to `search` (to the asking client only).
     SearchResults {

@@ -149,6 +149,41 @@ async fn search_finds_substrings_and_cjk_in_scope_and_opens_around_the_match() {
         (json!(true), json!(true))
     );
 
+    // Paging from there: each answer repeats the `before` or `after` it was asked, which is how
+    // the page tells it from an answer to a request made for a window it no longer shows.
+    let edge = |page: &Value, i: usize| page["messages"][i]["seq"].as_i64().unwrap();
+    let (oldest, newest) = (edge(&page, 0), edge(&page, 4));
+    ua.send(json!({"action": "load_history", "conversation": b_key, "before": oldest, "limit": 2}))
+        .await;
+    let older = ua.wait_type("history").await;
+    assert_eq!(
+        (older["before"].clone(), older.get("after")),
+        (json!(oldest), None)
+    );
+    assert_eq!(
+        older["messages"][1]["text"], "before 2",
+        "the page just older: {older}"
+    );
+    ua.send(json!({"action": "load_history", "conversation": b_key, "after": newest, "limit": 2}))
+        .await;
+    let newer = ua.wait_type("history").await;
+    assert_eq!(
+        (
+            newer["after"].clone(),
+            newer.get("before"),
+            newer["has_newer"].clone()
+        ),
+        (json!(newest), None, json!(true))
+    );
+    assert_eq!(newer["messages"][0]["text"], "after 1", "{newer}");
+    ua.send(json!({"action": "load_history", "conversation": b_key}))
+        .await;
+    let newest_page = ua.wait_type("history").await;
+    assert_eq!(
+        (newest_page.get("before"), newest_page.get("after")),
+        (None, None)
+    );
+
     // Bad input: clear errors naming the action.
     ua.send(json!({"action": "search", "query": "   ", "req": 7}))
         .await;

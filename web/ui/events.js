@@ -163,11 +163,12 @@ const HANDLERS = {
   },
 
   history(state, event) {
-    T.applyHistoryTimers(state, event);
     const known = typeof event.conversation === 'string' ? state.convs.get(event.conversation) : null;
-    const newestPage = !Number.isSafeInteger(event.after) && !Number.isSafeInteger(event.around) && !known?.loadingOlder;
+    if (W.dropLateAnswer(known, event)) return;
+    T.applyHistoryTimers(state, event);
+    const olderPage = Number.isSafeInteger(event.before);
+    const newestPage = !Number.isSafeInteger(event.after) && !Number.isSafeInteger(event.around) && !olderPage;
     if (known && newestPage) W.replaceWindow(state, known, event);
-    const olderPage = known?.loadingOlder === true;
     const c = S.applyHistory(state, event);
     if (!c) return;
     if (Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);

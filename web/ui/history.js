@@ -83,6 +83,7 @@ export function resetConv(state, convId) {
   c.hasMore = false;
   c.hasNewer = false;
   c.loadingNewer = false;
+  c.loadingOlder = false;
   c.stale = false;
   return c;
 }

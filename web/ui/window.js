@@ -85,6 +85,30 @@ export function replaceWindow(state, c, event) {
   c.hasNewer = false;
 }
 
+/**
+ * Drops a `history` page that answers a request made before the window moved (a "Show newest
+ * messages", a search result opened, a resync, a trim at that end): a page older or newer than a
+ * message that is no longer the window's edge would leave a hole in it. The peer repeats the
+ * `before` or `after` it was asked (PROTOCOL.md §8.1). Returns whether the page was dropped; if
+ * its request was still the one pending at that end, scrolling may ask again.
+ */
+export function dropLateAnswer(c, event) {
+  if (Number.isSafeInteger(event.after)) {
+    if (c?.loadingNewer && event.after === edges(c).newest) return false;
+    if (c?.loadingNewer) c.loadingNewer = false;
+    return true;
+  }
+  if (Number.isSafeInteger(event.before)) {
+    if (c?.loadingOlder && event.before === c.oldestSeq) return false;
+    if (c?.loadingOlder) {
+      c.loadingOlder = false;
+      c.loading = false;
+    }
+    return true;
+  }
+  return false;
+}
+
 /** After a page was merged in: the window is trimmed at the end away from where it grew. */
 export function afterPage(state, c, event, olderPage) {
   if (Number.isSafeInteger(event.after)) {

@@ -154,6 +154,7 @@ impl Node {
             has_newer: Some(has_newer),
             timer,
             after: None,
+            before: None,
         })
     }
 

@@ -246,6 +246,7 @@ impl Node {
                 has_newer: None,
                 timer,
                 after: None,
+                before,
             }),
             Ok(Err(e)) => Err(HistoryError::Read(e)),
             Err(e) => Err(HistoryError::Unavailable(e)),
@@ -313,6 +314,7 @@ impl Node {
                 has_newer: Some(has_newer),
                 timer,
                 after: Some(after),
+                before: None,
             }),
             Ok(Err(e)) => Err(HistoryError::Read(e)),
             Err(e) => Err(HistoryError::Unavailable(e)),
@@ -380,6 +382,7 @@ impl Node {
             has_newer: None,
             timer: None,
             after: None,
+            before,
         })
     }
 }
