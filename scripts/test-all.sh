@@ -30,8 +30,15 @@ step() {
 
 native_parity() {
     mkdir -p tests/parity
-    # Also prints the native vector counts that the node tests compare with.
-    cargo run -q -p peer --bin p2p-chat -- vectors --parity-out tests/parity/native.json
+    # Also prints the native vector counts that the node tests compare with. The binary the
+    # cargo test step just built (workspace features) is used as it is: `cargo run -p peer`
+    # resolves the peer's own features and would compile it all again (~3 minutes).
+    local bin="$ROOT/target/debug/p2p-chat"
+    if [ -x "$bin" ]; then
+        "$bin" vectors --parity-out tests/parity/native.json
+    else
+        cargo run -q -p peer --bin p2p-chat -- vectors --parity-out tests/parity/native.json
+    fi
 }
 
 # Clippy once for the workspace (feature unification across packages) and once per package
