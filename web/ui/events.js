@@ -166,13 +166,13 @@ const HANDLERS = {
     const known = typeof event.conversation === 'string' ? state.convs.get(event.conversation) : null;
     if (W.dropLateAnswer(known, event)) return;
     T.applyHistoryTimers(state, event);
-    const olderPage = Number.isSafeInteger(event.before);
-    const newestPage = !Number.isSafeInteger(event.after) && !Number.isSafeInteger(event.around) && !olderPage;
+    const newestPage = !Number.isSafeInteger(event.after) && !Number.isSafeInteger(event.around)
+      && !Number.isSafeInteger(event.before);
     if (known && newestPage) W.replaceWindow(state, known, event);
     const c = S.applyHistory(state, event);
     if (!c) return;
     if (Number.isSafeInteger(event.around)) H.aroundLoaded(state, c, event);
-    W.afterPage(state, c, event, olderPage);
+    W.afterPage(state, c, event);
   },
 
   search_results(state, event) {

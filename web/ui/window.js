@@ -110,12 +110,12 @@ export function dropLateAnswer(c, event) {
 }
 
 /** After a page was merged in: the window is trimmed at the end away from where it grew. */
-export function afterPage(state, c, event, olderPage) {
+export function afterPage(state, c, event) {
   if (Number.isSafeInteger(event.after)) {
     c.hasNewer = event.has_newer === true;
     c.loadingNewer = false;
     trimOldest(state, c);
-  } else if (olderPage) {
+  } else if (Number.isSafeInteger(event.before)) {
     trimNewest(state, c);
   } else if (!Number.isSafeInteger(event.around)) {
     // The newest page: the window ends at the live end.
