@@ -103,11 +103,16 @@ test('a page flooded past its event queue resyncs and shows every message', { sk
     for (const l of labels) seen.add(l);
     if (labels[0] === label(1)) break;
     if (labels[0] === previousFirst) {
-      // No older page came since the last step: scroll to the top again (loads the next one).
-      // Five times in a row means there is none; the check below says what is missing.
+      // No older page came since the last step: the scroll came while another page was
+      // loading, or the answer was dropped because the window moved meanwhile (ui/window.js).
+      // A list already at its top fires no further scroll event, so do what the user would:
+      // press "Load older messages" there. Five times in a row means there is none; the check
+      // below says what is missing and what that button said.
       stalled += 1;
       if (stalled >= 5) break;
-      await page.waitForTimeout(50);
+      const older = page.locator('#load-older:not([disabled])');
+      if (await older.count()) await older.click();
+      else await page.waitForTimeout(50);
     } else {
       stalled = 0;
     }
@@ -120,6 +125,8 @@ test('a page flooded past its event queue resyncs and shows every message', { sk
   }
   const missingLabels = [];
   for (let i = 1; i <= FLOOD; i += 1) if (!seen.has(label(i))) missingLabels.push(label(i));
-  assert.deepEqual(missingLabels.slice(0, 20), [], `every flooded message was shown (${missingLabels.length} missing)`);
+  const top = page.locator('#load-older');
+  const button = (await top.count()) ? await top.textContent() : 'none';
+  assert.deepEqual(missingLabels.slice(0, 20), [], `every flooded message was shown (${missingLabels.length} missing; the top button: ${button})`);
   assert.deepEqual(problems, []);
 });
