@@ -63,7 +63,9 @@ function daemon({ info, peers = [], contacts = [], rooms = [], keyChanges = [], 
         const older = action.before === undefined ? all : all.filter((m) => m.seq < action.before);
         const limit = action.limit ?? 100;
         const page = older.slice(Math.max(0, older.length - limit));
-        send({ type: 'history', conversation: action.conversation, messages: page, has_more: older.length > page.length });
+        // Like the peer, it repeats the `before` it was asked (PROTOCOL.md §8.1).
+        const asked = action.before === undefined ? {} : { before: action.before };
+        send({ type: 'history', conversation: action.conversation, messages: page, has_more: older.length > page.length, ...asked });
       } else if (action.action === 'get_invite') {
         send({ type: 'invite', invite: INVITE, qr_svg: QR_SVG });
       } else if (action.action === 'create_room') {
