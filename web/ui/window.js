@@ -89,18 +89,17 @@ export function replaceWindow(state, c, event) {
  * Drops a `history` page that answers a request made before the window moved (a "Show newest
  * messages", a search result opened, a resync, a trim at that end): a page older or newer than a
  * message that is no longer the window's edge would leave a hole in it. The peer repeats the
- * `before` or `after` it was asked (PROTOCOL.md §8.1), so the edge alone decides: a page that
- * still fits is taken even if another load cleared the request's mark meanwhile. Returns whether
- * the page was dropped; its end's mark is then cleared, so scrolling may ask again.
+ * `before` or `after` it was asked (PROTOCOL.md §8.1). Returns whether the page was dropped; if
+ * its request was still the one pending at that end, scrolling may ask again.
  */
 export function dropLateAnswer(c, event) {
   if (Number.isSafeInteger(event.after)) {
-    if (c && event.after === edges(c).newest) return false;
-    if (c) c.loadingNewer = false;
+    if (c?.loadingNewer && event.after === edges(c).newest) return false;
+    if (c?.loadingNewer) c.loadingNewer = false;
     return true;
   }
   if (Number.isSafeInteger(event.before)) {
-    if (c && event.before === c.oldestSeq) return false;
+    if (c?.loadingOlder && event.before === c.oldestSeq) return false;
     if (c?.loadingOlder) {
       c.loadingOlder = false;
       c.loading = false;
