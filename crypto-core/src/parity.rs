@@ -109,6 +109,7 @@ fn transcript(initiator: &Identity, responder: &Identity) -> Transcript {
         name: name.into(),
         listen_port: 6000,
         agent: "p2p-chat/parity".into(),
+        binary_frames: false,
     };
     let mut run = || -> Option<[u8; 32]> {
         let i = InitiatorStart::new_with_fixed_ephemeral_for_test_vectors_only(

@@ -1,4 +1,5 @@
-//! The peer-to-peer wire protocol v1 (PROTOCOL.md §3–§5): JSON lines, one object per line.
+//! The peer-to-peer wire protocol v1 (PROTOCOL.md §3–§5): JSON lines, one object per line, and
+//! after the handshake binary `data` frames (§4.1).
 //!
 //! These types are the single definition used by the peer, the wasm package and the tests.
 
@@ -11,6 +12,12 @@ use crate::text::{concat, write_parts, Decimal};
 
 /// A line longer than this ends the connection before it is buffered whole.
 pub const MAX_LINE_BYTES: usize = 131_072;
+
+/// First byte of a binary `data` frame (PROTOCOL.md §4.1); no JSON text contains it.
+pub const BINARY_FRAME_MARK: u8 = 0x00;
+
+/// Bytes of a binary `data` frame before its ciphertext: the mark and a 16-bit length.
+pub const BINARY_FRAME_HEADER: usize = 3;
 
 /// Longest display name accepted in a hello (in characters); longer names are truncated.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -235,6 +242,9 @@ pub struct Hello {
     pub listen_port: u16,
     /// Software and version, e.g. `p2p-chat/0.1.0`.
     pub agent: String,
+    /// The sender reads binary `data` frames (PROTOCOL.md §4.1), so the other side may write
+    /// them. Absent (false) in hellos of earlier versions.
+    pub binary_frames: bool,
 }
 
 impl Hello {
@@ -248,23 +258,35 @@ impl Hello {
                 .and_then(|p| u16::try_from(p).ok())
                 .ok_or_else(|| malformed("listen_port must be an integer 0-65535"))?,
         };
+        let binary_frames = match json.get("binary_frames") {
+            None => false,
+            Some(flag) => flag
+                .as_bool()
+                .ok_or_else(|| malformed("binary_frames must be a boolean"))?,
+        };
         let name = optional_string(&mut json, "name")?;
         let agent = optional_string(&mut json, "agent")?;
         Ok(Hello {
             name: clean_name(&name),
             listen_port,
             agent: agent.chars().take(MAX_NAME_CHARS).collect(),
+            binary_frames,
         })
     }
 
     /// The bytes to put in a handshake payload.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = String::new();
-        ObjectWriter::new(&mut out)
+        let mut object = ObjectWriter::new(&mut out);
+        object
             .string("name", &self.name)
             .number("listen_port", u64::from(self.listen_port))
-            .string("agent", &self.agent)
-            .finish();
+            .string("agent", &self.agent);
+        // Written only when set, so a hello without it is byte for byte an earlier version's.
+        if self.binary_frames {
+            object.boolean("binary_frames", true);
+        }
+        object.finish();
         out.into_bytes()
     }
 }
@@ -1487,6 +1509,28 @@ mod tests {
         let hello = Hello::parse(br#"{"name":"  al\u0007ice ","listen_port":6000,"x":1}"#).unwrap();
         assert_eq!(hello.name, "alice");
         assert_eq!(hello.listen_port, 6000);
+        assert!(!hello.binary_frames, "absent in an earlier version's hello");
+    }
+
+    #[test]
+    fn a_hello_says_whether_its_sender_reads_binary_frames() {
+        let mut hello = Hello {
+            name: "alice".into(),
+            listen_port: 6000,
+            agent: AGENT.into(),
+            binary_frames: false,
+        };
+        let plain = hello.to_bytes();
+        assert!(
+            !plain.windows(6).any(|w| w == b"binary"),
+            "not written when unset"
+        );
+        assert_eq!(Hello::parse(&plain).unwrap(), hello);
+        hello.binary_frames = true;
+        let bytes = hello.to_bytes();
+        assert!(bytes.ends_with(br#","binary_frames":true}"#));
+        assert_eq!(Hello::parse(&bytes).unwrap(), hello);
+        assert!(Hello::parse(br#"{"binary_frames":1}"#).is_err());
     }
 
     #[test]

@@ -82,6 +82,7 @@ fn hello(name: &str, port: u16) -> Hello {
         name: name.into(),
         listen_port: port,
         agent: crypto_core::wire::AGENT.into(),
+        binary_frames: false,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Two endpoints of one session and a hostile network between them that drops, duplicates,
 //! reorders and corrupts frames. The receiver must accept exactly the frames it is owed, in the
 //! order they were sent, each once, never a corrupted one — and a rejection must not stop it
-//! from accepting the correct next frame.
+//! from accepting the correct next frame. Frames are delivered as lines (nonce sent) or as
+//! binary frames (nonce implicit, PROTOCOL.md §4.1), in any mix.
 #![no_main]
 
 #[path = "common.rs"]
@@ -15,6 +16,7 @@ use libfuzzer_sys::fuzz_target;
 enum Action {
     Send(u8),
     DeliverFront,
+    DeliverFrontBinary,
     DropFront,
     DuplicateFront,
     SwapFront,
@@ -50,6 +52,23 @@ fuzz_target!(|actions: Vec<Action>| {
                         accepted += 1;
                     }
                     Err(_) => assert!(corrupted || seq != accepted, "owed frame rejected"),
+                }
+            }
+            Action::DeliverFrontBinary => {
+                if network.is_empty() {
+                    continue;
+                }
+                let (seq, frame, original) = network.remove(0);
+                // A binary frame carries no nonce: only its ciphertext can be corrupted.
+                let corrupted = frame.ciphertext != original.ciphertext;
+                match bob.open_binary(&frame.ciphertext) {
+                    Ok(plain) => {
+                        assert!(!corrupted, "corrupted binary frame accepted");
+                        assert_eq!(seq, accepted, "binary frame accepted out of order");
+                        assert!(plain.iter().all(|b| *b == seq as u8), "wrong plaintext");
+                        accepted += 1;
+                    }
+                    Err(_) => assert!(corrupted || seq != accepted, "owed binary frame rejected"),
                 }
             }
             Action::DropFront => {

@@ -124,6 +124,7 @@ fn empty_hello() -> Hello {
         name: String::new(),
         listen_port: 0,
         agent: String::new(),
+        binary_frames: false,
     }
 }
 
@@ -210,6 +211,7 @@ pub(crate) mod tests {
             name: name.into(),
             listen_port: 7,
             agent: crypto_core::wire::AGENT.into(),
+            binary_frames: false,
         }
     }
 

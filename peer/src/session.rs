@@ -4,8 +4,9 @@
 //! session or an unfinished line and paces payloads. Each half keeps its one timer inside its
 //! own future (no task per timer), re-armed only when it fires.
 //!
-//! The writer seals with [`TransportSender::seal_to_line`] and batches whatever is queued into
-//! one socket write. The reader opens each `data` frame, enforcing the strict next-nonce rule
+//! The writer seals each payload as a binary `data` frame when the remote's hello said it reads
+//! them, else as a line ([`Framing`]), and batches whatever is queued into one socket write.
+//! The reader accepts both kinds and opens each `data` frame, enforcing the strict next-nonce rule
 //! inside crypto-core and hands each payload to the session's [`Inbox`] (the node stores a
 //! chat before it is acknowledged). Whatever ends the
 //! session — EOF, a bad frame, a failed decryption, a local close — is returned as the reason.
@@ -23,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::bulk_lane::BulkLane;
-use crate::framing::LineReader;
+use crate::framing::{LineReader, RawFrame};
 use crate::limits::SessionLimits;
 
 /// Queued plaintexts per session. Small: idle sessions must stay cheap, and a full queue
@@ -94,6 +95,35 @@ pub enum WriterError {
     Write(std::io::Error),
 }
 
+/// How the writer frames what it seals (PROTOCOL.md §4, §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// JSON lines with base64: for a remote whose hello did not offer binary frames.
+    Lines,
+    /// Binary `data` frames: no text layer on the bulk path (file chunks).
+    Binary,
+}
+
+/// Seals `payload` and appends its frame to `out`; `line` is scratch for the JSON form.
+fn seal_into(
+    sender: &mut TransportSender,
+    framing: Framing,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+    line: &mut String,
+) -> Result<(), WriterError> {
+    match framing {
+        Framing::Binary => sender.seal_to_binary(payload, out),
+        Framing::Lines => {
+            line.clear();
+            let sealed = sender.seal_to_line(payload, line);
+            out.extend_from_slice(line.as_bytes());
+            sealed
+        }
+    }
+    .map_err(WriterError::Seal)
+}
+
 /// What the writer does next.
 enum Next {
     Payload(Outgoing),
@@ -119,11 +149,13 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
     mut queue: mpsc::Receiver<Outgoing>,
     bulk: Arc<BulkLane>,
     keepalive: Duration,
+    framing: Framing,
 ) -> Result<(), WriterError> {
     // However the writer ends, transfers waiting to queue a chunk here stop (a guard, not a
     // wrapping future: an idle session's writer stays as small as it was).
     let closing = ClosesOnDrop(bulk);
     let bulk: &BulkLane = &closing.0;
+    let mut out: Vec<u8> = Vec::new();
     let mut line = String::new();
     let mut last_write = Instant::now();
     let timer = tokio::time::sleep(keepalive);
@@ -154,29 +186,23 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
         };
         match next {
             Next::Closed => break,
-            Next::Keepalive => sender
-                .seal_to_line(KEEPALIVE, &mut line)
-                .map_err(WriterError::Seal)?,
-            Next::Payload(first) => sender
-                .seal_to_line(&first, &mut line)
-                .map_err(WriterError::Seal)?,
+            Next::Keepalive => seal_into(&mut sender, framing, KEEPALIVE, &mut out, &mut line)?,
+            Next::Payload(first) => seal_into(&mut sender, framing, &first, &mut out, &mut line)?,
         }
-        while line.len() < MAX_BATCH_BYTES {
+        while out.len() < MAX_BATCH_BYTES {
             match queue.try_recv() {
-                Ok(next) => sender
-                    .seal_to_line(&next, &mut line)
-                    .map_err(WriterError::Seal)?,
+                Ok(next) => seal_into(&mut sender, framing, &next, &mut out, &mut line)?,
                 Err(_) => break,
             }
         }
-        socket
-            .write_all(line.as_bytes())
-            .await
-            .map_err(WriterError::Write)?;
+        socket.write_all(&out).await.map_err(WriterError::Write)?;
         last_write = Instant::now();
-        line.clear();
-        if queue.is_empty() && line.capacity() > IDLE_LINE_CAPACITY {
+        out.clear();
+        if queue.is_empty() && out.capacity() > IDLE_LINE_CAPACITY {
             // Going idle: do not keep a burst-sized buffer per session.
+            out = Vec::new();
+        }
+        if queue.is_empty() && line.capacity() > IDLE_LINE_CAPACITY {
             line = String::new();
         }
     }
@@ -249,6 +275,8 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
 ) -> String {
     let limits = &ctx.limits;
     reader.set_line_deadline(limits.line_deadline);
+    // Every hello of this version offers binary frames (PROTOCOL.md §4.1).
+    reader.accept_binary_frames();
     let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
     let mut rate = PayloadRate::new(limits.payload_rate, limits.payload_rate);
     let mut stranger_rate =
@@ -263,7 +291,7 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
         // About to wait for the socket (or far enough ahead): hand the burst to the inbox,
         // then send its replies in arrival order. The store commits the burst at once, so
         // they are ready together. At most `store_backlog` payloads wait for the store.
-        let waiting = !reader.has_buffered_line();
+        let waiting = !reader.has_buffered_frame();
         if waiting || in_flight.len() >= limits.store_backlog {
             ctx.inbox.flush();
             for reply in in_flight.drain(..) {
@@ -284,9 +312,9 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             }
             (any, counted) = (false, false);
         }
-        let line = tokio::select! {
+        let frame = tokio::select! {
             biased;
-            line = reader.next_line() => line,
+            frame = reader.next_frame() => frame,
             () = &mut timer => {
                 let now = Instant::now();
                 if any {
@@ -308,19 +336,22 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                 continue;
             }
         };
-        let line = match line {
-            Ok(Some(line)) => line,
+        let opened = match frame {
+            Ok(Some(RawFrame::Binary(sealed))) => receiver.open_binary(sealed),
+            Ok(Some(RawFrame::Line(line))) => {
+                let frame = match Frame::parse(line) {
+                    Ok(frame) => frame,
+                    Err(e) => return e.to_string(),
+                };
+                let Some(data) = frame.as_data() else {
+                    return "handshake frame after the handshake".into();
+                };
+                receiver.open_frame(&data)
+            }
             Ok(None) => return "closed by peer".into(),
             Err(e) => return e.to_string(),
         };
-        let frame = match Frame::parse(line) {
-            Ok(frame) => frame,
-            Err(e) => return e.to_string(),
-        };
-        let Some(data) = frame.as_data() else {
-            return "handshake frame after the handshake".into();
-        };
-        let plaintext = match receiver.open_frame(&data) {
+        let plaintext = match opened {
             Ok(plaintext) => plaintext,
             Err(e) => return e.to_string(),
         };
@@ -361,6 +392,8 @@ pub struct SessionIo<R, W> {
     pub reader: LineReader<R>,
     /// The write half.
     pub writer: W,
+    /// How the writer frames payloads: binary when the remote's hello offered it.
+    pub framing: Framing,
 }
 
 /// A running session: the reader's future (boxed, so the connection task stays small while
@@ -389,6 +422,7 @@ where
         sender,
         reader,
         writer,
+        framing,
     } = io;
     let writer = tokio::spawn(writer_loop(
         sender,
@@ -396,6 +430,7 @@ where
         queue_rx,
         bulk,
         ctx.limits.keepalive,
+        framing,
     ));
     let reader = Box::pin(async move { reader_loop(receiver, reader, queue_tx, &ctx).await });
     Session {

@@ -66,6 +66,7 @@ fn hello(name: &str) -> Hello {
         name: name.to_owned(),
         listen_port: 0,
         agent: AGENT.to_owned(),
+        binary_frames: false,
     }
 }
 

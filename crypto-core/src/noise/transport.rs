@@ -11,7 +11,7 @@ use crate::encoding;
 use crate::keys::PublicKey;
 use crate::primitives::NONCE_LEN;
 use crate::text::{write_parts, Decimal};
-use crate::wire::{DataFrameRef, Frame};
+use crate::wire::{DataFrameRef, Frame, BINARY_FRAME_HEADER, BINARY_FRAME_MARK};
 
 /// Why sealing or opening a transport message failed. Every variant on the receiving side ends
 /// the session.
@@ -157,6 +157,11 @@ impl Transport {
         self.receiver.open_frame(frame)
     }
 
+    /// Opens a binary frame's ciphertext (see [`TransportReceiver::open_binary`]).
+    pub fn open_binary(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.receiver.open_binary(ciphertext)
+    }
+
     /// Opens one message (see [`TransportReceiver::open`]).
     pub fn open(&mut self, nonce: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.receiver.open(nonce, ciphertext)
@@ -199,6 +204,29 @@ impl TransportSender {
         Ok(())
     }
 
+    /// Seals and appends one binary `data` frame (PROTOCOL.md §4.1) to `out`: the mark, the
+    /// ciphertext's length as 16 bits big-endian, then `ciphertext || tag`. No text encoding,
+    /// so bulk payloads (file chunks) cost only the cipher; the nonce is implicit, being the
+    /// next counter, which is the only one a receiver accepts anyway.
+    pub fn seal_to_binary(
+        &mut self,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), TransportError> {
+        let sealed = self.seal(plaintext)?;
+        let len = u16::try_from(sealed.ciphertext.len()).map_err(|_| {
+            TransportError::MessageTooLarge {
+                len: sealed.ciphertext.len(),
+                max: super::MAX_MESSAGE_LEN,
+            }
+        })?;
+        out.reserve(BINARY_FRAME_HEADER + sealed.ciphertext.len());
+        out.push(BINARY_FRAME_MARK);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&sealed.ciphertext);
+        Ok(())
+    }
+
     /// Seals into a [`Frame::Data`] value.
     pub fn seal_frame(&mut self, plaintext: &[u8]) -> Result<Frame<'static>, TransportError> {
         let sealed = self.seal(plaintext)?;
@@ -231,6 +259,12 @@ impl TransportReceiver {
         encoding::from_base64_into(frame.ciphertext.as_bytes(), &mut buffer)
             .map_err(|_| TransportError::BadBase64)?;
         self.open_checked(buffer)
+    }
+
+    /// Opens the `ciphertext || tag` of a binary `data` frame (PROTOCOL.md §4.1), whose nonce
+    /// is implicitly the next counter.
+    pub fn open_binary(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.open_checked(ciphertext.to_vec())
     }
 
     fn open_checked(&mut self, mut buffer: Vec<u8>) -> Result<Vec<u8>, TransportError> {
@@ -341,5 +375,76 @@ mod tests {
             Err(TransportError::NonceExhausted)
         );
         assert_eq!(receiver.counter(), u64::MAX);
+    }
+
+    /// A binary frame is the mark, the length and `ciphertext || tag`, and shares the counter
+    /// with line frames: a session may mix them, and each is opened only as the next one.
+    #[test]
+    fn binary_frames_share_the_counter_with_lines() {
+        let (initiator, responder) = session();
+        let (mut sender, _) = initiator.into_halves();
+        let (_, mut receiver) = responder.into_halves();
+
+        let mut out = Vec::new();
+        sender.seal_to_binary(b"first\n\x00", &mut out).unwrap();
+        assert_eq!(out[0], BINARY_FRAME_MARK);
+        let len = usize::from(u16::from_be_bytes([out[1], out[2]]));
+        assert_eq!(len, 7 + crate::primitives::TAG_LEN);
+        assert_eq!(out.len(), BINARY_FRAME_HEADER + len);
+        assert_eq!(
+            receiver.open_binary(&out[BINARY_FRAME_HEADER..]).unwrap(),
+            b"first\n\x00"
+        );
+
+        let mut line = String::new();
+        sender.seal_to_line(b"second", &mut line).unwrap();
+        let frame = Frame::parse(line.trim_end().as_bytes()).unwrap();
+        assert_eq!(
+            receiver.open_frame(&frame.as_data().unwrap()).unwrap(),
+            b"second"
+        );
+
+        // A replayed binary frame is opened with the next counter, so it fails to decrypt and
+        // nothing advances.
+        assert_eq!(
+            receiver.open_binary(&out[BINARY_FRAME_HEADER..]),
+            Err(TransportError::DecryptionFailed)
+        );
+        assert_eq!(receiver.counter(), 2);
+
+        let mut third = Vec::new();
+        sender.seal_to_binary(b"third", &mut third).unwrap();
+        let mut tampered = third.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            receiver.open_binary(&tampered[BINARY_FRAME_HEADER..]),
+            Err(TransportError::DecryptionFailed)
+        );
+        assert_eq!(
+            receiver.open_binary(&third[BINARY_FRAME_HEADER..5]),
+            Err(TransportError::DecryptionFailed),
+            "shorter than a tag"
+        );
+        assert_eq!(
+            receiver.open_binary(&third[BINARY_FRAME_HEADER..]).unwrap(),
+            b"third"
+        );
+    }
+
+    #[test]
+    fn a_binary_frame_holds_the_largest_plaintext_and_no_more() {
+        let (initiator, _) = session();
+        let (mut sender, _) = initiator.into_halves();
+        let mut out = Vec::new();
+        sender
+            .seal_to_binary(&alloc::vec![7u8; MAX_PLAINTEXT_LEN], &mut out)
+            .unwrap();
+        assert_eq!(&out[1..3], &[0xff, 0xff]);
+        let mut more = Vec::new();
+        assert!(matches!(
+            sender.seal_to_binary(&alloc::vec![7u8; MAX_PLAINTEXT_LEN + 1], &mut more),
+            Err(TransportError::MessageTooLarge { .. })
+        ));
+        assert!(more.is_empty());
     }
 }

@@ -140,6 +140,7 @@ pub async fn connect_noise(
         name: String::new(),
         listen_port: 0,
         agent: AGENT.into(),
+        binary_frames: false,
     };
     let (transport, m3) = send3.write_message_3(&hello.to_bytes())?;
     write_step(&mut w, 3, &m3).await?;
@@ -286,6 +287,7 @@ impl SnowPair {
                 name: String::new(),
                 listen_port: 0,
                 agent: AGENT.into(),
+                binary_frames: false,
             }
             .to_bytes(),
             buf: vec![0u8; 65_535],

@@ -29,7 +29,7 @@ use crate::event::{ConnectionDirection, Event, PeerInfo, Reached};
 use crate::framing::LineReader;
 use crate::handshake::{self, HandshakeFailure};
 use crate::limits::{NodeLimits, RateLimiter, SessionLimits};
-use crate::session::{self, ReaderContext, SessionIo, QUEUE_DEPTH};
+use crate::session::{self, Framing, ReaderContext, SessionIo, QUEUE_DEPTH};
 
 /// Inbound handshakes pending at once by default (`--max-pending-handshakes`); a newcomer
 /// beyond this evicts the oldest handshake of the address holding the most slots, so a flood
@@ -378,6 +378,7 @@ impl Node {
             name: self.name(),
             listen_port: self.inner.addresses.port(),
             agent: AGENT.to_owned(),
+            binary_frames: true,
         };
         let timeout = self.inner.handshake_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -617,7 +618,7 @@ impl Node {
             return Err(reason);
         }
         self.inner.punches.done(&remote);
-        tracing::info!(%addr, peer = %peer_id, ?direction, reached = ?info.reached, name = %info.name, "session established");
+        tracing::info!(%addr, peer = %peer_id, ?direction, reached = ?info.reached, name = %info.name, binary_frames = established.hello.binary_frames, "session established");
         let shared_bulk = Arc::clone(&shared.bulk);
         let ctx = ReaderContext {
             peer_id: peer_id.clone(),
@@ -640,7 +641,7 @@ impl Node {
         }
         let node = self.clone();
         tokio::spawn(async move { node.recheck_session(remote, conn_id).await });
-        let handshake::Established { transport, .. } = *established;
+        let handshake::Established { transport, hello } = *established;
         let (sender, receiver) = transport.into_halves();
         let (reader, write_half) = io;
         let io = SessionIo {
@@ -648,6 +649,11 @@ impl Node {
             sender,
             reader,
             writer: write_half,
+            framing: if hello.binary_frames {
+                Framing::Binary
+            } else {
+                Framing::Lines
+            },
         };
         let bulk = Arc::clone(&shared_bulk);
         let session = session::start(io, queue_tx, queue_rx, bulk, close_rx, ctx);
@@ -787,6 +793,7 @@ mod size_tests {
             rx,
             crate::bulk_lane::BulkLane::new(),
             Duration::from_secs(60),
+            Framing::Binary,
         );
         assert!(
             std::mem::size_of_val(&writer) <= 3072,

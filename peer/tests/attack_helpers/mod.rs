@@ -24,6 +24,7 @@ pub fn hello(name: &str, listen_port: u16) -> Hello {
         name: name.to_owned(),
         listen_port,
         agent: AGENT.to_owned(),
+        binary_frames: false,
     }
 }
 
