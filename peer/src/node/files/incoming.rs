@@ -22,13 +22,14 @@ use crypto_core::wire::Payload;
 use crypto_core::PublicKey;
 use tokio::sync::mpsc;
 
+use super::background_sync::BackgroundSync;
 use super::hashing::{read_full, read_leaves};
 use super::names::{clean_file_name, numbered};
 use super::progress::Meter;
 use super::storage::{create_private, sync_dir, Dirs};
 use super::{
     file_info, guard, progress_event, FilesConfig, CREDIT_STEP, MAX_ACTIVE_INCOMING,
-    MAX_BAD_CHUNKS, SYNC_EVERY, WINDOW,
+    MAX_BAD_CHUNKS, WINDOW,
 };
 use crate::event::{now_ms, Event};
 use crate::node::inbound::ack;
@@ -875,12 +876,17 @@ fn receive_file(
         }
         report(Report::Stored(state.offset));
         if state.next == n {
-            let Partial { file, whole, .. } = state;
+            let Partial {
+                file,
+                whole,
+                mut sync,
+                ..
+            } = state;
             if whole.finish() != job.sha256 {
                 report(Report::Failed("hash_mismatch"));
                 return;
             }
-            match place(&job, Some(file)) {
+            match sync.wait().and_then(|()| place(&job, Some(file))) {
                 Ok(name) => report(Report::Done { name }),
                 Err(e) => {
                     tracing::warn!("cannot store a received file: {e}");
@@ -901,8 +907,8 @@ struct Partial {
     next: u64,
     /// Bytes verified and written.
     offset: u64,
-    /// Bytes written since the file was last flushed to disk.
-    unsynced: u64,
+    /// Flushes the file to disk as it grows, beside the writing.
+    sync: BackgroundSync,
 }
 
 impl Partial {
@@ -956,7 +962,7 @@ impl Partial {
             whole,
             next,
             offset,
-            unsynced: 0,
+            sync: BackgroundSync::default(),
         })
     }
 
@@ -967,12 +973,7 @@ impl Partial {
         self.whole.update(data);
         self.next += 1;
         self.offset += data.len() as u64;
-        self.unsynced += data.len() as u64;
-        if self.unsynced >= SYNC_EVERY {
-            self.file.sync_data()?;
-            self.unsynced = 0;
-        }
-        Ok(())
+        self.sync.wrote(&self.file, data.len() as u64)
     }
 }
 

@@ -15,6 +15,7 @@
 //!   the layout on disk, rates and how often the UI hears of them.
 //! * [`upload`] — the page's uploads (`POST /files`) and downloads (`GET /files/<key>`).
 
+mod background_sync;
 mod control;
 mod hashing;
 mod incoming;
@@ -66,7 +67,7 @@ pub const CREDIT_STEP: u64 = 512 << 10;
 /// the end, the flush of a 1 GiB file held the disk for over a second, and every chat commit
 /// (an fsync) of the peer — and of any other program — waited behind it; every 8 MiB, a chat
 /// still waited up to ~20 ms (BENCHMARKS.md, "Files and history at scale: the fixed wait
-/// found").
+/// found"). The flush runs beside the writing ([`background_sync`]).
 pub const SYNC_EVERY: u64 = 2 << 20;
 
 /// Failed chunks in a row after which a receiver gives up.
