@@ -1,9 +1,8 @@
 //! Flushing a file that is being written without stopping its writer. A received file is
 //! flushed every [`SYNC_EVERY`] bytes, so no single large flush holds up the disk (and every
 //! chat commit behind it) at the end of a transfer. Done in line, each flush also stopped the
-//! transfer's worker, and with it the credits that keep the sender going: the transfer ran at
-//! the speed of the cipher and the disk added up instead of the slower of the two
-//! (BENCHMARKS.md, "Files: binary frames and the flush off the chunk path").
+//! transfer's worker, and with it the credits that keep the sender going, for as long as the
+//! disk took (BENCHMARKS.md, "Files: binary frames and the flush off the chunk path").
 //!
 //! Here a flush runs on a thread of its own while the worker writes the next step; the worker
 //! waits only if the flush before is still running when it has written another step, so at
