@@ -84,6 +84,11 @@ impl BulkLane {
         self.room.notify_waiters();
     }
 
+    /// Whether no chunk waits.
+    pub fn is_empty(&self) -> bool {
+        self.items().is_empty()
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)

@@ -35,10 +35,10 @@ pub enum LineError {
     #[error("line exceeds {MAX_LINE_BYTES} bytes")]
     TooLong,
     /// A begun line was not finished within the line deadline.
-    #[error("partial line deadline: a line begun {} ms ago is not finished", .0.as_millis())]
+    #[error("partial frame deadline: a frame begun {} ms ago is not finished", .0.as_millis())]
     Deadline(Duration),
-    /// The connection ended in the middle of a line.
-    #[error("connection closed in the middle of a line")]
+    /// The connection ended in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
     TruncatedLine,
     /// A binary frame's length is shorter than an authentication tag.
     #[error("binary frame of {0} bytes is shorter than its tag")]
@@ -399,7 +399,7 @@ mod tests {
     async fn truncated_last_line_is_an_error() {
         let (lines, err) = lines_of(b"a\nb".to_vec()).await;
         assert_eq!(lines, vec![b"a".to_vec()]);
-        assert!(err.unwrap().contains("middle of a line"));
+        assert!(err.unwrap().contains("middle of a frame"));
     }
 
     /// A binary frame: the mark, the 16-bit length, then `len` bytes.
@@ -479,7 +479,7 @@ mod tests {
         let mut cut = binary_frame(&[1u8; 100]);
         cut.truncate(50);
         let (_, err) = frames_of(cut, 7).await;
-        assert!(err.unwrap().contains("middle of a line"));
+        assert!(err.unwrap().contains("middle of a frame"));
     }
 
     #[tokio::test]

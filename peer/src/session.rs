@@ -198,12 +198,15 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
         socket.write_all(&out).await.map_err(WriterError::Write)?;
         last_write = Instant::now();
         out.clear();
-        if queue.is_empty() && out.capacity() > IDLE_LINE_CAPACITY {
-            // Going idle: do not keep a burst-sized buffer per session.
-            out = Vec::new();
-        }
-        if queue.is_empty() && line.capacity() > IDLE_LINE_CAPACITY {
-            line = String::new();
+        if queue.is_empty() && bulk.is_empty() {
+            // Going idle: do not keep burst-sized buffers per session. (Not between the chunks
+            // of a transfer, which would allocate one per chunk.)
+            if out.capacity() > IDLE_LINE_CAPACITY {
+                out = Vec::new();
+            }
+            if line.capacity() > IDLE_LINE_CAPACITY {
+                line = String::new();
+            }
         }
     }
     let _ = socket.shutdown().await;

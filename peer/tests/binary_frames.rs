@@ -155,6 +155,15 @@ async fn a_bad_binary_frame_closes_only_its_connection() {
     expect_closed(&mut replay.reader, EVENT_TIMEOUT).await;
     p.check_alive("a replayed binary frame").await;
 
+    // Reordered: the second frame first, opened with the first one's counter.
+    let mut reorder = SnowClient::connect(port, offer.clone()).await;
+    let first = seal_binary(&mut reorder, &chat("first").1);
+    let second = seal_binary(&mut reorder, &chat("second").1);
+    reorder.writer.write_all(&second).await.expect("send");
+    reorder.writer.write_all(&first).await.expect("send");
+    expect_closed(&mut reorder.reader, EVENT_TIMEOUT).await;
+    p.check_alive("reordered binary frames").await;
+
     // Before the handshake every frame is a line: the mark is a malformed one.
     let mut early = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

@@ -7,7 +7,7 @@
 //! Here a flush runs on a thread of its own while the worker writes the next step; the worker
 //! waits only if the flush before is still running when it has written another step, so at
 //! most two steps of the file wait in the page cache and a disk slower than the network still
-//! slows the sender down.
+//! slows the sender down. A transfer never leaves its flush running behind it (`Drop`).
 
 use std::fs::File;
 use std::io;
@@ -48,6 +48,16 @@ impl BackgroundSync {
             Some(flush) => flush
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("the flush thread panicked"))),
+        }
+    }
+}
+
+impl Drop for BackgroundSync {
+    /// A transfer that ends early (stopped, cancelled, failed) still waits for its flush, so
+    /// no flush thread outlives its transfer and a failed flush is at least logged.
+    fn drop(&mut self) {
+        if let Err(e) = self.wait() {
+            tracing::warn!("flushing a received file failed: {e}");
         }
     }
 }
