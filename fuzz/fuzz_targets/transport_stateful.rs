@@ -15,8 +15,8 @@ use libfuzzer_sys::fuzz_target;
 #[derive(Arbitrary, Debug)]
 enum Action {
     Send(u8),
-    DeliverFront,
-    DeliverFrontBinary,
+    /// As a line (nonce sent) or a binary frame (nonce implicit).
+    DeliverFront { binary: bool },
     DropFront,
     DuplicateFront,
     SwapFront,
@@ -38,37 +38,31 @@ fuzz_target!(|actions: Vec<Action>| {
                 network.push((sent, sealed.clone(), sealed));
                 sent += 1;
             }
-            Action::DeliverFront => {
+            Action::DeliverFront { binary } => {
                 if network.is_empty() {
                     continue;
                 }
                 let (seq, frame, original) = network.remove(0);
-                let corrupted = frame != original;
-                match bob.open(&frame.nonce, &frame.ciphertext) {
+                let (corrupted, opened) = if binary {
+                    // A binary frame carries no nonce: only its ciphertext can be corrupted.
+                    (
+                        frame.ciphertext != original.ciphertext,
+                        bob.open_binary(&frame.ciphertext),
+                    )
+                } else {
+                    (frame != original, bob.open(&frame.nonce, &frame.ciphertext))
+                };
+                match opened {
                     Ok(plain) => {
-                        assert!(!corrupted, "corrupted frame accepted");
-                        assert_eq!(seq, accepted, "frame accepted out of order");
+                        assert!(!corrupted, "corrupted frame accepted (binary: {binary})");
+                        assert_eq!(seq, accepted, "frame accepted out of order (binary: {binary})");
                         assert!(plain.iter().all(|b| *b == seq as u8), "wrong plaintext");
                         accepted += 1;
                     }
-                    Err(_) => assert!(corrupted || seq != accepted, "owed frame rejected"),
-                }
-            }
-            Action::DeliverFrontBinary => {
-                if network.is_empty() {
-                    continue;
-                }
-                let (seq, frame, original) = network.remove(0);
-                // A binary frame carries no nonce: only its ciphertext can be corrupted.
-                let corrupted = frame.ciphertext != original.ciphertext;
-                match bob.open_binary(&frame.ciphertext) {
-                    Ok(plain) => {
-                        assert!(!corrupted, "corrupted binary frame accepted");
-                        assert_eq!(seq, accepted, "binary frame accepted out of order");
-                        assert!(plain.iter().all(|b| *b == seq as u8), "wrong plaintext");
-                        accepted += 1;
-                    }
-                    Err(_) => assert!(corrupted || seq != accepted, "owed binary frame rejected"),
+                    Err(_) => assert!(
+                        corrupted || seq != accepted,
+                        "owed frame rejected (binary: {binary})"
+                    ),
                 }
             }
             Action::DropFront => {

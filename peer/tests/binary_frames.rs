@@ -21,14 +21,9 @@ fn binary_frame(body: &[u8]) -> Vec<u8> {
 
 /// Seals `payload` with the client's next counter into a binary frame.
 fn seal_binary(client: &mut SnowClient, payload: &Value) -> Vec<u8> {
-    let plaintext = payload.to_string().into_bytes();
-    let mut sealed = vec![0u8; plaintext.len() + 16];
-    let n = client
-        .transport
-        .write_message(client.send_counter, &plaintext, &mut sealed)
-        .expect("seal");
+    let sealed = client.seal(client.send_counter, payload.to_string().as_bytes());
     client.send_counter += 1;
-    binary_frame(&sealed[..n])
+    binary_frame(&sealed)
 }
 
 /// Reads the next frame, which must be binary, and opens it with the next counter.
@@ -45,13 +40,7 @@ async fn recv_binary(client: &mut SnowClient) -> Value {
         .read_exact(&mut sealed)
         .await
         .expect("read the frame");
-    let mut plaintext = vec![0u8; sealed.len()];
-    let n = client
-        .transport
-        .read_message(client.recv_counter, &sealed, &mut plaintext)
-        .expect("the binary frame opens with the next counter");
-    client.recv_counter += 1;
-    serde_json::from_slice(&plaintext[..n]).expect("payload JSON")
+    client.open_next(&sealed)
 }
 
 fn chat(text: &str) -> (String, Value) {

@@ -640,17 +640,35 @@ impl SnowClient {
         }
     }
 
-    /// Seals `plaintext` with an explicit counter into a data-frame line.
-    pub fn seal_line(&self, counter: u64, plaintext: &[u8]) -> String {
+    /// Seals `plaintext` with an explicit counter: `ciphertext || tag`.
+    pub fn seal(&self, counter: u64, plaintext: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; plaintext.len() + 16];
         let n = self
             .transport
             .write_message(counter, plaintext, &mut buf)
             .expect("seal");
+        buf.truncate(n);
+        buf
+    }
+
+    /// Seals `plaintext` with an explicit counter into a data-frame line.
+    pub fn seal_line(&self, counter: u64, plaintext: &[u8]) -> String {
+        let sealed = self.seal(counter, plaintext);
         format!(
             "{}\n",
-            json!({"type": "data", "nonce": b64(&nonce_bytes(counter)), "ciphertext": b64(&buf[..n])})
+            json!({"type": "data", "nonce": b64(&nonce_bytes(counter)), "ciphertext": b64(&sealed)})
         )
+    }
+
+    /// Opens `ciphertext || tag` with the next receive counter, as a JSON payload.
+    pub fn open_next(&mut self, ciphertext: &[u8]) -> Value {
+        let mut out = vec![0u8; ciphertext.len()];
+        let n = self
+            .transport
+            .read_message(self.recv_counter, ciphertext, &mut out)
+            .expect("decrypt");
+        self.recv_counter += 1;
+        serde_json::from_slice(&out[..n]).expect("payload JSON")
     }
 
     /// Sends a payload with the next counter.
@@ -700,12 +718,6 @@ impl SnowClient {
             "nonce layout / counter"
         );
         let ciphertext = unb64(frame["ciphertext"].as_str().expect("ciphertext"));
-        let mut out = vec![0u8; ciphertext.len()];
-        let n = self
-            .transport
-            .read_message(self.recv_counter, &ciphertext, &mut out)
-            .expect("decrypt");
-        self.recv_counter += 1;
-        serde_json::from_slice(&out[..n]).expect("payload JSON")
+        self.open_next(&ciphertext)
     }
 }
