@@ -29,8 +29,8 @@ pub struct StorageArgs {
     /// in p2p-chat.db (SQLite).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Keep everything in memory: a new identity and an empty database every launch, nothing
-    /// written to disk.
+    /// Keep everything in memory: a new identity and an empty database (up to ~2 GiB) every
+    /// launch, nothing written to disk.
     #[arg(long, conflicts_with = "data_dir")]
     pub ephemeral: bool,
 }

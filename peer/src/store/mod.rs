@@ -158,12 +158,27 @@ impl Store {
     }
 
     /// A private database that vanishes when dropped: the `--ephemeral` mode and unit tests.
+    ///
+    /// It lives in SQLite's `memdb` VFS (a file in this process's memory), not `:memory:`.
+    /// With `:memory:` the page cache *is* the database, and SQLite walks the whole cache at
+    /// each commit whose inserts split B-tree pages (it renumbers a page through the
+    /// never-used lock page, far past the end, and then truncates back), so the cost of every
+    /// commit grew with the history kept. Here the cache stays SQLite's default size and a
+    /// commit costs the same at any size (BENCHMARKS.md, "Ingest: the in-memory store's
+    /// commit"). A `memdb` file holds at most ~2 GiB
+    /// (`SQLITE_MEMDB_DEFAULT_MAXSIZE` in `.cargo/config.toml`; SQLite allocates no more
+    /// in one piece); past that a write fails as on a full disk. The name has no leading
+    /// `/`, which keeps each such database private to its connection.
     pub fn open_in_memory() -> Result<Store> {
-        Self::init(
-            Connection::open_in_memory()?,
-            Self::DEFAULT_BUSY_TIMEOUT,
-            false,
-        )
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            "file:p2p-chat-ephemeral?vfs=memdb",
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Self::init(conn, Self::DEFAULT_BUSY_TIMEOUT, false)
     }
 
     fn init(mut conn: Connection, busy_timeout: Duration, on_disk: bool) -> Result<Store> {
@@ -373,6 +388,52 @@ mod tests {
         assert_eq!(get("foreign_keys"), "Integer(1)");
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         store.close().unwrap();
+    }
+
+    #[test]
+    fn in_memory_stores_are_private_to_each_other() {
+        let a = Store::open_in_memory().unwrap();
+        let b = Store::open_in_memory().unwrap();
+        a.conn
+            .execute_batch("CREATE TABLE only_in_a (x); INSERT INTO only_in_a VALUES (1);")
+            .unwrap();
+        let in_b: i64 = b
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'only_in_a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(in_b, 0, "another ephemeral store saw a's table");
+        drop(a);
+        // A new one starts empty, even under the same name.
+        let c = Store::open_in_memory().unwrap();
+        assert!(c
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE name = 'only_in_a'",
+                [],
+                |_| Ok(())
+            )
+            .is_err());
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    /// SQLite caps a `memdb` file at 1 GiB unless built with a larger
+    /// `SQLITE_MEMDB_DEFAULT_MAXSIZE` (`.cargo/config.toml`).
+    #[test]
+    fn an_ephemeral_store_holds_more_than_one_gib() {
+        let s = Store::open_in_memory().unwrap();
+        s.conn.execute_batch("CREATE TABLE big (b BLOB)").unwrap();
+        for _ in 0..3 {
+            // 3 × 400 MB: past 1 GiB with the last one.
+            s.conn
+                .execute_batch("INSERT INTO big VALUES (zeroblob(400000000))")
+                .expect(
+                    "the ephemeral store is capped at 1 GiB: SQLITE_MEMDB_DEFAULT_MAXSIZE lost",
+                );
+        }
     }
 
     #[test]
