@@ -19,6 +19,21 @@ pub const MAX_EARLY: usize = 1024;
 /// How long an early amendment waits for its message (24 h), then it is dropped.
 pub const EARLY_MAX_AGE_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// What the store knows of `early_amendments` without asking it. Every chat received asks
+/// whether an amendment waits for it, and nearly always none waits for any: knowing that saves
+/// a statement on the ack path. Only `None` skips the table, and it is forgotten whenever an
+/// amendment is held and whenever a group transaction begins or commits (`Store::begin_group`,
+/// `Store::commit_group`; the store thread begins a new group after SQLite rolled one back),
+/// so a rollback that brings a held amendment back is never missed. Jobs run outside a group
+/// commit statement by statement, so nothing of theirs is rolled back later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HeldAmendments {
+    /// Ask the table.
+    Unknown,
+    /// The table was empty when last asked, and nothing was held since.
+    None,
+}
+
 /// An edit (with the new text) or a delete for everyone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Amend {
@@ -130,8 +145,12 @@ impl Store {
         msg_id: &str,
         now: u64,
     ) -> Result<Option<StoredMessage>> {
-        // Runs for every chat received, on the ack path: one cached index seek, and the
-        // delete only when something is held.
+        // Runs for every chat received, on the ack path. Nearly always nothing is held, and
+        // the store knows it without a statement (`Store::none_held`); otherwise one cached
+        // index seek, and the delete only when something is held for this message.
+        if self.none_held()? {
+            return Ok(None);
+        }
         let sender_text = sender.to_base64();
         let held: Option<(String, String, i64, i64)> = self
             .conn
@@ -304,6 +323,23 @@ impl Store {
         Ok(AmendOutcome::Applied(after))
     }
 
+    /// Whether no early amendment is held: asked of the table once (an `EXISTS`) and then
+    /// remembered until something is held again or a group transaction begins or commits
+    /// ([`HeldAmendments`]).
+    fn none_held(&mut self) -> Result<bool> {
+        if self.held_amendments == HeldAmendments::Unknown {
+            let any: bool = self
+                .conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM early_amendments)")?
+                .query_row([], |r| r.get(0))?;
+            if any {
+                return Ok(false);
+            }
+            self.held_amendments = HeldAmendments::None;
+        }
+        Ok(true)
+    }
+
     /// Keeps an early amendment (the newest per message), within the bounds.
     fn hold(
         &mut self,
@@ -314,6 +350,7 @@ impl Store {
         now: u64,
     ) -> Result<()> {
         let sender_text = sender.to_base64();
+        self.held_amendments = HeldAmendments::Unknown;
         let tx = self.conn.savepoint()?;
         tx.execute(
             "DELETE FROM early_amendments WHERE received_at < ?1",
@@ -367,6 +404,36 @@ mod tests {
             received_at: 1,
             reply_to: None,
         }
+    }
+
+    #[test]
+    fn a_held_amendment_is_found_after_the_store_knew_none_and_after_a_rollback() {
+        let mut s = Store::open_in_memory().unwrap();
+        let edit = |t: &str| Amend::Edit(t.into());
+        // Nothing held: the store learns it, then an amendment is held after all.
+        assert_eq!(s.apply_held_amendment(&key(1), "m0", 1).unwrap(), None);
+        assert_eq!(
+            s.apply_amendment(&key(1), "m1", &edit("edited"), 10, 11)
+                .unwrap(),
+            AmendOutcome::Held
+        );
+        // A group applies it, learns that nothing is held any more, and is rolled back, as
+        // SQLite does on a full disk: the held amendment is back.
+        s.begin_group().unwrap();
+        s.insert_incoming(&chat(1, "m1", "original")).unwrap();
+        let applied = s.apply_held_amendment(&key(1), "m1", 12).unwrap().unwrap();
+        assert_eq!(applied.message.text, "edited");
+        assert_eq!(s.apply_held_amendment(&key(1), "m2", 12).unwrap(), None);
+        s.abort_group_for_test();
+        assert!(s.commit_group().is_err(), "the group was rolled back");
+        // The message comes again: the amendment still applies.
+        assert!(s.insert_incoming(&chat(1, "m1", "original")).unwrap());
+        let applied = s.apply_held_amendment(&key(1), "m1", 13).unwrap().unwrap();
+        assert_eq!(applied.message.text, "edited");
+        assert_eq!(
+            s.message(&key(1), "m1").unwrap().unwrap().message.text,
+            "edited"
+        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct Store {
     files_dir: Option<std::path::PathBuf>,
     /// Told which files' rows went after each delete (`files.rs`), so their transfers stop.
     file_trash_listener: Option<FileTrashListener>,
+    /// Whether an edit or delete may wait for a message to arrive (`amend.rs`).
+    held_amendments: amend::HeldAmendments,
 }
 
 /// How long the integrity check at open may take before the rest of it is left for later.
@@ -216,6 +218,7 @@ impl Store {
             integrity_pending,
             files_dir: None,
             file_trash_listener: None,
+            held_amendments: amend::HeldAmendments::Unknown,
         })
     }
 
@@ -247,6 +250,7 @@ impl Store {
     /// Starts a group transaction: the methods called until [`Store::commit_group`] are
     /// committed (and fsynced) together. Their own savepoints nest inside it.
     pub fn begin_group(&mut self) -> Result<()> {
+        self.held_amendments = amend::HeldAmendments::Unknown;
         Ok(self.conn.execute_batch("BEGIN")?)
     }
 
@@ -259,6 +263,7 @@ impl Store {
     /// Commits the group transaction. On failure it is rolled back, so nothing of the group
     /// persists and the caller must report every job in it as failed.
     pub fn commit_group(&mut self) -> Result<()> {
+        self.held_amendments = amend::HeldAmendments::Unknown;
         if !self.in_group() {
             return Err(StoreError::Invalid(
                 "the group transaction was rolled back".into(),
