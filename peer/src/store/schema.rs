@@ -548,8 +548,35 @@ const V13: &str = r#"
 CREATE INDEX outbox_pending ON outbox (recipient) WHERE state < 2;
 "#;
 
+/// Version 14: the same constraints, written so that checking them is cheap. SQLite checks an
+/// `IN` list of three or more constants by building a temporary B-tree of the list, for every
+/// row written: `messages.conv_kind` (every chat stored) and `outbox.state` (every send and
+/// every delivery) paid that on the ack path, ~1.7 µs of a ~3 µs insert (BENCHMARKS.md,
+/// "Ingest: the in-memory store's commit"). Both tables are STRICT, so a row reaches the check
+/// only as TEXT resp. INTEGER, and for those the comparisons accept and refuse exactly what
+/// the lists did. So the stored definitions are edited in place, by SQLite's procedure for
+/// changes that do not touch stored rows (the definitions in `sqlite_schema`, under
+/// `writable_schema`); [`apply`] then moves the schema cookie. Each replacement matches the
+/// column's definition as version 1 wrote it (later versions only appended columns); the
+/// migration tests check that both landed. Were one not to match, the old list would stay: as
+/// strict, only slower. Older builds refuse a version-14 file (`NewerSchema`), as for any
+/// new version.
+const V14: &str = r#"
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql,
+        'conv_kind   TEXT NOT NULL CHECK (conv_kind IN (''everyone'', ''peer'', ''room''))',
+        'conv_kind   TEXT NOT NULL CHECK (conv_kind = ''everyone'' OR conv_kind = ''peer''
+                                      OR conv_kind = ''room'')')
+    WHERE type = 'table' AND name = 'messages';
+UPDATE sqlite_schema SET sql = replace(sql,
+        'state     INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2))',
+        'state     INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 2)')
+    WHERE type = 'table' AND name = 'outbox';
+PRAGMA writable_schema = RESET;
+"#;
+
 /// Every migration, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
 
 /// The schema version this build writes and the newest it can open.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -586,7 +613,13 @@ fn apply(conn: &mut Connection, migrations: &[&str]) -> Result<()> {
         // IMMEDIATE takes the write lock up front: two processes starting together cannot
         // both read version n and both run migration n.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cookie: i64 = tx.pragma_query_value(None, "schema_version", |r| r.get(0))?;
         tx.execute_batch(sql)?;
+        // A migration that edits the stored definitions itself (version 14) leaves the schema
+        // cookie where it was; moved, it makes any connection read the schema again.
+        if tx.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))? == cookie {
+            tx.pragma_update(None, "schema_version", cookie + 1)?;
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.commit()?;
@@ -872,6 +905,78 @@ mod tests {
             .query_row("SELECT count(*) FROM timers", [], |r| r.get(0))
             .unwrap();
         assert_eq!(timers, 0, "every conversation starts with its timer off");
+    }
+
+    #[test]
+    fn a_version_13_database_keeps_its_rows_and_constraints_checked_without_in_lists() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &MIGRATIONS[..13]).unwrap();
+        let bob = crypto_core::PublicKey::from_bytes([2; 32]).to_base64();
+        let insert_message = |kind: &str, id: &str| {
+            format!(
+                "INSERT INTO messages (conv_kind, conv_id, sender, msg_id, text, sent_at,
+                     received_at, direction)
+                 VALUES ('{kind}', '{bob}', '{bob}', '{id}', 'kept', 1, 2, 'out')"
+            )
+        };
+        conn.execute_batch(&insert_message("peer", "m1")).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO outbox (recipient, message, state) VALUES ('{bob}', 1, 1)"
+        ))
+        .unwrap();
+        let cookie: i64 = conn
+            .pragma_query_value(None, "schema_version", |r| r.get(0))
+            .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+        let after: i64 = conn
+            .pragma_query_value(None, "schema_version", |r| r.get(0))
+            .unwrap();
+        assert!(after > cookie, "the schema cookie moved");
+        let definition = |table: &str| -> String {
+            conn.query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert!(
+            definition("messages").contains("conv_kind = 'everyone' OR conv_kind = 'peer'"),
+            "{}",
+            definition("messages")
+        );
+        assert!(!definition("messages").contains("'everyone', 'peer', 'room'"));
+        assert!(definition("outbox").contains("CHECK (state BETWEEN 0 AND 2)"));
+        // The rows are kept, and the constraints refuse what they refused before.
+        let state: i64 = conn
+            .query_row("SELECT state FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, 1);
+        for kind in ["everyone", "room"] {
+            conn.execute_batch(&insert_message(kind, kind)).unwrap();
+        }
+        for bad in ["Peer", "group", ""] {
+            let err = conn.execute_batch(&insert_message(bad, "bad")).unwrap_err();
+            assert!(
+                err.to_string().contains("CHECK constraint failed"),
+                "{bad}: {err}"
+            );
+        }
+        for bad in ["3", "-1"] {
+            let err = conn
+                .execute_batch(&format!("UPDATE outbox SET state = {bad}"))
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("CHECK constraint failed"),
+                "{bad}: {err}"
+            );
+        }
+        conn.execute_batch("UPDATE outbox SET state = 2").unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 
     #[test]
