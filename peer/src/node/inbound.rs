@@ -23,7 +23,7 @@ use super::registry::SessionShared;
 use super::rooms::{room_change_event, room_event};
 use super::sending::delivery_event;
 use super::{lock, Node};
-use crate::event::{now_ms, Event};
+use crate::event::{now_ms, Event, QuoteInfo};
 use crate::persist::StoreBatch;
 use crate::remote_log;
 use crate::session::{Inbox, Outgoing};
@@ -268,6 +268,47 @@ impl Inbox for NodeInbox {
     }
 }
 
+/// Stores a chat of a conversation we show, with what follows from it: the edit or delete
+/// that came first (PROTOCOL.md §8.7) and the quote of the message it replies to. Returns its
+/// `seq` (`None`: already stored), the quote and the amended message.
+///
+/// The insert and its follow-up land together or not at all. A chat stored while its follow-up
+/// failed would be left unacknowledged, come again, be found "already stored" and be
+/// acknowledged without its amendment or its event. A chat with no follow-up (no reply, no
+/// amendment held anywhere: the store knows that without a statement) is one statement,
+/// atomic by itself, and spares the hot path a savepoint.
+fn store_received_chat(
+    s: &mut store::Store,
+    message: &ChatMessage,
+    me: &PublicKey,
+    my_name: &str,
+) -> store::Result<(Option<i64>, Option<QuoteInfo>, Option<store::StoredMessage>)> {
+    let store_it = |s: &mut store::Store| {
+        let Some(seq) = s.insert_incoming_seq(message)? else {
+            return Ok((None, None, None));
+        };
+        let amended = s.apply_held_amendment(&message.sender, &message.id, message.received_at)?;
+        // The quoted text comes from our history, never from the payload.
+        let quote = match &message.reply_to {
+            Some(reply) => Some(quote(
+                s,
+                &message.conversation,
+                reply,
+                me,
+                my_name,
+                &mut Default::default(),
+            )?),
+            None => None,
+        };
+        Ok((Some(seq), quote, amended))
+    };
+    if message.reply_to.is_some() || s.may_hold_amendments()? {
+        s.atomically(store_it)
+    } else {
+        store_it(s)
+    }
+}
+
 impl NodeInbox {
     fn receive_chat(
         self: Arc<Self>,
@@ -305,26 +346,7 @@ impl NodeInbox {
                     return Ok((None, message, None, None));
                 }
             }
-            let seq = s.insert_incoming_seq(&message)?;
-            let is_new = seq.is_some();
-            // An edit or delete that came first applies now (PROTOCOL.md §8.7).
-            let amended = if is_new {
-                s.apply_held_amendment(&message.sender, &message.id, received_at)?
-            } else {
-                None
-            };
-            // The quoted text comes from our history, never from the payload.
-            let quote = match (&message.reply_to, is_new) {
-                (Some(reply), true) => Some(quote(
-                    s,
-                    &message.conversation,
-                    reply,
-                    &me,
-                    &my_name,
-                    &mut Default::default(),
-                )?),
-                _ => None,
-            };
+            let (seq, quote, amended) = store_received_chat(s, &message, &me, &my_name)?;
             Ok((Some(seq), message, quote, amended))
         });
         Some(Box::pin(async move {
@@ -610,5 +632,88 @@ impl Node {
             shared,
             pending: Mutex::new(StoreBatch::default()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AmendOutcome, MessageKey, Store};
+
+    fn chat(from: &PublicKey, id: &str, reply_to: Option<MessageKey>) -> ChatMessage {
+        ChatMessage {
+            conversation: Conversation::Peer(*from),
+            sender: *from,
+            id: id.into(),
+            text: "original".into(),
+            sent_at: 1,
+            received_at: 2,
+            reply_to,
+        }
+    }
+
+    /// A store failure after the insert (here, applying the edit that came first) must not
+    /// leave the chat stored: unacknowledged, it comes again, and only then can its edit and
+    /// its event follow.
+    #[test]
+    fn a_chat_whose_held_edit_cannot_apply_is_not_stored_and_applies_when_it_comes_again() {
+        let mut s = Store::open_in_memory().unwrap();
+        let bob = PublicKey::from_bytes([2; 32]);
+        let me = PublicKey::from_bytes([1; 32]);
+        assert_eq!(
+            s.apply_amendment(&bob, "m1", &Amend::Edit("edited".into()), 1, 1)
+                .unwrap(),
+            AmendOutcome::Held
+        );
+        s.execute_for_test(
+            "CREATE TEMP TRIGGER fail_edits BEFORE UPDATE ON messages
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        );
+        let err = store_received_chat(&mut s, &chat(&bob, "m1", None), &me, "").unwrap_err();
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert!(
+            s.message(&bob, "m1").unwrap().is_none(),
+            "stored unanswered"
+        );
+
+        s.execute_for_test("DROP TRIGGER fail_edits");
+        let (seq, quote, amended) =
+            store_received_chat(&mut s, &chat(&bob, "m1", None), &me, "").unwrap();
+        assert!(seq.is_some(), "stored as new the second time");
+        assert!(quote.is_none());
+        assert_eq!(amended.unwrap().message.text, "edited");
+        assert_eq!(
+            s.message(&bob, "m1").unwrap().unwrap().message.text,
+            "edited"
+        );
+    }
+
+    /// The same for a reply whose quote cannot be read.
+    #[test]
+    fn a_reply_whose_quote_cannot_be_read_is_not_stored() {
+        let mut s = Store::open_in_memory().unwrap();
+        let bob = PublicKey::from_bytes([2; 32]);
+        let me = PublicKey::from_bytes([1; 32]);
+        let first = chat(&bob, "m1", None);
+        store_received_chat(&mut s, &first, &me, "").unwrap();
+        let reply = chat(
+            &bob,
+            "m2",
+            Some(MessageKey {
+                sender: bob,
+                id: "m1".into(),
+            }),
+        );
+        // The quote reads the contacts table for the sender's name; hide it.
+        s.execute_for_test("ALTER TABLE contacts RENAME TO contacts_hidden");
+        assert!(store_received_chat(&mut s, &reply, &me, "").is_err());
+        assert!(
+            s.message(&bob, "m2").unwrap().is_none(),
+            "stored unanswered"
+        );
+        s.execute_for_test("ALTER TABLE contacts_hidden RENAME TO contacts");
+        let (seq, quote, _) = store_received_chat(&mut s, &reply, &me, "").unwrap();
+        assert!(seq.is_some());
+        assert_eq!(quote.unwrap().text.as_deref(), Some("original"));
     }
 }

@@ -323,6 +323,12 @@ impl Store {
         Ok(AmendOutcome::Applied(after))
     }
 
+    /// Whether an edit or delete may be waiting for some message (`false` is certain; `true`
+    /// means "look"): costs a statement at most once per group.
+    pub fn may_hold_amendments(&mut self) -> Result<bool> {
+        Ok(!self.none_held()?)
+    }
+
     /// Whether no early amendment is held: asked of the table once (an `EXISTS`) and then
     /// remembered until something is held again or a group transaction begins or commits
     /// ([`HeldAmendments`]).

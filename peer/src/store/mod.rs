@@ -278,6 +278,34 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `f` so that its writes land together or not at all: a savepoint, which nests
+    /// inside a group transaction. On an error from `f` its writes are rolled back and the
+    /// error returned; if SQLite already rolled the whole group back (a full disk), the group's
+    /// commit reports that ([`Store::commit_group`]).
+    pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("SAVEPOINT atomically")?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.execute_batch("RELEASE atomically")?;
+                Ok(value)
+            }
+            Err(err) => {
+                // What was rolled back may include a held amendment's removal.
+                self.held_amendments = amend::HeldAmendments::Unknown;
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO atomically; RELEASE atomically");
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs `sql` as it is, for tests that inject a failure (e.g. a temporary trigger).
+    #[cfg(test)]
+    pub(crate) fn execute_for_test(&self, sql: &str) {
+        self.conn.execute_batch(sql).unwrap();
+    }
+
     /// Rolls the open group back, as SQLite does itself on a disk-full or I/O error.
     #[cfg(test)]
     pub(crate) fn abort_group_for_test(&mut self) {
