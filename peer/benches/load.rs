@@ -38,13 +38,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use crypto_core::wire::Frame;
 use crypto_core::Identity;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, Semaphore};
 
-use client::{connect_noise, connect_plain, read_line, Conn};
+use client::{connect_noise, connect_plain, read_frame, Conn};
 use proc::PeerProc;
 
 const EVENT_LIMIT: Duration = Duration::from_secs(20);
@@ -66,6 +65,10 @@ struct Opts {
     slice_ms: Option<u64>,
     /// Size of the file phase's file in MiB (`--file-mib`; 64 quick, 1024 full).
     file_mib: Option<u64>,
+    /// The throughput figures' clients write JSON lines, as an earlier version does
+    /// (`--line-frames`), instead of binary frames as peers of this version do (PROTOCOL.md
+    /// §4.1); the floor follows.
+    line_frames: bool,
 }
 
 impl Opts {
@@ -226,7 +229,7 @@ async fn loopback_rate(
                 while start.elapsed() < slice {
                     let identity = Identity::generate();
                     let result = tokio::time::timeout(OP_LIMIT, async {
-                        let mut conn = connect_noise(addr, &identity, 1024).await?;
+                        let mut conn = connect_noise(addr, &identity, 1024, true).await?;
                         conn.chat_acked("h1", "hi").await?;
                         Ok::<_, anyhow::Error>(())
                     })
@@ -328,6 +331,7 @@ fn pipe(conn: Conn, text_len: usize, window: usize, batch: usize, pipe: &mut Pip
         mut writer,
         mut sealer,
         mut opener,
+        binary,
     } = conn;
     let credit = Arc::new(Semaphore::new(window));
     let text = "x".repeat(text_len);
@@ -336,7 +340,7 @@ fn pipe(conn: Conn, text_len: usize, window: usize, batch: usize, pipe: &mut Pip
     let errors_w = errors.clone();
     pipe.tasks.push(tokio::spawn(async move {
         let result = async {
-            let mut line = String::with_capacity(batch * (text_len * 2 + 200));
+            let mut out = Vec::with_capacity(batch * (text_len * 2 + 200));
             let mut payload = Vec::with_capacity(text_len + 100);
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -351,11 +355,11 @@ fn pipe(conn: Conn, text_len: usize, window: usize, batch: usize, pipe: &mut Pip
                     payload.extend_from_slice(b"\",\"text\":\"");
                     payload.extend_from_slice(text.as_bytes());
                     payload.extend_from_slice(b"\",\"sent_at\":1764000000000}");
-                    sealer.seal_to_line(&payload, &mut line)?;
+                    sealer.seal_to(&payload, binary, &mut out)?;
                     n += 1;
                 }
-                writer.write_all(line.as_bytes()).await?;
-                line.clear();
+                writer.write_all(&out).await?;
+                out.clear();
             }
             Ok::<_, anyhow::Error>(())
         }
@@ -369,15 +373,13 @@ fn pipe(conn: Conn, text_len: usize, window: usize, batch: usize, pipe: &mut Pip
     }));
     pipe.tasks.push(tokio::spawn(async move {
         let result = async {
-            let mut line = Vec::with_capacity(512);
+            let mut buf = Vec::with_capacity(512);
             let mut pending = 0usize;
             loop {
-                if !read_line(&mut reader, &mut line).await? {
+                let Some(kind) = read_frame(&mut reader, &mut buf).await? else {
                     return Ok::<_, anyhow::Error>(());
-                }
-                let frame = Frame::parse(&line)?;
-                let data = frame.as_data().context("data frame")?;
-                let plaintext = opener.open(&data)?;
+                };
+                let plaintext = opener.open_any(&kind, &buf)?;
                 if !plaintext.starts_with(b"{\"kind\":\"ack\"") {
                     // The peer's own control payloads (its name, the address it sees us at,
                     // PROTOCOL.md §7.1) come first; only acks are counted.
@@ -442,10 +444,10 @@ async fn throughput_counted(
     Ok(((a1 - a0) as f64 / elapsed, p.acked.load(Ordering::Relaxed)))
 }
 
-async fn peer_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {
+async fn peer_conns(addr: SocketAddr, sessions: usize, binary: bool) -> Result<Vec<Conn>> {
     let mut conns = Vec::new();
     for i in 0..sessions {
-        let mut conn = connect_noise(addr, &Identity::generate(), 64 * 1024).await?;
+        let mut conn = connect_noise(addr, &Identity::generate(), 64 * 1024, binary).await?;
         tokio::time::timeout(OP_LIMIT, conn.chat_acked(&format!("warm{i}"), "warm"))
             .await
             .context("no ack for the warm-up chat")??;
@@ -454,10 +456,10 @@ async fn peer_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {
     Ok(conns)
 }
 
-async fn floor_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {
+async fn floor_conns(addr: SocketAddr, sessions: usize, binary: bool) -> Result<Vec<Conn>> {
     let mut conns = Vec::new();
     for i in 0..sessions {
-        let mut conn = connect_plain(addr, 64 * 1024).await?;
+        let mut conn = connect_plain(addr, 64 * 1024, binary).await?;
         tokio::time::timeout(OP_LIMIT, conn.chat_acked(&format!("warm{i}"), "warm"))
             .await
             .context("no ack for the warm-up chat")??;
@@ -468,6 +470,11 @@ async fn floor_conns(addr: SocketAddr, sessions: usize) -> Result<Vec<Conn>> {
 
 async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<()> {
     let floor = client::floor_server().await?;
+    let framing = if opts.line_frames {
+        "JSON lines"
+    } else {
+        "binary frames"
+    };
     // The receiving peer stores every chat before acking it: in memory with --ephemeral, and
     // on disk (WAL, synchronous=FULL, one fsync per group commit) for the persistence figure.
     for (text_len, label, on_disk) in [
@@ -476,7 +483,7 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
         (100, "100 B, on disk", true),
     ] {
         println!(
-            "\n[messages {label}] {} pipelined sessions into p2p-chat (acks counted) vs plain JSON lines to an in-process line server",
+            "\n[messages {label}] {} pipelined sessions into p2p-chat (acks counted) vs the same {framing} unencrypted to an in-process server",
             opts.sessions
         );
         let peer = PeerProc::start_stored(bin, "msg", on_disk)?;
@@ -489,7 +496,7 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
         for round in 0..opts.rounds() {
             let cpu0 = cpu_seconds(peer.pid());
             let t0 = Instant::now();
-            let conns = peer_conns(addr, opts.sessions).await?;
+            let conns = peer_conns(addr, opts.sessions, !opts.line_frames).await?;
             accepted += opts.sessions;
             accept.wait(accepted, EVENT_LIMIT).await?;
             let shown0 = accept.shown();
@@ -503,7 +510,7 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
             // The peer's CPU over the whole round (set-up included) per message of the window.
             let per = cpu / (rate * t0.elapsed().as_secs_f64()) * 1e6;
             let fl = throughput(
-                floor_conns(floor, opts.sessions).await?,
+                floor_conns(floor, opts.sessions, !opts.line_frames).await?,
                 text_len,
                 opts.slice(),
             )
@@ -546,7 +553,7 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
             report.row(
                 "100 B chat msg/s, stored on disk (fsynced) before the ack",
                 format!("{}/s", fmt_rate(rate)),
-                format!("plain JSON-lines floor {}/s", fmt_rate(fl)),
+                format!("plain {framing} floor {}/s", fmt_rate(fl)),
                 format!("{ratio:.2}x (median of paired rounds)"),
                 "(report: persistence)",
                 None,
@@ -555,7 +562,7 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
             report.row(
                 "100 B chat msg/s wire → stored → acked → UI window (store in memory, every chat shown)",
                 format!("{}/s", fmt_rate(rate)),
-                format!("plain JSON-lines floor {}/s", fmt_rate(fl)),
+                format!("plain {framing} floor {}/s", fmt_rate(fl)),
                 format!("{ratio:.2}x (median of paired rounds)"),
                 ">= 150k/s and >= 0.3x",
                 Some(ratio >= 0.3 && rate >= 150_000.0 && ui_complete),
@@ -807,7 +814,7 @@ async fn add_sessions(
         let failures = failures.clone();
         joins.push(tokio::spawn(async move {
             let conn = tokio::time::timeout(OP_LIMIT, async {
-                let mut conn = connect_noise(addr, &Identity::generate(), 512).await?;
+                let mut conn = connect_noise(addr, &Identity::generate(), 512, true).await?;
                 conn.chat_acked("hello", "hi").await?;
                 Ok::<_, anyhow::Error>(conn)
             })
@@ -1054,6 +1061,7 @@ fn parse_opts() -> Option<Opts> {
     let slice_ms = value("--slice-ms").and_then(|v| v.parse().ok());
     let file_mib = value("--file-mib").and_then(|v| v.parse().ok());
     Some(Opts {
+        line_frames: args.iter().any(|a| a == "--line-frames"),
         file_mib,
         slice_ms,
         quick,

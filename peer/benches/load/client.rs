@@ -1,14 +1,18 @@
 //! The load client: a PROTOCOL.md peer built on crypto-core (handshake, sealed chat frames,
-//! opened acks), the same line shapes without encryption for the floor, the floor's minimal
-//! line server, and snow's in-memory handshake for the handshake baseline.
+//! opened acks), the same frame shapes without encryption for the floor, the floor's minimal
+//! server, and snow's in-memory handshake for the handshake baseline. Data frames are binary
+//! (PROTOCOL.md §4.1) as between peers of this version, or JSON lines as an earlier version
+//! writes them (`--line-frames`); the floor answers each frame in the kind it came in.
 
 use std::net::SocketAddr;
 
 use anyhow::{anyhow, bail, Context, Result};
 use crypto_core::noise::InitiatorStart;
-use crypto_core::wire::{DataFrameRef, Frame, Hello, Payload, AGENT};
+use crypto_core::wire::{
+    DataFrameRef, Frame, Hello, Payload, AGENT, BINARY_FRAME_HEADER, BINARY_FRAME_MARK,
+};
 use crypto_core::{encoding, Identity, TransportReceiver, TransportSender};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -27,7 +31,35 @@ pub async fn read_line(reader: &mut BufReader<OwnedReadHalf>, buf: &mut Vec<u8>)
     Ok(true)
 }
 
-/// Seals plaintexts into `data` lines: crypto-core's transport, or the floor's stand-in with
+/// A data frame read by [`read_frame`]: a JSON line, or a binary frame's `ciphertext || tag`.
+pub enum FrameKind {
+    Line,
+    Binary,
+}
+
+/// Reads the next frame, either kind (PROTOCOL.md §4.1), into `buf` (a line without its `\n`,
+/// or a binary frame's ciphertext); `Ok(None)` on EOF.
+pub async fn read_frame(
+    reader: &mut BufReader<OwnedReadHalf>,
+    buf: &mut Vec<u8>,
+) -> Result<Option<FrameKind>> {
+    let first = match reader.fill_buf().await?.first() {
+        None => return Ok(None),
+        Some(&b) => b,
+    };
+    if first != BINARY_FRAME_MARK {
+        return Ok(read_line(reader, buf).await?.then_some(FrameKind::Line));
+    }
+    let mut header = [0u8; BINARY_FRAME_HEADER];
+    reader.read_exact(&mut header).await?;
+    let len = usize::from(u16::from_be_bytes([header[1], header[2]]));
+    buf.clear();
+    buf.resize(len, 0);
+    reader.read_exact(buf).await?;
+    Ok(Some(FrameKind::Binary))
+}
+
+/// Seals plaintexts into `data` frames (lines or binary): crypto-core's transport, or the floor's stand-in with
 /// identical line shapes and sizes (12-byte nonce with the counter, plaintext plus a 16-byte
 /// all-zero stand-in for the tag, both base64) and no cryptography.
 pub enum Sealer {
@@ -55,6 +87,28 @@ impl Sealer {
         }
     }
 
+    /// Appends one sealed frame to `out`: binary (PROTOCOL.md §4.1) or a JSON line.
+    pub fn seal_to(&mut self, plaintext: &[u8], binary: bool, out: &mut Vec<u8>) -> Result<()> {
+        if !binary {
+            let mut line = String::new();
+            self.seal_to_line(plaintext, &mut line)?;
+            out.extend_from_slice(line.as_bytes());
+            return Ok(());
+        }
+        match self {
+            Sealer::Noise(tx) => tx.seal_to_binary(plaintext, out)?,
+            Sealer::Plain { counter, .. } => {
+                let len = u16::try_from(plaintext.len() + 16).context("frame too long")?;
+                out.push(BINARY_FRAME_MARK);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(plaintext);
+                out.extend_from_slice(&[0u8; 16]);
+                *counter += 1;
+            }
+        }
+        Ok(())
+    }
+
     pub fn seal_to_line(&mut self, plaintext: &[u8], line: &mut String) -> Result<()> {
         match self {
             Sealer::Noise(tx) => tx.seal_to_line(plaintext, line)?,
@@ -75,6 +129,27 @@ impl Sealer {
 }
 
 impl Opener {
+    /// Opens a frame read by [`read_frame`].
+    pub fn open_any(&mut self, kind: &FrameKind, buf: &[u8]) -> Result<Vec<u8>> {
+        match kind {
+            FrameKind::Line => {
+                let frame = Frame::parse(buf)?;
+                let data = frame.as_data().context("not a data frame")?;
+                self.open(&data)
+            }
+            FrameKind::Binary => match self {
+                Opener::Noise(rx) => Ok(rx.open_binary(buf)?),
+                Opener::Plain { counter } => {
+                    if buf.len() < 16 {
+                        bail!("short frame");
+                    }
+                    *counter += 1;
+                    Ok(buf[..buf.len() - 16].to_vec())
+                }
+            },
+        }
+    }
+
     pub fn open(&mut self, frame: &DataFrameRef<'_>) -> Result<Vec<u8>> {
         match self {
             Opener::Noise(rx) => Ok(rx.open_frame(frame)?),
@@ -103,6 +178,8 @@ pub struct Conn {
     pub writer: OwnedWriteHalf,
     pub sealer: Sealer,
     pub opener: Opener,
+    /// Whether this side writes binary data frames (the other side offered them).
+    pub binary: bool,
 }
 
 async fn write_step(w: &mut OwnedWriteHalf, step: u8, message: &[u8]) -> Result<()> {
@@ -111,11 +188,13 @@ async fn write_step(w: &mut OwnedWriteHalf, step: u8, message: &[u8]) -> Result<
     Ok(())
 }
 
-/// TCP connect and the initiator side of Noise XX (PROTOCOL.md §3) with a fresh hello.
+/// TCP connect and the initiator side of Noise XX (PROTOCOL.md §3) with a fresh hello that
+/// offers binary frames when `binary` (then both sides write them: the peer always offers).
 pub async fn connect_noise(
     addr: SocketAddr,
     identity: &Identity,
     read_capacity: usize,
+    binary: bool,
 ) -> Result<Conn> {
     let stream = TcpStream::connect(addr).await.context("connect")?;
     stream.set_nodelay(true)?;
@@ -133,14 +212,15 @@ pub async fn connect_noise(
         }
         other => bail!("expected handshake step 2, got {other:?}"),
     };
-    let (send3, _hello) = await2.read_message_2(&m2)?;
+    let (send3, peer_hello) = await2.read_message_2(&m2)?;
+    let peer_reads_binary = Hello::parse(&peer_hello).is_ok_and(|h| h.binary_frames);
     // No name: every load client is a new person with a new key, and a shared name would (rightly)
     // look like one contact's key changing — held by trust on first use (PROTOCOL.md §8.1).
     let hello = Hello {
         name: String::new(),
         listen_port: 0,
         agent: AGENT.into(),
-        binary_frames: false,
+        binary_frames: binary,
     };
     let (transport, m3) = send3.write_message_3(&hello.to_bytes())?;
     write_step(&mut w, 3, &m3).await?;
@@ -150,11 +230,12 @@ pub async fn connect_noise(
         writer: w,
         sealer: Sealer::Noise(Box::new(tx)),
         opener: Opener::Noise(Box::new(rx)),
+        binary: binary && peer_reads_binary,
     })
 }
 
-/// A plain connection (the floor has no handshake).
-pub async fn connect_plain(addr: SocketAddr, read_capacity: usize) -> Result<Conn> {
+/// A plain connection (the floor has no handshake) writing binary frames or lines.
+pub async fn connect_plain(addr: SocketAddr, read_capacity: usize, binary: bool) -> Result<Conn> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
@@ -163,6 +244,7 @@ pub async fn connect_plain(addr: SocketAddr, read_capacity: usize) -> Result<Con
         writer: w,
         sealer: Sealer::plain(),
         opener: Opener::Plain { counter: 0 },
+        binary,
     })
 }
 
@@ -191,20 +273,18 @@ pub fn payload_kind(plaintext: &[u8]) -> Result<(&'static str, String, Option<St
 impl Conn {
     /// Sends one payload.
     pub async fn send(&mut self, plaintext: &[u8]) -> Result<()> {
-        let mut line = String::new();
-        self.sealer.seal_to_line(plaintext, &mut line)?;
-        self.writer.write_all(line.as_bytes()).await?;
+        let mut out = Vec::new();
+        self.sealer.seal_to(plaintext, self.binary, &mut out)?;
+        self.writer.write_all(&out).await?;
         Ok(())
     }
 
-    /// Receives and opens the next data frame.
-    pub async fn recv(&mut self, line: &mut Vec<u8>) -> Result<Vec<u8>> {
-        if !read_line(&mut self.reader, line).await? {
+    /// Receives and opens the next data frame, either kind.
+    pub async fn recv(&mut self, buf: &mut Vec<u8>) -> Result<Vec<u8>> {
+        let Some(kind) = read_frame(&mut self.reader, buf).await? else {
             bail!("closed by the peer");
-        }
-        let frame = Frame::parse(line)?;
-        let data = frame.as_data().context("not a data frame")?;
-        self.opener.open(&data)
+        };
+        self.opener.open_any(&kind, buf)
     }
 
     /// Sends a chat and waits for its ack (PROTOCOL.md §5): proves the session is registered.
@@ -221,9 +301,10 @@ impl Conn {
     }
 }
 
-/// The floor: a minimal tokio line server in this process. Per line: parse the frame (serde),
-/// base64-decode, parse the chat payload, answer an ack line of the same shape; answers to
-/// lines already buffered are written together (as the peer's writer batches).
+/// The floor: a minimal tokio server in this process. Per frame: parse it (a line: serde and
+/// base64; a binary frame: its header), parse the chat payload, answer an ack frame of the
+/// same kind; answers to frames already buffered are written together (as the peer's writer
+/// batches).
 pub async fn floor_server() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -243,21 +324,19 @@ async fn floor_conn(stream: TcpStream) -> Result<()> {
     let mut reader = BufReader::with_capacity(64 * 1024, r);
     let mut opener = Opener::Plain { counter: 0 };
     let mut sealer = Sealer::plain();
-    let mut line = Vec::new();
-    let mut out = String::new();
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
     loop {
-        if !read_line(&mut reader, &mut line).await? {
+        let Some(kind) = read_frame(&mut reader, &mut buf).await? else {
             return Ok(());
-        }
-        let frame = Frame::parse(&line)?;
-        let data = frame.as_data().context("data frame")?;
-        let plaintext = opener.open(&data)?;
+        };
+        let plaintext = opener.open_any(&kind, &buf)?;
         if let Payload::Chat { id, .. } = Payload::parse(&plaintext)? {
             let ack = Payload::Ack { id }.to_bytes();
-            sealer.seal_to_line(&ack, &mut out)?;
+            sealer.seal_to(&ack, matches!(kind, FrameKind::Binary), &mut out)?;
         }
         if reader.buffer().is_empty() || out.len() >= 64 * 1024 {
-            w.write_all(out.as_bytes()).await?;
+            w.write_all(&out).await?;
             out.clear();
         }
     }
