@@ -409,14 +409,16 @@ impl NodeInbox {
         let peer = self.peer;
         let received_at = now_ms();
         let conversation = Conversation::of_received(peer, None, broadcast);
+        let me = self.node.inner.public;
         let stored = lock(&self.pending).call(move |s| {
             let insert =
                 s.insert_request_message(&peer, &id, &text, sent_at, received_at, broadcast)?;
             // Accepted between this chat's arrival and its store job (our own dial to the
-            // same key, or the user): the chat belongs in the conversation now.
+            // same key, or the user): the chat belongs in the conversation now, stored as
+            // any contact's chat is.
             let as_contact = match insert {
                 RequestInsert::NoRequest if s.key_standing(&peer)? == KeyStanding::Contact => {
-                    Some(s.insert_incoming_seq(&ChatMessage {
+                    let message = ChatMessage {
                         conversation,
                         sender: peer,
                         id: id.clone(),
@@ -424,7 +426,9 @@ impl NodeInbox {
                         sent_at,
                         received_at,
                         reply_to: None,
-                    })?)
+                    };
+                    let (seq, _, amended) = store_received_chat(s, &message, &me, "")?;
+                    Some((seq, amended))
                 }
                 _ => None,
             };
@@ -432,8 +436,14 @@ impl NodeInbox {
         });
         Some(Box::pin(async move {
             let (id, text) = match stored.await {
-                Ok(Ok((_, Some(seq), id, text))) => {
-                    return self.accepted_meanwhile(id, text, sent_at, received_at, broadcast, seq)
+                Ok(Ok((_, Some((seq, amended)), id, text))) => {
+                    let reply =
+                        self.accepted_meanwhile(id, text, sent_at, received_at, broadcast, seq);
+                    if let Some(amended) = amended {
+                        self.node
+                            .emit(amended_event(&amended, &self.node.inner.public));
+                    }
+                    return reply;
                 }
                 Ok(Ok((RequestInsert::Stored { .. }, _, id, text))) => (id, text),
                 Ok(Ok((RequestInsert::Duplicate, _, id, _))) => return Some(ack(id)),
@@ -686,6 +696,39 @@ mod tests {
             s.message(&bob, "m1").unwrap().unwrap().message.text,
             "edited"
         );
+    }
+
+    /// Inside a group transaction, as the store thread runs a burst: the failed chat leaves
+    /// nothing behind, the other chats of the group are kept, and its edit stays held.
+    #[test]
+    fn a_failed_chat_inside_a_group_leaves_the_rest_of_the_group_stored() {
+        let mut s = Store::open_in_memory().unwrap();
+        let bob = PublicKey::from_bytes([2; 32]);
+        let me = PublicKey::from_bytes([1; 32]);
+        s.begin_group().unwrap();
+        store_received_chat(&mut s, &chat(&bob, "m0", None), &me, "").unwrap();
+        assert_eq!(
+            s.apply_amendment(&bob, "m1", &Amend::Edit("edited".into()), 1, 1)
+                .unwrap(),
+            AmendOutcome::Held
+        );
+        s.execute_for_test(
+            "CREATE TEMP TRIGGER fail_edits BEFORE UPDATE ON messages
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        );
+        assert!(store_received_chat(&mut s, &chat(&bob, "m1", None), &me, "").is_err());
+        store_received_chat(&mut s, &chat(&bob, "m2", None), &me, "").unwrap();
+        s.commit_group().unwrap();
+        s.execute_for_test("DROP TRIGGER fail_edits");
+        assert!(s.message(&bob, "m0").unwrap().is_some());
+        assert!(
+            s.message(&bob, "m1").unwrap().is_none(),
+            "stored unanswered"
+        );
+        assert!(s.message(&bob, "m2").unwrap().is_some());
+        let (_, _, amended) =
+            store_received_chat(&mut s, &chat(&bob, "m1", None), &me, "").unwrap();
+        assert_eq!(amended.unwrap().message.text, "edited");
     }
 
     /// The same for a reply whose quote cannot be read.

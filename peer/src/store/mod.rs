@@ -279,25 +279,24 @@ impl Store {
     }
 
     /// Runs `f` so that its writes land together or not at all: a savepoint, which nests
-    /// inside a group transaction. On an error from `f` its writes are rolled back and the
-    /// error returned; if SQLite already rolled the whole group back (a full disk), the group's
-    /// commit reports that ([`Store::commit_group`]).
+    /// inside a group transaction. On an error from `f` (or from the release, which commits a
+    /// lone job) its writes are rolled back and the error returned. If they cannot be rolled
+    /// back alone while a transaction is still open, the whole transaction is: a group then
+    /// reports every job in it as failed (`persist.rs`) rather than commit half of this one.
+    /// If SQLite already rolled the whole group back (a full disk), the store thread sees that
+    /// the same way.
     pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         self.conn.execute_batch("SAVEPOINT atomically")?;
-        match f(self) {
-            Ok(value) => {
-                self.conn.execute_batch("RELEASE atomically")?;
-                Ok(value)
-            }
-            Err(err) => {
-                // What was rolled back may include a held amendment's removal.
-                self.held_amendments = amend::HeldAmendments::Unknown;
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO atomically; RELEASE atomically");
-                Err(err)
-            }
+        let result = f(self).and_then(|value| {
+            self.conn.execute_batch("RELEASE atomically")?;
+            Ok(value)
+        });
+        if result.is_err() {
+            // What was rolled back may include a held amendment's removal.
+            self.held_amendments = amend::HeldAmendments::Unknown;
+            undo_savepoint(&self.conn, "atomically");
         }
+        result
     }
 
     /// Runs `sql` as it is, for tests that inject a failure (e.g. a temporary trigger).
@@ -316,6 +315,16 @@ impl Store {
     /// final checkpoint). Dropping is also safe: every method has committed before returning.
     pub fn close(self) -> Result<()> {
         self.conn.close().map_err(|(_, err)| err.into())
+    }
+}
+
+/// Rolls back and ends savepoint `name` after a failure in it (see [`Store::atomically`]). If
+/// that fails while a transaction is still open, the whole transaction is rolled back rather
+/// than left open or committed with half of the failed work in it.
+fn undo_savepoint(conn: &Connection, name: &str) {
+    let undone = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+    if undone.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
     }
 }
 
@@ -421,6 +430,56 @@ mod tests {
         assert_eq!(get("foreign_keys"), "Integer(1)");
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         store.close().unwrap();
+    }
+
+    #[test]
+    fn a_job_whose_writes_cannot_be_undone_alone_fails_its_whole_group() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        s.begin_group().unwrap();
+        // An earlier job of the group, then one that fails after losing its savepoint.
+        s.conn.execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        let failed = s.atomically(|s| -> Result<()> {
+            s.conn
+                .execute_batch("INSERT INTO t VALUES (2); RELEASE atomically")?;
+            Err(StoreError::Invalid("fails after its insert".into()))
+        });
+        assert!(failed.is_err());
+        assert!(
+            !s.in_group(),
+            "the group was rolled back, not half of the job kept"
+        );
+        assert!(s.commit_group().is_err());
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn a_failed_job_inside_a_group_undoes_only_its_own_writes() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        s.begin_group().unwrap();
+        s.atomically(|s| Ok(s.conn.execute_batch("INSERT INTO t VALUES (1)")?))
+            .unwrap();
+        let failed = s.atomically(|s| -> Result<()> {
+            s.conn.execute_batch("INSERT INTO t VALUES (2)")?;
+            Err(StoreError::Invalid("fails after its insert".into()))
+        });
+        assert!(failed.is_err());
+        assert!(s.in_group());
+        s.commit_group().unwrap();
+        let rows: Vec<i64> = s
+            .conn
+            .prepare("SELECT x FROM t")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows, [1]);
     }
 
     #[test]

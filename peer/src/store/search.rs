@@ -341,13 +341,11 @@ impl Store {
                     .execute([cutoff])?;
                 Ok(())
             };
-            if let Err(e) = step() {
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO fts_backlog; RELEASE fts_backlog");
+            let stepped = step().and_then(|()| self.conn.execute_batch("RELEASE fts_backlog"));
+            if let Err(e) = stepped {
+                super::undo_savepoint(&self.conn, "fts_backlog");
                 return Err(e.into());
             }
-            self.conn.execute_batch("RELEASE fts_backlog")?;
         }
         Ok(self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE seq > (SELECT indexed_to FROM fts_state))",

@@ -267,15 +267,14 @@ impl Store {
         }
         let set_at = current.map_or(now, |c| now.max(c.set_at.saturating_add(1)));
         let (kind, id) = timer_sql(conversation)?;
-        // The setting and what it owes commit together (a savepoint by hand: `apply_timer`
-        // takes its own inside it).
-        self.conn.execute_batch("SAVEPOINT set_own_timer")?;
-        let result = (|| -> Result<Option<TimerChange>> {
-            let change = match self.apply_timer(conversation, me, seconds, set_at)? {
+        // The setting and what it owes commit together (`apply_timer` takes its own savepoint
+        // inside this one).
+        self.atomically(|s| {
+            let change = match s.apply_timer(conversation, me, seconds, set_at)? {
                 TimerUpdate::Changed(change) => change,
                 TimerUpdate::Stale => return Ok(None),
             };
-            let mut row = self.conn.prepare_cached(
+            let mut row = s.conn.prepare_cached(
                 "INSERT INTO timer_outbox (recipient, conv_kind, conv_id, msg_id, seconds,
                      set_at, after_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (recipient, conv_kind, conv_id) DO UPDATE
@@ -294,19 +293,7 @@ impl Store {
                 ])?;
             }
             Ok(Some(change))
-        })();
-        match result {
-            Ok(change) => {
-                self.conn.execute_batch("RELEASE set_own_timer")?;
-                Ok(change)
-            }
-            Err(e) => {
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO set_own_timer; RELEASE set_own_timer");
-                Err(e)
-            }
-        }
+        })
     }
 
     /// The timeline lines of `conversation`, oldest first.
