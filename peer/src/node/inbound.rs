@@ -662,6 +662,20 @@ mod tests {
         }
     }
 
+    /// Holds an edit of `bob`'s message `id` (not here yet), and makes every edit fail until
+    /// the trigger `fail_edits` is dropped.
+    fn hold_an_edit_that_cannot_apply(s: &mut Store, bob: &PublicKey, id: &str) {
+        assert_eq!(
+            s.apply_amendment(bob, id, &Amend::Edit("edited".into()), 1, 1)
+                .unwrap(),
+            AmendOutcome::Held
+        );
+        s.execute_for_test(
+            "CREATE TEMP TRIGGER fail_edits BEFORE UPDATE ON messages
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        );
+    }
+
     /// A store failure after the insert (here, applying the edit that came first) must not
     /// leave the chat stored: unacknowledged, it comes again, and only then can its edit and
     /// its event follow.
@@ -670,15 +684,7 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let bob = PublicKey::from_bytes([2; 32]);
         let me = PublicKey::from_bytes([1; 32]);
-        assert_eq!(
-            s.apply_amendment(&bob, "m1", &Amend::Edit("edited".into()), 1, 1)
-                .unwrap(),
-            AmendOutcome::Held
-        );
-        s.execute_for_test(
-            "CREATE TEMP TRIGGER fail_edits BEFORE UPDATE ON messages
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-        );
+        hold_an_edit_that_cannot_apply(&mut s, &bob, "m1");
         let err = store_received_chat(&mut s, &chat(&bob, "m1", None), &me, "").unwrap_err();
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert!(
@@ -707,15 +713,7 @@ mod tests {
         let me = PublicKey::from_bytes([1; 32]);
         s.begin_group().unwrap();
         store_received_chat(&mut s, &chat(&bob, "m0", None), &me, "").unwrap();
-        assert_eq!(
-            s.apply_amendment(&bob, "m1", &Amend::Edit("edited".into()), 1, 1)
-                .unwrap(),
-            AmendOutcome::Held
-        );
-        s.execute_for_test(
-            "CREATE TEMP TRIGGER fail_edits BEFORE UPDATE ON messages
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-        );
+        hold_an_edit_that_cannot_apply(&mut s, &bob, "m1");
         assert!(store_received_chat(&mut s, &chat(&bob, "m1", None), &me, "").is_err());
         store_received_chat(&mut s, &chat(&bob, "m2", None), &me, "").unwrap();
         s.commit_group().unwrap();
