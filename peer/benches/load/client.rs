@@ -59,12 +59,20 @@ pub async fn read_frame(
     Ok(Some(FrameKind::Binary))
 }
 
-/// Seals plaintexts into `data` frames (lines or binary): crypto-core's transport, or the floor's stand-in with
-/// identical line shapes and sizes (12-byte nonce with the counter, plaintext plus a 16-byte
-/// all-zero stand-in for the tag, both base64) and no cryptography.
+/// Seals plaintexts into `data` frames, binary or lines: crypto-core's transport, or the
+/// floor's stand-in with identical frame shapes and sizes (plaintext plus a 16-byte all-zero
+/// stand-in for the tag; in a line also the 12-byte nonce with the counter, both base64) and no
+/// cryptography. `line` is kept between frames, so a line costs no allocation of its own.
 pub enum Sealer {
-    Noise(Box<TransportSender>),
-    Plain { counter: u64, scratch: Vec<u8> },
+    Noise {
+        tx: Box<TransportSender>,
+        line: String,
+    },
+    Plain {
+        counter: u64,
+        scratch: Vec<u8>,
+        line: String,
+    },
 }
 
 /// Opens received `data` frames (the counterpart of [`Sealer`]).
@@ -80,47 +88,52 @@ fn nonce(counter: u64) -> [u8; 12] {
 }
 
 impl Sealer {
+    pub fn noise(tx: TransportSender) -> Sealer {
+        Sealer::Noise {
+            tx: Box::new(tx),
+            line: String::new(),
+        }
+    }
+
     pub fn plain() -> Sealer {
         Sealer::Plain {
             counter: 0,
             scratch: Vec::new(),
+            line: String::new(),
         }
     }
 
     /// Appends one sealed frame to `out`: binary (PROTOCOL.md §4.1) or a JSON line.
     pub fn seal_to(&mut self, plaintext: &[u8], binary: bool, out: &mut Vec<u8>) -> Result<()> {
-        if !binary {
-            let mut line = String::new();
-            self.seal_to_line(plaintext, &mut line)?;
-            out.extend_from_slice(line.as_bytes());
-            return Ok(());
-        }
         match self {
-            Sealer::Noise(tx) => tx.seal_to_binary(plaintext, out)?,
-            Sealer::Plain { counter, .. } => {
-                let len = u16::try_from(plaintext.len() + 16).context("frame too long")?;
-                out.push(BINARY_FRAME_MARK);
-                out.extend_from_slice(&len.to_be_bytes());
-                out.extend_from_slice(plaintext);
-                out.extend_from_slice(&[0u8; 16]);
-                *counter += 1;
+            Sealer::Noise { tx, .. } if binary => tx.seal_to_binary(plaintext, out)?,
+            Sealer::Noise { tx, line } => {
+                line.clear();
+                tx.seal_to_line(plaintext, line)?;
+                out.extend_from_slice(line.as_bytes());
             }
-        }
-        Ok(())
-    }
-
-    pub fn seal_to_line(&mut self, plaintext: &[u8], line: &mut String) -> Result<()> {
-        match self {
-            Sealer::Noise(tx) => tx.seal_to_line(plaintext, line)?,
-            Sealer::Plain { counter, scratch } => {
+            Sealer::Plain {
+                counter,
+                scratch,
+                line,
+            } => {
                 scratch.clear();
                 scratch.extend_from_slice(plaintext);
                 scratch.extend_from_slice(&[0u8; 16]);
-                line.push_str("{\"type\":\"data\",\"nonce\":\"");
-                encoding::to_base64_into(&nonce(*counter), line);
-                line.push_str("\",\"ciphertext\":\"");
-                encoding::to_base64_into(scratch, line);
-                line.push_str("\"}\n");
+                if binary {
+                    let len = u16::try_from(scratch.len()).context("frame too long")?;
+                    out.push(BINARY_FRAME_MARK);
+                    out.extend_from_slice(&len.to_be_bytes());
+                    out.extend_from_slice(scratch);
+                } else {
+                    line.clear();
+                    line.push_str("{\"type\":\"data\",\"nonce\":\"");
+                    encoding::to_base64_into(&nonce(*counter), line);
+                    line.push_str("\",\"ciphertext\":\"");
+                    encoding::to_base64_into(scratch, line);
+                    line.push_str("\"}\n");
+                    out.extend_from_slice(line.as_bytes());
+                }
                 *counter += 1;
             }
         }
@@ -228,7 +241,7 @@ pub async fn connect_noise(
     Ok(Conn {
         reader,
         writer: w,
-        sealer: Sealer::Noise(Box::new(tx)),
+        sealer: Sealer::noise(tx),
         opener: Opener::Noise(Box::new(rx)),
         binary: binary && peer_reads_binary,
     })
