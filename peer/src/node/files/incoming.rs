@@ -202,12 +202,15 @@ fn store_offer(
         root: offer.root,
     };
     let key = new_file_key();
-    match s.insert_incoming_file(&message, &key, &meta)? {
+    // The insert and the read of what it stored land together: an offer stored but not
+    // read back would be answered by nobody, and its repetition would then look known and
+    // never reach the UI.
+    s.atomically(|s| match s.insert_incoming_file(&message, &key, &meta)? {
         Some(seq) => Ok(s.file_of_message(seq)?.map_or(Stored::Ignored, Stored::New)),
         None => Ok(s
             .file(peer, &offer.id)?
             .map_or(Stored::Ignored, Stored::Known)),
-    }
+    })
 }
 
 impl Node {
@@ -1018,4 +1021,54 @@ fn place(job: &Job, file: Option<File>) -> std::io::Result<String> {
     let _ = std::fs::remove_file(&partial);
     let _ = std::fs::remove_file(job.dirs.partial_leaves(&job.key));
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(id: &str) -> Offer {
+        Offer {
+            id: id.into(),
+            name: "notes.txt".into(),
+            size: 5,
+            media_type: "text/plain".into(),
+            chunk_size: crypto_core::wire::MAX_CHUNK_SIZE,
+            sha256: [1; 32],
+            root: [2; 32],
+            sent_at: 1,
+            room: None,
+        }
+    }
+
+    /// A store failure after the offer's insert (here, reading back what was stored) must
+    /// not leave it stored: unanswered, it comes again, and only then is it new, with its
+    /// event.
+    #[test]
+    fn an_offer_that_cannot_be_read_back_is_not_stored_and_is_new_when_it_comes_again() {
+        let mut s = Store::open_in_memory().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = FilesConfig::new(dir.path().to_owned());
+        let me = PublicKey::from_bytes([1; 32]);
+        let bob = PublicKey::from_bytes([2; 32]);
+        // The read-back fails: the stored message's sender is not a key.
+        s.execute_for_test(&format!(
+            "CREATE TEMP TRIGGER unreadable AFTER INSERT ON files BEGIN
+                 UPDATE messages SET sender = '{}' WHERE seq = NEW.message;
+             END;",
+            "!".repeat(44)
+        ));
+        assert!(store_offer(&mut s, &config, &me, &bob, &offer("f1")).is_err());
+        assert!(s.file(&bob, "f1").unwrap().is_none(), "stored unanswered");
+        assert!(
+            !s.received_name_taken("notes.txt").unwrap(),
+            "nothing of it is left, under any sender"
+        );
+
+        s.execute_for_test("DROP TRIGGER unreadable");
+        match store_offer(&mut s, &config, &me, &bob, &offer("f1")).unwrap() {
+            Stored::New(record) => assert_eq!(record.meta.name, "notes.txt"),
+            _ => panic!("the repeated offer is not new"),
+        }
+    }
 }
