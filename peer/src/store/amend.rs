@@ -286,40 +286,45 @@ impl Store {
         if message.unsent || message.edited_at.is_some_and(|at| at > sent_at) {
             return Ok(AmendOutcome::Unchanged);
         }
-        let seq = message.seq;
-        let tx = self.conn.savepoint()?;
-        match amend {
-            Amend::Edit(text) => {
-                if *text == message.message.text {
-                    return Ok(AmendOutcome::Unchanged);
-                }
-                tx.execute(
-                    "INSERT INTO message_edits (message, text, replaced_at) VALUES (?1, ?2, ?3)",
-                    params![seq, message.message.text, to_sql_time(now)],
-                )?;
-                tx.execute(
-                    "UPDATE messages SET text = ?2, edited_at = ?3 WHERE seq = ?1",
-                    params![seq, text, to_sql_time(sent_at)],
-                )?;
-            }
-            Amend::Delete => {
-                tx.execute("DELETE FROM message_edits WHERE message = ?1", [seq])?;
-                tx.execute(
-                    "DELETE FROM reactions WHERE msg_sender = ?1 AND msg_id = ?2",
-                    params![message.message.sender.to_base64(), message.message.id],
-                )?;
-                tx.execute(
-                    "UPDATE messages SET text = '', unsent = 1, edited_at = NULL WHERE seq = ?1",
-                    [seq],
-                )?;
+        if let Amend::Edit(text) = amend {
+            if *text == message.message.text {
+                return Ok(AmendOutcome::Unchanged);
             }
         }
-        tx.commit()?;
+        let seq = message.seq;
+        // The change and the read of the changed message land together: a change committed
+        // but not read back would go unanswered, and its repetition would then find nothing
+        // to change and never reach the UI.
+        let after = self.atomically(|s| {
+            match amend {
+                Amend::Edit(text) => {
+                    s.conn.execute(
+                        "INSERT INTO message_edits (message, text, replaced_at) VALUES (?1, ?2, ?3)",
+                        params![seq, message.message.text, to_sql_time(now)],
+                    )?;
+                    s.conn.execute(
+                        "UPDATE messages SET text = ?2, edited_at = ?3 WHERE seq = ?1",
+                        params![seq, text, to_sql_time(sent_at)],
+                    )?;
+                }
+                Amend::Delete => {
+                    s.conn
+                        .execute("DELETE FROM message_edits WHERE message = ?1", [seq])?;
+                    s.conn.execute(
+                        "DELETE FROM reactions WHERE msg_sender = ?1 AND msg_id = ?2",
+                        params![message.message.sender.to_base64(), message.message.id],
+                    )?;
+                    s.conn.execute(
+                        "UPDATE messages SET text = '', unsent = 1, edited_at = NULL WHERE seq = ?1",
+                        [seq],
+                    )?;
+                }
+            }
+            s.message(&message.message.sender, &message.message.id)?
+                .ok_or_else(|| StoreError::Invalid("the message vanished".into()))
+        })?;
         // A deleted or replaced text is scrubbed from the files like a local delete.
         self.scrub_pending = true;
-        let after = self
-            .message(&message.message.sender, &message.message.id)?
-            .ok_or_else(|| StoreError::Invalid("the message vanished".into()))?;
         Ok(AmendOutcome::Applied(after))
     }
 
@@ -440,6 +445,34 @@ mod tests {
             s.message(&key(1), "m1").unwrap().unwrap().message.text,
             "edited"
         );
+    }
+
+    /// A store failure after an edit's change (here, reading the changed message back) must
+    /// not leave it changed: unanswered, the edit comes again, and only then is it applied,
+    /// with its event.
+    #[test]
+    fn an_edit_that_cannot_be_read_back_is_not_applied_and_applies_when_it_comes_again() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.insert_incoming(&chat(1, "m1", "original")).unwrap();
+        // The read-back fails: the edited message's sender is no longer a key.
+        s.execute_for_test(&format!(
+            "CREATE TEMP TRIGGER unreadable AFTER UPDATE OF text ON messages BEGIN
+                 UPDATE messages SET sender = '{}' WHERE seq = NEW.seq;
+             END;",
+            "!".repeat(44)
+        ));
+        let edit = Amend::Edit("edited".into());
+        assert!(s.apply_amendment(&key(1), "m1", &edit, 10, 11).is_err());
+        s.execute_for_test("DROP TRIGGER unreadable");
+        assert_eq!(
+            s.message(&key(1), "m1").unwrap().unwrap().message.text,
+            "original",
+            "changed unanswered"
+        );
+        match s.apply_amendment(&key(1), "m1", &edit, 10, 12).unwrap() {
+            AmendOutcome::Applied(m) => assert_eq!(m.message.text, "edited"),
+            other => panic!("the repeated edit was not applied: {other:?}"),
+        }
     }
 
     #[test]
