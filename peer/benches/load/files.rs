@@ -3,7 +3,9 @@
 //! their data on disk, over loopback. Beside it, in the same run: the AES-256-GCM seal+open rate
 //! of the same chunks in memory (the target is ≥ 0.5× of it) and a plain TCP copy of the same file
 //! to disk; chat latency at 100 msg/s before and during the transfer (target p99 ≤ 20 ms); both
-//! peers' RSS sampled during the transfer (target ≤ 64 MiB).
+//! peers' RSS sampled during the transfer (target ≤ 64 MiB); both peers' CPU time during the
+//! transfer beside what seal+open of the same bytes costs one core, and how busy the machine
+//! was, so a run says whether it was bound by the CPUs or by the disk.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -85,6 +87,71 @@ fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// The machine's CPU time so far (the `cpu` line of /proc/stat, in ticks): busy, waiting for
+/// I/O, and in all.
+#[derive(Clone, Copy, Default)]
+struct MachineTicks {
+    busy: u64,
+    iowait: u64,
+    total: u64,
+}
+
+impl MachineTicks {
+    fn now() -> Self {
+        let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+            return Self::default();
+        };
+        let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+            return Self::default();
+        };
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let t: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        if t.len() < 8 {
+            return Self::default();
+        }
+        let total: u64 = t.iter().sum();
+        Self {
+            busy: total - t[3] - t[4],
+            iowait: t[4],
+            total,
+        }
+    }
+
+    /// Busy and I/O-wait shares of the machine's CPUs between `self` and `later`.
+    fn shares_until(&self, later: &Self) -> (f64, f64) {
+        let total = later.total.saturating_sub(self.total).max(1) as f64;
+        (
+            later.busy.saturating_sub(self.busy) as f64 / total,
+            later.iowait.saturating_sub(self.iowait) as f64 / total,
+        )
+    }
+}
+
+/// CPU time of both peers and of the machine at one moment of the transfer.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    at: Instant,
+    sender: f64,
+    receiver: f64,
+    machine: MachineTicks,
+}
+
+impl CpuSample {
+    fn take(sender: u32, receiver: u32) -> Self {
+        Self {
+            at: Instant::now(),
+            sender: super::cpu_seconds(sender),
+            receiver: super::cpu_seconds(receiver),
+            machine: MachineTicks::now(),
+        }
+    }
 }
 
 /// A plain TCP copy of `path` over loopback into a file in `into` (synced), as threads.
@@ -239,10 +306,15 @@ pub async fn files_phase(bin: &Path, opts: &super::Opts, report: &mut super::Rep
     // RSS of both peers, sampled while the file moves.
     let sampling = Arc::new(AtomicBool::new(true));
     let peaks = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    // CPU time of both peers and of the machine, every 100 ms, so that the transfer's share
+    // can be read off at its start and at B's `complete` (the loop below notices that only at
+    // the end of a batch of chats).
+    let cpu_samples = Arc::new(Mutex::new(Vec::<CpuSample>::new()));
     let sampler = {
-        let (sampling, peaks) = (sampling.clone(), peaks.clone());
+        let (sampling, peaks, cpu_samples) = (sampling.clone(), peaks.clone(), cpu_samples.clone());
         let (pa, pb) = (a.pid(), b.pid());
         tokio::spawn(async move {
+            let mut round = 0u32;
             while sampling.load(Ordering::Relaxed) {
                 if let Ok(r) = rss_of(pa) {
                     peaks.0.fetch_max(r, Ordering::Relaxed);
@@ -250,6 +322,12 @@ pub async fn files_phase(bin: &Path, opts: &super::Opts, report: &mut super::Rep
                 if let Ok(r) = rss_of(pb) {
                     peaks.1.fetch_max(r, Ordering::Relaxed);
                 }
+                if round % 5 == 0 {
+                    if let Ok(mut samples) = cpu_samples.lock() {
+                        samples.push(CpuSample::take(pa, pb));
+                    }
+                }
+                round = round.wrapping_add(1);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -311,6 +389,15 @@ pub async fn files_phase(bin: &Path, opts: &super::Opts, report: &mut super::Rep
     drain.abort();
     let transfer = completed_at - offered;
     let rate = size as f64 / transfer.as_secs_f64();
+    let cpu = {
+        let samples = cpu_samples.lock().map(|s| s.clone()).unwrap_or_default();
+        let first = samples.iter().find(|c| c.at >= offered).copied();
+        let last = samples.iter().rev().find(|c| c.at <= completed_at).copied();
+        match (first, last) {
+            (Some(first), Some(last)) if last.at > first.at => Some((first, last)),
+            _ => None,
+        }
+    };
     during.sort_by(|x, y| x.total_cmp(y));
     let (peak_a, peak_b) = (
         peaks.0.load(Ordering::Relaxed),
@@ -354,6 +441,33 @@ pub async fn files_phase(bin: &Path, opts: &super::Opts, report: &mut super::Rep
         "p99 ≤ 20 ms",
         Some(pct(&during, 0.99) <= 20.0),
     );
+    if let Some((first, last)) = cpu {
+        let span = (last.at - first.at).as_secs_f64();
+        let (sender, receiver) = (last.sender - first.sender, last.receiver - first.receiver);
+        let (busy, iowait) = first.machine.shares_until(&last.machine);
+        // The cipher's CPU for the bytes moved in that span: what seal+open of them costs one
+        // core in memory.
+        let cipher = rate * span / seal_open;
+        println!(
+            "  over {span:.1} s of the transfer: the machine's CPUs {:.0} % busy, {:.0} % waiting for I/O",
+            busy * 100.0,
+            iowait * 100.0
+        );
+        report.row(
+            "peers' CPU during the transfer (sender + receiver) vs seal+open of the bytes moved",
+            format!(
+                "{:.2} + {:.2} s ({:.0} % + {:.0} % of a core)",
+                sender,
+                receiver,
+                sender / span * 100.0,
+                receiver / span * 100.0
+            ),
+            format!("{cipher:.2} s"),
+            format!("{:.1}x", (sender + receiver) / cipher.max(0.001)),
+            "report",
+            None,
+        );
+    }
     let peak = peak_a.max(peak_b);
     report.row(
         "peer RSS during the transfer (sender / receiver)",
