@@ -166,10 +166,10 @@ pub async fn run(options: ChatOptions) -> ExitCode {
                         continue;
                     }
                     match node.send_message(&line, None).await {
-                        Ok(Event::MessageSent { id, recipients, .. }) if !recipients.is_empty() => {
+                        Ok(Event::MessageSent { id, .. }) => {
                             unacked.insert(id);
                         }
-                        Ok(_) => eprintln!("not sent: no session"),
+                        Ok(_) => {}
                         Err(e) => eprintln!("not sent: {e}"),
                     }
                 }

@@ -665,9 +665,11 @@ async fn raw_ws(peer: &Peer) -> Ws {
 
 #[tokio::test]
 async fn an_oversized_websocket_message_closes_that_client_only() {
-    let b = Peer::start_with("bob", &["--max-ui-clients", "4"]);
+    // Bob has a contact connected, so a message to everyone has someone to go to.
+    let pair = Pair::with_b_args(&["--max-ui-clients", "4"]).await;
+    let b = &pair.b;
     let mut other = b.ui().await;
-    let mut ws = raw_ws(&b).await;
+    let mut ws = raw_ws(b).await;
     let big = json!({"action": "send_message", "text": "x".repeat(100 * 1024)}).to_string();
     // The server may close while we are still sending; either way it must close.
     let _ = ws.send(Message::Text(big.into())).await;
@@ -797,9 +799,23 @@ async fn a_man_in_the_middle_between_known_contacts_fails_the_dial_and_is_a_flag
     assert_eq!(on_b["peer_id"], mitm.to_b.to_base64().as_str(), "{on_b}");
     assert_eq!(on_b["name"], "alice");
     assert_eq!(on_b["confusable_with"], json!([a.public_key]), "{on_b}");
-    // Nothing A sends to "everyone" goes to Mallory, and nothing B sends to "everyone" does.
-    let sent = ua.say("for bob only", None).await;
-    assert_eq!(sent["recipients"], json!([]), "{sent}");
-    let sent = ub.say("for alice only", None).await;
-    assert_eq!(sent["recipients"], json!([]), "{sent}");
+    // Nothing A sends to "everyone" goes to Mallory, and nothing B sends to "everyone" does:
+    // with only Mallory connected, there is nobody to send it to.
+    for (ui, text) in [(&mut ua, "for bob only"), (&mut ub, "for alice only")] {
+        ui.send(json!({"action": "send_message", "text": text}))
+            .await;
+        let refused = ui
+            .wait_for("the refusal", |e| {
+                assert_ne!(e["type"], "message_sent", "sent to Mallory: {e}");
+                e["type"] == "error" && e["action"] == "send_message"
+            })
+            .await;
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("nobody is connected"),
+            "{refused}"
+        );
+    }
 }

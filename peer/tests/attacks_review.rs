@@ -36,8 +36,8 @@ async fn a_strangers_refused_second_handshake_turns_its_live_request_into_a_cont
     .await;
     expect_request(&mut ua, &key).await;
     // Control: while it is a request, a broadcast goes to no one.
-    let sent = ua.say("before the second handshake", None).await;
-    assert_eq!(sent["recipients"], json!([]), "{sent}");
+    let sent = ua.broadcast_recipients("before the second handshake").await;
+    assert_eq!(sent, json!([]));
 
     // The same key completes a second handshake; the duplicate rule keeps the first session
     // and closes this one.
@@ -54,8 +54,8 @@ async fn a_strangers_refused_second_handshake_turns_its_live_request_into_a_cont
     // Expected: the first session is still a message request. Every broken promise is
     // collected, so the failure says all of what the stranger got.
     let mut broken = Vec::new();
-    let sent = ua.say("for contacts only", None).await;
-    if sent["recipients"] != json!([]) {
+    let sent = ua.broadcast_recipients("for contacts only").await;
+    if sent != json!([]) {
         broken.push(format!("it received a message sent to everyone: {sent}"));
     }
     first.chat("hello from a stranger", None).await;
@@ -255,14 +255,10 @@ async fn the_old_key_of_an_accepted_key_change_is_not_a_contact_any_more() {
         old_session.recv().await.is_none(),
         "the replaced key got a payload"
     );
-    let sent = ua.say("to my contacts", None).await;
+    let sent = ua.broadcast_recipients("to my contacts").await;
     ua.send(json!({"action": "list_contacts"})).await;
     let peers = ua.wait_type("contacts").await;
-    assert_eq!(
-        sent["recipients"],
-        json!([]),
-        "the replaced key got a broadcast: {sent}"
-    );
+    assert_eq!(sent, json!([]), "the replaced key got a broadcast: {sent}");
     assert!(
         peers["contacts"]
             .as_array()

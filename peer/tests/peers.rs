@@ -319,3 +319,32 @@ async fn info_gives_kind_tagged_dialable_addresses_and_invites_use_the_first() {
         );
     }
 }
+
+/// A message to everyone while no contact is connected would reach nobody and be kept
+/// nowhere: it is refused with an error that says why, and goes once a contact is connected.
+#[tokio::test]
+async fn a_message_to_everyone_with_nobody_connected_is_refused_not_lost() {
+    let a = Peer::start("alice");
+    let b = Peer::start("bob");
+    let mut ua = a.ui().await;
+    ua.send(json!({"action": "send_message", "text": "to nobody"}))
+        .await;
+    let err = ua
+        .wait_for("error", |e| {
+            assert_ne!(e["type"], "message_sent", "sent to nobody: {e}");
+            e["type"] == "error"
+        })
+        .await;
+    assert_eq!(err["action"], "send_message");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody is connected"),
+        "{err}"
+    );
+    ua.connect_peer(b.p2p_port, &b.public_key).await;
+    let sent = ua.say("to bob", None).await;
+    assert_eq!(sent["recipients"], json!([b.public_key]));
+    assert!(sent["seq"].is_i64(), "stored: {sent}");
+}

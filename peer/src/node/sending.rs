@@ -52,6 +52,12 @@ pub enum SendError {
     /// A room we are not in (or that does not exist).
     #[error("no room {0:?}")]
     NoRoom(String),
+    /// "Everyone" while no contact is connected: it would reach nobody and be kept nowhere.
+    #[error("nobody is connected: a message to everyone goes only to the contacts connected now")]
+    NobodyConnected,
+    /// A room with no member but us.
+    #[error("nobody else is in this room")]
+    AloneInRoom,
     /// A reaction that is not one emoji (PROTOCOL.md §8.6).
     #[error("emoji must be 1-32 bytes without spaces or control characters")]
     BadEmoji,
@@ -191,6 +197,12 @@ impl Node {
                 (Conversation::Room(id), others)
             }
         };
+        if recipients.is_empty() {
+            return Err(match conversation {
+                Conversation::Everyone => SendError::NobodyConnected,
+                _ => SendError::AloneInRoom,
+            });
+        }
         let id = self.inner.outbox.message_id();
         let sent_at = now_ms();
         let message = ChatMessage {
@@ -209,8 +221,6 @@ impl Node {
         // Recipients whose session already read its backlog get the message now; for the
         // others it is part of the backlog their session reads (decided on the store thread,
         // so no message is written twice or missed).
-        let mut direct = Vec::new();
-        let mut seq = None;
         let mut quote = None;
         if let Some(reply) = reply_to {
             let conv = conversation.clone();
@@ -235,18 +245,15 @@ impl Node {
                     .await??,
             );
         }
-        if !recipients.is_empty() {
-            let to = recipients.clone();
-            let node = self.clone();
-            let (stored, ready) = self
-                .store()
-                .call(move |s| {
-                    let seq = s.enqueue(&message, &to)?;
-                    Ok::<_, StoreError>((seq, node.inner.outbox.ready_among(&to)))
-                })
-                .await??;
-            (seq, direct) = (Some(stored), ready);
-        }
+        let to = recipients.clone();
+        let node = self.clone();
+        let (seq, direct) = self
+            .store()
+            .call(move |s| {
+                let seq = s.enqueue(&message, &to)?;
+                Ok::<_, StoreError>((seq, node.inner.outbox.ready_among(&to)))
+            })
+            .await??;
         let event = Event::MessageSent {
             id: id.clone(),
             text: text.to_owned(),
@@ -255,7 +262,7 @@ impl Node {
             recipients: recipients.iter().map(PublicKey::to_base64).collect(),
             state: "queued".into(),
             reply_to: quote,
-            seq,
+            seq: Some(seq),
             file: None,
         };
         self.emit(event.clone());

@@ -355,6 +355,25 @@ impl Ui {
         .await
     }
 
+    /// Sends `text` to everyone; who it went to. A message to everyone with no contact
+    /// connected is refused ("nobody is connected"): that is no one, `[]`.
+    pub async fn broadcast_recipients(&mut self, text: &str) -> Value {
+        self.send(json!({"action": "send_message", "text": text}))
+            .await;
+        let answer = self
+            .wait_for("message_sent or its refusal", |e| {
+                (e["type"] == "message_sent" && e["text"] == text)
+                    || (e["type"] == "error" && e["action"] == "send_message")
+            })
+            .await;
+        if answer["type"] == "error" {
+            let message = answer["message"].as_str().unwrap_or("");
+            assert!(message.contains("nobody is connected"), "{answer}");
+            return json!([]);
+        }
+        answer["recipients"].clone()
+    }
+
     /// Waits for a `peer_message` with this text.
     pub async fn hear(&mut self, text: &str) -> Value {
         self.wait_for(&format!("peer_message {text:?}"), |e| {
