@@ -9,8 +9,9 @@
 //! folding) and keeps diacritics.
 //!
 //! **Terms of one or two characters** have no trigram of their own, and many CJK words are one
-//! or two characters ("世界", "世"). They are matched with `LIKE '%term%'` (ASCII case folded
-//! only, which is what short terms in non-Latin scripts need), on the newest
+//! or two characters ("世界", "世"). They are matched with `LIKE '%term%'`, one pattern per
+//! case variant of the term's non-ASCII characters ("éc" and "Éc"; `LIKE` folds ASCII itself),
+//! so case is folded as the index folds it for every term length, on the newest
 //! [`SHORT_SCAN_ROWS`] messages first, where a common term is found at once; for the older
 //! messages the index gives the candidates: since schema version 11 it holds each text followed
 //! by two padding characters, so every character of a message begins a trigram, and the
@@ -140,18 +141,48 @@ fn fts_match(terms: &[&String]) -> Value {
     Value::Text(phrases.join(" "))
 }
 
-/// A term as a `LIKE … ESCAPE '\'` pattern matching it anywhere.
-fn like_pattern(term: &str) -> String {
-    let mut out = String::with_capacity(term.len() + 2);
-    out.push('%');
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+/// The characters that [`fold`] turns into `c`'s folded form, for `LIKE` (which folds ASCII
+/// case itself): `c` folded, and its upper case if that folds back to it ("é" and "É", "ω"
+/// and "Ω").
+fn case_variants(c: char) -> Vec<char> {
+    let folded = fold_char(c);
+    let mut variants = vec![folded];
+    if !folded.is_ascii() {
+        let mut upper = folded.to_uppercase();
+        if let (Some(u), None) = (upper.next(), upper.next()) {
+            if u != folded && fold_char(u) == folded {
+                variants.push(u);
+            }
         }
-        out.push(c);
     }
-    out.push('%');
-    out
+    variants
+}
+
+/// `LIKE … ESCAPE '\'` patterns that together match `term` anywhere with case folded as
+/// [`fold`] folds it (`LIKE` alone folds only ASCII): one per combination of its characters'
+/// [`case_variants`] — at most four for the terms of one or two characters that use them.
+fn like_patterns(term: &str) -> Vec<String> {
+    let mut patterns = vec![String::from("%")];
+    for c in term.chars() {
+        let variants = case_variants(c);
+        patterns = patterns
+            .iter()
+            .flat_map(|p| {
+                variants.iter().map(move |v| {
+                    let mut next = p.clone();
+                    if matches!(v, '%' | '_' | '\\') {
+                        next.push('\\');
+                    }
+                    next.push(*v);
+                    next
+                })
+            })
+            .collect();
+    }
+    for p in &mut patterns {
+        p.push('%');
+    }
+    patterns
 }
 
 /// Each character replaced by its lower case, so the folded text has exactly as many
@@ -159,15 +190,16 @@ fn like_pattern(term: &str) -> String {
 /// than one character (only "İ") is kept, as the index's folding keeps it; a test checks the
 /// two agree over several scripts.
 fn fold(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let mut lower = c.to_lowercase();
-            match (lower.next(), lower.next()) {
-                (Some(one), None) => one,
-                _ => c,
-            }
-        })
-        .collect()
+    text.chars().map(fold_char).collect()
+}
+
+/// One character as [`fold`] folds it.
+fn fold_char(c: char) -> char {
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
 }
 
 /// The snippet of `text` for `terms`.
@@ -242,22 +274,14 @@ const SHORT_SCAN_ROWS: i64 = 20_000;
 const WALK_ROWS: usize = 20_000;
 const WALK_BYTES: usize = 2 << 20;
 
-/// Whether `text` contains every term: `long` folded as [`fold`] does (the index's case
-/// folding), `short` as `LIKE` compares (ASCII case only); both already folded.
-fn contains_terms(text: &str, long: &[String], short: &[String]) -> bool {
-    if !long.is_empty() {
-        let folded = fold(text);
-        if !long.iter().all(|t| folded.contains(t.as_str())) {
-            return false;
-        }
+/// Whether `text` contains every term, case folded as [`fold`] does (the index's case
+/// folding, and what [`like_patterns`] match); the terms already folded.
+fn contains_terms(text: &str, terms: &[String]) -> bool {
+    if terms.is_empty() {
+        return true;
     }
-    if !short.is_empty() {
-        let folded = text.to_ascii_lowercase();
-        if !short.iter().all(|t| folded.contains(t.as_str())) {
-            return false;
-        }
-    }
-    true
+    let folded = fold(text);
+    terms.iter().all(|t| folded.contains(t.as_str()))
 }
 
 /// A search in one conversation walks the index's matches newest first when the conversation
@@ -286,8 +310,12 @@ fn term_range(prefix: &str) -> (String, Option<String>) {
 fn filters(short: &[&String], scope: Option<&Conversation>, args: &mut Vec<Value>) -> String {
     let mut sql = String::new();
     for term in short {
-        args.push(Value::Text(like_pattern(term)));
-        sql.push_str(&format!(" AND m.text LIKE ?{} ESCAPE '\\'", args.len()));
+        let mut any = Vec::new();
+        for pattern in like_patterns(term) {
+            args.push(Value::Text(pattern));
+            any.push(format!("m.text LIKE ?{} ESCAPE '\\'", args.len()));
+        }
+        sql.push_str(&format!(" AND ({})", any.join(" OR ")));
     }
     if let Some(conv) = scope {
         let (kind, id) = conv.to_sql();
@@ -424,8 +452,8 @@ impl Store {
     /// and `walk_bytes` of text, [`WALK_BYTES`]) are read and matched here, so the cost is
     /// bounded by the conversation, not by how common a word is in the whole history (the
     /// index's matches of a common word are tens of thousands of rows). Matching folds case
-    /// as the snippets do ([`fold`]) for terms of three or more characters and as `LIKE` does
-    /// for shorter ones; a test checks the first agrees with the index over several scripts.
+    /// as the snippets do ([`fold`]), for terms of any length; a test checks it agrees with the
+    /// index over several scripts.
     /// What lies beyond the budget comes from the index: its matches taken as a set, then the
     /// older rows of the conversation walked.
     fn search_small(
@@ -437,8 +465,7 @@ impl Store {
         walk_rows: usize,
         walk_bytes: usize,
     ) -> Result<Vec<StoredMessage>> {
-        let long_folded: Vec<String> = long.iter().map(|t| fold(t)).collect();
-        let short_folded: Vec<String> = short.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let folded_terms: Vec<String> = long.iter().chain(short).map(|t| fold(t)).collect();
         let (kind, id) = conv.to_sql();
         let mut matched: Vec<i64> = Vec::new();
         let mut rest_below = None;
@@ -458,7 +485,7 @@ impl Store {
                 let text = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
                 read_rows += 1;
                 read_bytes += text.len();
-                if contains_terms(text, &long_folded, &short_folded) {
+                if contains_terms(text, &folded_terms) {
                     matched.push(seq);
                     if matched.len() >= want {
                         break;
@@ -815,6 +842,62 @@ mod tests {
         assert_eq!(found(2, WALK_BYTES), ["new", "old"]);
         assert_eq!(found(WALK_ROWS, 1), ["new", "old"]);
         assert_eq!(found(1, WALK_BYTES), ["new", "old"]);
+    }
+
+    /// A term of one or two characters folds case as a longer one does, in every script the
+    /// index folds: in the newest rows scanned, from the index beyond them, and in a small
+    /// conversation read itself.
+    #[test]
+    fn short_terms_fold_case_as_long_ones_do() {
+        let mut s = Store::open_in_memory().unwrap();
+        let bob = Conversation::Peer(key(1));
+        put(&mut s, bob.clone(), "fr", "Straße ÉCOLE naïve café");
+        put(&mut s, bob.clone(), "ru", "Привет Ян, Ωmega");
+        for i in 0..30 {
+            put(
+                &mut s,
+                Conversation::Everyone,
+                &format!("n{i}"),
+                "nothing here",
+            );
+        }
+        assert!(!s.index_backlog(usize::MAX).unwrap());
+        let found = |s: &Store, term: &str, scope: Option<&Conversation>, scan: i64| {
+            let term = term.to_owned();
+            let rows = s.search_short(&[&term], scope, 10, scan).unwrap();
+            rows.into_iter().map(|m| m.message.id).collect::<Vec<_>>()
+        };
+        for (term, id) in [
+            ("éc", "fr"),
+            ("ÉC", "fr"),
+            ("Éc", "fr"),
+            ("é", "fr"),
+            ("ß", "fr"),
+            ("ян", "ru"),
+            ("ЯН", "ru"),
+            ("ωm", "ru"),
+            ("ΩM", "ru"),
+        ] {
+            // Scanned (all rows are among the newest), then from the index (none are).
+            assert_eq!(found(&s, term, None, 1_000), [id], "{term} scanned");
+            assert_eq!(found(&s, term, None, 0), [id], "{term} from the index");
+            assert_eq!(
+                ids(&s.search(term, Some(&bob), 10).unwrap()),
+                [id],
+                "{term} in a small conversation"
+            );
+            // With a longer term, which the index narrows first.
+            let with_long = if id == "fr" { "naïve" } else { "привет" };
+            assert_eq!(
+                ids(&s.search(&format!("{term} {with_long}"), None, 10).unwrap()),
+                [id],
+                "{term} beside {with_long}"
+            );
+        }
+        // Diacritics are kept: "e" does not find "é" alone, nor "ec" "éc".
+        assert!(found(&s, "ec", None, 1_000).is_empty());
+        // LIKE's wildcards in a variant are still plain text.
+        assert!(found(&s, "%é", None, 1_000).is_empty());
     }
 
     #[test]
