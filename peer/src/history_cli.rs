@@ -3,7 +3,7 @@
 //! Both open the database themselves, so they work only while no peer runs with that data
 //! directory: a running peer holds the database locked for itself (`locking_mode = EXCLUSIVE`,
 //! see `store`), and these commands then say so ("the peer for this data directory is
-//! running; search from its page") instead of waiting. We chose that over asking the running
+//! running", and what to do instead) rather than wait. We chose that over asking the running
 //! peer: the page already searches a running peer, and a terminal client of the UI WebSocket
 //! would need the launch token and a second copy of the page's protocol handling.
 //!
@@ -41,8 +41,17 @@ pub enum ExportFormat {
     Txt,
 }
 
-/// Opens the database of data directory `dir` for reading by a command.
-fn open(dir: &Path) -> anyhow::Result<Store> {
+/// What to do instead while the peer runs, for `search`.
+const SEARCH_WHILE_RUNNING: &str =
+    "search from its page (`p2p-chat url` prints its address), or stop it first";
+
+/// What to do instead while the peer runs, for `export` (the page has no export).
+const EXPORT_WHILE_RUNNING: &str =
+    "it keeps its database to itself, so stop it (Ctrl-C where it runs) and export again";
+
+/// Opens the database of data directory `dir` for reading by a command; `while_running` says
+/// what to do when the peer holds it.
+fn open(dir: &Path, while_running: &str) -> anyhow::Result<Store> {
     let path = dir.join(crate::config::DATABASE_FILE);
     if !path.exists() {
         anyhow::bail!(
@@ -64,10 +73,9 @@ fn open(dir: &Path) -> anyhow::Result<Store> {
             store.scrub_if_needed();
             Ok(store)
         }
-        Err(StoreError::Locked) => anyhow::bail!(
-            "the peer for this data directory is running; search from its page \
-             (`p2p-chat url` prints its address), or stop it first"
-        ),
+        Err(StoreError::Locked) => {
+            anyhow::bail!("the peer for this data directory is running; {while_running}")
+        }
         Err(e) => Err(e).context("cannot open the database"),
     }
 }
@@ -178,7 +186,7 @@ pub fn search(
         .map(Conversation::parse_ui_id)
         .transpose()
         .context("--conversation")?;
-    let store = open(dir)?;
+    let store = open(dir, SEARCH_WHILE_RUNNING)?;
     let page = store.search(query, scope.as_ref(), limit)?;
     let mut names = Names::new(&store);
     let mut out = std::io::stdout().lock();
@@ -187,7 +195,7 @@ pub fn search(
         let sn = &hit.snippet;
         writeln!(
             out,
-            "{}  [{}]  {}: {}{}{}",
+            "{} UTC  [{}]  {}: {}{}{}",
             utc_minute(m.message.received_at),
             printable(&names.conversation(&m.message.conversation)),
             printable(&names.sender(m)),
@@ -219,8 +227,39 @@ struct ExportedMessage<'a> {
     text: &'a str,
     sent_at: u64,
     received_at: u64,
+    /// When its sender last edited it (the text is the edited one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edited_at: Option<u64>,
+    /// Its sender deleted it for everyone (the text is empty).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unsent: bool,
+    /// The message it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<ExportedReply>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<ExportedFile>,
+}
+
+/// The message a reply answers: its sender's key and its id, as `sender` and `id` of that
+/// message's own entry.
+#[derive(Serialize)]
+struct ExportedReply {
+    sender: String,
+    id: String,
+}
+
+/// A message's text for one line of the text export: terminal-safe ([`printable`], which
+/// writes a newline as `\n`), with a backslash of the text itself doubled so that the two
+/// cannot be told apart; and what became of it (edited, deleted for everyone).
+fn text_line(m: &StoredMessage) -> String {
+    if m.unsent {
+        return "(deleted for everyone)".into();
+    }
+    let text = printable(&m.message.text.replace('\\', "\\\\"));
+    match m.edited_at {
+        Some(at) => format!("{text} (edited {} UTC)", utc_minute(at)),
+        None => text,
+    }
 }
 
 /// The file of a file message in the export (PROTOCOL.md §8.11): what was offered, where the
@@ -283,7 +322,7 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
         .map(Conversation::parse_ui_id)
         .transpose()
         .context("--conversation")?;
-    let store = open(dir)?;
+    let store = open(dir, EXPORT_WHILE_RUNNING)?;
     let mut names = Names::new(&store);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if format == ExportFormat::Json {
@@ -320,6 +359,12 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
                         text: &m.message.text,
                         sent_at: m.message.sent_at,
                         received_at: m.message.received_at,
+                        edited_at: m.edited_at,
+                        unsent: m.unsent,
+                        reply_to: m.message.reply_to.as_ref().map(|r| ExportedReply {
+                            sender: r.sender.to_base64(),
+                            id: r.id.clone(),
+                        }),
                         file,
                     };
                     if count > 0 {
@@ -342,7 +387,7 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
                             f.state,
                             f.sha256
                         ),
-                        None => printable(&m.message.text),
+                        None => text_line(m),
                     },
                 )?,
             }

@@ -305,6 +305,20 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
         .await;
     ua.hear("nasty \u{1b}[31mred\u{202e} text").await;
     ua.say("see you there", None).await;
+    // What became of a message shows in the export: edited, deleted for everyone; and a
+    // text's own backslash is not taken for an escape.
+    let edited = ub.say("first draft", Some(&a_key)).await;
+    ua.hear("first draft").await;
+    ub.send(json!({"action": "edit_message", "id": edited["id"], "text": "second draft"}))
+        .await;
+    ua.wait_type("message_edited").await;
+    let unsent = ub.say("regret this", Some(&a_key)).await;
+    ua.hear("regret this").await;
+    ub.send(json!({"action": "delete_for_everyone", "id": unsent["id"]}))
+        .await;
+    ua.wait_type("message_unsent").await;
+    ub.say("C:\\new\nline", Some(&a_key)).await;
+    ua.hear("C:\\new\nline").await;
     let dir = da.path().to_str().unwrap();
 
     // While the peer runs, the database is its own: a clear message, quickly.
@@ -385,8 +399,17 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
             (b_key.as_str(), "in", "meet at the こんにちは世界 café"),
             (b_key.as_str(), "in", "nasty \u{1b}[31mred\u{202e} text"),
             ("everyone", "out", "see you there"),
+            (b_key.as_str(), "in", "second draft"),
+            (b_key.as_str(), "in", ""),
+            (b_key.as_str(), "in", "C:\\new\nline"),
         ]
     );
+    assert!(messages[3]["edited_at"].is_u64(), "{}", messages[3]);
+    assert_eq!(messages[4]["unsent"], true, "{}", messages[4]);
+    for plain in [0, 1, 2, 5] {
+        let m = &messages[plain];
+        assert!(m["edited_at"].is_null() && m["unsent"].is_null(), "{m}");
+    }
     assert_eq!(messages[0]["sender"], b_key.as_str());
     assert_eq!(messages[0]["sender_name"], "bob");
     assert_eq!(messages[2]["sender"], a_key.as_str());
@@ -408,4 +431,19 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
         txt.contains("UTC  [Everyone]  alice: see you there"),
         "{txt}"
     );
+    let with_bob = p2p_chat(&[
+        "export",
+        "--conversation",
+        &b_key,
+        "--format",
+        "txt",
+        "--data-dir",
+        dir,
+    ]);
+    let txt = String::from_utf8_lossy(&with_bob.stdout);
+    let lines: Vec<&str> = txt.lines().collect();
+    assert_eq!(lines.len(), 5, "{txt}");
+    assert!(lines[2].contains("bob: second draft (edited "), "{txt}");
+    assert!(lines[3].ends_with("bob: (deleted for everyone)"), "{txt}");
+    assert!(lines[4].ends_with("bob: C:\\\\new\\nline"), "{txt}");
 }
