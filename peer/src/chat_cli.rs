@@ -7,7 +7,7 @@
 //! acknowledge everything it sent, lingers if asked, and exits 0.
 //! If the peer disconnects first it exits 1.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +22,9 @@ use crate::node::{Node, NodeConfig};
 
 /// How long to wait for acknowledgements after stdin ends.
 const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// File names remembered for the line that says where a received file landed.
+const MAX_FILE_NAMES: usize = 1024;
 
 /// Makes peer-supplied text safe to print on a terminal: control characters (which could
 /// drive it), bidirectional formatting characters (which could make text read as something
@@ -151,6 +154,8 @@ pub async fn run(options: ChatOptions) -> ExitCode {
     eprintln!("your fingerprint: {}", fingerprint(&node.public_key()));
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut unacked: HashSet<String> = HashSet::new();
+    // Names of the files being received, by message id.
+    let mut file_names: HashMap<String, String> = HashMap::new();
     let mut stdin_open = true;
     let mut deadline: Option<tokio::time::Instant> = None;
     let code = loop {
@@ -181,23 +186,31 @@ pub async fn run(options: ChatOptions) -> ExitCode {
                 }
             },
             event = events.recv() => match event {
-                Ok(Event::PeerMessage { name, peer_id, text, file, .. }) => {
+                Ok(Event::PeerMessage { name, peer_id, id, text, file, .. }) => {
                     let name = if name.is_empty() { peer_id.chars().take(8).collect() } else { printable(&name) };
                     match file {
-                        Some(file) => print_line(&format!(
-                            "{name}: [file {} ({} bytes)]",
-                            printable(&file.name),
-                            file.size
-                        )),
+                        Some(file) => {
+                            print_line(&format!(
+                                "{name}: [file {} ({} bytes)]",
+                                printable(&file.name),
+                                file.size
+                            ));
+                            // For the line that says where it landed (bounded: a sender
+                            // could offer without end).
+                            if file_names.len() < MAX_FILE_NAMES {
+                                file_names.insert(id, file.name.clone());
+                            }
+                        }
                         None => print_line(&format!("{name}: {}", printable(&text))),
                     }
                 }
                 Ok(Event::FileProgress(p))
                     if p.direction == "in" && matches!(p.state, "complete" | "failed" | "cancelled") =>
                 {
+                    let shown = file_names.remove(&p.id).map_or_else(|| p.id.clone(), |n| printable(&n));
                     match (p.state, &received_dir) {
-                        ("complete", Some(dir)) => eprintln!("file {} received into {}", p.id, dir.display()),
-                        _ => eprintln!("file {} {}: {}", p.id, p.state, printable(p.reason.as_deref().unwrap_or(""))),
+                        ("complete", Some(dir)) => eprintln!("file {shown} received into {}", dir.display()),
+                        _ => eprintln!("file {shown} {}: {}", p.state, printable(p.reason.as_deref().unwrap_or(""))),
                     }
                 }
                 Ok(Event::Error { code: Some("file_refused" | "file_failed"), message, .. }) => {
