@@ -44,6 +44,25 @@ enum Outcome {
     Stopped(String),
 }
 
+/// Why a transfer stopped, in words that say what to do (`state`: `failed`, `cancelled` or
+/// `refused`; `reason` as in PROTOCOL.md §8.11).
+fn stopped_words(state: &str, reason: &str) -> String {
+    let advice = match reason {
+        "not_contact" => {
+            "they have not accepted you as a contact yet: they see a message \
+                          request from you; once they accept it, run this command again"
+        }
+        "quota" => {
+            "their file quota is full; they can delete received files and you can \
+                    run this command again"
+        }
+        "too_large" => "the file is larger than they accept (their --max-file-size)",
+        "no_storage" => "their peer keeps no files (it runs with --ephemeral)",
+        _ => return format!("{state}: {reason}"),
+    };
+    format!("{state}: {advice}")
+}
+
 fn bar(size: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(size), indicatif::ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
@@ -157,9 +176,9 @@ async fn via_running_peer(
                 match event["state"].as_str() {
                     Some("complete") => return Ok(Outcome::Complete),
                     Some(state @ ("failed" | "cancelled" | "refused")) => {
-                        return Ok(Outcome::Stopped(format!(
-                            "{state}: {}",
-                            event["reason"].as_str().unwrap_or("")
+                        return Ok(Outcome::Stopped(stopped_words(
+                            state,
+                            event["reason"].as_str().unwrap_or(""),
                         )))
                     }
                     Some("paused") => progress.set_message(format!("{name} (paused)")),
@@ -215,10 +234,9 @@ async fn in_process(
                 match p.state {
                     "complete" => break Outcome::Complete,
                     "failed" | "cancelled" | "refused" => {
-                        break Outcome::Stopped(format!(
-                            "{}: {}",
+                        break Outcome::Stopped(stopped_words(
                             p.state,
-                            p.reason.clone().unwrap_or_default()
+                            p.reason.as_deref().unwrap_or(""),
                         ))
                     }
                     _ => {}

@@ -43,12 +43,13 @@ pub enum ConnectError {
     #[error("cannot resolve {0}")]
     Resolve(String),
     /// TCP connect failed.
-    #[error("cannot connect to {addr}: {source}")]
+    #[error("cannot connect to {addr}: {cause}")]
     Connect {
         /// Target.
         addr: SocketAddr,
-        /// Cause.
-        source: std::io::Error,
+        /// Cause: part of the message, so not also reported as the error's source (a
+        /// command line printing the chain would say it twice).
+        cause: std::io::Error,
     },
     /// Handshake failed.
     #[error("handshake with {addr} failed: {reason}")]
@@ -79,7 +80,7 @@ impl ConnectError {
     pub fn code(&self) -> &'static str {
         match self {
             ConnectError::Resolve(_) => "unknown_host",
-            ConnectError::Connect { source, .. } => connect_code(source),
+            ConnectError::Connect { cause, .. } => connect_code(cause),
             ConnectError::Handshake { reason, .. } => match reason {
                 HandshakeFailure::Timeout(_) => "handshake_timeout",
                 HandshakeFailure::Closed => "handshake_closed",
@@ -316,7 +317,7 @@ impl Node {
             .filter(|_| from_listening_port);
         let stream = crate::reach::dial::connect(addr, port, timeout)
             .await
-            .map_err(|source| ConnectError::Connect { addr, source })?;
+            .map_err(|cause| ConnectError::Connect { addr, cause })?;
         let (ready_tx, ready_rx) = oneshot::channel();
         let node = self.clone();
         tokio::spawn(async move {

@@ -112,7 +112,10 @@ impl Node {
                 }
                 Err(source) => {
                     tracing::debug!(%hint, "punch dial failed: {source}");
-                    last_error = Some(ConnectError::Connect { addr: hint, source });
+                    last_error = Some(ConnectError::Connect {
+                        addr: hint,
+                        cause: source,
+                    });
                 }
             }
             if let Some(info) = self.inner.sessions.info(&peer) {
