@@ -404,12 +404,14 @@ test('an offline contact stays in the sidebar, greyed with "last seen", and can 
   d.send({ type: 'contacts', contacts: [contact(B, 'Bob', { online: false, last_seen: Date.now() - 10 * 60000 }), contact(C, 'Carol', { online: false, last_seen: Date.now() - 5 * 60000, last_address: '10.0.0.7:6000' })] });
   await page.waitForTimeout(200);
   assert.equal(await page.locator(`#conv-list [data-conv="${B}"] .conv-preview`).innerText(), 'offline · last seen just now');
-  // With nobody connected, a message to Everyone would reach no one: the page says so, sends
-  // nothing and keeps the text (the peer refuses it too).
+  // With nobody connected, a message to Everyone would reach no one: the page does not send
+  // it and keeps the text (the peer refuses it too, PROTOCOL.md §8).
   await page.locator('[data-conv="everyone"]').click();
+  assert.equal(await page.locator('#send-btn').isDisabled(), true);
+  assert.equal(await page.locator('#composer-input').getAttribute('placeholder'), 'Connect to a peer first');
   await page.fill('#composer-input', 'anyone there?');
   await page.press('#composer-input', 'Enter');
-  await page.locator('#composer-error', { hasText: /^Nobody is connected\./ }).waitFor();
+  await page.waitForTimeout(100);
   assert.equal(await page.locator('#composer-input').inputValue(), 'anyone there?');
   assert.equal(d.actions.some((a) => a.action === 'send_message' && a.text === 'anyone there?'), false);
   await page.fill('#composer-input', '');

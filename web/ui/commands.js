@@ -131,11 +131,6 @@ export function sendText(state, io, text) {
   state.ui.pasteTooLong = false;
   const action = { action: 'send_message', text };
   const { active } = state.ui;
-  if (active === S.EVERYONE && S.onlinePeers(state).length === 0) {
-    // It would reach nobody (the peer refuses it too); the text stays in the box.
-    setError(state, 'composer-error', 'Nobody is connected. A message to Everyone goes only to the contacts connected now; write to a contact to have it delivered later.');
-    return false;
-  }
   // A message request's conversation is answered to its key: the reply accepts it.
   if (active.startsWith(S.REQUEST_CONV_PREFIX)) action.to = active.slice(S.REQUEST_CONV_PREFIX.length);
   else if (active !== S.EVERYONE) action.to = active;
