@@ -402,6 +402,16 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
         "{count} message{} exported",
         if count == 1 { "" } else { "s" }
     );
+    if let (0, Some(conv)) = (count, &scope) {
+        if *conv != Conversation::Everyone {
+            // Perhaps a mistyped id: say what the ids look like.
+            eprintln!(
+                "nothing in conversation {}; if that is unexpected, check the id: `everyone`, \
+                 a contact's public key (base64) or `room:<id>`",
+                printable(&conv.ui_id())
+            );
+        }
+    }
     Ok(count)
 }
 
