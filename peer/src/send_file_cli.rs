@@ -200,6 +200,16 @@ async fn in_process(
     path: &std::path::Path,
     progress: &ProgressBar,
 ) -> anyhow::Result<Outcome> {
+    if !dir.join(crate::config::IDENTITY_FILE).exists() {
+        // Perhaps a mistyped --data-dir: the receiver would see a stranger.
+        progress.suspend(|| {
+            eprintln!(
+                "{}: no identity here yet, so a new one is made; the receiver sees it as a \
+                 message request, and takes files from it only once they accept it",
+                dir.display()
+            )
+        });
+    }
     let (identity, _) = crate::config::load_identity(&options.storage, options.port)?;
     let store = crate::store::Store::open(dir.join(crate::config::DATABASE_FILE))
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
