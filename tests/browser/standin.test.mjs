@@ -557,6 +557,12 @@ test('rooms: "New room" sends create_room with the checked contacts; the room op
   d.send({ type: 'room', id: 'room:x9', name: 'Book club', members: [B, A] });
   await page.locator('[data-conv="room:x9"]').waitFor();
   assert.equal(await page.locator('[data-conv="room:r1"][aria-current="true"]').count(), 1);
+  // A room whose other members all left has nobody to send to: the page says so instead of
+  // sending what the daemon would refuse.
+  d.send({ type: 'room', id: 'room:x9', name: 'Book club', members: [A] });
+  await page.locator('[data-conv="room:x9"]').click();
+  await page.locator('#composer-input[placeholder="Nobody else is in this room"]').waitFor();
+  assert.equal(await page.locator('#send-btn').isDisabled(), true);
   assert.deepEqual(problems, []);
   await page.close();
   await context.unrouteAll();

@@ -721,12 +721,20 @@ export function canSend(state) {
   if (state.connection.kind !== 'open') return false;
   const id = state.ui.active;
   if (id === EVERYONE) return onlinePeers(state).length > 0;
-  // The daemon queues messages for offline contacts and room members (PROTOCOL.md §8.1).
-  if (state.rooms.has(id)) return true;
+  // The daemon queues messages for offline contacts and room members (PROTOCOL.md §8.1); a
+  // room with no member but us has nobody to queue for, and the daemon refuses it.
+  if (state.rooms.has(id)) return !aloneInRoom(state, id);
   // Replying to a message request accepts it (PROTOCOL.md §8.2).
   if (id.startsWith(REQUEST_CONV_PREFIX)) return true;
   const peer = state.peers.get(id);
   return Boolean(peer?.online || peer?.contact);
+}
+
+/** Whether we are the only member of room `id` (false while our own key is not known yet). */
+export function aloneInRoom(state, id) {
+  const room = state.rooms.get(id);
+  const me = state.info?.public_key;
+  return Boolean(room && me) && room.members.every((m) => m === me);
 }
 
 /** A dial is under way (the daemon answers within its 10 s handshake deadline). */

@@ -6,7 +6,7 @@ import { $, el, shortTime, initials, hueClass, truncateMiddle, lastSeenText, sho
 import * as crypto from './crypto.js';
 import {
   EVERYONE, peerLabel, sidebarConvs, canChangeRoom, onlinePeers, isFresh, ownAddress, isRoom, isGroup, convTitle, keyChangeFor,
-  canSend, isConnecting, totalUnread, dialableAddress, splitAddress, unreachableMembers, neverMetText, memberLabel,
+  canSend, aloneInRoom, isConnecting, totalUnread, dialableAddress, splitAddress, unreachableMembers, neverMetText, memberLabel,
   roomChangeText,
 } from './state.js';
 import { timerText } from './timer.js';
@@ -307,7 +307,8 @@ export function renderComposer(state) {
   $('composer-input').placeholder = state.connection.kind !== 'open' ? 'Not connected to your peer…'
     : sendable ? (id === EVERYONE ? 'Message everyone…' : R.isRequest(id) ? `Reply to ${title} (replying accepts the request)…`
       : peer && !peer.online ? `Message ${title} (delivered when they are back online)…` : `Message ${title}…`)
-      : id === EVERYONE ? 'Connect to a peer first' : `${peerLabel(peer)} is offline`;
+      : id === EVERYONE ? 'Connect to a peer first'
+        : aloneInRoom(state, id) ? 'Nobody else is in this room' : `${peerLabel(peer)} is offline`;
   const reply = activeReply(state);
   const editing = activeEdit(state);
   $('composer-label').textContent = editing ? 'Edit your message'
