@@ -49,12 +49,12 @@ enum Outcome {
 fn stopped_words(state: &str, reason: &str) -> String {
     let advice = match reason {
         "not_contact" => {
-            "they have not accepted you as a contact yet: they see a message \
-                          request from you; once they accept it, run this command again"
+            "they have not accepted you as a contact yet: they see a message request from \
+             you; once they accept it, run this command again"
         }
         "quota" => {
-            "their file quota is full; they can delete received files and you can \
-                    run this command again"
+            "their file quota is full; they can delete received files and you can run this \
+             command again"
         }
         "too_large" => "the file is larger than they accept (their --max-file-size)",
         "no_storage" => "their peer keeps no files (it runs with --ephemeral)",
