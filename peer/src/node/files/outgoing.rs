@@ -1,13 +1,13 @@
 //! Serving our files (PROTOCOL.md §5.1): a receiver's `file_want` starts (or restarts) a stream
 //! of chunks from its offset; each `file_credit` moves the limit the stream may reach. A stream
-//! reads a few chunks at a time on a blocking thread, checks each against the leaf hash it
-//! offered (a changed file is never sent), attaches the proof and queues it on the session's
-//! bulk lane, which the writer serves only when no chat, ack or control payload waits. Memory
+//! reads a few chunks at a time on a blocking thread, checks after each read that the file is
+//! still the one it opened (a changed file is not streamed on), attaches the proof and queues it
+//! on the session's bulk lane, which the writer serves only when no chat, ack or control payload waits. Memory
 //! per stream: the lane's 4 chunks and the tree (64 bytes per chunk, shared by a file's
 //! streams).
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::Arc;
 
 use crypto_core::merkle::Tree;
@@ -378,9 +378,14 @@ async fn run_stream(
     mut until: watch::Receiver<u64>,
     lane: Arc<crate::bulk_lane::BulkLane>,
 ) -> Result<(), StreamEnd> {
-    let file = Arc::new(std::fs::File::open(path).map_err(|_| StreamEnd::Changed)?);
+    let file = std::fs::File::open(path).map_err(|_| StreamEnd::Changed)?;
+    let stamp = Stamp::of(&file).map_err(|_| StreamEnd::Changed)?;
     let chunk = u64::from(record.meta.chunk_size);
     let size = record.meta.size;
+    if stamp.len != size {
+        return Err(StreamEnd::Changed);
+    }
+    let file = Arc::new((file, stamp));
     let mut next = offset;
     while next < size {
         let limit = *until.borrow_and_update();
@@ -397,7 +402,8 @@ async fn run_stream(
             let tree = Arc::clone(&tree);
             let id = record.message.id.clone();
             tokio::task::spawn_blocking(move || {
-                read_chunks(&file, &tree, &id, next, count, chunk, size)
+                let (file, stamp) = &*file;
+                read_chunks(file, stamp, &tree, &id, next, count, chunk, size)
             })
             .await
             .map_err(|_| StreamEnd::Gone)??
@@ -412,10 +418,38 @@ async fn run_stream(
     Ok(())
 }
 
-/// Reads `count` chunks from `offset`, each checked against its offered leaf, as `file_chunk`
-/// payloads with their lengths.
+/// What tells a file that was written to from one that was not, without reading it: its
+/// length, modification time and status-change time. A write moves the last two before its
+/// bytes can be read, and only the kernel sets the status-change time, so a file whose stamp
+/// is the same after a read gave the bytes it had when the stream opened it (up to the clock's
+/// resolution: two writes within one tick, the first before the stream opened the file, look
+/// like one). The receiver checks every chunk against the offered Merkle root in any case, so
+/// this check is for a clear `changed` rather than for safety; it replaced a second SHA-256
+/// pass over every byte sent (BENCHMARKS.md, "Files: fewer passes and wake-ups").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(file: &std::fs::File) -> std::io::Result<Stamp> {
+        let meta = file.metadata()?;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+/// Reads `count` chunks from `offset` as `file_chunk` payloads with their lengths, then checks
+/// that the file's stamp is still `stamp` (else the bytes read may be a changed file's).
+#[allow(clippy::too_many_arguments)]
 fn read_chunks(
     file: &std::fs::File,
+    stamp: &Stamp,
     tree: &Tree,
     id: &str,
     offset: u64,
@@ -435,13 +469,60 @@ fn read_chunks(
         file.read_exact_at(data, at)
             .map_err(|_| StreamEnd::Changed)?;
         let index = at / chunk;
-        let leaf = crypto_core::merkle::leaf_hash(data);
-        if tree.leaves().get(index as usize) != Some(&leaf) {
-            return Err(StreamEnd::Changed);
-        }
         let proof = tree.proof(index).ok_or(StreamEnd::Changed)?;
         out.push((chunk_bytes(id, index, &proof, data).into(), len));
         at += len;
     }
+    if Stamp::of(file).ok().as_ref() != Some(stamp) {
+        return Err(StreamEnd::Changed);
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const CHUNK: u64 = 1024;
+
+    fn chunks_of(
+        file: &std::fs::File,
+        stamp: &Stamp,
+        tree: &Tree,
+        size: u64,
+    ) -> Result<usize, StreamEnd> {
+        read_chunks(file, stamp, tree, "f1", 0, 3, CHUNK, size).map(|batch| batch.len())
+    }
+
+    #[test]
+    fn a_file_written_to_after_the_stream_opened_it_is_not_streamed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.bin");
+        let bytes: Vec<u8> = (0..3 * CHUNK).map(|i| i as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let tree = Tree::from_leaves(
+            bytes
+                .chunks(CHUNK as usize)
+                .map(crypto_core::merkle::leaf_hash)
+                .collect(),
+        );
+        let file = std::fs::File::open(&path).unwrap();
+        let stamp = Stamp::of(&file).unwrap();
+        let size = bytes.len() as u64;
+        assert_eq!(chunks_of(&file, &stamp, &tree, size).unwrap(), 3);
+
+        // Past the clock's tick, the same length written in place.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        writer.write_all(b"changed").unwrap();
+        drop(writer);
+        assert!(matches!(
+            chunks_of(&file, &stamp, &tree, size),
+            Err(StreamEnd::Changed)
+        ));
+        // A stamp taken now reads again: only a change after the stamp stops it.
+        let now = Stamp::of(&file).unwrap();
+        assert_eq!(chunks_of(&file, &now, &tree, size).unwrap(), 3);
+    }
 }
