@@ -34,6 +34,11 @@ pub const QUEUE_DEPTH: usize = 64;
 /// Stop batching once a write reaches this size.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 
+/// File chunks written together when nothing else waits: one write (and one wake-up of the
+/// receiver's reader) per few chunks instead of one per chunk. A chat queued meanwhile waits
+/// behind at most this many chunks' write to the socket.
+const BULK_BATCH_BYTES: usize = 4 * 64 * 1024;
+
 /// The most write-buffer capacity an idle session keeps.
 const IDLE_LINE_CAPACITY: usize = 8 * 1024;
 
@@ -193,6 +198,13 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
             match queue.try_recv() {
                 Ok(next) => seal_into(&mut sender, framing, &next, &mut out, &mut line)?,
                 Err(_) => break,
+            }
+        }
+        // Chats first: more chunks join this write only while no other payload waits.
+        while out.len() < BULK_BATCH_BYTES && queue.is_empty() {
+            match bulk.try_pop() {
+                Some(chunk) => seal_into(&mut sender, framing, &chunk, &mut out, &mut line)?,
+                None => break,
             }
         }
         socket.write_all(&out).await.map_err(WriterError::Write)?;
