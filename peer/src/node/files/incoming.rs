@@ -75,7 +75,8 @@ struct Chunk {
 enum Report {
     /// Ready to receive from `offset` (after creating or re-reading the partial file).
     Ready(u64),
-    /// `offset` bytes are verified and written.
+    /// `offset` bytes are verified and written: sent each [`CREDIT_STEP`] and at the end (the
+    /// worker keeps `Active::stored` up to date chunk by chunk without waking the driver).
     Stored(u64),
     /// A chunk failed verification; `offset` is where to restart.
     Bad { offset: u64, in_a_row: u32 },
@@ -92,7 +93,7 @@ struct Active {
     chunk_size: u64,
     /// Chunks starting at or beyond this are outside the window and dropped unread.
     until: Arc<AtomicU64>,
-    /// Bytes the worker reported verified and written.
+    /// Bytes the worker verified and wrote.
     stored: Arc<AtomicU64>,
     chunks: mpsc::Sender<Chunk>,
     paused: bool,
@@ -432,6 +433,7 @@ impl Node {
             chunk_size: u64::from(record.meta.chunk_size),
             sha256: record.meta.sha256,
             root: record.meta.root,
+            stored: Arc::clone(&stored),
             stop,
             file_lock,
         };
@@ -795,6 +797,8 @@ struct Job {
     chunk_size: u64,
     sha256: [u8; 32],
     root: [u8; 32],
+    /// Bytes verified and written, updated after every chunk.
+    stored: Arc<AtomicU64>,
     /// Set when the transfer was stopped.
     stop: Arc<std::sync::atomic::AtomicBool>,
     /// Held while the worker runs (see `Incoming::file_locks`).
@@ -841,6 +845,8 @@ fn receive_file(
         }
     };
     report(Report::Ready(state.offset));
+    // Where the driver last heard of: it is told again a credit step later.
+    let mut reported = state.offset;
     let mut in_a_row = 0u32;
     while let Some(chunk) = chunks.blocking_recv() {
         if job.stop.load(Ordering::Acquire) {
@@ -865,6 +871,7 @@ fn receive_file(
             // before the report, which asks the sender to restart: a restarted chunk that
             // came back quickly was dropped with them, and the transfer stalled.
             while chunks.try_recv().is_ok() {}
+            reported = state.offset;
             report(Report::Bad {
                 offset: state.offset,
                 in_a_row,
@@ -877,7 +884,11 @@ fn receive_file(
             report(Report::Failed("no_storage"));
             return;
         }
-        report(Report::Stored(state.offset));
+        job.stored.store(state.offset, Ordering::Release);
+        if state.offset - reported >= CREDIT_STEP || state.next == n {
+            reported = state.offset;
+            report(Report::Stored(state.offset));
+        }
         if state.next == n {
             let Partial {
                 file,
