@@ -282,6 +282,18 @@ async fn deleted_messages_leave_the_database_wal_and_index() {
     ua.send(json!({"action": "delete_conversation", "conversation": "room:"}))
         .await;
     assert_eq!(ua.wait_type("error").await["action"], "delete_conversation");
+    // A well-formed id of no conversation here is an error too, not "0 deleted".
+    ua.send(json!({"action": "delete_conversation", "conversation": "room:no-such-room"}))
+        .await;
+    let refused = ua.wait_type("error").await;
+    assert_eq!(refused["action"], "delete_conversation");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("room:no-such-room"),
+        "{refused}"
+    );
 }
 
 fn p2p_chat(args: &[&str]) -> std::process::Output {

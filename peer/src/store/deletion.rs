@@ -16,7 +16,7 @@ use crypto_core::PublicKey;
 use rusqlite::params;
 
 use super::conversation::Conversation;
-use super::error::Result;
+use super::error::{Result, StoreError};
 use super::Store;
 
 impl Store {
@@ -45,9 +45,15 @@ impl Store {
     }
 
     /// Deletes every message of `conversation` and its recorded changes (a room's, and the
-    /// disappearing-message timer's: the rest of its timeline). The contact or room itself stays. Returns how many messages
-    /// were deleted.
+    /// disappearing-message timer's: the rest of its timeline). The contact or room itself
+    /// stays. Returns how many messages were deleted; a conversation with nothing to delete
+    /// that is no contact's or room of ours is refused (a mistyped id, not an empty history).
     pub fn delete_conversation(&mut self, conversation: &Conversation) -> Result<usize> {
+        let known = match conversation {
+            Conversation::Everyone => true,
+            Conversation::Peer(key) => self.contact(key)?.is_some(),
+            Conversation::Room(id) => self.room(id)?.is_some(),
+        };
         let (kind, conv_id) = conversation.to_sql();
         let tx = self.conn.savepoint()?;
         let deleted = tx.execute(
@@ -65,6 +71,12 @@ impl Store {
             "DELETE FROM timer_changes WHERE conv_kind = ?1 AND conv_id = ?2",
             params![kind, conv_id],
         )?;
+        if !known && deleted + changes == 0 {
+            return Err(StoreError::Invalid(format!(
+                "no conversation {} here: not a contact, a room or a history",
+                conversation.ui_id()
+            )));
+        }
         tx.commit()?;
         self.scrub_pending |= deleted + changes > 0;
         Ok(deleted)
@@ -240,6 +252,35 @@ mod tests {
             (indexed, waiting),
             (1, 0),
             "only the message left is indexed"
+        );
+    }
+
+    #[test]
+    fn an_unknown_conversation_is_refused_but_an_empty_known_one_is_not() {
+        let mut s = Store::open_in_memory().unwrap();
+        let me = key(9);
+        let err = s
+            .delete_conversation(&Conversation::Peer(key(4)))
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Invalid(text) if text.contains("not a contact")),
+            "{err}"
+        );
+        assert!(s
+            .delete_conversation(&Conversation::Room("nope".into()))
+            .is_err());
+        assert_eq!(s.delete_conversation(&Conversation::Everyone).unwrap(), 0);
+        s.create_own_room(&me, "r1", "club", &[key(1)], 1).unwrap();
+        assert_eq!(
+            s.delete_conversation(&Conversation::Room("r1".into()))
+                .unwrap(),
+            0
+        );
+        // A stranger's history (no contact) can still be deleted.
+        put(&mut s, Conversation::Peer(key(5)), 1, "m", "hello");
+        assert_eq!(
+            s.delete_conversation(&Conversation::Peer(key(5))).unwrap(),
+            1
         );
     }
 
