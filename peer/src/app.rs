@@ -126,9 +126,18 @@ pub fn main() -> ExitCode {
                 port,
                 data_dir,
             }) => {
-                let dir = command_data_dir(data_dir, port)?;
-                crate::history_cli::search(&dir, &query, conversation.as_deref(), limit.into())?;
-                Ok(ExitCode::SUCCESS)
+                // As grep: 0 something matched, 1 nothing did, 2 the search failed.
+                let found = command_data_dir(data_dir, port).and_then(|dir| {
+                    crate::history_cli::search(&dir, &query, conversation.as_deref(), limit.into())
+                });
+                Ok(match found {
+                    Ok(0) => ExitCode::from(1),
+                    Ok(_) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("p2p-chat: {e:#}");
+                        ExitCode::from(2)
+                    }
+                })
             }
             Some(Command::Export {
                 conversation,

@@ -386,7 +386,8 @@ pub enum Command {
     },
     /// Search the message history of a stopped peer's data directory (a running peer: search
     /// from its page). Prints one line per match, newest first: time (UTC), conversation,
-    /// sender and the text around the match.
+    /// sender and the text around the match. Exit status as grep's: 0 when something matched,
+    /// 1 when nothing did, 2 when the search could not run.
     Search {
         /// What to look for: every word must occur in the message (any part of a word, any
         /// script; case is ignored).

@@ -336,7 +336,7 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
     // While the peer runs, the database is its own: a clear message, quickly.
     let started = std::time::Instant::now();
     let running = p2p_chat(&["search", "café", "--data-dir", dir]);
-    assert!(!running.status.success());
+    assert_eq!(running.status.code(), Some(2), "it could not search");
     let stderr = String::from_utf8_lossy(&running.stderr);
     assert!(
         stderr.contains("the peer for this data directory is running; search from its page"),
@@ -370,7 +370,11 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
         "--data-dir",
         dir,
     ]);
-    assert!(scoped.status.success());
+    assert_eq!(
+        scoped.status.code(),
+        Some(1),
+        "nothing matched, as grep says it"
+    );
     assert!(scoped.stdout.is_empty());
     let nasty = p2p_chat(&["search", "nasty", "--data-dir", dir]);
     let out = String::from_utf8_lossy(&nasty.stdout);
@@ -380,7 +384,7 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
     );
     assert!(out.contains("\\u{1b}[31mred\\u{202e} text"), "{out}");
     let bad = p2p_chat(&["search", "  ", "--data-dir", dir]);
-    assert!(!bad.status.success());
+    assert_eq!(bad.status.code(), Some(2), "an empty query is an error");
 
     // The export: stable JSON, every message oldest first.
     let export = p2p_chat(&["export", "--format", "json", "--data-dir", dir]);
