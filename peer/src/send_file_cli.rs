@@ -42,6 +42,8 @@ pub struct SendFileOptions {
 enum Outcome {
     Complete,
     Stopped(String),
+    /// Ctrl-C: what becomes of the transfer.
+    Interrupted(String),
 }
 
 /// Why a transfer stopped, in words that say what to do (`state`: `failed`, `cancelled` or
@@ -94,7 +96,12 @@ pub async fn run(options: SendFileOptions) -> anyhow::Result<ExitCode> {
     let outcome = match running_peer(&dir) {
         Some((authority, token, api)) => {
             eprintln!("handing {name} to the peer running with {}", dir.display());
-            via_running_peer(&authority, &token, &api, &path, &options.address, &progress).await?
+            tokio::select! {
+                outcome = via_running_peer(&authority, &token, &api, &path, &options.address, &progress) => outcome?,
+                _ = tokio::signal::ctrl_c() => Outcome::Interrupted(
+                    "the running peer keeps sending it; run the command again to follow it".into(),
+                ),
+            }
         }
         None => in_process(&options, &dir, &path, &progress).await?,
     };
@@ -108,6 +115,12 @@ pub async fn run(options: SendFileOptions) -> anyhow::Result<ExitCode> {
             progress.abandon();
             eprintln!("{name}: {why}");
             Ok(ExitCode::FAILURE)
+        }
+        Outcome::Interrupted(what) => {
+            progress.abandon();
+            eprintln!("{name}: interrupted; {what}");
+            // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+            Ok(ExitCode::from(130))
         }
     }
 }
@@ -237,8 +250,20 @@ async fn in_process(
             return Ok(Outcome::Stopped(e.to_string()));
         }
     };
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let outcome = loop {
-        match events.recv().await {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = &mut interrupted => {
+                break Outcome::Interrupted(format!(
+                    "the receiver has verified {} of {} bytes; run the command again to resume",
+                    progress.position(),
+                    progress.length().unwrap_or(0),
+                ));
+            }
+        };
+        match event {
             Ok(Event::FileProgress(p)) if p.id == id && p.peer_id == key.to_base64() => {
                 progress.set_position(p.bytes);
                 match p.state {

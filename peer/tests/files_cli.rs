@@ -1,6 +1,7 @@
 //! Files from the command line (PROTOCOL.md §8.11, README): the terminal chat receives into a
 //! directory, and `p2p-chat send-file` works without a running peer, waits for the receiver's
-//! verification, and resumes when run again after being killed.
+//! verification, says where it stopped on Ctrl-C, and resumes when run again after being
+//! killed or interrupted.
 
 mod common;
 mod files_common;
@@ -99,6 +100,26 @@ async fn send_file_without_a_running_peer_resumes_when_run_again() {
     let id = offer["id"].as_str().unwrap().to_owned();
     wait_bytes(&mut ub, &id, size / 4, Duration::from_secs(60)).await;
     first.kill().await.unwrap();
+    // Run again, and stop it with Ctrl-C: it says where the transfer stands and how to go on.
+    let second = send_file().spawn().unwrap();
+    wait_bytes(&mut ub, &id, size / 2, Duration::from_secs(60)).await;
+    let pid = second.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(30), second.wait_with_output())
+        .await
+        .expect("send-file did not stop at Ctrl-C")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("resume.bin: interrupted; the receiver has verified")
+            && stderr.contains(&format!("of {size} bytes; run the command again to resume")),
+        "{stderr}"
+    );
     // Run again: the same transfer (same message) continues where Bob stands.
     let out = tokio::time::timeout(Duration::from_secs(120), send_file().output())
         .await
