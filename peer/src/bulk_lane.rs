@@ -1,8 +1,9 @@
 //! The second, lower-priority send queue of a session: file chunks (PROTOCOL.md §5.1, "Chats
 //! first"). The session's writer takes from it only when its main queue (chats, acks, control
-//! payloads) is empty, and it holds at most [`BULK_DEPTH`] chunks, so a chat written during a
-//! transfer waits behind at most one chunk here plus the receiver's window in the socket
-//! buffers. Several transfers on one session share it; each waits for room.
+//! payloads) is empty, and it holds at most [`BULK_DEPTH`] chunks, so a chat queued during a
+//! transfer waits behind at most the one write in progress (up to 4 chunks) plus the
+//! receiver's window in the socket buffers. Several transfers on one session share it; each
+//! waits for room.
 //!
 //! An idle session pays for one small allocation: the queue allocates only when a chunk comes.
 

@@ -36,8 +36,8 @@ const MAX_BATCH_BYTES: usize = 64 * 1024;
 
 /// File chunks written together when nothing else waits: one write (and one wake-up of the
 /// receiver's reader) per few chunks instead of one per chunk. A chat queued meanwhile waits
-/// behind at most this many chunks' write to the socket.
-const BULK_BATCH_BYTES: usize = 4 * 64 * 1024;
+/// behind at most this many chunks' write to the socket (PROTOCOL.md §5.1, "Chats first").
+const BULK_BATCH: usize = 4;
 
 /// The most write-buffer capacity an idle session keeps.
 const IDLE_LINE_CAPACITY: usize = 8 * 1024;
@@ -132,6 +132,8 @@ fn seal_into(
 /// What the writer does next.
 enum Next {
     Payload(Outgoing),
+    /// A file chunk from the bulk lane.
+    Chunk(Outgoing),
     Keepalive,
     Closed,
 }
@@ -169,7 +171,7 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
         let waiting = match queue.try_recv() {
             Ok(next) => Some(Next::Payload(next)),
             Err(mpsc::error::TryRecvError::Disconnected) => Some(Next::Closed),
-            Err(mpsc::error::TryRecvError::Empty) => bulk.try_pop().map(Next::Payload),
+            Err(mpsc::error::TryRecvError::Empty) => bulk.try_pop().map(Next::Chunk),
         };
         let next = match waiting {
             Some(next) => next,
@@ -189,10 +191,15 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
             }
             },
         };
+        let mut chunks = 0;
         match next {
             Next::Closed => break,
             Next::Keepalive => seal_into(&mut sender, framing, KEEPALIVE, &mut out, &mut line)?,
             Next::Payload(first) => seal_into(&mut sender, framing, &first, &mut out, &mut line)?,
+            Next::Chunk(first) => {
+                chunks = 1;
+                seal_into(&mut sender, framing, &first, &mut out, &mut line)?;
+            }
         }
         while out.len() < MAX_BATCH_BYTES {
             match queue.try_recv() {
@@ -201,11 +208,12 @@ pub async fn writer_loop<W: AsyncWrite + Unpin>(
             }
         }
         // Chats first: more chunks join this write only while no other payload waits.
-        while out.len() < BULK_BATCH_BYTES && queue.is_empty() {
+        while chunks < BULK_BATCH && queue.is_empty() {
             match bulk.try_pop() {
                 Some(chunk) => seal_into(&mut sender, framing, &chunk, &mut out, &mut line)?,
                 None => break,
             }
+            chunks += 1;
         }
         socket.write_all(&out).await.map_err(WriterError::Write)?;
         last_write = Instant::now();
