@@ -93,7 +93,7 @@ struct Active {
     chunk_size: u64,
     /// Chunks starting at or beyond this are outside the window and dropped unread.
     until: Arc<AtomicU64>,
-    /// Bytes the worker verified and wrote.
+    /// Bytes the worker verified and wrote (the worker alone writes it).
     stored: Arc<AtomicU64>,
     chunks: mpsc::Sender<Chunk>,
     paused: bool,
@@ -448,10 +448,7 @@ impl Node {
             return;
         }
         let node = self.clone();
-        tokio::spawn(async move {
-            node.drive(record, until, stored, report_rx, generation)
-                .await
-        });
+        tokio::spawn(async move { node.drive(record, until, report_rx, generation).await });
     }
 
     /// Turns the worker's reports into credits, progress, and the end of the transfer.
@@ -459,7 +456,6 @@ impl Node {
         self,
         record: FileRecord,
         until: Arc<AtomicU64>,
-        stored: Arc<AtomicU64>,
         mut reports: mpsc::UnboundedReceiver<Report>,
         generation: u64,
     ) {
@@ -477,7 +473,6 @@ impl Node {
                 .is_some_and(|a| a.paused);
             match report {
                 Report::Ready(offset) => {
-                    stored.store(offset, Ordering::Release);
                     credited = offset;
                     meter = Meter::new(offset);
                     let state = if paused {
@@ -505,7 +500,6 @@ impl Node {
                     }
                 }
                 Report::Stored(offset) => {
-                    stored.store(offset, Ordering::Release);
                     if !paused && offset - credited >= CREDIT_STEP {
                         credited = offset;
                         until.store(offset + WINDOW, Ordering::Release);
@@ -844,6 +838,7 @@ fn receive_file(
             return;
         }
     };
+    job.stored.store(state.offset, Ordering::Release);
     report(Report::Ready(state.offset));
     // Where the driver last heard of: it is told again a credit step later.
     let mut reported = state.offset;
