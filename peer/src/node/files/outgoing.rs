@@ -1,13 +1,13 @@
 //! Serving our files (PROTOCOL.md §5.1): a receiver's `file_want` starts (or restarts) a stream
 //! of chunks from its offset; each `file_credit` moves the limit the stream may reach. A stream
-//! reads a few chunks at a time on a blocking thread, checks after each read that the file is
-//! still the one it opened (a changed file is not streamed on), attaches the proof and queues it
-//! on the session's bulk lane, which the writer serves only when no chat, ack or control payload waits. Memory
-//! per stream: the lane's 4 chunks and the tree (64 bytes per chunk, shared by a file's
-//! streams).
+//! reads a few chunks at a time on a blocking thread, makes sure each is what it offered (a
+//! changed file is never sent: [`read_batch`]), attaches the proof and queues it on the
+//! session's bulk lane, which the writer serves only when no chat, ack or control payload
+//! waits. Memory per stream: the lane's 4 chunks and the tree (64 bytes per chunk, shared by a
+//! file's streams).
 
 use std::collections::HashMap;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use crypto_core::merkle::Tree;
@@ -16,7 +16,7 @@ use crypto_core::PublicKey;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::hashing::load_tree;
+use super::hashing::{load_tree, Stamp};
 use super::progress::Meter;
 use super::storage::Dirs;
 use super::{guard, progress_event};
@@ -46,15 +46,31 @@ struct Stream {
     meter: Meter,
 }
 
+/// Trusted stamps kept at most (one per file our user sent since the peer started; one
+/// forgotten only costs its streams the leaf checks).
+const MAX_STAMPS: usize = 4096;
+
 /// Our running streams and the trees they read proofs from.
 #[derive(Default)]
 pub(super) struct Outgoing {
     /// By (our message id, receiver).
     streams: HashMap<(String, PublicKey), Stream>,
     trees: HashMap<String, Arc<Tree>>,
+    /// By file key: the stamp each of our files had when it was hashed, if trusted.
+    stamps: HashMap<String, Stamp>,
 }
 
 impl Outgoing {
+    /// Remembers that file `key` was hashed with `stamp`.
+    pub(super) fn remember_stamp(&mut self, key: &str, stamp: Stamp) {
+        if self.stamps.len() >= MAX_STAMPS {
+            if let Some(old) = self.stamps.keys().next().cloned() {
+                self.stamps.remove(&old);
+            }
+        }
+        self.stamps.insert(key.to_owned(), stamp);
+    }
+
     /// Drops trees no stream uses any more.
     fn prune_trees(&mut self) {
         let used: Vec<String> = self.streams.values().map(|s| s.key.clone()).collect();
@@ -173,8 +189,21 @@ impl Node {
         let (until_tx, until_rx) = watch::channel(until);
         let node = self.clone();
         let streamed = record.clone();
+        let trusted = guard(&self.inner.files.outgoing)
+            .stamps
+            .get(&record.key)
+            .copied();
         let task = tokio::spawn(async move {
-            let end = run_stream(&streamed, &source.path, tree, offset, until_rx, lane).await;
+            let end = run_stream(
+                &streamed,
+                &source.path,
+                tree,
+                trusted,
+                offset,
+                until_rx,
+                lane,
+            )
+            .await;
             if let Err(StreamEnd::Changed) = end {
                 node.stream_failed(&streamed, peer, "changed").await;
             }
@@ -353,6 +382,7 @@ impl Node {
                 }
             }
             outgoing.trees.remove(key);
+            outgoing.stamps.remove(key);
             ids
         };
         for (file, peer) in stopped {
@@ -369,23 +399,23 @@ impl Node {
 }
 
 /// Sends chunks of `record` from `offset` while the receiver's limit allows, until the end
-/// of the file; `Gone` when the session ends or the stream is replaced.
+/// of the file; `Gone` when the session ends or the stream is replaced. `trusted` is the stamp
+/// the file had when it was hashed, if it can be trusted (see [`read_batch`]).
 async fn run_stream(
     record: &FileRecord,
     path: &std::path::Path,
     tree: Arc<Tree>,
+    trusted: Option<Stamp>,
     offset: u64,
     mut until: watch::Receiver<u64>,
     lane: Arc<crate::bulk_lane::BulkLane>,
 ) -> Result<(), StreamEnd> {
     let file = std::fs::File::open(path).map_err(|_| StreamEnd::Changed)?;
-    let stamp = Stamp::of(&file).map_err(|_| StreamEnd::Changed)?;
+    // Not the file that was hashed, or not as it was: every chunk is checked.
+    let mut check_leaves = trusted.is_none() || Stamp::of(&file).ok() != trusted;
+    let file = Arc::new(file);
     let chunk = u64::from(record.meta.chunk_size);
     let size = record.meta.size;
-    if stamp.len != size {
-        return Err(StreamEnd::Changed);
-    }
-    let file = Arc::new((file, stamp));
     let mut next = offset;
     while next < size {
         let limit = *until.borrow_and_update();
@@ -397,17 +427,23 @@ async fn run_stream(
         }
         // Up to READ_BATCH chunks that start before the limit.
         let count = ((limit - next).div_ceil(chunk)).min(READ_BATCH);
-        let batch = {
+        let (batch, checked) = {
             let file = Arc::clone(&file);
             let tree = Arc::clone(&tree);
             let id = record.message.id.clone();
+            let at = Span {
+                next,
+                count,
+                chunk,
+                size,
+            };
             tokio::task::spawn_blocking(move || {
-                let (file, stamp) = &*file;
-                read_chunks(file, stamp, &tree, &id, next, count, chunk, size)
+                read_batch(&file, &tree, &id, at, trusted, check_leaves)
             })
             .await
             .map_err(|_| StreamEnd::Gone)??
         };
+        check_leaves = checked;
         for (bytes, len) in batch {
             if !lane.push(bytes).await {
                 return Err(StreamEnd::Gone);
@@ -418,48 +454,59 @@ async fn run_stream(
     Ok(())
 }
 
-/// What tells a file that was written to from one that was not, without reading it: its
-/// length, modification time and status-change time. A write moves the last two before its
-/// bytes can be read, and only the kernel sets the status-change time, so a file whose stamp
-/// is the same after a read gave the bytes it had when the stream opened it (up to the clock's
-/// resolution: two writes within one tick, the first before the stream opened the file, look
-/// like one). The receiver checks every chunk against the offered Merkle root in any case, so
-/// this check is for a clear `changed` rather than for safety; it replaced a second SHA-256
-/// pass over every byte sent (BENCHMARKS.md, "Files: fewer passes and wake-ups").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl Stamp {
-    fn of(file: &std::fs::File) -> std::io::Result<Stamp> {
-        let meta = file.metadata()?;
-        Ok(Stamp {
-            len: meta.len(),
-            modified: (meta.mtime(), meta.mtime_nsec()),
-            changed: (meta.ctime(), meta.ctime_nsec()),
-        })
-    }
-}
-
-/// Reads `count` chunks from `offset` as `file_chunk` payloads with their lengths, then checks
-/// that the file's stamp is still `stamp` (else the bytes read may be a changed file's).
-#[allow(clippy::too_many_arguments)]
-fn read_chunks(
-    file: &std::fs::File,
-    stamp: &Stamp,
-    tree: &Tree,
-    id: &str,
-    offset: u64,
+/// Which chunks a batch reads: `count` from offset `next`, of a file of `size` bytes.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    next: u64,
     count: u64,
     chunk: u64,
     size: u64,
+}
+
+/// Reads a batch of chunks as `file_chunk` payloads with their lengths, and whether the next
+/// batch must check its leaves. A chunk goes out only if it is what was offered: either its
+/// leaf hash is checked, or the file's stamp after the read is still `trusted`, the stamp it
+/// had when it was hashed (a stamp is trusted when the file did not change while it was
+/// hashed and had settled before, or when it is our own copy of an upload). Once the stamp
+/// differs — a write, or only a `chmod` or a rename — the batch is read again with its leaves
+/// checked, and so is the rest of the stream: a changed chunk stops it as `changed`, while a
+/// change of metadata only costs the hashing. This spares the sender a second SHA-256 pass
+/// over every byte while its file is untouched (BENCHMARKS.md, "Files: fewer passes and
+/// wake-ups"); the receiver checks every chunk against the root in any case.
+fn read_batch(
+    file: &std::fs::File,
+    tree: &Tree,
+    id: &str,
+    at: Span,
+    trusted: Option<Stamp>,
+    check_leaves: bool,
+) -> Result<(Vec<(Payloadbytes, u64)>, bool), StreamEnd> {
+    if !check_leaves {
+        let batch = read_chunks(file, tree, id, at, false)?;
+        if trusted.is_some() && Stamp::of(file).ok() == trusted {
+            return Ok((batch, false));
+        }
+    }
+    Ok((read_chunks(file, tree, id, at, true)?, true))
+}
+
+/// Reads the chunks of `at`, each checked against its offered leaf if `check_leaves`.
+fn read_chunks(
+    file: &std::fs::File,
+    tree: &Tree,
+    id: &str,
+    at: Span,
+    check_leaves: bool,
 ) -> Result<Vec<(Payloadbytes, u64)>, StreamEnd> {
+    let Span {
+        next,
+        count,
+        chunk,
+        size,
+    } = at;
     let mut out = Vec::with_capacity(count as usize);
     let mut buffer = vec![0u8; chunk as usize];
-    let mut at = offset;
+    let mut at = next;
     for _ in 0..count {
         if at >= size {
             break;
@@ -469,12 +516,14 @@ fn read_chunks(
         file.read_exact_at(data, at)
             .map_err(|_| StreamEnd::Changed)?;
         let index = at / chunk;
+        if check_leaves
+            && tree.leaves().get(index as usize) != Some(&crypto_core::merkle::leaf_hash(data))
+        {
+            return Err(StreamEnd::Changed);
+        }
         let proof = tree.proof(index).ok_or(StreamEnd::Changed)?;
         out.push((chunk_bytes(id, index, &proof, data).into(), len));
         at += len;
-    }
-    if Stamp::of(file).ok().as_ref() != Some(stamp) {
-        return Err(StreamEnd::Changed);
     }
     Ok(out)
 }
@@ -483,46 +532,77 @@ fn read_chunks(
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::time::{Duration, SystemTime};
 
     const CHUNK: u64 = 1024;
 
-    fn chunks_of(
+    /// A file of three chunks, last modified an hour ago, and its tree.
+    fn settled_file(dir: &std::path::Path) -> (std::path::PathBuf, Tree) {
+        let path = dir.join("notes.bin");
+        let bytes: Vec<u8> = (0..3 * CHUNK).map(|i| i as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        set_modified(&path, 3600);
+        let leaves = bytes
+            .chunks(CHUNK as usize)
+            .map(crypto_core::merkle::leaf_hash)
+            .collect();
+        (path, Tree::from_leaves(leaves))
+    }
+
+    fn set_modified(path: &std::path::Path, seconds_ago: u64) {
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(seconds_ago))
+            .unwrap();
+    }
+
+    fn batch(
         file: &std::fs::File,
-        stamp: &Stamp,
         tree: &Tree,
-        size: u64,
-    ) -> Result<usize, StreamEnd> {
-        read_chunks(file, stamp, tree, "f1", 0, 3, CHUNK, size).map(|batch| batch.len())
+        trusted: Option<Stamp>,
+        check_leaves: bool,
+    ) -> Result<(usize, bool), StreamEnd> {
+        let at = Span {
+            next: 0,
+            count: 3,
+            chunk: CHUNK,
+            size: 3 * CHUNK,
+        };
+        read_batch(file, tree, "f1", at, trusted, check_leaves).map(|(b, c)| (b.len(), c))
     }
 
     #[test]
-    fn a_file_written_to_after_the_stream_opened_it_is_not_streamed_on() {
+    fn an_untouched_file_is_sent_unhashed_and_a_written_one_is_stopped() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notes.bin");
-        let bytes: Vec<u8> = (0..3 * CHUNK).map(|i| i as u8).collect();
-        std::fs::write(&path, &bytes).unwrap();
-        let tree = Tree::from_leaves(
-            bytes
-                .chunks(CHUNK as usize)
-                .map(crypto_core::merkle::leaf_hash)
-                .collect(),
-        );
+        let (path, tree) = settled_file(dir.path());
         let file = std::fs::File::open(&path).unwrap();
-        let stamp = Stamp::of(&file).unwrap();
-        let size = bytes.len() as u64;
-        assert_eq!(chunks_of(&file, &stamp, &tree, size).unwrap(), 3);
+        let trusted = Some(Stamp::of(&file).unwrap());
+        assert_eq!(batch(&file, &tree, trusted, false).unwrap(), (3, false));
 
-        // Past the clock's tick, the same length written in place.
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Written in place, same length: its modification time moves.
         let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         writer.write_all(b"changed").unwrap();
         drop(writer);
         assert!(matches!(
-            chunks_of(&file, &stamp, &tree, size),
+            batch(&file, &tree, trusted, false),
             Err(StreamEnd::Changed)
         ));
-        // A stamp taken now reads again: only a change after the stamp stops it.
-        let now = Stamp::of(&file).unwrap();
-        assert_eq!(chunks_of(&file, &now, &tree, size).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_stamp_that_moved_without_a_write_only_turns_the_leaf_checks_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, tree) = settled_file(dir.path());
+        let file = std::fs::File::open(&path).unwrap();
+        let trusted = Some(Stamp::of(&file).unwrap());
+        // Only the metadata changes (as `touch -d` or a copy that keeps times would).
+        set_modified(&path, 7200);
+        assert_eq!(batch(&file, &tree, trusted, false).unwrap(), (3, true));
+        // No trusted stamp (a file hashed while it changed, or before a restart): checked.
+        assert_eq!(batch(&file, &tree, None, true).unwrap(), (3, true));
+        std::fs::write(&path, vec![0u8; 3 * CHUNK as usize]).unwrap();
+        assert!(matches!(
+            batch(&file, &tree, None, true),
+            Err(StreamEnd::Changed)
+        ));
     }
 }

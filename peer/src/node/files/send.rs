@@ -151,6 +151,11 @@ impl Node {
                 path.display()
             )));
         }
+        // Its streams may skip the leaf checks while it keeps this stamp: our own copy of an
+        // upload, or a file of the user's that did not change while hashed and had settled.
+        if let (Some(stamp), true) = (hashed.stamp, owned || hashed.settled) {
+            super::guard(&self.inner.files.outgoing).remember_stamp(&key, stamp);
+        }
         let root = Tree::from_leaves(hashed.leaves).root();
         let name = super::clean_file_name(&name);
         let file_meta = FileMeta {
