@@ -139,6 +139,11 @@ pub fn main() -> ExitCode {
                     }
                 })
             }
+            Some(Command::Conversations { port, data_dir }) => {
+                let dir = command_data_dir(data_dir, port)?;
+                crate::history_cli::conversations(&dir)?;
+                Ok(ExitCode::SUCCESS)
+            }
             Some(Command::Export {
                 conversation,
                 format,

@@ -405,6 +405,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// List the conversations of a stopped peer's data directory, one per line: the id (what
+    /// `--conversation` takes), the name, how many messages and when the newest arrived (UTC).
+    Conversations {
+        /// The P2P port whose default data directory to use.
+        #[arg(long, default_value_t = 6000)]
+        port: u16,
+        /// The peer's data directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Write the message history of a stopped peer's data directory to stdout, oldest first
     /// (README, "Export format").
     Export {

@@ -1,6 +1,7 @@
-//! `p2p-chat search` and `p2p-chat export`: read a data directory's history from the terminal.
+//! `p2p-chat search`, `p2p-chat export` and `p2p-chat conversations`: read a data directory's
+//! history from the terminal.
 //!
-//! Both open the database themselves, so they work only while no peer runs with that data
+//! They open the database themselves, so they work only while no peer runs with that data
 //! directory: a running peer holds the database locked for itself (`locking_mode = EXCLUSIVE`,
 //! see `store`), and these commands then say so ("the peer for this data directory is
 //! running", and what to do instead) rather than wait. We chose that over asking the running
@@ -44,6 +45,10 @@ pub enum ExportFormat {
 /// What to do instead while the peer runs, for `search`.
 const SEARCH_WHILE_RUNNING: &str =
     "search from its page (`p2p-chat url` prints its address), or stop it first";
+
+/// What to do instead while the peer runs, for `conversations`.
+const CONVERSATIONS_WHILE_RUNNING: &str =
+    "its page lists them; or stop it (Ctrl-C where it runs) and list them again";
 
 /// What to do instead while the peer runs, for `export` (the page has no export).
 const EXPORT_WHILE_RUNNING: &str =
@@ -212,6 +217,50 @@ pub fn search(
     };
     eprintln!("{n} message{} found{more}", if n == 1 { "" } else { "s" });
     Ok(n)
+}
+
+/// Runs `p2p-chat conversations`: one line per conversation, the id first (what `--conversation`
+/// takes), then its name, its message count and when its newest message arrived. Those with
+/// messages come first, most recent first; then every contact and room without any, and
+/// "everyone". Returns how many lines it printed.
+pub fn conversations(dir: &Path) -> anyhow::Result<usize> {
+    let store = open(dir, CONVERSATIONS_WHILE_RUNNING)?;
+    let mut names = Names::new(&store);
+    let mut listed: Vec<(Conversation, u64, Option<u64>)> = store
+        .conversation_counts()?
+        .into_iter()
+        .map(|(conv, n, last)| (conv, n, Some(last)))
+        .collect();
+    let mut empty: Vec<Conversation> = vec![Conversation::Everyone];
+    empty.extend(
+        store
+            .list_contacts()?
+            .into_iter()
+            .map(|c| Conversation::Peer(c.public_key)),
+    );
+    empty.extend(
+        store
+            .list_rooms()?
+            .into_iter()
+            .map(|r| Conversation::Room(r.id)),
+    );
+    for conv in empty {
+        if !listed.iter().any(|(known, ..)| *known == conv) {
+            listed.push((conv, 0, None));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for (conv, n, last) in &listed {
+        let when = last.map_or(String::new(), |ms| format!(", last {} UTC", utc_minute(ms)));
+        writeln!(
+            out,
+            "{}  {}  {n} message{}{when}",
+            printable(&conv.ui_id()),
+            printable(&names.conversation(conv)),
+            if *n == 1 { "" } else { "s" },
+        )?;
+    }
+    Ok(listed.len())
 }
 
 /// One message of the JSON export (README, "Export format").

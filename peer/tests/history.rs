@@ -386,6 +386,21 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
     let bad = p2p_chat(&["search", "  ", "--data-dir", dir]);
     assert_eq!(bad.status.code(), Some(2), "an empty query is an error");
 
+    // The conversations and their ids, most recent first, for --conversation.
+    let listed = p2p_chat(&["conversations", "--data-dir", dir]);
+    assert!(listed.status.success());
+    let out = String::from_utf8_lossy(&listed.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{b_key}  bob  5 messages, last 20")),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("everyone  Everyone  1 message, last 20"),
+        "{out}"
+    );
+
     // The export: stable JSON, every message oldest first.
     let export = p2p_chat(&["export", "--format", "json", "--data-dir", dir]);
     assert!(

@@ -50,7 +50,7 @@ use rusqlite::types::Value;
 use super::conversation::Conversation;
 use super::error::{Result, StoreError};
 use super::messages::{stored_from_row, StoredMessage, COLUMNS};
-use super::Store;
+use super::{from_sql_time, Store};
 
 /// Longest query, in characters.
 pub const MAX_SEARCH_QUERY_CHARS: usize = 256;
@@ -599,6 +599,26 @@ impl Store {
         );
         found.extend(self.search_rows(&sql, args)?);
         Ok(found)
+    }
+
+    /// Every conversation that has messages: its message count and the `received_at` of its
+    /// newest message, most recent first (`p2p-chat conversations`).
+    pub fn conversation_counts(&self) -> Result<Vec<(Conversation, u64, u64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.conv_kind, m.conv_id, g.n, m.received_at
+             FROM (SELECT conv_kind, conv_id, count(*) AS n, max(seq) AS last
+                   FROM messages GROUP BY conv_kind, conv_id) g
+             JOIN messages m ON m.seq = g.last
+             ORDER BY g.last DESC",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                Conversation::from_row(row, 0, 1)?,
+                u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                from_sql_time(row.get(3)?),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Up to `limit` messages with `seq` greater than `after`, oldest first, in `scope` or in
