@@ -455,8 +455,8 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
         if *conv != Conversation::Everyone {
             // Perhaps a mistyped id: say what the ids look like.
             eprintln!(
-                "nothing in conversation {}; if that is unexpected, check the id: `everyone`, \
-                 a contact's public key (base64) or `room:<id>`",
+                "nothing in conversation {}; if that is unexpected, check the id \
+                 (`p2p-chat conversations` lists them)",
                 printable(&conv.ui_id())
             );
         }
