@@ -7,7 +7,6 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use crypto_core::merkle::{leaf_hash, Hash, Tree};
 use crypto_core::primitives::Sha256Stream;
@@ -22,17 +21,16 @@ pub struct Hashed {
     pub leaves: Vec<Hash>,
     /// The file's stamp, when it was the same before and after the reading.
     pub stamp: Option<Stamp>,
-    /// Whether the file had been last modified at least [`SETTLED`] before the reading began.
-    pub settled: bool,
 }
 
-/// What tells, without reading it, that a file is still the one that was hashed: which file
-/// (device, inode), its length, its modification time and its status-change time. A write
-/// moves the modification time to the clock's present tick, so a file last modified well
-/// before it was hashed ([`Stamp::settled`]) cannot be written to without its stamp changing;
-/// the status-change time moves on any change and only the kernel sets it, so restoring the
-/// modification time (`cp -p`, `touch -r`) does not hide a write either. One kind of change
-/// escapes it: a program writing through a memory map into a page it has already dirtied.
+/// What tells, without reading it, that a file this peer alone writes is still the one it
+/// hashed: which file (device, inode), its length, its modification time and its
+/// status-change time. It is trusted only for our own copies of uploads (0600 in the 0700
+/// data directory, closed and synced before they are hashed, never written again), where it
+/// guards against someone editing one anyway. A file the user sends from where it is may be
+/// written by any program in ways a stamp does not show — a write that began before the
+/// hashing and is still copying, a memory map, a file system whose times anyone can set — so
+/// its chunks are always checked against their leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     file: (u64, u64),
@@ -40,10 +38,6 @@ pub struct Stamp {
     modified: (i64, i64),
     changed: (i64, i64),
 }
-
-/// How long before its hashing a file must have been last modified for its stamp to be
-/// trusted: longer than the coarsest clock tick of the file systems in use (2 s on FAT).
-const SETTLED: Duration = Duration::from_secs(5);
 
 impl Stamp {
     /// The stamp of an open file.
@@ -56,25 +50,11 @@ impl Stamp {
             changed: (meta.ctime(), meta.ctime_nsec()),
         })
     }
-
-    /// Whether the file was last modified at least [`SETTLED`] before `now`, so that any
-    /// later write gives it a different modification time.
-    pub fn settled(&self, now: SystemTime) -> bool {
-        let (secs, nanos) = self.modified;
-        let Ok(secs) = u64::try_from(secs) else {
-            return false;
-        };
-        let modified = SystemTime::UNIX_EPOCH
-            + Duration::from_secs(secs)
-            + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
-        now.duration_since(modified).is_ok_and(|age| age >= SETTLED)
-    }
 }
 
 /// Reads `path` once, in chunks of `chunk_size`.
 pub fn hash_file(path: &Path, chunk_size: u32) -> std::io::Result<Hashed> {
     let mut file = File::open(path)?;
-    let began = SystemTime::now();
     let before = Stamp::of(&file)?;
     let mut buffer = vec![0u8; chunk_size as usize];
     let mut whole = Sha256Stream::new();
@@ -98,7 +78,6 @@ pub fn hash_file(path: &Path, chunk_size: u32) -> std::io::Result<Hashed> {
         sha256: whole.finish(),
         leaves,
         stamp,
-        settled: before.settled(began),
     })
 }
 
@@ -167,17 +146,5 @@ mod tests {
             let file = File::open(&path).unwrap();
             assert_eq!(hashed.stamp, Some(Stamp::of(&file).unwrap()));
         }
-    }
-
-    #[test]
-    fn a_stamp_is_settled_only_for_a_file_modified_well_before() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        std::fs::write(&path, b"x").unwrap();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        let now = SystemTime::now();
-        assert!(!Stamp::of(&file).unwrap().settled(now), "just written");
-        file.set_modified(now - Duration::from_secs(60)).unwrap();
-        assert!(Stamp::of(&file).unwrap().settled(now));
     }
 }

@@ -465,14 +465,13 @@ struct Span {
 
 /// Reads a batch of chunks as `file_chunk` payloads with their lengths, and whether the next
 /// batch must check its leaves. A chunk goes out only if it is what was offered: either its
-/// leaf hash is checked, or the file's stamp after the read is still `trusted`, the stamp it
-/// had when it was hashed (a stamp is trusted when the file did not change while it was
-/// hashed and had settled before, or when it is our own copy of an upload). Once the stamp
-/// differs — a write, or only a `chmod` or a rename — the batch is read again with its leaves
-/// checked, and so is the rest of the stream: a changed chunk stops it as `changed`, while a
-/// change of metadata only costs the hashing. This spares the sender a second SHA-256 pass
-/// over every byte while its file is untouched (BENCHMARKS.md, "Files: fewer passes and
-/// wake-ups"); the receiver checks every chunk against the root in any case.
+/// leaf hash is checked, or the file's stamp after the read is still `trusted`, the stamp our
+/// own copy of an upload had when it was hashed (its stamp did not move while it was hashed;
+/// see `Stamp`). Once the stamp differs — a write, or only a `chmod` or a rename — the batch
+/// is read again with its leaves checked, and so is the rest of the stream: a changed chunk
+/// stops it as `changed`, while a change of metadata only costs the hashing. This spares the
+/// sender a second SHA-256 pass over every byte of an upload (BENCHMARKS.md, "Files: fewer
+/// passes and wake-ups"); the receiver checks every chunk against the root in any case.
 fn read_batch(
     file: &std::fs::File,
     tree: &Tree,

@@ -151,9 +151,9 @@ impl Node {
                 path.display()
             )));
         }
-        // Its streams may skip the leaf checks while it keeps this stamp: our own copy of an
-        // upload, or a file of the user's that did not change while hashed and had settled.
-        if let (Some(stamp), true) = (hashed.stamp, owned || hashed.settled) {
+        // Our own copy of an upload: its streams may skip the leaf checks while it keeps this
+        // stamp (see `Stamp` for why a file sent by path never may).
+        if let (Some(stamp), true) = (hashed.stamp, owned) {
             super::guard(&self.inner.files.outgoing).remember_stamp(&key, stamp);
         }
         let root = Tree::from_leaves(hashed.leaves).root();
