@@ -733,3 +733,68 @@ async fn pause_resume_cancel_and_retry_reach_both_sides() {
     );
     wait_state(&mut ua, &id, "complete", Duration::from_secs(15)).await;
 }
+
+/// A file sent by path is the user's: any program may write it. Edited in place while its
+/// transfer is paused, with its modification time put back (as `cp -p` or `touch -r` leave
+/// it), it must stop as `changed` at the first edited chunk: never sent, so the receiver
+/// never has to reject it.
+#[tokio::test]
+async fn a_file_sent_by_path_and_edited_with_its_time_put_back_stops_as_changed() {
+    let (da, db, src) = (tempdir(), tempdir(), tempdir());
+    let (a, b, _ua, mut ub) = pair(da.path(), db.path(), &[]).await;
+    let api = std::fs::read_to_string(da.path().join("api-token")).unwrap();
+    let origin = a.origin();
+    let mut api_ui = Ui::connect_with_headers(
+        a.web_port,
+        &a.token,
+        &[
+            ("origin", origin.as_str()),
+            ("x-p2p-chat-api-token", api.trim()),
+        ],
+    )
+    .await
+    .expect("the local API token is accepted");
+    let path = src.path().join("draft.bin");
+    let size: u64 = 64 << 20;
+    write_pattern_file(&path, size, 5);
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    api_ui
+        .send(json!({"action": "send_file", "path": path, "to": b.public_key, "req": 1}))
+        .await;
+    let sent = api_ui
+        .wait_for("message_sent", |e| {
+            assert_ne!(e["type"], "error", "{e}");
+            e["type"] == "message_sent"
+        })
+        .await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let from = a.public_key.clone();
+    wait_bytes(&mut ub, &id, 1, Duration::from_secs(30)).await;
+    ub.send(json!({"action": "pause_file", "from": from, "id": id}))
+        .await;
+    wait_state(&mut api_ui, &id, "paused", Duration::from_secs(15)).await;
+
+    // The last MiB rewritten in place, same length, then the old modification time back.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(SeekFrom::Start(size - (1 << 20))).unwrap();
+        file.write_all(&vec![0xAB; 1 << 20]).unwrap();
+        file.set_modified(modified).unwrap();
+    }
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        modified
+    );
+
+    ub.send(json!({"action": "resume_file", "from": from, "id": id}))
+        .await;
+    let stopped = wait_state(&mut ub, &id, "failed", Duration::from_secs(60)).await;
+    assert_eq!(stopped["reason"], "changed", "{stopped}");
+    let mine = wait_state(&mut api_ui, &id, "failed", Duration::from_secs(15)).await;
+    assert_eq!(mine["reason"], "changed", "{mine}");
+    assert!(
+        !b.log().contains("failed verification"),
+        "no edited chunk reached the receiver"
+    );
+}

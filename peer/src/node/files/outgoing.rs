@@ -205,7 +205,9 @@ impl Node {
             )
             .await;
             if let Err(StreamEnd::Changed) = end {
-                node.stream_failed(&streamed, peer, "changed").await;
+                // In a task of its own: `stream_failed` ends the stream, which aborts this
+                // task, and the receiver and our UI were never told.
+                tokio::spawn(async move { node.stream_failed(&streamed, peer, "changed").await });
             }
         });
         {
