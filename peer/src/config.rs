@@ -72,23 +72,35 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
+/// The identity kept in data directory `dir`, if it has one (creating nothing).
+pub fn read_identity(dir: &Path) -> anyhow::Result<Option<Identity>> {
+    let path = dir.join(IDENTITY_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => identity_from_text(&path, text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    }
+}
+
+fn identity_from_text(path: &Path, text: String) -> anyhow::Result<Identity> {
+    warn_if_readable_by_others(path);
+    let text = Zeroizing::new(text);
+    let bytes = Zeroizing::new(
+        encoding::from_base64(text.trim())
+            .ok()
+            .with_context(|| format!("{} is not base64", path.display()))?,
+    );
+    let secret: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .ok()
+        .with_context(|| format!("{} does not hold 32 bytes", path.display()))?;
+    Ok(Identity::from_secret_bytes(secret))
+}
+
 fn load_or_create_key(path: &Path) -> anyhow::Result<Identity> {
     match fs::read_to_string(path) {
-        Ok(text) => {
-            warn_if_readable_by_others(path);
-            let text = Zeroizing::new(text);
-            let bytes = Zeroizing::new(
-                encoding::from_base64(text.trim())
-                    .ok()
-                    .with_context(|| format!("{} is not base64", path.display()))?,
-            );
-            let secret: [u8; 32] = bytes
-                .as_slice()
-                .try_into()
-                .ok()
-                .with_context(|| format!("{} does not hold 32 bytes", path.display()))?;
-            Ok(Identity::from_secret_bytes(secret))
-        }
+        Ok(text) => identity_from_text(path, text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let identity = Identity::generate();
             let mut options = fs::OpenOptions::new();

@@ -89,16 +89,23 @@ fn open(dir: &Path, while_running: &str) -> anyhow::Result<Store> {
 struct Names<'a> {
     store: &'a Store,
     own: String,
+    /// Our key, when the data directory's identity could be read.
+    own_key: Option<PublicKey>,
     people: HashMap<PublicKey, String>,
     rooms: HashMap<String, String>,
 }
 
 impl<'a> Names<'a> {
-    fn new(store: &'a Store) -> Self {
+    fn new(store: &'a Store, dir: &Path) -> Self {
         let own = store.own_name().ok().flatten().unwrap_or_default();
+        let own_key = crate::config::read_identity(dir)
+            .ok()
+            .flatten()
+            .map(|identity| *identity.public_key());
         Names {
             store,
             own,
+            own_key,
             people: HashMap::new(),
             rooms: HashMap::new(),
         }
@@ -118,15 +125,27 @@ impl<'a> Names<'a> {
 
     fn sender(&mut self, m: &StoredMessage) -> String {
         if m.direction == crate::store::MessageDirection::Outgoing {
-            return if self.own.is_empty() {
-                "me".into()
-            } else {
-                self.own.clone()
-            };
+            return self.me();
         }
-        let name = self.person(&m.message.sender);
+        self.someone(&m.message.sender)
+    }
+
+    fn me(&self) -> String {
+        if self.own.is_empty() {
+            "me".into()
+        } else {
+            self.own.clone()
+        }
+    }
+
+    /// Whoever `key` is: us, a contact by name, else the start of the key.
+    fn someone(&mut self, key: &PublicKey) -> String {
+        if self.own_key.as_ref() == Some(key) {
+            return self.me();
+        }
+        let name = self.person(key);
         if name.is_empty() {
-            short_key(&m.message.sender)
+            short_key(key)
         } else {
             name
         }
@@ -193,7 +212,7 @@ pub fn search(
         .context("--conversation")?;
     let store = open(dir, SEARCH_WHILE_RUNNING)?;
     let page = store.search(query, scope.as_ref(), limit)?;
-    let mut names = Names::new(&store);
+    let mut names = Names::new(&store, dir);
     let mut out = std::io::stdout().lock();
     for hit in &page.hits {
         let m = &hit.message;
@@ -225,7 +244,7 @@ pub fn search(
 /// "everyone". Returns how many lines it printed.
 pub fn conversations(dir: &Path) -> anyhow::Result<usize> {
     let store = open(dir, CONVERSATIONS_WHILE_RUNNING)?;
-    let mut names = Names::new(&store);
+    let mut names = Names::new(&store, dir);
     let mut listed: Vec<(Conversation, u64, Option<u64>)> = store
         .conversation_counts()?
         .into_iter()
@@ -287,6 +306,50 @@ struct ExportedMessage<'a> {
     reply_to: Option<ExportedReply>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<ExportedFile>,
+}
+
+/// A disappearing-message timer set in a conversation (README, "Export format").
+#[derive(Serialize)]
+struct ExportedTimerChange {
+    conversation: String,
+    conversation_name: String,
+    by: String,
+    by_name: String,
+    /// The new timer; 0 = off.
+    seconds: u64,
+    set_at: u64,
+    /// The newest `seq` (of any conversation) when it was set: it follows the messages up to it.
+    after_seq: i64,
+}
+
+/// A timer change as one line of the text export, worded as the page words it.
+fn timer_line(change: &crate::store::TimerChange, names: &mut Names<'_>) -> String {
+    let what = match change.seconds {
+        0 => "turned off disappearing messages".to_owned(),
+        seconds => format!("set disappearing messages to {}", timer_words(seconds)),
+    };
+    format!(
+        "{} UTC  [{}]  {} {what}",
+        utc_minute(change.set_at),
+        printable(&names.conversation(&change.conversation)),
+        printable(&names.someone(&change.by)),
+    )
+}
+
+/// "5 minutes", "1 hour", "2 days": the largest whole unit.
+fn timer_words(seconds: u64) -> String {
+    let (size, unit) = [
+        (604_800, "week"),
+        (86_400, "day"),
+        (3_600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ]
+    .into_iter()
+    .find(|(size, _)| seconds >= *size && seconds % size == 0)
+    .unwrap_or((1, "second"));
+    let n = seconds / size;
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The message a reply answers: its sender's key and its id, as `sender` and `id` of that
@@ -372,7 +435,7 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
         .transpose()
         .context("--conversation")?;
     let store = open(dir, EXPORT_WHILE_RUNNING)?;
-    let mut names = Names::new(&store);
+    let mut names = Names::new(&store, dir);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if format == ExportFormat::Json {
         write!(
@@ -382,6 +445,8 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
             serde_json::to_string(&scope.as_ref().map(Conversation::ui_id))?,
         )?;
     }
+    let timer_changes = store.timer_changes_in(scope.as_ref())?;
+    let mut timer_lines = timer_changes.iter().peekable();
     let mut after = 0;
     let mut count: u64 = 0;
     loop {
@@ -389,6 +454,12 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
         let Some(last) = page.last() else { break };
         after = last.seq;
         for m in &page {
+            if format == ExportFormat::Txt {
+                // A timer line goes after the message that was newest when it was set.
+                while let Some(change) = timer_lines.next_if(|c| c.after_seq < m.seq) {
+                    writeln!(out, "{}", timer_line(change, &mut names))?;
+                }
+            }
             let conversation_name = names.conversation(&m.message.conversation);
             let sender_name = names.sender(m);
             let file = exported_file(&store, dir, m.seq)?;
@@ -443,8 +514,32 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
             count += 1;
         }
     }
-    if format == ExportFormat::Json {
-        out.write_all(b"\n]}\n")?;
+    match format {
+        ExportFormat::Txt => {
+            for change in timer_lines {
+                writeln!(out, "{}", timer_line(change, &mut names))?;
+            }
+        }
+        ExportFormat::Json => {
+            out.write_all(b"\n],\"timer_changes\":[")?;
+            for (i, change) in timer_changes.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                out.write_all(b"\n")?;
+                let entry = ExportedTimerChange {
+                    conversation: change.conversation.ui_id(),
+                    conversation_name: names.conversation(&change.conversation),
+                    by: change.by.to_base64(),
+                    by_name: names.someone(&change.by),
+                    seconds: change.seconds,
+                    set_at: change.set_at,
+                    after_seq: change.after_seq,
+                };
+                serde_json::to_writer(&mut out, &entry)?;
+            }
+            out.write_all(b"\n]}\n")?;
+        }
     }
     out.flush()?;
     eprintln!(
@@ -467,6 +562,16 @@ pub fn export(dir: &Path, conversation: Option<&str>, format: ExportFormat) -> a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timer_words_use_the_largest_whole_unit() {
+        assert_eq!(timer_words(300), "5 minutes");
+        assert_eq!(timer_words(3_600), "1 hour");
+        assert_eq!(timer_words(86_400), "1 day");
+        assert_eq!(timer_words(604_800), "1 week");
+        assert_eq!(timer_words(90), "90 seconds");
+        assert_eq!(timer_words(1), "1 second");
+    }
 
     #[test]
     fn utc_minutes() {

@@ -331,6 +331,14 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
     ua.wait_type("message_unsent").await;
     ub.say("C:\\new\nline", Some(&a_key)).await;
     ua.hear("C:\\new\nline").await;
+    // A timer set in the conversation is a line of its timeline, and of the export.
+    ua.send(json!({"action": "set_timer", "conversation": b_key, "seconds": 3600}))
+        .await;
+    ua.wait_for("timer", |e| {
+        assert_ne!(e["type"], "error", "{e}");
+        e["type"] == "timer"
+    })
+    .await;
     let dir = da.path().to_str().unwrap();
 
     // While the peer runs, the database is its own: a clear message, quickly.
@@ -447,6 +455,26 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
     for field in ["conversation_name", "seq", "id", "sent_at", "received_at"] {
         assert!(!messages[0][field].is_null(), "{field}");
     }
+    let timers = doc["timer_changes"].as_array().unwrap();
+    assert_eq!(timers.len(), 1, "{timers:?}");
+    let timer = &timers[0];
+    assert_eq!(
+        (
+            timer["conversation"].as_str(),
+            timer["by"].as_str(),
+            timer["by_name"].as_str(),
+            timer["seconds"].as_u64(),
+            timer["after_seq"].clone(),
+        ),
+        (
+            Some(b_key.as_str()),
+            Some(a_key.as_str()),
+            Some("alice"),
+            Some(3600),
+            messages[5]["seq"].clone(),
+        ),
+        "{timer}"
+    );
     let one = p2p_chat(&[
         "export",
         "--conversation",
@@ -473,8 +501,12 @@ async fn search_and_export_commands_read_a_stopped_peers_data_directory() {
     ]);
     let txt = String::from_utf8_lossy(&with_bob.stdout);
     let lines: Vec<&str> = txt.lines().collect();
-    assert_eq!(lines.len(), 5, "{txt}");
+    assert_eq!(lines.len(), 6, "{txt}");
     assert!(lines[2].contains("bob: second draft (edited "), "{txt}");
     assert!(lines[3].ends_with("bob: (deleted for everyone)"), "{txt}");
     assert!(lines[4].ends_with("bob: C:\\\\new\\nline"), "{txt}");
+    assert!(
+        lines[5].ends_with("UTC  [bob]  alice set disappearing messages to 1 hour"),
+        "{txt}"
+    );
 }

@@ -309,6 +309,20 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The timeline lines of `scope` (or of every conversation), in history order: by the
+    /// message each follows, then as they were applied (`p2p-chat export`).
+    pub fn timer_changes_in(&self, scope: Option<&Conversation>) -> Result<Vec<TimerChange>> {
+        if let Some(conversation) = scope {
+            return self.timer_changes(conversation);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT conv_kind, conv_id, by_key, seconds, set_at, after_seq FROM timer_changes
+             ORDER BY after_seq, id",
+        )?;
+        let rows = stmt.query_map([], change_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Our settings still owed to `peer`, in the order they were set.
     pub fn pending_timers_for(&self, peer: &PublicKey) -> Result<Vec<PendingTimer>> {
         let mut stmt = self.conn.prepare_cached(
