@@ -679,6 +679,11 @@ async fn pause_resume_cancel_and_retry_reach_both_sides() {
         .await;
     let paused = wait_state(&mut ua, &id, "paused", Duration::from_secs(15)).await;
     assert_eq!(paused["reason"], "paused by the other side");
+    // Both sides say how far it got ("Paused at …"), not 0.
+    let here = wait_state(&mut ub, &id, "paused", Duration::from_secs(15)).await;
+    let at = here["bytes"].as_u64().unwrap();
+    assert!(at > 0, "{here}");
+    assert!(paused["bytes"].as_u64().unwrap() > 0, "{paused}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let partial_size = |dir: &std::path::Path| -> u64 {
         std::fs::read_dir(dir.join("files/partial"))

@@ -95,7 +95,7 @@ impl Node {
                         .control_ours(
                             &record,
                             send.recipient,
-                            send.state,
+                            (send.state, send.bytes),
                             send.reason.as_deref(),
                             op,
                         )
@@ -118,7 +118,7 @@ impl Node {
         &self,
         record: &FileRecord,
         recipient: PublicKey,
-        state: FileState,
+        (state, stored_bytes): (FileState, u64),
         reason: Option<&str>,
         op: FileControl,
     ) -> Result<bool, FileError> {
@@ -149,11 +149,18 @@ impl Node {
             _ => return Ok(false),
         };
         let seq = record.seq;
-        let bytes = (next == FileState::Waiting && op == FileControl::Retry).then_some(0);
+        // What the recipient holds: its stream knows it best (the database lags a second).
+        let held = self
+            .stop_stream(&id, &recipient)
+            .map_or(stored_bytes, |b| b.max(stored_bytes));
+        let (bytes, shown) = match op {
+            FileControl::Retry => (Some(0), 0),
+            FileControl::Pause => (Some(held), held),
+            FileControl::Resume | FileControl::Cancel => (None, held),
+        };
         self.store()
             .call(move |s| s.set_send_state(seq, &recipient, next, bytes, why))
             .await??;
-        self.stop_stream(&id, &recipient);
         match op {
             FileControl::Pause | FileControl::Resume => self.push_control(
                 recipient,
@@ -183,7 +190,7 @@ impl Node {
             &me,
             &recipient,
             next,
-            0,
+            shown,
             0,
             why.map(str::to_owned),
         ));
@@ -220,9 +227,14 @@ impl Node {
             _ => return Err(FileError::WrongState(state_words(op))),
         };
         let key = record.key.clone();
-        let bytes = match op {
-            FileControl::Retry | FileControl::Cancel => Some(0),
-            _ => None,
+        // What we hold: the worker knows it best (the database lags a second).
+        let held = self
+            .incoming_stored(&transfer)
+            .map_or(record.bytes, |b| b.max(record.bytes));
+        let (bytes, shown) = match op {
+            FileControl::Retry | FileControl::Cancel => (Some(0), 0),
+            FileControl::Pause => (Some(held), held),
+            FileControl::Resume => (None, held),
         };
         self.store()
             .call(move |s| -> store::Result<()> {
@@ -285,7 +297,7 @@ impl Node {
             &me,
             &sender,
             next,
-            0,
+            shown,
             0,
             why.map(str::to_owned),
         ));
@@ -311,20 +323,23 @@ impl Node {
             } else {
                 (FileState::Waiting, None)
             };
-            if paused {
-                node.stop_stream(&file, &peer);
-            }
+            let held = if paused {
+                node.stop_stream(&file, &peer)
+                    .map_or(send.bytes, |b| b.max(send.bytes))
+            } else {
+                send.bytes
+            };
             let seq = record.seq;
             let _ = node
                 .store()
-                .call(move |s| s.set_send_state(seq, &peer, next, None, why))
+                .call(move |s| s.set_send_state(seq, &peer, next, Some(held), why))
                 .await;
             node.emit(progress_event(
                 &record,
                 &me,
                 &peer,
                 next,
-                send.bytes,
+                held,
                 0,
                 why.map(str::to_owned),
             ));
@@ -401,10 +416,13 @@ impl Node {
             } else {
                 (FileState::Receiving, None)
             };
+            let held = node
+                .incoming_stored(&transfer)
+                .map_or(record.bytes, |b| b.max(record.bytes));
             let seq = record.seq;
             let _ = node
                 .store()
-                .call(move |s| s.set_received_state(seq, next, None, why))
+                .call(move |s| s.set_received_state(seq, next, Some(held), why))
                 .await;
             if paused {
                 node.set_incoming_paused(&transfer, true);
@@ -420,7 +438,7 @@ impl Node {
                 &me,
                 &peer,
                 next,
-                record.bytes,
+                held,
                 0,
                 why.map(str::to_owned),
             ));

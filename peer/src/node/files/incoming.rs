@@ -754,7 +754,7 @@ impl Node {
         }
     }
 
-    /// Marks a running transfer paused or not; returns its `until` and whether it runs.
+    /// Marks a running transfer paused or not; returns its `seq` and `until` if it runs.
     pub(super) fn set_incoming_paused(
         &self,
         transfer: &(PublicKey, String),
@@ -764,6 +764,14 @@ impl Node {
         let active = incoming.active.get_mut(transfer)?;
         active.paused = paused;
         Some((active.seq, Arc::clone(&active.until)))
+    }
+
+    /// The bytes a running transfer's worker has verified and written, if it runs (fresher
+    /// than the database's, which is written once a second).
+    pub(super) fn incoming_stored(&self, transfer: &(PublicKey, String)) -> Option<u64> {
+        let incoming = guard(&self.inner.files.incoming);
+        let active = incoming.active.get(transfer)?;
+        Some(active.stored.load(Ordering::Acquire))
     }
 
     /// Stops a running transfer (cancelled or failed by one side), if it runs.

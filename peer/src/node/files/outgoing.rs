@@ -345,13 +345,19 @@ impl Node {
         tracing::info!("stopped sending a file: {reason}");
     }
 
-    /// Stops the stream of our file `id` to `peer`, if one runs.
-    pub(super) fn stop_stream(&self, id: &str, peer: &PublicKey) {
+    /// Stops the stream of our file `id` to `peer`, if one runs; the bytes its receiver last
+    /// said it holds (fresher than the database's, which is written once a second).
+    pub(super) fn stop_stream(&self, id: &str, peer: &PublicKey) -> Option<u64> {
         let mut outgoing = guard(&self.inner.files.outgoing);
-        if let Some(stream) = outgoing.streams.remove(&(id.to_owned(), *peer)) {
-            stream.task.abort();
-        }
+        let stopped = outgoing
+            .streams
+            .remove(&(id.to_owned(), *peer))
+            .map(|stream| {
+                stream.task.abort();
+                stream.meter.bytes()
+            });
         outgoing.prune_trees();
+        stopped
     }
 
     /// Stops every stream to `peer` (its session ended).

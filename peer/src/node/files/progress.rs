@@ -17,6 +17,8 @@ pub struct Meter {
     last_store: Instant,
     /// Bytes and time of the rate's last sample.
     sample: (u64, Instant),
+    /// The latest byte count.
+    bytes: u64,
     rate: f64,
 }
 
@@ -29,12 +31,14 @@ impl Meter {
             last_event: None,
             last_store: now,
             sample: (bytes, now),
+            bytes,
             rate: 0.0,
         }
     }
 
     /// Takes a new byte count; returns the rate (bytes/s) if an event is due.
     pub fn update(&mut self, bytes: u64) -> Option<u64> {
+        self.bytes = self.bytes.max(bytes);
         let now = Instant::now();
         let (then_bytes, then) = self.sample;
         let dt = now.saturating_duration_since(then).as_secs_f64();
@@ -58,6 +62,11 @@ impl Meter {
         } else {
             None
         }
+    }
+
+    /// The latest byte count it was given.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// The recent rate in bytes per second.
