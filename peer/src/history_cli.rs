@@ -12,7 +12,7 @@
 //! [`printable`](crate::chat_cli::printable). The JSON export is the one exception, as JSON
 //! escapes control characters itself. Its format is README's "Export format" (version 1).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -263,8 +263,9 @@ pub fn conversations(dir: &Path) -> anyhow::Result<usize> {
             .into_iter()
             .map(|r| Conversation::Room(r.id)),
     );
+    let mut seen: HashSet<Conversation> = listed.iter().map(|(conv, ..)| conv.clone()).collect();
     for conv in empty {
-        if !listed.iter().any(|(known, ..)| *known == conv) {
+        if seen.insert(conv.clone()) {
             listed.push((conv, 0, None));
         }
     }
