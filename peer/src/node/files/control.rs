@@ -152,7 +152,8 @@ impl Node {
         // What the recipient holds: its stream knows it best (the database lags a second).
         let held = self
             .stop_stream(&id, &recipient)
-            .map_or(stored_bytes, |b| b.max(stored_bytes));
+            .unwrap_or(0)
+            .max(stored_bytes);
         let (bytes, shown) = match op {
             FileControl::Retry => (Some(0), 0),
             FileControl::Pause => (Some(held), held),
@@ -230,7 +231,8 @@ impl Node {
         // What we hold: the worker knows it best (the database lags a second).
         let held = self
             .incoming_stored(&transfer)
-            .map_or(record.bytes, |b| b.max(record.bytes));
+            .unwrap_or(0)
+            .max(record.bytes);
         let (bytes, shown) = match op {
             FileControl::Retry | FileControl::Cancel => (Some(0), 0),
             FileControl::Pause => (Some(held), held),
@@ -324,8 +326,7 @@ impl Node {
                 (FileState::Waiting, None)
             };
             let held = if paused {
-                node.stop_stream(&file, &peer)
-                    .map_or(send.bytes, |b| b.max(send.bytes))
+                node.stop_stream(&file, &peer).unwrap_or(0).max(send.bytes)
             } else {
                 send.bytes
             };
@@ -418,7 +419,8 @@ impl Node {
             };
             let held = node
                 .incoming_stored(&transfer)
-                .map_or(record.bytes, |b| b.max(record.bytes));
+                .unwrap_or(0)
+                .max(record.bytes);
             let seq = record.seq;
             let _ = node
                 .store()
