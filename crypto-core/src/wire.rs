@@ -583,17 +583,30 @@ pub enum Payload {
 impl Payload {
     /// Parses and bounds-checks a decrypted payload.
     pub fn parse(plaintext: &[u8]) -> Result<Self, FrameError> {
-        let mut json = match parse_object(plaintext) {
-            Ok(json) => json,
-            // A chunk is a JSON header, 0x00, then bytes (PROTOCOL.md §5.1); JSON itself never
-            // holds a raw 0x00, so the first one ends the header.
+        match parse_object(plaintext) {
+            Ok(json) => Self::from_object(json),
             Err(e) => {
-                return match plaintext.iter().position(|b| *b == 0) {
-                    Some(at) => parse_chunk(&plaintext[..at], &plaintext[at + 1..]),
-                    None => Err(e),
-                }
+                let at = chunk_header_end(plaintext).ok_or(e)?;
+                let (file, index, proof) = parse_chunk_header(&plaintext[..at])?;
+                chunk(file, index, proof, plaintext[at + 1..].to_vec())
             }
+        }
+    }
+
+    /// Parses like [`Payload::parse`], but a chunk keeps `plaintext`'s allocation for its bytes
+    /// (the header is moved out in place) instead of copying them into a new one.
+    pub fn parse_owned(mut plaintext: Vec<u8>) -> Result<Self, FrameError> {
+        let at = match parse_object(&plaintext) {
+            Ok(json) => return Self::from_object(json),
+            Err(e) => chunk_header_end(&plaintext).ok_or(e)?,
         };
+        let (file, index, proof) = parse_chunk_header(&plaintext[..at])?;
+        plaintext.drain(..=at);
+        chunk(file, index, proof, plaintext)
+    }
+
+    /// Everything but a chunk: a JSON object with its `kind`.
+    fn from_object(mut json: Json<'_>) -> Result<Self, FrameError> {
         let kind = take_string(&mut json, "kind")?;
         if kind == "keepalive" {
             return Ok(Payload::Keepalive);
@@ -1226,8 +1239,15 @@ fn parse_offer(id: String, json: &mut Json<'_>) -> Result<Payload, FrameError> {
     })
 }
 
-/// A `file_chunk`: its JSON `header` and the bytes after the 0x00.
-fn parse_chunk(header: &[u8], data: &[u8]) -> Result<Payload, FrameError> {
+/// Where a chunk's JSON header ends (PROTOCOL.md §5.1: a JSON header, 0x00, then bytes).
+/// JSON itself never holds a raw 0x00, so the first one ends the header; asked only of a
+/// payload that did not parse as JSON.
+fn chunk_header_end(plaintext: &[u8]) -> Option<usize> {
+    plaintext.iter().position(|b| *b == 0)
+}
+
+/// A `file_chunk`'s JSON header: the offer's id, the chunk's index and its proof.
+fn parse_chunk_header(header: &[u8]) -> Result<(String, u64, Vec<[u8; 32]>), FrameError> {
     let mut json = parse_object(header)?;
     if take_string(&mut json, "kind")? != "file_chunk" {
         return Err(malformed("only a file_chunk carries bytes after its JSON"));
@@ -1245,6 +1265,16 @@ fn parse_chunk(header: &[u8], data: &[u8]) -> Result<Payload, FrameError> {
                 .and_then(hash32)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    Ok((file, index, proof))
+}
+
+/// A `file_chunk` from its parsed header and the bytes after the 0x00.
+fn chunk(
+    file: String,
+    index: u64,
+    proof: Vec<[u8; 32]>,
+    data: Vec<u8>,
+) -> Result<Payload, FrameError> {
     if data.len() > MAX_CHUNK_SIZE as usize {
         return Err(malformed("a chunk holds at most 61440 bytes"));
     }
@@ -1252,7 +1282,7 @@ fn parse_chunk(header: &[u8], data: &[u8]) -> Result<Payload, FrameError> {
         file,
         index,
         proof,
-        data: data.to_vec(),
+        data,
     })
 }
 
@@ -1626,6 +1656,7 @@ mod tests {
             },
         ] {
             assert_eq!(Payload::parse(&control.to_bytes()).unwrap(), control);
+            assert_eq!(Payload::parse_owned(control.to_bytes()).unwrap(), control);
         }
         // A chunk: JSON header, 0x00, bytes (which may hold anything, 0x00 and newlines too).
         let chunk = Payload::FileChunk {
@@ -1641,6 +1672,7 @@ mod tests {
             br#"{"kind":"file_chunk","file":"f1","index":1,"proof":["AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="]}"#
         );
         assert_eq!(Payload::parse(&bytes).unwrap(), chunk);
+        assert_eq!(Payload::parse_owned(bytes.clone()).unwrap(), chunk);
         // A malformed media type is read as octet-stream; the rest must be in range.
         let odd = offer_json("\"text/html; x=1\"", "61440", "70000");
         assert!(matches!(
@@ -1668,6 +1700,7 @@ mod tests {
                 "{:?}",
                 core::str::from_utf8(bad)
             );
+            assert!(Payload::parse_owned(bad.to_vec()).is_err());
         }
         let mut long = Vec::from(&br#"{"kind":"file_chunk","file":"f","index":0,"proof":[]}"#[..]);
         long.push(0);
@@ -1676,6 +1709,7 @@ mod tests {
             Payload::parse(&long).is_err(),
             "a chunk longer than the largest chunk size"
         );
+        assert!(Payload::parse_owned(long).is_err());
         assert!(is_media_type("image/svg+xml"));
         assert!(!is_media_type("image"));
         assert!(!is_media_type("a/b/c"));

@@ -55,6 +55,7 @@ pub mod reach;
 pub mod remote_log;
 pub mod send_file_cli;
 pub mod session;
+pub mod spare_buffers;
 pub mod store;
 pub mod ui;
 pub mod ui_url;

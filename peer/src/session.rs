@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use crate::bulk_lane::BulkLane;
 use crate::framing::{LineReader, RawFrame};
 use crate::limits::SessionLimits;
+use crate::spare_buffers;
 
 /// Queued plaintexts per session. Small: idle sessions must stay cheap, and a full queue
 /// pushes back on the sender instead of buffering without bound.
@@ -360,6 +361,9 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             }
         };
         let opened = match frame {
+            Ok(Some(RawFrame::Binary(sealed))) if sealed.len() >= spare_buffers::WORTH_IT => {
+                receiver.open_binary_in(sealed, spare_buffers::take())
+            }
             Ok(Some(RawFrame::Binary(sealed))) => receiver.open_binary(sealed),
             Ok(Some(RawFrame::Line(line))) => {
                 let frame = match Frame::parse(line) {
@@ -390,7 +394,8 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             ctx.inbox.flush();
             stranger_rate.take().await;
         }
-        match Payload::parse(&plaintext) {
+        // Owned: a chunk's bytes stay in the buffer they were opened in (`spare_buffers`).
+        match Payload::parse_owned(plaintext) {
             Ok(payload) => {
                 if let Some(reply) = Arc::clone(&ctx.inbox).receive(payload) {
                     counted = true;

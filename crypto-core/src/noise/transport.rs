@@ -267,6 +267,18 @@ impl TransportReceiver {
         self.open_checked(ciphertext.to_vec())
     }
 
+    /// Opens like [`TransportReceiver::open_binary`], decrypting in `buffer` (cleared first)
+    /// rather than in a new allocation: a caller that recycles its buffers keeps their pages.
+    pub fn open_binary_in(
+        &mut self,
+        ciphertext: &[u8],
+        mut buffer: Vec<u8>,
+    ) -> Result<Vec<u8>, TransportError> {
+        buffer.clear();
+        buffer.extend_from_slice(ciphertext);
+        self.open_checked(buffer)
+    }
+
     fn open_checked(&mut self, mut buffer: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         if buffer.len() > super::MAX_MESSAGE_LEN {
             return Err(TransportError::MessageTooLarge {
@@ -429,6 +441,20 @@ mod tests {
             receiver.open_binary(&third[BINARY_FRAME_HEADER..]).unwrap(),
             b"third"
         );
+
+        // Appended after what `out` already holds (the writer batches frames), which stays.
+        let mut batch = Vec::from(&b"earlier frames"[..]);
+        sender.seal_to_binary(b"fourth", &mut batch).unwrap();
+        let fourth = batch.split_off(b"earlier frames".len());
+        assert_eq!(batch, b"earlier frames");
+        // Opened in a recycled buffer: its old contents go, its allocation stays.
+        let recycled = Vec::from(&b"old bytes, longer than the message"[..]);
+        let at = recycled.as_ptr();
+        let opened = receiver
+            .open_binary_in(&fourth[BINARY_FRAME_HEADER..], recycled)
+            .unwrap();
+        assert_eq!(opened, b"fourth");
+        assert_eq!(opened.as_ptr(), at);
     }
 
     #[test]

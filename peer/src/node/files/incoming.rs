@@ -22,6 +22,8 @@ use crypto_core::wire::Payload;
 use crypto_core::PublicKey;
 use tokio::sync::mpsc;
 
+use crate::spare_buffers;
+
 use super::background_sync::BackgroundSync;
 use super::hashing::{read_full, read_leaves};
 use super::names::{clean_file_name, numbered};
@@ -887,6 +889,7 @@ fn receive_file(
             report(Report::Failed("no_storage"));
             return;
         }
+        spare_buffers::give_back(chunk.data);
         job.stored.store(state.offset, Ordering::Release);
         if state.offset - reported >= CREDIT_STEP || state.next == n {
             reported = state.offset;
