@@ -165,9 +165,21 @@ impl AeadKey {
 
     /// Encrypts `buffer` in place and appends the 16-byte tag: `buffer` becomes `ct || tag`.
     pub fn seal_in_place(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], buffer: &mut Vec<u8>) {
+        self.seal_tail_in_place(nonce, aad, buffer, 0);
+    }
+
+    /// Encrypts `buffer[from..]` in place and appends the tag; the bytes before `from` (a
+    /// frame's header, say) are left as they are.
+    pub fn seal_tail_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buffer: &mut Vec<u8>,
+        from: usize,
+    ) {
         let tag = self
             .0
-            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buffer)
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, &mut buffer[from..])
             // Only fails past GCM's 64 GiB plaintext limit, far beyond Noise's 65,535 bytes.
             .unwrap_or_else(|_| unreachable!());
         buffer.extend_from_slice(&tag);

@@ -1109,6 +1109,15 @@ fn parse_typing(json: &mut Json<'_>) -> Result<Payload, FrameError> {
 
 /// The bytes of a `file_chunk`: its JSON header, 0x00, then `data` (PROTOCOL.md §5.1).
 pub fn chunk_bytes(file: &str, index: u64, proof: &[[u8; 32]], data: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    chunk_header_into(file, index, proof, &mut bytes);
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// Appends a `file_chunk`'s JSON header and its 0x00 to `out`: the chunk's bytes go right
+/// after (a sender may read them from its file straight into place).
+pub fn chunk_header_into(file: &str, index: u64, proof: &[[u8; 32]], out: &mut Vec<u8>) {
     let mut header = String::with_capacity(64 + proof.len() * 47);
     ObjectWriter::new(&mut header)
         .string("kind", "file_chunk")
@@ -1127,11 +1136,8 @@ pub fn chunk_bytes(file: &str, index: u64, proof: &[[u8; 32]], data: &[u8]) -> V
             out.push(']');
         })
         .finish();
-    let mut bytes = Vec::with_capacity(header.len() + 1 + data.len());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(data);
-    bytes
+    out.extend_from_slice(header.as_bytes());
+    out.push(0);
 }
 
 /// A file id (`file` of the file payloads): 1-64 characters, like a message id.

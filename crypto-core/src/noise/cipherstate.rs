@@ -57,9 +57,20 @@ impl CipherState {
         ad: &[u8],
         buffer: &mut Vec<u8>,
     ) -> Result<[u8; NONCE_LEN], NonceExhausted> {
+        self.encrypt_tail_in_place(ad, buffer, 0)
+    }
+
+    /// [`CipherState::encrypt_in_place`] of `buffer[from..]` only: what comes before `from`
+    /// stays as it is.
+    pub fn encrypt_tail_in_place(
+        &mut self,
+        ad: &[u8],
+        buffer: &mut Vec<u8>,
+        from: usize,
+    ) -> Result<[u8; NONCE_LEN], NonceExhausted> {
         let nonce = self.next_nonce()?;
         if let Some(key) = &self.key {
-            key.seal_in_place(&nonce, ad, buffer);
+            key.seal_tail_in_place(&nonce, ad, buffer, from);
             self.counter += 1;
         }
         Ok(nonce)

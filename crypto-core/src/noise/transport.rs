@@ -213,17 +213,24 @@ impl TransportSender {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TransportError> {
-        let sealed = self.seal(plaintext)?;
-        let len = u16::try_from(sealed.ciphertext.len()).map_err(|_| {
-            TransportError::MessageTooLarge {
-                len: sealed.ciphertext.len(),
-                max: super::MAX_MESSAGE_LEN,
-            }
-        })?;
-        out.reserve(BINARY_FRAME_HEADER + sealed.ciphertext.len());
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(TransportError::MessageTooLarge {
+                len: plaintext.len(),
+                max: MAX_PLAINTEXT_LEN,
+            });
+        }
+        let len = plaintext.len() + crate::primitives::TAG_LEN;
+        // Sealed where it is sent from: no intermediate buffer, one copy of the plaintext.
+        let frame_start = out.len();
+        out.reserve(BINARY_FRAME_HEADER + len);
         out.push(BINARY_FRAME_MARK);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&sealed.ciphertext);
+        out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+        let body = out.len();
+        out.extend_from_slice(plaintext);
+        if let Err(e) = self.cipher.encrypt_tail_in_place(&[], out, body) {
+            out.truncate(frame_start);
+            return Err(e.into());
+        }
         Ok(())
     }
 

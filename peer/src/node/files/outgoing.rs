@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use crypto_core::merkle::Tree;
-use crypto_core::wire::{chunk_bytes, Payload};
+use crypto_core::wire::{chunk_header_into, Payload};
 use crypto_core::PublicKey;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -512,24 +512,30 @@ fn read_chunks(
         size,
     } = at;
     let mut out = Vec::with_capacity(count as usize);
-    let mut buffer = vec![0u8; chunk as usize];
+    // One payload buffer for the batch: the header, then the file's bytes read in after it,
+    // then one copy into the shared payload the writer seals.
+    let mut payload = Vec::with_capacity(chunk as usize + 4096);
     let mut at = next;
     for _ in 0..count {
         if at >= size {
             break;
         }
         let len = chunk.min(size - at);
-        let data = &mut buffer[..len as usize];
+        let index = at / chunk;
+        let proof = tree.proof(index).ok_or(StreamEnd::Changed)?;
+        payload.clear();
+        chunk_header_into(id, index, &proof, &mut payload);
+        let start = payload.len();
+        payload.resize(start + len as usize, 0);
+        let data = &mut payload[start..];
         file.read_exact_at(data, at)
             .map_err(|_| StreamEnd::Changed)?;
-        let index = at / chunk;
         if check_leaves
             && tree.leaves().get(index as usize) != Some(&crypto_core::merkle::leaf_hash(data))
         {
             return Err(StreamEnd::Changed);
         }
-        let proof = tree.proof(index).ok_or(StreamEnd::Changed)?;
-        out.push((chunk_bytes(id, index, &proof, data).into(), len));
+        out.push((Payloadbytes::from(&payload[..]), len));
         at += len;
     }
     Ok(out)
