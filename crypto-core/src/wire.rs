@@ -1109,7 +1109,7 @@ fn parse_typing(json: &mut Json<'_>) -> Result<Payload, FrameError> {
 
 /// The bytes of a `file_chunk`: its JSON header, 0x00, then `data` (PROTOCOL.md §5.1).
 pub fn chunk_bytes(file: &str, index: u64, proof: &[[u8; 32]], data: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(64 + proof.len() * 47 + data.len());
     chunk_header_into(file, index, proof, &mut bytes);
     bytes.extend_from_slice(data);
     bytes

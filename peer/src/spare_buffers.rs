@@ -5,7 +5,7 @@
 //! and the next chunk's buffer faulted them in again: ~8 page faults for each 60 KiB chunk,
 //! about an eighth of the receiver's CPU (BENCHMARKS.md, "Files: chunk buffers kept"). A buffer
 //! kept here stays mapped. At most [`MAX_SPARE`] are kept; the rest are freed as before, so this
-//! holds at most ~2 MiB whatever remote peers send.
+//! holds at most 2 MiB whatever remote peers send.
 
 use std::sync::Mutex;
 
@@ -16,8 +16,10 @@ pub const CAPACITY: usize = crypto_core::noise::MAX_MESSAGE_LEN;
 /// never allocates.
 pub const MAX_SPARE: usize = 32;
 
-/// Sealed frames at least this long are opened in a spare buffer: chunks, not chats.
-pub const WORTH_IT: usize = 16 * 1024;
+/// Sealed frames at least this long are opened in a spare buffer: full-size chunks (the
+/// largest chunk size, PROTOCOL.md §5.1), not chats. A smaller chunk gets a buffer of its own
+/// size, so a buffer kept for a queued chunk is never more than ~1.1 times its bytes.
+pub const WORTH_IT: usize = crypto_core::wire::MAX_CHUNK_SIZE as usize;
 
 static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
@@ -31,7 +33,7 @@ pub fn take() -> Vec<u8> {
 /// kept; otherwise frees it.
 pub fn give_back(mut buffer: Vec<u8>) {
     // Only buffers of the size handed out: a larger one would hold memory nobody asked for.
-    if !(CAPACITY..2 * CAPACITY).contains(&buffer.capacity()) {
+    if buffer.capacity() != CAPACITY {
         return;
     }
     buffer.clear();
@@ -60,7 +62,7 @@ mod tests {
 
         // Foreign sizes are not kept.
         give_back(Vec::with_capacity(10));
-        give_back(Vec::with_capacity(4 * CAPACITY));
+        give_back(Vec::with_capacity(CAPACITY + 1));
         assert_eq!(SPARE.lock().unwrap().len(), 0);
 
         // At most MAX_SPARE are kept.

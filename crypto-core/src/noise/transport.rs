@@ -219,18 +219,20 @@ impl TransportSender {
                 max: MAX_PLAINTEXT_LEN,
             });
         }
-        let len = plaintext.len() + crate::primitives::TAG_LEN;
         // Sealed where it is sent from: no intermediate buffer, one copy of the plaintext.
         let frame_start = out.len();
-        out.reserve(BINARY_FRAME_HEADER + len);
+        out.reserve(BINARY_FRAME_HEADER + plaintext.len() + crate::primitives::TAG_LEN);
         out.push(BINARY_FRAME_MARK);
-        out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
         let body = out.len();
         out.extend_from_slice(plaintext);
         if let Err(e) = self.cipher.encrypt_tail_in_place(&[], out, body) {
             out.truncate(frame_start);
             return Err(e.into());
         }
+        // The length of what was sealed, tag included (at most 65,535: checked above).
+        let len = u16::try_from(out.len() - body).unwrap_or(u16::MAX);
+        out[frame_start + 1..body].copy_from_slice(&len.to_be_bytes());
         Ok(())
     }
 
