@@ -78,7 +78,7 @@ enum Report {
     /// Ready to receive from `offset` (after creating or re-reading the partial file).
     Ready(u64),
     /// `offset` bytes are verified and written: sent each [`CREDIT_STEP`] and at the end (the
-    /// worker keeps `Active::stored` up to date chunk by chunk without waking the driver).
+    /// worker keeps `Active::stored` up to date after each write without waking the driver).
     Stored(u64),
     /// A chunk failed verification; `offset` is where to restart.
     Bad { offset: u64, in_a_row: u32 },
@@ -805,7 +805,7 @@ struct Job {
     chunk_size: u64,
     sha256: [u8; 32],
     root: [u8; 32],
-    /// Bytes verified and written, updated after every chunk.
+    /// Bytes verified and written, updated after every write.
     stored: Arc<AtomicU64>,
     /// Set when the transfer was stopped.
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -887,7 +887,8 @@ fn receive_file(
             }
         };
         if job.stop.load(Ordering::Acquire) {
-            // Stopped (session over, cancelled, deleted): nothing more is written.
+            // Stopped (session over, cancelled, deleted): no further chunk is taken, and
+            // what is staged is dropped (it is asked for again on a resume).
             return;
         }
         if chunk.index != state.next {
@@ -921,7 +922,11 @@ fn receive_file(
         }
         in_a_row = 0;
         state.stage(chunk.data, leaf);
-        let due = state.staged.len() >= WRITE_BATCH || state.next == n;
+        // Also due when it would take the file past the next credit step, so a batch never
+        // holds back the credit the sender waits for.
+        let due = state.staged.len() >= WRITE_BATCH
+            || state.next == n
+            || state.offset + state.staged_bytes - reported >= CREDIT_STEP;
         if due && !write(&mut state, &mut reported) {
             return;
         }
@@ -959,6 +964,8 @@ struct Partial {
     offset: u64,
     /// Verified chunks not written yet, with their leaves.
     staged: Vec<(Vec<u8>, Hash)>,
+    /// The bytes of the staged chunks.
+    staged_bytes: u64,
     /// Flushes the file to disk as it grows, beside the writing.
     sync: BackgroundSync,
 }
@@ -1015,6 +1022,7 @@ impl Partial {
             next,
             offset,
             staged: Vec::with_capacity(WRITE_BATCH),
+            staged_bytes: 0,
             sync: BackgroundSync::default(),
         })
     }
@@ -1023,12 +1031,13 @@ impl Partial {
     fn stage(&mut self, data: Vec<u8>, leaf: Hash) {
         self.whole.update(&data);
         self.next += 1;
+        self.staged_bytes += data.len() as u64;
         self.staged.push((data, leaf));
     }
 
     /// Writes the staged chunks in one system call, then their leaves: a leaf on disk vouches
     /// for data before it. (One write of several chunks costs the kernel about a third less
-    /// than one write each: BENCHMARKS.md, "Files: chunk buffers kept".)
+    /// than one write each: BENCHMARKS.md, "Files: chunks written together".)
     fn write_staged(&mut self) -> std::io::Result<()> {
         if self.staged.is_empty() {
             return Ok(());
@@ -1041,7 +1050,7 @@ impl Partial {
         write_all_vectored(&mut self.file, &mut slices)?;
         let leaves: Vec<u8> = self.staged.iter().flat_map(|(_, leaf)| *leaf).collect();
         self.leaves.write_all(&leaves)?;
-        let written: u64 = self.staged.iter().map(|(data, _)| data.len() as u64).sum();
+        let written = std::mem::take(&mut self.staged_bytes);
         self.offset += written;
         for (data, _) in self.staged.drain(..) {
             spare_buffers::give_back(data);
@@ -1110,6 +1119,60 @@ fn place(job: &Job, file: Option<File>) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Staged chunks count once written with their leaves; data written without its leaves
+    /// (a crash between the two writes) is not trusted on a resume.
+    #[test]
+    fn staged_chunks_count_once_written_and_data_without_leaves_is_dropped_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = Dirs::of(&FilesConfig::new(dir.path().to_owned()));
+        dirs.create().unwrap();
+        let chunk = 1024u64;
+        let bytes: Vec<u8> = (0..4 * chunk).map(|i| (i * 7 % 251) as u8).collect();
+        let piece = |i: u64| bytes[(i * chunk) as usize..((i + 1) * chunk) as usize].to_vec();
+        let job = Job {
+            dirs,
+            key: "k1".into(),
+            name: "notes.bin".into(),
+            size: 4 * chunk,
+            chunk_size: chunk,
+            sha256: sha256(&bytes),
+            root: [0; 32],
+            stored: Arc::default(),
+            stop: Arc::default(),
+            file_lock: Arc::default(),
+        };
+        let mut partial = Partial::open(&job).unwrap();
+        for i in 0..2 {
+            partial.stage(piece(i), leaf_hash(&piece(i)));
+        }
+        assert_eq!(
+            (partial.offset, partial.next),
+            (0, 2),
+            "staged, not written"
+        );
+        partial.write_staged().unwrap();
+        assert_eq!(partial.offset, 2 * chunk);
+        assert!(partial.staged.is_empty() && partial.staged_bytes == 0);
+
+        // The next two chunks' data reaches the file, their leaves never do.
+        let (two, three) = (piece(2), piece(3));
+        let mut slices = [IoSlice::new(&two), IoSlice::new(&three)];
+        write_all_vectored(&mut partial.file, &mut slices).unwrap();
+        drop(partial);
+        assert_eq!(
+            std::fs::metadata(job.dirs.partial(&job.key)).unwrap().len(),
+            4 * chunk
+        );
+
+        let resumed = Partial::open(&job).unwrap();
+        assert_eq!((resumed.offset, resumed.next), (2 * chunk, 2));
+        assert_eq!(
+            std::fs::metadata(job.dirs.partial(&job.key)).unwrap().len(),
+            2 * chunk,
+            "the unvouched data is cut off"
+        );
+    }
 
     fn offer(id: &str) -> Offer {
         Offer {
