@@ -173,15 +173,21 @@ impl Transport {
     }
 }
 
+/// A plaintext must fit one Noise message with its tag.
+fn check_plaintext_len(plaintext: &[u8]) -> Result<(), TransportError> {
+    if plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(TransportError::MessageTooLarge {
+            len: plaintext.len(),
+            max: MAX_PLAINTEXT_LEN,
+        });
+    }
+    Ok(())
+}
+
 impl TransportSender {
     /// Encrypts with the next counter.
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<SealedMessage, TransportError> {
-        if plaintext.len() > MAX_PLAINTEXT_LEN {
-            return Err(TransportError::MessageTooLarge {
-                len: plaintext.len(),
-                max: MAX_PLAINTEXT_LEN,
-            });
-        }
+        check_plaintext_len(plaintext)?;
         let mut ciphertext = Vec::with_capacity(plaintext.len() + crate::primitives::TAG_LEN);
         ciphertext.extend_from_slice(plaintext);
         let nonce = self.cipher.encrypt_in_place(&[], &mut ciphertext)?;
@@ -213,12 +219,7 @@ impl TransportSender {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), TransportError> {
-        if plaintext.len() > MAX_PLAINTEXT_LEN {
-            return Err(TransportError::MessageTooLarge {
-                len: plaintext.len(),
-                max: MAX_PLAINTEXT_LEN,
-            });
-        }
+        check_plaintext_len(plaintext)?;
         // Sealed where it is sent from: no intermediate buffer, one copy of the plaintext.
         let frame_start = out.len();
         out.reserve(BINARY_FRAME_HEADER + plaintext.len() + crate::primitives::TAG_LEN);
