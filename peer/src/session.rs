@@ -67,7 +67,9 @@ pub trait Inbox: Send + Sync {
     /// (a chat, a room, an owed ack): the future resolves, once that work is committed, to
     /// what is sent back on this session (an ack), so the reader can keep several payloads
     /// in flight. `None` means nothing was queued (a keepalive, an ack not owed, a payload
-    /// from a held key).
+    /// from a held key). A file chunk's `Some` is back-pressure instead (its file's queue is
+    /// full): the reader reads nothing more until it resolves, so chunks stay in order and
+    /// at most one waits outside its queue.
     fn receive(self: Arc<Self>, payload: Payload) -> Option<InboxReply>;
 
     /// Hands over whatever `receive` collected. The reader calls it before it waits for
@@ -312,18 +314,20 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     let timer = tokio::time::sleep(limits.stranger_idle.min(limits.contact_idle));
     tokio::pin!(timer);
     loop {
-        // About to wait for the socket (or far enough ahead): hand the burst to the inbox,
-        // then send its replies in arrival order. The store commits the burst at once, so
-        // they are ready together. At most `store_backlog` payloads wait for the store.
+        // About to wait for the socket: hand the burst to the inbox. Its replies are sent
+        // in arrival order as the store commits them, while the reader goes on with the next
+        // burst (the store thread and this reader work at the same time). At most
+        // `store_backlog` payloads wait for the store: then the reader waits for the oldest.
         let waiting = !reader.has_buffered_frame();
         if waiting || in_flight.len() >= limits.store_backlog {
             ctx.inbox.flush();
-            for reply in in_flight.drain(..) {
-                if let Some(reply) = reply.await {
-                    if acks.send(reply).await.is_err() {
-                        return "writer stopped".into();
-                    }
-                }
+        }
+        while in_flight.len() >= limits.store_backlog {
+            let Some(oldest) = in_flight.pop_front() else {
+                break;
+            };
+            if let Err(stopped) = forward(oldest.await, &acks).await {
+                return stopped;
             }
         }
         if waiting && (any || counted) {
@@ -338,6 +342,15 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
         }
         let frame = tokio::select! {
             biased;
+            // An answered payload's reply goes out first: it is cheap, and it frees the
+            // remote's window.
+            reply = async { in_flight.front_mut()?.await }, if !in_flight.is_empty() => {
+                in_flight.pop_front();
+                if let Err(stopped) = forward(reply, &acks).await {
+                    return stopped;
+                }
+                continue;
+            }
             frame = reader.next_frame() => frame,
             () = &mut timer => {
                 let now = Instant::now();
@@ -397,9 +410,19 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
         // Owned: a chunk's bytes stay in the buffer they were opened in (`spare_buffers`).
         match Payload::parse_owned(plaintext) {
             Ok(payload) => {
+                let chunk = matches!(payload, Payload::FileChunk { .. });
                 if let Some(reply) = Arc::clone(&ctx.inbox).receive(payload) {
                     counted = true;
                     in_flight.push_back(reply);
+                    if chunk {
+                        // Its file's queue is full: wait for it (see `Inbox::receive`).
+                        ctx.inbox.flush();
+                        while let Some(oldest) = in_flight.pop_front() {
+                            if let Err(stopped) = forward(oldest.await, &acks).await {
+                                return stopped;
+                            }
+                        }
+                    }
                 }
             }
             Err(e) => crate::remote_log::ignored(
@@ -407,6 +430,14 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                 format_args!("ignoring invalid payload: {e}"),
             ),
         }
+    }
+}
+
+/// Queues a payload's reply (if it has one) for the writer; `Err` if the writer stopped.
+async fn forward(reply: Option<Outgoing>, acks: &mpsc::Sender<Outgoing>) -> Result<(), String> {
+    match reply {
+        Some(reply) => acks.send(reply).await.map_err(|_| "writer stopped".into()),
+        None => Ok(()),
     }
 }
 
@@ -546,6 +577,95 @@ mod tests {
         fn is_stranger(&self) -> bool {
             false
         }
+    }
+
+    /// A store whose answers the test gives one by one; each answer is the chat's id.
+    #[derive(Default)]
+    struct ManualStore {
+        answers: std::sync::Mutex<Vec<oneshot::Sender<()>>>,
+    }
+
+    impl Inbox for ManualStore {
+        fn receive(self: Arc<Self>, payload: Payload) -> Option<InboxReply> {
+            let Payload::Chat { id, .. } = payload else {
+                return None;
+            };
+            let (answer, answered) = oneshot::channel();
+            self.answers.lock().unwrap().push(answer);
+            Some(Box::pin(async move {
+                answered.await.ok()?;
+                Some(Outgoing::from(id.as_bytes()))
+            }))
+        }
+        fn flush(&self) {}
+        fn is_stranger(&self) -> bool {
+            false
+        }
+    }
+
+    fn sealed_chats(sender: &mut TransportSender, ids: std::ops::Range<usize>) -> String {
+        let mut lines = String::new();
+        for i in ids {
+            let chat = format!(r#"{{"kind":"chat","id":"m{i}","text":"t","sent_at":1}}"#);
+            sender.seal_to_line(chat.as_bytes(), &mut lines).unwrap();
+        }
+        lines
+    }
+
+    /// The reader goes on reading while earlier payloads wait for the store (the store and
+    /// the reader work at the same time), and sends their replies in arrival order whatever
+    /// order the store answers them in.
+    #[tokio::test]
+    async fn the_reader_reads_on_while_the_store_works_and_replies_in_arrival_order() {
+        let (mut sender, receiver) = sender_and_receiver();
+        let (mut remote, local) = tokio::io::duplex(1 << 20);
+        let store = Arc::new(ManualStore::default());
+        let ctx = ReaderContext {
+            peer_id: "test".into(),
+            inbox: store.clone(),
+            limits: SessionLimits::default(),
+        };
+        let (acks, mut acks_rx) = mpsc::channel(QUEUE_DEPTH);
+        let reader =
+            tokio::spawn(
+                async move { reader_loop(receiver, LineReader::new(local), acks, &ctx).await },
+            );
+        let received = |n: usize| {
+            let store = store.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while store.answers.lock().unwrap().len() < n && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                store.answers.lock().unwrap().len()
+            }
+        };
+        remote
+            .write_all(sealed_chats(&mut sender, 0..5).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(received(5).await, 5);
+        // Nothing is answered yet, and the next burst is read all the same.
+        remote
+            .write_all(sealed_chats(&mut sender, 5..10).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(received(10).await, 10);
+        assert!(acks_rx.try_recv().is_err());
+        // The store answers the newest first; the replies still go out oldest first.
+        let answers: Vec<_> = store.answers.lock().unwrap().drain(..).collect();
+        for answer in answers.into_iter().rev() {
+            answer.send(()).unwrap();
+        }
+        for i in 0..10 {
+            let reply = tokio::time::timeout(Duration::from_secs(10), acks_rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&reply[..], format!("m{i}").as_bytes());
+        }
+        drop(remote);
+        assert_eq!(reader.await.unwrap(), "closed by peer");
     }
 
     /// PROTOCOL.md §9.2: "at most 1,024 payloads of one session wait for the store; when that
