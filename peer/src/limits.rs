@@ -30,6 +30,9 @@ pub const DEFAULT_LINE_DEADLINE: Duration = Duration::from_secs(30);
 pub const DEFAULT_PAYLOAD_RATE: u32 = 200_000;
 /// Default payloads of one session that may wait for the store at once.
 pub const DEFAULT_STORE_BACKLOG: usize = 1024;
+/// Default bytes of one session's payloads that may wait for the store at once: the reader
+/// goes on while the store works, so what it holds meanwhile is bounded by size too.
+pub const DEFAULT_STORE_BACKLOG_BYTES: usize = 256 * 1024;
 /// Default payloads per second a stranger's session (a message request, PROTOCOL.md §8.2) may
 /// deliver: a person writing, not a flood of events the page cannot keep up with.
 pub const DEFAULT_STRANGER_PAYLOAD_RATE: u32 = 100;
@@ -51,6 +54,8 @@ pub struct SessionLimits {
     pub payload_rate: u32,
     /// Payloads that may wait for the store at once; reading pauses beyond it.
     pub store_backlog: usize,
+    /// Bytes of payloads that may wait for the store at once; reading pauses beyond it.
+    pub store_backlog_bytes: usize,
     /// Payloads per second while the remote is a stranger, on top of `payload_rate`.
     pub stranger_payload_rate: u32,
     /// The burst of `stranger_payload_rate`.
@@ -66,6 +71,7 @@ impl Default for SessionLimits {
             line_deadline: DEFAULT_LINE_DEADLINE,
             payload_rate: DEFAULT_PAYLOAD_RATE,
             store_backlog: DEFAULT_STORE_BACKLOG,
+            store_backlog_bytes: DEFAULT_STORE_BACKLOG_BYTES,
             stranger_payload_rate: DEFAULT_STRANGER_PAYLOAD_RATE,
             stranger_payload_burst: DEFAULT_STRANGER_PAYLOAD_BURST,
         }

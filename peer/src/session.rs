@@ -299,11 +299,75 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
     acks: mpsc::Sender<Outgoing>,
     ctx: &ReaderContext,
 ) -> String {
+    let mut in_flight = InFlight::default();
+    // By reference: moved into the inner future, they would be stored twice in this one.
+    let reason = read_payloads(&mut receiver, &mut reader, &acks, ctx, &mut in_flight).await;
+    // What was received before the end is stored; its events and acks still follow, as far
+    // as the writer takes them, but the end waits for the store at most `FLUSH_TIMEOUT`.
+    ctx.inbox.flush();
+    Box::pin(tokio::time::timeout(FLUSH_TIMEOUT, in_flight.finish(acks)))
+        .await
+        .ok();
+    reason
+}
+
+/// The replies of payloads that wait for the store, oldest first, and their payloads' bytes:
+/// what a session may hold is bounded by count and by size (PROTOCOL.md §9.2).
+#[derive(Default)]
+struct InFlight {
+    replies: VecDeque<(InboxReply, usize)>,
+    bytes: usize,
+}
+
+impl InFlight {
+    fn push(&mut self, reply: InboxReply, bytes: usize) {
+        self.bytes += bytes;
+        self.replies.push_back((reply, bytes));
+    }
+
+    fn pop(&mut self) -> Option<InboxReply> {
+        let (reply, bytes) = self.replies.pop_front()?;
+        self.bytes -= bytes;
+        Some(reply)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.replies.is_empty()
+    }
+
+    fn is_full(&self, limits: &SessionLimits) -> bool {
+        self.replies.len() >= limits.store_backlog || self.bytes >= limits.store_backlog_bytes
+    }
+
+    /// Waits for every reply in turn and queues what the writer still takes.
+    async fn finish(mut self, acks: mpsc::Sender<Outgoing>) {
+        while let Some(reply) = self.pop() {
+            if let Some(reply) = reply.await {
+                let _ = acks.try_send(reply);
+            }
+        }
+    }
+
+    /// The oldest reply, once it is ready (pending while there is none).
+    async fn oldest(&mut self) -> Option<Outgoing> {
+        match self.replies.front_mut() {
+            Some((reply, _)) => reply.await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+async fn read_payloads<R: AsyncRead + Unpin>(
+    receiver: &mut TransportReceiver,
+    reader: &mut LineReader<R>,
+    acks: &mpsc::Sender<Outgoing>,
+    ctx: &ReaderContext,
+    in_flight: &mut InFlight,
+) -> String {
     let limits = &ctx.limits;
     reader.set_line_deadline(limits.line_deadline);
     // Every hello of this version offers binary frames (PROTOCOL.md §4.1).
     reader.accept_binary_frames();
-    let mut in_flight: VecDeque<InboxReply> = VecDeque::new();
     let mut rate = PayloadRate::new(limits.payload_rate, limits.payload_rate);
     let mut stranger_rate =
         PayloadRate::new(limits.stranger_payload_rate, limits.stranger_payload_burst);
@@ -319,14 +383,14 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
         // burst (the store thread and this reader work at the same time). At most
         // `store_backlog` payloads wait for the store: then the reader waits for the oldest.
         let waiting = !reader.has_buffered_frame();
-        if waiting || in_flight.len() >= limits.store_backlog {
+        if waiting || in_flight.is_full(limits) {
             ctx.inbox.flush();
         }
-        while in_flight.len() >= limits.store_backlog {
-            let Some(oldest) = in_flight.pop_front() else {
+        while in_flight.is_full(limits) {
+            let Some(oldest) = in_flight.pop() else {
                 break;
             };
-            if let Err(stopped) = forward(oldest.await, &acks).await {
+            if let Err(stopped) = forward(oldest.await, acks).await {
                 return stopped;
             }
         }
@@ -344,14 +408,15 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             biased;
             // An answered payload's reply goes out first: it is cheap, and it frees the
             // remote's window.
-            reply = async { in_flight.front_mut()?.await }, if !in_flight.is_empty() => {
-                in_flight.pop_front();
-                if let Err(stopped) = forward(reply, &acks).await {
+            reply = in_flight.oldest(), if !in_flight.is_empty() => {
+                in_flight.pop();
+                if let Err(stopped) = forward(reply, acks).await {
                     return stopped;
                 }
                 continue;
             }
-            frame = reader.next_frame() => frame,
+            // Before the socket: a remote that always has a frame buffered (a stranger's
+            // paced keepalives) must not keep the idle timeout from being checked.
             () = &mut timer => {
                 let now = Instant::now();
                 if any {
@@ -372,6 +437,7 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                 timer.as_mut().reset((last + idle).into());
                 continue;
             }
+            frame = reader.next_frame() => frame,
         };
         let opened = match frame {
             Ok(Some(RawFrame::Binary(sealed))) if sealed.len() >= spare_buffers::WORTH_IT => {
@@ -395,6 +461,7 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
             Ok(plaintext) => plaintext,
             Err(e) => return e.to_string(),
         };
+        let bytes = plaintext.len();
         any = true;
         if !rate.try_take() {
             // Over the payload rate: stop reading (TCP pushes back on the sender), but first
@@ -413,12 +480,12 @@ pub async fn reader_loop<R: AsyncRead + Unpin>(
                 let chunk = matches!(payload, Payload::FileChunk { .. });
                 if let Some(reply) = Arc::clone(&ctx.inbox).receive(payload) {
                     counted = true;
-                    in_flight.push_back(reply);
+                    in_flight.push(reply, bytes);
                     if chunk {
                         // Its file's queue is full: wait for it (see `Inbox::receive`).
                         ctx.inbox.flush();
-                        while let Some(oldest) = in_flight.pop_front() {
-                            if let Err(stopped) = forward(oldest.await, &acks).await {
+                        while let Some(oldest) = in_flight.pop() {
+                            if let Err(stopped) = forward(oldest.await, acks).await {
                                 return stopped;
                             }
                         }
@@ -666,6 +733,128 @@ mod tests {
         }
         drop(remote);
         assert_eq!(reader.await.unwrap(), "closed by peer");
+    }
+
+    /// Starts a reader over an in-memory pipe with `inbox` and `limits`; returns the remote's
+    /// sealer and end of the pipe, the acks the reader queues, and the reader's task.
+    fn spawn_reader(
+        inbox: Arc<dyn Inbox>,
+        limits: SessionLimits,
+    ) -> (
+        TransportSender,
+        tokio::io::DuplexStream,
+        mpsc::Receiver<Outgoing>,
+        JoinHandle<String>,
+    ) {
+        let (sender, receiver) = sender_and_receiver();
+        let (remote, local) = tokio::io::duplex(1 << 20);
+        let ctx = ReaderContext {
+            peer_id: "test".into(),
+            inbox,
+            limits,
+        };
+        let (acks, acks_rx) = mpsc::channel(QUEUE_DEPTH);
+        let reader =
+            tokio::spawn(
+                async move { reader_loop(receiver, LineReader::new(local), acks, &ctx).await },
+            );
+        (sender, remote, acks_rx, reader)
+    }
+
+    async fn answers_given(store: &ManualStore, n: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.answers.lock().unwrap().len() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        store.answers.lock().unwrap().len()
+    }
+
+    /// PROTOCOL.md §9.2: what waits for the store is bounded by size too, so large chats
+    /// cannot make one session hold 1,024 of them while the reader goes on.
+    #[tokio::test]
+    async fn the_reader_stops_at_its_store_backlog_in_bytes() {
+        let store = Arc::new(ManualStore::default());
+        let limits = SessionLimits {
+            store_backlog_bytes: 16 * 1024,
+            ..SessionLimits::default()
+        };
+        let (mut sender, mut remote, _acks, reader) = spawn_reader(store.clone(), limits);
+        let text = "x".repeat(4000);
+        let mut lines = String::new();
+        for i in 0..20 {
+            let chat = format!(r#"{{"kind":"chat","id":"m{i}","text":"{text}","sent_at":1}}"#);
+            sender.seal_to_line(chat.as_bytes(), &mut lines).unwrap();
+        }
+        remote.write_all(lines.as_bytes()).await.unwrap();
+        assert_eq!(answers_given(&store, 5).await, 5);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Five chats of ~4 KB reach 16 KiB: the sixth waits in the socket.
+        assert_eq!(store.answers.lock().unwrap().len(), 5);
+        // The oldest is answered: the sixth is read (four left waiting, and the sixth).
+        store.answers.lock().unwrap().remove(0).send(()).unwrap();
+        assert_eq!(answers_given(&store, 5).await, 5);
+        reader.abort();
+    }
+
+    /// A remote that closes while its chats wait for the store still gets them answered:
+    /// their events and acks follow the store's commit, not the socket.
+    #[tokio::test]
+    async fn replies_still_go_out_when_the_remote_closes_first() {
+        let store = Arc::new(ManualStore::default());
+        let (mut sender, mut remote, mut acks_rx, reader) =
+            spawn_reader(store.clone(), SessionLimits::default());
+        remote
+            .write_all(sealed_chats(&mut sender, 0..3).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(answers_given(&store, 3).await, 3);
+        drop(remote);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for answer in store.answers.lock().unwrap().drain(..) {
+            answer.send(()).unwrap();
+        }
+        assert_eq!(reader.await.unwrap(), "closed by peer");
+        for i in 0..3 {
+            let reply = acks_rx.try_recv().expect("every reply is queued");
+            assert_eq!(&reply[..], format!("m{i}").as_bytes());
+        }
+    }
+
+    /// A stranger's inbox that takes keepalives and nothing else.
+    struct StrangerInbox;
+
+    impl Inbox for StrangerInbox {
+        fn receive(self: Arc<Self>, _payload: Payload) -> Option<InboxReply> {
+            None
+        }
+        fn flush(&self) {}
+        fn is_stranger(&self) -> bool {
+            true
+        }
+    }
+
+    /// PROTOCOL.md §9.2: a stranger's session ends after its idle time without a chat, even
+    /// while it keeps a frame buffered at all times (paced keepalives).
+    #[tokio::test]
+    async fn a_stranger_always_sending_keepalives_is_still_closed_when_idle() {
+        let limits = SessionLimits {
+            stranger_idle: Duration::from_millis(300),
+            stranger_payload_rate: 50,
+            stranger_payload_burst: 5,
+            ..SessionLimits::default()
+        };
+        let (mut sender, mut remote, _acks, reader) = spawn_reader(Arc::new(StrangerInbox), limits);
+        // 1,000 keepalives at 50 a second would last 20 s.
+        let mut lines = String::new();
+        for _ in 0..1000 {
+            sender.seal_to_line(KEEPALIVE, &mut lines).unwrap();
+        }
+        remote.write_all(lines.as_bytes()).await.unwrap();
+        let reason = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .expect("closed while keepalives were still buffered")
+            .unwrap();
+        assert!(reason.starts_with(IDLE_TIMEOUT), "{reason}");
     }
 
     /// PROTOCOL.md §9.2: "at most 1,024 payloads of one session wait for the store; when that

@@ -268,6 +268,17 @@ impl Inbox for NodeInbox {
     }
 }
 
+impl NodeInbox {
+    /// [`Conversation::ui_id`], without encoding the key again for this session's own
+    /// conversation (once per chat received).
+    fn ui_id(&self, conversation: &Conversation) -> String {
+        match conversation {
+            Conversation::Peer(key) if *key == self.peer => self.peer_id.clone(),
+            other => other.ui_id(),
+        }
+    }
+}
+
 /// Stores a chat of a conversation we show, with what follows from it: the edit or delete
 /// that came first (PROTOCOL.md §8.7) and the quote of the message it replies to. Returns its
 /// `seq` (`None`: already stored), the quote and the amended message.
@@ -332,6 +343,10 @@ impl NodeInbox {
             received_at,
             reply_to,
         };
+        // Its chat ends its typing there (PROTOCOL.md §8.10), as it arrives: a start that
+        // follows it while it waits for the store stays shown.
+        self.node
+            .typing_ends_with_chat(&self.peer, &message.conversation);
         let me = self.node.inner.public;
         // Our name is only needed to label a quote of our own message.
         let my_name = if message.reply_to.is_some() {
@@ -374,13 +389,10 @@ impl NodeInbox {
                 }
             };
             let reply = ack(message.id.clone());
-            // Its chat ends its typing there (PROTOCOL.md §8.10).
-            self.node
-                .typing_ends_with_chat(&self.peer, &message.conversation);
             self.node.emit(Event::PeerMessage {
                 peer_id: self.peer_id.clone(),
                 name: self.name.clone(),
-                conversation: message.conversation.ui_id(),
+                conversation: self.ui_id(&message.conversation),
                 id: message.id,
                 text: message.text,
                 sent_at: message.sent_at,
