@@ -500,11 +500,30 @@ async fn read_payloads<R: AsyncRead + Unpin>(
     }
 }
 
-/// Queues a payload's reply (if it has one) for the writer; `Err` if the writer stopped.
+/// How long a reply may wait for room in the send queue before the session is closed: as
+/// long as the node's own sends wait (PROTOCOL.md §9.2, "per-session send queue").
+const REPLY_WAIT: Duration = Duration::from_secs(5);
+
+/// Close reason of a session whose send queue stayed full (the remote does not read).
+pub const NOT_READING: &str = "peer is not reading (send queue full)";
+
+/// Queues a payload's reply (if it has one) for the writer; `Err` if the writer stopped or
+/// its queue stayed full for [`REPLY_WAIT`]: a remote that never reads its acks cannot keep
+/// this reader (and what it holds) waiting without end.
 async fn forward(reply: Option<Outgoing>, acks: &mpsc::Sender<Outgoing>) -> Result<(), String> {
-    match reply {
-        Some(reply) => acks.send(reply).await.map_err(|_| "writer stopped".into()),
-        None => Ok(()),
+    let Some(reply) = reply else {
+        return Ok(());
+    };
+    match acks.try_send(reply) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Closed(_)) => Err("writer stopped".into()),
+        Err(mpsc::error::TrySendError::Full(reply)) => {
+            match tokio::time::timeout(REPLY_WAIT, acks.send(reply)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err("writer stopped".into()),
+                Err(_) => Err(NOT_READING.into()),
+            }
+        }
     }
 }
 
@@ -818,6 +837,44 @@ mod tests {
             let reply = acks_rx.try_recv().expect("every reply is queued");
             assert_eq!(&reply[..], format!("m{i}").as_bytes());
         }
+    }
+
+    /// An inbox that answers every chat at once with its id.
+    struct AnsweringStore;
+
+    impl Inbox for AnsweringStore {
+        fn receive(self: Arc<Self>, payload: Payload) -> Option<InboxReply> {
+            let Payload::Chat { id, .. } = payload else {
+                return None;
+            };
+            Some(Box::pin(async move { Some(Outgoing::from(id.as_bytes())) }))
+        }
+        fn flush(&self) {}
+        fn is_stranger(&self) -> bool {
+            false
+        }
+    }
+
+    /// PROTOCOL.md §9.2: a remote that sends chats and never reads their acks fills its send
+    /// queue; once it has stayed full for 5 s the session ends instead of holding the reader
+    /// (and what waits for the store) without end.
+    #[tokio::test]
+    async fn a_remote_that_never_reads_its_acks_is_closed() {
+        let (mut sender, mut remote, acks_rx, reader) =
+            spawn_reader(Arc::new(AnsweringStore), SessionLimits::default());
+        remote
+            .write_all(sealed_chats(&mut sender, 0..QUEUE_DEPTH + 10).as_bytes())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let reason = tokio::time::timeout(Duration::from_secs(20), reader)
+            .await
+            .expect("the session ends")
+            .unwrap();
+        assert_eq!(reason, NOT_READING);
+        assert!(started.elapsed() >= REPLY_WAIT - Duration::from_millis(500));
+        // Nothing read them: the queue holds the first QUEUE_DEPTH acks.
+        assert_eq!(acks_rx.len(), QUEUE_DEPTH);
     }
 
     /// A stranger's inbox that takes keepalives and nothing else.
