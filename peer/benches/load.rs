@@ -547,13 +547,13 @@ async fn messages_phase(bin: &Path, opts: &Opts, report: &mut Report) -> Result<
             cpu_per.push(per);
         }
         let (rate, fl, ratio) = (median(&mut p), median(&mut f), median(&mut ratios));
+        let behind = behind + accept.behind();
         println!(
             "  peer CPU per message (median) {:.1} µs; UI window: {} acknowledged chats not shown, told it fell behind {} times",
             median(&mut cpu_per),
             missed,
-            behind + accept.behind()
+            behind
         );
-        let behind = behind + accept.behind();
         let ui_complete = missed == 0 && behind == 0;
         if !ui_complete {
             report.failures.push(format!(

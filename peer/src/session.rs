@@ -703,40 +703,20 @@ mod tests {
     /// order the store answers them in.
     #[tokio::test]
     async fn the_reader_reads_on_while_the_store_works_and_replies_in_arrival_order() {
-        let (mut sender, receiver) = sender_and_receiver();
-        let (mut remote, local) = tokio::io::duplex(1 << 20);
         let store = Arc::new(ManualStore::default());
-        let ctx = ReaderContext {
-            peer_id: "test".into(),
-            inbox: store.clone(),
-            limits: SessionLimits::default(),
-        };
-        let (acks, mut acks_rx) = mpsc::channel(QUEUE_DEPTH);
-        let reader =
-            tokio::spawn(
-                async move { reader_loop(receiver, LineReader::new(local), acks, &ctx).await },
-            );
-        let received = |n: usize| {
-            let store = store.clone();
-            async move {
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while store.answers.lock().unwrap().len() < n && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                store.answers.lock().unwrap().len()
-            }
-        };
+        let (mut sender, mut remote, mut acks_rx, reader) =
+            spawn_reader(store.clone(), SessionLimits::default());
         remote
             .write_all(sealed_chats(&mut sender, 0..5).as_bytes())
             .await
             .unwrap();
-        assert_eq!(received(5).await, 5);
+        assert_eq!(answers_given(&store, 5).await, 5);
         // Nothing is answered yet, and the next burst is read all the same.
         remote
             .write_all(sealed_chats(&mut sender, 5..10).as_bytes())
             .await
             .unwrap();
-        assert_eq!(received(10).await, 10);
+        assert_eq!(answers_given(&store, 10).await, 10);
         assert!(acks_rx.try_recv().is_err());
         // The store answers the newest first; the replies still go out oldest first.
         let answers: Vec<_> = store.answers.lock().unwrap().drain(..).collect();
